@@ -1,0 +1,138 @@
+"""Channel rules compiled once into one matcher; item -> channels. Pure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from feeds.config import Channel
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, case-folded."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def tokens(text: str) -> list[str]:
+    """Words of folded text, split on anything that is not a letter or digit."""
+    return [t for t in _NON_WORD.split(fold(text).replace("ß", "ss")) if t]
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    words: tuple[str, ...]
+    prefix: bool  # last word ends with '*' in the rule: matches as a prefix
+    rule: int
+
+
+@dataclass(frozen=True)
+class _ChannelRule:
+    slug: str
+    include: frozenset[int]
+    exclude: frozenset[int]
+    regex: re.Pattern[str] | None
+    exclude_regex: re.Pattern[str] | None
+    sources: frozenset[str] | None
+    match_all: bool
+    fallback: bool
+
+
+class Matcher:
+    """All channels' keywords in one token-indexed table, scanned once per item."""
+
+    def __init__(self, channels: Sequence[Channel], source_aliases: dict[str, str] | None = None) -> None:
+        aliases = source_aliases or {}
+        self._by_first: dict[str, list[_Phrase]] = {}
+        self._prefix_first: list[_Phrase] = []
+        rule_ids: dict[tuple[tuple[str, ...], bool], int] = {}
+        self.channels: list[_ChannelRule] = []
+
+        def rule_of(keyword: str) -> int | None:
+            prefix = keyword.rstrip().endswith("*")
+            words = tuple(tokens(keyword.rstrip().rstrip("*")))
+            if not words:
+                return None
+            key = (words, prefix)
+            if key not in rule_ids:
+                rid = rule_ids[key] = len(rule_ids)
+                phrase = _Phrase(words, prefix, rid)
+                if prefix and len(words) == 1:
+                    self._prefix_first.append(phrase)
+                else:
+                    self._by_first.setdefault(words[0], []).append(phrase)
+            return rule_ids[key]
+
+        for ch in channels:
+            inc = frozenset(r for r in map(rule_of, ch.include) if r is not None)
+            exc = frozenset(r for r in map(rule_of, ch.exclude) if r is not None)
+            srcs = frozenset(aliases.get(s, s) for s in ch.sources) if ch.sources else None
+            self.channels.append(_ChannelRule(
+                slug=ch.slug, include=inc, exclude=exc,
+                regex=re.compile("|".join(f"(?:{p})" for p in ch.regex), re.I) if ch.regex else None,
+                exclude_regex=re.compile("|".join(f"(?:{p})" for p in ch.exclude_regex), re.I)
+                if ch.exclude_regex else None,
+                sources=srcs, match_all=ch.match_all, fallback=ch.fallback,
+            ))
+
+    def hits(self, words: Sequence[str]) -> set[int]:
+        """Rule ids whose phrase occurs in the word sequence (word boundaries respected)."""
+        found: set[int] = set()
+        n = len(words)
+        by_first = self._by_first
+        for i, w in enumerate(words):
+            cands = by_first.get(w)
+            if cands:
+                for p in cands:
+                    k = len(p.words)
+                    if i + k > n:
+                        continue
+                    if p.prefix:
+                        if tuple(words[i:i + k - 1]) == p.words[:-1] and words[i + k - 1].startswith(p.words[-1]):
+                            found.add(p.rule)
+                    elif k == 1 or tuple(words[i:i + k]) == p.words:
+                        found.add(p.rule)
+            for p in self._prefix_first:
+                if w.startswith(p.words[0]):
+                    found.add(p.rule)
+        # multi-word prefix phrases whose first word is itself a prefix are not supported: documented
+        return found
+
+    def classify(self, title: str, summary_text: str, categories: Iterable[str], source: str) -> list[str]:
+        """Slugs of the channels an item belongs to, in config order."""
+        text = " \n ".join([title, summary_text, *categories])
+        words = tokens(text)
+        found = self.hits(words)
+        raw = None
+        out: list[str] = []
+        fallbacks: list[str] = []
+        took = False
+        for ch in self.channels:
+            if ch.sources is not None and source not in ch.sources:
+                continue
+            if ch.exclude & found:
+                continue
+            if ch.exclude_regex is not None:
+                raw = raw if raw is not None else text
+                if ch.exclude_regex.search(raw):
+                    continue
+            if ch.fallback and not ch.include and ch.regex is None:
+                fallbacks.append(ch.slug)
+                continue
+            matched = bool(ch.include & found)
+            if not matched and ch.regex is not None:
+                raw = raw if raw is not None else text
+                matched = bool(ch.regex.search(raw))
+            if matched:
+                took = True
+                out.append(ch.slug)
+            elif ch.match_all:
+                out.append(ch.slug)
+        if not took:
+            out.extend(fallbacks)
+        order = {ch.slug: i for i, ch in enumerate(self.channels)}
+        return sorted(out, key=order.__getitem__)

@@ -1,0 +1,444 @@
+"""TOML config -> frozen, validated Config.
+
+Every problem raises ConfigError naming the file, the key path and what was expected, before the
+caller touches the store, the network or the output directory. Relative paths (sources given as
+paths, output.dir, store.path) resolve against the directory holding the config file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/feeds.toml")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 60}  # a bare number means minutes
+FORMATS = ("atom", "json", "rss", "html")
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str  # http(s) URL, or file: URL for a local path (resolved, absolute)
+    name: str
+    interval: timedelta | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # sent as-is; never logged
+
+    @property
+    def is_local(self) -> bool:
+        return self.url.startswith("file:")
+
+
+@dataclass(frozen=True)
+class Channel:
+    slug: str
+    title: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    exclude_regex: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # names or URLs; empty = every source
+    match_all: bool = False  # every item (subject to exclude/sources)
+    fallback: bool = False  # items that no other channel took
+    description: str = ""
+    formats: tuple[str, ...] = ("atom",)
+
+
+@dataclass(frozen=True)
+class Output:
+    dir: Path
+    base_url: str
+    entries: int = 100
+    title: str = "feeds"
+    author: str = "feeds"
+    language: str | None = None
+    formats: tuple[str, ...] = ("atom",)
+    archive: bool = True
+    hub: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetch:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    deadline: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    workers: int = 8
+    per_host: int = 2
+    max_redirects: int = 5
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    interval: timedelta = timedelta(minutes=15)
+    max_interval: timedelta = timedelta(hours=24)
+    jitter: float = 0.1
+
+
+@dataclass(frozen=True)
+class Dedup:
+    title_window: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class Stories:
+    enabled: bool = True
+    window: timedelta = timedelta(hours=72)
+    threshold: float | None = None  # None: the module's default
+    prefer_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Daemon:
+    tick: timedelta = timedelta(seconds=30)
+    shutdown_timeout: float = 10.0
+    log_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Serve:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_age: int = 300
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    output: Output
+    store_path: Path
+    sources: tuple[Source, ...]
+    channels: tuple[Channel, ...]
+    fetch: Fetch = field(default_factory=Fetch)
+    schedule: Schedule = field(default_factory=Schedule)
+    dedup: Dedup = field(default_factory=Dedup)
+    stories: Stories = field(default_factory=Stories)
+    daemon: Daemon = field(default_factory=Daemon)
+    serve: Serve = field(default_factory=Serve)
+
+    def feed_url(self, name: str) -> str:
+        return self.output.base_url + name
+
+
+class _Reader:
+    """Walks a TOML table, checking types and remembering the key path for messages."""
+
+    def __init__(self, file: str, table: dict[str, Any], path: str) -> None:
+        self.file, self.table, self.path = file, table, path
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, expected: str, got: object = None) -> ConfigError:
+        return ConfigError(self.file, self.key(name), expected, got)
+
+    def get(self, name: str, kind: type | tuple[type, ...], expected: str, default: Any = None) -> Any:
+        self.used.add(name)
+        if name not in self.table:
+            return default
+        value = self.table[name]
+        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else ()):
+            raise self.fail(name, expected, value)
+        if not isinstance(value, kind):
+            raise self.fail(name, expected, value)
+        return value
+
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+        if required and name not in self.table:
+            raise self.fail(name, "a string (required)")
+        value = self.get(name, str, "a string", default)
+        if required and not (value or "").strip():
+            raise self.fail(name, "a non-empty string", value)
+        return value
+
+    def number(self, name: str, default: float, *, lo: float, hi: float, integer: bool = False) -> Any:
+        kind: Any = int if integer else (int, float)
+        what = "an integer" if integer else "a number"
+        value = self.get(name, kind, f"{what} from {lo:g} to {hi:g}", default)
+        if not lo <= value <= hi:
+            raise self.fail(name, f"{what} from {lo:g} to {hi:g}", value)
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return bool(self.get(name, bool, "true or false", default))
+
+    def strings(self, name: str, *, nonempty_items: bool = True) -> tuple[str, ...]:
+        value = self.get(name, list, "a list of strings", [])
+        for i, v in enumerate(value):
+            if not isinstance(v, str) or (nonempty_items and not v.strip()):
+                raise ConfigError(self.file, f"{self.key(name)}[{i}]", "a non-empty string", v)
+        return tuple(value)
+
+    def duration(self, name: str, default: timedelta | None, *, lo: timedelta, hi: timedelta) -> Any:
+        self.used.add(name)
+        if name not in self.table:
+            return default
+        value = self.table[name]
+        expected = f'a duration from {_fmt(lo)} to {_fmt(hi)} (minutes as a number, or "90s", "15m", "2h", "1d")'
+        seconds: float | None = None
+        if isinstance(value, bool):
+            seconds = None
+        elif isinstance(value, int | float):
+            seconds = float(value) * 60
+        elif isinstance(value, str):
+            m = _DURATION_RE.match(value)
+            if m:
+                seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if seconds is None or not lo.total_seconds() <= seconds <= hi.total_seconds():
+            raise self.fail(name, expected, value)
+        return timedelta(seconds=seconds)
+
+    def table_of(self, name: str) -> _Reader:
+        value = self.get(name, dict, "a table", {})
+        return _Reader(self.file, value, self.key(name))
+
+    def done(self) -> None:
+        for name in self.table:
+            if name not in self.used:
+                raise ConfigError(self.file, self.key(name), "no such key (unknown key)")
+
+
+def _fmt(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % n == 0 and s >= n:
+            return f"{s // n}{unit}"
+    return f"{s}s"
+
+
+def _check_http_url(r: _Reader, name: str, value: str, *, slash: bool = False) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise r.fail(name, "an absolute http(s) URL", value)
+    if slash and not value.endswith("/"):
+        value += "/"
+    return value
+
+
+def _source(file: str, base: Path, table: Any, i: int) -> Source:
+    where = f"sources[{i}]"
+    if not isinstance(table, dict):
+        raise ConfigError(file, where, "a table with url = ...", table)
+    r = _Reader(file, table, where)
+    url = r.string("url", required=True).strip()
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise r.fail("url", "an http(s) URL with a host, or a path", url)
+        try:
+            parts.port  # noqa: B018 - validates the port number
+        except ValueError as e:
+            raise r.fail("url", "an http(s) URL with a valid port", url) from e
+    elif parts.scheme == "file":
+        url = Path(parts.path).resolve().as_uri() if parts.path else url
+    elif parts.scheme and len(parts.scheme) > 1:
+        raise r.fail("url", "an http(s) URL, a file: URL or a path", url)
+    else:
+        url = (base / url).resolve().as_uri()
+    name = r.string("name") or (parts.hostname or Path(urlsplit(url).path).stem)
+    interval = r.duration("interval", None, lo=timedelta(minutes=1), hi=timedelta(days=7))
+    htable = r.get("headers", dict, "a table of header = value strings", {})
+    headers = []
+    for k, v in htable.items():
+        if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9-]+", k):
+            raise ConfigError(file, f"{where}.headers.{k}", "a header name mapped to a string")
+        headers.append((k, v))
+    r.done()
+    return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers))
+
+
+def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...]) -> Channel:
+    where = f"channels.{slug}"
+    if not SLUG_RE.match(slug):
+        raise ConfigError(file, where, "a slug of lower-case letters, digits and inner hyphens ([a-z0-9-])", slug)
+    if not isinstance(table, dict):
+        raise ConfigError(file, where, "a table", table)
+    r = _Reader(file, table, where)
+    title = r.string("title", required=True).strip()
+    include = r.strings("include")
+    exclude = r.strings("exclude")
+    regex = r.strings("regex")
+    exclude_regex = r.strings("exclude_regex")
+    for name, patterns in (("regex", regex), ("exclude_regex", exclude_regex)):
+        for j, pat in enumerate(patterns):
+            try:
+                re.compile(pat)
+            except re.error as e:
+                raise ConfigError(file, f"{where}.{name}[{j}]", f"a valid regular expression ({e})", pat) from e
+    sources = r.strings("sources")
+    match_all = r.boolean("match_all", False)
+    fallback = r.boolean("fallback", False)
+    if not (include or regex or match_all or fallback):
+        raise ConfigError(file, f"{where}.include", "at least one keyword (or regex, match_all or fallback)", [])
+    formats = r.strings("formats") or default_formats
+    for j, f in enumerate(formats):
+        if f not in FORMATS:
+            raise ConfigError(file, f"{where}.formats[{j}]", f"one of {', '.join(FORMATS)}", f)
+    if "atom" not in formats:
+        formats = ("atom", *formats)
+    description = r.string("description", "") or ""
+    r.done()
+    return Channel(slug, title, include, exclude, regex, exclude_regex, sources, match_all, fallback,
+                   description, tuple(dict.fromkeys(formats)))
+
+
+def parse_config(text: str, path: Path) -> Config:
+    file = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "", f"valid TOML ({e})") from e
+    base = path.resolve().parent
+    top = _Reader(file, data, "")
+
+    o = top.table_of("output")
+    out_dir = base / o.string("dir", "output")
+    base_url = o.string("base_url", "http://127.0.0.1:8080/")
+    base_url = _check_http_url(o, "base_url", base_url, slash=True)
+    formats = o.strings("formats") or ("atom",)
+    for j, f in enumerate(formats):
+        if f not in FORMATS:
+            raise ConfigError(file, f"output.formats[{j}]", f"one of {', '.join(FORMATS)}", f)
+    lang = o.string("language")
+    if lang is not None and not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang):
+        raise o.fail("language", 'a BCP 47 language tag such as "en" or "en-GB"', lang)
+    hub = o.string("hub")
+    if hub is not None:
+        hub = _check_http_url(o, "hub", hub)
+    output = Output(
+        dir=out_dir,
+        base_url=base_url,
+        entries=o.number("entries", 100, lo=1, hi=10000, integer=True),
+        title=o.string("title", "feeds"),
+        author=o.string("author", "feeds"),
+        language=lang,
+        formats=formats,
+        archive=o.boolean("archive", True),
+        hub=hub,
+    )
+    o.done()
+
+    s = top.table_of("store")
+    store_path = base / s.string("path", "feeds.db")
+    s.done()
+
+    f = top.table_of("fetch")
+    fetch = Fetch(
+        connect_timeout=f.number("connect_timeout", 10.0, lo=0.1, hi=300),
+        read_timeout=f.number("read_timeout", 20.0, lo=0.1, hi=600),
+        deadline=f.number("deadline", 60.0, lo=0.5, hi=3600),
+        max_bytes=f.number("max_bytes", 10 * 1024 * 1024, lo=1024, hi=1024**3, integer=True),
+        workers=f.number("workers", 8, lo=1, hi=256, integer=True),
+        per_host=f.number("per_host", 2, lo=1, hi=64, integer=True),
+        max_redirects=f.number("max_redirects", 5, lo=0, hi=30, integer=True),
+        user_agent=f.string("user_agent"),
+    )
+    f.done()
+
+    sc = top.table_of("schedule")
+    schedule = Schedule(
+        interval=sc.duration("interval", timedelta(minutes=15), lo=timedelta(minutes=1), hi=timedelta(days=7)),
+        max_interval=sc.duration("max_interval", timedelta(hours=24), lo=timedelta(minutes=1), hi=timedelta(days=30)),
+        jitter=sc.number("jitter", 0.1, lo=0, hi=0.5),
+    )
+    sc.done()
+
+    d = top.table_of("dedup")
+    dedup = Dedup(title_window=d.duration("title_window", timedelta(hours=48), lo=timedelta(0), hi=timedelta(days=60)))
+    d.done()
+
+    st = top.table_of("stories")
+    thr = st.get("threshold", (int, float), "a number from 0 to 1")
+    if thr is not None and not 0 <= thr <= 1:
+        raise st.fail("threshold", "a number from 0 to 1", thr)
+    stories = Stories(
+        enabled=st.boolean("enabled", True),
+        window=st.duration("window", timedelta(hours=72), lo=timedelta(minutes=1), hi=timedelta(days=30)),
+        threshold=None if thr is None else float(thr),
+        prefer_sources=st.strings("prefer_sources"),
+    )
+    st.done()
+
+    dm = top.table_of("daemon")
+    log_file = dm.string("log_file")
+    daemon = Daemon(
+        tick=dm.duration("tick", timedelta(seconds=30), lo=timedelta(seconds=1), hi=timedelta(hours=1)),
+        shutdown_timeout=dm.number("shutdown_timeout", 10.0, lo=0.1, hi=600),
+        log_file=(base / log_file) if log_file else None,
+    )
+    dm.done()
+
+    sv = top.table_of("serve")
+    serve = Serve(
+        host=sv.string("host", "127.0.0.1"),
+        port=sv.number("port", 8080, lo=0, hi=65535, integer=True),
+        max_age=sv.number("max_age", 300, lo=0, hi=86400 * 7, integer=True),
+    )
+    sv.done()
+
+    raw_sources = top.get("sources", list, "an array of tables ([[sources]])", [])
+    sources = tuple(_source(file, base, t, i) for i, t in enumerate(raw_sources))
+    seen: dict[str, int] = {}
+    for i, src in enumerate(sources):
+        if src.url in seen:
+            raise ConfigError(file, f"sources[{i}].url", f"a URL not already used by sources[{seen[src.url]}]", src.url)
+        seen[src.url] = i
+    names: dict[str, int] = {}
+    for i, src in enumerate(sources):
+        if src.name in names:
+            raise ConfigError(file, f"sources[{i}].name", f"a name not already used by sources[{names[src.name]}]",
+                              src.name)
+        names[src.name] = i
+
+    raw_channels = top.get("channels", dict, "a table of channels ([channels.<slug>])", {})
+    channels = tuple(_channel(file, slug, t, formats) for slug, t in raw_channels.items())
+    known = set(names) | set(seen)
+    for ch in channels:
+        for j, ref in enumerate(ch.sources):
+            ref_url = ref
+            if ref not in known:
+                ref_url = (base / ref).resolve().as_uri() if not urlsplit(ref).scheme else ref
+            if ref not in known and ref_url not in known:
+                raise ConfigError(file, f"channels.{ch.slug}.sources[{j}]", "the name or URL of a configured source", ref)
+    reserved = {"index", "archive"}
+    for ch in channels:
+        if ch.slug in reserved:
+            raise ConfigError(file, f"channels.{ch.slug}", f"a slug other than {', '.join(sorted(reserved))}", ch.slug)
+    top.done()
+    return Config(path=path, output=output, store_path=store_path, sources=sources, channels=channels,
+                  fetch=fetch, schedule=schedule, dedup=dedup, stories=stories, daemon=daemon, serve=serve)
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), "", "an existing config file (try `feeds init`)") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "", f"a readable UTF-8 file ({e})") from e
+    return parse_config(text, path)
+
+
+def starter_config() -> dict[str, Any]:
+    """What `feeds init` writes (through tomli-w)."""
+    return {
+        "output": {"dir": "output", "base_url": "http://127.0.0.1:8080/", "entries": 100, "title": "My feeds"},
+        "store": {"path": "feeds.db"},
+        "schedule": {"interval": "15m"},
+        "sources": [
+            {"url": "https://www.example.com/world/rss.xml", "name": "Example World"},
+        ],
+        "channels": {
+            "ukraine": {"title": "Ukraine", "include": ["Ukraine", "Kyiv", "Zelensky"], "exclude": []},
+            "everything": {"title": "Everything", "match_all": True},
+        },
+    }

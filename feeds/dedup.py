@@ -1,0 +1,154 @@
+"""Identity of items: canonical links, normalised titles and the keys that make a re-post one item.
+
+Pure: no I/O and no clock; callers pass `now` where time matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from feeds.models import Entry
+
+# Query parameters that only track the reader and never select content.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "_gl",
+    "twclid", "li_fat_id", "wt.mc_id", "wt_mc_id", "cmpid", "ocid", "ncid", "sr_share", "at_medium",
+    "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "rss", "ref_src", "ito", "spm",
+    "__twitter_impression", "s_cid", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "hsctatracking",
+})
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__hs", "_hs")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+ITEM_NS = uuid.UUID("6f1bd6c2-4a58-4c1e-9a33-0e6f0c0a5b10")
+
+
+def _is_tracking(name: str) -> bool:
+    n = name.lower()
+    return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
+
+
+def canonical_link(url: str) -> str | None:
+    """A comparable form of an article URL, or None if it is not an absolute http(s) URL.
+
+    Lower-cased scheme and host, no default port, no `www.`, no fragment, no tracking parameters,
+    remaining parameters sorted, and http/https treated alike (the key drops the scheme).
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    if host.startswith("www."):
+        host = host[4:]
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    path = parts.path or "/"
+    return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
+
+
+def clean_link(url: str) -> str:
+    """The published form of a link: the original minus fragment-free tracking parameters."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https"):
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(kept),
+                       parts.fragment))
+
+
+_PUNCT_CATEGORIES = ("P", "S")
+
+
+def normalise_title(title: str) -> str:
+    """NFKC, case-folded, punctuation, symbols and quotes removed, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat[0] in _PUNCT_CATEGORIES or cat[0] == "C":
+            # keep apostrophes inside words from gluing words together: drop them entirely
+            out.append("" if ch in "'\u2019\u02bc" else " ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The ways an incoming entry may already be known."""
+
+    guid_key: str  # source-scoped id key: g:<source>:<guid or fallback>
+    link_key: str | None  # l:<canonical link>, shared across sources
+    title_key: str | None  # normalised title; matched only within the time window
+
+    def exact(self) -> tuple[str, ...]:
+        return (self.guid_key,) if self.link_key is None else (self.guid_key, self.link_key)
+
+
+def fallback_id(entry: Entry) -> str:
+    """An id for an entry without one: its link, else a hash of title + date."""
+    if entry.link:
+        return entry.link.strip()
+    stamp = entry.published.isoformat() if entry.published else ""
+    digest = hashlib.sha256(f"{entry.title}\x00{stamp}".encode()).hexdigest()[:32]
+    return f"sha256:{digest}"
+
+
+def keys_for(entry: Entry, source_id: int, *, use_link: bool = True) -> Keys:
+    guid = (entry.guid or "").strip() or fallback_id(entry)
+    link_key = None
+    if use_link and entry.link:
+        canon = canonical_link(entry.link)
+        link_key = f"l:{canon}" if canon else None
+    title = normalise_title(entry.title)
+    return Keys(guid_key=f"g:{source_id}:{guid}", link_key=link_key, title_key=title or None)
+
+
+def item_uid(first_key: str) -> str:
+    """The Atom entry id of an item: stable for ever, derived from the key it was first stored under."""
+    return f"urn:uuid:{uuid.uuid5(ITEM_NS, first_key)}"
+
+
+def within(a: datetime, b: datetime, window: timedelta) -> bool:
+    return abs(a - b) <= window
+
+
+def content_hash(entry: Entry) -> str:
+    """Changes when what a reader sees of the entry changes (an edit)."""
+    h = hashlib.blake2b(digest_size=12)
+    for part in (entry.title, entry.summary, entry.content, entry.link or "", entry.author, *entry.categories):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def shared_links(entries: tuple[Entry, ...]) -> frozenset[str]:
+    """Links that several distinct entries of one document share (a feed pointing every item at its
+    home page): such links identify nothing and must not merge items."""
+    seen: dict[str, str] = {}
+    shared: set[str] = set()
+    for e in entries:
+        if not e.link:
+            continue
+        canon = canonical_link(e.link) or e.link
+        ident = e.guid or normalise_title(e.title)
+        if canon in seen and seen[canon] != ident:
+            shared.add(canon)
+        seen.setdefault(canon, ident)
+    return frozenset(shared)

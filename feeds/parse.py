@@ -1,0 +1,116 @@
+"""Feed bytes -> ParsedFeed. feedparser is the reference parser; it never sees the network."""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from feeds.models import Entry, ParsedFeed
+from feeds.schedule import ttl_from_feed
+
+_TAG_RE = re.compile(r"<[^>]*>")
+_WS_RE = re.compile(r"\s+")
+# Characters that are not allowed in XML 1.0 documents (we publish XML): C0 controls but tab/LF/CR,
+# plus lone surrogates and the two non-characters.
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+class ParseFailed(Exception):
+    """The bytes are not a feed feedparser can read (kept inside the parse boundary)."""
+
+
+def clean_text(value: str) -> str:
+    """Strip characters XML cannot carry and collapse whitespace."""
+    return _WS_RE.sub(" ", _XML_BAD.sub("", value)).strip()
+
+
+def html_to_text(value: str) -> str:
+    """Turn an HTML fragment into one line of plain text."""
+    return clean_text(html.unescape(_TAG_RE.sub(" ", value)))
+
+
+def _dt(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+
+
+def _text_of(detail: Any, fallback: str) -> str:
+    """feedparser gives text constructs with a type; reduce them to plain text."""
+    if isinstance(detail, dict) and detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(detail.get("value", "") or "")
+    return clean_text(html.unescape(fallback)) if "&" in fallback else clean_text(fallback)
+
+
+def _entry(e: Any) -> Entry:
+    title = _text_of(e.get("title_detail"), e.get("title", "") or "")
+    summary = _XML_BAD.sub("", e.get("summary", "") or "")
+    content = ""
+    for c in e.get("content", None) or ():
+        value = c.get("value", "") if isinstance(c, dict) else ""
+        if value:
+            content = _XML_BAD.sub("", value)
+            break
+    if summary and content and summary == content:
+        content = ""
+    cats: list[str] = []
+    for t in e.get("tags", None) or ():
+        term = clean_text((t.get("term") or t.get("label") or "") if isinstance(t, dict) else "")
+        if term and term not in cats:
+            cats.append(term)
+    guid = clean_text(e.get("id", "") or "") or None
+    link = clean_text(e.get("link", "") or "") or None
+    author = clean_text(e.get("author", "") or "")
+    return Entry(
+        guid=guid,
+        link=link,
+        title=title,
+        summary=summary.strip(),
+        content=content.strip(),
+        author=author,
+        categories=tuple(cats),
+        published=_dt(e.get("published_parsed")) or _dt(e.get("updated_parsed")),
+        updated=_dt(e.get("updated_parsed")),
+    )
+
+
+def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
+    """Parse with feedparser; raises ParseFailed when the bytes hold no feed at all."""
+    import feedparser  # imported lazily: keeps `feeds --help` fast
+
+    headers: dict[str, str] = {}
+    if url:
+        headers["content-location"] = url
+    if content_type:
+        headers["content-type"] = content_type
+    d = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    if not d.get("version") and not d.entries:
+        exc = d.get("bozo_exception")
+        raise ParseFailed(f"not a feed ({type(exc).__name__ if exc else 'unknown format'}: {exc})")
+    feed = d.get("feed", {})
+    entries = tuple(_entry(e) for e in d.entries)
+    bozo = None
+    if d.get("bozo"):
+        exc = d.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}"[:300]
+    return ParsedFeed(
+        title=_text_of(feed.get("title_detail"), feed.get("title", "") or ""),
+        link=clean_text(feed.get("link", "") or ""),
+        entries=entries,
+        ttl_seconds=ttl_from_feed(feed.get("ttl"), feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+        bozo=bozo,
+    )
+
+
+def parse(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
+    """The one entry point the pipeline calls."""
+    return parse_feedparser(data, url, content_type)
+
+
+__all__ = ["ParseFailed", "clean_text", "html_to_text", "parse", "parse_feedparser"]

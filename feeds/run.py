@@ -1,0 +1,429 @@
+"""The one pipeline that `feeds run` (cron) and the daemon's ticks both call.
+
+fetch (threads, I/O) -> parse -> identity/dedup -> classify -> stories -> store (one transaction
+per source) -> publish what changed. Decisions come from pure modules (schedule, dedup, classify,
+stories); this module only wires them to the store, the network and the output directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds import schedule
+from feeds.classify import Matcher
+from feeds.config import Config
+from feeds.dedup import content_hash, item_uid, keys_for, shared_links
+from feeds.fetch import Fetcher, FetchResult, redact
+from feeds.models import Entry
+from feeds.parse import ParseFailed, html_to_text, parse
+from feeds.store import SourceRow, Store
+
+log = logging.getLogger("feeds")
+MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ignored (and counted)
+
+Now = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SourceOutcome:
+    name: str
+    url: str
+    status: int | None = None
+    new: int = 0
+    updated: int = 0
+    reposts: int = 0
+    error: str | None = None
+    not_modified: bool = False
+    unchanged_body: bool = False
+    elapsed: float = 0.0
+    channels: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RunReport:
+    started: datetime
+    finished: datetime | None = None
+    due: int = 0
+    skipped: int = 0
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    publish_errors: list[str] = field(default_factory=list)
+
+    @property
+    def new_items(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if o.error]
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.outcomes) and len(self.failed) == len(self.outcomes)
+
+
+def policy_for(cfg: Config, interval: timedelta | None = None) -> schedule.Policy:
+    return schedule.Policy(interval=interval or cfg.schedule.interval, max_interval=cfg.schedule.max_interval,
+                           jitter=min(cfg.schedule.jitter, 0.99))
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def history_of(row: SourceRow, host_retry: dict[str, float]) -> schedule.History:
+    host = urlsplit(row.fetch_url or row.url).hostname or ""
+    return schedule.History(
+        last_attempt=_dt(row.last_attempt), last_success=_dt(row.last_success),
+        consecutive_failures=row.consecutive_failures, first_failure_at=_dt(row.first_failure_at),
+        last_status=row.last_status, ttl=row.ttl, max_age=row.max_age, expires=_dt(row.expires),
+        retry_after=_dt(host_retry.get(host)), gone=row.gone,
+    )
+
+
+class Pipeline:
+    """Holds what lives across ticks: compiled rules, the fetcher, the story index."""
+
+    def __init__(self, cfg: Config, store: Store, *, now: Now = utcnow) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.now = now
+        aliases = {s.url: s.name for s in cfg.sources}
+        self.matcher = Matcher(cfg.channels, aliases)
+        self.intervals = {s.url: s.interval for s in cfg.sources}
+        self.headers = {s.url: dict(s.headers) for s in cfg.sources}
+        self.fetcher = Fetcher(cfg.fetch)
+        self._stories: Any = None
+        self._stories_loaded_at: datetime | None = None
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def decisions(self, rows: Sequence[SourceRow], now: datetime) -> dict[int, schedule.Decision]:
+        host_retry = self.store.host_retry_after()
+        return {r.id: schedule.decide(history_of(r, host_retry), policy_for(self.cfg, self.intervals.get(r.url)),
+                                      key=r.url, now=now) for r in rows}
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, *, force_all: bool = False, mode: str = "run",
+            progress: Callable[[int, int, int], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> RunReport:
+        now = self.now()
+        report = RunReport(started=now)
+        rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
+        decisions = self.decisions(list(rows.values()), now)
+        due = [r for r in rows.values() if not r.gone and (force_all or schedule.is_due(decisions[r.id], now))]
+        report.due, report.skipped = len(due), len(rows) - len(due)
+        run_id = self.store.start_run(now.timestamp(), mode)
+        dirty: set[str] = set()
+        if due:
+            with ThreadPoolExecutor(max_workers=min(self.cfg.fetch.workers, len(due)),
+                                    thread_name_prefix="fetch") as pool:
+                futures = {pool.submit(self._fetch, r): r for r in due}
+                for done, fut in enumerate(as_completed(futures), 1):
+                    row = futures[fut]
+                    if stop is not None and stop():
+                        for f in futures:
+                            f.cancel()
+                        break
+                    outcome = self.process(row, fut.result())
+                    report.outcomes.append(outcome)
+                    dirty |= outcome.channels
+                    if progress:
+                        progress(done, len(due), report.new_items)
+        missing = [ch.slug for ch in self.cfg.channels if not (self.cfg.output.dir / f"{ch.slug}.atom").exists()]
+        states = self.store.channel_states()
+        flagged = [slug for slug, st in states.items() if st.get("dirty")]
+        to_publish = sorted(dirty | set(missing) | {s for s in flagged if s in {c.slug for c in self.cfg.channels}})
+        if to_publish or not (self.cfg.output.dir / "index.opml").exists():
+            from feeds.publish import publish
+
+            pub = publish(self.cfg, self.store, to_publish)
+            report.published = [str(p) for p in pub.written]
+            report.publish_errors = pub.errors
+        report.finished = self.now()
+        self.store.finish_run(run_id, report.finished.timestamp(), len(due),
+                              len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
+        return report
+
+    def _fetch(self, row: SourceRow) -> FetchResult:
+        # validators are sent back exactly as received; a moved source is fetched at its new URL
+        return self.fetcher.fetch(row.fetch_url or row.url, etag=row.etag, last_modified=row.last_modified,
+                                  headers=self.headers.get(row.url))
+
+    # -- one source ----------------------------------------------------------------------------
+    def process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
+        now = self.now()
+        out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
+        nowts = now.timestamp()
+        common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
+        host = urlsplit(res.url).hostname or ""
+        retry_after = schedule.parse_retry_after(res.retry_after, now) if res.status in (429, 503) else None
+        if res.status is not None and res.status < 400:
+            max_age = schedule.parse_cache_control_max_age(res.cache_control)
+            expires = schedule.parse_expires(res.expires, now)
+            common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
+        parsed = None
+        parse_error = None
+        if res.ok and not res.not_modified and res.body is not None and res.body_hash != row.body_hash:
+            try:
+                parsed = parse(res.body, res.final_url or res.url, res.content_type)
+            except ParseFailed as e:
+                parse_error = str(e)
+            except Exception as e:  # feedparser bug on hostile bytes: still this source's fault only
+                parse_error = f"parser failed ({type(e).__name__}: {e})"[:300]
+        error = res.error or parse_error
+        # permanent redirects: move only after the redirect has persisted (schedule.should_move)
+        prev = (schedule.RedirectSeen(row.redirect_target, _dt(row.redirect_first_seen) or now, row.redirect_count)
+                if row.redirect_target else None)
+        seen = schedule.observe_redirect(prev, 301 if res.permanent_redirect else (res.status or 0),
+                                         res.permanent_redirect, now)
+        common.update(redirect_target=seen.target if seen else None,
+                      redirect_first_seen=seen.first_seen.timestamp() if seen else None,
+                      redirect_count=seen.count if seen else 0)
+        if seen and schedule.should_move(seen, policy_for(self.cfg), now):
+            log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
+            common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
+        with self.store.tx() as c:
+            if retry_after is not None:
+                self.store.set_host_retry_after(c, host, retry_after.timestamp())
+            if error:
+                out.error = error
+                values = dict(common, last_error=error, consecutive_failures=row.consecutive_failures + 1,
+                              first_failure_at=row.first_failure_at or nowts)
+                if res.status == 410:
+                    values["gone"] = True
+                self.store.update_source(c, row.id, **values)
+                log.warning("%s: %s", row.name, error)
+            else:
+                values = dict(common, last_success=nowts, last_error=None, consecutive_failures=0,
+                              first_failure_at=None,
+                              etag=res.etag if res.etag is not None else row.etag,
+                              last_modified=res.last_modified if res.last_modified is not None else row.last_modified)
+                if res.not_modified:
+                    out.not_modified = True
+                elif parsed is None:
+                    out.unchanged_body = True
+                else:
+                    values["body_hash"] = res.body_hash
+                    values["ttl"] = parsed.ttl_seconds
+                    values["feed_title"] = parsed.title or None
+                    values["site_link"] = parsed.link or None
+                    self._ingest(c, row, parsed.entries, now, out)
+                    values["items_total"] = row.items_total + out.new
+                    values["last_new"] = out.new
+                self.store.update_source(c, row.id, **values)
+                if self.cfg.output.dir and out.channels:
+                    self.store.mark_dirty(c, out.channels)
+                log.info("%s: %s, %d new, %.0f ms", row.name,
+                         "304 not modified" if out.not_modified else
+                         ("unchanged" if out.unchanged_body else f"{res.status}"), out.new, res.elapsed * 1000)
+        return out
+
+    # -- items ---------------------------------------------------------------------------------
+    def _ingest(self, c: Any, row: SourceRow, entries: Sequence[Entry], now: datetime, out: SourceOutcome) -> None:
+        st = self.store
+        nowts = now.timestamp()
+        window = self.cfg.dedup.title_window.total_seconds()
+        seen_guids: set[str] = set()
+        batch: list[tuple[Entry, Any]] = []
+        shared = shared_links(tuple(entries[:MAX_ITEMS_PER_FEED]))
+        from feeds.dedup import canonical_link
+
+        for e in entries[:MAX_ITEMS_PER_FEED]:
+            if not e.title and not e.link and not e.summary:
+                continue
+            k = keys_for(e, row.id, use_link=not (e.link and (canonical_link(e.link) or e.link) in shared))
+            if k.guid_key in seen_guids:
+                continue  # the same id twice in one document: the first wins
+            seen_guids.add(k.guid_key)
+            batch.append((e, k))
+        if not batch:
+            return
+        exact = st.lookup_keys(c, [key for _, k in batch for key in k.exact()])
+        title_keys = [k.title_key for _, k in batch if k.title_key and k.guid_key not in exact
+                      and (k.link_key is None or k.link_key not in exact)]
+        titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}
+        hashes = st.item_hashes(c, list({exact[k.guid_key] for _, k in batch if k.guid_key in exact}))
+        new_rows: list[dict[str, Any]] = []
+        new_keys: list[list[str]] = []
+        new_entries: list[Entry] = []
+        pending: dict[str, int] = {}  # key -> index in new_rows (duplicates inside this document)
+        key_rows: list[dict[str, Any]] = []
+        sightings: list[dict[str, Any]] = []
+        for e, k in batch:
+            published = min(e.published or now, now)
+            updated = min(max(e.updated or published, published), now)
+            chash = content_hash(e)
+            if k.guid_key in exact:
+                item_id = exact[k.guid_key]
+                old_hash, _src, story_id = hashes.get(item_id, ("", 0, 0))
+                if old_hash != chash:  # an edit of an item we have: take the new text
+                    st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
+                                   author=e.author, categories="\t".join(e.categories), link=e.link,
+                                   updated=max(updated.timestamp(), nowts if e.updated is None else 0),
+                                   content_hash=chash)
+                    out.updated += 1
+                    chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+                    st.insert_channels(c, [{"item_id": item_id, "channel": ch} for ch in chans])
+                    st.set_story_channels(c, story_id, chans, self._story_updated(c, story_id))
+                    out.channels |= set(chans) | set(st.channels_of_items(c, [item_id]).get(item_id, []))
+                continue
+            match: int | None = None
+            if k.link_key and k.link_key in exact:
+                match = exact[k.link_key]
+            elif k.title_key and k.title_key in titles:
+                for item_id, pub in titles[k.title_key]:
+                    if abs(pub - published.timestamp()) <= window:
+                        match = item_id
+                        break
+            if match is not None:  # an exact re-post of a stored item, maybe by another source
+                key_rows.append({"key": k.guid_key, "item_id": match})
+                sightings.append({"item_id": match, "source_id": row.id, "link": e.link, "title": e.title,
+                                  "seen": nowts})
+                out.reposts += 1
+                exact[k.guid_key] = match
+                chans_of = st.channels_of_items(c, [match]).get(match, [])
+                out.channels |= set(chans_of)  # its story now credits one more outlet
+                continue
+            dup = next((pending[x] for x in (k.link_key, f"t:{k.title_key}" if k.title_key else None)
+                        if x and x in pending), None)
+            if dup is not None:
+                continue  # the same item twice in one document under two ids
+            idx = len(new_rows)
+            for x in (k.link_key, f"t:{k.title_key}" if k.title_key else None):
+                if x:
+                    pending[x] = idx
+            new_rows.append({
+                "uid": item_uid(k.guid_key), "source_id": row.id, "guid": e.guid, "link": e.link,
+                "title": e.title, "summary": e.summary, "content": e.content, "author": e.author,
+                "categories": "\t".join(e.categories), "published": published.timestamp(),
+                "updated": updated.timestamp(), "first_seen": nowts, "title_key": k.title_key,
+                "content_hash": chash, "story_id": 0,
+            })
+            new_keys.append(list(k.exact()))
+            new_entries.append(e)
+        st.insert_keys(c, key_rows)
+        st.add_sightings(c, [s for s in sightings if s["source_id"] != 0])
+        if not new_rows:
+            return
+        ids = st.insert_items(c, new_rows)
+        st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
+        chan_rows = []
+        for item_id, e, r in zip(ids, new_entries, new_rows, strict=True):
+            chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+            chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
+            story_id = self._assign_story(c, item_id, r, chans, row.name)
+            out.channels |= set(chans) | self._story_channels(c, story_id)
+        st.insert_channels(c, chan_rows)
+        out.new += len(ids)
+
+    # -- stories -------------------------------------------------------------------------------
+    def _story_index(self) -> Any:
+        """The story index, rebuilt from the store's window at first use (never from all history)."""
+        if not self.cfg.stories.enabled:
+            return None
+        if self._stories is None:
+            from feeds import stories
+
+            scfg = stories.StoryConfig(window=self.cfg.stories.window)
+            if self.cfg.stories.threshold is not None:
+                scfg = stories.StoryConfig(window=self.cfg.stories.window, threshold=self.cfg.stories.threshold)
+            index = stories.StoryIndex(scfg)
+            since = (self.now() - self.cfg.stories.window).timestamp()
+            for item_id, title, summary, published, story_id in self.store.window_items(since):
+                index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+            self._stories = index
+        return self._stories
+
+    def _story_channels(self, c: Any, story_id: int) -> set[str]:
+        from sqlalchemy import select
+
+        from feeds.store import schema as S
+
+        q = select(S.story_channels.c.channel).where(S.story_channels.c.story_id == story_id)
+        return {r[0] for r in c.execute(q)}
+
+    def _story_updated(self, c: Any, story_id: int) -> float:
+        s = self.store.stories_by_id(c, [story_id]).get(story_id)
+        return float(s["updated"]) if s else self.now().timestamp()
+
+    def _assign_story(self, c: Any, item_id: int, r: dict[str, Any], chans: list[str], source: str) -> int:
+        st = self.store
+        index = self._story_index()
+        published = r["published"]
+        story_id = item_id
+        if index is not None:
+            index.evict(self.now())
+            match = index.add(item_id, r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
+            story_id = match.story_id
+        if story_id == item_id:
+            st.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
+                                   "updated": r["updated"]}])
+            updated = r["updated"]
+        else:
+            s = st.stories_by_id(c, [story_id]).get(story_id)
+            if s is None:  # the story's first item fell out of the store: start a new story
+                st.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
+                                       "updated": r["updated"]}])
+                story_id, updated = item_id, r["updated"]
+            else:
+                values: dict[str, Any] = {"size": s["size"] + 1}
+                prefer = self.cfg.stories.prefer_sources
+                if published < s["published"] and not prefer:
+                    values.update(rep_item_id=item_id, published=published)
+                elif prefer and source in prefer:
+                    values.update(rep_item_id=item_id)
+                updated = s["updated"]
+                if self._significant(index, story_id, item_id):
+                    updated = max(updated, r["updated"])
+                    values["updated"] = updated
+                st.update_story(c, story_id, **values)
+        st.update_item(c, item_id, story_id=story_id)
+        st.set_story_channels(c, story_id, chans, updated)
+        if story_id != item_id:
+            # the story's entry must move in every channel it is in when `updated` moved
+            for ch in self._story_channels(c, story_id):
+                st.set_story_channels(c, story_id, [ch], updated)
+        return story_id
+
+    def _significant(self, index: Any, story_id: int, item_id: int) -> bool:
+        fn = getattr(index, "is_significant_update", None)
+        if fn is None:
+            from feeds import stories
+
+            fn = getattr(stories, "is_significant_update", None)
+        if fn is None:
+            return False
+        try:
+            return bool(fn(index, story_id, item_id))
+        except TypeError:
+            return False
+
+
+def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
+             progress: Callable[[int, int, int], None] | None = None) -> RunReport:
+    """Open the store, run the pipeline once, close. The caller holds the lock."""
+    store = Store.open(cfg.store_path)
+    pipe = Pipeline(cfg, store, now=now)
+    try:
+        return pipe.run(force_all=force_all, progress=progress)
+    finally:
+        pipe.close()
+        store.close()
+
+
+def monotonic() -> float:
+    return time.monotonic()

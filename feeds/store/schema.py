@@ -1,0 +1,149 @@
+"""Tables of the store, in SQLAlchemy Core so the same code runs on SQLite and PostgreSQL.
+
+Times are stored as REAL seconds since the epoch (UTC): portable, indexable, cheap to compare.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sources = Table(
+    "sources", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),  # the configured URL (identity of the source)
+    Column("name", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("fetch_url", Text),  # where we fetch now: differs from url after a persistent 301
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    Column("last_attempt", Float),
+    Column("last_success", Float),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("first_failure_at", Float),
+    Column("ttl", Integer),
+    Column("max_age", Integer),
+    Column("expires", Float),
+    Column("gone", Boolean, nullable=False, default=False),
+    Column("redirect_target", Text),
+    Column("redirect_first_seen", Float),
+    Column("redirect_count", Integer, nullable=False, default=0),
+    Column("next_due", Float),
+    Column("state", String(16)),
+    Column("items_total", Integer, nullable=False, default=0),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("feed_title", Text),
+    Column("site_link", Text),
+)
+
+hosts = Table(
+    "hosts", metadata,
+    Column("host", String(255), primary_key=True),
+    Column("retry_after", Float),
+)
+
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uid", String(64), nullable=False, unique=True),  # the published entry id, for ever
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("guid", Text),
+    Column("link", Text),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("content", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("categories", Text, nullable=False, default=""),  # tab-separated
+    Column("published", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("title_key", Text),
+    Column("content_hash", String(32), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Index("ix_items_title_key", "title_key", "published"),
+    Index("ix_items_story", "story_id"),
+    Index("ix_items_published", "published"),
+)
+
+item_keys = Table(
+    "item_keys", metadata,
+    Column("key", Text, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Index("ix_item_keys_item", "item_id"),
+)
+
+# Exact re-posts of an item by other sources: kept so a story can credit every outlet.
+sightings = Table(
+    "sightings", metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    Column("link", Text),
+    Column("title", Text),
+    Column("seen", Float, nullable=False),
+)
+
+item_channels = Table(
+    "item_channels", metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+)
+
+stories = Table(
+    "stories", metadata,
+    Column("id", Integer, primary_key=True),  # = id of the story's first item
+    Column("rep_item_id", Integer, nullable=False),
+    Column("size", Integer, nullable=False, default=1),
+    Column("published", Float, nullable=False),
+    Column("updated", Float, nullable=False),  # moves only on a real development
+)
+
+story_channels = Table(
+    "story_channels", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("story_id", Integer, primary_key=True),
+    Column("updated", Float, nullable=False),
+    Index("ix_story_channels_order", "channel", "updated"),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("slug", String(64), primary_key=True),
+    Column("digest", String(64)),  # of the rendered Atom; unchanged digest = nothing to write
+    Column("last_change", Float),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("dirty", Boolean, nullable=False, default=True),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started", Float, nullable=False),
+    Column("finished", Float),
+    Column("mode", String(16), nullable=False),
+    Column("sources", Integer, nullable=False, default=0),
+    Column("ok", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("new_items", Integer, nullable=False, default=0),
+)

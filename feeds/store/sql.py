@@ -1,0 +1,389 @@
+"""Store: every read and write of persistent state goes through this class."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from feeds.errors import StoreError
+from feeds.store import schema as S
+
+CHUNK = 500  # bound for IN (...) lists
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    id: int
+    url: str
+    name: str
+    active: bool
+    fetch_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_attempt: float | None
+    last_success: float | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    first_failure_at: float | None
+    ttl: int | None
+    max_age: int | None
+    expires: float | None
+    gone: bool
+    redirect_target: str | None
+    redirect_first_seen: float | None
+    redirect_count: int
+    next_due: float | None
+    state: str | None
+    items_total: int
+    last_new: int
+    feed_title: str | None
+    site_link: str | None
+
+
+_SOURCE_COLS = [f.name for f in fields(SourceRow)]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    id: int
+    uid: str
+    source_id: int
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    content: str
+    author: str
+    categories: str
+    published: float
+    updated: float
+    first_seen: float
+    story_id: int
+    source_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryEntry:
+    """One published entry: a story, its representative report and the other reports."""
+
+    story_id: int
+    updated: float
+    published: float
+    rep: ItemRow
+    others: tuple[ItemRow, ...]
+    channels: tuple[str, ...] = ()
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        url = str(path)
+        if "://" not in url:
+            p = Path(url)
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{p}: cannot create the store's directory ({e})") from e
+            url = f"sqlite:///{p}"
+        try:
+            engine = create_engine(url)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            store._migrate()
+        except SQLAlchemyError as e:
+            raise StoreError(f"{path}: cannot open the store ({e.__class__.__name__}: {e})") from e
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as c:
+            S.metadata.create_all(c)
+            row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+            if row is None:
+                c.execute(insert(S.meta).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
+            elif int(row) > S.SCHEMA_VERSION:
+                raise StoreError(f"store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); upgrade feeds")
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.engine.begin() as c:
+            yield c
+
+    def integrity_check(self) -> str:
+        with self.engine.connect() as c:
+            if self.engine.dialect.name != "sqlite":
+                return "ok"
+            return str(c.execute(text("PRAGMA integrity_check")).scalar())
+
+    # -- sources -------------------------------------------------------------------------------
+    def sync_sources(self, configured: Iterable[tuple[str, str]]) -> dict[str, SourceRow]:
+        """Make the sources table match the config (url, name); returns active rows by URL."""
+        wanted = dict(configured)
+        with self.tx() as c:
+            rows = {r.url: r for r in c.execute(select(S.sources.c.url, S.sources.c.name, S.sources.c.active))}
+            for url, name in wanted.items():
+                r = rows.get(url)
+                if r is None:
+                    c.execute(insert(S.sources).values(url=url, name=name, active=True, consecutive_failures=0,
+                                                       gone=False, redirect_count=0, items_total=0, last_new=0))
+                elif r.name != name or not r.active:
+                    c.execute(update(S.sources).where(S.sources.c.url == url).values(name=name, active=True))
+            for url, r in rows.items():
+                if url not in wanted and r.active:
+                    c.execute(update(S.sources).where(S.sources.c.url == url).values(active=False))
+        return {s.url: s for s in self.sources() if s.active}
+
+    def sources(self) -> list[SourceRow]:
+        with self.engine.connect() as c:
+            res = c.execute(select(*[S.sources.c[n] for n in _SOURCE_COLS]).order_by(S.sources.c.id))
+            return [SourceRow(*r) for r in res]
+
+    def source(self, source_id: int) -> SourceRow:
+        with self.engine.connect() as c:
+            r = c.execute(select(*[S.sources.c[n] for n in _SOURCE_COLS]).where(S.sources.c.id == source_id)).one()
+            return SourceRow(*r)
+
+    @staticmethod
+    def update_source(c: Connection, source_id: int, **values: Any) -> None:
+        c.execute(update(S.sources).where(S.sources.c.id == source_id).values(**values))
+
+    def host_retry_after(self) -> dict[str, float]:
+        with self.engine.connect() as c:
+            return {h: t for h, t in c.execute(select(S.hosts.c.host, S.hosts.c.retry_after)) if t}
+
+    @staticmethod
+    def set_host_retry_after(c: Connection, host: str, until: float | None) -> None:
+        n = c.execute(update(S.hosts).where(S.hosts.c.host == host).values(retry_after=until)).rowcount
+        if not n and until is not None:
+            c.execute(insert(S.hosts).values(host=host, retry_after=until))
+
+    # -- items ---------------------------------------------------------------------------------
+    @staticmethod
+    def lookup_keys(c: Connection, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i:i + CHUNK]
+            for k, item_id in c.execute(select(S.item_keys.c.key, S.item_keys.c.item_id)
+                                        .where(S.item_keys.c.key.in_(chunk))):
+                out[k] = item_id
+        return out
+
+    @staticmethod
+    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = {}
+        for i in range(0, len(title_keys), CHUNK):
+            chunk = title_keys[i:i + CHUNK]
+            q = (select(S.items.c.title_key, S.items.c.id, S.items.c.published)
+                 .where(S.items.c.title_key.in_(chunk)).order_by(S.items.c.id))
+            for tk, item_id, pub in c.execute(q):
+                out.setdefault(tk, []).append((item_id, pub))
+        return out
+
+    @staticmethod
+    def item_hashes(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
+        """content_hash, source_id and story_id of items."""
+        out: dict[int, tuple[str, int, int]] = {}
+        for i in range(0, len(ids), CHUNK):
+            q = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id).where(
+                S.items.c.id.in_(ids[i:i + CHUNK]))
+            for r in c.execute(q):
+                out[r[0]] = (r[1], r[2], r[3])
+        return out
+
+    @staticmethod
+    def insert_items(c: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        res = c.execute(insert(S.items).returning(S.items.c.id, sort_by_parameter_order=True), rows)
+        return [r[0] for r in res]
+
+    @staticmethod
+    def insert_keys(c: Connection, pairs: list[dict[str, Any]]) -> None:
+        if pairs:
+            c.execute(insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite"), pairs)
+
+    @staticmethod
+    def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
+        if pairs:
+            c.execute(insert(S.item_channels).prefix_with("OR IGNORE", dialect="sqlite"), pairs)
+
+    @staticmethod
+    def add_sightings(c: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            c.execute(insert(S.sightings).prefix_with("OR IGNORE", dialect="sqlite"), rows)
+
+    @staticmethod
+    def update_item(c: Connection, item_id: int, **values: Any) -> None:
+        c.execute(update(S.items).where(S.items.c.id == item_id).values(**values))
+
+    @staticmethod
+    def channels_of_items(c: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for i in range(0, len(ids), CHUNK):
+            q = select(S.item_channels.c.item_id, S.item_channels.c.channel).where(
+                S.item_channels.c.item_id.in_(ids[i:i + CHUNK]))
+            for item_id, ch in c.execute(q):
+                out.setdefault(item_id, []).append(ch)
+        return out
+
+    # -- stories -------------------------------------------------------------------------------
+    @staticmethod
+    def insert_stories(c: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            c.execute(insert(S.stories), rows)
+
+    @staticmethod
+    def stories_by_id(c: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(ids), CHUNK):
+            for r in c.execute(select(S.stories).where(S.stories.c.id.in_(ids[i:i + CHUNK]))):
+                out[r.id] = dict(r._mapping)
+        return out
+
+    @staticmethod
+    def update_story(c: Connection, story_id: int, **values: Any) -> None:
+        c.execute(update(S.stories).where(S.stories.c.id == story_id).values(**values))
+
+    @staticmethod
+    def set_story_channels(c: Connection, story_id: int, slugs: Iterable[str], updated: float) -> None:
+        for slug in slugs:
+            n = c.execute(update(S.story_channels).where(S.story_channels.c.channel == slug,
+                                                         S.story_channels.c.story_id == story_id)
+                          .values(updated=updated)).rowcount
+            if not n:
+                c.execute(insert(S.story_channels).values(channel=slug, story_id=story_id, updated=updated))
+
+    def window_items(self, since: float) -> list[tuple[int, str, str, float, int]]:
+        """Items published since a time, oldest first: (id, title, summary, published, story_id)."""
+        with self.engine.connect() as c:
+            q = (select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.published, S.items.c.story_id)
+                 .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
+            return [tuple(r) for r in c.execute(q)]  # type: ignore[misc]
+
+    # -- channels & publishing -----------------------------------------------------------------
+    @staticmethod
+    def mark_dirty(c: Connection, slugs: Iterable[str]) -> None:
+        for slug in set(slugs):
+            n = c.execute(update(S.channels).where(S.channels.c.slug == slug).values(dirty=True)).rowcount
+            if not n:
+                c.execute(insert(S.channels).values(slug=slug, dirty=True, entries=0))
+
+    def channel_states(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as c:
+            return {r.slug: dict(r._mapping) for r in c.execute(select(S.channels))}
+
+    def set_channel_state(self, slug: str, **values: Any) -> None:
+        with self.tx() as c:
+            n = c.execute(update(S.channels).where(S.channels.c.slug == slug).values(**values)).rowcount
+            if not n:
+                c.execute(insert(S.channels).values(slug=slug, **values))
+
+    def channel_stories(self, slug: str, limit: int, offset: int = 0) -> list[StoryEntry]:
+        """Newest stories of a channel (by story `updated`), each with all its reports."""
+        with self.engine.connect() as c:
+            q = (select(S.story_channels.c.story_id).where(S.story_channels.c.channel == slug)
+                 .order_by(S.story_channels.c.updated.desc(), S.story_channels.c.story_id.desc())
+                 .limit(limit).offset(offset))
+            ids = [r[0] for r in c.execute(q)]
+            return self._story_entries(c, ids)
+
+    def count_channel_stories(self, slug: str) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(S.story_channels)
+                                 .where(S.story_channels.c.channel == slug)).scalar() or 0)
+
+    def _story_entries(self, c: Connection, ids: list[int]) -> list[StoryEntry]:
+        if not ids:
+            return []
+        st = self.stories_by_id(c, ids)
+        cols = [S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary", "content",
+                                       "author", "categories", "published", "updated", "first_seen", "story_id")]
+        by_story: dict[int, list[ItemRow]] = {}
+        for i in range(0, len(ids), CHUNK):
+            q = (select(*cols, S.sources.c.name).join(S.sources, S.sources.c.id == S.items.c.source_id)
+                 .where(S.items.c.story_id.in_(ids[i:i + CHUNK])).order_by(S.items.c.published, S.items.c.id))
+            for r in c.execute(q):
+                by_story.setdefault(r.story_id, []).append(ItemRow(*r))
+        out = []
+        for sid in ids:
+            members = by_story.get(sid)
+            s = st.get(sid)
+            if not members or s is None:
+                continue
+            rep = next((m for m in members if m.id == s["rep_item_id"]), members[0])
+            others = tuple(m for m in members if m.id != rep.id)
+            out.append(StoryEntry(sid, s["updated"], s["published"], rep, others))
+        return out
+
+    def sightings_of(self, item_ids: Sequence[int]) -> dict[int, list[tuple[str, str | None, str | None]]]:
+        """Other sources that re-posted an item exactly: (source name, link, title)."""
+        out: dict[int, list[tuple[str, str | None, str | None]]] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(item_ids), CHUNK):
+                q = (select(S.sightings.c.item_id, S.sources.c.name, S.sightings.c.link, S.sightings.c.title)
+                     .join(S.sources, S.sources.c.id == S.sightings.c.source_id)
+                     .where(S.sightings.c.item_id.in_(item_ids[i:i + CHUNK]))
+                     .order_by(S.sightings.c.seen))
+                for item_id, name, link, title in c.execute(q):
+                    out.setdefault(item_id, []).append((name, link, title))
+        return out
+
+    # -- runs ----------------------------------------------------------------------------------
+    def start_run(self, started: float, mode: str) -> int:
+        with self.tx() as c:
+            return int(c.execute(insert(S.runs).values(started=started, mode=mode)).inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(self, run_id: int, finished: float, sources: int, ok: int, failed: int, new: int) -> None:
+        with self.tx() as c:
+            c.execute(update(S.runs).where(S.runs.c.id == run_id).values(
+                finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
+
+    def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(select(S.runs).order_by(S.runs.c.id.desc()).limit(n))]
+
+    def last_successful_fetch(self) -> float | None:
+        with self.engine.connect() as c:
+            v = c.execute(select(func.max(S.sources.c.last_success))).scalar()
+            return float(v) if v is not None else None
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            return {
+                "items": int(c.execute(select(func.count()).select_from(S.items)).scalar() or 0),
+                "stories": int(c.execute(select(func.count()).select_from(S.stories)).scalar() or 0),
+                "sources": int(c.execute(select(func.count()).select_from(S.sources)).scalar() or 0),
+            }
+
+    def duplicate_uids(self) -> int:
+        """Should always be 0: the same entry id stored twice."""
+        with self.engine.connect() as c:
+            q = select(func.count()).select_from(
+                select(S.items.c.uid).group_by(S.items.c.uid).having(func.count() > 1).subquery())
+            return int(c.execute(q).scalar() or 0)
