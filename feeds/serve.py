@@ -58,6 +58,8 @@ _CACHE_MAX_ENTRIES = 128
 _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_FILE = 8 * 1024 * 1024
 
+_RESOLVE_ATTEMPTS = 3
+
 _ALLOW = "GET, HEAD"
 _REASONS: dict[int, str] = {
     200: "OK",
@@ -254,6 +256,10 @@ class _NotFound(Exception):
     pass
 
 
+class _Changed(Exception):
+    """The file opened is not the one resolved and checked."""
+
+
 class _Redirect(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
@@ -325,6 +331,7 @@ class _OutputApp:
         self._cache_control = f"public, max-age={max_age}"
         self._log = access_log
         self.cache = _FileCache(_CACHE_MAX_ENTRIES, _CACHE_MAX_BYTES)
+        self._root_cache: tuple[tuple[int, int], str] | None = None
 
     # -- WSGI entry point
 
@@ -369,8 +376,7 @@ class _OutputApp:
             return _plain(405, (("Allow", _ALLOW),))
         try:
             segments, trailing_slash = _request_segments(environ)
-            real, st = self._resolve(segments, trailing_slash)
-            entry = self._load(real, st)
+            entry = self._lookup(segments, trailing_slash)
         except _BadRequest:
             return _plain(400)
         except _NotFound:
@@ -413,28 +419,66 @@ class _OutputApp:
                 return 304
         return None
 
-    def _resolve(self, segments: list[str], trailing_slash: bool) -> tuple[str, os.stat_result]:
-        """Real path and stat of the regular file to serve, confined to the output directory."""
-        root = os.path.realpath(self._root)
-        real = os.path.realpath(os.path.join(root, *segments))
-        if not _inside(real, root) or _has_hidden_part(real, root):
-            raise _NotFound
+    def _real_root(self) -> str:
+        """Real path of the output directory, resolved again whenever what it names changes."""
         try:
-            st = os.stat(real)
+            st = os.stat(self._root)
         except OSError:
             raise _NotFound from None
+        identity = (st.st_dev, st.st_ino)
+        cached = self._root_cache
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        real = os.path.realpath(self._root)
+        self._root_cache = (identity, real)
+        return real
+
+    @staticmethod
+    def _walk(root: str, base: str, segments: Sequence[str]) -> tuple[str, os.stat_result]:
+        """Real path and stat of ``base/segments`` (symlinks followed), confined to ``root``.
+
+        One lstat per segment; only when a symlink turns up is the rest resolved with realpath
+        and the result checked to stay inside the root and off hidden files.
+        """
+        path = base
+        for index, segment in enumerate(segments):
+            path = os.path.join(path, segment)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                raise _NotFound from None
+            if stat.S_ISLNK(st.st_mode):
+                path = os.path.realpath(os.path.join(path, *segments[index + 1 :]))
+                if not _inside(path, root) or _has_hidden_part(path, root):
+                    raise _NotFound
+                break
+        else:
+            if segments:
+                return path, st
+        try:
+            return path, os.stat(path)
+        except OSError:
+            raise _NotFound from None
+
+    def _lookup(self, segments: list[str], trailing_slash: bool) -> _Entry:
+        for _attempt in range(_RESOLVE_ATTEMPTS):
+            real, st = self._resolve(segments, trailing_slash)
+            try:
+                return self._load(real, st)
+            except _Changed:
+                continue
+        raise _NotFound
+
+    def _resolve(self, segments: list[str], trailing_slash: bool) -> tuple[str, os.stat_result]:
+        """Real path and stat of the regular file to serve, confined to the output directory."""
+        root = self._real_root()
+        real, st = self._walk(root, root, segments)
         if stat.S_ISDIR(st.st_mode):
             if not trailing_slash:
                 if os.path.isfile(os.path.join(real, "index.html")):
                     raise _Redirect("/".join(quote(s) for s in ["", *segments, ""]))
                 raise _NotFound
-            real = os.path.realpath(os.path.join(real, "index.html"))
-            if not _inside(real, root) or _has_hidden_part(real, root):
-                raise _NotFound
-            try:
-                st = os.stat(real)
-            except OSError:
-                raise _NotFound from None
+            real, st = self._walk(root, real, ["index.html"])
         elif trailing_slash:
             raise _NotFound
         if not stat.S_ISREG(st.st_mode):
@@ -451,9 +495,13 @@ class _OutputApp:
         try:
             fd = os.open(real, flags)
         except OSError:
-            raise _NotFound from None
+            raise _Changed from None  # gone or swapped since resolved: resolve again
         try:
             fst = os.fstat(fd)
+            if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+                # The path now names another file than the one checked (replaced meanwhile,
+                # or a directory swapped for a symlink): never serve what was not checked.
+                raise _Changed
             if not stat.S_ISREG(fst.st_mode):
                 raise _NotFound
             chunks: list[bytes] = []
@@ -506,9 +554,7 @@ class _OutputApp:
         return _Entry(mtime, identity, gzipped)
 
 
-def make_app(
-    output_dir: Path, *, max_age: int = 300, access_log: logging.Logger | None = None
-) -> WSGIApplication:
+def make_app(output_dir: Path, *, max_age: int = 300, access_log: logging.Logger | None = None) -> WSGIApplication:
     """A WSGI application serving the published documents in ``output_dir``.
 
     ``max_age`` goes into ``Cache-Control: public, max-age=N``; one access-log line per request

@@ -212,9 +212,7 @@ def test_if_none_match_gives_304(server: Server) -> None:
 
 def test_if_modified_since(server: Server) -> None:
     def status(**headers: str) -> int:
-        return fetch(
-            server.port, "/tech.rss", headers={k.replace("_", "-"): v for k, v in headers.items()}
-        ).status
+        return fetch(server.port, "/tech.rss", headers={k.replace("_", "-"): v for k, v in headers.items()}).status
 
     later = email.utils.formatdate(FIXED_MTIME + 3600, usegmt=True)
     earlier = email.utils.formatdate(FIXED_MTIME - 86400, usegmt=True)
@@ -259,17 +257,13 @@ def test_gzip_variant(server: Server) -> None:
     assert gz_304.status == 304
     assert gz_304.headers["etag"] == gz_tag
     assert "accept-encoding" in gz_304.headers["vary"].lower()
-    id_304 = fetch(
-        server.port, "/tech.atom", headers={"Accept-Encoding": "identity", "If-None-Match": id_tag}
-    )
+    id_304 = fetch(server.port, "/tech.atom", headers={"Accept-Encoding": "identity", "If-None-Match": id_tag})
     assert id_304.status == 304
     assert id_304.headers["etag"] == id_tag
     # A validator of the other variant does not validate the selected one.
     crossed = fetch(server.port, "/tech.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": id_tag})
     assert crossed.status == 200 and gzip.decompress(crossed.body) == original
-    crossed = fetch(
-        server.port, "/tech.atom", headers={"Accept-Encoding": "identity", "If-None-Match": gz_tag}
-    )
+    crossed = fetch(server.port, "/tech.atom", headers={"Accept-Encoding": "identity", "If-None-Match": gz_tag})
     assert crossed.status == 200 and crossed.body == original
 
 
@@ -663,3 +657,34 @@ def test_cached_responses_do_not_reread_file(tmp_path: Path, monkeypatch: pytest
     assert _call(app, "/a.atom") == first
     assert _call(app, "/a.atom", if_none_match=first[1]["ETag"])[0] == "304 Not Modified"
     assert opened == []
+
+
+def test_file_swapped_between_check_and_open_is_rechecked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "secret.txt").write_text(SECRET)
+    (out / "a.atom").write_text("<feed>old</feed>")
+    (out / "b.atom").write_text("<feed>b</feed>")
+    app = make_app(out)
+    real_open = os.open
+    calls: list[str] = []
+
+    def swapping_open(path: str, *args: Any, **kwargs: Any) -> int:
+        calls.append(os.path.basename(path))
+        if len(calls) == 1:
+            if path.endswith("a.atom"):  # replaced by a new file after the checks
+                _replace(out / "a.atom", b"<feed>new</feed>")
+            else:  # replaced by a symlink leading outside after the checks
+                tmp_link = out / ".swap"
+                tmp_link.symlink_to(tmp_path / "secret.txt")
+                os.replace(tmp_link, out / "b.atom")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", swapping_open)
+    status, _, body = _call(app, "/a.atom")
+    assert (status, body) == ("200 OK", b"<feed>new</feed>")
+    assert calls == ["a.atom", "a.atom"]
+    calls.clear()
+    status, _, body = _call(app, "/b.atom")
+    assert status == "404 Not Found"
+    assert SECRET.encode() not in body
