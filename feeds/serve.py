@@ -7,6 +7,13 @@ are kept in a small bounded cache keyed by (real path, device, inode, mtime_ns, 
 publisher replaces documents by atomic rename, so a new inode or mtime invalidates an entry
 without any explicit signal.
 
+Confinement: request paths with ``.``/``..``/empty segments, backslashes, control characters or an
+encoded ``/``, ``\\`` or NUL are refused with 400; hidden (dot) names, symlinks resolving outside
+the directory or onto a hidden name, directories without ``index.html`` and non-regular files get
+404.  The inode opened is compared with the one checked, so a file swapped in between is resolved
+again rather than served.  A hard link placed inside the directory is indistinguishable from a
+regular file and is served like one.
+
 Run directly with ``python -m feeds.serve DIR [--host H] [--port P] [--max-age N]``; the bound
 address is printed on stdout as ``listening on http://HOST:PORT/``.
 """
@@ -616,9 +623,9 @@ def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        for bound_host, bound_port in _listen_addresses(server):
-            print(f"listening on {_url(bound_host, bound_port)}", flush=True)
         with contextlib.suppress(_Stop):
+            for bound_host, bound_port in _listen_addresses(server):
+                print(f"listening on {_url(bound_host, bound_port)}", flush=True)
             server.run()  # returns by itself after catching SystemExit/KeyboardInterrupt
     finally:
         stopping = True
