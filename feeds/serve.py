@@ -389,7 +389,9 @@ class _OutputApp:
         except _NotFound:
             return _plain(404)
         except _Redirect as redirect:
-            return _plain(301, (("Location", redirect.location),))
+            script_name = str(environ.get("SCRIPT_NAME", "")).rstrip("/")
+            prefix = quote(script_name.encode("latin-1", "replace"))
+            return _plain(301, (("Location", prefix + redirect.location),))
 
         variant = entry.identity
         if entry.gzipped is not None and _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING")):

@@ -550,7 +550,9 @@ def test_cli_rejects_missing_directory(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- in-process units
 
 
-def _call(app: Any, path: str, method: str = "GET", **headers: str) -> tuple[str, dict[str, str], bytes]:
+def _call(
+    app: Any, path: str, method: str = "GET", SCRIPT_NAME: str = "", **headers: str
+) -> tuple[str, dict[str, str], bytes]:
     captured: dict[str, Any] = {}
 
     def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -561,7 +563,7 @@ def _call(app: Any, path: str, method: str = "GET", **headers: str) -> tuple[str
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
-        "SCRIPT_NAME": "",
+        "SCRIPT_NAME": SCRIPT_NAME,
         "QUERY_STRING": "",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
@@ -616,6 +618,15 @@ def test_wsgi_path_info_confinement(tmp_path: Path) -> None:
             assert status in ("400 Bad Request", "404 Not Found"), path
         assert SECRET.encode() not in body
     assert _call(app, "/ok.atom", method="get")[0].startswith("405")
+
+
+def test_directory_redirect_keeps_script_name(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "index.html").write_text("<p>archive</p>")
+    app = make_app(tmp_path)
+    status, headers, _ = _call(app, "/archive", SCRIPT_NAME="/feeds")
+    assert status == "301 Moved Permanently"
+    assert headers["Location"] == "/feeds/archive/"
 
 
 def test_file_cache_is_bounded() -> None:
