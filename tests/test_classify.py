@@ -1,0 +1,93 @@
+"""Channel rules: word boundaries, case and accent folding, exclusion, sources, fallback, regex."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.classify import Matcher, fold, tokens
+from feeds.config import Channel
+
+
+def ch(slug: str, **kw: object) -> Channel:
+    return Channel(slug=slug, title=slug, **kw)  # type: ignore[arg-type]
+
+
+CHANNELS = [
+    ch("ukraine", include=("Ukraine", "Kyiv", "Zelensky*"), exclude=("Ukraine International Airlines",)),
+    ch("gaza", include=("Gaza", "West Bank")),
+    ch("us", include=("Trump", "White House"), exclude=("Ukraine",)),
+    ch("science", regex=(r"\bCERN\b|particle physics",)),
+    ch("wire", include=("Ukraine",), sources=("Wire",)),
+    ch("all", match_all=True, exclude=("sponsored",)),
+    ch("rest", fallback=True),
+]
+M = Matcher(CHANNELS)
+
+
+def classify(title: str, summary: str = "", cats: tuple[str, ...] = (), source: str = "Other") -> list[str]:
+    return M.classify(title, summary, cats, source)
+
+
+def test_keywords_match_whole_words_case_and_accent_insensitively() -> None:
+    assert classify("KYIV under attack") == ["ukraine", "all"]
+    assert classify("Kyïv under attack") == ["ukraine", "all"]
+    assert classify("Kyivstar shares rise") == ["all", "rest"]  # no match inside a longer word
+    assert classify("Zelenskyy speaks") == ["ukraine", "all"]  # prefix rule
+    assert classify("Kyiv's mayor") == ["ukraine", "all"]
+
+
+def test_phrases_match_as_word_sequences() -> None:
+    assert classify("Settlers in the West Bank") == ["gaza", "all"]
+    assert classify("West of the river, a bank") == ["all", "rest"]
+
+
+def test_exclude_and_multi_channel() -> None:
+    assert classify("Ukraine International Airlines resumes flights") == ["all", "rest"]
+    assert classify("Trump calls Ukraine") == ["ukraine", "all"]  # us excludes "Ukraine"
+    assert classify("Trump calls Kyiv") == ["ukraine", "us", "all"]  # ...but not "Kyiv"
+    assert classify("Trump on Gaza") == ["gaza", "us", "all"]
+    assert classify("Sponsored: Gaza travel") == ["gaza"]
+
+
+def test_summary_and_categories_count() -> None:
+    assert classify("Quiet night", summary="Shelling near Kyiv") == ["ukraine", "all"]
+    assert classify("Quiet night", cats=("Gaza",)) == ["gaza", "all"]
+
+
+def test_regex_and_source_limited_channels() -> None:
+    assert classify("New results from CERN") == ["science", "all"]
+    assert classify("Ukraine latest", source="Wire") == ["ukraine", "wire", "all"]
+    assert classify("Ukraine latest", source="Other") == ["ukraine", "all"]
+
+
+def test_fallback_only_when_no_rule_channel_took_it() -> None:
+    assert classify("Weather is nice") == ["all", "rest"]
+    assert "rest" not in classify("Gaza talks")
+
+
+def test_fold_and_tokens() -> None:
+    assert fold("Ärger ÉTÉ") == "arger ete"
+    assert tokens("U.S.-backed, Kyiv's") == ["u", "s", "backed", "kyiv", "s"]
+
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäéü", min_size=2, max_size=8)
+
+
+@given(st.lists(words, min_size=1, max_size=3), st.lists(words, max_size=6), st.lists(words, max_size=6))
+def test_a_keyword_always_matches_when_embedded_between_other_words(kw: list[str], before: list[str],
+                                                                   after: list[str]) -> None:
+    phrase = " ".join(kw)
+    m = Matcher([ch("c", include=(phrase,))])
+    text = " ".join([*before, phrase.upper(), *after])
+    assert m.classify(text, "", (), "s") == ["c"]
+
+
+@given(st.lists(words, min_size=1, max_size=3), words)
+def test_a_keyword_never_matches_glued_to_another_word(kw: list[str], glue: str) -> None:
+    phrase = " ".join(kw)
+    m = Matcher([ch("c", include=(phrase,))])
+    glued = phrase + glue
+    if tokens(glued) != tokens(phrase) and not any(
+            tokens(glued)[i:i + len(tokens(phrase))] == tokens(phrase) for i in range(len(tokens(glued)))):
+        assert m.classify(glued, "", (), "s") == []

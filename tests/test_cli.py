@@ -1,0 +1,179 @@
+"""End to end: the `feeds` command on a copy of the bundled demo and on loopback sources."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from loopback import Loopback, Response, static
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = Path(__file__).parent / "data" / "seed-headlines.tsv"
+
+
+def feeds(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    e = dict(os.environ)
+    e.pop("FEEDS_CONFIG", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "feeds.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=e, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the bundled config and demo sources in a temp dir (output goes to tmp/output)."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return tmp_path
+
+
+def seed_themes() -> dict[str, str]:
+    rows = [r for r in csv.reader(SEED.open(), delimiter="\t") if r and not r[0].startswith("#")]
+    return {r[3].replace("\u2019", "'"): r[2] for r in rows}
+
+
+def entries(path: Path) -> list[feedparser.FeedParserDict]:
+    d = feedparser.parse(path.read_bytes())
+    assert not d.bozo, d.bozo_exception
+    return d.entries
+
+
+def test_run_demo_writes_channels_with_expected_entries_and_no_duplicates(demo: Path) -> None:
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""  # quiet on success: cron mails only problems
+    out = demo / "output"
+    themes = seed_themes()
+    seen_titles: set[str] = set()
+    for slug in ("ukraine", "gaza", "us-politics", "world"):
+        es = entries(out / f"{slug}.atom")
+        assert es, slug
+        ids = [e.id for e in es]
+        assert len(ids) == len(set(ids))
+        for e in es:
+            title = e.title.replace("\u2019", "'")
+            assert themes.get(title) == slug, (slug, title)
+            seen_titles.add(title)
+    assert seen_titles == set(themes)  # every seed headline landed in its theme's channel
+    everything = entries(out / "all.atom")
+    assert len({e.id for e in everything}) == len(everything)
+    # exact re-posts (a tracking-parameter link; a shouted copy of a title) never become entries of their own
+    titles = Counter(e.title.casefold() for e in everything)
+    assert max(titles.values()) == 1
+    opml = (out / "index.opml").read_text()
+    for slug in ("ukraine", "gaza", "us-politics", "world", "all"):
+        assert f"{slug}.atom" in opml
+
+
+def test_second_run_changes_no_byte_and_no_mtime(demo: Path) -> None:
+    assert feeds("run", cwd=demo).returncode == 0
+    out = demo / "output"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()}
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()}
+    assert before == after
+
+
+def test_bad_config_exits_2_with_key_path_and_touches_nothing(demo: Path) -> None:
+    cfg = demo / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text().replace("entries = 100", "entries = -5"))
+    for cmd in (("run",), ("check",)):
+        r = feeds(*cmd, cwd=demo)
+        assert r.returncode == 2
+        assert "output.entries" in r.stderr and "feeds.toml" in r.stderr and "expected" in r.stderr
+    assert not (demo / "output").exists() and not (demo / "var").exists()
+
+
+def test_check_accepts_good_config(demo: Path) -> None:
+    r = feeds("check", cwd=demo)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+
+
+def test_init_writes_a_loadable_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    r = feeds("init", "my.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert feeds("--config", "my.toml", "check", cwd=tmp_path).returncode == 0
+    r = feeds("init", "my.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "exists" in r.stderr
+
+
+def test_concurrent_run_leaves_with_75(demo: Path) -> None:
+    import fcntl
+
+    (demo / "var").mkdir()
+    lock = demo / "var" / "feeds.db.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        r = feeds("run", cwd=demo)
+        assert r.returncode == 75 and "another feeds process" in r.stderr
+        assert not (demo / "output").exists()
+    finally:
+        os.close(fd)
+    assert feeds("run", cwd=demo).returncode == 0
+
+
+def _config(tmp: Path, urls: list[str]) -> Path:
+    srcs = "\n".join(f'[[sources]]\nurl = "{u}"\nname = "s{i}"\n' for i, u in enumerate(urls))
+    p = tmp / "feeds.toml"
+    p.write_text(f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+[store]
+path = "feeds.db"
+{srcs}
+[channels.news]
+title = "News"
+match_all = true
+""")
+    return p
+
+
+def test_one_broken_source_never_stops_the_others_and_all_failed_exits_1(tmp_path: Path) -> None:
+    from feedgen_util import rss
+
+    srv = Loopback()
+    try:
+        srv.routes["/good"] = static(rss([{"title": "Hello", "guid": "1", "link": "https://a.example/1"}]),
+                                     etag='"v1"')
+        srv.routes["/500"] = lambda req: Response(500, b"boom")
+        srv.routes["/garbage"] = lambda req: Response(200, b"\x00\x01 not a feed at all <<<")
+        srv.routes["/html"] = lambda req: Response(200, b"<html><body><p>hi</p></body></html>",
+                                                   {"Content-Type": "text/html"})
+        cfg = _config(tmp_path, [srv.url(p) for p in ("/500", "/garbage", "/good", "/html")])
+        r = feeds("--config", str(cfg), "run", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "s0" in r.stderr and "HTTP 500" in r.stderr  # problems on stderr
+        assert [e.title for e in entries(tmp_path / "out" / "news.atom")] == ["Hello"]
+        # 304: no parse, no store write, no publish
+        mtime = (tmp_path / "out" / "news.atom").stat().st_mtime_ns
+        r = feeds("--config", str(cfg), "run", "--all", cwd=tmp_path)
+        assert srv.hits("/good")[-1].headers.get("if-none-match") == '"v1"'
+        assert (tmp_path / "out" / "news.atom").stat().st_mtime_ns == mtime
+        cfg2 = _config(tmp_path, [srv.url("/500")])
+        r = feeds("--config", str(cfg2), "run", "--all", cwd=tmp_path)
+        assert r.returncode == 1 and "all 1 sources failed" in r.stderr
+    finally:
+        srv.close()
+
+
+def test_verbose_reports_and_no_progress_in_a_pipe(demo: Path) -> None:
+    r = feeds("run", "-v", cwd=demo)
+    assert r.returncode == 0
+    assert "new items" in r.stdout
+    assert "\r" not in r.stderr  # progress only on a terminal
+
+
+def test_help_lists_commands() -> None:
+    r = subprocess.run([sys.executable, "-m", "feeds.cli", "--help"], capture_output=True, text=True, check=True)
+    for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain"):
+        assert cmd in r.stdout

@@ -1,0 +1,159 @@
+"""Fetching against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from feeds import USER_AGENT
+from feeds.config import Fetch
+from feeds.fetch import Fetcher
+from loopback import Loopback, Request, Response, static
+
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
+
+
+@pytest.fixture
+def srv() -> Iterator[Loopback]:
+    s = Loopback()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    f = Fetcher(Fetch(connect_timeout=2, read_timeout=1, deadline=3, max_bytes=64 * 1024, max_redirects=3))
+    yield f
+    f.close()
+
+
+def test_ok_then_conditional_get_sends_validators_exactly(srv: Loopback, fetcher: Fetcher) -> None:
+    etag, lm = 'W/"abc-1"', "Fri, 04 Jul 2025 17:16:24 GMT"
+    srv.routes["/f"] = static(FEED, etag=etag, last_modified=lm)
+    r1 = fetcher.fetch(srv.url("/f"))
+    assert r1.ok and r1.status == 200 and r1.body == FEED and r1.etag == etag and r1.last_modified == lm
+    assert srv.requests[0].headers["user-agent"] == USER_AGENT
+    r2 = fetcher.fetch(srv.url("/f"), etag=r1.etag, last_modified=r1.last_modified)
+    assert r2.not_modified and r2.body is None
+    h = srv.requests[1].headers
+    assert h["if-none-match"] == etag and h["if-modified-since"] == lm
+
+
+def test_gzip_body_is_decoded(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/g"] = lambda req: Response(200, gzip.compress(FEED), {"Content-Encoding": "gzip"})
+    r = fetcher.fetch(srv.url("/g"))
+    assert r.ok and r.body == FEED
+    assert "gzip" in srv.requests[0].headers["accept-encoding"]
+
+
+@pytest.mark.parametrize("status", [404, 410, 500, 503])
+def test_http_errors_are_results(srv: Loopback, fetcher: Fetcher, status: int) -> None:
+    srv.routes["/e"] = lambda req: Response(status, b"nope", {"Retry-After": "120"})
+    r = fetcher.fetch(srv.url("/e"))
+    assert not r.ok and r.status == status and r.error_kind == "http" and str(status) in (r.error or "")
+    assert r.retry_after == "120"
+
+
+def test_connection_refused_is_a_result(fetcher: Fetcher) -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = fetcher.fetch(f"http://127.0.0.1:{port}/x")
+    assert not r.ok and r.error_kind == "connect"
+
+
+def test_read_timeout_is_a_result(srv: Loopback, fetcher: Fetcher) -> None:
+    def slow(req: Request) -> Response:
+        time.sleep(2.5)
+        return Response(200, FEED)
+
+    srv.routes["/slow"] = slow
+    r = fetcher.fetch(srv.url("/slow"))
+    assert not r.ok and r.error_kind == "timeout"
+
+
+def test_body_over_cap_is_refused(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/big"] = lambda req: Response(200, b"<rss>" + b"x" * (200 * 1024))
+    r = fetcher.fetch(srv.url("/big"))
+    assert not r.ok and r.error_kind == "too-large"
+
+
+def test_gzip_bomb_stops_at_the_cap(srv: Loopback, fetcher: Fetcher) -> None:
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))
+    assert len(bomb) < 64 * 1024
+    srv.routes["/bomb"] = lambda req: Response(200, bomb, {"Content-Encoding": "gzip"})
+    r = fetcher.fetch(srv.url("/bomb"))
+    assert not r.ok and r.error_kind == "too-large"
+
+
+def test_empty_body_is_a_failure(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/empty"] = lambda req: Response(200, b"  \n")
+    r = fetcher.fetch(srv.url("/empty"))
+    assert not r.ok and r.error_kind == "empty"
+
+
+def test_permanent_and_temporary_redirects(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/new"] = static(FEED)
+    srv.routes["/moved"] = lambda req: Response(301, b"", {"Location": "/new"})
+    srv.routes["/temp"] = lambda req: Response(302, b"", {"Location": "/moved"})
+    r = fetcher.fetch(srv.url("/moved"))
+    assert r.ok and r.body == FEED and r.permanent_redirect == srv.url("/new")
+    r = fetcher.fetch(srv.url("/temp"))
+    assert r.ok and r.permanent_redirect is None  # a 302 anywhere in the chain never moves the source
+
+
+def test_redirect_loop_and_long_chain(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/a"] = lambda req: Response(302, b"", {"Location": "/b"})
+    srv.routes["/b"] = lambda req: Response(302, b"", {"Location": "/a"})
+    r = fetcher.fetch(srv.url("/a"))
+    assert not r.ok and r.error_kind == "redirects" and "loop" in (r.error or "")
+    for i in range(10):
+        srv.routes[f"/c{i}"] = (lambda n: lambda req: Response(301, b"", {"Location": f"/c{n + 1}"}))(i)
+    r = fetcher.fetch(srv.url("/c0"))
+    assert not r.ok and r.error_kind == "redirects"
+
+
+def test_local_file_with_validator(tmp_path: object, fetcher: Fetcher) -> None:
+    from pathlib import Path
+
+    p = Path(str(tmp_path)) / "f.xml"
+    p.write_bytes(FEED)
+    r1 = fetcher.fetch(p.as_uri())
+    assert r1.ok and r1.body == FEED and r1.etag
+    r2 = fetcher.fetch(p.as_uri(), etag=r1.etag)
+    assert r2.not_modified
+    missing = fetcher.fetch((Path(str(tmp_path)) / "missing.xml").as_uri())
+    assert not missing.ok and missing.error_kind == "io"
+
+
+def test_per_host_limit_holds(srv: Loopback) -> None:
+    import threading
+
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slowish(req: Request) -> Response:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.15)
+        with lock:
+            active -= 1
+        return Response(200, FEED)
+
+    srv.routes["/p"] = slowish
+    f = Fetcher(Fetch(per_host=2, workers=8))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: f.fetch(srv.url(f"/p?{i}")), range(8)))
+    f.close()
+    assert all(r.ok for r in results)
+    assert peak == 2

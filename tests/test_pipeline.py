@@ -1,0 +1,132 @@
+"""The pipeline on local feed files with an injected clock: dates, identity, dedup, edits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+
+from feeds.config import parse_config
+from feeds.dedup import canonical_link
+from feeds.run import Pipeline
+from feeds.store import Store
+from feedgen_util import rss
+
+NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def setup(tmp: Path, feeds: dict[str, bytes], extra: str = "") -> tuple[Pipeline, Store, Clock]:
+    srcs = ""
+    for name, body in feeds.items():
+        (tmp / f"{name}.xml").write_bytes(body)
+        srcs += f'[[sources]]\nurl = "{name}.xml"\nname = "{name}"\n'
+    text = f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+[store]
+path = "feeds.db"
+{extra}
+{srcs}
+[channels.all]
+title = "All"
+match_all = true
+"""
+    cfg = parse_config(text, tmp / "feeds.toml")
+    store = Store.open(cfg.store_path)
+    clock = Clock(NOW)
+    return Pipeline(cfg, store, now=clock), store, clock
+
+
+def published(tmp: Path) -> list[feedparser.FeedParserDict]:
+    return feedparser.parse((tmp / "out" / "all.atom").read_bytes()).entries
+
+
+def test_missing_date_takes_first_seen_and_future_is_clamped(tmp_path: Path) -> None:
+    body = rss([{"title": "No date", "guid": "a"},
+                {"title": "From the future", "guid": "b", "date": NOW + timedelta(days=400)}])
+    pipe, store, clock = setup(tmp_path, {"s": body})
+    pipe.run(force_all=True)
+    es = {e.title: e for e in published(tmp_path)}
+    assert datetime(*es["No date"].published_parsed[:6], tzinfo=UTC) == NOW
+    assert datetime(*es["From the future"].published_parsed[:6], tzinfo=UTC) == NOW
+    clock.t = NOW + timedelta(hours=1)
+    pipe.run(force_all=True)  # the body is unchanged: nothing moves
+    es2 = {e.title: e for e in published(tmp_path)}
+    assert es2["No date"].published == es["No date"].published
+
+
+def test_same_link_or_title_across_sources_is_one_item(tmp_path: Path) -> None:
+    d = NOW - timedelta(hours=2)
+    a = rss([{"title": "Storm hits coast", "guid": "a1", "link": "https://a.example/storm", "date": d},
+             {"title": "Markets rally", "guid": "a2", "link": "https://a.example/markets", "date": d}])
+    b = rss([{"title": "Storm Hits Coast!", "guid": "b1", "link": "https://b.example/other-url", "date": d},
+             {"title": "Different headline", "guid": "b2",
+              "link": "https://WWW.a.example/markets?utm_source=rss#top", "date": d}])
+    pipe, store, _ = setup(tmp_path, {"a": a, "b": b})
+    rep = pipe.run(force_all=True)
+    assert rep.new_items == 2
+    es = published(tmp_path)
+    assert len(es) == 2
+    storm = next(e for e in es if "storm" in e.title.casefold())
+    market = next(e for e in es if e is not storm)
+    links = {link.rel: link.href for link in storm.links}
+    # whichever outlet was seen first is the entry; the other outlet is one click away
+    assert {links["alternate"], links["related"]} == {"https://a.example/storm", "https://b.example/other-url"}
+    assert canonical_link(market.link) == "a.example/markets"
+    assert "utm_source" not in market.link  # tracking parameters never reach the reader
+
+
+def test_same_title_outside_the_window_is_a_new_item(tmp_path: Path) -> None:
+    a = rss([{"title": "Weekly roundup", "guid": "w1", "date": NOW - timedelta(days=7)}])
+    b = rss([{"title": "Weekly roundup", "guid": "w2", "date": NOW - timedelta(hours=1)}])
+    pipe, _, _ = setup(tmp_path, {"a": a, "b": b})
+    assert pipe.run(force_all=True).new_items == 2
+
+
+def test_rerun_never_duplicates_and_edits_update_in_place(tmp_path: Path) -> None:
+    body = rss([{"title": "Original", "guid": "x", "link": "https://a.example/x", "date": NOW}])
+    pipe, store, clock = setup(tmp_path, {"s": body})
+    pipe.run(force_all=True)
+    first = published(tmp_path)
+    (tmp_path / "s.xml").write_bytes(rss([{"title": "Corrected headline", "guid": "x",
+                                           "link": "https://a.example/x", "date": NOW}]))
+    clock.t = NOW + timedelta(minutes=30)
+    rep = pipe.run(force_all=True)
+    assert rep.new_items == 0
+    after = published(tmp_path)
+    assert len(after) == 1 and after[0].id == first[0].id and after[0].title == "Corrected headline"
+    assert store.counts()["items"] == 1 and store.duplicate_uids() == 0
+
+
+def test_items_without_ids_fall_back_to_link_then_title_and_date(tmp_path: Path) -> None:
+    body = rss([{"title": "Linked", "link": "https://a.example/l", "date": NOW},
+                {"title": "Bare", "date": NOW - timedelta(hours=1)}])
+    pipe, store, clock = setup(tmp_path, {"s": body})
+    pipe.run(force_all=True)
+    ids = sorted(e.id for e in published(tmp_path))
+    (tmp_path / "s.xml").write_bytes(body + b"\n")  # same items, new bytes: parsed again
+    clock.t = NOW + timedelta(minutes=20)
+    assert pipe.run(force_all=True).new_items == 0
+    assert sorted(e.id for e in published(tmp_path)) == ids
+
+
+def test_homepage_links_shared_by_every_item_do_not_merge_them(tmp_path: Path) -> None:
+    body = rss([{"title": f"Item {i}", "guid": str(i), "link": "https://a.example/", "date": NOW} for i in range(3)])
+    pipe, _, _ = setup(tmp_path, {"s": body})
+    assert pipe.run(force_all=True).new_items == 3
+
+
+def test_the_same_id_twice_in_one_document_is_one_item(tmp_path: Path) -> None:
+    body = rss([{"title": "One", "guid": "dup", "date": NOW}, {"title": "One again", "guid": "dup", "date": NOW}])
+    pipe, store, _ = setup(tmp_path, {"s": body})
+    assert pipe.run(force_all=True).new_items == 1
