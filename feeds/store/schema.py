@@ -136,6 +136,30 @@ channels = Table(
     Column("dirty", Boolean, nullable=False, default=True),
 )
 
+# RFC 5005 archives: the entries of a channel's archive pages, in archive order. `entry` is the Atom
+# entry as published when the story was archived (a frozen snapshot); `updated` is the story's
+# channel `updated` at that moment (a later, larger value means the story changed after archiving).
+archive_slots = Table(
+    "archive_slots", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 0-based position in the channel's archive
+    Column("story_id", Integer, nullable=False),
+    Column("gen", Integer, nullable=False, default=1),
+    Column("updated", Float, nullable=False),
+    Column("entry", Text, nullable=False),
+    Index("ix_archive_slots_story", "channel", "story_id"),
+)
+
+# WebSub publish pings that failed and are retried at the next publish.
+websub_pending = Table(
+    "websub_pending", metadata,
+    Column("url", Text, primary_key=True),  # the topic (document URL) to announce
+    Column("hub", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("last_error", Text),
+)
+
 runs = Table(
     "runs", metadata,
     Column("id", Integer, primary_key=True),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from feeds.errors import StoreError
@@ -353,6 +353,64 @@ class Store:
                 for item_id, name, link, title in c.execute(q):
                     out.setdefault(item_id, []).append((name, link, title))
         return out
+
+    def story_entries(self, ids: Sequence[int]) -> list[StoryEntry]:
+        """Stories by id (in the order given; unknown ids are left out), each with all its reports."""
+        with self.engine.connect() as c:
+            return self._story_entries(c, list(ids))
+
+    # -- archives (RFC 5005) -------------------------------------------------------------------
+    def unarchived_channel_stories(self, slug: str) -> list[tuple[int, float, int]]:
+        """Stories of a channel not archived since they last changed, newest first:
+        (story_id, channel updated, generation it would be archived as = 1 + times archived before)."""
+        a = S.archive_slots
+        sc = S.story_channels
+        last = (select(a.c.story_id, func.max(a.c.updated).label("au"), func.max(a.c.gen).label("g"))
+                .where(a.c.channel == slug).group_by(a.c.story_id).subquery())
+        q = (select(sc.c.story_id, sc.c.updated, func.coalesce(last.c.g, 0))
+             .select_from(sc.outerjoin(last, last.c.story_id == sc.c.story_id))
+             .where(sc.c.channel == slug, or_(last.c.au.is_(None), sc.c.updated > last.c.au))
+             .order_by(sc.c.updated.desc(), sc.c.story_id.desc()))
+        with self.engine.connect() as c:
+            return [(int(sid), float(up), int(g) + 1) for sid, up, g in c.execute(q)]
+
+    def archive_size(self, slug: str) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(S.archive_slots)
+                                 .where(S.archive_slots.c.channel == slug)).scalar() or 0)
+
+    def add_archive_slots(self, slug: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Append entries to a channel's archive: dicts of seq, story_id, gen, updated, entry."""
+        if rows:
+            with self.tx() as c:
+                c.execute(insert(S.archive_slots), [dict(r, channel=slug) for r in rows])
+
+    def archive_entries(self, slug: str, start: int, stop: int) -> list[tuple[int, str]]:
+        """(seq, entry) of archive positions start <= seq < stop, in order."""
+        a = S.archive_slots
+        with self.engine.connect() as c:
+            q = (select(a.c.seq, a.c.entry).where(a.c.channel == slug, a.c.seq >= start, a.c.seq < stop)
+                 .order_by(a.c.seq))
+            return [(int(seq), str(entry)) for seq, entry in c.execute(q)]
+
+    # -- WebSub --------------------------------------------------------------------------------
+    def websub_pending(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as c:
+            return {r.url: dict(r._mapping) for r in c.execute(select(S.websub_pending))}
+
+    def set_websub_pending(self, url: str, hub: str, error: str, when: float) -> None:
+        w = S.websub_pending
+        with self.tx() as c:
+            n = c.execute(update(w).where(w.c.url == url).values(
+                hub=hub, last_error=error, attempts=w.c.attempts + 1)).rowcount
+            if not n:
+                c.execute(insert(w).values(url=url, hub=hub, since=when, attempts=1, last_error=error))
+
+    def clear_websub_pending(self, urls: Iterable[str]) -> None:
+        urls = list(urls)
+        if urls:
+            with self.tx() as c:
+                c.execute(delete(S.websub_pending).where(S.websub_pending.c.url.in_(urls)))
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, started: float, mode: str) -> int:
