@@ -88,6 +88,35 @@ class _Report:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self._seen: set[Problem] = set()
+        # element -> location; also keeps the lxml proxies alive so identity lookups stay valid
+        self._paths: dict[Any, str] = {}
+
+    def where(self, el: Any) -> str:
+        """XPath-like location with local names, e.g. /feed/entry[2]/link[1] (cached: linear overall)."""
+        if el is None or not isinstance(el.tag, str):
+            return "/"
+        cached = self._paths.get(el)
+        if cached is not None:
+            return cached
+        parent = el.getparent()
+        if parent is None:
+            path = "/" + _step_name(el)
+            self._paths[el] = path
+            return path
+        base = self.where(parent)
+        counts: dict[Any, int] = {}
+        for child in parent:
+            if isinstance(child.tag, str):
+                counts[child.tag] = counts.get(child.tag, 0) + 1
+        seen: dict[Any, int] = {}
+        for child in parent:
+            if isinstance(child.tag, str):
+                seen[child.tag] = seen.get(child.tag, 0) + 1
+                step = _step_name(child)
+                if counts[child.tag] > 1:
+                    step += f"[{seen[child.tag]}]"
+                self._paths[child] = f"{base.rstrip('/')}/{step}"
+        return self._paths[el]
 
     def add(self, level: Level, code: str, where: str, message: str) -> None:
         p = Problem(level, code, message, where)
@@ -297,9 +326,12 @@ _EMAIL_RE = re.compile(
 )
 
 
+_BAD_CHARS_RE = re.compile("[\x80-\x9f\ufffd]")
+
+
 def _bad_characters(text: str) -> bool:
     """C1 control characters or U+FFFD: the usual sign of a wrongly decoded source (W3C BadCharacters)."""
-    return any(0x80 <= ord(c) <= 0x9F or c == "\ufffd" for c in text)
+    return _BAD_CHARS_RE.search(text) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -478,7 +510,7 @@ def _parse_xml(data: bytes, report: _Report) -> Any | None:
         return None
     for node in root.iter():
         if isinstance(node, etree._Entity):
-            report.error("UndefinedNamedEntity", _where(node.getparent()), f"unexpanded entity reference {node}")
+            report.error("UndefinedNamedEntity", report.where(node.getparent()), f"unexpanded entity reference {node}")
     return root
 
 
@@ -491,21 +523,9 @@ def _ns(el: Any) -> str | None:
     return str(ns) if ns is not None else None
 
 
-def _where(el: Any) -> str:
-    """XPath-like location with local names, e.g. /feed/entry[2]/link[1]."""
-    parts: list[str] = []
-    node = el
-    while node is not None and isinstance(node.tag, str):
-        parent = node.getparent()
-        name = _local(node)
-        prefix = "" if _ns(node) in (ATOM_NS, None) else "*:"
-        if parent is None:
-            parts.append(f"{prefix}{name}")
-        else:
-            same = [c for c in parent if isinstance(c.tag, str) and c.tag == node.tag]
-            parts.append(f"{prefix}{name}[{same.index(node) + 1}]" if len(same) > 1 else f"{prefix}{name}")
-        node = parent
-    return "/" + "/".join(reversed(parts))
+def _step_name(el: Any) -> str:
+    prefix = "" if _ns(el) in (ATOM_NS, None) else "*:"
+    return prefix + _local(el)
 
 
 def _elements(parent: Any) -> list[Any]:
@@ -574,7 +594,7 @@ class _AtomChecker:
 
     def check_date(self, el: Any, what: str) -> datetime | None:
         value = _text(el)
-        where = _where(el)
+        where = self.r.where(el)
         if value != value.strip():
             self.r.error("UnexpectedWhitespace", where, f"{what} has leading or trailing whitespace")
             value = value.strip()
@@ -592,26 +612,28 @@ class _AtomChecker:
         for name in names:
             found = el.findall(_A + name)
             if len(found) > 1:
-                self.r.error("DuplicateElement", _where(found[1]), f"{_local(el)} contains more than one {name}")
+                self.r.error("DuplicateElement", self.r.where(found[1]), f"{_local(el)} contains more than one {name}")
 
     def check_children(self, el: Any, allowed: frozenset[str]) -> None:
         for child in _elements(el):
             if _ns(child) == ATOM_NS and _local(child) not in allowed:
-                self.r.error("UndefinedElement", _where(child), f"undefined {_local(el)} element: {_local(child)}")
+                self.r.error(
+                    "UndefinedElement", self.r.where(child), f"undefined {_local(el)} element: {_local(child)}"
+                )
             elif _ns(child) is None:
-                self.r.error("NotInANamespace", _where(child), f"{_local(child)} is not in any namespace")
+                self.r.error("NotInANamespace", self.r.where(child), f"{_local(child)} is not in any namespace")
         if (el.text or "").strip() or any((c.tail or "").strip() for c in el):
-            self.r.error("UnexpectedText", _where(el), f"{_local(el)} contains stray text")
+            self.r.error("UnexpectedText", self.r.where(el), f"{_local(el)} contains stray text")
 
     def check_leaf(self, el: Any) -> None:
         """A simple-content element: no child elements allowed."""
         for child in _elements(el):
-            self.r.error("UndefinedElement", _where(child), f"{_local(el)} must not contain elements")
+            self.r.error("UndefinedElement", self.r.where(child), f"{_local(el)} must not contain elements")
 
     def check_attrs(self, el: Any, allowed: frozenset[str]) -> None:
         for name in el.attrib:
             if not name.startswith("{") and name not in allowed:
-                self.r.error("UnexpectedAttribute", _where(el), f"unexpected {name} attribute on {_local(el)}")
+                self.r.error("UnexpectedAttribute", self.r.where(el), f"unexpected {name} attribute on {_local(el)}")
 
     # -- document ----------------------------------------------------------------------------------------
     def check_common(self, root: Any) -> None:
@@ -622,16 +644,16 @@ class _AtomChecker:
             if lang is not None:
                 reason = _language_problem(lang)
                 if reason:
-                    self.r.error("InvalidLanguage", _where(el), f"xml:lang {lang!r} {reason}")
+                    self.r.error("InvalidLanguage", self.r.where(el), f"xml:lang {lang!r} {reason}")
             base = el.get(_XML_BASE)
             if base is not None:
-                self.check_iri(base, _where(el) + "/@xml:base", "xml:base")
+                self.check_iri(base, self.r.where(el) + "/@xml:base", "xml:base")
             texts = [el.text or "", el.tail or "", *(str(v) for v in el.attrib.values())]
             if any(_bad_characters(t) for t in texts):
-                self.r.warning("BadCharacters", _where(el), f"{_local(el)} contains bad characters")
+                self.r.warning("BadCharacters", self.r.where(el), f"{_local(el)} contains bad characters")
 
     def check_feed(self, feed: Any) -> None:
-        where = _where(feed)
+        where = self.r.where(feed)
         self.check_children(feed, _FEED_CHILDREN)
         self.check_attrs(feed, frozenset())
         self.check_singletons(feed, _FEED_SINGLE)
@@ -644,7 +666,9 @@ class _AtomChecker:
             if child.tag == _A + "entry":
                 seen_entry = True
             elif seen_entry and _ns(child) == ATOM_NS:
-                self.r.error("MisplacedMetadata", _where(child), f"{_local(child)} must appear before the entries")
+                self.r.error(
+                    "MisplacedMetadata", self.r.where(child), f"{_local(child)} must appear before the entries"
+                )
         self.check_metadata(feed, is_source=False)
 
         entries = feed.findall(_A + "entry")
@@ -658,28 +682,28 @@ class _AtomChecker:
                 if ident in ids:
                     self.r.error(
                         "DuplicateEntries",
-                        _where(entry),
+                        self.r.where(entry),
                         f"two entries with the same id {ident!r} ({ids[ident]})",
                     )
                 else:
-                    ids[ident] = _where(entry)
+                    ids[ident] = self.r.where(entry)
             up = entry.find(_A + "updated")
             if up is not None and _text(up).strip():
                 value = _text(up).strip()
                 if value in updated_seen:
                     self.r.warning(
                         "DuplicateUpdated",
-                        _where(up),
+                        self.r.where(up),
                         f"two entries with the same atom:updated value {value} ({updated_seen[value]})",
                     )
                 else:
-                    updated_seen[value] = _where(entry)
+                    updated_seen[value] = self.r.where(entry)
         if not entries and not feed_has_author:
             self.r.error("MissingElement", where, "missing feed element: author")
 
     def check_metadata(self, el: Any, *, is_source: bool) -> None:
         """Feed-level (or source-level) metadata children."""
-        where = _where(el)
+        where = self.r.where(el)
         if is_source:
             for name in ("id", "title", "updated"):
                 if el.find(_A + name) is None:
@@ -701,13 +725,13 @@ class _AtomChecker:
         for name in ("icon", "logo"):
             for img in el.findall(_A + name):
                 self.check_leaf(img)
-                self.check_iri(_text(img), _where(img), name)
+                self.check_iri(_text(img), self.r.where(img), name)
         for gen in el.findall(_A + "generator"):
             self.check_attrs(gen, frozenset({"uri", "version"}))
             if not _text(gen).strip():
-                self.r.warning("NotBlank", _where(gen), "generator can not be blank")
+                self.r.warning("NotBlank", self.r.where(gen), "generator can not be blank")
             if gen.get("uri") is not None:
-                self.check_iri(gen.get("uri"), _where(gen) + "/@uri", "generator uri")
+                self.check_iri(gen.get("uri"), self.r.where(gen) + "/@uri", "generator uri")
         links = el.findall(_A + "link")
         for link in links:
             self.check_link(link, container="source" if is_source else "feed")
@@ -717,7 +741,7 @@ class _AtomChecker:
             if not selfs:
                 self.r.warning("MissingSelf", where, 'missing atom:link with rel="self"')
             elif self.self_url is not None:
-                self.check_self_matches([str(lk.get("href", "")).strip() for lk in selfs], _where(selfs[0]))
+                self.check_self_matches([str(lk.get("href", "")).strip() for lk in selfs], self.r.where(selfs[0]))
 
     def check_self_matches(self, hrefs: list[str], where: str) -> None:
         assert self.self_url is not None
@@ -738,13 +762,13 @@ class _AtomChecker:
             if key in seen:
                 self.r.error(
                     "DuplicateAtomLink",
-                    _where(link),
+                    self.r.where(link),
                     f"duplicate alternate links with the same type {key[0]!r} and hreflang {key[1]!r}",
                 )
             seen.add(key)
 
     def check_id(self, el: Any) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         self.check_leaf(el)
         raw = _text(el)
         value = raw.strip()
@@ -792,7 +816,7 @@ class _AtomChecker:
             self.r.warning("NonCanonicalURI", where, f"id scheme should be lower case: {value!r}")
 
     def check_text_construct(self, el: Any) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         name = _local(el)
         self.check_attrs(el, frozenset({"type"}))
         ttype = el.get("type", "text")
@@ -802,7 +826,7 @@ class _AtomChecker:
         self.check_text_payload(el, ttype, name)
 
     def check_text_payload(self, el: Any, ttype: str, name: str) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         children = _elements(el)
         if ttype == "xhtml":
             divs = [c for c in children if c.tag == f"{{{XHTML_NS}}}div"]
@@ -812,7 +836,7 @@ class _AtomChecker:
                 self.check_xhtml(div, where, name)
             return
         for child in children:
-            self.r.error("UndefinedElement", _where(child), f"{name} of type {ttype} must not contain elements")
+            self.r.error("UndefinedElement", self.r.where(child), f"{name} of type {ttype} must not contain elements")
         value = _text(el)
         if ttype == "html":
             _check_html_string(value, self.r, where, name)
@@ -829,33 +853,35 @@ class _AtomChecker:
         _check_xhtml_tree(div, self.r, where, name)
 
     def check_person(self, el: Any) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         self.check_attrs(el, frozenset())
         for child in _elements(el):
             if _ns(child) == ATOM_NS and _local(child) not in ("name", "uri", "email"):
-                self.r.error("UndefinedElement", _where(child), f"undefined {_local(el)} element: {_local(child)}")
+                self.r.error(
+                    "UndefinedElement", self.r.where(child), f"undefined {_local(el)} element: {_local(child)}"
+                )
         for n in ("name", "uri", "email"):
             found = el.findall(_A + n)
             if len(found) > 1:
-                self.r.error("DuplicateElement", _where(found[1]), f"{_local(el)} contains more than one {n}")
+                self.r.error("DuplicateElement", self.r.where(found[1]), f"{_local(el)} contains more than one {n}")
         name = el.find(_A + "name")
         if name is None:
             self.r.error("MissingElement", where, f"missing {_local(el)} element: name")
         elif not _text(name).strip():
-            self.r.warning("NotBlank", _where(name), "name can not be blank")
+            self.r.warning("NotBlank", self.r.where(name), "name can not be blank")
         uri = el.find(_A + "uri")
         if uri is not None:
-            self.check_iri(_text(uri), _where(uri), "uri")
+            self.check_iri(_text(uri), self.r.where(uri), "uri")
         email = el.find(_A + "email")
         if email is not None:
             value = _text(email)
             if value != value.strip():
-                self.r.error("UnexpectedWhitespace", _where(email), "email has leading or trailing whitespace")
+                self.r.error("UnexpectedWhitespace", self.r.where(email), "email has leading or trailing whitespace")
             if not _EMAIL_RE.match(value.strip()):
-                self.r.error("InvalidContact", _where(email), f"email must be an email address: {value!r}")
+                self.r.error("InvalidContact", self.r.where(email), f"email must be an email address: {value!r}")
 
     def check_category(self, el: Any) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         self.check_attrs(el, frozenset({"term", "scheme", "label"}))
         term = el.get("term")
         if term is None:
@@ -870,7 +896,7 @@ class _AtomChecker:
             self.r.warning("ContainsHTML", where, "category label should not contain HTML")
 
     def check_link(self, el: Any, container: str) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         self.check_attrs(el, _LINK_ATTRS)
         if (el.text or "").strip() or _elements(el):
             self.r.warning("AtomLinkNotEmpty", where, "link should not have content (all data is in attributes)")
@@ -912,7 +938,7 @@ class _AtomChecker:
         )
 
     def check_entry(self, entry: Any, feed_has_author: bool) -> None:
-        where = _where(entry)
+        where = self.r.where(entry)
         self.check_children(entry, _ENTRY_CHILDREN)
         self.check_attrs(entry, frozenset())
         self.check_singletons(entry, _ENTRY_SINGLE)
@@ -935,7 +961,7 @@ class _AtomChecker:
         if updated is not None and published is not None and published > updated:
             self.r.warning(
                 "PublishedAfterUpdated",
-                _where(pub),
+                self.r.where(pub),
                 "published is later than updated; updated should be >= published",
             )
         for name in ("author", "contributor"):
@@ -970,7 +996,7 @@ class _AtomChecker:
             self.check_content(content, has_summary)
 
     def check_content(self, el: Any, has_summary: bool) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         self.check_attrs(el, frozenset({"type", "src"}))
         ctype = str(el.get("type", "text"))
         src = el.get("src")
@@ -979,6 +1005,8 @@ class _AtomChecker:
             return
         if src is not None:
             self.check_iri(src, where + "/@src", "content src")
+            if el.get("type") is None:
+                self.r.warning("MissingTypeAttr", where, "content with a src attribute should have a type attribute")
             if (el.text or "").strip() or _elements(el):
                 self.r.error("UnexpectedText", where, "content with a src attribute must be empty")
             if not has_summary:
@@ -994,7 +1022,9 @@ class _AtomChecker:
             return
         if mt.startswith("text/"):
             for child in _elements(el):
-                self.r.error("UndefinedElement", _where(child), f"content of type {ctype} must not contain elements")
+                self.r.error(
+                    "UndefinedElement", self.r.where(child), f"content of type {ctype} must not contain elements"
+                )
             return
         # any other media type: base64
         payload = re.sub(r"\s+", "", _text(el))
@@ -1020,20 +1050,20 @@ def _archive_checks(feed: Any, report: _Report, *, check_hrefs: bool = True) -> 
     self_hrefs = {str(lk.get("href", "")).strip() for lk in by_rel.get("self", [])}
     is_archive = feed.find(_FH + "archive") is not None
     is_complete = feed.find(_FH + "complete") is not None
-    where = _where(feed)
+    where = report.where(feed)
 
     for rel in ("prev-archive", "next-archive", "current", "first", "last", "next", "previous"):
         for lk in by_rel.get(rel, []):
             href = str(lk.get("href", "")).strip()
             if check_hrefs and href and not _is_absolute(href):
-                report.warning("RelativeLink", _where(lk) + "/@href", f"{rel} link {href!r} must be absolute")
+                report.warning("RelativeLink", report.where(lk) + "/@href", f"{rel} link {href!r} must be absolute")
             if len(by_rel[rel]) > 1 and rel in ("prev-archive", "next-archive", "current"):
-                report.error("DuplicateAtomLink", _where(lk), f"more than one {rel} link")
+                report.error("DuplicateAtomLink", report.where(lk), f"more than one {rel} link")
 
     for marker in ("archive", "complete"):
         for el in feed.findall(_FH + marker):
             if (el.text or "").strip() or _elements(el):
-                report.error("UnexpectedText", _where(el), f"fh:{marker} must be empty")
+                report.error("UnexpectedText", report.where(el), f"fh:{marker} must be empty")
 
     if is_complete:
         for rel, lks in by_rel.items():
@@ -1042,12 +1072,14 @@ def _archive_checks(feed: Any, report: _Report, *, check_hrefs: bool = True) -> 
                     if str(lk.get("href", "")).strip() not in self_hrefs:
                         report.error(
                             "CurrentNotSelfInCompleteFeed",
-                            _where(lk),
+                            report.where(lk),
                             "current link in a complete feed must be self",
                         )
             elif rel in _FEED_HISTORY_RELS:
                 for lk in lks:
-                    report.error("FeedRelInCompleteFeed", _where(lk), f"a complete feed must not have {rel} links")
+                    report.error(
+                        "FeedRelInCompleteFeed", report.where(lk), f"a complete feed must not have {rel} links"
+                    )
         if is_archive:
             report.error("ArchiveAndComplete", where, "a document cannot be both fh:archive and fh:complete")
 
@@ -1115,7 +1147,7 @@ def validate_atom(data: bytes, *, self_url: str | None = None, now: datetime | N
         elif name == "feed":
             report.error("InvalidNamespace", "/feed", f"feed is in an invalid namespace: {ns}")
         else:
-            report.error("UndefinedElement", _where(root), f"root element must be atom:feed, not {name}")
+            report.error("UndefinedElement", report.where(root), f"root element must be atom:feed, not {name}")
         return report.problems
     checker = _AtomChecker(report, self_url, _now(now))
     checker.check_common(root)
@@ -1166,7 +1198,7 @@ class _RssChecker:
             self.r.error("InvalidFullLink", where, f"{what} must be a full and valid URL: {value!r}")
 
     def check_date(self, el: Any) -> None:
-        where = _where(el)
+        where = self.r.where(el)
         value = _text(el).strip()
         m = _RFC822_STRICT_RE.match(value)
         if not m:
@@ -1206,18 +1238,20 @@ class _RssChecker:
     def check_children(self, el: Any, allowed: frozenset[str], single: Sequence[str]) -> None:
         for child in _elements(el):
             if _ns(child) is None and _local(child) not in allowed:
-                self.r.error("UndefinedElement", _where(child), f"undefined {_local(el)} element: {_local(child)}")
+                self.r.error(
+                    "UndefinedElement", self.r.where(child), f"undefined {_local(el)} element: {_local(child)}"
+                )
         for name in single:
             found = el.findall(name)
             if len(found) > 1:
-                self.r.error("DuplicateElement", _where(found[1]), f"{_local(el)} contains more than one {name}")
+                self.r.error("DuplicateElement", self.r.where(found[1]), f"{_local(el)} contains more than one {name}")
 
     def check_plain(self, el: Any | None) -> None:
         if el is None:
             return
         found = _looks_like_html(_text(el))
         if found:
-            self.r.warning("ContainsHTML", _where(el), f"{_local(el)} should not contain HTML (found {found!r})")
+            self.r.warning("ContainsHTML", self.r.where(el), f"{_local(el)} should not contain HTML (found {found!r})")
 
     def check_rss(self, root: Any) -> None:
         version = root.get("version")
@@ -1234,11 +1268,11 @@ class _RssChecker:
                 return
         for child in _elements(root):
             if _ns(child) is None and _local(child) != "channel":
-                self.r.error("UndefinedElement", _where(child), f"undefined rss element: {_local(child)}")
+                self.r.error("UndefinedElement", self.r.where(child), f"undefined rss element: {_local(child)}")
         self.check_channel(channels[0])
 
     def check_channel(self, ch: Any) -> None:
-        where = _where(ch)
+        where = self.r.where(ch)
         self.check_children(ch, _RSS_CHANNEL_CHILDREN, _RSS_CHANNEL_SINGLE)
         if ch.find("title") is None:
             self.r.error("MissingTitle", where, "missing channel element: title")
@@ -1248,16 +1282,16 @@ class _RssChecker:
             self.r.error("MissingDescription", where, "missing channel element: description")
         link = ch.find("link")
         if link is not None:
-            self.check_url(_text(link), _where(link), "link")
+            self.check_url(_text(link), self.r.where(link), "link")
         self.check_plain(ch.find("title"))
         desc = ch.find("description")
         if desc is not None:
-            _check_html_string(_text(desc), self.r, _where(desc), "description")
+            _check_html_string(_text(desc), self.r, self.r.where(desc), "description")
         lang = ch.find("language")
         if lang is not None:
             reason = _language_problem(_text(lang).strip()) or (None if _text(lang).strip() else "is blank")
             if reason:
-                self.r.error("InvalidLanguage", _where(lang), f"language {_text(lang)!r} {reason}")
+                self.r.error("InvalidLanguage", self.r.where(lang), f"language {_text(lang)!r} {reason}")
         for name in ("pubDate", "lastBuildDate"):
             el = ch.find(name)
             if el is not None:
@@ -1269,39 +1303,41 @@ class _RssChecker:
         for name in ("docs",):
             el = ch.find(name)
             if el is not None:
-                self.check_url(_text(el), _where(el), name)
+                self.check_url(_text(el), self.r.where(el), name)
         image = ch.find("image")
         if image is not None:
             for name in ("url", "title", "link"):
                 sub = image.find(name)
                 if sub is None:
-                    self.r.error("MissingElement", _where(image), f"missing image element: {name}")
+                    self.r.error("MissingElement", self.r.where(image), f"missing image element: {name}")
                 elif name != "title":
-                    self.check_url(_text(sub), _where(sub), f"image {name}")
+                    self.check_url(_text(sub), self.r.where(sub), f"image {name}")
         ttl = ch.find("ttl")
         if ttl is not None and not re.fullmatch(r"\d+", _text(ttl).strip()):
-            self.r.error("InvalidInteger", _where(ttl), "ttl must be a positive integer")
+            self.r.error("InvalidInteger", self.r.where(ttl), "ttl must be a positive integer")
 
         atom_links = ch.findall(_A + "link")
         selfs = [lk for lk in atom_links if lk.get("rel") == "self"]
         for lk in atom_links:
             href = lk.get("href")
             if href is None:
-                self.r.error("MissingHref", _where(lk), "atom:link must have an href attribute")
+                self.r.error("MissingHref", self.r.where(lk), "atom:link must have an href attribute")
             else:
-                self.check_url(href, _where(lk) + "/@href", f"atom:link rel={lk.get('rel', 'alternate')}")
+                self.check_url(href, self.r.where(lk) + "/@href", f"atom:link rel={lk.get('rel', 'alternate')}")
         if not selfs:
             self.r.warning("MissingAtomSelfLink", where, 'missing atom:link with rel="self"')
         else:
             ltype = selfs[0].get("type")
             if ltype is not None and ltype.split(";")[0].strip() not in _SELF_TYPES:
-                self.r.warning("SelfNotAtom", _where(selfs[0]), f"self link type {ltype!r} is not a feed media type")
+                self.r.warning(
+                    "SelfNotAtom", self.r.where(selfs[0]), f"self link type {ltype!r} is not a feed media type"
+                )
             if self.self_url is not None:
                 hrefs = [str(lk.get("href", "")).strip() for lk in selfs]
                 if not any(_same_location(h, self.self_url) for h in hrefs):
                     self.r.warning(
                         "SelfDoesntMatchLocation",
-                        _where(selfs[0]),
+                        self.r.where(selfs[0]),
                         f"self reference {hrefs[0]!r} doesn't match document location {self.self_url!r}",
                     )
         guids: dict[str, str] = {}
@@ -1312,29 +1348,31 @@ class _RssChecker:
             if child.tag == "item":
                 seen_item = True
             elif seen_item and _ns(child) is None:
-                self.r.warning("MisplacedItem", _where(child), "channel elements should appear before the items")
+                self.r.warning("MisplacedItem", self.r.where(child), "channel elements should appear before the items")
 
     def check_email(self, el: Any) -> None:
         value = _text(el).strip()
         m = re.fullmatch(r"(\S+@\S+?)(?:\s+\((.+)\))?", value)
         if not m or not _EMAIL_RE.match(m.group(1)):
-            self.r.error("InvalidContact", _where(el), f"{_local(el)} must include an email address: {value!r}")
+            self.r.error("InvalidContact", self.r.where(el), f"{_local(el)} must include an email address: {value!r}")
         elif not m.group(2):
-            self.r.warning("MissingRealName", _where(el), f"{_local(el)} should be 'address (Real Name)': {value!r}")
+            self.r.warning(
+                "MissingRealName", self.r.where(el), f"{_local(el)} should be 'address (Real Name)': {value!r}"
+            )
 
     def check_item(self, item: Any, guids: dict[str, str]) -> None:
-        where = _where(item)
+        where = self.r.where(item)
         self.check_children(item, _RSS_ITEM_CHILDREN, _RSS_ITEM_SINGLE)
         title, desc = item.find("title"), item.find("description")
         if title is None and desc is None:
             self.r.error("ItemMustContainTitleOrDescription", where, "item must contain either title or description")
         self.check_plain(title)
         if desc is not None:
-            _check_html_string(_text(desc), self.r, _where(desc), "description")
+            _check_html_string(_text(desc), self.r, self.r.where(desc), "description")
         for name in ("link", "comments"):
             el = item.find(name)
             if el is not None:
-                self.check_url(_text(el), _where(el), name)
+                self.check_url(_text(el), self.r.where(el), name)
         author = item.find("author")
         if author is not None:
             self.check_email(author)
@@ -1344,19 +1382,23 @@ class _RssChecker:
         for enc in item.findall("enclosure"):
             for attr in ("url", "length", "type"):
                 if enc.get(attr) is None:
-                    self.r.error("MissingAttribute", _where(enc), f"missing enclosure attribute: {attr}")
+                    self.r.error("MissingAttribute", self.r.where(enc), f"missing enclosure attribute: {attr}")
             if enc.get("url") is not None:
-                self.check_url(enc.get("url"), _where(enc) + "/@url", "enclosure url")
+                self.check_url(enc.get("url"), self.r.where(enc) + "/@url", "enclosure url")
             if enc.get("length") is not None and not re.fullmatch(r"\d+", enc.get("length").strip()):
-                self.r.error("InvalidIntegerAttribute", _where(enc), "length attribute of enclosure must be an integer")
+                self.r.error(
+                    "InvalidIntegerAttribute", self.r.where(enc), "length attribute of enclosure must be an integer"
+                )
             if enc.get("type") is not None and not _mime_ok(enc.get("type")):
-                self.r.error("InvalidMIMEAttribute", _where(enc), "type attribute of enclosure must be a MIME type")
+                self.r.error(
+                    "InvalidMIMEAttribute", self.r.where(enc), "type attribute of enclosure must be a MIME type"
+                )
         src = item.find("source")
         if src is not None:
             if src.get("url") is None:
-                self.r.error("MissingAttribute", _where(src), "missing source attribute: url")
+                self.r.error("MissingAttribute", self.r.where(src), "missing source attribute: url")
             else:
-                self.check_url(src.get("url"), _where(src) + "/@url", "source url")
+                self.check_url(src.get("url"), self.r.where(src) + "/@url", "source url")
         guid = item.find("guid")
         if guid is None:
             self.r.warning("MissingGuid", where, "item should contain a guid element")
@@ -1364,17 +1406,19 @@ class _RssChecker:
         value = _text(guid).strip()
         perma = guid.get("isPermaLink", "true")
         if perma not in ("true", "false"):
-            self.r.error("InvalidBooleanAttribute", _where(guid), "isPermaLink must be 'true' or 'false'")
+            self.r.error("InvalidBooleanAttribute", self.r.where(guid), "isPermaLink must be 'true' or 'false'")
         if not value:
-            self.r.warning("NotBlank", _where(guid), "guid can not be blank")
+            self.r.warning("NotBlank", self.r.where(guid), "guid can not be blank")
             return
         if perma != "false":
             if not (_is_absolute(value) and _iri_syntax_problem(value) is None):
-                self.r.error("InvalidHttpGUID", _where(guid), "guid must be a full URL, unless isPermaLink is false")
+                self.r.error(
+                    "InvalidHttpGUID", self.r.where(guid), "guid must be a full URL, unless isPermaLink is false"
+                )
         elif re.fullmatch(r"\d{1,4}", value):
-            self.r.warning("NotSufficientlyUnique", _where(guid), f"guid {value!r} is not sufficiently unique")
+            self.r.warning("NotSufficientlyUnique", self.r.where(guid), f"guid {value!r} is not sufficiently unique")
         if value in guids:
-            self.r.error("DuplicateValue", _where(guid), f"guid {value!r} duplicates {guids[value]}")
+            self.r.error("DuplicateValue", self.r.where(guid), f"guid {value!r} duplicates {guids[value]}")
         else:
             guids[value] = where
 
@@ -1386,13 +1430,13 @@ def validate_rss2(data: bytes, *, self_url: str | None = None, now: datetime | N
     if root is None:
         return report.problems
     if root.tag != "rss":
-        report.error("UndefinedElement", _where(root), f"root element must be rss, not {root.tag}")
+        report.error("UndefinedElement", report.where(root), f"root element must be rss, not {root.tag}")
         return report.problems
     for el in root.iter():
         if isinstance(el.tag, str):
             texts = [el.text or "", el.tail or "", *(str(v) for v in el.attrib.values())]
             if any(_bad_characters(t) for t in texts):
-                report.warning("BadCharacters", _where(el), f"{_local(el)} contains bad characters")
+                report.warning("BadCharacters", report.where(el), f"{_local(el)} contains bad characters")
     _RssChecker(report, self_url, _now(now)).check_rss(root)
     return report.problems
 
