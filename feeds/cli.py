@@ -184,13 +184,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from feeds.status import status_main
 
-    return status_main(_load(args), args)
+    return int(status_main(_load(args), args))
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
     from feeds.daemon import daemon_main
 
-    return daemon_main(_config_path(args), args)
+    return int(daemon_main(_config_path(args), args))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -205,7 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from feeds.explain import explain_main
 
-    return explain_main(_load(args), args)
+    return int(explain_main(_load(args), args))
 
 
 if __name__ == "__main__":

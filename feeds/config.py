@@ -305,9 +305,9 @@ def parse_config(text: str, path: Path) -> Config:
     base_url = o.string("base_url", "http://127.0.0.1:8080/")
     base_url = _check_http_url(o, "base_url", base_url, slash=True)
     formats = o.strings("formats") or ("atom",)
-    for j, f in enumerate(formats):
-        if f not in FORMATS:
-            raise ConfigError(file, f"output.formats[{j}]", f"one of {', '.join(FORMATS)}", f)
+    for j, fmt in enumerate(formats):
+        if fmt not in FORMATS:
+            raise ConfigError(file, f"output.formats[{j}]", f"one of {', '.join(FORMATS)}", fmt)
     lang = o.string("language")
     if lang is not None and not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang):
         raise o.fail("language", 'a BCP 47 language tag such as "en" or "en-GB"', lang)

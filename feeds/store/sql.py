@@ -284,7 +284,7 @@ class Store:
         with self.engine.connect() as c:
             q = (select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.published, S.items.c.story_id)
                  .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
-            return [tuple(r) for r in c.execute(q)]  # type: ignore[misc]
+            return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
 
     # -- channels & publishing -----------------------------------------------------------------
     @staticmethod
@@ -329,7 +329,7 @@ class Store:
             q = (select(*cols, S.sources.c.name).join(S.sources, S.sources.c.id == S.items.c.source_id)
                  .where(S.items.c.story_id.in_(ids[i:i + CHUNK])).order_by(S.items.c.published, S.items.c.id))
             for r in c.execute(q):
-                by_story.setdefault(r.story_id, []).append(ItemRow(*r))
+                by_story.setdefault(r.story_id, []).append(ItemRow(*tuple(r)))
         out = []
         for sid in ids:
             members = by_story.get(sid)
