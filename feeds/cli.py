@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="why two headlines are or are not one story")
     e.add_argument("a", help="first headline, or an item's entry id")
     e.add_argument("b", help="second headline, or an item's entry id")
+    e.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 

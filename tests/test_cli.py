@@ -177,3 +177,15 @@ def test_help_lists_commands() -> None:
     r = subprocess.run([sys.executable, "-m", "feeds.cli", "--help"], capture_output=True, text=True, check=True)
     for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain"):
         assert cmd in r.stdout
+
+
+def test_explain_shows_score_and_terms(demo: Path) -> None:
+    r = feeds("explain", "Russia Makes History by Recognizing Taliban Government in Afghanistan",
+              "Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert "same story" in r.stdout and "taliban" in r.stdout
+    r = feeds("explain", "Gaza death toll rises", "Kyiv endures record drone assault", "--json", cwd=demo)
+    import json
+
+    data = json.loads(r.stdout)
+    assert data["same_story"] is False and data["shared"] == []
