@@ -1,0 +1,159 @@
+"""Quality and speed benchmark of story de-duplication (feeds.stories).
+
+    python3 bench/stories.py [--quick] [--data ../shared/datasets] [--threshold T] [--seed N]
+
+Quality:
+  * UCI News Aggregator dev split: B-cubed precision/recall of the stories formed against STORY.
+    UCI timestamps leak the answer (one story's items are fractions of a second apart), so each
+    item gets a time drawn uniformly (seeded) within --spread hours and items are fed in that order.
+  * STS-B headlines (train and dev separately): each pair is a 2-item index, add a then b; the share
+    of pairs where b joins a, among pairs scored >= 4 and among pairs scored <= 1.
+Speed: items/s of add() with 10,000 and 100,000 items in the window, synthesised from UCI titles
+(resampled, some with a word dropped, times spread so everything stays inside the window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from feeds.stories import StoryConfig, StoryIndex  # noqa: E402
+
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def load_uci(path: Path) -> list[tuple[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return [(r["TITLE"], r["STORY"]) for r in csv.DictReader(f)]
+
+
+def load_stsb(path: Path) -> list[tuple[float, str, str]]:
+    out = []
+    with path.open(encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3:
+                out.append((float(parts[0]), parts[1], parts[2]))
+    return out
+
+
+def bcubed(pred: Sequence[int], gold: Sequence[str]) -> tuple[float, float]:
+    by_pred: dict[int, list[int]] = defaultdict(list)
+    by_gold: dict[str, list[int]] = defaultdict(list)
+    for i, (p, g) in enumerate(zip(pred, gold, strict=True)):
+        by_pred[p].append(i)
+        by_gold[g].append(i)
+    # count of items sharing both pred and gold cluster with item i
+    both: dict[tuple[int, str], int] = defaultdict(int)
+    for p, g in zip(pred, gold, strict=True):
+        both[(p, g)] += 1
+    prec = rec = 0.0
+    for p, g in zip(pred, gold, strict=True):
+        b = both[(p, g)]
+        prec += b / len(by_pred[p])
+        rec += b / len(by_gold[g])
+    n = len(pred)
+    return prec / n, rec / n
+
+
+def run_uci(rows: list[tuple[str, str]], cfg: StoryConfig, seed: int, spread_h: float) -> tuple[float, float, int]:
+    rng = random.Random(seed)
+    timed = [(BASE + timedelta(seconds=rng.uniform(0, spread_h * 3600)), i) for i in range(len(rows))]
+    timed.sort()
+    ix = StoryIndex(cfg)
+    pred: list[int] = [0] * len(rows)
+    for ts, i in timed:
+        pred[i] = ix.add(i, rows[i][0], "", ts).story_id
+    p, r = bcubed(pred, [g for _, g in rows])
+    return p, r, len(set(pred))
+
+
+def run_stsb(pairs: list[tuple[float, str, str]], cfg: StoryConfig) -> tuple[float, int, float, int]:
+    hi = hi_m = lo = lo_m = 0
+    for score, a, b in pairs:
+        ix = StoryIndex(cfg)
+        ix.add(1, a, "", BASE)
+        joined = ix.add(2, b, "", BASE + timedelta(minutes=5)).joined
+        if score >= 4:
+            hi += 1
+            hi_m += joined
+        elif score <= 1:
+            lo += 1
+            lo_m += joined
+    return hi_m / max(hi, 1), hi, lo_m / max(lo, 1), lo
+
+
+def speed(titles: list[str], n: int, cfg: StoryConfig, seed: int, measure: int) -> tuple[float, int]:
+    """Fill the window with n synthetic items, then time `measure` further adds (with evict calls)."""
+    rng = random.Random(seed)
+
+    def synth() -> str:
+        words = rng.choice(titles).split()
+        if len(words) > 3 and rng.random() < 0.5:
+            del words[rng.randrange(len(words))]
+        return " ".join(words)
+
+    span = cfg.window.total_seconds() * 0.9
+    step = span / n
+    ix = StoryIndex(cfg)
+    t = BASE
+    for i in range(n):
+        ix.add(i, synth(), "", t)
+        t += timedelta(seconds=step)
+    texts = [synth() for _ in range(measure)]
+    start = time.perf_counter()
+    for j, text in enumerate(texts):
+        ix.add(n + j, text, "", t)
+        t += timedelta(seconds=step)
+        if j % 100 == 0:
+            ix.evict(t)
+    elapsed = time.perf_counter() - start
+    return measure / elapsed, ix.story_count
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parent.parent / ".." / "shared" / "datasets")
+    ap.add_argument("--quick", action="store_true", help="quality only on dev files and a 10k speed run")
+    ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--spread", type=float, default=36.0, help="hours over which UCI times are drawn")
+    args = ap.parse_args(argv)
+    cfg = StoryConfig()
+    if args.threshold is not None:
+        cfg = replace(cfg, threshold=args.threshold)
+    print(f"config: threshold={cfg.threshold} window={cfg.window} prior_docs={cfg.prior_docs} "
+          f"entity_boost={cfg.entity_boost}")
+
+    rows = load_uci(args.data / "uci-news-dev.csv")
+    seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
+    for s in seeds:
+        p, r, k = run_uci(rows, cfg, s, args.spread)
+        print(f"UCI dev  seed={s}: B-cubed P={p:.3f} R={r:.3f}  ({len(rows)} items -> {k} stories)")
+
+    for split in ("train", "dev"):
+        pairs = load_stsb(args.data / f"stsb-headlines-{split}.tsv")
+        hi, nh, lo, nl = run_stsb(pairs, cfg)
+        print(f"STS-B {split:5}: merged {hi:6.1%} of {nh} pairs scored >=4, {lo:5.1%} of {nl} scored <=1")
+
+    titles = [t for t, _ in rows]
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    for n in sizes:
+        rate, k = speed(titles, n, cfg, args.seed, 5_000)
+        print(f"speed: {rate:8.0f} items/s with {n:,} items in the window ({k:,} stories)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,728 @@
+"""Story de-duplication: collapse re-reports of one news event under reworded headlines.
+
+Pure module: no I/O, no clock, no global mutable state (the only module-level data are frozen
+tables). See docs/stories.md for the method and the figures.
+
+How an item is compared
+-----------------------
+An item becomes a sparse unit vector over *terms* (lower-cased, lightly stemmed words; acronyms and
+numbers kept). A term's weight is its inverse story frequency (ISF), learned online from the stories
+live in the window and smoothed by a built-in background prior, times a small boost for names and
+numbers, times 1 for title terms and ``summary_weight`` for summary terms.
+
+A new item is compared with each candidate story's *centroid* (sum of its members' unit vectors):
+cosine similarity. Comparing against the centroid rather than the nearest member is the guard against
+chaining: an item that resembles one stray member but not the story as a whole does not join, and a
+story cannot drift away from what most of its members say. Candidate stories come from an inverted
+index term -> stories, probed only with the query's heaviest terms (prefix filtering: a story that
+shares none of them cannot reach the threshold), so a lookup never scans the window.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+__all__ = [
+    "Explanation",
+    "StoryConfig",
+    "StoryIndex",
+    "StoryMatch",
+    "explain",
+    "is_significant_update",
+    "normalize_text",
+    "terms",
+]
+
+# ---------------------------------------------------------------------------------------------------
+# Background prior: generic English word frequencies, by band. Written for this module from general
+# knowledge of English word frequency (function words, then the few hundred most frequent words, then
+# the next thousand or so). A word's band gives its prior document frequency (share of documents that
+# contain it); words in no band are treated as rare (names, specific nouns).
+# ---------------------------------------------------------------------------------------------------
+
+_STOPWORDS_TEXT = """
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each either else ever few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself just
+let me more most my myself neither no nor not of off on once only or other ought our ours ourselves
+out over own same shall she should so some such than that the their theirs them themselves then there
+these they this those through thus to too under until up upon us very was we were what when where
+whether which while who whom whose why will with within without would yet you your yours yourself
+yourselves via per amid among onto toward towards
+"""
+
+# Very frequent content words (prior document frequency ~5%), including the staples of headlines.
+_BAND1_TEXT = """
+new say says said year years day days time times first last one two three four five six seven eight
+nine ten people world way man men woman women child children life make makes made get gets got go goes
+going went come comes came take takes took see sees saw know knows think thinks want wants look looks
+use uses used find finds found give gives gave tell tells told work works call calls called try tries
+need needs feel become becomes leave leaves put keep keeps begin begins seem seems help helps show shows
+hear play plays run runs move moves live lives believe bring brings happen happens write sit stand lose
+loses lost pay pays meet meets include includes continue set learn change changes lead leads understand
+watch follow stop stops create speak read allow add spend grow open opens walk win wins won offer
+remember love consider appear buy wait serve die send expect build stay fall cut reach kill remain
+suggest raise pass sell require report reports decide pull good great big high old little small large
+long young right early important few public bad able best better sure free full real whole back still
+even well much many never always often really today week weeks month months morning night home house
+place part case point group number fact hand eye eyes head system program question government company
+companies school country countries family state states city problem service area room money story stories
+job jobs word words business issue side kind lot book end member members law car power water thing
+things name line information health percent level office door person court war party result
+plan plans news video photos photo watch top next latest now update here get just more most live
+report says set u s mr mrs ms new york
+"""
+
+# Common words (prior document frequency ~1%): general vocabulary and frequent news vocabulary.
+_BAND2_TEXT = """
+ability accept access account across act action activity actually add address administration admit
+adult affect afraid age agency agent ago agree agreement ahead air airport album allow almost alone
+along already although american americans analysis animal announce announced announcement annual another
+answer anyone anything apple approach approve approved april area argue arm army around arrest arrested
+art article artist ask asked attack attacks attention attorney audience august author authority available
+average avoid award away baby ball bank banks bar base basis battle beat beautiful bed behavior behind
+benefit beyond bill billion bit black blood blue board body border born boss bottom box boy brain break
+breaking brother budget building call campaign cancer candidate capital card care career carry cause
+center central century certain chair challenge champion chance character charge charged chief choice
+church citizen civil claim claims class clear clearly climate close closed club coach cold collection
+college color come comment commercial common community compare computer concern condition conference
+congress consumer contain control cost costs could council cover crash create crime criminal crisis
+critical cultural culture cup current customer dark data daughter dead deal death debate december
+decision deep defense degree democrat democrats democratic deny department describe design despite
+detail determine develop development die difference different difficult dinner direction director
+discover discuss disease doctor dog dollar dollars door down drive drop drug drugs during east easy
+economic economy edge education effect effort election elections employee energy enjoy enough enter
+entire environment environmental especially establish evening event events everybody everyone
+everything evidence exactly example executive exist expect experience expert explain face facebook
+factor fail failure fan fans far farm fast father fear february federal fight figure file fill film
+films final finally financial fine finish fire firm fish floor fly focus food foot force foreign forget
+form former forward friday friend friends front fund funds future game games garden gas general
+generation girl glass goal gold google ground grow growth guess gun guy hair half hall happy hard heart
+heat heavy history hit hold hope hospital hot hotel hour hours huge human hundred husband idea identify
+image imagine impact improve increase indeed indicate industry inside instead institution interest
+international interview investment involve island issue items itself january join july june key kid
+kids kill killed killing kitchen knowledge land language large late later laugh lawyer lay leader
+leaders learn least leave left leg legal less letter light likely limit list listen little local loss
+lot low machine magazine main maintain major majority manage management manager march market markets
+marriage material matter may maybe mean measure media medical meeting memory mention message method
+middle might military million millions mind minister minute minutes miss mission model modern moment
+monday mother mouth movement movie movies mrs music myself nation national natural nature near nearly
+necessary network never nice north note nothing notice november october officer official officials
+oil ok once online operation opportunity option order organization others outside owner page pain
+painting paper parent parents participant particular particularly partner past patient pattern peace
+per perform performance perhaps period personal phone physical pick picture piece plant player players
+pm police policy political politics poor popular population position positive possible potential
+pound practice prepare present president press pressure pretty prevent price prices private probably
+process produce product production professional professor project property protect prove provide
+pull purpose quality quickly quite race radio range rate rather reality reason receive recent recently
+recognize record red reduce reflect region relate relationship release released religious remove
+rep represent republican republicans require research resource respond response responsibility rest
+return reveal revealed rich rise rising risk road rock role rule rules safe sale sales saturday save
+scene science scientist score sea season seat second secretary section security seek senate senior
+sense series serious set seven several sex sexual shake share shares shoot short shot shoulder sign
+signed significant similar simple simply since sing single sister site situation size skill skin
+social society soldier soldiers somebody someone something sometimes son song songs soon sort sound
+source south southern space special specific speech sport sports spring staff stage star stars start
+starts statement station step stock stocks stop store strategy street strike strong structure student
+students study stuff style subject success successful suddenly suffer summer sunday support surface
+system table talk talks tax teach teacher team technology television tell ten tend term test thank
+theory thousand threat threaten throughout thursday ticket tonight total tough toward town trade
+traditional training travel treat treatment tree trial trip trouble true truth tuesday turn tv type
+under unit united university unless upon usually value various victim victims view violence visit voice
+vote voter voters wall wear weapon weather wednesday weight west western white whole wide wife will
+window wish within without wonder worker workers worry wrong yard yeah yes yesterday young youth
+accused announces claims crash deal deals dies dead fight fired found hits hit launch launches leaves
+new plans rise rises risk sets talks warns warning wins says court judge jury ruling rules fine fined
+bid bids bans ban cut cuts hike hikes jump jumps surge surges slump falls fell gains gain record
+profit profits revenue earnings quarter shares investors investor ceo chief executive deal merger
+update updates review reviews trailer episode season premiere finale report reports study studies
+rumor rumors rumours official officially confirm confirms confirmed reveal reveals first look
+"""
+
+# Places and their adjectives: frequent in news, and a demonym should meet its country.
+# Each entry is "place" or "place:adjective:adjective...".
+_PLACES_TEXT = """
+afghanistan:afghan africa:african america:american:us:usa albania:albanian algeria:algerian
+argentina:argentine:argentinian
+armenia:armenian asia:asian australia:australian austria:austrian azerbaijan:azerbaijani bahrain:bahraini
+bangladesh:bangladeshi belarus:belarusian belgium:belgian bolivia:bolivian bosnia:bosnian brazil:brazilian
+britain:british:uk bulgaria:bulgarian cambodia:cambodian cameroon:cameroonian canada:canadian chile:chilean
+china:chinese colombia:colombian congo:congolese croatia:croatian cuba:cuban cyprus:cypriot czech
+denmark:danish egypt:egyptian england:english ethiopia:ethiopian europe:european finland:finnish
+france:french georgia:georgian germany:german ghana:ghanaian greece:greek haiti:haitian hungary:hungarian
+india:indian indonesia:indonesian iran:iranian iraq:iraqi ireland:irish israel:israeli italy:italian
+japan:japanese jordan:jordanian kenya:kenyan korea:korean kosovo kuwait:kuwaiti lebanon:lebanese
+libya:libyan malaysia:malaysian mali:malian mexico:mexican morocco:moroccan myanmar:burmese nepal:nepalese
+netherlands:dutch nigeria:nigerian norway:norwegian pakistan:pakistani palestine:palestinian peru:peruvian
+philippines:philippine:filipino poland:polish portugal:portuguese qatar:qatari romania:romanian
+russia:russian rwanda:rwandan saudi scotland:scottish serbia:serbian somalia:somali spain:spanish
+sudan:sudanese sweden:swedish switzerland:swiss syria:syrian taiwan:taiwanese thailand:thai tunisia:tunisian
+turkey:turkish uganda:ugandan ukraine:ukrainian venezuela:venezuelan vietnam:vietnamese wales:welsh
+yemen:yemeni zambia:zambian zimbabwe:zimbabwean
+washington london paris moscow beijing tokyo berlin brussels kabul baghdad cairo damascus tehran
+jerusalem gaza kyiv kiev delhi mumbai islamabad seoul sydney toronto rome madrid geneva
+"""
+
+
+def _band(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text normalisation and terms
+# ---------------------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>|<")
+_KEEP = re.compile(r"[^\w\s'.,$%-]+")
+_SPACE = re.compile(r"\s+")
+# A dotted acronym (U.S., U.N.), a number (1.5, 2,000), or a word (letters/digits, inner apostrophe).
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,]\d+)*|[^\W_]+(?:'[^\W_]+)*")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"})
+
+
+def normalize_text(text: str) -> str:
+    """Plain, comparable text: tags removed, entities decoded, NFKC, quotes folded, spaces collapsed.
+
+    Idempotent: ``normalize_text(normalize_text(x)) == normalize_text(x)``. Case is kept (it tells
+    names from words); characters other than letters, digits, spaces and ``' . , $ % -`` become spaces.
+    """
+    if not text:
+        return ""
+    t = _TAG.sub(" ", text)
+    if "&" in t:
+        t = html.unescape(t)
+        t = _TAG.sub(" ", t)
+    t = unicodedata.normalize("NFKC", t).translate(_QUOTES)
+    t = _KEEP.sub(" ", t)
+    return _SPACE.sub(" ", t).strip()
+
+
+def _stem(w: str) -> str:
+    """Light suffix stripping (plural, possessive, -ed/-ing, final e/y) so that inflections meet."""
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.replace("'", "")
+    n = len(w)
+    if n <= 3 or w[-1].isdigit():
+        return w
+    if w.endswith(("ies", "ied")) and n > 4:
+        w = w[:-3] + "i"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    elif w.endswith("ing") and n >= 6:
+        w = w[:-3]
+        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
+            w = w[:-1]
+    elif w.endswith("ed") and n >= 5:
+        w = w[:-2]
+        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
+            w = w[:-1]
+    if len(w) > 3:
+        if w.endswith("e"):
+            w = w[:-1]
+        elif w.endswith("y"):
+            w = w[:-1] + "i"
+    return w
+
+
+_STOP = _band(_STOPWORDS_TEXT)
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in text.split())
+
+
+def _place_aliases(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in text.split():
+        names = [_stem(n) for n in entry.split(":")]
+        for n in names[1:]:
+            out[n] = names[0]
+    return out
+
+
+_ALIASES = _place_aliases(_PLACES_TEXT)
+_BAND1 = _stems(_BAND1_TEXT)
+_BAND2 = (_stems(_BAND2_TEXT) | _stems(_PLACES_TEXT.replace(":", " "))) - _BAND1
+_BAND2 = frozenset(_ALIASES.get(k, k) for k in _BAND2)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A term of one text: its key, whether it reads as a name or number, and its source field."""
+
+    key: str
+    entity: bool
+
+
+def _title_cased(words: list[str]) -> bool:
+    """True when capitals carry no information: most longer words start upper-case (Title Case)."""
+    longer = [w for w in words if len(w) > 3 and w[0].isalpha()]
+    if not longer:
+        return True
+    caps = sum(1 for w in longer if w[0].isupper())
+    return caps * 2 > len(longer)
+
+
+def terms(text: str) -> list[Term]:
+    """The terms of a text in order, without stopwords or duplicates.
+
+    Numbers and all-caps acronyms (``US``, ``U.S.``, ``NASA``) are entities everywhere; a capitalised
+    word is an entity only when the text is not Title Case and the word does not start it.
+    """
+    return _terms(text, None)
+
+
+def _terms(text: str, cache: dict[str, str] | None) -> list[Term]:
+    t = normalize_text(text)
+    if not t:
+        return []
+    raw = _TOKEN.findall(t)
+    if not raw:
+        return []
+    letters = [w for w in raw if w[0].isalpha()]
+    shouting = bool(letters) and all(w.isupper() for w in letters if len(w) > 1) and len(letters) > 3
+    informative_caps = not shouting and not _title_cased(raw)
+    out: list[Term] = []
+    seen: set[str] = set()
+    for i, w in enumerate(raw):
+        if w[0].isdigit():
+            key = w.replace(",", "")
+            entity = True
+        elif "." in w:  # dotted acronym
+            key = w.replace(".", "").upper()
+            key = _ALIASES.get(key.lower(), key)
+            entity = True
+        elif not shouting and len(w) >= 2 and w.isupper() and w.isalpha() and len(w) <= 5:
+            key = _ALIASES.get(w.lower(), w)
+            entity = True
+        else:
+            low = w.lower()
+            if low in _STOP or (len(low) == 1 and low.isalpha()):
+                continue
+            cached = cache.get(low) if cache is not None else None
+            if cached is None:
+                key = _stem(low)
+                key = _ALIASES.get(key, key)
+                if cache is not None:
+                    cache[low] = key
+            else:
+                key = cached
+            if not key:
+                continue
+            entity = informative_caps and i > 0 and w[0].isupper()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Term(key, entity))
+    return out
+
+
+def _prior_df(key: str) -> float:
+    """Background share of documents containing a term."""
+    if key in _BAND1:
+        return 0.05
+    if key in _BAND2:
+        return 0.01
+    if key[0].isdigit():
+        # Years and small numbers are everywhere; long specific numbers are rare.
+        if len(key) == 4 and key[:2] in ("19", "20"):
+            return 0.01
+        return 0.01 if len(key) <= 2 else 0.002
+    return 0.0005
+
+
+# ---------------------------------------------------------------------------------------------------
+# Configuration and results
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoryConfig:
+    """Knobs of the story index. The defaults are the documented operating point (docs/stories.md)."""
+
+    window: timedelta = timedelta(hours=72)
+    # Cosine between an item and a story centroid at or above which the item joins the story.
+    threshold: float = 0.55
+    # How far the bar is lowered for a diverse story: the score is cos / cohesion ** cohesion_power,
+    # cohesion being the mean cosine of the story's members to its centroid (1 for a single item).
+    cohesion_power: float = 1.0
+    # Floor of the cohesion used above, so a diffuse story never lowers the bar below
+    # threshold * min_cohesion ** cohesion_power.
+    min_cohesion: float = 0.6
+    # Weight of a summary term relative to a title term; only the first summary_terms terms count.
+    summary_weight: float = 0.5
+    summary_terms: int = 40
+    # Multiplier for names, acronyms and numbers.
+    entity_boost: float = 1.3
+    # Pseudo-count of background documents: how many stories the prior is worth against the window.
+    prior_docs: float = 1000.0
+    # Share of a joining item's squared weight on terms new to the story that makes it a
+    # significant update (see is_significant_update).
+    update_novelty: float = 0.35
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """Result of StoryIndex.add.
+
+    ``story_id`` is the item id of the story's first item; ``joined`` is False when the item started a
+    new story (then ``story_id == item_id``, ``score`` is the best similarity seen below the threshold,
+    ``matched_item`` None). ``matched_item`` is the member most similar to the new item. ``novelty`` is
+    the share of the item's squared term weight on terms the story did not have (1.0 for a new story).
+    """
+
+    story_id: int
+    joined: bool
+    score: float
+    matched_item: int | None
+    novelty: float = 1.0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    score: float
+    same_story: bool
+    shared: tuple[tuple[str, float], ...]  # term, contribution to the cosine
+    only_a: tuple[tuple[str, float], ...]  # term, weight in a's unit vector
+    only_b: tuple[tuple[str, float], ...]
+    lines: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The index
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Item:
+    item_id: int
+    story_id: int
+    published: datetime
+    vec: tuple[tuple[str, float], ...]  # unit vector, weights frozen at insertion
+
+
+@dataclass(slots=True)
+class _Story:
+    story_id: int
+    centroid: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    norm2: float = 0.0
+    members: dict[int, None] = field(default_factory=dict)  # live item ids, insertion order
+    latest: datetime | None = None
+    dirty: int = 0
+    norm: float = 0.0  # sqrt(norm2), refreshed by the index after each change
+    factor: float = 1.0  # cohesion divisor of the score, refreshed likewise
+
+    def add(self, vec: Iterable[tuple[str, float]]) -> list[str]:
+        """Add a unit vector; return the terms new to the story."""
+        new: list[str] = []
+        c, k = self.centroid, self.counts
+        n2 = self.norm2
+        for t, w in vec:
+            old = c.get(t)
+            if old is None:
+                new.append(t)
+                c[t] = w
+                k[t] = 1
+                n2 += w * w
+            else:
+                nw = old + w
+                c[t] = nw
+                k[t] += 1
+                n2 += nw * nw - old * old
+        self.norm2 = n2
+        return new
+
+    def remove(self, vec: Iterable[tuple[str, float]]) -> list[str]:
+        """Remove a unit vector; return the terms the story no longer has."""
+        gone: list[str] = []
+        c, k = self.centroid, self.counts
+        n2 = self.norm2
+        for t, w in vec:
+            old = c[t]
+            left = k[t] - 1
+            if left == 0:
+                del c[t]
+                del k[t]
+                gone.append(t)
+                n2 -= old * old
+            else:
+                k[t] = left
+                nw = old - w
+                c[t] = nw
+                n2 += nw * nw - old * old
+        self.dirty += 1
+        if self.dirty >= 64:  # incremental updates drift a little: recompute now and then
+            self.dirty = 0
+            n2 = sum(v * v for v in c.values())
+        self.norm2 = max(n2, 0.0)
+        return gone
+
+
+class StoryIndex:
+    """Online story clustering over a sliding time window.
+
+    Memory is bounded by what is live: call ``evict(now)`` as time passes. Deterministic: the same
+    sequence of calls gives the same stories.
+    """
+
+    def __init__(self, config: StoryConfig | None = None) -> None:
+        self.config = config if config is not None else StoryConfig()
+        self._items: dict[int, _Item] = {}
+        self._stories: dict[int, _Story] = {}
+        self._postings: dict[str, dict[int, _Story]] = {}  # term -> stories having it (insertion order)
+        self._heap: list[tuple[datetime, int, int]] = []  # (published, seq, item_id)
+        self._seq = 0
+        self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def story_count(self) -> int:
+        return len(self._stories)
+
+    def story_of(self, item_id: int) -> int | None:
+        it = self._items.get(item_id)
+        return None if it is None else it.story_id
+
+    def members(self, story_id: int) -> tuple[int, ...]:
+        st = self._stories.get(story_id)
+        return () if st is None else tuple(st.members)
+
+    # -- weighting ------------------------------------------------------------------------------
+
+    def idf(self, key: str) -> float:
+        """Inverse story frequency of a term: window counts smoothed by the background prior."""
+        n0 = self.config.prior_docs
+        post = self._postings.get(key)
+        sf = len(post) if post else 0
+        return math.log((n0 + len(self._stories) + 1.0) / (n0 * _prior_df(key) + sf + 1.0))
+
+    def _terms(self, text: str) -> list[Term]:
+        if len(self._keys) > 100_000:
+            self._keys.clear()
+        return _terms(text, self._keys)
+
+    def vector(self, title: str, summary: str = "") -> dict[str, float]:
+        """Unit vector of an item under the current weights (term -> weight)."""
+        cfg = self.config
+        boost = cfg.entity_boost
+        raw: dict[str, float] = {}
+        for tm in self._terms(title):
+            w = self.idf(tm.key)
+            raw[tm.key] = w * boost if tm.entity else w
+        if summary and cfg.summary_weight > 0:
+            for tm in self._terms(summary)[: cfg.summary_terms]:
+                if tm.key in raw:
+                    continue
+                w = self.idf(tm.key) * cfg.summary_weight
+                raw[tm.key] = w * boost if tm.entity else w
+        n = math.sqrt(sum(v * v for v in raw.values()))
+        if n == 0.0:
+            return {}
+        return {k: v / n for k, v in raw.items()}
+
+    def _refresh(self, st: _Story) -> None:
+        """Recompute a story's norm and its score divisor: cohesion ** cohesion_power, where cohesion
+        (the mean cosine of members to their centroid, ||centroid|| / n) is floored at min_cohesion."""
+        cfg = self.config
+        st.norm = math.sqrt(st.norm2)
+        if not cfg.cohesion_power or not st.members:
+            st.factor = 1.0
+            return
+        coh = st.norm / len(st.members)
+        st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def _best(self, vec: Mapping[str, float], published: datetime) -> tuple[_Story | None, float]:
+        """The story with the highest score (ties: lower story id) and its score."""
+        if not vec:
+            return None, 0.0
+        cfg = self.config
+        thr = cfg.threshold
+        # The lowest cosine that can still reach the threshold after the cohesion adjustment.
+        floor = thr * (cfg.min_cohesion**cfg.cohesion_power if cfg.cohesion_power else 1.0)
+        ordered = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))
+        # Prefix filtering: a story sharing none of the first k terms has cosine <= the norm of the
+        # rest, so probing stops once that norm is below the floor.
+        suffix2 = 1.0
+        acc: dict[int, float] = {}
+        k = 0
+        for t, w in ordered:
+            if suffix2 < floor * floor:
+                break
+            post = self._postings.get(t)
+            if post:
+                for sid, st in post.items():
+                    acc[sid] = acc.get(sid, 0.0) + w * st.centroid[t]
+            suffix2 -= w * w
+            k += 1
+        rest = ordered[k:]
+        rest_norm = math.sqrt(max(suffix2, 0.0))
+        window = cfg.window
+        best: _Story | None = None
+        best_score = 0.0
+        for sid, partial in acc.items():
+            st = self._stories[sid]
+            if st.latest is not None and abs(published - st.latest) > window:
+                continue
+            norm = st.norm
+            factor = st.factor
+            bound = (partial / norm + rest_norm) / factor
+            if bound < thr and bound < best_score:
+                continue
+            dot = partial
+            if rest:
+                c = st.centroid
+                for t, w in rest:
+                    v = c.get(t)
+                    if v is not None:
+                        dot += w * v
+            score = dot / norm / factor
+            if score > best_score or (score == best_score and best is not None and sid < best.story_id):
+                best, best_score = st, score
+        return best, best_score
+
+    def _closest_member(self, st: _Story, vec: Mapping[str, float]) -> int:
+        """The recent member whose own vector is most similar to vec (ties: the most recent)."""
+        best_id = -1
+        best = -1.0
+        for mid in itertools.islice(reversed(st.members), 16):
+            s = 0.0
+            for t, w in self._items[mid].vec:
+                v = vec.get(t)
+                if v is not None:
+                    s += w * v
+            if s > best:
+                best, best_id = s, mid
+        return best_id
+
+    def _insert(self, item_id: int, story_id: int, published: datetime, vec: dict[str, float]) -> list[str]:
+        if item_id in self._items:
+            raise ValueError(f"item {item_id} is already in the index")
+        vt = tuple(vec.items())
+        self._items[item_id] = _Item(item_id, story_id, published, vt)
+        st = self._stories.get(story_id)
+        if st is None:
+            st = _Story(story_id)
+            self._stories[story_id] = st
+        new = st.add(vt)
+        for t in new:
+            post = self._postings.get(t)
+            if post is None:
+                self._postings[t] = {story_id: st}
+            else:
+                post[story_id] = st
+        st.members[item_id] = None
+        self._refresh(st)
+        if st.latest is None or published > st.latest:
+            st.latest = published
+        heapq.heappush(self._heap, (published, self._seq, item_id))
+        self._seq += 1
+        return new
+
+    def add(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
+        """Assign an item to the best matching live story, or start a new story with it."""
+        vec = self.vector(title, summary)
+        st, score = self._best(vec, published)
+        if st is not None and score >= self.config.threshold:
+            matched = self._closest_member(st, vec)
+            new = self._insert(item_id, st.story_id, published, vec)
+            novelty = sum(vec[t] ** 2 for t in new)
+            return StoryMatch(st.story_id, True, score, matched, min(1.0, novelty))
+        self._insert(item_id, item_id, published, vec)
+        return StoryMatch(item_id, False, score, None, 1.0)
+
+    def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int) -> None:
+        """Put back an item whose story is already decided (start-up from the store)."""
+        self._insert(item_id, story_id, published, self.vector(title, summary))
+
+    def evict(self, now: datetime) -> None:
+        """Drop items published before ``now - window``."""
+        cutoff = now - self.config.window
+        heap = self._heap
+        while heap and heap[0][0] < cutoff:
+            _, _, item_id = heapq.heappop(heap)
+            it = self._items.pop(item_id)
+            st = self._stories[it.story_id]
+            del st.members[item_id]
+            if not st.members:
+                for t in st.centroid:
+                    self._drop_posting(t, st.story_id)
+                del self._stories[st.story_id]
+                continue
+            for t in st.remove(it.vec):
+                self._drop_posting(t, st.story_id)
+            self._refresh(st)
+            if it.published == st.latest:
+                st.latest = max(self._items[m].published for m in st.members)
+
+    def _drop_posting(self, t: str, sid: int) -> None:
+        post = self._postings[t]
+        del post[sid]
+        if not post:
+            del self._postings[t]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Explanation and update rule
+# ---------------------------------------------------------------------------------------------------
+
+
+def explain(
+    a_title: str,
+    a_summary: str,
+    b_title: str,
+    b_summary: str,
+    config: StoryConfig | None = None,
+    index: StoryIndex | None = None,
+) -> Explanation:
+    """Why two items would (not) be one story: their cosine under the index's current weights.
+
+    Without an index only the background prior weights terms (as for the first item of a window).
+    """
+    cfg = config if config is not None else (index.config if index is not None else StoryConfig())
+    ix = index if index is not None else StoryIndex(cfg)
+    va = ix.vector(a_title, a_summary)
+    vb = ix.vector(b_title, b_summary)
+    shared = sorted(((t, va[t] * vb[t]) for t in va if t in vb), key=lambda kv: (-kv[1], kv[0]))
+    only_a = sorted(((t, w) for t, w in va.items() if t not in vb), key=lambda kv: (-kv[1], kv[0]))
+    only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))
+    score = sum(c for _, c in shared)
+    same = score >= cfg.threshold and bool(shared)
+    verdict = "same story" if same else "different stories"
+    lines = [
+        f"score {score:.3f} {'>=' if same else '<'} threshold {cfg.threshold:.2f}: {verdict}",
+        "shared: " + (", ".join(f"{t} {c:.3f}" for t, c in shared) or "(none)"),
+        "only in a: " + (", ".join(f"{t} {w:.2f}" for t, w in only_a) or "(none)"),
+        "only in b: " + (", ".join(f"{t} {w:.2f}" for t, w in only_b) or "(none)"),
+    ]
+    return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines))
+
+
+def is_significant_update(match: StoryMatch, config: StoryConfig | None = None) -> bool:
+    """Whether an item should move its story's ``updated`` time.
+
+    A new story always does. A report joining a story does when it brings substantial new terms: at
+    least ``config.update_novelty`` of its squared term weight lies on terms the story did not have
+    before (a new casualty figure, a new name, a verdict). A mere repeat or rewording does not, so a
+    story does not bounce to the top of a feed every time another outlet re-reports it.
+    """
+    cfg = config if config is not None else StoryConfig()
+    return not match.joined or match.novelty >= cfg.update_novelty
