@@ -7,11 +7,13 @@ stories); this module only wires them to the store, the network and the output d
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from feeds import schedule
 from feeds.classify import Matcher
 from feeds.config import Config
 from feeds.dedup import content_hash, item_uid, keys_for, shared_links
+from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact
 from feeds.models import Entry
 from feeds.parse import ParseFailed, html_to_text, parse
@@ -59,6 +62,7 @@ class RunReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
     publish_errors: list[str] = field(default_factory=list)
+    stopped: bool = False  # the stop callback ended the run early; unprocessed results were dropped
 
     @property
     def new_items(self) -> int:
@@ -73,9 +77,46 @@ class RunReport:
         return bool(self.outcomes) and len(self.failed) == len(self.outcomes)
 
 
+TEST_POLICY_ENV = "FEEDS_TEST_POLICY"
+_POLICY_DURATIONS = frozenset({"interval", "min_interval", "max_interval", "backoff_base", "backoff_cap",
+                               "broken_after", "broken_retry", "redirect_persist_age"})
+
+
+@functools.lru_cache(maxsize=4)
+def test_policy_overrides(text: str) -> tuple[tuple[str, Any], ...]:
+    """Parse $FEEDS_TEST_POLICY, e.g. "interval=2,min_interval=1,jitter=0,redirect_persist_count=2".
+
+    Test-only escape (docs/deploy.md): the config refuses intervals under a minute, tests need seconds.
+    Durations are seconds; the values replace the config's for every source (per-source intervals too).
+    """
+    out: list[tuple[str, Any]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = (x.strip() for x in part.partition("="))
+        try:
+            if key in _POLICY_DURATIONS:
+                out.append((key, timedelta(seconds=float(value))))
+            elif key == "redirect_persist_count":
+                out.append((key, int(value)))
+            elif key == "jitter":
+                out.append((key, float(value)))
+            else:
+                raise ValueError(key)
+        except ValueError as e:
+            raise ConfigError(f"${TEST_POLICY_ENV}", key, "comma-separated schedule.Policy field=seconds pairs",
+                              part) from e
+    return tuple(out)
+
+
 def policy_for(cfg: Config, interval: timedelta | None = None) -> schedule.Policy:
-    return schedule.Policy(interval=interval or cfg.schedule.interval, max_interval=cfg.schedule.max_interval,
-                           jitter=min(cfg.schedule.jitter, 0.99))
+    fields: dict[str, Any] = {"interval": interval or cfg.schedule.interval, "max_interval": cfg.schedule.max_interval,
+                              "jitter": min(cfg.schedule.jitter, 0.99)}
+    override = os.environ.get(TEST_POLICY_ENV)
+    if override:
+        fields.update(test_policy_overrides(override))
+    try:
+        return schedule.Policy(**fields)
+    except ValueError as e:
+        raise ConfigError(f"${TEST_POLICY_ENV}" if override else str(cfg.path), "schedule", str(e)) from e
 
 
 def _dt(value: float | None) -> datetime | None:
@@ -129,25 +170,36 @@ class Pipeline:
         run_id = self.store.start_run(now.timestamp(), mode)
         dirty: set[str] = set()
         if due:
-            with ThreadPoolExecutor(max_workers=min(self.cfg.fetch.workers, len(due)),
-                                    thread_name_prefix="fetch") as pool:
+            # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
+            # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
+            pool = ThreadPoolExecutor(max_workers=min(self.cfg.fetch.workers, len(due)), thread_name_prefix="fetch")
+            try:
                 futures = {pool.submit(self._fetch, r): r for r in due}
-                for done, fut in enumerate(as_completed(futures), 1):
-                    row = futures[fut]
-                    if stop is not None and stop():
-                        for f in futures:
-                            f.cancel()
-                        break
-                    outcome = self.process(row, fut.result())
-                    report.outcomes.append(outcome)
-                    dirty |= outcome.channels
-                    if progress:
-                        progress(done, len(due), report.new_items)
+                pending: set[Future[FetchResult]] = set(futures)
+                done = 0
+                while pending and not report.stopped:
+                    finished, pending = wait(pending, timeout=None if stop is None else 0.2,
+                                             return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        if stop is not None and stop():
+                            report.stopped = True
+                            break
+                        done += 1
+                        outcome = self.process(futures[fut], fut.result())
+                        report.outcomes.append(outcome)
+                        dirty |= outcome.channels
+                        if progress:
+                            progress(done, len(due), report.new_items)
+                    report.stopped = report.stopped or bool(pending and stop is not None and stop())
+            finally:
+                pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
         missing = [ch.slug for ch in self.cfg.channels if not (self.cfg.output.dir / f"{ch.slug}.atom").exists()]
         states = self.store.channel_states()
         flagged = [slug for slug, st in states.items() if st.get("dirty")]
         to_publish = sorted(dirty | set(missing) | {s for s in flagged if s in {c.slug for c in self.cfg.channels}})
-        if to_publish or not (self.cfg.output.dir / "index.opml").exists():
+        if report.stopped:
+            to_publish = []  # leave quickly; the channels stay flagged dirty in the store for the next run
+        elif to_publish or not (self.cfg.output.dir / "index.opml").exists():
             from feeds.publish import publish
 
             pub = publish(self.cfg, self.store, to_publish)
@@ -193,9 +245,20 @@ class Pipeline:
         common.update(redirect_target=seen.target if seen else None,
                       redirect_first_seen=seen.first_seen.timestamp() if seen else None,
                       redirect_count=seen.count if seen else 0)
-        if seen and schedule.should_move(seen, policy_for(self.cfg), now):
+        policy = policy_for(self.cfg, self.intervals.get(row.url))
+        if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
+        host_retry = self.store.host_retry_after()
+        if retry_after is not None:
+            host_retry[host] = retry_after.timestamp()
+
+        def scheduled(values: dict[str, Any]) -> schedule.Decision:
+            """Persist when the source is next due and its state, as the next run will decide them."""
+            d = schedule.decide(history_of(replace(row, **values), host_retry), policy, key=row.url, now=now)
+            values.update(next_due=None if d.state == "gone" else d.next_due.timestamp(), state=d.state)
+            return d
+
         with self.store.tx() as c:
             if retry_after is not None:
                 self.store.set_host_retry_after(c, host, retry_after.timestamp())
@@ -205,8 +268,9 @@ class Pipeline:
                               first_failure_at=row.first_failure_at or nowts)
                 if res.status == 410:
                     values["gone"] = True
+                decision = scheduled(values)
                 self.store.update_source(c, row.id, **values)
-                log.warning("%s: %s", row.name, error)
+                log.warning("%s: %s (%.0f ms); %s", row.name, error, res.elapsed * 1000, decision.reason)
             else:
                 values = dict(common, last_success=nowts, last_error=None, consecutive_failures=0,
                               first_failure_at=None,
@@ -224,12 +288,14 @@ class Pipeline:
                     self._ingest(c, row, parsed.entries, now, out)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new
+                decision = scheduled(values)
                 self.store.update_source(c, row.id, **values)
                 if self.cfg.output.dir and out.channels:
                     self.store.mark_dirty(c, out.channels)
                 log.info("%s: %s, %d new, %.0f ms", row.name,
                          "304 not modified" if out.not_modified else
                          ("unchanged" if out.unchanged_body else f"{res.status}"), out.new, res.elapsed * 1000)
+                log.debug("%s: %s", row.name, decision.reason)
         return out
 
     # -- items ---------------------------------------------------------------------------------
