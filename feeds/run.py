@@ -167,7 +167,8 @@ class Pipeline:
         decisions = self.decisions(list(rows.values()), now)
         due = [r for r in rows.values() if not r.gone and (force_all or schedule.is_due(decisions[r.id], now))]
         report.due, report.skipped = len(due), len(rows) - len(due)
-        run_id = self.store.start_run(now.timestamp(), mode)
+        # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
+        run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
@@ -206,8 +207,9 @@ class Pipeline:
             report.published = [str(p) for p in pub.written]
             report.publish_errors = pub.errors
         report.finished = self.now()
-        self.store.finish_run(run_id, report.finished.timestamp(), len(due),
-                              len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
+        if run_id is not None:
+            self.store.finish_run(run_id, report.finished.timestamp(), len(due),
+                                  len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
 
     def _fetch(self, row: SourceRow) -> FetchResult:
