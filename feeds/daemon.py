@@ -1,0 +1,267 @@
+"""`feeds daemon`: the cron pipeline on a timer, in one long-lived process.
+
+An APScheduler ``BlockingScheduler`` runs one interval job every ``[daemon] tick``
+(``max_instances=1``, ``coalesce=True``): each tick is ``Pipeline.run()``, which fetches only the
+sources the store says are due and publishes only what changed. The store lock is held for the
+whole life of the process, so a second daemon or a cron ``feeds run`` on the same store leaves
+with exit 75.
+
+Signals are only queued by their handlers; a control thread acts on them:
+
+* SIGTERM / SIGINT: stop scheduling, tell the running tick to stop (``Pipeline.run``'s ``stop``
+  callback: fetch results not yet stored are dropped), wait for it up to
+  ``[daemon] shutdown_timeout``, close the store, exit 0. A tick that does not end in time is
+  abandoned (every source it finished is already committed: one transaction per source).
+* SIGHUP: reload the config file. A bad config is logged (file, key, what was expected) and the
+  old one kept; a changed ``store.path`` is refused (restart for that). The next tick uses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import logging.handlers
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from feeds.config import Config
+
+log = logging.getLogger("feeds.daemon")
+
+EXIT_OK, EXIT_CONFIG, EXIT_LOCKED = 0, 2, 75
+JOB_ID = "tick"
+_STOP, _RELOAD = "stop", "reload"
+
+
+def setup_logging(cfg: Config, verbose: int = 0, quiet: bool = False) -> None:
+    """INFO (one line per fetch) by default, to stderr or ``[daemon] log_file`` (logrotate-safe)."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+    handler: logging.Handler
+    if cfg.daemon.log_file is not None:
+        cfg.daemon.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.WatchedFileHandler(cfg.daemon.log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("feeds")
+    old = list(root.handlers)
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    for h in old:
+        h.close()
+    # APScheduler logs every job start at INFO, and at WARNING each tick skipped behind a long one;
+    # the daemon reports long ticks itself
+    aps = logging.getLogger("apscheduler")
+    aps.handlers[:] = [handler]
+    aps.setLevel(logging.ERROR)
+    aps.propagate = False
+
+
+class Daemon:
+    def __init__(self, config_path: Path, cfg: Config, *, verbose: int = 0, quiet: bool = False) -> None:
+        self.config_path = config_path
+        self.cfg = cfg
+        self.verbose, self.quiet = verbose, quiet
+        self.stopping = threading.Event()
+        self.started = threading.Event()
+        self.signals: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._pending: Config | None = None  # a reloaded config, taken up by the next tick
+        self._pending_lock = threading.Lock()
+        self._running = threading.Lock()  # held by a tick; taken by shutdown so no tick starts after
+        self.scheduler: Any = None
+        self.store: Any = None
+        self.pipeline: Any = None
+        self.ticks = 0
+
+    # -- signals -------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # only a queue put here: SimpleQueue.put is safe to call from a signal handler
+        self.signals.put(_RELOAD if signum == signal.SIGHUP else _STOP)
+
+    def install_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _control(self) -> None:
+        """Acts on queued signals once the scheduler runs (signals before that wait in the queue)."""
+        self.started.wait()
+        while True:
+            what = self.signals.get()
+            if what == _STOP:
+                if not self.stopping.is_set():
+                    log.info("stopping: no new ticks; the running one has %gs to finish",
+                             self.cfg.daemon.shutdown_timeout)
+                self.stopping.set()
+                with contextlib.suppress(Exception):  # already shut down: a second signal
+                    self.scheduler.shutdown(wait=False)
+            elif what == _RELOAD:
+                self.reload()
+
+    # -- config reload -------------------------------------------------------------------------
+    def reload(self) -> bool:
+        from feeds.config import load_config
+        from feeds.errors import ConfigError
+
+        try:
+            new = load_config(self.config_path)
+            from feeds.run import policy_for
+
+            for s in new.sources:  # the scheduling policy must build too
+                policy_for(new, s.interval)
+        except ConfigError as e:
+            log.error("reload failed, keeping the previous config: %s", e)
+            return False
+        if new.store_path.resolve() != self.cfg.store_path.resolve():
+            log.error("reload refused, keeping the previous config: %s: store.path changed from %s to %s; "
+                      "restart the daemon to switch stores", self.config_path, self.cfg.store_path, new.store_path)
+            return False
+        old = self.cfg
+        if new.daemon.log_file != old.daemon.log_file:
+            setup_logging(new, self.verbose, self.quiet)
+        if new.daemon.tick != old.daemon.tick:
+            self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=new.daemon.tick.total_seconds())
+        if new.serve != old.serve or new.output.dir != old.output.dir:
+            log.warning("reload: [serve] and output.dir changes take effect for --serve after a restart")
+        with self._pending_lock:
+            self._pending = new
+        self.cfg = new
+        log.info("reloaded %s: %d sources, %d channels, tick %gs", self.config_path, len(new.sources),
+                 len(new.channels), new.daemon.tick.total_seconds())
+        return True
+
+    def _take_pending(self) -> None:
+        with self._pending_lock:
+            new, self._pending = self._pending, None
+        if new is not None:
+            from feeds.run import Pipeline
+
+            self.pipeline.close()
+            self.pipeline = Pipeline(new, self.store)
+
+    # -- the tick ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        if self.stopping.is_set() or not self._running.acquire(blocking=False):
+            return
+        try:
+            if self.stopping.is_set():
+                return
+            self._take_pending()
+            started = time.monotonic()
+            report = self.pipeline.run(mode="daemon", stop=self.stopping.is_set)
+            took = time.monotonic() - started
+            self.ticks += 1
+            level = logging.INFO if report.outcomes or report.published or report.stopped else logging.DEBUG
+            log.log(level, "tick: %d due, %d ok, %d failed, %d new items, %d files written%s (%.1fs)",
+                    report.due, len(report.outcomes) - len(report.failed), len(report.failed), report.new_items,
+                    len(report.published), ", stopped early" if report.stopped else "", took)
+            for err in report.publish_errors:
+                log.error("%s", err)
+            tick = self.cfg.daemon.tick.total_seconds()
+            if took > tick:
+                log.log(logging.WARNING if took > 2 * tick else logging.INFO,
+                        "tick took %.1fs, longer than the %gs tick; the ticks in between were skipped", took, tick)
+        except Exception:
+            # one bad tick (a store error, a bug) must not end the daemon; the next tick tries again
+            log.exception("tick failed")
+        finally:
+            self._running.release()
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def run(self) -> int:
+        from apscheduler.events import EVENT_SCHEDULER_STARTED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        from feeds.run import TEST_POLICY_ENV, Pipeline
+        from feeds.store import Store
+
+        cfg = self.cfg
+        self.store = Store.open(cfg.store_path)
+        self.pipeline = Pipeline(cfg, self.store)
+        if os.environ.get(TEST_POLICY_ENV):
+            log.warning("$%s is set: scheduling policy overridden (%s); for tests only",
+                        TEST_POLICY_ENV, os.environ[TEST_POLICY_ENV])
+        tick = cfg.daemon.tick.total_seconds()
+        self.scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)})
+        self.scheduler.add_job(self.tick, "interval", seconds=tick, id=JOB_ID, max_instances=1, coalesce=True,
+                               misfire_grace_time=max(1, int(tick)), next_run_time=datetime.now(UTC))
+        self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
+        threading.Thread(target=self._control, name="signals", daemon=True).start()
+        log.info("daemon started (pid %d): %d sources, %d channels, tick %gs, store %s", os.getpid(),
+                 len(cfg.sources), len(cfg.channels), tick, cfg.store_path)
+        try:
+            self.scheduler.start()  # blocks until the control thread shuts it down
+        finally:
+            self.stopping.set()
+        return self._shutdown()
+
+    def _shutdown(self) -> int:
+        timeout = self.cfg.daemon.shutdown_timeout
+        finished = self._running.acquire(timeout=timeout)
+        if finished:
+            self.pipeline.close()
+            self.store.close()
+            log.info("daemon stopped after %d ticks", self.ticks)
+        else:
+            log.warning("the running tick did not finish within %gs; abandoning it (sources it finished are "
+                        "committed, the rest are fetched next time)", timeout)
+        return EXIT_OK
+
+
+def _leave(code: int) -> None:
+    """Exit now if threads would hold the interpreter (fetches abandoned on shutdown wait for timeouts)."""
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+                 and t.is_alive()]
+    if lingering:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
+    from feeds.config import load_config
+    from feeds.errors import LockedError
+    from feeds.lock import StoreLock
+
+    cfg = load_config(config_path)  # ConfigError: the CLI prints it and exits 2
+    verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
+    setup_logging(cfg, verbose, quiet)
+    lock = StoreLock(cfg.store_path)
+    try:
+        lock.acquire()
+    except LockedError as e:
+        msg = f"feeds daemon: {e}"
+        print(msg, file=sys.stderr)
+        if cfg.daemon.log_file is not None:
+            log.error("%s", msg)
+        return EXIT_LOCKED
+    d = Daemon(config_path, cfg, verbose=verbose, quiet=quiet)
+    d.install_signals()
+    if getattr(args, "serve", False):
+        from feeds.serve import serve
+
+        def serving() -> None:
+            try:
+                serve(cfg.output.dir, cfg.serve.host, cfg.serve.port, max_age=cfg.serve.max_age)
+            except Exception:
+                log.exception("--serve failed; the daemon goes on without it")
+
+        cfg.output.dir.mkdir(parents=True, exist_ok=True)
+        threading.Thread(target=serving, name="serve", daemon=True).start()
+    try:
+        code = d.run()
+    finally:
+        lock.release()
+    _leave(code)
+    return code

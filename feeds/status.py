@@ -1,0 +1,248 @@
+"""`feeds status`: every source's state and why it is or is not due, every channel's size.
+
+Read-only: it never takes the store lock and never creates a store. The decision (state, next
+due, reason) is recomputed from the stored history with the current config, exactly as the next
+`feeds run` or daemon tick will make it. `--check` turns this into a monitoring probe: exit 3 when
+the last successful fetch is older than `--max-age` or too many sources are broken, saying why.
+URL credentials are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from feeds.config import Config
+
+EXIT_OK, EXIT_USAGE, EXIT_CHECK = 0, 2, 3
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "2h", "90m", "1h30m", "45s", "1d"; a bare number is minutes (as in the config). ValueError else."""
+    t = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", t):
+        return timedelta(minutes=float(t))
+    parts = _DURATION_PART.findall(t)
+    if not t or not parts or _DURATION_PART.sub("", t).strip():
+        raise ValueError(f'not a duration: {text!r} (try "2h", "90m", "1h30m", "45s", "1d")')
+    return timedelta(seconds=sum(float(n) * _UNIT[u.lower()] for n, u in parts))
+
+
+def scrub(text: str | None) -> str | None:
+    """Error text with any URL's user:password removed."""
+    if text is None:
+        return None
+    from feeds.fetch import redact
+
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+
+
+def fmt_duration(delta: timedelta) -> str:
+    total = int(abs(delta.total_seconds()))
+    if total < 60:
+        return f"{total}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, total = divmod(total, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    return "".join(parts[:2])
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ago(ts: float | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    return f"{fmt_duration(now - datetime.fromtimestamp(ts, UTC))} ago"
+
+
+def _until(ts: float | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    delta = datetime.fromtimestamp(ts, UTC) - now
+    return "now" if delta <= timedelta(0) else f"in {fmt_duration(delta)}"
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    problems: tuple[str, ...]
+    last_success: float | None
+    broken: int
+    total: int
+
+
+def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
+    """Everything `status` shows, as plain JSON-ready data (times as epoch seconds here)."""
+    from feeds import schedule
+    from feeds.fetch import redact
+    from feeds.run import history_of, policy_for
+
+    now = now or datetime.now(UTC)
+    rows: dict[str, Any] = {}
+    host_retry: dict[str, float] = {}
+    channel_states: dict[str, dict[str, Any]] = {}
+    last_run: dict[str, Any] | None = None
+    store_exists = cfg.store_path.exists()
+    if store_exists:
+        from feeds.store import Store
+
+        store = Store.open(cfg.store_path)
+        try:
+            rows = {r.url: r for r in store.sources()}
+            host_retry = store.host_retry_after()
+            channel_states = store.channel_states()
+            runs = store.last_runs(1)
+            last_run = runs[0] if runs else None
+        finally:
+            store.close()
+    sources = []
+    for src in cfg.sources:
+        row = rows.get(src.url)
+        policy = policy_for(cfg, src.interval)
+        entry: dict[str, Any] = {"name": src.name, "url": redact(src.url), "fetch_url": None, "state": "new",
+                                 "last_attempt": None, "last_success": None, "http_status": None, "items": 0,
+                                 "last_new": 0, "failures": 0, "next_due": now.timestamp(), "due": True,
+                                 "reason": "never fetched", "last_error": None, "redirect": None}
+        if row is not None:
+            d = schedule.decide(history_of(row, host_retry), policy, key=row.url, now=now)
+            reason = d.reason
+            if row.fetch_url and row.fetch_url != row.url:
+                reason += f"; moved permanently to {redact(row.fetch_url)}"
+            if row.redirect_target:
+                reason += (f"; permanent redirect to {redact(row.redirect_target)} seen {row.redirect_count}x "
+                           f"(moves after {policy.redirect_persist_count}x over "
+                           f"{fmt_duration(policy.redirect_persist_age)})")
+                entry["redirect"] = {"target": redact(row.redirect_target), "count": row.redirect_count,
+                                     "first_seen": row.redirect_first_seen}
+            entry.update(
+                fetch_url=redact(row.fetch_url) if row.fetch_url else None, state=d.state,
+                last_attempt=row.last_attempt, last_success=row.last_success, http_status=row.last_status,
+                items=row.items_total, last_new=row.last_new, failures=row.consecutive_failures,
+                next_due=None if d.state == "gone" else d.next_due.timestamp(), due=schedule.is_due(d, now),
+                reason=reason, last_error=scrub(row.last_error),
+            )
+        sources.append(entry)
+    channels = []
+    for ch in cfg.channels:
+        st = channel_states.get(ch.slug, {})
+        channels.append({"slug": ch.slug, "title": ch.title, "entries": int(st.get("entries") or 0),
+                         "last_change": st.get("last_change"), "pending": bool(st.get("dirty", False))})
+    return {"now": now.timestamp(), "config": str(cfg.path), "store": str(cfg.store_path), "store_exists": store_exists,
+            "last_run": last_run, "sources": sources, "channels": channels}
+
+
+def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
+    now = datetime.fromtimestamp(data["now"], UTC)
+    sources = data["sources"]
+    successes = [s["last_success"] for s in sources if s["last_success"] is not None]
+    last = max(successes) if successes else None
+    problems = []
+    if not sources:
+        problems.append("no sources configured")
+    elif last is None:
+        problems.append("no source has ever been fetched successfully"
+                        + ("" if data["store_exists"] else f" (no store yet at {data['store']})"))
+    elif now - datetime.fromtimestamp(last, UTC) > max_age:
+        problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
+                        f"{fmt_duration(max_age)}")
+    broken = [s for s in sources if s["state"] == "broken"]
+    if sources and len(broken) / len(sources) > max_broken:
+        names = ", ".join(s["name"] for s in broken[:5]) + (", ..." if len(broken) > 5 else "")
+        problems.append(f"{len(broken)} of {len(sources)} sources broken ({100 * len(broken) / len(sources):.0f}%), "
+                        f"more than --max-broken {max_broken:g}: {names}")
+    return Check(not problems, tuple(problems), last, len(broken), len(sources))
+
+
+def _table(headers: list[str], rows: list[list[str]], wrap_last: int = 100) -> str:
+    rows = [r[:-1] + [r[-1] if len(r[-1]) <= wrap_last else r[-1][:wrap_last - 1] + "…"] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def render(data: dict[str, Any]) -> str:
+    now = datetime.fromtimestamp(data["now"], UTC)
+    out = [f"store: {data['store']}" + ("" if data["store_exists"] else " (not created yet: run `feeds run`)")]
+    run = data["last_run"]
+    if run:
+        out.append(f"last run: {run['mode']} {_ago(run['started'], now)}, {run['sources']} fetched, {run['ok']} ok, "
+                   f"{run['failed']} failed, {run['new_items']} new items"
+                   + ("" if run.get("finished") else " (did not finish)"))
+    out.append("")
+    rows = []
+    for s in data["sources"]:
+        note = f"{s['last_error']}; {s['reason']}" if s["last_error"] else s["reason"]
+        rows.append([s["name"], s["state"], _ago(s["last_attempt"], now),
+                     "-" if s["http_status"] is None else str(s["http_status"]), str(s["items"]),
+                     _until(s["next_due"], now), note])
+    out.append(_table(["SOURCE", "STATE", "LAST FETCH", "HTTP", "ITEMS", "NEXT DUE", "LAST ERROR / REASON"], rows,
+                      wrap_last=160))
+    out.append("")
+    crow = [[c["slug"], str(c["entries"]), _ago(c["last_change"], now), "yes" if c["pending"] else ""]
+            for c in data["channels"]]
+    out.append(_table(["CHANNEL", "ENTRIES", "LAST CHANGE", "PENDING"], crow))
+    return "\n".join(out)
+
+
+def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data, now=_iso(data["now"]))
+    for key in ("last_attempt", "last_success", "next_due"):
+        for s in out["sources"]:
+            s[key] = _iso(s[key])
+    for s in out["sources"]:
+        if s["redirect"]:
+            s["redirect"]["first_seen"] = _iso(s["redirect"]["first_seen"])
+    for c in out["channels"]:
+        c["last_change"] = _iso(c["last_change"])
+    if out["last_run"]:
+        run = dict(out["last_run"])
+        run["started"], run["finished"] = _iso(run["started"]), _iso(run.get("finished"))
+        out["last_run"] = run
+    return out
+
+
+def status_main(cfg: Config, args: argparse.Namespace) -> int:
+    want_check = bool(getattr(args, "check", False))
+    try:
+        max_age = parse_duration(str(getattr(args, "max_age", "2h")))
+    except ValueError as e:
+        print(f"feeds status: --max-age: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    max_broken = float(getattr(args, "max_broken", 0.5))
+    if not 0 <= max_broken <= 1:
+        print(f"feeds status: --max-broken: expected a share from 0 to 1, got {max_broken:g}", file=sys.stderr)
+        return EXIT_USAGE
+    data = collect(cfg)
+    result = check(data, max_age, max_broken)
+    if getattr(args, "json", False):
+        doc = _json_ready(data)
+        if want_check:
+            doc["check"] = {"ok": result.ok, "problems": list(result.problems), "max_age": max_age.total_seconds(),
+                            "max_broken": max_broken, "broken": result.broken, "sources": result.total,
+                            "last_success": _iso(result.last_success)}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif want_check:
+        now = datetime.fromtimestamp(data["now"], UTC)
+        if result.ok:
+            print(f"OK: last successful fetch {_ago(result.last_success, now)}, "
+                  f"{result.broken} of {result.total} sources broken")
+        for p in result.problems:
+            print(f"CHECK FAILED: {p}")
+    else:
+        print(render(data))
+    return EXIT_CHECK if want_check and not result.ok else EXIT_OK
