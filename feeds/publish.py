@@ -1,37 +1,47 @@
 """Channels -> documents in the output directory.
 
-Atom 1.0 is built with feedgen and finished with lxml (source ids, xml:lang). Every document is
-rendered deterministically from the store and written atomically (temp file, fsync, rename) only
-when its bytes differ from what is on disk, so an unchanged feed keeps its bytes and its mtime and
-a reader's conditional GET sees it as unchanged.
+Per channel: the Atom feed ``<slug>.atom`` (always), with RFC 5005 archive pages
+``archive/<slug>/<n>.atom`` when ``output.archive`` is on; ``<slug>.json`` (JSON Feed 1.1) and
+``<slug>.rss`` (RSS 2.0) when the channel's formats ask for them, with the same entries and ids; and
+``<slug>.html`` for people. Then ``index.html`` (when any channel has "html") and ``index.opml``.
+The renderers live in :mod:`feeds.formats`; this module decides what goes where (see
+docs/publishing.md for the archive rule) and writes.
+
+Every document is rendered deterministically from the store and written atomically (temp file,
+fsync, rename) only when its bytes differ from what is on disk, so an unchanged document keeps its
+bytes and its mtime, a reader's conditional GET sees it as unchanged, and the WebSub hub is pinged
+only for documents that really changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import logging
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from feeds import __version__
 from feeds.config import Channel, Config
 from feeds.dedup import canonical_link, clean_link
 from feeds.errors import PublishError
+from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
 from feeds.store import Store, StoryEntry
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
+log = logging.getLogger("feeds.publish")
+
 MAX_SUMMARY_HTML = 20_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
+INDEX_HEADLINES = 5
+# Characters that may stand in an IRI as they are; anything else is percent-encoded.
+_IRI_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
-
-def ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+__all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "publish"]
 
 
 def atomic_write(path: Path, data: bytes) -> bool:
@@ -66,39 +76,21 @@ def atomic_write(path: Path, data: bytes) -> bool:
         except OSError:
             pass
     except OSError as e:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink()
-        except OSError:
-            pass
         raise PublishError(str(path), e.strerror or str(e)) from e
     return True
 
 
-@dataclass
-class Related:
-    """Another outlet's report of the same story."""
+def iri(url: str) -> str:
+    """`url` with every character that may not appear in an IRI percent-encoded (non-ASCII is kept)."""
+    from urllib.parse import quote
 
-    source: str
-    title: str
-    link: str
+    return "".join(ch if ord(ch) > 127 else quote(ch, safe=_IRI_SAFE) for ch in url)
 
 
-@dataclass
-class RenderEntry:
-    """Everything any output format needs about one published entry."""
-
-    id: str
-    title: str
-    link: str | None
-    published: datetime
-    updated: datetime
-    author: str
-    summary_html: str
-    categories: list[str]
-    source_name: str
-    source_link: str | None
-    source_id: str
-    related: list[Related] = field(default_factory=list)
+def _slugish(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
 
 
 def _first_uid(story: StoryEntry) -> str:
@@ -108,135 +100,249 @@ def _first_uid(story: StoryEntry) -> str:
     return story.rep.uid
 
 
+@dataclass
+class _Sources:
+    site: dict[str, str | None]  # source name -> its web site
+    feed: dict[str, str | None]  # source name -> its public (http/https) feed URL
+
+
+def _sources(store: Store) -> _Sources:
+    site: dict[str, str | None] = {}
+    feed: dict[str, str | None] = {}
+    for s in store.sources():
+        site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
+        url = s.fetch_url or s.url
+        feed[s.name] = iri(url) if url.startswith(("http://", "https://")) and safe_url(url, None) else None
+    return _Sources(site, feed)
+
+
+def _related(st: StoryEntry, link: str | None,
+             sightings: dict[int, list[tuple[str, str | None, str | None]]]) -> list[Related]:
+    """The story's other reports (other members, then exact re-posts by other outlets), one per outlet
+    and distinct link. An outlet that re-posted the very same article is credited without a link."""
+    related: list[Related] = []
+    seen = {canonical_link(link)} if link else set()
+    credited = {st.rep.source_name}
+    candidates: list[tuple[str, str | None, str | None]] = [(m.source_name, m.title, m.link) for m in st.others]
+    candidates += [(name, title, url) for m in (st.rep, *st.others) for name, url, title in sightings.get(m.id, ())]
+    for source, title, url in candidates:
+        safe = safe_url(clean_link(url), None) if url else None
+        canon = canonical_link(safe) if safe else None
+        if canon is not None and canon in seen:
+            if source in credited:
+                continue
+            safe = None  # the same article, carried by another outlet
+        if canon is not None:
+            seen.add(canon)
+        if safe is None and source in credited:
+            continue
+        credited.add(source)
+        related.append(Related(source, " ".join((title or "").split()) or source, iri(safe) if safe else None))
+    return related
+
+
 def build_entries(cfg: Config, stories: Sequence[StoryEntry],
                   sightings: dict[int, list[tuple[str, str | None, str | None]]],
-                  site_links: dict[str, str | None]) -> list[RenderEntry]:
+                  sources: _Sources, gens: dict[int, int] | None = None) -> list[RenderEntry]:
     out = []
     for st in stories:
         rep = st.rep
         link = safe_url(clean_link(rep.link), None) if rep.link else None
-        related: list[Related] = []
-        seen_links = {canonical_link(link)} if link else set()
-        seen_sources = {rep.source_name}
-
-        def add(source: str, title: str | None, url: str | None, *, seen_links: set[str | None] = seen_links,
-                seen_sources: set[str] = seen_sources) -> None:
-            safe = safe_url(clean_link(url), None) if url else None
-            if not safe:
-                return
-            canon = canonical_link(safe)
-            if canon in seen_links:
-                return
-            seen_links.add(canon)
-            seen_sources.add(source)
-            related.append(Related(source, title or source, safe))
-
-        for m in st.others:
-            add(m.source_name, m.title, m.link)
-        for m in (rep, *st.others):
-            for name, slink, stitle in sightings.get(m.id, ()):
-                add(name, stitle, slink)
+        link = iri(link) if link else None
+        related = _related(st, link, sightings)
         body = rep.summary or rep.content
         summary = sanitize_html(body, rep.link) if body else ""
         if len(summary) > MAX_SUMMARY_HTML:
             summary = f"<p>{html.escape(text_excerpt(summary, 1200), quote=False)}</p>"
-        if related:
-            items = "".join(
-                f"<li><a href={quoteattr(r.link)}>{html.escape(r.source)}</a>: {html.escape(r.title)}</li>"
-                for r in related)
-            summary += f"<p>Also reported by:</p><ul>{items}</ul>"
-        site = site_links.get(rep.source_name)
+        gen = (gens or {}).get(st.story_id, 1)
+        updated = max(st.updated, st.published)
         out.append(RenderEntry(
-            id=_first_uid(st), title=rep.title or "(untitled)", link=link, published=ts(st.published),
-            updated=ts(max(st.updated, st.published)), author=rep.author or rep.source_name, summary_html=summary,
-            categories=[c for c in rep.categories.split("\t") if c], source_name=rep.source_name,
-            source_link=site, source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
-            related=related,
+            id=development_id(_first_uid(st), gen), story_id=st.story_id, gen=gen,
+            title=" ".join((rep.title or "").split()) or "(untitled)", link=link,
+            published=plain_time(st.published), updated=entry_time(updated, st.story_id, gen),
+            author=" ".join(rep.author.split()) or rep.source_name, body_html=summary,
+            categories=[c.strip() for c in rep.categories.split("\t") if c.strip()],
+            source_name=rep.source_name, source_link=sources.site.get(rep.source_name),
+            source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
+            source_updated=plain_time(max(rep.updated, rep.published)),
+            source_feed=sources.feed.get(rep.source_name), related=related,
         ))
     return out
 
 
-def _slugish(name: str) -> str:
-    import re
+def _render_stories(cfg: Config, store: Store, ids: Sequence[int], sources: _Sources,
+                    gens: dict[int, int] | None = None) -> list[RenderEntry]:
+    stories = store.story_entries(ids)
+    item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
+    return build_entries(cfg, stories, store.sightings_of(item_ids), sources, gens)
 
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
+
+@dataclass
+class PublishReport:
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    pinged: list[str] = field(default_factory=list)  # WebSub topics the hub accepted
+    ping_pending: list[str] = field(default_factory=list)  # topics whose ping failed (retried next time)
 
 
-def render_atom(cfg: Config, channel: Channel, entries: Sequence[RenderEntry]) -> bytes:
-    from feedgen.feed import FeedGenerator
-    from lxml import etree
+class _Writer:
+    def __init__(self, report: PublishReport) -> None:
+        self.report = report
 
-    self_url = cfg.feed_url(f"{channel.slug}.atom")
-    fg = FeedGenerator()
-    fg.id(self_url)
-    fg.title(channel.title)
-    if channel.description:
-        fg.subtitle(channel.description)
-    fg.author({"name": cfg.output.author})
-    fg.link(href=self_url, rel="self", type="application/atom+xml")
-    if "html" in channel.formats or "html" in cfg.output.formats:
-        fg.link(href=cfg.feed_url(f"{channel.slug}.html"), rel="alternate", type="text/html")
+    def __call__(self, path: Path, data: bytes) -> bool:
+        changed = atomic_write(path, data)
+        (self.report.written if changed else self.report.unchanged).append(path)
+        return changed
+
+
+def _has_html(cfg: Config, channel: Channel) -> bool:
+    return "html" in channel.formats
+
+
+def _doc_names(channel: Channel) -> list[str]:
+    names = [f"{channel.slug}.atom"]
+    names += [f"{channel.slug}.{fmt}" for fmt in ("json", "rss", "html") if fmt in channel.formats]
+    return names
+
+
+# -- archives ----------------------------------------------------------------------------------------
+def archive_name(slug: str, page: int) -> str:
+    return f"archive/{slug}/{page}.atom"
+
+
+def archive_pages(size: int, page_size: int) -> int:
+    """How many archive pages a channel with `size` archived entries has.
+
+    Pages 1..size//page_size are full; the next one is open (partial, or empty right after a page
+    filled). There are always at least two pages once anything is archived, so every full page has
+    its next-archive link from the moment it is full (and never changes again), and even the first
+    page is linked to a neighbour as RFC 5005 asks.
+    """
+    if size <= 0:
+        return 0
+    return max(2, size // page_size + 1)
+
+
+@dataclass
+class _Live:
+    ids: list[int]
+    gens: dict[int, int]
+    pages: int  # archive pages after this publish
+
+
+def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _Sources, page_size: int,
+             write: _Writer) -> _Live:
+    """Move the stories beyond the newest `output.entries` into the archive, write the archive pages
+    that changed (or are missing), and return what the live documents hold."""
+    from feeds.formats import atom
+
+    pending = store.unarchived_channel_stories(ch.slug)  # newest first
+    live, overflow = pending[:cfg.output.entries], pending[cfg.output.entries:]
+    before = store.archive_size(ch.slug)
+    size = before
+    if overflow:
+        oldest_first = list(reversed(overflow))
+        gens = {sid: gen for sid, _up, gen in oldest_first}
+        entries = _render_stories(cfg, store, [sid for sid, _up, _gen in oldest_first], sources, gens)
+        by_story = dict(zip((e.story_id for e in entries), atom.entry_snapshots(info, entries), strict=True))
+        rows = []
+        for sid, up, gen in oldest_first:
+            snap = by_story.get(sid)
+            if snap is None:  # the story vanished from the store meanwhile: nothing to archive
+                continue
+            rows.append({"seq": size, "story_id": sid, "gen": gen, "updated": up, "entry": snap})
+            size += 1
+        store.add_archive_slots(ch.slug, rows)
+    pages = archive_pages(size, page_size)
+    out = cfg.output.dir
+    first_touched = before // page_size + 1 if size > before else pages + 1
+    for page in range(1, pages + 1):
+        target = out / archive_name(ch.slug, page)
+        if page < first_touched and target.exists():
+            continue  # a page before the first new entry: its entries and links are as they were
+        write(target, _render_archive_page(cfg, store, ch, info, page, pages, size, page_size))
+    return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
+
+
+def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo, page: int, pages: int,
+                         size: int, page_size: int) -> bytes:
+    from feeds.formats import atom
+
+    start = (page - 1) * page_size
+    snaps = [s for _seq, s in store.archive_entries(ch.slug, start, start + page_size)]
+    stamps = [u for u in map(atom.snapshot_updated, snaps) if u is not None]
+    if not stamps:  # the open page right after a page filled: it takes the time of the page before
+        prev = [s for _seq, s in store.archive_entries(ch.slug, max(0, start - page_size), start)]
+        stamps = [u for u in map(atom.snapshot_updated, prev) if u is not None]
+    updated = max(stamps) if stamps else info.updated
+    page_info = FeedInfo(
+        self_url=cfg.feed_url(archive_name(ch.slug, page)), feed_id=info.feed_id,
+        title=f"{ch.title} (archive, page {page})", subtitle=info.subtitle, author=info.author,
+        language=info.language, html_url=info.html_url, hub=None, updated=updated, version=info.version)
+    return atom.render_archive_page(
+        page_info, snaps, current=info.self_url,
+        prev_archive=cfg.feed_url(archive_name(ch.slug, page - 1)) if page > 1 else None,
+        next_archive=cfg.feed_url(archive_name(ch.slug, page + 1)) if page < pages else None)
+
+
+# -- one channel ---------------------------------------------------------------------------------------
+def _feed_info(cfg: Config, ch: Channel, name: str, updated: datetime) -> FeedInfo:
+    html_url = cfg.feed_url(f"{ch.slug}.html") if _has_html(cfg, ch) else cfg.output.base_url
+    return FeedInfo(self_url=cfg.feed_url(name), feed_id=cfg.feed_url(f"{ch.slug}.atom"), title=ch.title,
+                    subtitle=ch.description, author=cfg.output.author, language=cfg.output.language,
+                    html_url=html_url, hub=cfg.output.hub, updated=updated, version=__version__)
+
+
+def _empty_updated(store: Store, slug: str, now: float) -> datetime:
+    """`updated` of a feed without entries: when the channel last changed (stable across runs)."""
+    last = store.channel_states().get(slug, {}).get("last_change")
+    return plain_time(float(last) if last else now)
+
+
+def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, now: float, page_size: int,
+                     write: _Writer) -> tuple[list[str], list[RenderEntry], datetime]:
+    """Write a channel's documents; return the URLs of the subscription documents that changed, the
+    live entries and the feed's `updated`."""
+    from feeds.formats import atom, html, jsonfeed, rss
+
+    base_info = _feed_info(cfg, ch, f"{ch.slug}.atom", plain_time(now))
+    pages = 0
+    if cfg.output.archive:
+        live = _archive(cfg, store, ch, base_info, sources, page_size, write)
+        entries = _render_stories(cfg, store, live.ids, sources, live.gens)
+        pages = live.pages
     else:
-        fg.link(href=cfg.output.base_url, rel="alternate", type="text/html")
-    if cfg.output.hub:
-        fg.link(href=cfg.output.hub, rel="hub")
-    fg.generator("feeds", version=__version__)
-    newest = max((e.updated for e in entries), default=EPOCH)
-    fg.updated(newest)
-    for e in reversed(entries):  # feedgen prepends: add oldest first so the newest ends up first
-        fe = fg.add_entry()
-        fe.id(e.id)
-        fe.title(e.title)
-        fe.updated(e.updated)
-        fe.published(e.published)
-        fe.author({"name": e.author})
-        if e.link:  # feedgen 1.0 drops link attributes: links are rewritten below
-            fe.link(href=e.link, rel="alternate")
-        if e.summary_html:
-            fe.summary(e.summary_html, type="html")
-        if not e.link:
-            fe.content(e.summary_html or html.escape(e.title), type="html")
-        for c in e.categories:
-            fe.category(term=c)
-        fe.source(url=e.source_link or "", title=e.source_name)
-    root = etree.fromstring(fg.atom_str(pretty=False))
-    if cfg.output.language:
-        root.set(f"{{{XML_NS}}}lang", cfg.output.language)
-    for el, e in zip(root.iter(f"{{{ATOM_NS}}}entry"), entries, strict=True):
-        _fix_links(el, e)
-    for src, e in zip(root.iter(f"{{{ATOM_NS}}}source"), entries, strict=True):
-        # feedgen writes <title> and <link>; RFC 4287 wants an id too so readers can tell sources apart
-        sid = etree.Element(f"{{{ATOM_NS}}}id")
-        sid.text = e.source_id
-        src.insert(0, sid)
-        if not e.source_link:
-            for link in src.findall(f"{{{ATOM_NS}}}link"):
-                src.remove(link)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)  # type: ignore[no-any-return]
+        stories = store.channel_stories(ch.slug, cfg.output.entries)
+        item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
+        entries = build_entries(cfg, stories, store.sightings_of(item_ids), sources)
+    updated = max((e.updated for e in entries), default=None) or _empty_updated(store, ch.slug, now)
+    out = cfg.output.dir
+    changed: list[str] = []
+    prev_archive = cfg.feed_url(archive_name(ch.slug, pages)) if pages else None
+    docs: list[tuple[str, Callable[[FeedInfo], bytes]]] = [
+        (f"{ch.slug}.atom", lambda info: atom.render_feed(info, entries, prev_archive=prev_archive))]
+    if "json" in ch.formats:
+        docs.append((f"{ch.slug}.json", lambda info: jsonfeed.render_json_feed(info, entries)))
+    if "rss" in ch.formats:
+        docs.append((f"{ch.slug}.rss", lambda info: rss.render_rss(info, entries)))
+    for name, render in docs:
+        info = _feed_info(cfg, ch, name, updated)
+        if write(out / name, render(info)):
+            changed.append(info.self_url)
+    if _has_html(cfg, ch):
+        page = html.render_channel_page(
+            site_title=cfg.output.title, lang=cfg.output.language, slug=ch.slug, title=ch.title,
+            description=ch.description, formats=ch.formats, entries=entries,
+            archive_href=archive_name(ch.slug, pages) if pages else None)
+        write(out / f"{ch.slug}.html", page)
+    return changed, entries, updated
 
 
-def _fix_links(entry: Any, e: RenderEntry) -> None:
-    """Write the entry's links with their rel, type and title (feedgen 1.0 loses the attributes)."""
-    from lxml import etree
-
-    old = entry.findall(f"{{{ATOM_NS}}}link")
-    pos = entry.index(old[0]) if old else len(entry)
-    for link in old:
-        entry.remove(link)
-    new = []
-    if e.link:
-        new.append({"rel": "alternate", "type": "text/html", "href": e.link})
-    new += [{"rel": "related", "type": "text/html", "href": r.link, "title": f"{r.source}: {r.title}"}
-            for r in e.related]
-    for i, attrs in enumerate(new):
-        el = etree.Element(f"{{{ATOM_NS}}}link")
-        for k in ("rel", "type", "href", "title"):
-            if k in attrs:
-                el.set(k, attrs[k])
-        entry.insert(pos + i, el)
-
-
+# -- site documents --------------------------------------------------------------------------------
 def render_opml(cfg: Config) -> bytes:
+    from xml.sax.saxutils import quoteattr
+
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",
              f"    <title>{html.escape(cfg.output.title)}</title>",
              f"    <ownerName>{html.escape(cfg.output.author)}</ownerName>", "  </head>", "  <body>"]
@@ -249,44 +355,59 @@ def render_opml(cfg: Config) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
-@dataclass
-class PublishReport:
-    written: list[Path] = field(default_factory=list)
-    unchanged: list[Path] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+def _index_headlines(cfg: Config, store: Store, ch: Channel, sources: _Sources) -> list[RenderEntry]:
+    if cfg.output.archive:
+        top = store.unarchived_channel_stories(ch.slug)[:INDEX_HEADLINES]
+        return _render_stories(cfg, store, [sid for sid, _up, _gen in top], sources,
+                               {sid: gen for sid, _up, gen in top})
+    stories = store.channel_stories(ch.slug, INDEX_HEADLINES)
+    return build_entries(cfg, stories, {}, sources)
 
 
-def channel_entries(cfg: Config, store: Store, channel: Channel, limit: int | None = None) -> list[RenderEntry]:
-    stories = store.channel_stories(channel.slug, limit or cfg.output.entries)
-    ids = [m.id for st in stories for m in (st.rep, *st.others)]
-    sightings = store.sightings_of(ids)
-    site_links = {s.name: (s.site_link if s.site_link and safe_url(s.site_link, None) else None)
-                  for s in store.sources()}
-    return build_entries(cfg, stories, sightings, site_links)
+# -- the whole publish -------------------------------------------------------------------------------
+def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
+            page_size: int = ARCHIVE_PAGE_SIZE, ping: bool = True) -> PublishReport:
+    """Render the given channels (all when None; any channel with a missing document too) and the
+    site documents; write what changed; announce changed feeds to the WebSub hub."""
+    from feeds.formats import html as html_fmt
 
-
-def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None) -> PublishReport:
-    """Render the given channels (all when None) and the index documents; write what changed."""
     report = PublishReport()
+    write = _Writer(report)
     wanted = set(slugs) if slugs is not None else None
     out = cfg.output.dir
+    now = datetime.now(UTC).timestamp()
+    sources = _sources(store)
+    changed_urls: list[str] = []
+    latest: dict[str, list[RenderEntry]] = {}
     for ch in cfg.channels:
-        target = out / f"{ch.slug}.atom"
-        if wanted is not None and ch.slug not in wanted and target.exists():
+        if wanted is not None and ch.slug not in wanted and all((out / n).exists() for n in _doc_names(ch)):
             continue
         try:
-            entries = channel_entries(cfg, store, ch)
-            data = render_atom(cfg, ch, entries)
-            changed = atomic_write(target, data)
+            changed, entries, updated = _publish_channel(cfg, store, ch, sources, now, page_size, write)
         except PublishError as e:
             report.errors.append(str(e))
             continue
-        (report.written if changed else report.unchanged).append(target)
+        latest[ch.slug] = entries[:INDEX_HEADLINES]
+        changed_urls += changed
+        # an empty feed's `updated` is the channel's last change: keep that value, or it would move
+        # on every run and rewrite the feed each time
+        last = float(int(now)) if entries else updated.timestamp()
         store.set_channel_state(ch.slug, dirty=False, entries=len(entries),
-                                **({"last_change": datetime.now(UTC).timestamp()} if changed else {}))
+                                **({"last_change": last} if changed else {}))
     try:
-        target = out / "index.opml"
-        (report.written if atomic_write(target, render_opml(cfg)) else report.unchanged).append(target)
+        if any(_has_html(cfg, ch) for ch in cfg.channels):
+            chans = [html_fmt.ChannelLinks(
+                slug=ch.slug, title=ch.title, description=ch.description, formats=ch.formats,
+                headlines=latest[ch.slug] if ch.slug in latest else _index_headlines(cfg, store, ch, sources),
+                has_page=_has_html(cfg, ch)) for ch in cfg.channels]
+            write(out / "index.html", html_fmt.render_index(site_title=cfg.output.title,
+                                                            lang=cfg.output.language, channels=chans))
+        write(out / "index.opml", render_opml(cfg))
     except PublishError as e:
         report.errors.append(str(e))
+    if ping and cfg.output.hub:
+        from feeds import websub
+
+        result = websub.announce(store, cfg.output.hub, changed_urls)
+        report.pinged, report.ping_pending = result.accepted, result.pending
     return report

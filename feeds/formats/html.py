@@ -1,0 +1,149 @@
+"""HTML pages for people: the site index and one Planet-like page per channel.
+
+Plain semantic HTML with a little inline CSS, readable on a phone. Every text is escaped; summaries are
+already sanitised HTML (feeds.sanitize) and are inserted as they are. Links between the site's own
+files are relative (so the pages work from disk as well as from any base URL); feed autodiscovery
+<link rel="alternate"> elements point at the channel's feeds. Nothing depends on the clock: an
+unchanged channel renders the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from feeds.formats.model import RenderEntry, rfc3339
+
+FEED_TYPES = (  # format, file suffix, media type, label
+    ("atom", "atom", "application/atom+xml", "Atom"),
+    ("json", "json", "application/feed+json", "JSON Feed"),
+    ("rss", "rss", "application/rss+xml", "RSS"),
+)
+
+CSS = """
+:root{color-scheme:light dark;--muted:#5a5a5a;--rule:#d8d8d8;--accent:#0b57d0}
+@media (prefers-color-scheme:dark){:root{--muted:#a8a8a8;--rule:#3a3a3a;--accent:#8ab4f8}}
+body{font:1.0625rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+max-width:44rem;padding:0 1rem 2rem;overflow-wrap:break-word}
+a{color:var(--accent)}
+header{border-bottom:2px solid var(--rule);margin-bottom:.5rem;padding-top:.75rem}
+header h1{font-size:1.6rem;line-height:1.2;margin:.25rem 0}
+.site{margin:0;font-size:.9rem}
+.subscribe{font-size:.95rem}
+.subscribe a{display:inline-block;padding:.15rem .55rem;margin:.1rem .15rem .1rem 0;border:1px solid var(--rule);
+border-radius:1rem;text-decoration:none}
+article,section{border-bottom:1px solid var(--rule);padding:.5rem 0 .75rem}
+h2{font-size:1.2rem;line-height:1.3;margin:.5rem 0 .25rem}
+.meta{color:var(--muted);font-size:.875rem;margin:.15rem 0 .4rem}
+.summary img{max-width:100%;height:auto}
+.also{font-size:.925rem;margin:.4rem 0 0}
+.also ul,section ul{margin:.25rem 0;padding-left:1.25rem}
+.also li,section li{margin:.2rem 0}
+footer{color:var(--muted);font-size:.875rem;margin-top:1rem}
+""".strip()
+
+
+@dataclass(frozen=True)
+class ChannelLinks:
+    """What the index needs about a channel."""
+
+    slug: str
+    title: str
+    description: str
+    formats: tuple[str, ...]
+    headlines: Sequence[RenderEntry]
+    has_page: bool
+
+
+def _when(dt: datetime) -> str:
+    return f'<time datetime="{rfc3339(dt.replace(microsecond=0))}">{dt.day} {dt:%B %Y, %H:%M} UTC</time>'
+
+
+def _page(*, lang: str | None, title: str, head_links: Sequence[str], body: str) -> bytes:
+    lang_attr = f' lang="{escape(lang)}"' if lang else ""
+    head = "\n".join([
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+        *head_links,
+        f"<style>\n{CSS}\n</style>",
+    ])
+    return f"<!DOCTYPE html>\n<html{lang_attr}>\n<head>\n{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n".encode()
+
+
+def _feed_links(slug: str, title: str, formats: Sequence[str]) -> tuple[list[str], str]:
+    """Autodiscovery <link> elements and the visible subscribe links for a channel's feeds."""
+    head, visible = [], []
+    for fmt, suffix, mtype, label in FEED_TYPES:
+        if fmt in formats:
+            href = escape(f"{slug}.{suffix}")
+            head.append(f'<link rel="alternate" type="{mtype}" title="{escape(title)} ({label})" href="{href}">')
+            visible.append(f'<a href="{href}" type="{mtype}">{label}</a>')
+    return head, " ".join(visible)
+
+
+def _article(e: RenderEntry) -> str:
+    title = escape(e.title)
+    heading = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
+    source = (f'<a href="{escape(e.source_link)}">{escape(e.source_name)}</a>' if e.source_link
+              else escape(e.source_name))
+    meta = [source, _when(e.published)]
+    if e.author and e.author != e.source_name:
+        meta.append(f"by {escape(e.author)}")
+    parts = [f'<article id="story-{e.story_id}">', f"<h2>{heading}</h2>", f'<p class="meta">{" · ".join(meta)}</p>']
+    if e.body_html:
+        parts.append(f'<div class="summary">{e.body_html}</div>')
+    if e.related:
+        items = "".join(f'<li><a href="{escape(r.link)}">{escape(r.source)}</a>: {escape(r.title)}</li>' if r.link
+                        else f"<li>{escape(r.source)} (the same report)</li>" for r in e.related)
+        parts.append(f'<div class="also"><p>Also reported by:</p><ul>{items}</ul></div>')
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+def render_channel_page(*, site_title: str, lang: str | None, slug: str, title: str, description: str,
+                        formats: Sequence[str], entries: Sequence[RenderEntry], archive_href: str | None) -> bytes:
+    head_links, subscribe = _feed_links(slug, title, formats)
+    body = [
+        "<header>",
+        f'<p class="site"><a href="index.html">{escape(site_title)}</a></p>',
+        f"<h1>{escape(title)}</h1>",
+    ]
+    if description:
+        body.append(f"<p>{escape(description)}</p>")
+    body += [f'<p class="subscribe">Subscribe: {subscribe}</p>', "</header>", "<main>"]
+    body += [_article(e) for e in entries] or ["<p>No stories yet.</p>"]
+    body.append("</main>")
+    footer = ['<a href="index.html">All channels</a>']
+    if archive_href:
+        footer.append(f'<a href="{escape(archive_href)}" type="application/atom+xml">Older stories (Atom archive)</a>')
+    body.append(f'<footer><p>{" · ".join(footer)}</p></footer>')
+    return _page(lang=lang, title=f"{title} · {site_title}", head_links=head_links, body="\n".join(body))
+
+
+def render_index(*, site_title: str, lang: str | None, channels: Sequence[ChannelLinks]) -> bytes:
+    head_links: list[str] = []
+    body = ["<header>", f"<h1>{escape(site_title)}</h1>", "</header>", "<main>"]
+    for ch in channels:
+        links, subscribe = _feed_links(ch.slug, ch.title, ch.formats)
+        head_links += links[:1]  # the Atom feed of each channel
+        name = escape(ch.title)
+        heading = f'<a href="{escape(ch.slug)}.html">{name}</a>' if ch.has_page else name
+        body += [f'<section id="channel-{escape(ch.slug)}">', f"<h2>{heading}</h2>"]
+        if ch.description:
+            body.append(f'<p class="meta">{escape(ch.description)}</p>')
+        body.append(f'<p class="subscribe">Subscribe: {subscribe}</p>')
+        if ch.headlines:
+            items = []
+            for e in ch.headlines:
+                title = escape(e.title)
+                text = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
+                items.append(f"<li>{text} <span class=\"meta\">({escape(e.source_name)})</span></li>")
+            body.append(f"<ul>{''.join(items)}</ul>")
+        else:
+            body.append("<p>No stories yet.</p>")
+        body.append("</section>")
+    body += ["</main>", '<footer><p>All channels as <a href="index.opml">OPML</a></p></footer>']
+    return _page(lang=lang, title=site_title, head_links=head_links, body="\n".join(body))

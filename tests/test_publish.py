@@ -1,0 +1,298 @@
+"""Publishing: every format written, parsed back and validated with feeds.validate (zero problems).
+
+The store is real SQLite: filled by the real pipeline from the bundled demo sources (copied to a temp
+dir), or directly through Store methods when a test needs exact control (clusters, equal times,
+relative links). Other publishing tests import the helpers defined here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from feeds.config import Config, parse_config
+from feeds.publish import publish
+from feeds.store import Store
+from feeds.validate import errors_and_warnings, validate_document
+
+REPO = Path(__file__).resolve().parent.parent
+BASE = "http://127.0.0.1:8080/"
+T0 = 1_751_000_000.0  # 2025-06-27, well in the past
+
+
+# -- helpers shared by the publishing tests ------------------------------------------------------------
+def make_config(tmp: Path, *, channels: str | None = None, entries: int = 100, archive: bool = True,
+                hub: str | None = None, formats: Sequence[str] = ("atom", "json", "rss", "html"),
+                sources: str = "", stories: bool = True) -> Config:
+    fmt = ", ".join(f'"{f}"' for f in formats)
+    text = f"""
+[output]
+dir = "output"
+base_url = "{BASE}"
+entries = {entries}
+title = "Test <site> & co"
+author = "Test Desk"
+language = "en"
+formats = [{fmt}]
+archive = {"true" if archive else "false"}
+{f'hub = "{hub}"' if hub else ""}
+
+[store]
+path = "feeds.db"
+
+[stories]
+enabled = {"true" if stories else "false"}
+
+{sources}
+
+{channels if channels is not None else '''
+[channels.news]
+title = "News"
+description = "Everything"
+match_all = true
+'''}
+"""
+    path = tmp / "feeds.toml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+@dataclass
+class Fill:
+    """Writes sources, items and stories straight into a real store."""
+
+    store: Store
+    sources: dict[str, int] = field(default_factory=dict)
+    next_id: int = 0
+
+    def source(self, name: str, site: str | None = None) -> int:
+        if name not in self.sources:
+            url = f"https://{name.lower().replace(' ', '-')}.example/feed.xml"
+            rows = self.store.sync_sources([(u, n) for n, u in self._urls()] + [(url, name)])
+            sid = rows[url].id
+            with self.store.tx() as c:
+                self.store.update_source(c, sid, site_link=site or f"https://{name.lower().replace(' ', '-')}.example/")
+            self.sources[name] = sid
+        return self.sources[name]
+
+    def _urls(self) -> list[tuple[str, str]]:
+        return [(s.name, s.url) for s in self.store.sources() if s.name in self.sources]
+
+    def item(self, source: str, title: str, when: float, *, story_id: int = 0, summary: str = "",
+             link: str | None = "auto") -> int:
+        sid = self.source(source)
+        self.next_id += 1
+        n = self.next_id
+        if link == "auto":
+            link = f"https://{source.lower().replace(' ', '-')}.example/a/{n}"
+        row = {"uid": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'test-item-{n}-{title}')}", "source_id": sid,
+               "guid": f"g{n}", "link": link, "title": title, "summary": summary or f"<p>About {title}.</p>",
+               "content": "", "author": "", "categories": "Tests", "published": when, "updated": when,
+               "first_seen": when, "title_key": None, "content_hash": f"h{n}", "story_id": story_id}
+        with self.store.tx() as c:
+            (item_id,) = self.store.insert_items(c, [row])
+            if not story_id:
+                self.store.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": when,
+                                               "updated": when}])
+                self.store.update_item(c, item_id, story_id=item_id)
+        return item_id
+
+    def story(self, channels: Sequence[str], source: str, title: str, when: float, *,
+              others: Sequence[tuple[str, str, float]] = (), summary: str = "", link: str | None = "auto") -> int:
+        """A story (its first report by `source`), other outlets' reports of it, in `channels`."""
+        story_id = self.item(source, title, when, summary=summary, link=link)
+        for osrc, otitle, owhen in others:
+            self.item(osrc, otitle, owhen, story_id=story_id)
+        with self.store.tx() as c:
+            if others:
+                self.store.update_story(c, story_id, size=1 + len(others))
+            self.store.set_story_channels(c, story_id, channels, when)
+        return story_id
+
+    def touch(self, story_id: int, channels: Sequence[str], when: float) -> None:
+        """A significant development: the story's `updated` moves."""
+        with self.store.tx() as c:
+            self.store.update_story(c, story_id, updated=when)
+            self.store.set_story_channels(c, story_id, channels, when)
+
+    def sighting(self, item_id: int, source: str, link: str, title: str, when: float) -> None:
+        sid = self.source(source)
+        with self.store.tx() as c:
+            self.store.add_sightings(c, [{"item_id": item_id, "source_id": sid, "link": link, "title": title,
+                                          "seen": when}])
+
+
+def problems_of(path: Path, url: str) -> list[str]:
+    return errors_and_warnings(validate_document(path.read_bytes(), self_url=url))
+
+
+def assert_valid(out: Path, names: Sequence[str] | None = None) -> int:
+    """Validate every feed document under `out` (or the named ones) against its served URL."""
+    paths = [out / n for n in names] if names else sorted(
+        p for p in out.rglob("*") if p.suffix in (".atom", ".json", ".rss"))
+    for p in paths:
+        url = BASE + p.relative_to(out).as_posix()
+        assert problems_of(p, url) == [], (p, problems_of(p, url))
+    return len(paths)
+
+
+def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(out).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def demo_config(tmp: Path, **kw: Any) -> Config:
+    """The bundled demo (four offline sources, five channels) with its output in `tmp`."""
+    shutil.copytree(REPO / "config" / "demo", tmp / "demo")
+    demo = (REPO / "config" / "feeds.toml").read_text(encoding="utf-8")
+    text = demo.replace('dir = "../output"', 'dir = "output"').replace('path = "../var/feeds.db"', 'path = "feeds.db"')
+    if kw.get("hub"):
+        text = text.replace('formats = ["atom"', f'hub = "{kw["hub"]}"\nformats = ["atom"')
+    path = tmp / "feeds.toml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+def run_demo(cfg: Config) -> None:
+    from feeds.run import run_once
+
+    report = run_once(cfg, force_all=True)
+    assert not report.failed and not report.publish_errors
+
+
+# -- tests -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    cfg = demo_config(tmp_path_factory.mktemp("demo"))
+    run_demo(cfg)
+    return cfg
+
+
+def test_demo_every_document_is_valid(demo: Config) -> None:
+    out = demo.output.dir
+    n = assert_valid(out)
+    assert n == 3 * len(demo.channels)
+    for ch in demo.channels:
+        for suffix in ("atom", "json", "rss", "html"):
+            assert (out / f"{ch.slug}.{suffix}").is_file()
+    assert (out / "index.html").is_file() and (out / "index.opml").is_file()
+
+
+def test_formats_carry_the_same_entries_and_ids(demo: Config) -> None:
+    out = demo.output.dir
+    for ch in demo.channels:
+        atom = feedparser.parse((out / f"{ch.slug}.atom").read_bytes())
+        rss = feedparser.parse((out / f"{ch.slug}.rss").read_bytes())
+        doc = json.loads((out / f"{ch.slug}.json").read_bytes())
+        assert not atom.bozo and not rss.bozo
+        assert atom.version == "atom10" and rss.version == "rss20"
+        ids = [e.id for e in atom.entries]
+        assert ids, ch.slug
+        assert len(set(ids)) == len(ids)
+        assert [e.id for e in rss.entries] == ids
+        assert [i["id"] for i in doc["items"]] == ids
+        assert [e.title for e in rss.entries] == [e.title for e in atom.entries] == [i["title"] for i in doc["items"]]
+        assert [e.link for e in rss.entries] == [e.link for e in atom.entries]
+        # where each document says it lives
+        assert {ln.href for ln in atom.feed.links if ln.rel == "self"} == {f"{BASE}{ch.slug}.atom"}
+        assert doc["feed_url"] == f"{BASE}{ch.slug}.json"
+        assert atom.feed.author == "feeds demo" and atom.feed.language == "en"
+        for e in atom.entries:
+            assert e.updated_parsed and e.published_parsed and e.source.title
+
+
+def test_rss_guid_is_the_atom_id_and_not_a_permalink(demo: Config) -> None:
+    from lxml import etree
+
+    out = demo.output.dir
+    root = etree.fromstring((out / "all.rss").read_bytes())
+    guids = root.findall("channel/item/guid")
+    atom = feedparser.parse((out / "all.atom").read_bytes())
+    assert [g.text for g in guids] == [e.id for e in atom.entries]
+    assert {g.get("isPermaLink") for g in guids} == {"false"}
+    selfs = root.findall("channel/{http://www.w3.org/2005/Atom}link[@rel='self']")
+    assert [s.get("href") for s in selfs] == [f"{BASE}all.rss"]
+
+
+def test_second_publish_changes_nothing(demo: Config) -> None:
+    before = snapshot(demo.output.dir)
+    store = Store.open(demo.store_path)
+    try:
+        report = publish(demo, store)
+    finally:
+        store.close()
+    assert report.written == [] and report.errors == []
+    assert snapshot(demo.output.dir) == before
+
+
+def test_relative_links_clusters_and_equal_times(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    store = Store.open(cfg.store_path)
+    fill = Fill(store)
+    # a summary with relative links and an image: made absolute against the article's URL
+    s1 = fill.story(["news"], "Alpha Wire", "Harbour reopens", T0,
+                    summary='<p>See <a href="/more">more</a> and <img src="pic.jpg" alt="x"></p>',
+                    link="https://alpha-wire.example/news/harbour")
+    # a cluster: two other outlets' reports, one exact re-post (sighting) with another link
+    s2 = fill.story(["news"], "Beta Post", "Bridge vote passes", T0 + 60,
+                    others=[("Gamma Daily", "Lawmakers approve bridge", T0 + 120)])
+    fill.sighting(s2, "Delta News", "https://delta-news.example/bridge", "Bridge vote passes", T0 + 200)
+    # many stories at the very same second (sources that publish on the minute)
+    for i in range(5):
+        fill.story(["news"], "Alpha Wire", f"Same minute story {i}", T0 + 3600)
+    # no link at all: content is required then
+    fill.story(["news"], "Beta Post", "Linkless note", T0 + 30, link=None)
+    report = publish(cfg, store, page_size=50)
+    store.close()
+    assert not report.errors
+    out = cfg.output.dir
+    assert_valid(out)
+    atom = feedparser.parse((out / "news.atom").read_bytes())
+    by_title = {e.title: e for e in atom.entries}
+    harbour = by_title["Harbour reopens"]
+    assert 'href="https://alpha-wire.example/more"' in harbour.summary
+    assert 'src="https://alpha-wire.example/news/pic.jpg"' in harbour.summary
+    bridge = by_title["Bridge vote passes"]
+    related = {ln.href for ln in bridge.links if ln.rel == "related"}
+    assert related == {f"https://gamma-daily.example/a/{s2 + 1}", "https://delta-news.example/bridge"}
+    assert "Also reported by" in bridge.summary and "Gamma Daily" in bridge.summary
+    updated = [e.updated for e in atom.entries]
+    assert len(set(updated)) == len(updated)
+    linkless = by_title["Linkless note"]
+    assert not [ln for ln in linkless.get("links", []) if ln.rel == "alternate"] and linkless.content
+    assert f"story-{s1}" in (out / "news.html").read_text()
+
+
+def test_empty_channel_is_valid_and_stable(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    store = Store.open(cfg.store_path)
+    try:
+        publish(cfg, store)
+        first = snapshot(cfg.output.dir)
+        assert_valid(cfg.output.dir)
+        report = publish(cfg, store)
+        assert report.written == []
+        assert snapshot(cfg.output.dir) == first
+    finally:
+        store.close()
+
+
+def test_only_asked_formats_are_written(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    Fill(store).story(["news"], "Alpha Wire", "One story", T0)
+    publish(cfg, store)
+    store.close()
+    names = sorted(p.name for p in cfg.output.dir.iterdir() if p.is_file())
+    assert names == ["index.opml", "news.atom"]
+    assert_valid(cfg.output.dir)
+    atom = feedparser.parse((cfg.output.dir / "news.atom").read_bytes())
+    assert [ln.href for ln in atom.feed.links if ln.rel == "alternate"] == [BASE]
