@@ -1,0 +1,120 @@
+"""Smoke test of the performance harness (bench/): a tiny, untimed run on 3 sources x 5 items.
+
+Asserts that the harness produces figures and passes its own checks, and that the loopback feed
+server honours conditional GET in each of its modes. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import corpus  # noqa: E402
+import run as bench_run  # noqa: E402
+
+SPEC = corpus.Spec(3, 5, seed=7, base=datetime(2025, 3, 4, 5, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[bench_run.FeedServer]:
+    with bench_run.FeedServer(spec=SPEC, lifetime=300, start_timeout=60) as srv:
+        yield srv
+
+
+def test_corpus_is_deterministic_and_mixed() -> None:
+    a = [corpus.render(f, SPEC.base) for f in corpus.feeds(SPEC)]
+    b = [corpus.render(f, SPEC.base) for f in corpus.feeds(SPEC)]
+    assert a == b
+    feeds = list(corpus.feeds(SPEC))
+    assert {f.kind for f in feeds} == {"rss", "atom"}
+    assert all(len(f.items) == 5 for f in feeds)
+    big = corpus.Spec(20, 20, seed=7, base=SPEC.base)
+    links: dict[str, set[int]] = {}
+    for f in corpus.feeds(big):
+        for it in f.items:
+            links.setdefault(it.link, set()).add(f.index)
+            assert 400 <= len(it.summary) <= 900
+    shared = sum(1 for srcs in links.values() if len(srcs) > 1)
+    assert 0 < shared < 0.3 * len(links)  # some items syndicated across sources, not most
+
+
+def test_server_serves_the_generated_bytes(server: bench_run.FeedServer) -> None:
+    feed = next(iter(corpus.feeds(SPEC)))
+    status, headers, body = server.get(feed.path)
+    assert status == 200
+    assert body == corpus.render(feed, SPEC.base)
+    assert headers["content-type"].startswith("application/")
+
+
+def test_server_honours_conditional_get(server: bench_run.FeedServer) -> None:
+    path = next(iter(corpus.feeds(SPEC))).path
+    server.mode("normal")
+    status, h, body = server.get(path)
+    assert status == 200 and h.get("etag") and h.get("last-modified")
+    status, h304, body304 = server.get(path, {"If-None-Match": h["etag"]})
+    assert (status, body304) == (304, b"") and h304["etag"] == h["etag"]
+    assert server.get(path, {"If-Modified-Since": h["last-modified"]})[0] == 304
+    assert server.get(path, {"If-None-Match": '"something-else"'})[0] == 200
+    # If-None-Match wins over a matching If-Modified-Since
+    assert server.get(path, {"If-None-Match": '"x"', "If-Modified-Since": h["last-modified"]})[0] == 200
+
+    server.mode("build-date")
+    s1, h1, b1 = server.get(path, {"If-None-Match": h["etag"]})
+    s2, h2, b2 = server.get(path, {"If-None-Match": h1["etag"]})
+    assert s1 == s2 == 200 and h1["etag"] != h2["etag"] and b1 != b2
+    assert len(b1) == len(b2) == len(body)
+    diff = [i for i, (x, y) in enumerate(zip(b1, b2, strict=True)) if x != y]
+    date_at = body.index(b"<lastBuildDate>") if b"<lastBuildDate>" in body else body.index(b"<updated>")
+    assert date_at < diff[0] and diff[-1] < date_at + 50  # only the build date differs
+
+    server.mode("no-validators")
+    s3, h3, b3 = server.get(path, {"If-None-Match": h["etag"], "If-Modified-Since": h["last-modified"]})
+    assert s3 == 200 and b3 == body and "etag" not in h3 and "last-modified" not in h3
+    server.mode("normal")
+
+
+def test_harness_produces_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = bench_run.main(["--sources", "3", "--items", "5", "--scenario", "g200", "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc in (0, 1), out  # 1: a pipeline correctness check failed; the figures are still there
+    data = json.loads((tmp_path / "latest.json").read_text())
+    by_name = {r["scenario"]: r for r in data["results"]}
+    assert set(by_name) == {"g200-cold", "g200-warm-304", "g200-warm-same", "g200-warm-builddate"}
+    cold = by_name["g200-cold"]
+    assert cold["sources"] == 3 and cold["items"] == 15 and cold["new_items"] > 0
+    for r in data["results"]:
+        assert r["wall_s"] > 0 and r["peak_rss_mb"] > 0 and r["baseline_s"] > 0 and r["vs_baseline"] > 0
+        assert r["targets"], r["scenario"]
+    assert by_name["g200-warm-304"]["extra"]["not_modified"] == 3
+    assert by_name["g200-warm-304"]["extra"]["server"].get("304") == 3
+    assert by_name["g200-warm-same"]["extra"]["unchanged_body"] == 3
+    for name in ("g200-warm-304", "g200-warm-same", "g200-warm-builddate"):
+        extra = by_name[name]["extra"]
+        assert isinstance(extra["output_changed"], list) and isinstance(extra["writes_beyond_validators"], dict)
+        assert {c["name"] for c in by_name[name]["checks"]} >= {"output/ unchanged (mtimes, sizes)"}
+    assert "items/s" in out and ("PASS" in out or "FAIL" in out)
+
+
+def test_fill_store_for_publish(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "feeds.db"
+    bench_run.fill_store(db, 200, n_sources=10)
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 200
+        stories = con.execute("SELECT count(*), sum(size) FROM stories").fetchone()
+        assert stories[1] == 200 and stories[0] < 200
+        orphans = con.execute("SELECT count(*) FROM items WHERE story_id NOT IN (SELECT id FROM stories)").fetchone()
+        assert orphans[0] == 0
+        assert con.execute("SELECT count(DISTINCT channel) FROM story_channels").fetchone()[0] == 20
+    finally:
+        con.close()
