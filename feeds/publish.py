@@ -38,8 +38,8 @@ log = logging.getLogger("feeds.publish")
 MAX_SUMMARY_HTML = 20_000
 ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
 INDEX_HEADLINES = 5
-# Characters that may stand in an IRI as they are; anything else is percent-encoded.
-_IRI_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+# ASCII characters that may not stand in an IRI as they are (RFC 3987): they are percent-encoded.
+_IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 
 __all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "publish"]
 
@@ -83,10 +83,8 @@ def atomic_write(path: Path, data: bytes) -> bool:
 
 
 def iri(url: str) -> str:
-    """`url` with every character that may not appear in an IRI percent-encoded (non-ASCII is kept)."""
-    from urllib.parse import quote
-
-    return "".join(ch if ord(ch) > 127 else quote(ch, safe=_IRI_SAFE) for ch in url)
+    """`url` with the ASCII characters that may not appear in an IRI percent-encoded (non-ASCII is kept)."""
+    return _IRI_BAD.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
 
 
 def _slugish(name: str) -> str:

@@ -1,0 +1,190 @@
+"""RFC 5005 archives: walking prev-archive from the live feed recovers every entry exactly once, full
+pages never change, a story updated after it was archived comes back as a new development entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from test_publish import BASE, T0, Fill, assert_valid, make_config, snapshot
+
+from feeds.config import Config
+from feeds.publish import publish
+from feeds.store import Store
+
+A = "{http://www.w3.org/2005/Atom}"
+FH = "{http://purl.org/syndication/history/1.0}"
+PAGE = 50
+
+
+def doc_of(out: Path, url: str) -> etree._Element:
+    assert url.startswith(BASE), url
+    return etree.fromstring((out / url[len(BASE):]).read_bytes())
+
+
+def links(root: etree._Element, rel: str) -> list[str]:
+    return [str(ln.get("href")) for ln in root.findall(f"{A}link") if ln.get("rel") == rel]
+
+
+def walk(out: Path, slug: str = "news") -> list[tuple[str, list[str]]]:
+    """Follow prev-archive from the live feed: (document URL, entry ids) per document, newest first."""
+    url = f"{BASE}{slug}.atom"
+    seen: list[tuple[str, list[str]]] = []
+    while url:
+        assert url not in {u for u, _ in seen}, f"prev-archive loop at {url}"
+        root = doc_of(out, url)
+        seen.append((url, [str(e.findtext(f"{A}id")) for e in root.findall(f"{A}entry")]))
+        if seen[1:]:  # an archive page
+            assert root.find(f"{FH}archive") is not None
+            assert links(root, "current") == [f"{BASE}{slug}.atom"]
+        prev = links(root, "prev-archive")
+        assert len(prev) <= 1
+        url = prev[0] if prev else ""
+    return seen
+
+
+def all_ids(out: Path) -> list[str]:
+    return [i for _url, ids in walk(out) for i in ids]
+
+
+def story_uid(store: Store, story_id: int) -> str:
+    return store.story_entries([story_id])[0].rep.uid
+
+
+def fill(store: Store, n: int, start: int = 0) -> list[int]:
+    f = Fill(store)
+    f.next_id = 10_000 + start  # distinct uids across calls
+    return [f.story(["news"], ("Alpha Wire", "Beta Post", "Gamma Daily")[i % 3], f"Story number {i}", T0 + 60 * i)
+            for i in range(start, start + n)]
+
+
+@pytest.fixture()
+def big(tmp_path: Path) -> tuple[Config, Store, list[int]]:
+    cfg = make_config(tmp_path, entries=20, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    ids = fill(store, 250)
+    report = publish(cfg, store, page_size=PAGE)
+    assert not report.errors
+    yield cfg, store, ids
+    store.close()
+
+
+def test_walk_recovers_every_entry_exactly_once(big: tuple[Config, Store, list[int]]) -> None:
+    cfg, store, ids = big
+    out = cfg.output.dir
+    docs = walk(out)
+    # live feed, then pages 5 (30 entries), 4, 3, 2, 1 (50 each)
+    assert [len(e) for _u, e in docs] == [20, 30, 50, 50, 50, 50]
+    assert [u for u, _e in docs[1:]] == [f"{BASE}archive/news/{n}.atom" for n in (5, 4, 3, 2, 1)]
+    found = all_ids(out)
+    assert len(found) == len(set(found)) == 250
+    assert set(found) == {story_uid(store, s) for s in ids}
+    # page k holds a fixed slice of the archive, oldest first: page 1 has the 50 oldest stories
+    page1 = set(docs[-1][1])
+    assert page1 == {story_uid(store, s) for s in ids[:PAGE]}
+    assert set(docs[0][1]) == {story_uid(store, s) for s in ids[-20:]}
+    assert_valid(out)
+    first = doc_of(out, f"{BASE}archive/news/1.atom")
+    assert links(first, "prev-archive") == [] and links(first, "next-archive") == [f"{BASE}archive/news/2.atom"]
+
+
+def test_full_pages_never_change(big: tuple[Config, Store, list[int]]) -> None:
+    cfg, store, ids = big
+    out = cfg.output.dir
+    before = snapshot(out)
+    full = [f"archive/news/{n}.atom" for n in (1, 2, 3, 4)]
+    more = fill(store, 60, start=250)
+    report = publish(cfg, store, page_size=PAGE)
+    after = snapshot(out)
+    for name in full:
+        assert after[name] == before[name], name  # same bytes, same mtime
+    written = {p.relative_to(out).as_posix() for p in report.written}
+    assert written == {"news.atom", "archive/news/5.atom", "archive/news/6.atom"}  # pages 1-4 not even rendered
+    found = all_ids(out)
+    assert len(found) == len(set(found)) == 310
+    assert set(found) == {story_uid(store, s) for s in ids + more}
+    assert [len(e) for _u, e in walk(out)] == [20, 40, 50, 50, 50, 50, 50]
+    assert_valid(out)
+    # nothing new: nothing written at all
+    assert publish(cfg, store, page_size=PAGE).written == []
+    assert snapshot(out) == after
+
+
+def test_story_updated_after_it_was_archived(big: tuple[Config, Store, list[int]]) -> None:
+    cfg, store, ids = big
+    out = cfg.output.dir
+    before = snapshot(out)
+    oldest, live_one = ids[0], ids[-1]
+    old_id = story_uid(store, oldest)
+    f = Fill(store)
+    f.touch(oldest, ["news"], T0 + 60 * 400)  # a development of a story archived on page 1
+    f.touch(live_one, ["news"], T0 + 60 * 401)  # and of one still in the live feed
+    publish(cfg, store, page_size=PAGE)
+    after = snapshot(out)
+    for n in (1, 2, 3, 4):
+        assert after[f"archive/news/{n}.atom"] == before[f"archive/news/{n}.atom"]
+    docs = walk(out)
+    live_ids = docs[0][1]
+    # the live story keeps its id (an in-place update, newest first now)
+    assert live_ids[0] == story_uid(store, live_one)
+    # the archived one is back as a new development entry with its own id; the snapshot stays on page 1
+    assert old_id not in live_ids and old_id in docs[-1][1]
+    dev = live_ids[1]
+    assert dev.startswith("urn:uuid:") and dev not in {story_uid(store, s) for s in ids}
+    found = all_ids(out)
+    assert len(found) == len(set(found)) == 251
+    live = etree.fromstring((out / "news.atom").read_bytes())
+    dev_entry = live.findall(f"{A}entry")[1]
+    page1 = doc_of(out, f"{BASE}archive/news/1.atom")
+    snap = next(e for e in page1.findall(f"{A}entry") if e.findtext(f"{A}id") == old_id)
+    assert links(dev_entry, "alternate") == links(snap, "alternate")  # the same story, the same article
+    assert dev_entry.findtext(f"{A}updated") > snap.findtext(f"{A}updated")
+    # push the development out of the live feed again: archived once more (as itself), still exactly once
+    fill(store, 40, start=500)
+    publish(cfg, store, page_size=PAGE)
+    found = all_ids(out)
+    assert len(found) == len(set(found)) == 291
+    assert found.count(dev) == 1 and found.count(old_id) == 1
+    assert_valid(out)
+    # and a page that was full before all this is still byte-identical
+    assert snapshot(out)["archive/news/1.atom"] == before["archive/news/1.atom"]
+
+
+def test_small_archive_has_two_linked_pages(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, entries=20, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    try:
+        fill(store, 25)
+        publish(cfg, store, page_size=PAGE)
+    finally:
+        store.close()
+    out = cfg.output.dir
+    assert [len(e) for _u, e in walk(out)] == [20, 0, 5]
+    assert_valid(out)  # no ArchiveIncomplete: page 1 links next-archive to (empty) page 2
+    p1 = doc_of(out, f"{BASE}archive/news/1.atom")
+    assert links(p1, "next-archive") == [f"{BASE}archive/news/2.atom"]
+
+
+def test_missing_page_is_rendered_again_identically(big: tuple[Config, Store, list[int]]) -> None:
+    cfg, store, _ids = big
+    page = cfg.output.dir / "archive/news/2.atom"
+    data = page.read_bytes()
+    page.unlink()
+    report = publish(cfg, store, page_size=PAGE)
+    assert [p.relative_to(cfg.output.dir).as_posix() for p in report.written] == ["archive/news/2.atom"]
+    assert page.read_bytes() == data
+
+
+def test_archive_off_keeps_the_newest_only(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, entries=20, archive=False, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    try:
+        fill(store, 30)
+        publish(cfg, store, page_size=PAGE)
+    finally:
+        store.close()
+    out = cfg.output.dir
+    assert not (out / "archive").exists()
+    assert [len(e) for _u, e in walk(out)] == [20]
+    assert_valid(out)
