@@ -1,0 +1,167 @@
+"""WebSub: the hub is pinged for changed documents only; a failing hub is retried at the next publish.
+
+The hub is a stand-in: a small threaded HTTP server on 127.0.0.1 that records every POST.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from lxml import etree
+from test_publish import BASE, T0, Fill, assert_valid, make_config
+
+from feeds.publish import publish
+from feeds.store import Store
+
+TOPICS = {f"{BASE}news.atom", f"{BASE}news.json", f"{BASE}news.rss"}
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.posts: list[dict[str, list[str]]] = []
+        self.content_types: list[str] = []
+        self.status = 202
+        self.lock = threading.Lock()
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # TCP_NODELAY
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with hub.lock:
+                    hub.posts.append(parse_qs(body.decode("ascii")))
+                    hub.content_types.append(self.headers.get("Content-Type", ""))
+                    status = hub.status
+                reply = b"ok"
+                self.wfile.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(reply)}\r\n"
+                                 "Connection: close\r\n\r\n".encode() + reply)  # headers and body at once
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def topics(self) -> list[str]:
+        with self.lock:
+            return [u for p in self.posts for u in p.get("hub.url", [])]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    h = Hub()
+    yield h
+    h.close()
+
+
+def setup(tmp: Path, hub_url: str) -> tuple[Store, Fill]:
+    cfg = make_config(tmp, hub=hub_url, formats=("atom", "json", "rss"))
+    store = Store.open(cfg.store_path)
+    fill = Fill(store)
+    fill.story(["news"], "Alpha Wire", "First story", T0)
+    return store, fill
+
+
+def test_ping_on_change_only(tmp_path: Path, hub: Hub) -> None:
+    cfg = make_config(tmp_path, hub=hub.url, formats=("atom", "json", "rss"))
+    store, fill = setup(tmp_path, hub.url)
+    try:
+        report = publish(cfg, store)
+        assert sorted(hub.topics()) == sorted(TOPICS) and sorted(report.pinged) == sorted(TOPICS)
+        assert all(p["hub.mode"] == ["publish"] for p in hub.posts)
+        assert set(hub.content_types) == {"application/x-www-form-urlencoded"}
+        # every subscription document advertises the hub and stays valid
+        out = cfg.output.dir
+        atom = etree.fromstring((out / "news.atom").read_bytes())
+        assert [ln.get("href") for ln in atom.findall("{http://www.w3.org/2005/Atom}link[@rel='hub']")] == [hub.url]
+        rss = etree.fromstring((out / "news.rss").read_bytes())
+        assert [ln.get("href") for ln in rss.findall("channel/{http://www.w3.org/2005/Atom}link[@rel='hub']")] == [
+            hub.url]
+        assert json.loads((out / "news.json").read_bytes())["hubs"] == [{"type": "WebSub", "url": hub.url}]
+        assert_valid(out)
+        # nothing changed: no ping
+        report = publish(cfg, store)
+        assert report.written == [] and report.pinged == []
+        assert len(hub.posts) == 3
+        # a new story: the three feeds changed, three pings
+        fill.story(["news"], "Beta Post", "Second story", T0 + 60)
+        publish(cfg, store)
+        assert len(hub.posts) == 6 and sorted(hub.topics()[3:]) == sorted(TOPICS)
+    finally:
+        store.close()
+
+
+def test_failing_hub_is_retried_at_the_next_publish(tmp_path: Path, hub: Hub,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    cfg = make_config(tmp_path, hub=hub.url, formats=("atom", "json", "rss"))
+    store, _fill = setup(tmp_path, hub.url)
+    hub.status = 503
+    try:
+        with caplog.at_level(logging.WARNING, logger="feeds.websub"):
+            report = publish(cfg, store)
+        # the documents were published all the same
+        assert {p.name for p in report.written} >= {"news.atom", "news.json", "news.rss"}
+        assert sorted(report.ping_pending) == sorted(TOPICS) and report.pinged == []
+        assert set(store.websub_pending()) == TOPICS
+        assert any(r.name == "feeds.websub" and "503" in r.getMessage() for r in caplog.records)
+        # the hub is back; nothing changed, but the pending pings go out
+        hub.status = 204
+        report = publish(cfg, store)
+        assert report.written == []
+        assert sorted(report.pinged) == sorted(TOPICS)
+        assert sorted(hub.topics()[3:]) == sorted(TOPICS)
+        assert store.websub_pending() == {}
+        # and then: nothing at all
+        publish(cfg, store)
+        assert len(hub.posts) == 6
+    finally:
+        store.close()
+
+
+def test_unreachable_hub_does_not_stop_publishing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/hub"
+    cfg = make_config(tmp_path, hub=dead, formats=("atom", "json", "rss"))
+    store, _fill = setup(tmp_path, dead)
+    try:
+        report = publish(cfg, store)
+        assert not report.errors and {p.name for p in report.written} >= {"news.atom", "news.json", "news.rss"}
+        pending = store.websub_pending()
+        assert set(pending) == TOPICS
+        assert all(p["hub"] == dead and p["attempts"] == 1 for p in pending.values())
+        publish(cfg, store)  # retried (and failing again): counted, still pending
+        assert {p["attempts"] for p in store.websub_pending().values()} == {2}
+    finally:
+        store.close()
+
+
+def test_no_hub_no_ping(tmp_path: Path, hub: Hub) -> None:
+    cfg = make_config(tmp_path, formats=("atom", "json", "rss"))
+    store = Store.open(cfg.store_path)
+    try:
+        Fill(store).story(["news"], "Alpha Wire", "First story", T0)
+        report = publish(cfg, store)
+        assert report.written and report.pinged == [] and hub.posts == []
+        assert b'rel="hub"' not in (cfg.output.dir / "news.atom").read_bytes()
+    finally:
+        store.close()
