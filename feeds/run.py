@@ -12,7 +12,9 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,23 +177,40 @@ class Pipeline:
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
             pool = ThreadPoolExecutor(max_workers=min(self.cfg.fetch.workers, len(due)), thread_name_prefix="fetch")
             try:
-                futures = {pool.submit(self._fetch, r): r for r in due}
-                pending: set[Future[FetchResult]] = set(futures)
+                # Results are processed in source order, so items and stories are assigned the same way
+                # whatever order the network answers in; fetches still run `workers` at a time, at most
+                # `ahead` are in flight or waiting, which bounds the bodies held in memory.
+                ahead = max(self.cfg.fetch.workers * 4, 16)
+                upcoming = iter(due)
+                queue: deque[tuple[SourceRow, Future[FetchResult]]] = deque()
+
+                def refill() -> None:
+                    while len(queue) < ahead:
+                        row = next(upcoming, None)
+                        if row is None:
+                            return
+                        queue.append((row, pool.submit(self._fetch, row)))
+
+                refill()
                 done = 0
-                while pending and not report.stopped:
-                    finished, pending = wait(pending, timeout=None if stop is None else 0.2,
-                                             return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        if stop is not None and stop():
-                            report.stopped = True
-                            break
-                        done += 1
-                        outcome = self.process(futures[fut], fut.result())
-                        report.outcomes.append(outcome)
-                        dirty |= outcome.channels
-                        if progress:
-                            progress(done, len(due), report.new_items)
-                    report.stopped = report.stopped or bool(pending and stop is not None and stop())
+                while queue and not report.stopped:
+                    row, fut = queue[0]
+                    try:
+                        result = fut.result(timeout=None if stop is None else 0.2)
+                    except FutureTimeout:
+                        report.stopped = bool(stop is not None and stop())
+                        continue
+                    if stop is not None and stop():
+                        report.stopped = True
+                        break
+                    queue.popleft()
+                    refill()
+                    done += 1
+                    outcome = self.process(row, result)
+                    report.outcomes.append(outcome)
+                    dirty |= outcome.channels
+                    if progress:
+                        progress(done, len(due), report.new_items)
             finally:
                 pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
         missing = [ch.slug for ch in self.cfg.channels if not (self.cfg.output.dir / f"{ch.slug}.atom").exists()]
@@ -433,10 +452,14 @@ class Pipeline:
         index = self._story_index()
         published = r["published"]
         story_id = item_id
+        significant = False
         if index is not None:
             index.evict(self.now())
             match = index.add(item_id, r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
             story_id = match.story_id
+            from feeds.stories import is_significant_update
+
+            significant = is_significant_update(match, index.config)
         if story_id == item_id:
             st.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
                                    "updated": r["updated"]}])
@@ -455,7 +478,7 @@ class Pipeline:
                 elif prefer and source in prefer:
                     values.update(rep_item_id=item_id)
                 updated = s["updated"]
-                if self._significant(index, story_id, item_id):
+                if significant:  # a real development moves the story; a mere re-report does not
                     updated = max(updated, r["updated"])
                     values["updated"] = updated
                 st.update_story(c, story_id, **values)
@@ -466,19 +489,6 @@ class Pipeline:
             for ch in self._story_channels(c, story_id):
                 st.set_story_channels(c, story_id, [ch], updated)
         return story_id
-
-    def _significant(self, index: Any, story_id: int, item_id: int) -> bool:
-        fn = getattr(index, "is_significant_update", None)
-        if fn is None:
-            from feeds import stories
-
-            fn = getattr(stories, "is_significant_update", None)
-        if fn is None:
-            return False
-        try:
-            return bool(fn(index, story_id, item_id))
-        except TypeError:
-            return False
 
 
 def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
