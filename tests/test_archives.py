@@ -3,6 +3,7 @@ pages never change, a story updated after it was archived comes back as a new de
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def fill(store: Store, n: int, start: int = 0) -> list[int]:
 
 
 @pytest.fixture()
-def big(tmp_path: Path) -> tuple[Config, Store, list[int]]:
+def big(tmp_path: Path) -> Iterator[tuple[Config, Store, list[int]]]:
     cfg = make_config(tmp_path, entries=20, formats=("atom",))
     store = Store.open(cfg.store_path)
     ids = fill(store, 250)

@@ -1,0 +1,149 @@
+"""HTML pages for people: structure, escaping, clusters, feed autodiscovery; then the real thing in
+headless Chromium (DOM dump and a phone-sized screenshot), with every local link checked."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from lxml import html as lhtml
+from test_publish import T0, Fill, make_config
+
+from feeds.config import Config
+from feeds.publish import publish
+from feeds.store import Store
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+CHANNELS = """
+[channels.world]
+title = "World & <more>"
+description = "Everything, \\"quoted\\" & <escaped>"
+match_all = true
+
+[channels.quiet]
+title = "Quiet"
+include = ["nothing-matches-this"]
+formats = ["atom", "json"]
+"""
+
+
+def build_site(tmp: Path) -> Config:
+    cfg = make_config(tmp, channels=CHANNELS)
+    store = Store.open(cfg.store_path)
+    try:
+        f = Fill(store)
+        f.story(["world"], "Alpha Wire", "Harbour <script>alert(1)</script> reopens & \"more\"", T0,
+                summary='<p>Ships are <b>back</b>. <a href="/details">Details</a></p>',
+                link="https://alpha-wire.example/harbour")
+        f.story(["world"], "Beta Post", "Bridge vote passes", T0 + 600,
+                others=[("Gamma Daily", "Lawmakers approve the bridge", T0 + 700),
+                        ("Delta News", "Bridge approved after long debate", T0 + 800)])
+        f.story(["world"], "Gamma Daily", "Rain expected over the weekend", T0 + 1200)
+        report = publish(cfg, store)
+        assert not report.errors
+    finally:
+        store.close()
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+def local_targets(page: Path, doc: lhtml.HtmlElement) -> list[tuple[str, Path]]:
+    """(href, file) for every link of the page that points into the site itself."""
+    out = []
+    for el in doc.iter("a", "link"):
+        href = el.get("href")
+        if href is None:
+            continue
+        parts = urlsplit(href)
+        if parts.scheme in ("http", "https", "mailto"):
+            continue
+        if parts.scheme == "file":
+            out.append((href, Path(unquote(parts.path))))
+        else:
+            out.append((href, (page.parent / unquote(parts.path)).resolve()))
+    return out
+
+
+def test_index_lists_every_channel_with_subscribe_links(site: Config) -> None:
+    out = site.output.dir
+    doc = lhtml.fromstring((out / "index.html").read_bytes())
+    assert doc.get("lang") == "en"
+    assert doc.find(".//meta[@name='viewport']") is not None
+    sections = doc.findall(".//section")
+    assert [s.findtext("h2") or s.find("h2").text_content() for s in sections] == ["World & <more>", "Quiet"]
+    world = sections[0]
+    assert [a.text for a in world.findall(".//p[@class='subscribe']/a")] == ["Atom", "JSON Feed", "RSS"]
+    assert [li.find("a").text for li in world.findall(".//li")] == [
+        "Rain expected over the weekend", "Bridge vote passes", 'Harbour <script>alert(1)</script> reopens & "more"']
+    quiet = sections[1]
+    assert [a.get("href") for a in quiet.findall(".//p[@class='subscribe']/a")] == ["quiet.atom", "quiet.json"]
+    assert "No stories yet" in quiet.text_content()
+    for href, path in local_targets(out / "index.html", doc):
+        assert path.is_file(), href
+
+
+def test_channel_page_shows_clusters_and_escapes_text(site: Config) -> None:
+    out = site.output.dir
+    raw = (out / "world.html").read_text(encoding="utf-8")
+    assert "<script>" not in raw and "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
+    doc = lhtml.fromstring(raw)
+    feeds = [(ln.get("type"), ln.get("href")) for ln in doc.findall(".//head/link[@rel='alternate']")]
+    assert feeds == [("application/atom+xml", "world.atom"), ("application/feed+json", "world.json"),
+                     ("application/rss+xml", "world.rss")]
+    articles = doc.findall(".//article")
+    titles = [a.find("h2").text_content() for a in articles]
+    assert titles[0] == "Rain expected over the weekend" and titles[1] == "Bridge vote passes"  # newest first
+    bridge = articles[1]
+    assert bridge.find(".//p[@class='meta']/a").text == "Beta Post"  # the source, credited
+    also = bridge.find(".//div[@class='also']")
+    assert also is not None and "Also reported by" in also.text_content()
+    assert [a.text for a in also.findall(".//a")] == ["Gamma Daily", "Delta News"]
+    harbour = articles[2]
+    assert harbour.find(".//div[@class='summary']/p/b").text == "back"
+    assert harbour.find(".//div[@class='summary']//a").get("href") == "https://alpha-wire.example/details"
+    for href, path in local_targets(out / "world.html", doc):
+        assert path.is_file(), href
+
+
+def test_pages_are_deterministic(tmp_path: Path, site: Config) -> None:
+    again = build_site(tmp_path)
+    for name in ("index.html", "world.html"):
+        assert (again.output.dir / name).read_bytes() == (site.output.dir / name).read_bytes()
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+           f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+def test_pages_in_headless_chromium(site: Config, tmp_path: Path) -> None:
+    out = site.output.dir
+    for name, expect in (("index.html", "World &amp; &lt;more&gt;"), ("world.html", "Also reported by")):
+        page = out / name
+        res = chromium("--dump-dom", page.as_uri(), profile=tmp_path / f"profile-{name}")
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert expect in res.stdout
+        dom = lhtml.fromstring(res.stdout)
+        targets = local_targets(page, dom)
+        assert targets, name
+        for href, path in targets:
+            assert path.is_file(), f"{name}: {href} -> {path}"
+        feed_links = [ln.get("href") for ln in dom.iter("link") if ln.get("rel") == "alternate"]
+        assert feed_links and all((page.parent / str(h)).is_file() for h in feed_links)
+        shot = tmp_path / f"{page.stem}.png"
+        res = chromium(f"--screenshot={shot}", "--window-size=412,915", "--hide-scrollbars", page.as_uri(),
+                       profile=tmp_path / f"profile-shot-{name}")
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
