@@ -132,7 +132,9 @@ def test_pages_in_headless_chromium(site: Config, tmp_path: Path) -> None:
     out = site.output.dir
     for name, expect in (("index.html", "World &amp; &lt;more&gt;"), ("world.html", "Also reported by")):
         page = out / name
-        res = chromium("--dump-dom", page.as_uri(), profile=tmp_path / f"profile-{name}")
+        shot = tmp_path / f"{page.stem}.png"
+        res = chromium("--dump-dom", f"--screenshot={shot}", "--window-size=412,915", "--hide-scrollbars",
+                       page.as_uri(), profile=tmp_path / f"profile-{page.stem}")
         assert res.returncode == 0, res.stderr[-2000:]
         assert expect in res.stdout
         dom = lhtml.fromstring(res.stdout)
@@ -142,8 +144,4 @@ def test_pages_in_headless_chromium(site: Config, tmp_path: Path) -> None:
             assert path.is_file(), f"{name}: {href} -> {path}"
         feed_links = [ln.get("href") for ln in dom.iter("link") if ln.get("rel") == "alternate"]
         assert feed_links and all((page.parent / str(h)).is_file() for h in feed_links)
-        shot = tmp_path / f"{page.stem}.png"
-        res = chromium(f"--screenshot={shot}", "--window-size=412,915", "--hide-scrollbars", page.as_uri(),
-                       profile=tmp_path / f"profile-shot-{name}")
-        assert res.returncode == 0, res.stderr[-2000:]
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # saved for a look: <tmp_path>/<page>.png

@@ -86,8 +86,8 @@ class Fill:
     def _urls(self) -> list[tuple[str, str]]:
         return [(s.name, s.url) for s in self.store.sources() if s.name in self.sources]
 
-    def item(self, source: str, title: str, when: float, *, story_id: int = 0, summary: str = "",
-             link: str | None = "auto") -> int:
+    def _item(self, c: Any, source: str, title: str, when: float, story_id: int = 0, summary: str = "",
+              link: str | None = "auto") -> int:
         sid = self.source(source)
         self.next_id += 1
         n = self.next_id
@@ -97,21 +97,22 @@ class Fill:
                "guid": f"g{n}", "link": link, "title": title, "summary": summary or f"<p>About {title}.</p>",
                "content": "", "author": "", "categories": "Tests", "published": when, "updated": when,
                "first_seen": when, "title_key": None, "content_hash": f"h{n}", "story_id": story_id}
-        with self.store.tx() as c:
-            (item_id,) = self.store.insert_items(c, [row])
-            if not story_id:
-                self.store.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": when,
-                                               "updated": when}])
-                self.store.update_item(c, item_id, story_id=item_id)
+        (item_id,) = self.store.insert_items(c, [row])
+        if not story_id:
+            self.store.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": when,
+                                           "updated": when}])
+            self.store.update_item(c, item_id, story_id=item_id)
         return item_id
 
     def story(self, channels: Sequence[str], source: str, title: str, when: float, *,
               others: Sequence[tuple[str, str, float]] = (), summary: str = "", link: str | None = "auto") -> int:
         """A story (its first report by `source`), other outlets' reports of it, in `channels`."""
-        story_id = self.item(source, title, when, summary=summary, link=link)
-        for osrc, otitle, owhen in others:
-            self.item(osrc, otitle, owhen, story_id=story_id)
+        for name in (source, *(o[0] for o in others)):
+            self.source(name)
         with self.store.tx() as c:
+            story_id = self._item(c, source, title, when, summary=summary, link=link)
+            for osrc, otitle, owhen in others:
+                self._item(c, osrc, otitle, owhen, story_id=story_id)
             if others:
                 self.store.update_story(c, story_id, size=1 + len(others))
             self.store.set_story_channels(c, story_id, channels, when)
