@@ -41,11 +41,18 @@ def _dt(parsed: Any) -> datetime | None:
         return None
 
 
+def text_of(detail: tuple[str, str] | None, fallback: str) -> str:
+    """Reduce a text construct to plain text: ``detail`` is (type, value) of the last one seen."""
+    if detail is not None and detail[0] in ("text/html", "application/xhtml+xml"):
+        return html_to_text(detail[1] or "")
+    return clean_text(html.unescape(fallback)) if "&" in fallback else clean_text(fallback)
+
+
 def _text_of(detail: Any, fallback: str) -> str:
     """feedparser gives text constructs with a type; reduce them to plain text."""
-    if isinstance(detail, dict) and detail.get("type") in ("text/html", "application/xhtml+xml"):
-        return html_to_text(detail.get("value", "") or "")
-    return clean_text(html.unescape(fallback)) if "&" in fallback else clean_text(fallback)
+    if isinstance(detail, dict):
+        return text_of((str(detail.get("type") or ""), detail.get("value", "") or ""), fallback)
+    return text_of(None, fallback)
 
 
 def _entry(e: Any) -> Entry:
@@ -109,8 +116,18 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
 
 
 def parse(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
-    """The one entry point the pipeline calls."""
+    """The one entry point the pipeline calls: the fast extractor, else feedparser.
+
+    :func:`feeds.fastparse.fast_parse` handles ordinary well-formed RSS/Atom/RDF documents and gives
+    the same ids, titles, links and dates as feedparser; for anything else (ill-formed XML, DOCTYPEs,
+    unusual encodings or constructs) it returns None and feedparser parses the bytes.
+    """
+    from feeds.fastparse import fast_parse
+
+    fast = fast_parse(data, url, content_type)
+    if fast is not None:
+        return fast
     return parse_feedparser(data, url, content_type)
 
 
-__all__ = ["ParseFailed", "clean_text", "html_to_text", "parse", "parse_feedparser"]
+__all__ = ["ParseFailed", "clean_text", "html_to_text", "parse", "parse_feedparser", "text_of"]
