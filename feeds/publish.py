@@ -41,7 +41,7 @@ INDEX_HEADLINES = 5
 # ASCII characters that may not stand in an IRI as they are (RFC 3987): they are percent-encoded.
 _IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 
-__all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "publish"]
+__all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "missing_channels", "publish"]
 
 
 def atomic_write(path: Path, data: bytes) -> bool:
@@ -202,6 +202,13 @@ def _doc_names(channel: Channel) -> list[str]:
     names = [f"{channel.slug}.atom"]
     names += [f"{channel.slug}.{fmt}" for fmt in ("json", "rss", "html") if fmt in channel.formats]
     return names
+
+
+def missing_channels(cfg: Config) -> list[str]:
+    """Channels with a document missing from the output directory (a format added to the config, a
+    deleted file): they need publishing even when nothing changed in the store."""
+    out = cfg.output.dir
+    return [ch.slug for ch in cfg.channels if not all((out / n).exists() for n in _doc_names(ch))]
 
 
 # -- archives ----------------------------------------------------------------------------------------

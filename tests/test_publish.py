@@ -19,7 +19,7 @@ import feedparser
 import pytest
 
 from feeds.config import Config, parse_config
-from feeds.publish import publish
+from feeds.publish import missing_channels, publish
 from feeds.store import Store
 from feeds.validate import errors_and_warnings, validate_document
 
@@ -297,3 +297,21 @@ def test_only_asked_formats_are_written(tmp_path: Path) -> None:
     assert_valid(cfg.output.dir)
     atom = feedparser.parse((cfg.output.dir / "news.atom").read_bytes())
     assert [ln.href for ln in atom.feed.links if ln.rel == "alternate"] == [BASE]
+
+
+def test_missing_documents_are_noticed_and_written(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    store = Store.open(cfg.store_path)
+    try:
+        Fill(store).story(["news"], "Alpha Wire", "One story", T0)
+        assert missing_channels(cfg) == ["news"]
+        publish(cfg, store)
+        assert missing_channels(cfg) == []
+        data = (cfg.output.dir / "news.rss").read_bytes()
+        (cfg.output.dir / "news.rss").unlink()
+        assert missing_channels(cfg) == ["news"]
+        report = publish(cfg, store, ["news"])
+        assert [p.name for p in report.written] == ["news.rss"]
+        assert (cfg.output.dir / "news.rss").read_bytes() == data
+    finally:
+        store.close()
