@@ -216,7 +216,7 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def status_main(cfg: Config, args: argparse.Namespace) -> int:
+def status_main(cfg: Config, args: argparse.Namespace, *, now: datetime | None = None) -> int:
     want_check = bool(getattr(args, "check", False))
     try:
         max_age = parse_duration(str(getattr(args, "max_age", "2h")))
@@ -227,7 +227,7 @@ def status_main(cfg: Config, args: argparse.Namespace) -> int:
     if not 0 <= max_broken <= 1:
         print(f"feeds status: --max-broken: expected a share from 0 to 1, got {max_broken:g}", file=sys.stderr)
         return EXIT_USAGE
-    data = collect(cfg)
+    data = collect(cfg, now)
     result = check(data, max_age, max_broken)
     if getattr(args, "json", False):
         doc = _json_ready(data)
