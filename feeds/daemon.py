@@ -234,7 +234,11 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     from feeds.errors import LockedError
     from feeds.lock import StoreLock
 
+    from feeds.run import policy_for
+
     cfg = load_config(config_path)  # ConfigError: the CLI prints it and exits 2
+    for s in cfg.sources:
+        policy_for(cfg, s.interval)  # and the scheduling policy it makes must be valid
     verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
     setup_logging(cfg, verbose, quiet)
     lock = StoreLock(cfg.store_path)

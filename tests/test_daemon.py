@@ -8,7 +8,6 @@ the scheduler guarantees (a source is never fetched before it is due).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -116,7 +115,7 @@ def test_daemon_fetches_each_source_when_due_and_not_before(tmp_path: Path, daem
 def _run_scenario(tmp_path: Path, daemons: list[Daemon], s1: FeedServer, s2: FeedServer) -> None:
     # fast: a new item every second 200, 304 in between; slow: max-age=5; failing: 500 (backoff);
     # moved: 301 for ever (moves after 3); temp: 302 (never moves); gone: 410; on the second host,
-    # limited answers 503 Retry-After: 5 once, which must hold back its sibling too.
+    # limited answers 503 Retry-After: 4 once, which must hold back its sibling too.
     s1.routes["/fast"] = conditional("fast", lambda: 1 + (s1.count("/fast") - 1) // 2)
     s1.routes["/slow"] = conditional("slow", lambda: 1, {"Cache-Control": "max-age=5"})
     s1.routes["/failing"] = lambda req: Reply(500, b"boom")
@@ -125,7 +124,7 @@ def _run_scenario(tmp_path: Path, daemons: list[Daemon], s1: FeedServer, s2: Fee
     s1.routes["/temp"] = lambda req: Reply(302, b"", {"Location": s1.url("/temp-target")})
     s1.routes["/temp-target"] = conditional("temp", lambda: 1)
     s1.routes["/gone"] = lambda req: Reply(410, b"gone")
-    s2.routes["/limited"] = lambda req: (Reply(503, b"busy", {"Retry-After": "5"}) if s2.count("/limited") == 1
+    s2.routes["/limited"] = lambda req: (Reply(503, b"busy", {"Retry-After": "4"}) if s2.count("/limited") == 1
                                          else feed_reply("limited", [1]))
     s2.routes["/sibling"] = conditional("sibling", lambda: 1)
     paths = {"fast": "/fast", "slow": "/slow", "failing": "/failing", "moved": "/old", "temp": "/temp",
@@ -137,7 +136,7 @@ def _run_scenario(tmp_path: Path, daemons: list[Daemon], s1: FeedServer, s2: Fee
     daemons.append(d)
 
     def enough() -> bool:
-        return (s1.count("/fast") >= 4 and s1.count("/slow") >= 2 and s1.count("/failing") >= 4
+        return (s1.count("/fast") >= 3 and s1.count("/slow") >= 2 and s1.count("/failing") >= 3
                 and s1.count("/new") > s1.count("/old") and s2.count("/limited") >= 2 and s2.count("/sibling") >= 2)
 
     d.wait_for(enough, "every source fetched a few times", timeout=30)
@@ -150,7 +149,7 @@ def _run_scenario(tmp_path: Path, daemons: list[Daemon], s1: FeedServer, s2: Fee
     assert all(g >= 2 ** i - EPS for i, g in enumerate(failing)), failing  # 1s, 2s, 4s, ...
     limited = s2.requests("/limited")
     for r in s2.requests():  # the whole host waits out the Retry-After
-        assert r.at <= limited[0].at + 0.5 or r.at >= limited[0].at + 5 - EPS, (r, limited[0])
+        assert r.at <= limited[0].at + 0.5 or r.at >= limited[0].at + 4 - EPS, (r, limited[0])
     # repeat fetches are conditional
     for r in s1.requests("/fast")[1:]:
         assert r.headers.get("If-None-Match", "").startswith('"fast-v') and r.headers.get("If-Modified-Since")
@@ -174,9 +173,8 @@ def _run_scenario(tmp_path: Path, daemons: list[Daemon], s1: FeedServer, s2: Fee
     counts = {"fast": (2, s1.count("/fast")), "temp": (2, s1.count("/temp")), "moved": (2, s1.count("/new")),
               "slow": (5, s1.count("/slow")), "failing": (0, s1.count("/failing")), "gone": (0, s1.count("/gone")),
               "limited": (2, s2.count("/limited")), "sibling": (2, s2.count("/sibling"))}
-    rc, took = d.terminate()
+    rc, _ = d.terminate(signal.SIGINT)  # SIGINT stops it like SIGTERM (which the next test times)
     assert rc == 0, d.log()
-    assert took < 2 + 10
     log = d.log()
     assert "daemon stopped" in log
     assert "INFO fast: 200, 1 new" in log and "INFO fast: 304 not modified" in log
@@ -229,10 +227,10 @@ def _lock_reload_scenario(tmp_path: Path, daemons: list[Daemon], server: FeedSer
     # one writer per store: a second daemon and a cron run both leave with 75
     second = Daemon(config, name="second")
     daemons.append(second)
-    assert second.proc.wait(timeout=30) == 75
-    assert "another feeds process is running on this store" in second.log()
     cron = feeds_cli(config, "run")
     assert cron.returncode == 75 and "another feeds process" in cron.stderr
+    assert second.proc.wait(timeout=30) == 75
+    assert "another feeds process is running on this store" in second.log()
 
     # --serve: the output directory is served while the daemon runs
     d.wait_for(lambda: "listening on http://" in d.out.read_text(), "--serve to listen")
@@ -249,7 +247,7 @@ def _lock_reload_scenario(tmp_path: Path, daemons: list[Daemon], server: FeedSer
     d.wait_for(lambda: "reload failed" in d.log(logfile), "the reload error")
     line = next(ln for ln in d.log(logfile).splitlines() if "reload failed" in ln)
     assert "schedule.interval" in line and str(config) in line and "ERROR" in line
-    d.wait_for(lambda: server.count("/ok") >= n + 2, "fetches to go on with the old config")
+    d.wait_for(lambda: server.count("/ok") >= n + 1, "fetches to go on with the old config")
 
     # SIGHUP with a good config that adds a source whose server never answers in time
     config.write_text(good.replace("[channels.all]", f'[[sources]]\nname = "hang"\nurl = "{server.url("/hang")}"\n'
@@ -265,15 +263,3 @@ def _lock_reload_scenario(tmp_path: Path, daemons: list[Daemon], server: FeedSer
     log = d.log(logfile)
     assert "stopping" in log
     assert not d.err.read_text().strip()  # everything went to the log file
-
-
-@pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_sigint_exits_cleanly_too(tmp_path: Path, daemons: list[Daemon]) -> None:
-    config = daemon_config(tmp_path, [("local", "feed.xml")])
-    (tmp_path / "feed.xml").write_bytes(feed_reply("local", [1, 2]).body)
-    d = Daemon(config)
-    daemons.append(d)
-    d.wait_for(lambda: (tmp_path / "out" / "all.atom").exists(), "the first publish")
-    rc, _ = d.terminate(signal.SIGINT)
-    assert rc == 0, d.log()
-    assert len(feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries) == 2

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_scheduling_pipeline import FeedServer, Reply, Rig, conditional, feeds_cli, rig_factory, server, write_config
 
+from feeds.config import load_config
 from feeds.status import parse_duration, scrub, status_main
 
 __all__ = ["rig_factory", "server"]  # fixtures shared with test_scheduling_pipeline
@@ -126,11 +127,13 @@ def test_parse_duration_and_scrub() -> None:
     assert scrub("GET https://u:p@example.org/x failed") == "GET https://***@example.org/x failed"
 
 
-def test_cli_status_without_a_store_creates_nothing_and_check_fails(tmp_path: Path, server: FeedServer) -> None:
+def test_cli_status_without_a_store_creates_nothing_and_check_fails(tmp_path: Path, server: FeedServer,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     server.routes["/ok"] = conditional("ok", lambda: 1)
     cfg = write_config(tmp_path, [("ok", server.url("/ok"))])
-    r = feeds_cli(cfg, "status")
-    assert r.returncode == 0 and "not created yet" in r.stdout and "never fetched" in r.stdout
+    code = status_main(load_config(cfg), args())
+    out = capsys.readouterr().out
+    assert code == 0 and "not created yet" in out and "never fetched" in out
     r = feeds_cli(cfg, "status", "--check")
     assert r.returncode == 3 and "no source has ever been fetched successfully" in r.stdout
     assert not (tmp_path / "var").exists()
