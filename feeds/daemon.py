@@ -233,7 +233,6 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     from feeds.config import load_config
     from feeds.errors import LockedError
     from feeds.lock import StoreLock
-
     from feeds.run import policy_for
 
     cfg = load_config(config_path)  # ConfigError: the CLI prints it and exits 2
