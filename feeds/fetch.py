@@ -4,12 +4,18 @@ One requests Session per fetcher; connect/read timeouts plus a total deadline pe
 cap enforced while streaming (on decoded bytes, so a gzip bomb stops early); conditional GET with
 validators sent back exactly as received; redirects followed by hand so 301/308 can be told from
 302/307; at most `per_host` requests to one host at once.
+
+The total deadline is enforced by a watchdog, not only between reads: a server that drips a byte
+now and then never trips the per-read timeout, so when the deadline passes the socket in use is shut
+down and the blocked read returns (see `_Guard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -56,6 +62,76 @@ class _TooLarge(Exception):
     pass
 
 
+_local = threading.local()  # the _Guard of the fetch running in this thread, if any
+
+
+class _Guard:
+    """Ends a fetch at its deadline: the socket it reads from is shut down so a blocked read returns.
+
+    The connection classes below attach each socket to the guard of the fetch running in the thread
+    right before they wait for a response, so it covers slow headers, slow bodies and every redirect hop.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.expired = False
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            _shutdown(self._sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _guarded_pools() -> dict[str, type]:
+    """urllib3 pool classes whose connections attach their socket to the running fetch's _Guard."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.response import BaseHTTPResponse
+
+    class GuardedHTTPConnection(HTTPConnection):
+        def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
+            guard = getattr(_local, "guard", None)
+            if guard is not None:
+                guard.attach(self.sock)
+            return super().getresponse()
+
+    class GuardedHTTPSConnection(HTTPSConnection):
+        def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
+            guard = getattr(_local, "guard", None)
+            if guard is not None:
+                guard.attach(self.sock)
+            return super().getresponse()
+
+    class GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    return {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
+
 class _Deadline(Exception):
     pass
 
@@ -87,6 +163,7 @@ class Fetcher:
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=max(cfg.workers, 4),
                                                 max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = _guarded_pools()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = cfg.user_agent or USER_AGENT
@@ -156,6 +233,22 @@ class Fetcher:
         return b"".join(chunks)
 
     def _fetch_http(self, url: str, etag: str | None, last_modified: str | None,
+                    extra: Mapping[str, str], start: float) -> FetchResult:
+        guard = _Guard(start + self.cfg.deadline - time.monotonic())
+        _local.guard = guard
+        try:
+            res = self._fetch_hops(url, etag, last_modified, extra, start)
+        finally:
+            guard.cancel()
+            _local.guard = None
+        if guard.expired and res.error_kind != "deadline":
+            # whatever the read made of a socket shut down under it (an error, or a close-delimited body
+            # cut short that looks complete), the fetch ran out of time
+            return FetchResult(url=url, status=res.status, error=f"deadline of {self.cfg.deadline:g}s passed",
+                               error_kind="deadline", elapsed=time.monotonic() - start)
+        return res
+
+    def _fetch_hops(self, url: str, etag: str | None, last_modified: str | None,
                     extra: Mapping[str, str], start: float) -> FetchResult:
         rq = self._requests
         cfg = self.cfg
