@@ -163,12 +163,13 @@ japan:japanese jordan:jordanian kenya:kenyan korea:korean kosovo kuwait:kuwaiti 
 libya:libyan malaysia:malaysian mali:malian mexico:mexican morocco:moroccan myanmar:burmese nepal:nepalese
 netherlands:dutch nigeria:nigerian norway:norwegian pakistan:pakistani palestine:palestinian peru:peruvian
 philippines:philippine:filipino poland:polish portugal:portuguese qatar:qatari romania:romanian
-russia:russian rwanda:rwandan saudi scotland:scottish serbia:serbian somalia:somali spain:spanish
+russia:russian rwanda:rwandan scotland:scottish serbia:serbian somalia:somali spain:spanish
 sudan:sudanese sweden:swedish switzerland:swiss syria:syrian taiwan:taiwanese thailand:thai tunisia:tunisian
 turkey:turkish uganda:ugandan ukraine:ukrainian venezuela:venezuelan vietnam:vietnamese wales:welsh
 yemen:yemeni zambia:zambian zimbabwe:zimbabwean
 washington london paris moscow beijing tokyo berlin brussels kabul baghdad cairo damascus tehran
-jerusalem gaza kyiv kiev delhi mumbai islamabad seoul sydney toronto rome madrid geneva
+northkorea:dprk southkorea southsudan southafrica saudiarabia:saudi newzealand srilanka uae ivorycoast
+newdelhi jerusalem gaza kyiv kiev delhi mumbai islamabad seoul sydney toronto rome madrid geneva
 """
 
 
@@ -184,7 +185,7 @@ _TAG = re.compile(r"<[^>]*>|<")
 _KEEP = re.compile(r"[^\w\s'.,$%-]+")
 _SPACE = re.compile(r"\s+")
 # A dotted acronym (U.S., U.N.), a number (1.5, 2,000), or a word (letters/digits, inner apostrophe).
-_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,]\d+)*|[^\W_]+(?:'[^\W_]+)*")
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[^\W_]+(?:'[^\W_]+)*")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"})
 
 
@@ -205,34 +206,125 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", t).strip()
 
 
+_VOWELS = frozenset("aeiou")
+
+
+def _cons(w: str, i: int) -> bool:
+    c = w[i]
+    if c in _VOWELS:
+        return False
+    if c == "y":
+        return i == 0 or not _cons(w, i - 1)
+    return True
+
+
+def _measure(s: str) -> int:
+    """Porter's m: the number of vowel-consonant sequences in s."""
+    m = 0
+    prev_vowel = False
+    for i in range(len(s)):
+        c = _cons(s, i)
+        if c and prev_vowel:
+            m += 1
+        prev_vowel = not c
+    return m
+
+
+def _has_vowel(s: str) -> bool:
+    return any(not _cons(s, i) for i in range(len(s)))
+
+
+def _double_cons(s: str) -> bool:
+    return len(s) >= 2 and s[-1] == s[-2] and _cons(s, len(s) - 1)
+
+
+def _cvc(s: str) -> bool:
+    n = len(s)
+    return (n >= 3 and _cons(s, n - 1) and not _cons(s, n - 2) and _cons(s, n - 3)
+            and s[-1] not in "wxy")
+
+
+_STEP2 = sorted((("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
+                 ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
+                 ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
+                 ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
+                 ("logi", "log")), key=lambda p: -len(p[0]))
+_STEP3 = sorted((("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""),
+                 ("ness", "")), key=lambda p: -len(p[0]))
+_STEP4 = sorted(("al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
+                 "ism", "ate", "iti", "ous", "ive", "ize"), key=lambda s: -len(s))
+
+
+def _porter(w: str) -> str:
+    """The Porter (1980) stemmer, written from the published description."""
+    if len(w) <= 2:
+        return w
+    # step 1a
+    if w.endswith(("sses", "ies")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    # step 1b
+    if w.endswith("eed"):
+        if _measure(w[:-3]) > 0:
+            w = w[:-1]
+    else:
+        cut = ""
+        if w.endswith("ed") and _has_vowel(w[:-2]):
+            cut = w[:-2]
+        elif w.endswith("ing") and _has_vowel(w[:-3]):
+            cut = w[:-3]
+        if cut:
+            w = cut
+            if w.endswith(("at", "bl", "iz")):
+                w += "e"
+            elif _double_cons(w) and w[-1] not in "lsz":
+                w = w[:-1]
+            elif _measure(w) == 1 and _cvc(w):
+                w += "e"
+    # step 1c
+    if w.endswith("y") and _has_vowel(w[:-1]):
+        w = w[:-1] + "i"
+    # steps 2 and 3
+    for table in (_STEP2, _STEP3):
+        for suf, rep in table:
+            if w.endswith(suf):
+                stem = w[: -len(suf)]
+                if _measure(stem) > 0:
+                    w = stem + rep
+                break
+    # step 4
+    for suf in _STEP4:
+        if w.endswith(suf):
+            stem = w[: -len(suf)]
+            if _measure(stem) > 1 and (suf != "ion" or stem.endswith(("s", "t"))):
+                w = stem
+            break
+    # step 5
+    if w.endswith("e"):
+        stem = w[:-1]
+        m = _measure(stem)
+        if m > 1 or (m == 1 and not _cvc(stem)):
+            w = stem
+    if w.endswith("ll") and _measure(w) > 1:
+        w = w[:-1]
+    return w
+
+
+# Words the stemmer would merge with an unrelated frequent word.
+_STEM_EXCEPTIONS = {"news": "news"}
+
+
 def _stem(w: str) -> str:
-    """Light suffix stripping (plural, possessive, -ed/-ing, final e/y) so that inflections meet."""
+    """Possessive and apostrophes dropped, then the Porter stemmer, so that inflected and derived forms
+    meet (controversy / controversial -> controversi, resigns / resignation -> resign)."""
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace("'", "")
-    n = len(w)
-    if n <= 3 or w[-1].isdigit():
+    if len(w) <= 3 or not w.isalpha():
         return w
-    if w.endswith(("ies", "ied")) and n > 4:
-        w = w[:-3] + "i"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    elif w.endswith("ing") and n >= 6:
-        w = w[:-3]
-        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
-            w = w[:-1]
-    elif w.endswith("ed") and n >= 5:
-        w = w[:-2]
-        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
-            w = w[:-1]
-    if len(w) > 3:
-        if w.endswith("e"):
-            w = w[:-1]
-        elif w.endswith("y"):
-            w = w[:-1] + "i"
-    return w
+    exc = _STEM_EXCEPTIONS.get(w)
+    return exc if exc is not None else _porter(w)
 
 
 _STOP = _band(_STOPWORDS_TEXT)
@@ -242,19 +334,78 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in text.split())
 
 
-def _place_aliases(text: str) -> dict[str, str]:
+# News vocabulary that says the same thing in different words, and number words. Each entry is
+# "canonical:variant:variant..."; all forms are stemmed, so one entry covers the inflections. Written
+# for this module from general news usage (headline synonyms), not from any evaluation pair.
+_SYNONYMS_TEXT = """
+earthquake:quake:tremor explosion:blast:explode prison:jail prisoner:inmate kill:slay:slain
+attack:assault airstrike:air-strike launch:unveil approve:endorse:ok:oks:okay reject:dismiss
+allegation:accusation:claim talk:negotiation:negotiate ceasefire:truce win:victory lose:loss
+plane:aircraft:airliner:jet ship:vessel car:vehicle child:children:kid:kids woman:women man:men
+company:firm chief:boss:head chair:chairman:chairwoman fire:blaze gunman:gunmen:shooter police:cop:cops
+rebel:insurgent protester:demonstrator:protestor protest:demonstration army:troops:troop:military
+powerful:strong biggest:largest help:aid:assist rise:climb:soar:surge fall:drop:slide:slump:tumble:plunge
+polls:poll election:elections say:said:says football:soccer film:movie premier:pm
+1:one 2:two 3:three 4:four 5:five 6:six 7:seven 8:eight 9:nine 10:ten 11:eleven 12:twelve
+first:1st second:2nd third:3rd fourth:4th fifth:5th sixth:6th seventh:7th eighth:8th ninth:9th tenth:10th
+billion:bn million:mn
+"""
+
+# Multi-word names and their acronyms: the phrase becomes the acronym's term.
+_PHRASES_TEXT = """
+pm=prime minister|un=united nations|eu=european union|us=united states|uk=united kingdom
+fed=federal reserve|imf=international monetary fund|who=world health organization|nato=north atlantic treaty
+ecb=european central bank|boe=bank of england|fbi=federal bureau of investigation|cia=central intelligence agency
+nasa=national aeronautics and space administration|gop=grand old party|hk=hong kong|ny=new york|la=los angeles
+sec=securities and exchange commission|nhs=national health service|epa=environmental protection agency
+northkorea=north korea|northkorea=north korean|northkorea=n korea|northkorea=n korean
+southkorea=south korea|southkorea=south korean|southkorea=s korea|southkorea=s korean
+southsudan=south sudan|southsudan=south sudanese|southsudan=s sudan|southafrica=south africa
+southafrica=south african|saudiarabia=saudi arabia|newzealand=new zealand|srilanka=sri lanka
+srilanka=sri lankan|uae=united arab emirates|ivorycoast=ivory coast|newdelhi=new delhi
+"""
+
+
+def _aliases(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in text.split():
-        names = [_stem(n) for n in entry.split(":")]
+        names = [_stem(n.replace("-", "")) for n in entry.split(":")]
         for n in names[1:]:
-            out[n] = names[0]
+            if n != names[0]:
+                out[n] = names[0]
     return out
 
 
-_ALIASES = _place_aliases(_PLACES_TEXT)
-_BAND1 = _stems(_BAND1_TEXT)
-_BAND2 = (_stems(_BAND2_TEXT) | _stems(_PLACES_TEXT.replace(":", " "))) - _BAND1
-_BAND2 = frozenset(_ALIASES.get(k, k) for k in _BAND2)
+def _phrases(text: str) -> dict[tuple[str, ...], str]:
+    out: dict[tuple[str, ...], str] = {}
+    for entry in text.replace("\n", "|").split("|"):
+        if "=" in entry:
+            short, long = entry.strip().split("=")
+            out[tuple(long.split())] = short
+    return out
+
+
+_ALIASES = _aliases(_PLACES_TEXT)
+for _k, _v in _aliases(_SYNONYMS_TEXT).items():
+    _ALIASES.setdefault(_k, _ALIASES.get(_v, _v))
+del _k, _v
+_PHRASES = _phrases(_PHRASES_TEXT)
+_DATES_TEXT = """
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+september october november december
+"""
+# Terms that pin an event to one place or time: places, weekdays and months (numbers are specific too).
+_SPECIFIC = frozenset(_ALIASES.get(k, k) for k in _stems(_PLACES_TEXT.replace(":", " ")) | _stems(_DATES_TEXT))
+
+
+def _specific(key: str) -> bool:
+    """Whether a term names a place, a date or a number: two reports that each carry such a term the
+    other lacks (Iran / Algeria, January 27 / March 20, 359 / 72) are likely about different events."""
+    return key[0].isdigit() or key in _SPECIFIC
+_PHRASE_FIRST = frozenset(p[0] for p in _PHRASES)
+_BAND1 = frozenset(_ALIASES.get(k, k) for k in _stems(_BAND1_TEXT))
+_BAND2 = (_stems(_BAND2_TEXT) | _stems(_PLACES_TEXT.replace(":", " "))) - _stems(_BAND1_TEXT)
+_BAND2 = frozenset(_ALIASES.get(k, k) for k in _BAND2) - _BAND1
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,19 +446,40 @@ def _terms(text: str, cache: dict[str, str] | None) -> list[Term]:
     informative_caps = not shouting and not _title_cased(raw)
     out: list[Term] = []
     seen: set[str] = set()
-    for i, w in enumerate(raw):
+    n = len(raw)
+    i = -1
+    while i + 1 < n:
+        i += 1
+        w = raw[i]
+        low = w.lower()
+        if low in _PHRASE_FIRST:
+            for span in (4, 3, 2):
+                short = _PHRASES.get(tuple(x.lower() for x in raw[i : i + span])) if i + span <= n else None
+                if short is not None:
+                    w = low = short
+                    i += span - 1
+                    break
+            else:
+                short = None
+            if short is not None:
+                key = _ALIASES.get(short, short)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Term(key, True))
+                continue
         if w[0].isdigit():
             key = w.replace(",", "")
+            key = _ALIASES.get(key, key)
             entity = True
         elif "." in w:  # dotted acronym
-            key = w.replace(".", "").upper()
-            key = _ALIASES.get(key.lower(), key)
+            key = low.replace(".", "")
+            key = _ALIASES.get(key, key)
             entity = True
         elif not shouting and len(w) >= 2 and w.isupper() and w.isalpha() and len(w) <= 5:
-            key = _ALIASES.get(w.lower(), w)
+            key = _stem(low)
+            key = _ALIASES.get(key, key)
             entity = True
         else:
-            low = w.lower()
             if low in _STOP or (len(low) == 1 and low.isalpha()):
                 continue
             cached = cache.get(low) if cache is not None else None
@@ -320,7 +492,7 @@ def _terms(text: str, cache: dict[str, str] | None) -> list[Term]:
                 key = cached
             if not key:
                 continue
-            entity = informative_caps and i > 0 and w[0].isupper()
+            entity = (informative_caps and i > 0 and w[0].isupper()) or key[0].isdigit()
         if key in seen:
             continue
         seen.add(key)
@@ -367,6 +539,10 @@ class StoryConfig:
     entity_boost: float = 1.3
     # Pseudo-count of background documents: how many stories the prior is worth against the window.
     prior_docs: float = 1000.0
+    # Conflict penalty: the score is multiplied by 1 - conflict_penalty * conflict, where conflict is the
+    # smaller of (item's squared weight on places/dates/numbers the story lacks) and (story's share on
+    # places/dates/numbers the item lacks).
+    conflict_penalty: float = 1.0
     # Share of a joining item's squared weight on terms new to the story that makes it a
     # significant update (see is_significant_update).
     update_novelty: float = 0.35
@@ -426,25 +602,31 @@ class _Story:
     dirty: int = 0
     norm: float = 0.0  # sqrt(norm2), refreshed by the index after each change
     factor: float = 1.0  # cohesion divisor of the score, refreshed likewise
+    spec2: float = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
 
     def add(self, vec: Iterable[tuple[str, float]]) -> list[str]:
         """Add a unit vector; return the terms new to the story."""
         new: list[str] = []
         c, k = self.centroid, self.counts
         n2 = self.norm2
+        s2 = self.spec2
         for t, w in vec:
             old = c.get(t)
             if old is None:
                 new.append(t)
                 c[t] = w
                 k[t] = 1
-                n2 += w * w
+                d = w * w
             else:
                 nw = old + w
                 c[t] = nw
                 k[t] += 1
-                n2 += nw * nw - old * old
+                d = nw * nw - old * old
+            n2 += d
+            if _specific(t):
+                s2 += d
         self.norm2 = n2
+        self.spec2 = s2
         return new
 
     def remove(self, vec: Iterable[tuple[str, float]]) -> list[str]:
@@ -452,6 +634,7 @@ class _Story:
         gone: list[str] = []
         c, k = self.centroid, self.counts
         n2 = self.norm2
+        s2 = self.spec2
         for t, w in vec:
             old = c[t]
             left = k[t] - 1
@@ -459,18 +642,39 @@ class _Story:
                 del c[t]
                 del k[t]
                 gone.append(t)
-                n2 -= old * old
+                d = -old * old
             else:
                 k[t] = left
                 nw = old - w
                 c[t] = nw
-                n2 += nw * nw - old * old
+                d = nw * nw - old * old
+            n2 += d
+            if _specific(t):
+                s2 += d
         self.dirty += 1
         if self.dirty >= 64:  # incremental updates drift a little: recompute now and then
             self.dirty = 0
             n2 = sum(v * v for v in c.values())
+            s2 = sum(v * v for t, v in c.items() if _specific(t))
         self.norm2 = max(n2, 0.0)
+        self.spec2 = max(s2, 0.0)
         return gone
+
+
+def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: float, norm2: float) -> float:
+    """min(item's squared weight on specific terms the story lacks, story's share on specific terms the
+    item lacks); qspec are the item's specific terms with their unit-vector weights."""
+    qa = 0.0
+    shared = 0.0
+    for t, w in qspec:
+        v = c.get(t)
+        if v is None:
+            qa += w * w
+        else:
+            shared += v * v
+    if qa == 0.0:
+        return 0.0
+    return min(qa, max(spec2 - shared, 0.0) / norm2)
 
 
 class StoryIndex:
@@ -576,6 +780,8 @@ class StoryIndex:
         rest = ordered[k:]
         rest_norm = math.sqrt(max(suffix2, 0.0))
         window = cfg.window
+        pen = cfg.conflict_penalty
+        qspec = [(t, w) for t, w in ordered if _specific(t)]
         best: _Story | None = None
         best_score = 0.0
         for sid, partial in acc.items():
@@ -595,6 +801,8 @@ class StoryIndex:
                     if v is not None:
                         dot += w * v
             score = dot / norm / factor
+            if pen and qspec and st.spec2 > 0.0:
+                score *= 1.0 - pen * _conflict(qspec, st.centroid, st.spec2, st.norm2)
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
                 best, best_score = st, score
         return best, best_score
