@@ -150,6 +150,15 @@ archive_slots = Table(
     Index("ix_archive_slots_story", "channel", "story_id"),
 )
 
+# Where the last publish of a channel's archive left off: story_channels rows inserted after
+# `rowid_mark` or with `updated` >= `updated_mark` are the only ones that can still need publishing.
+archive_marks = Table(
+    "archive_marks", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("rowid_mark", Integer, nullable=False),
+    Column("updated_mark", Float, nullable=False),
+)
+
 # WebSub publish pings that failed and are retried at the next publish.
 websub_pending = Table(
     "websub_pending", metadata,

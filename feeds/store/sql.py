@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from feeds.errors import StoreError
@@ -360,19 +360,46 @@ class Store:
             return self._story_entries(c, list(ids))
 
     # -- archives (RFC 5005) -------------------------------------------------------------------
-    def unarchived_channel_stories(self, slug: str) -> list[tuple[int, float, int]]:
-        """Stories of a channel not archived since they last changed, newest first:
-        (story_id, channel updated, generation it would be archived as = 1 + times archived before)."""
+    def unarchived_channel_stories(self, slug: str, *,
+                                   use_marks: bool = False) -> tuple[list[tuple[int, float, int]], int]:
+        """Stories of a channel not archived since they last changed, newest first: (story_id, channel
+        updated, generation it would be archived as = 1 + times archived before); and the rowid mark to
+        save with set_archive_marks once they are published.
+
+        With `use_marks` (SQLite), only rows inserted after the saved rowid mark or with `updated` at or
+        above the saved updated mark are considered: the cost follows what changed, not the history.
+        """
         a = S.archive_slots
         sc = S.story_channels
-        last = (select(a.c.story_id, func.max(a.c.updated).label("au"), func.max(a.c.gen).label("g"))
-                .where(a.c.channel == slug).group_by(a.c.story_id).subquery())
-        q = (select(sc.c.story_id, sc.c.updated, func.coalesce(last.c.g, 0))
-             .select_from(sc.outerjoin(last, last.c.story_id == sc.c.story_id))
-             .where(sc.c.channel == slug, or_(last.c.au.is_(None), sc.c.updated > last.c.au))
-             .order_by(sc.c.updated.desc(), sc.c.story_id.desc()))
+        archived = (select(a.c.seq).where(a.c.channel == sc.c.channel, a.c.story_id == sc.c.story_id,
+                                          a.c.updated >= sc.c.updated).exists())
+        gen = (select(func.coalesce(func.max(a.c.gen), 0))
+               .where(a.c.channel == sc.c.channel, a.c.story_id == sc.c.story_id).scalar_subquery())
+        base = select(sc.c.story_id, sc.c.updated, gen).where(sc.c.channel == slug, ~archived)
+        sqlite = self.engine.dialect.name == "sqlite"
+        rowid = text("story_channels.rowid")
         with self.engine.connect() as c:
-            return [(int(sid), float(up), int(g) + 1) for sid, up, g in c.execute(q)]
+            top = int(c.execute(select(func.max(rowid)).select_from(sc)).scalar() or 0) if sqlite else 0
+            marks = c.execute(select(S.archive_marks.c.rowid_mark, S.archive_marks.c.updated_mark)
+                              .where(S.archive_marks.c.channel == slug)).first() if use_marks and sqlite else None
+            if marks is None:
+                queries = [base]
+            else:
+                queries = [base.where(sc.c.updated >= marks[1]),
+                           base.where(text("story_channels.rowid > :mark").bindparams(mark=int(marks[0])))]
+            rows: dict[int, tuple[int, float, int]] = {}
+            for q in queries:
+                for sid, up, g in c.execute(q):
+                    rows[int(sid)] = (int(sid), float(up), int(g) + 1)
+        return sorted(rows.values(), key=lambda r: (-r[1], -r[0])), top
+
+    def set_archive_marks(self, slug: str, rowid_mark: int, updated_mark: float) -> None:
+        m = S.archive_marks
+        with self.tx() as c:
+            n = c.execute(update(m).where(m.c.channel == slug).values(rowid_mark=rowid_mark,
+                                                                       updated_mark=updated_mark)).rowcount
+            if not n:
+                c.execute(insert(m).values(channel=slug, rowid_mark=rowid_mark, updated_mark=updated_mark))
 
     def archive_size(self, slug: str) -> int:
         with self.engine.connect() as c:
