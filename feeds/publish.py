@@ -37,6 +37,7 @@ log = logging.getLogger("feeds.publish")
 
 MAX_SUMMARY_HTML = 20_000
 ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
+ARCHIVE_CHUNK = 500  # stories rendered at a time when moving them into the archive
 INDEX_HEADLINES = 5
 # ASCII characters that may not stand in an IRI as they are (RFC 3987): they are percent-encoded.
 _IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
@@ -242,17 +243,18 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     that changed (or are missing), and return what the live documents hold."""
     from feeds.formats import atom
 
-    pending = store.unarchived_channel_stories(ch.slug)  # newest first
+    pending, rowid_mark = store.unarchived_channel_stories(ch.slug, use_marks=True)  # newest first
     live, overflow = pending[:cfg.output.entries], pending[cfg.output.entries:]
     before = store.archive_size(ch.slug)
     size = before
-    if overflow:
-        oldest_first = list(reversed(overflow))
-        gens = {sid: gen for sid, _up, gen in oldest_first}
-        entries = _render_stories(cfg, store, [sid for sid, _up, _gen in oldest_first], sources, gens)
+    oldest_first = list(reversed(overflow))
+    for i in range(0, len(oldest_first), ARCHIVE_CHUNK):  # bounded memory when a long history is archived
+        chunk = oldest_first[i:i + ARCHIVE_CHUNK]
+        gens = {sid: gen for sid, _up, gen in chunk}
+        entries = _render_stories(cfg, store, [sid for sid, _up, _gen in chunk], sources, gens)
         by_story = dict(zip((e.story_id for e in entries), atom.entry_snapshots(info, entries), strict=True))
         rows = []
-        for sid, up, gen in oldest_first:
+        for sid, up, gen in chunk:
             snap = by_story.get(sid)
             if snap is None:  # the story vanished from the store meanwhile: nothing to archive
                 continue
@@ -267,6 +269,9 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
         if page < first_touched and target.exists():
             continue  # a page before the first new entry: its entries and links are as they were
         write(target, _render_archive_page(cfg, store, ch, info, page, pages, size, page_size))
+    # next time, only rows added since now or at least as new as the oldest live story can matter
+    full = len(live) >= cfg.output.entries
+    store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0)
     return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
 
 
@@ -362,7 +367,7 @@ def render_opml(cfg: Config) -> bytes:
 
 def _index_headlines(cfg: Config, store: Store, ch: Channel, sources: _Sources) -> list[RenderEntry]:
     if cfg.output.archive:
-        top = store.unarchived_channel_stories(ch.slug)[:INDEX_HEADLINES]
+        top = store.unarchived_channel_stories(ch.slug, use_marks=True)[0][:INDEX_HEADLINES]
         return _render_stories(cfg, store, [sid for sid, _up, _gen in top], sources,
                                {sid: gen for sid, _up, gen in top})
     stories = store.channel_stories(ch.slug, INDEX_HEADLINES)
