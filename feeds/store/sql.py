@@ -385,8 +385,12 @@ class Store:
             if marks is None:
                 queries = [base]
             else:
-                queries = [base.where(sc.c.updated >= marks[1]),
-                           base.where(text("story_channels.rowid > :mark").bindparams(mark=int(marks[0])))]
+                # rows inserted since the mark: a rowid range scan over the new rows of every channel
+                new = [int(sid) for sid, ch in c.execute(
+                    text("SELECT story_id, channel FROM story_channels WHERE rowid > :mark"), {"mark": int(marks[0])})
+                    if ch == slug]
+                queries = [base.where(sc.c.updated >= marks[1])]
+                queries += [base.where(sc.c.story_id.in_(new[i:i + CHUNK])) for i in range(0, len(new), CHUNK)]
             rows: dict[int, tuple[int, float, int]] = {}
             for q in queries:
                 for sid, up, g in c.execute(q):
