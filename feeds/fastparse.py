@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
+from feeds.parse import _XML_BAD, clean_text, text_of
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -137,6 +138,9 @@ _SKIP_SUBTREE = frozenset({
     "creativecommons:license", "admin:generatoragent", "admin:errorreportsto", "itunes:block",
     "itunes:explicit", "itunes:image", "itunes:link", "dcterms:valid", "newlocation", "enclosure",
 })
+_SOURCE_FORBIDDEN = frozenset({"item", "entry", "image", "textinput", "source", "content", "content:encoded",
+                               "fullitem", "summary", "itunes:summary", "description", "dc:description",
+                               "media:description", "body", "xhtml:body", "abstract"})
 _PERSON_PARTS = ("name", "email", "uri", "url", "homepage")
 _IMAGE_OK = frozenset({"title", "link", "description", "url", "href", "width", "height"})
 _TEXTINPUT_OK = frozenset({"title", "link", "description", "name"})
@@ -165,13 +169,22 @@ for _i in range(0x80, 0xA0):
 _C1 = re.compile("[\x80-\x9f]")
 
 
-def _repair(value: str) -> str:
+# Can a document's text hold a C1 control at all? (UTF-8 C2 80-9F, a latin-1 byte 80-9F, or a
+# character reference to 128-159.) One bytes scan saves scanning every big text value.
+# (Separate patterns: each keeps a literal prefix, which the regex engine scans for quickly.)
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+_C1_LATIN1 = re.compile(rb"[\x80-\x9f]")
+_C1_REF = re.compile(rb"&#(?:0*1(?:2[89]|[34][0-9]|5[0-9])|[xX]0*[89][0-9a-fA-F]);")
+
+
+def _repair(value: str, c1: bool = True) -> str:
     """Undo UTF-8-read-as-latin-1 and map C1 controls to their cp1252 characters."""
     if value.isascii():
         return value
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    if _C1.search(value):
+        fixed = value.encode("iso-8859-1").decode("utf-8")
+        value, c1 = _XML_BAD.sub("", fixed), True
+    if c1 and _C1.search(value):
         value = value.translate(_CP1252)
     return value
 
@@ -189,8 +202,16 @@ _EXTRA_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
 _join_cache: dict[tuple[str, str], str] = {}
 
 
+# An absolute http(s) URL that urljoin would hand back unchanged (lower-case scheme, plain ASCII
+# host, no path parameters, no empty query/fragment, no whitespace or controls, no extra slashes).
+_PLAIN_URL = re.compile(r"https?://[!$&'()*+,\-.0-9:=@A-Z_a-z~%]+(?:/[^\x00-\x20\x7f;?#\\]*)?"
+                        r"(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?")
+
+
 def _join(base: str, uri: str) -> str:
     """feedparser's join: collapse slashes after ``scheme://``, then urljoin ('' if it fails)."""
+    if _PLAIN_URL.fullmatch(uri):
+        return uri
     key = (base, uri)
     hit = _join_cache.get(key)
     if hit is not None:
@@ -373,7 +394,40 @@ def _choose_encoding(data: bytes, url: str, content_type: str | None) -> tuple[b
     d = _XML_DECL.match(data)
     if d:
         data = data[d.end():]
+    if b"<!DOCTYPE" in data[:_prolog_end(data)]:
+        stripped = _strip_doctype(data, declared=bool(d))
+        if stripped is None:
+            return None
+        data = stripped
     return data, lxml_encoding, bozo
+
+
+_FIRST_ELEMENT = re.compile(rb"<\w")
+_DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)
+_NEW_DECL = b"<?xml version='1.0' encoding='utf-8'?>"
+
+
+def _prolog_end(data: bytes) -> int:
+    m = _FIRST_ELEMENT.search(data)
+    return m.start() + 1 if m else len(data)
+
+
+def _strip_doctype(data: bytes, declared: bool) -> bytes | None:
+    """Remove a plain DOCTYPE the way feedparser does; None if it declares anything."""
+    end = _prolog_end(data)
+    head = data[:end]
+    if b"<!ENTITY" in head or b"[" in head:
+        return None
+    # feedparser sees its own XML declaration in front (followed by a newline if the document had none)
+    prefix = _NEW_DECL if declared else _NEW_DECL + b"\n"
+    text = prefix + head
+    found = _DOCTYPE.findall(text)
+    if len(found) != 1:
+        return None
+    text = _DOCTYPE.sub(b"", text, count=1)
+    if not text.startswith(prefix[: len(_NEW_DECL)]):
+        return None
+    return text[len(_NEW_DECL):] + data[end:]
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,6 +559,7 @@ class _Walker:
         self.feed = _Ctx()
         self.entries: list[_Ctx] = []
         self.names: dict[tuple[str, str | None], str] = {}
+        self.c1 = True  # may text values contain C1 controls (see _C1_UTF8)
 
     # -- naming --------------------------------------------------------------------------------
     def name(self, tag: str, prefix: str | None) -> str:
@@ -637,13 +692,23 @@ class _Walker:
             self.children(el)
             self.intextinput = False
         elif name == "source":
-            if self.inentry:
-                self.title_depth = -1
-                for child in el:
-                    if isinstance(child.tag, str) and self.name(child.tag, child.prefix) in _TITLE:
-                        raise _Bail("titled source")
-            elif len(el):
-                raise _Bail("feed-level source")
+            if not self.inentry:
+                if len(el):
+                    raise _Bail("feed-level source")
+                return
+            # everything inside lands in the source's own dict; only title_depth leaks out
+            self.title_depth = -1
+            for node in el.iterdescendants():
+                if not isinstance(node.tag, str):
+                    continue
+                inner = self.name(node.tag, node.prefix)
+                if inner in _SOURCE_FORBIDDEN:
+                    raise _Bail(f"{inner} inside source")
+                if inner in _TITLE:
+                    if node.getparent() is not el or len(node):
+                        raise _Bail("nested title inside source")
+                    if inner != "media:title" and (node.text or "").strip():
+                        self.title_depth = self.depth + 1
         elif name in _OTHER_CONTENT:
             if a.get("mode") == "base64":
                 raise _Bail("base64")
@@ -886,7 +951,7 @@ class _Walker:
             if ctx is self.feed and name in _SUMMARY:
                 ctx.has_summary_key = True
             return
-        value = _repair(_markup(el, self.version == "atom10").strip())
+        value = _repair(_markup(el, self.version == "atom10").strip(), self.c1)
         if self.store(ctx, "summary"):
             ctx.summary = value
             ctx.has_summary_key = True
@@ -904,7 +969,7 @@ class _Walker:
             if ctx is self.feed and (ctype in _HTML_TYPES or ctype == "text/plain"):
                 ctx.has_summary_key = True
             return
-        value = _repair(_markup(el, self.version == "atom10").strip())
+        value = _repair(_markup(el, self.version == "atom10").strip(), self.c1)
         ctx.content.append(value)
         if (ctype in _HTML_TYPES or ctype == "text/plain") and not ctx.has_summary_key:
             ctx.summary = value
@@ -956,17 +1021,17 @@ def _version(root: Any, name: str) -> str:
 
 
 def _build(w: _Walker, bozo: str | None) -> ParsedFeed:
-    from feeds.parse import _XML_BAD, clean_text, text_of
     from feeds.schedule import ttl_from_feed
 
     entries = []
     for e in w.entries:
         title = text_of(e.title_detail, e.title or "")
-        summary = _XML_BAD.sub("", e.summary or "")
+        # lxml only hands out characters XML allows; _repair cleans what it changes itself
+        summary = e.summary or ""
         content = ""
         for value in e.content:
             if value:
-                content = _XML_BAD.sub("", value)
+                content = value
                 break
         if summary and content and summary == content:
             content = ""
@@ -1026,6 +1091,8 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         return None
     w = _Walker(url)
+    w.c1 = bool((not body.isascii() and (_C1_UTF8 if encoding == "utf-8" else _C1_LATIN1).search(body))
+                or _C1_REF.search(body))
     name = w.name(root.tag, root.prefix)
     if name not in ("rss", "feed", "rdf:rdf"):
         return None

@@ -18,6 +18,22 @@ _WS_RE = re.compile(r"\s+")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
+# A numeric character reference to a code point no string can hold (a surrogate, or past U+10FFFF) makes
+# feedparser's loose parser raise, which would lose the whole document for one bad reference.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+
+
+def _drop_impossible_charrefs(data: bytes) -> bytes:
+    def repl(m: re.Match[bytes]) -> bytes:
+        digits = (m.group(1) or m.group(2)).lstrip(b"0")
+        if len(digits) > 8:
+            return b""
+        value = int(digits or b"0", 16 if m.group(1) else 10)
+        return b"" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m.group(0)
+
+    return _CHARREF.sub(repl, data) if b"&#" in data else data
+
+
 class ParseFailed(Exception):
     """The bytes are not a feed feedparser can read (kept inside the parse boundary)."""
 
@@ -74,6 +90,8 @@ def _entry(e: Any) -> Entry:
     guid = clean_text(e.get("id", "") or "") or None
     link = clean_text(e.get("link", "") or "") or None
     author = clean_text(e.get("author", "") or "")
+    # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning)
+    updated = _dt(e.get("updated_parsed") if "updated_parsed" in e else e.get("published_parsed"))
     return Entry(
         guid=guid,
         link=link,
@@ -82,8 +100,8 @@ def _entry(e: Any) -> Entry:
         content=content.strip(),
         author=author,
         categories=tuple(cats),
-        published=_dt(e.get("published_parsed")) or _dt(e.get("updated_parsed")),
-        updated=_dt(e.get("updated_parsed")),
+        published=_dt(e.get("published_parsed")) or updated,
+        updated=updated,
     )
 
 
@@ -96,6 +114,7 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         headers["content-location"] = url
     if content_type:
         headers["content-type"] = content_type
+    data = _drop_impossible_charrefs(data)
     d = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     if not d.get("version") and not d.entries:
         exc = d.get("bozo_exception")

@@ -1,0 +1,324 @@
+"""parse(): the fast lxml path with feedparser as fallback and reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feeds import fastparse
+from feeds.fastparse import fast_parse, parse_date
+from feeds.models import ParsedFeed
+from feeds.parse import ParseFailed, parse, parse_feedparser
+
+URL = "https://example.com/blog/feed.xml"
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+     xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">
+<channel>
+  <title>Example &amp; Co</title>
+  <link>https://example.com/</link>
+  <ttl>30</ttl>
+  <sy:updatePeriod>hourly</sy:updatePeriod>
+  <item>
+    <title>First <![CDATA[post]]></title>
+    <link>/posts/1?a=1&amp;b=2</link>
+    <guid isPermaLink="false">post-1</guid>
+    <pubDate>Tue, 10 Jun 2025 04:00:00 +0200</pubDate>
+    <dc:creator>Ann</dc:creator>
+    <category>News</category><category domain="x">Tech</category><category>News</category>
+    <description><![CDATA[<p>Hello <b>world</b></p>]]></description>
+    <content:encoded><![CDATA[<p>Full text</p>]]></content:encoded>
+  </item>
+  <item>
+    <title>No id here</title>
+    <link>https://example.com/posts/2</link>
+    <pubDate>Wed, 11 Jun 2025 10:30:00 GMT</pubDate>
+  </item>
+  <item>
+    <title>Guid is the link</title>
+    <guid>https://example.com/posts/3</guid>
+  </item>
+</channel>
+</rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/base/">
+  <title type="html">Atom &lt;i&gt;feed&lt;/i&gt;</title>
+  <link rel="alternate" type="text/html" href="/home"/>
+  <link rel="self" href="feed.atom"/>
+  <id>urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6</id>
+  <updated>2025-06-01T12:00:00Z</updated>
+  <entry>
+    <title type="html">Caf&#233; &amp;amp; &lt;b&gt;bold&lt;/b&gt;</title>
+    <link href="entries/1"/>
+    <id>tag:example.org,2025:1</id>
+    <published>2025-06-01T10:00:00+02:00</published>
+    <updated>2025-06-02T10:00:00.123-05:30</updated>
+    <author><name>Bob</name><email>bob@example.org</email></author>
+    <category term="atom"/><category term="feeds" label="Feeds"/>
+    <summary>Plain summary</summary>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Rich <em>content</em></p></div></content>
+  </entry>
+  <entry xml:base="https://other.example/sub/">
+    <title>Second</title>
+    <link rel="alternate" href="two.html"/>
+    <id>https://other.example/sub/2</id>
+    <updated>2025-06-03</updated>
+  </entry>
+</feed>"""
+
+RDF = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://example.net/">
+    <title>RDF site</title>
+    <link>https://example.net/</link>
+    <items><rdf:Seq><rdf:li rdf:resource="https://example.net/a"/></rdf:Seq></items>
+  </channel>
+  <item rdf:about="https://example.net/a">
+    <title>RDF item</title>
+    <link>https://example.net/a</link>
+    <dc:date>2025-05-30T08:15:00+01:00</dc:date>
+    <dc:subject>rdf</dc:subject>
+  </item>
+</rdf:RDF>"""
+
+
+def _same_as_reference(data: bytes, url: str = URL, content_type: str | None = None) -> ParsedFeed:
+    """parse() result, after checking the fast path took it and agrees with feedparser."""
+    fast = fast_parse(data, url, content_type)
+    assert fast is not None, "expected the fast path"
+    ref = parse_feedparser(data, url, content_type)
+    assert [(e.guid, e.title, e.link, e.published, e.updated, e.author, e.categories) for e in fast.entries] == [
+        (e.guid, e.title, e.link, e.published, e.updated, e.author, e.categories) for e in ref.entries]
+    assert (fast.title, fast.link, fast.ttl_seconds, fast.bozo) == (ref.title, ref.link, ref.ttl_seconds, ref.bozo)
+    assert parse(data, url, content_type) == fast
+    return fast
+
+
+def test_rss20() -> None:
+    p = _same_as_reference(RSS)
+    assert p.title == "Example & Co"
+    assert p.link == "https://example.com/"
+    assert p.ttl_seconds == 3600  # the larger of ttl (30 min) and sy (hourly)
+    first, second, third = p.entries
+    assert first.guid == "post-1"  # isPermaLink=false: not resolved, not a link
+    assert first.title == "First post"
+    assert first.link == "https://example.com/posts/1?a=1&b=2"
+    assert first.published == datetime(2025, 6, 10, 2, 0, tzinfo=UTC)
+    assert first.updated == first.published
+    assert first.author == "Ann"
+    assert first.categories == ("News", "Tech")
+    assert "<b>world</b>" in first.summary
+    assert first.content == "<p>Full text</p>"
+    assert second.guid is None  # missing id: the pipeline derives one later
+    assert third.guid == third.link == "https://example.com/posts/3"
+
+
+def test_atom_html_title_base_and_dates() -> None:
+    p = _same_as_reference(ATOM)
+    assert p.title == "Atom feed"  # HTML reduced to text
+    assert p.link == "https://example.org/home"  # resolved against xml:base
+    first, second = p.entries
+    assert first.title == "Café & bold"  # same as feedparser: entities decoded, tags dropped
+    assert first.link == "https://example.org/base/entries/1"
+    assert first.published == datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+    assert first.updated == datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
+    assert first.author == "Bob (bob@example.org)"
+    assert first.categories == ("atom", "feeds")
+    assert first.summary == "Plain summary"
+    assert "<em>content</em>" in first.content
+    assert second.link == "https://other.example/sub/two.html"  # entry-level xml:base
+    assert second.updated == datetime(2025, 6, 3, tzinfo=UTC)
+
+
+def test_rdf() -> None:
+    p = _same_as_reference(RDF)
+    assert p.title == "RDF site"
+    (e,) = p.entries
+    assert e.guid == "https://example.net/a"  # rdf:about
+    assert e.published == datetime(2025, 5, 30, 7, 15, tzinfo=UTC)
+    assert e.categories == ("rdf",)
+
+
+def test_relative_links_resolved_against_document_url() -> None:
+    doc = b"""<rss version="2.0"><channel><title>t</title><link>/</link>
+      <item><title>a</title><link>../posts/a.html</link><guid>b</guid></item></channel></rss>"""
+    p = _same_as_reference(doc)
+    assert p.link == "https://example.com/"
+    assert p.entries[0].link == "https://example.com/posts/a.html"
+    assert p.entries[0].guid == "https://example.com/blog/b"  # a permalink guid is a URL too
+
+
+def test_html_in_rss_title_reduced_to_text() -> None:
+    doc = b"""<rss version="2.0"><channel><title>t</title>
+      <item><title>Tom &amp;amp; Jerry&lt;/b&gt; &lt;i&gt;again&lt;/i&gt;</title><guid>1</guid></item>
+      <item><title><![CDATA[<p>Para</p> &nbsp;text]]></title><guid>2</guid></item>
+      <item><title>AT&amp;T &lt; 5</title><guid>3</guid></item></channel></rss>"""
+    p = _same_as_reference(doc)
+    assert [e.title for e in p.entries] == ["Tom & Jerry again", "Para text", "AT&T < 5"]
+
+
+def test_control_characters_stripped() -> None:
+    # raw C0 controls make the document ill-formed: feedparser's loose parser reads it, text stays clean
+    doc = b"""<rss version="2.0"><channel><title>t\x01itle</title>
+      <item><title>bad\x02 \x0bchars\x80</title><guid>1</guid><description>a\x03b</description></item>
+      </channel></rss>"""
+    p = parse(doc, URL)
+    assert p.title == "title"
+    e = p.entries[0]
+    assert e.title == "bad chars\u20ac"  # C1 0x80 is the cp1252 euro sign, as feedparser maps it
+    assert "\x03" not in e.summary
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Tue, 10 Jun 2025 04:00:00 +0200", datetime(2025, 6, 10, 2, 0, tzinfo=UTC)),
+    ("10 Jun 2025 04:00 EST", datetime(2025, 6, 10, 9, 0, tzinfo=UTC)),
+    ("Tuesday, 10 June 2025 04:00:00 GMT", datetime(2025, 6, 10, 4, 0, tzinfo=UTC)),
+    ("2025-06-10T04:00:00Z", datetime(2025, 6, 10, 4, 0, tzinfo=UTC)),
+    ("2025-06-10T04:00:00.5+05:30", datetime(2025, 6, 9, 22, 30, tzinfo=UTC)),
+    ("2025-06-10", datetime(2025, 6, 10, tzinfo=UTC)),
+    ("2025-06-10 04:00:00", datetime(2025, 6, 10, 4, 0, tzinfo=UTC)),  # MSSQL style: feedparser's own parser
+    ("Tue, 10 Jun 2025 04:00:00", None),  # no zone: not RFC 822 to feedparser either (asctime etc. decline)
+    ("not a date", None),
+    ("", None),
+])
+def test_dates(raw: str, expected: datetime | None) -> None:
+    doc = (f"<rss version='2.0'><channel><title>t</title><item><title>x</title><guid>1</guid>"
+           f"<pubDate>{raw}</pubDate></item></channel></rss>").encode()
+    p = _same_as_reference(doc)
+    if expected is not None:
+        assert p.entries[0].published == expected
+    assert parse_date(raw) == p.entries[0].published
+
+
+_DATE_PARTS = st.tuples(
+    st.sampled_from(["", "Mon, ", "Tuesday, ", "Sun,", "wed, "]),
+    st.integers(0, 40), st.sampled_from(["Jan", "feb", "March", "Sep", "Dec", "Foo"]),
+    st.integers(1899, 2101), st.integers(0, 25), st.integers(0, 61), st.integers(0, 61),
+    st.sampled_from(["GMT", "+0000", "-0530", "+05:30", "EST", "pdt", "Z", "UT", "XYZ", "", "gmt+1"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DATE_PARTS, st.booleans())
+def test_date_parser_agrees_with_feedparser(parts: tuple[object, ...], iso: bool) -> None:
+    from feedparser.datetimes import _parse_date
+
+    day_name, day, month, year, h, m, s, zone = parts
+    if iso:
+        tz = {"GMT": "Z", "+0000": "+00:00", "-0530": "-05:30"}.get(str(zone), str(zone))
+        raw = f"{year:04d}-{int(str(day)) % 14:02d}-{day:02d}T{h:02d}:{m:02d}:{s:02d}{tz}"
+    else:
+        raw = f"{day_name}{day:02d} {month} {year} {h:02d}:{m:02d}:{s:02d} {zone}".strip()
+    t = _parse_date(raw)
+    import calendar
+    from datetime import timedelta
+
+    expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=calendar.timegm(t)) if t else None
+    assert parse_date(raw) == expected, raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["", "https://example.com/a/b", "http://x.org", "https://h/p?q"]),
+       st.text(alphabet="hts:/.?#;&=ab%\\ \t[]Ü", max_size=30).map(lambda s: "https://ex.com/" + s)
+       | st.text(alphabet="hts:/.?#;&=ab%", max_size=30))
+def test_url_join_shortcut_is_exact(base: str, uri: str) -> None:
+    fastparse._join_cache.clear()
+    fixed = fastparse._EXTRA_SLASHES.sub(r"\1\3", uri)
+    try:
+        expected = urljoin(base, fixed)
+    except ValueError:
+        expected = ""
+    assert fastparse._join(base, uri) == expected
+
+
+def test_doctype_with_external_entity_never_reads_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-42")
+    doc = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [ <!ENTITY xxe SYSTEM "file://{secret}"> <!ENTITY lol "lol"> ]>
+<rss version="2.0"><channel><title>&xxe;</title><link>https://example.com/</link>
+<item><title>&xxe; &lol;</title><guid>1</guid><description>&xxe;</description></item></channel></rss>""".encode()
+    assert fast_parse(doc, URL) is None  # entity declarations: not the fast path
+    p = parse(doc, URL)
+    assert "TOP-SECRET-42" not in repr(p)
+
+
+def test_entity_expansion_bomb_is_harmless() -> None:
+    ents = "".join(f'<!ENTITY e{i} "&e{i - 1};&e{i - 1};&e{i - 1};&e{i - 1};&e{i - 1};">' for i in range(1, 10))
+    doc = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY e0 "boom">{ents}]>'
+           f"<rss version='2.0'><channel><title>&e9;</title><item><title>&e9;</title><guid>1</guid></item>"
+           f"</channel></rss>").encode()
+    assert fast_parse(doc, URL) is None
+    try:
+        p = parse(doc, URL)
+    except ParseFailed:
+        return
+    assert len(repr(p)) < 100_000
+
+
+def test_plain_doctype_is_stripped_like_feedparser() -> None:
+    doc = b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n' + ATOM.split(b"?>", 1)[1]
+    _same_as_reference(doc)
+
+
+def test_garbage_is_parse_failed() -> None:
+    for junk in (b"", b"\x00\xff\xfe garbage \x01", b"{\"json\": true}", b"<html><body>hi</body></html>"):
+        with pytest.raises(ParseFailed):
+            parse(junk, URL)
+
+
+def test_encodings_follow_feedparser() -> None:
+    latin1 = "<rss version='2.0'><channel><title>Café</title><item><title>Crème</title><guid>1</guid></item>" \
+             "</channel></rss>"
+    undeclared_utf8 = latin1.encode("utf-8")
+    declared_latin1 = b"<?xml version='1.0' encoding='iso-8859-1'?>" + latin1.encode("latin-1")
+    for data, ctype in ((undeclared_utf8, None), (undeclared_utf8, "application/rss+xml"),
+                        (declared_latin1, None), (declared_latin1, "text/xml; charset=iso-8859-1"),
+                        (b"\xef\xbb\xbf" + undeclared_utf8, None)):
+        p = _same_as_reference(data, URL, ctype)
+        assert p.entries[0].title == "Crème"
+    assert fast_parse(declared_latin1, URL, "text/xml") is None  # us-ascii by RFC 3023: feedparser guesses
+
+
+def test_fast_path_declines_what_it_cannot_mirror() -> None:
+    nested = b"<rss version='2.0'><channel><item><title>a</title><item><title>b</title></item></item></channel></rss>"
+    assert fast_parse(nested, URL) is None
+    base64 = (b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>1</id>"
+              b"<content type='application/octet-stream'>aGk=</content></entry></feed>")
+    assert fast_parse(base64, URL) is None
+    assert fast_parse(b"<opml version='2.0'><body/></opml>", URL) is None
+
+
+XML_FRAGMENTS = st.sampled_from([
+    "<rss version='2.0'>", "</rss>", "<channel>", "</channel>", "<item>", "</item>", "<title>", "</title>",
+    "<link>", "</link>", "<guid isPermaLink='false'>", "</guid>", "<pubDate>", "</pubDate>", "<entry>",
+    "</entry>", "<feed xmlns='http://www.w3.org/2005/Atom'>", "</feed>", "<id>", "</id>",
+    "<link href='/x'/>", "<author><name>n</name></author>", "<category term='c'/>", "<![CDATA[<b>x</b>]]>",
+    "&amp;", "&lt;", "&#233;", "&nbsp;", "<!DOCTYPE x>", "<?xml version='1.0'?>", "text", " ", "\n",
+    "2025-01-02T03:04:05Z", "Mon, 02 Jan 2025 03:04:05 GMT", "<summary type='html'>", "</summary>",
+    "<media:title xmlns:media='http://search.yahoo.com/mrss/'>m</media:title>", "<source>s</source>",
+    "<image><title>i</title></image>", "<description>", "</description>", "\x00", "\xff", "]]>", "<",
+])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.binary(max_size=300), st.lists(XML_FRAGMENTS, max_size=40).map(lambda x: "".join(x).encode())))
+def test_parse_returns_feed_or_parse_failed(data: bytes) -> None:
+    try:
+        result = parse(data, URL)
+    except ParseFailed:
+        return
+    assert isinstance(result, ParsedFeed)
+    fast = fast_parse(data, URL)
+    if fast is not None:  # and when the fast path answers, it answers like feedparser
+        ref = parse_feedparser(data, URL)
+        assert [(e.guid, e.title, e.link, e.published, e.updated) for e in fast.entries] == [
+            (e.guid, e.title, e.link, e.published, e.updated) for e in ref.entries]
