@@ -212,6 +212,13 @@ def missing_channels(cfg: Config) -> list[str]:
     return [ch.slug for ch in cfg.channels if not all((out / n).exists() for n in _doc_names(ch))]
 
 
+def missing_index(cfg: Config) -> bool:
+    """True when an index document (OPML, and index.html when any channel has HTML) is missing."""
+    out = cfg.output.dir
+    wants_html = any(_has_html(cfg, ch) for ch in cfg.channels)
+    return not (out / "index.opml").exists() or (wants_html and not (out / "index.html").exists())
+
+
 # -- archives ----------------------------------------------------------------------------------------
 def archive_name(slug: str, page: int) -> str:
     return f"archive/{slug}/{page}.atom"

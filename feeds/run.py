@@ -213,13 +213,15 @@ class Pipeline:
                         progress(done, len(due), report.new_items)
             finally:
                 pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
-        missing = [ch.slug for ch in self.cfg.channels if not (self.cfg.output.dir / f"{ch.slug}.atom").exists()]
+        from feeds.publish import missing_channels, missing_index
+
+        missing = missing_channels(self.cfg)
         states = self.store.channel_states()
         flagged = [slug for slug, st in states.items() if st.get("dirty")]
         to_publish = sorted(dirty | set(missing) | {s for s in flagged if s in {c.slug for c in self.cfg.channels}})
         if report.stopped:
             to_publish = []  # leave quickly; the channels stay flagged dirty in the store for the next run
-        elif to_publish or not (self.cfg.output.dir / "index.opml").exists():
+        elif to_publish or missing_index(self.cfg):
             from feeds.publish import publish
 
             pub = publish(self.cfg, self.store, to_publish)
