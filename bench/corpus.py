@@ -6,7 +6,9 @@ without passing them around. Given the same seed and base time the output is byt
 
 * titles are news-like ("Regulators in Brevania probe Solvari over 14 bn deal"), drawn from word
   pools plus a synthetic proper name and a number so that accidental near-duplicates stay rare;
-* summaries are ~600 bytes of HTML (paragraphs, a link, emphasis);
+* summaries are ~600 bytes of HTML (paragraphs, a link, emphasis): sentences of words drawn with
+  Zipf weights from 60 common words and 20,000 synthetic rarer ones, so items share common words but
+  rarely their specific ones, as news text does;
 * about ``syndicated`` (default 10%) of each source's items are copies of another source's item
   (same link, same title: the same story syndicated), which the pipeline must record as sightings;
 * every third source is Atom 1.0, the rest RSS 2.0; dates fall in the 36 hours before ``base``.
@@ -110,28 +112,39 @@ def _name(r: random.Random, syllables: int) -> str:
     return "".join(r.choice(SYLLABLES) for _ in range(syllables)).capitalize()
 
 
-def _sentences() -> tuple[str, ...]:
+def _vocabulary() -> tuple[tuple[str, ...], list[float]]:
+    """Common words first, then 20,000 synthetic rarer ones; Zipf weights (1/rank) as cumulative weights."""
     r = random.Random(20250101)
-    out = []
-    for _ in range(256):
-        words = [r.choice(WORDS) for _ in range(r.randint(9, 18))]
-        out.append(" ".join(words).capitalize() + ". ")
-    return tuple(out)
+    rare: dict[str, None] = {}
+    while len(rare) < 20000:
+        rare["".join(r.choice(SYLLABLES) for _ in range(r.randint(2, 4)))] = None
+    words = tuple(dict.fromkeys(WORDS)) + tuple(w for w in rare if w not in WORDS)
+    cum, total = [], 0.0
+    for rank in range(len(words)):
+        total += 1.0 / (rank + 1)
+        cum.append(total)
+    return words, cum
 
 
-SENTENCES = _sentences()
+VOCAB, VOCAB_CUM = _vocabulary()
 
 
 def _summary(r: random.Random, title: str, link: str, target: int = 600) -> str:
-    parts = [f"<p><b>{escape(title)}</b>. "]
-    size = len(parts[0])
-    while size < target - 120:
-        s = SENTENCES[r.getrandbits(8)]
-        parts.append(s)
-        size += len(s)
-    parts.append(f"</p><p>Read more at <a href={quoteattr(link)}>the full report</a>; "
-                 f"<em>updated {r.randint(1, 59)} minutes ago</em>.</p>")
-    return "".join(parts)
+    """About `target` bytes of HTML: the title in bold, Zipf-distributed words in sentences, a link."""
+    head = f"<p><b>{escape(title)}</b>. "
+    tail = (f"</p><p>Read more at <a href={quoteattr(link)}>the full report</a>; "
+            f"<em>updated {r.randint(1, 59)} minutes ago</em>.</p>")
+    budget = target - len(head) - len(tail)
+    words = r.choices(VOCAB, cum_weights=VOCAB_CUM, k=max(8, budget // 6))
+    parts: list[str] = []
+    size = i = 0
+    while i < len(words) and size < budget:
+        n = r.randint(8, 16)
+        sentence = " ".join(words[i:i + n]).capitalize() + ". "
+        parts.append(sentence)
+        size += len(sentence)
+        i += n
+    return head + "".join(parts) + tail
 
 
 def original_item(spec: Spec, source: int, index: int) -> Item:

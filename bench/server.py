@@ -12,7 +12,7 @@ Prints ``port N`` on stdout once it listens on 127.0.0.1 (an ephemeral port), th
       body differs from the last one only in that element, with a new ETag and Last-Modified;
     - ``no-validators``: always 200 with the same bytes, no ETag or Last-Modified, and request
       validators are ignored;
-* ``/_stats``: JSON counters (requests, by status), ``/_stats/reset`` zeroes them.
+* ``/_stats``: JSON counters (connections accepted, requests, responses by status), ``/_stats/reset`` zeroes them.
 
 Responses are written in one send (headers and body together) on sockets with TCP_NODELAY, so
 keep-alive clients never wait out a delayed ACK. The server leaves by itself when its parent dies,
@@ -118,6 +118,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def setup(self) -> None:
             super().setup()
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state.count("connections")
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
             pass
