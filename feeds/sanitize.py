@@ -39,8 +39,14 @@ _INVISIBLE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200b-\u200f\u2028-\u202e\u
 
 
 def safe_url(value: str, base: str | None) -> str | None:
-    """An absolute http(s)/mailto URL, or None when the value is unsafe or unusable."""
-    v = _INVISIBLE.sub("", htmllib.unescape(value))
+    """An absolute http(s)/mailto URL, or None when the value is unsafe or unusable.
+
+    `value` is already decoded (an attribute value from the HTML parser, a link from the feed parser):
+    it is not unescaped again, which would turn a query such as `?a=1&not=2` into `?a=1¬=2`. The
+    scheme is judged on the absolute URL, so a value that is still entity-encoded (`&#106;avascript:`)
+    is a relative reference and ends up as an http(s) URL under `base`, or None without one.
+    """
+    v = _INVISIBLE.sub("", value)
     if not v:
         return None
     try:
@@ -97,7 +103,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
                     el.attrib[name] = url
         if tag == "img" and "src" not in el.attrib:
             el.drop_tree()
-    out = etree.tostring(root, encoding="unicode", method="html")
+    out: str = etree.tostring(root, encoding="unicode", method="html")
     # strip the wrapper <div> we added
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
