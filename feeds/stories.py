@@ -27,7 +27,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 __all__ = [
@@ -573,6 +573,8 @@ class Explanation:
     only_a: tuple[tuple[str, float], ...]  # term, weight in a's unit vector
     only_b: tuple[tuple[str, float], ...]
     lines: tuple[str, ...]
+    cosine: float = 0.0  # before the conflict penalty (score = cosine * (1 - penalty * conflict))
+    conflict: float = 0.0
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -583,33 +585,45 @@ class Explanation:
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _Item:
-    item_id: int
-    story_id: int
-    published: datetime
-    vec: tuple[tuple[str, float], ...]  # unit vector, weights frozen at insertion
+    __slots__ = ("story_id", "ts", "vec")
+
+    def __init__(self, story_id: int, ts: float, vec: tuple[tuple[str, float], ...]) -> None:
+        self.story_id = story_id
+        self.ts = ts  # published, POSIX seconds
+        self.vec = vec  # unit vector, weights frozen at insertion
 
 
-@dataclass(slots=True)
 class _Story:
-    story_id: int
-    centroid: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    norm2: float = 0.0
-    members: dict[int, None] = field(default_factory=dict)  # live item ids, insertion order
-    latest: datetime | None = None
-    dirty: int = 0
-    norm: float = 0.0  # sqrt(norm2), refreshed by the index after each change
-    factor: float = 1.0  # cohesion divisor of the score, refreshed likewise
-    spec2: float = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
+    """A story: the sum of its members' unit vectors (centroid) and what the index needs about it.
+
+    Only the story's *head* terms are posted in the inverted index: its heaviest centroid terms, enough
+    that the rest (the tail) cannot carry an item to the threshold on its own. ``tail2`` is the squared
+    centroid weight on the tail; the index keeps ``sqrt(tail2) / (norm * factor) < threshold``.
+    """
+
+    __slots__ = ("story_id", "centroid", "counts", "norm2", "spec2", "tail2", "head", "members", "latest",
+                 "dirty", "norm", "factor")
+
+    def __init__(self, story_id: int) -> None:
+        self.story_id = story_id
+        self.centroid: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.norm2 = 0.0
+        self.spec2 = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
+        self.tail2 = 0.0
+        self.head: set[str] = set()
+        self.members: dict[int, None] = {}  # live item ids, insertion order
+        self.latest = -math.inf  # newest member's published time, POSIX seconds
+        self.dirty = 0
+        self.norm = 0.0  # sqrt(norm2), refreshed by the index after each change
+        self.factor = 1.0  # cohesion divisor of the score, refreshed likewise
 
     def add(self, vec: Iterable[tuple[str, float]]) -> list[str]:
-        """Add a unit vector; return the terms new to the story."""
+        """Add a unit vector; return the terms new to the story (they start in the tail)."""
         new: list[str] = []
-        c, k = self.centroid, self.counts
-        n2 = self.norm2
-        s2 = self.spec2
+        c, k, head = self.centroid, self.counts, self.head
+        n2, s2, t2 = self.norm2, self.spec2, self.tail2
         for t, w in vec:
             old = c.get(t)
             if old is None:
@@ -623,41 +637,50 @@ class _Story:
                 k[t] += 1
                 d = nw * nw - old * old
             n2 += d
-            if _specific(t):
+            if t not in head:
+                t2 += d
+            if t in _SPECIFIC or t[0].isdigit():
                 s2 += d
-        self.norm2 = n2
-        self.spec2 = s2
+        self.norm2, self.spec2, self.tail2 = n2, s2, t2
         return new
 
     def remove(self, vec: Iterable[tuple[str, float]]) -> list[str]:
-        """Remove a unit vector; return the terms the story no longer has."""
+        """Remove a unit vector; return the terms the story no longer has (dropped from the head)."""
         gone: list[str] = []
-        c, k = self.centroid, self.counts
-        n2 = self.norm2
-        s2 = self.spec2
+        c, k, head = self.centroid, self.counts, self.head
+        n2, s2, t2 = self.norm2, self.spec2, self.tail2
         for t, w in vec:
             old = c[t]
             left = k[t] - 1
             if left == 0:
                 del c[t]
                 del k[t]
-                gone.append(t)
                 d = -old * old
+                gone.append(t)
+                if t in head:
+                    head.discard(t)
+                    continue
             else:
                 k[t] = left
                 nw = old - w
                 c[t] = nw
                 d = nw * nw - old * old
             n2 += d
-            if _specific(t):
+            if t not in head:
+                t2 += d
+            if t in _SPECIFIC or t[0].isdigit():
                 s2 += d
         self.dirty += 1
         if self.dirty >= 64:  # incremental updates drift a little: recompute now and then
             self.dirty = 0
-            n2 = sum(v * v for v in c.values())
-            s2 = sum(v * v for t, v in c.items() if _specific(t))
-        self.norm2 = max(n2, 0.0)
-        self.spec2 = max(s2, 0.0)
+            n2 = s2 = t2 = 0.0
+            for t, v in c.items():
+                n2 += v * v
+                if t not in head:
+                    t2 += v * v
+                if t in _SPECIFIC or t[0].isdigit():
+                    s2 += v * v
+        self.norm2, self.spec2, self.tail2 = max(n2, 0.0), max(s2, 0.0), max(t2, 0.0)
         return gone
 
 
@@ -677,6 +700,12 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
     return min(qa, max(spec2 - shared, 0.0) / norm2)
 
 
+# A story's head is rebuilt when its tail could carry an item to HEAD_REBUILD x threshold, and is then
+# made small enough that the tail carries at most HEAD_TARGET x threshold.
+_HEAD_REBUILD = 0.98
+_HEAD_TARGET = 0.85
+
+
 class StoryIndex:
     """Online story clustering over a sliding time window.
 
@@ -688,10 +717,12 @@ class StoryIndex:
         self.config = config if config is not None else StoryConfig()
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, _Story]] = {}  # term -> stories having it (insertion order)
-        self._heap: list[tuple[datetime, int, int]] = []  # (published, seq, item_id)
+        self._postings: dict[str, dict[int, _Story]] = {}  # head term -> stories (insertion order)
+        self._df: dict[str, int] = {}  # term -> number of live stories having it
+        self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
+        self._window_s = self.config.window.total_seconds()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -713,8 +744,7 @@ class StoryIndex:
     def idf(self, key: str) -> float:
         """Inverse story frequency of a term: window counts smoothed by the background prior."""
         n0 = self.config.prior_docs
-        post = self._postings.get(key)
-        sf = len(post) if post else 0
+        sf = self._df.get(key, 0)
         return math.log((n0 + len(self._stories) + 1.0) / (n0 * _prior_df(key) + sf + 1.0))
 
     def _terms(self, text: str) -> list[Term]:
@@ -726,9 +756,12 @@ class StoryIndex:
         """Unit vector of an item under the current weights (term -> weight)."""
         cfg = self.config
         boost = cfg.entity_boost
+        n0 = cfg.prior_docs
+        df = self._df.get
+        top = math.log(n0 + len(self._stories) + 1.0)
         raw: dict[str, float] = {}
         for tm in self._terms(title):
-            w = self.idf(tm.key)
+            w = top - math.log(n0 * _prior_df(tm.key) + df(tm.key, 0) + 1.0)
             raw[tm.key] = w * boost if tm.entity else w
         if summary and cfg.summary_weight > 0:
             for tm in self._terms(summary)[: cfg.summary_terms]:
@@ -742,67 +775,105 @@ class StoryIndex:
         return {k: v / n for k, v in raw.items()}
 
     def _refresh(self, st: _Story) -> None:
-        """Recompute a story's norm and its score divisor: cohesion ** cohesion_power, where cohesion
-        (the mean cosine of members to their centroid, ||centroid|| / n) is floored at min_cohesion."""
+        """Recompute a story's norm and its score divisor (cohesion ** cohesion_power, cohesion being
+        the mean cosine of members to their centroid, ||centroid|| / n, floored at min_cohesion), then
+        rebuild its head if the tail has grown too heavy."""
         cfg = self.config
-        st.norm = math.sqrt(st.norm2)
+        st.norm = norm = math.sqrt(st.norm2)
         if not cfg.cohesion_power or not st.members:
             st.factor = 1.0
-            return
-        coh = st.norm / len(st.members)
-        st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
+        else:
+            coh = norm / len(st.members)
+            st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
+        lim = cfg.threshold * norm * st.factor
+        if st.tail2 >= (_HEAD_REBUILD * lim) ** 2:
+            self._rebuild_head(st, (_HEAD_TARGET * lim) ** 2)
+
+    def _rebuild_head(self, st: _Story, budget: float) -> None:
+        """Post the fewest heaviest terms that leave at most ``budget`` squared weight in the tail."""
+        ordered = sorted(st.centroid.items(), key=lambda kv: (kv[1], kv[0]))  # lightest first
+        tail2 = 0.0
+        i = 0
+        for _, v in ordered:
+            if tail2 + v * v > budget:
+                break
+            tail2 += v * v
+            i += 1
+        head = {t for t, _ in ordered[i:]}
+        old = st.head
+        sid = st.story_id
+        postings = self._postings
+        for t in old - head:
+            self._drop_posting(t, sid)
+        for t in head - old:
+            post = postings.get(t)
+            if post is None:
+                postings[t] = {sid: st}
+            else:
+                post[sid] = st
+        st.head = head
+        st.tail2 = tail2
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _best(self, vec: Mapping[str, float], published: datetime) -> tuple[_Story | None, float]:
-        """The story with the highest score (ties: lower story id) and its score."""
+    def _best(self, vec: Mapping[str, float], ts: float) -> tuple[_Story | None, float]:
+        """The story with the highest score (ties: lower story id) and its score.
+
+        Candidates are the stories with one of the item's terms in their head: any other story's score
+        is below the threshold (its shared terms are all tail terms). Scanning the postings gives each
+        candidate's dot product over its head terms; with the tail's weight that bounds its score, and
+        only candidates whose bound reaches the threshold are scored exactly. ``score`` is exact for
+        every story that can reach the threshold; for a new story it is the best score among those
+        (0.0 when there is none)."""
         if not vec:
+            return None, 0.0
+        postings = self._postings
+        df = self._df
+        # Only terms some live story has can be shared.
+        q = {t: w for t, w in vec.items() if t in df}
+        if not q:
+            return None, 0.0
+        acc: dict[int, float] = {}  # candidate -> dot product over its head terms
+        hit2: dict[int, float] = {}  # candidate -> squared query weight on those terms
+        cands: dict[int, _Story] = {}
+        for t, w in q.items():
+            post = postings.get(t)
+            if not post:
+                continue
+            ww = w * w
+            for sid, st in post.items():
+                d = w * st.centroid[t]
+                if sid in acc:
+                    acc[sid] += d
+                    hit2[sid] += ww
+                else:
+                    acc[sid] = d
+                    hit2[sid] = ww
+                    cands[sid] = st
+        if not cands:
             return None, 0.0
         cfg = self.config
         thr = cfg.threshold
-        # The lowest cosine that can still reach the threshold after the cohesion adjustment.
-        floor = thr * (cfg.min_cohesion**cfg.cohesion_power if cfg.cohesion_power else 1.0)
-        ordered = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))
-        # Prefix filtering: a story sharing none of the first k terms has cosine <= the norm of the
-        # rest, so probing stops once that norm is below the floor.
-        suffix2 = 1.0
-        acc: dict[int, float] = {}
-        k = 0
-        for t, w in ordered:
-            if suffix2 < floor * floor:
-                break
-            post = self._postings.get(t)
-            if post:
-                for sid, st in post.items():
-                    acc[sid] = acc.get(sid, 0.0) + w * st.centroid[t]
-            suffix2 -= w * w
-            k += 1
-        rest = ordered[k:]
-        rest_norm = math.sqrt(max(suffix2, 0.0))
-        window = cfg.window
         pen = cfg.conflict_penalty
-        qspec = [(t, w) for t, w in ordered if _specific(t)]
+        window = self._window_s
+        r2 = math.fsum([w * w for w in q.values()])
+        qkeys = q.keys()
+        qspec = [(t, w) for t, w in vec.items() if t in _SPECIFIC or t[0].isdigit()] if pen else []
         best: _Story | None = None
         best_score = 0.0
-        for sid, partial in acc.items():
-            st = self._stories[sid]
-            if st.latest is not None and abs(published - st.latest) > window:
+        for sid, st in cands.items():
+            if abs(ts - st.latest) > window:
                 continue
-            norm = st.norm
-            factor = st.factor
-            bound = (partial / norm + rest_norm) / factor
-            if bound < thr and bound < best_score:
+            nf = st.norm * st.factor
+            # the item's other shareable terms can meet only the story's tail
+            bound = (acc[sid] + math.sqrt(max(r2 - hit2[sid], 0.0) * st.tail2)) / nf
+            if bound < thr - 1e-9:
                 continue
-            dot = partial
-            if rest:
-                c = st.centroid
-                for t, w in rest:
-                    v = c.get(t)
-                    if v is not None:
-                        dot += w * v
-            score = dot / norm / factor
-            if pen and qspec and st.spec2 > 0.0:
-                score *= 1.0 - pen * _conflict(qspec, st.centroid, st.spec2, st.norm2)
+            c = st.centroid
+            # fsum: exactly rounded, so the (hash-dependent) order of the shared terms cannot matter
+            score = math.fsum([q[t] * c[t] for t in qkeys & c.keys()]) / nf
+            if qspec and st.spec2 > 0.0:
+                score *= 1.0 - pen * _conflict(qspec, c, st.spec2, st.norm2)
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
                 best, best_score = st, score
         return best, best_score
@@ -811,59 +882,59 @@ class StoryIndex:
         """The recent member whose own vector is most similar to vec (ties: the most recent)."""
         best_id = -1
         best = -1.0
+        get = vec.get
+        items = self._items
         for mid in itertools.islice(reversed(st.members), 16):
             s = 0.0
-            for t, w in self._items[mid].vec:
-                v = vec.get(t)
+            for t, w in items[mid].vec:
+                v = get(t)
                 if v is not None:
                     s += w * v
             if s > best:
                 best, best_id = s, mid
         return best_id
 
-    def _insert(self, item_id: int, story_id: int, published: datetime, vec: dict[str, float]) -> list[str]:
+    def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> list[str]:
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
         vt = tuple(vec.items())
-        self._items[item_id] = _Item(item_id, story_id, published, vt)
+        self._items[item_id] = _Item(story_id, ts, vt)
         st = self._stories.get(story_id)
         if st is None:
             st = _Story(story_id)
             self._stories[story_id] = st
         new = st.add(vt)
+        df = self._df
         for t in new:
-            post = self._postings.get(t)
-            if post is None:
-                self._postings[t] = {story_id: st}
-            else:
-                post[story_id] = st
+            df[t] = df.get(t, 0) + 1
         st.members[item_id] = None
         self._refresh(st)
-        if st.latest is None or published > st.latest:
-            st.latest = published
-        heapq.heappush(self._heap, (published, self._seq, item_id))
+        if ts > st.latest:
+            st.latest = ts
+        heapq.heappush(self._heap, (ts, self._seq, item_id))
         self._seq += 1
         return new
 
     def add(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
         """Assign an item to the best matching live story, or start a new story with it."""
         vec = self.vector(title, summary)
-        st, score = self._best(vec, published)
+        ts = published.timestamp()
+        st, score = self._best(vec, ts)
         if st is not None and score >= self.config.threshold:
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, st.story_id, published, vec)
+            new = self._insert(item_id, st.story_id, ts, vec)
             novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(st.story_id, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, published, vec)
+        self._insert(item_id, item_id, ts, vec)
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int) -> None:
         """Put back an item whose story is already decided (start-up from the store)."""
-        self._insert(item_id, story_id, published, self.vector(title, summary))
+        self._insert(item_id, story_id, published.timestamp(), self.vector(title, summary))
 
     def evict(self, now: datetime) -> None:
         """Drop items published before ``now - window``."""
-        cutoff = now - self.config.window
+        cutoff = now.timestamp() - self._window_s
         heap = self._heap
         while heap and heap[0][0] < cutoff:
             _, _, item_id = heapq.heappop(heap)
@@ -871,15 +942,28 @@ class StoryIndex:
             st = self._stories[it.story_id]
             del st.members[item_id]
             if not st.members:
-                for t in st.centroid:
+                for t in st.head:
                     self._drop_posting(t, st.story_id)
+                for t in st.centroid:
+                    self._drop_df(t)
                 del self._stories[st.story_id]
                 continue
+            head = st.head
+            was_head = [t for t, _ in it.vec if t in head]
             for t in st.remove(it.vec):
-                self._drop_posting(t, st.story_id)
+                self._drop_df(t)
+                if t in was_head:
+                    self._drop_posting(t, st.story_id)
             self._refresh(st)
-            if it.published == st.latest:
-                st.latest = max(self._items[m].published for m in st.members)
+            if it.ts == st.latest:
+                st.latest = max(self._items[m].ts for m in st.members)
+
+    def _drop_df(self, t: str) -> None:
+        left = self._df[t] - 1
+        if left:
+            self._df[t] = left
+        else:
+            del self._df[t]
 
     def _drop_posting(self, t: str, sid: int) -> None:
         post = self._postings[t]
@@ -912,7 +996,12 @@ def explain(
     shared = sorted(((t, va[t] * vb[t]) for t in va if t in vb), key=lambda kv: (-kv[1], kv[0]))
     only_a = sorted(((t, w) for t, w in va.items() if t not in vb), key=lambda kv: (-kv[1], kv[0]))
     only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))
-    score = sum(c for _, c in shared)
+    cosine = math.fsum(c for _, c in shared)
+    # as when b is a one-item story and a the new item
+    spec_b = math.fsum(w * w for t, w in vb.items() if _specific(t))
+    qspec = [(t, w) for t, w in va.items() if _specific(t)]
+    conflict = _conflict(qspec, vb, spec_b, 1.0) if qspec and spec_b > 0.0 else 0.0
+    score = cosine * (1.0 - cfg.conflict_penalty * conflict)
     same = score >= cfg.threshold and bool(shared)
     verdict = "same story" if same else "different stories"
     lines = [
@@ -921,7 +1010,10 @@ def explain(
         "only in a: " + (", ".join(f"{t} {w:.2f}" for t, w in only_a) or "(none)"),
         "only in b: " + (", ".join(f"{t} {w:.2f}" for t, w in only_b) or "(none)"),
     ]
-    return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines))
+    if conflict > 0.0:
+        lines.insert(1, f"cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
+                        f"(score = cosine x (1 - {cfg.conflict_penalty:g} x conflict))")
+    return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict)
 
 
 def is_significant_update(match: StoryMatch, config: StoryConfig | None = None) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import feeds.stories as stories_mod
 from feeds.stories import (
     StoryConfig,
     StoryIndex,
@@ -59,8 +60,9 @@ def test_seed_taliban_reports_join() -> None:
     assert len(got) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known miss: kyiv-strike, drone-frontline and bill-passed reworded "
-                   "too freely for word overlap at the default threshold (docs/stories.md)")
+@pytest.mark.xfail(strict=True, reason="known miss: kyiv-strike (0.29), drone-frontline (0.37) and bill-passed "
+                   "(best pair 0.56 with the Porter stemmer, the others 0.2) are reworded too freely for word "
+                   "overlap from headlines alone (docs/stories.md)")
 def test_seed_every_multi_headline_story_is_one_story() -> None:
     by_story: dict[str, set[int]] = defaultdict(set)
     for sid, story, _ in cluster_seed():
@@ -137,6 +139,8 @@ def test_eviction_bounds_memory(stream: list[tuple[str, int]], now_h: int) -> No
 @settings(max_examples=60, deadline=None)
 @given(st.lists(titles, min_size=0, max_size=10), titles)
 def test_identical_title_always_joins(background: list[str], title: str) -> None:
+    if not terms(title):  # only stopwords ("against"): nothing to compare, see test_termless_item
+        return
     ix = StoryIndex(StoryConfig())
     for i, t in enumerate(background):
         ix.add(100 + i, t, "", T0)
@@ -198,3 +202,122 @@ def test_explain_reports_shared_and_distinguishing_terms() -> None:
     assert "same story" in text and "netanyahu" in text and "only in b: israel" in text
     e2 = explain("Fed raises rates", "", "Storm hits coast", "")
     assert not e2.same_story and e2.score == 0.0 and e2.shared == () and "(none)" in str(e2)
+
+
+def test_termless_item_starts_its_own_story() -> None:
+    ix = StoryIndex(StoryConfig())
+    assert not ix.add(1, "Against", "", T0).joined
+    m = ix.add(2, "Against", "", T0 + timedelta(minutes=1))
+    assert not m.joined and m.story_id == 2 and m.score == 0.0
+
+
+# -- terms: stemming, synonyms, acronyms ----------------------------------------------------------
+
+
+def key_set(text: str) -> set[str]:
+    return {t.key for t in terms(text)}
+
+
+def test_porter_stemmer_joins_related_forms() -> None:
+    assert key_set("Controversy") == key_set("Controversial")
+    assert key_set("resigns") == key_set("resignation") == key_set("resigned")
+    assert key_set("retirement") == key_set("retires")
+    assert key_set("news") != key_set("new")
+
+
+def test_synonyms_numbers_and_acronyms_meet() -> None:
+    assert key_set("quake") == key_set("earthquakes")
+    assert key_set("two soldiers") == key_set("2 soldier")
+    assert key_set("Mandela in hospital for 3rd day") == key_set("Mandela in hospital for third day")
+    assert key_set("Prime Minister") == key_set("PM")
+    assert key_set("United Nations") == key_set("U.N.") == key_set("UN")
+    assert key_set("NATO") == key_set("Nato")
+
+
+def test_north_and_south_korea_are_different_places() -> None:
+    assert key_set("North Korea") == key_set("N.Korea") == key_set("North Korean")
+    assert key_set("South Korea") == key_set("S. Korea")
+    assert key_set("North Korea") != key_set("South Korea")
+
+
+def test_conflicting_places_and_numbers_lower_the_score() -> None:
+    e = explain("Iran earthquake death toll rises", "", "Algeria hostage death toll rises", "")
+    assert e.conflict > 0 and e.score < e.cosine and not e.same_story
+    e = explain("Bangladesh building collapse death toll hits 359", "",
+                "Indian building collapse death toll rises to 72", "")
+    assert e.conflict > 0 and not e.same_story
+    # one side adding a place or a number is an elaboration, not a conflict
+    e = explain("Former Reagan spokesman dies", "", "Former Reagan spokesman Larry Speakes dies at 74", "")
+    assert e.conflict == 0.0 and e.score == e.cosine
+
+
+# -- the candidate filter is exact ----------------------------------------------------------------
+
+
+def brute_best(ix: StoryIndex, vec: dict[str, float], ts: float) -> tuple[int | None, float]:
+    """Score every live story in the window, as _best would without the inverted index."""
+    cfg = ix.config
+    qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t)]
+    best, best_score = None, 0.0
+    for sid in sorted(ix._stories):
+        story = ix._stories[sid]
+        if abs(ts - story.latest) > ix._window_s:
+            continue
+        dot = sum(w * story.centroid.get(t, 0.0) for t, w in vec.items())
+        score = dot / (story.norm * story.factor)
+        if qspec and story.spec2 > 0:
+            score *= 1 - cfg.conflict_penalty * stories_mod._conflict(qspec, story.centroid, story.spec2, story.norm2)
+        if score > best_score + 1e-12:
+            best, best_score = sid, score
+    return best, best_score
+
+
+def check_invariants(ix: StoryIndex) -> None:
+    thr = ix.config.threshold
+    df: dict[str, int] = defaultdict(int)
+    for sid, story in ix._stories.items():
+        for t in story.centroid:
+            df[t] += 1
+        assert story.head <= story.centroid.keys()
+        tail2 = sum(v * v for t, v in story.centroid.items() if t not in story.head)
+        assert abs(tail2 - story.tail2) < 1e-6
+        # a story sharing only tail terms with an item cannot reach the threshold
+        assert tail2 ** 0.5 < thr * story.norm * story.factor + 1e-9
+        for t in story.head:
+            assert ix._postings[t][sid] is story
+    assert dict(df) == ix._df
+    assert all(sid in ix._stories and t in ix._stories[sid].head for t, p in ix._postings.items() for sid in p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(streams, st.integers(0, 250))
+def test_best_matches_brute_force_and_invariants_hold(stream: list[tuple[str, int]], evict_h: int) -> None:
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=48)))
+    ordered = sorted(stream, key=lambda x: x[1])
+    for i, (title, h) in enumerate(ordered):
+        when = T0 + timedelta(hours=h)
+        if h >= evict_h:
+            ix.evict(when)
+        vec = ix.vector(title)
+        want_sid, want = brute_best(ix, vec, when.timestamp())
+        m = ix.add(i, title, "", when)
+        if want >= ix.config.threshold:
+            assert m.joined and m.story_id == want_sid and abs(m.score - want) < 1e-9
+        else:
+            assert not m.joined
+        check_invariants(ix)
+
+
+def test_same_adds_same_stories_across_runs() -> None:
+    rows = load_seed()
+
+    def once() -> list[StoryMatch]:
+        ix = StoryIndex(StoryConfig())
+        out = []
+        for k in range(3):  # the seed three times over, a day apart: reports join their earlier copies
+            for i, (ts, _, _, title) in enumerate(rows):
+                out.append(ix.add(k * 100 + i, title, "", ts + timedelta(hours=30 * k)))
+            ix.evict(rows[-1][0] + timedelta(hours=30 * k))
+        return out
+
+    assert once() == once()
