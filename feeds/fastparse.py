@@ -437,7 +437,7 @@ def _strip_doctype(data: bytes, declared: bool) -> bytes | None:
 class _Ctx:
     """What feedparser keeps in one result dict (the feed or an entry), reduced to what we read."""
 
-    __slots__ = ("id", "link", "title", "title_detail", "summary", "content", "author", "authors", "tags",
+    __slots__ = ("id", "link", "title", "title_detail", "summary", "content", "author", "authors", "tags", "tag_count",
                  "published", "updated", "has_updated", "depths", "image", "ttl", "sy_period", "sy_frequency",
                  "has_summary_key")
 
@@ -451,6 +451,7 @@ class _Ctx:
         self.author: str | None = None
         self.authors: list[dict[str, str]] = []
         self.tags: list[list[str | None]] = []
+        self.tag_count: dict[tuple[str | None, str | None, str | None], int] = {}  # tags' contents, counted
         self.published: datetime | None = None
         self.updated: datetime | None = None
         self.has_updated = False
@@ -463,7 +464,6 @@ class _Ctx:
 
 
 _NO_ATTRS: dict[str, str] = {}
-_SINK = _Ctx()  # image/textinput/source contexts: written to, never read
 
 
 def _text(el: Any) -> str:
@@ -557,8 +557,12 @@ class _Walker:
         self.title_depth = -1
         self.has_content = False
         self.feed = _Ctx()
+        self.sink = _Ctx()  # image/textinput contexts: written to, never read
         self.entries: list[_Ctx] = []
         self.names: dict[tuple[str, str | None], str] = {}
+        self.tag_names: dict[str, str] = {}
+        self.stable_bases: set[str] = set()
+        self.table = self._table()
         self.c1 = True  # may text values contain C1 controls (see _C1_UTF8)
 
     # -- naming --------------------------------------------------------------------------------
@@ -575,10 +579,13 @@ class _Walker:
         if "backend.userland.com/rss" in low:
             low = "http://backend.userland.com/rss"
         canon = _NS.get(low)
+        known = canon is not None
         if canon is None:
             canon = prefix or ""
         out = f"{canon.lower()}:{local.lower()}" if canon else local.lower()
         self.names[key] = out
+        if known:  # the document's prefix does not matter: name by tag alone from now on
+            self.tag_names[tag] = out
         return out
 
     @staticmethod
@@ -595,9 +602,9 @@ class _Walker:
 
     def context(self) -> _Ctx:
         if self.inimage and self.feed.image:
-            return _SINK
+            return self.sink
         if self.intextinput:
-            return _SINK
+            return self.sink
         if self.inentry:
             return self.entries[-1]
         return self.feed
@@ -605,124 +612,142 @@ class _Walker:
     # -- the walk ------------------------------------------------------------------------------
     def walk(self, el: Any) -> None:
         tag = el.tag
-        if not isinstance(tag, str):
-            return
-        name = self.name(tag, el.prefix)
+        name = self.tag_names.get(tag)
+        if name is None:
+            name = self.name(tag, el.prefix)
         items = el.items()
-        a = self.attrs(items) if items else _NO_ATTRS
+        if items:
+            a = self.attrs(items)
+            declared = a.get("xml:base", a.get("base"))
+        else:
+            a = _NO_ATTRS
+            declared = None
         self.depth += 1
-        declared = a.get("xml:base", a.get("base")) if a else None
-        self.base = _next_base(self.base, declared)
-        self.bases.append(self.base)
-        if ":" not in name:
+        base = self.base
+        if declared is not None or base not in self.stable_bases:
+            new = _next_base(base, declared)
+            if declared is None and new == base:
+                self.stable_bases.add(base)
+            base = self.base = new
+        bases = self.bases
+        bases.append(base)
+        if (self.inimage or self.intextinput) and ":" not in name:
             if name not in _TEXTINPUT_OK:
                 self.intextinput = False
             if name not in _IMAGE_OK:
                 self.inimage = False
-        self.dispatch(el, name, a)
-        self.bases.pop()
-        if self.bases and self.bases[-1]:
-            self.base = self.bases[-1]
+        handler = self.table.get(name)
+        if handler is None:
+            self.unknown(el, name, a)
+        else:
+            handler(el, name, a)
+        bases.pop()
+        if bases and bases[-1]:
+            self.base = bases[-1]
         self.depth -= 1
 
     def children(self, el: Any) -> None:
+        walk = self.walk
         for child in el:
-            if isinstance(child.tag, str):
-                self.walk(child)
+            if child.tag.__class__ is str:
+                walk(child)
 
-    def dispatch(self, el: Any, name: str, a: dict[str, str]) -> None:  # noqa: C901 - one table
-        if name in _TITLE:
-            self.title(el, a, name == "media:title")
-        elif name == _LINK:
-            self.link(el, a)
-        elif name in _GUID:
-            self.guid(el, a)
-        elif name in _PUBLISHED or name in _UPDATED:
-            if len(el):
-                raise _Bail("markup in a date")
-            value = self.finish(_text(el), "published", True)
-            ctx = self.context()
-            when = parse_date(value)
-            if name in _PUBLISHED:
-                ctx.published = when
-            else:
-                ctx.updated = when
-                ctx.has_updated = True
-        elif name in ("item", "entry"):
-            self.entry(el, a)
-        elif name in _AUTHOR:
-            self.author(el)
-        elif name in _CATEGORY or name == "itunes:category":
-            self.category(el, a, name)
-        elif name in _KEYWORDS or name == "tags":
-            if a and name != "tags":
-                if len(el):
-                    raise _Bail("markup in keywords")
-                return  # no push: the text goes nowhere we read
-            value = self.finish(_text(el), name, True)
-            ctx = self.context()
-            scheme = "http://www.itunes.com/" if name == "itunes:keywords" else None
-            for term in value.split(","):
-                term = term.strip()
-                if term or name == "tags":
-                    self.add_tag(ctx, term or None, scheme if name != "tags" else None, None)
-        elif name in _DESCRIPTION or name in _SUMMARY or name == "abstract":
-            self.summary(el, a, name)
-        elif name == "content" or name in _CONTENT_ENCODED or name in _BODY:
-            self.content(el, a, name)
-        elif name in ("channel", "feed"):
-            if a and ("lastmod" in a or "href" in a):
-                raise _Bail("CDF attributes")
-            self.infeed = True
-            self.children(el)
-            self.infeed = False
-        elif name == "image":
-            if self.inentry:
-                raise _Bail("image inside an entry")
-            self.feed.image = True
-            self.inimage = True
-            self.title_depth = -1
-            self.children(el)
-            self.inimage = False
-        elif name == "textinput":
-            if self.inentry:
-                raise _Bail("textinput inside an entry")
-            self.intextinput = True
-            self.title_depth = -1
-            self.children(el)
-            self.intextinput = False
-        elif name == "source":
-            if not self.inentry:
-                if len(el):
-                    raise _Bail("feed-level source")
-                return
-            # everything inside lands in the source's own dict; only title_depth leaks out
-            self.title_depth = -1
-            for node in el.iterdescendants():
-                if not isinstance(node.tag, str):
-                    continue
-                inner = self.name(node.tag, node.prefix)
-                if inner in _SOURCE_FORBIDDEN:
-                    raise _Bail(f"{inner} inside source")
-                if inner in _TITLE:
-                    if node.getparent() is not el or len(node):
-                        raise _Bail("nested title inside source")
-                    if inner != "media:title" and (node.text or "").strip():
-                        self.title_depth = self.depth + 1
-        elif name in _OTHER_CONTENT:
-            if a.get("mode") == "base64":
-                raise _Bail("base64")
-        elif name in _SKIP_SUBTREE or name in ("name", "email", "uri", "url", "homepage", "media:thumbnail"):
-            self.skipped(el, name)
-        elif name == "itunes:owner":
-            if self.inentry:
-                raise _Bail("owner in entry")
-        elif name in ("rss", "rdf:rdf", "media:group", "media:content"):
-            self.children(el)
+    def _table(self) -> dict[str, Callable[[Any, str, dict[str, str]], None]]:
+        table: dict[str, Callable[[Any, str, dict[str, str]], None]] = {}
+        for names, handler in (
+            (_TITLE, self.title), ({_LINK}, self.link), (_GUID, self.guid), (_PUBLISHED | _UPDATED, self.date),
+            ({"item", "entry"}, self.entry), (_AUTHOR, self.author), (_CATEGORY | {"itunes:category"}, self.category),
+            (_KEYWORDS | {"tags"}, self.keywords), (_DESCRIPTION | _SUMMARY | {"abstract"}, self.summary),
+            ({"content"} | _CONTENT_ENCODED | _BODY, self.content), ({"channel", "feed"}, self.channel),
+            ({"image"}, self.image), ({"textinput"}, self.textinput), ({"source"}, self.source),
+            (_OTHER_CONTENT, self.other_content),
+            (_SKIP_SUBTREE | {"name", "email", "uri", "url", "homepage", "media:thumbnail"}, self.skipped),
+            ({"itunes:owner"}, self.owner), ({"rss", "rdf:rdf", "media:group", "media:content"}, self.container),
+        ):
+            for n in names:
+                table[n] = handler
+        return table
+
+    def date(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if len(el):
+            raise _Bail("markup in a date")
+        value = self.finish(_text(el), "published", True)
+        ctx = self.context()
+        when = parse_date(value)
+        if name in _PUBLISHED:
+            ctx.published = when
         else:
-            self.unknown(el, name, a)
+            ctx.updated = when
+            ctx.has_updated = True
 
-    def skipped(self, el: Any, name: str) -> None:
+    def keywords(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if a and name != "tags":
+            if len(el):
+                raise _Bail("markup in keywords")
+            return  # no push: the text goes nowhere we read
+        value = self.finish(_text(el), name, True)
+        ctx = self.context()
+        scheme = "http://www.itunes.com/" if name == "itunes:keywords" else None
+        for term in value.split(","):
+            term = term.strip()
+            if term or name == "tags":
+                self.add_tag(ctx, term or None, scheme if name != "tags" else None, None)
+
+    def channel(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if a and ("lastmod" in a or "href" in a):
+            raise _Bail("CDF attributes")
+        self.infeed = True
+        self.children(el)
+        self.infeed = False
+
+    def image(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if self.inentry:
+            raise _Bail("image inside an entry")
+        self.feed.image = True
+        self.inimage = True
+        self.title_depth = -1
+        self.children(el)
+        self.inimage = False
+
+    def textinput(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if self.inentry:
+            raise _Bail("textinput inside an entry")
+        self.intextinput = True
+        self.title_depth = -1
+        self.children(el)
+        self.intextinput = False
+
+    def source(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if not self.inentry:
+            if len(el):
+                raise _Bail("feed-level source")
+            return
+        # everything inside lands in the source's own dict; only title_depth leaks out
+        self.title_depth = -1
+        for node in el.iterdescendants():
+            if not isinstance(node.tag, str):
+                continue
+            inner = self.name(node.tag, node.prefix)
+            if inner in _SOURCE_FORBIDDEN:
+                raise _Bail(f"{inner} inside source")
+            if inner in _TITLE:
+                if node.getparent() is not el or len(node):
+                    raise _Bail("nested title inside source")
+                if inner != "media:title" and (node.text or "").strip():
+                    self.title_depth = self.depth + 1
+
+    def other_content(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if a.get("mode") == "base64":
+            raise _Bail("base64")
+
+    def owner(self, el: Any, name: str, a: dict[str, str]) -> None:
+        if self.inentry:
+            raise _Bail("owner in entry")
+
+    def container(self, el: Any, name: str, a: dict[str, str]) -> None:
+        self.children(el)
+
+    def skipped(self, el: Any, name: str, a: dict[str, str]) -> None:
         """Elements whose values land in keys we never read; their children must be harmless too."""
         if not len(el):
             return
@@ -767,7 +792,7 @@ class _Walker:
 
     def store(self, ctx: _Ctx, key: str) -> bool:
         """feedparser's depth rule for entry properties: a deeper element never overrides."""
-        if ctx is self.feed or ctx is _SINK:
+        if ctx is self.feed or ctx is self.sink:
             return True
         old = ctx.depths.get(key)
         if old is None or self.depth <= old:
@@ -776,7 +801,8 @@ class _Walker:
         return False
 
     # -- handlers ------------------------------------------------------------------------------
-    def title(self, el: Any, a: dict[str, str], media: bool) -> None:
+    def title(self, el: Any, name: str, a: dict[str, str]) -> None:
+        media = name == "media:title"
         ctype = _map_type(a.get("type", "text/plain"))
         if a.get("mode") == "base64" or ctype not in ("text/plain", "text/html"):
             raise _Bail("title type")
@@ -799,7 +825,7 @@ class _Walker:
         if out and not media:
             self.title_depth = self.depth
 
-    def link(self, el: Any, a: dict[str, str]) -> None:
+    def link(self, el: Any, name: str, a: dict[str, str]) -> None:
         rel = a.get("rel", "alternate")
         ctype = a.get("type") or ("application/atom+xml" if rel == "self" else "text/html")
         href = a.get("url", a.get("uri", a.get("href")))
@@ -822,7 +848,7 @@ class _Walker:
         elif ctx is self.feed:
             ctx.link = _LINK_AMP.sub(r"&\g<1>", out)
 
-    def guid(self, el: Any, a: dict[str, str]) -> None:
+    def guid(self, el: Any, name: str, a: dict[str, str]) -> None:
         self.guidislink = a.get("ispermalink", "true") == "true"
         value = self.finish(_text(el), "id", True)
         ctx = self.context()
@@ -831,7 +857,7 @@ class _Walker:
         if self.guidislink and ctx.link is None:
             ctx.link = value
 
-    def entry(self, el: Any, a: dict[str, str]) -> None:
+    def entry(self, el: Any, name: str, a: dict[str, str]) -> None:
         if self.inentry:
             raise _Bail("nested entry")
         if a and ("lastmod" in a or "href" in a):
@@ -848,7 +874,7 @@ class _Walker:
         self.inentry = False
         self.has_content = False
 
-    def author(self, el: Any) -> None:
+    def author(self, el: Any, name: str, a: dict[str, str]) -> None:
         ctx = self.context()
         ctx.authors.append({})
         self.inauthor = True
@@ -906,7 +932,7 @@ class _Walker:
             if not ctx.authors:
                 ctx.authors.append(detail)
 
-    def category(self, el: Any, a: dict[str, str], name: str) -> None:
+    def category(self, el: Any, name: str, a: dict[str, str]) -> None:
         ctx = self.context()
         if name == "itunes:category":
             self.add_tag(ctx, a.get("text"), "http://www.itunes.com/", None)
@@ -926,7 +952,12 @@ class _Walker:
         if not value:
             return
         if ctx.tags and not ctx.tags[-1][0]:
-            ctx.tags[-1][0] = value
+            last = ctx.tags[-1]
+            old = (last[0], last[1], last[2])
+            ctx.tag_count[old] -= 1
+            last[0] = value
+            new = (value, last[1], last[2])
+            ctx.tag_count[new] = ctx.tag_count.get(new, 0) + 1
         else:
             self.add_tag(ctx, value, None, None)
 
@@ -935,19 +966,21 @@ class _Walker:
         if not term and not scheme and not label:
             return
         value: list[str | None] = [term, scheme, label]
-        if value not in ctx.tags:
+        key = (term, scheme, label)
+        if not ctx.tag_count.get(key):  # feedparser: `if value not in tags` (contents as they are now)
             ctx.tags.append(value)
+            ctx.tag_count[key] = 1
 
-    def summary(self, el: Any, a: dict[str, str], name: str) -> None:
+    def summary(self, el: Any, name: str, a: dict[str, str]) -> None:
         ctx = self.context()
         if name != "abstract" and ctx.has_summary_key and not self.has_content:
-            self.content(el, a, "content")
+            self.content(el, "content", a)
             return
         default = "text/html" if name in _DESCRIPTION else "text/plain"
         ctype = _map_type(a.get("type", default))
         if a.get("mode") == "base64" or not (ctype.startswith("text/") or ctype.endswith("xml")):
             raise _Bail("base64 summary")
-        if ctx is self.feed or ctx is _SINK:
+        if ctx is self.feed or ctx is self.sink:
             if ctx is self.feed and name in _SUMMARY:
                 ctx.has_summary_key = True
             return
@@ -956,7 +989,7 @@ class _Walker:
             ctx.summary = value
             ctx.has_summary_key = True
 
-    def content(self, el: Any, a: dict[str, str], name: str) -> None:
+    def content(self, el: Any, name: str, a: dict[str, str]) -> None:
         ctx = self.context()
         if name not in _BODY:
             self.has_content = True
@@ -965,7 +998,7 @@ class _Walker:
         ctype = _map_type(a.get("type", default))
         if a.get("mode") == "base64" or not (ctype.startswith("text/") or ctype.endswith("xml")):
             raise _Bail("base64 content")
-        if ctx is self.feed or ctx is _SINK:
+        if ctx is self.feed or ctx is self.sink:
             if ctx is self.feed and (ctype in _HTML_TYPES or ctype == "text/plain"):
                 ctx.has_summary_key = True
             return
