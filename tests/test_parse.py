@@ -206,7 +206,7 @@ _DATE_PARTS = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_DATE_PARTS, st.booleans())
 def test_date_parser_agrees_with_feedparser(parts: tuple[object, ...], iso: bool) -> None:
     from feedparser.datetimes import _parse_date
@@ -225,7 +225,7 @@ def test_date_parser_agrees_with_feedparser(parts: tuple[object, ...], iso: bool
     assert parse_date(raw) == expected, raw
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(["", "https://example.com/a/b", "http://x.org", "https://h/p?q"]),
        st.text(alphabet="hts:/.?#;&=ab%\\ \t[]Ü", max_size=30).map(lambda s: "https://ex.com/" + s)
        | st.text(alphabet="hts:/.?#;&=ab%", max_size=30))
@@ -309,7 +309,7 @@ XML_FRAGMENTS = st.sampled_from([
 ])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.binary(max_size=300), st.lists(XML_FRAGMENTS, max_size=40).map(lambda x: "".join(x).encode())))
 def test_parse_returns_feed_or_parse_failed(data: bytes) -> None:
     try:

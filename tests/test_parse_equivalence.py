@@ -60,7 +60,7 @@ def test_fast_path_matches_feedparser(path: Path) -> None:
 def test_other_header_combinations(url: str, content_type: str | None) -> None:
     """The encoding/base decisions depend on the headers: check a sample under other headers too."""
     compared = 0
-    for path in FILES[::6]:
+    for path in FILES[::10]:
         data = path.read_bytes()
         fast = fast_parse(data, url, content_type)
         if fast is None:
@@ -69,7 +69,7 @@ def test_other_header_combinations(url: str, content_type: str | None) -> None:
         assert _key(fast) == _key(ref), path
         assert _extra(fast) == _extra(ref), path
         compared += 1
-    assert compared > 5
+    assert compared > 3
 
 
 def test_fast_path_coverage() -> None:
