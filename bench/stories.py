@@ -8,8 +8,10 @@ Quality:
     item gets a time drawn uniformly (seeded) within --spread hours and items are fed in that order.
   * STS-B headlines (train and dev separately): each pair is a 2-item index, add a then b; the share
     of pairs where b joins a, among pairs scored >= 4 and among pairs scored <= 1.
-Speed: items/s of add() with 10,000 and 100,000 items in the window, synthesised from UCI titles
-(resampled, some with a word dropped, times spread so everything stays inside the window).
+Speed: items/s of add() (CPU time of the process, wall time beside it; evict every 100 adds) with 10,000
+and 100,000 items in the window, synthesised from UCI titles two ways (times spread so everything stays
+inside the window): ``resampled`` (titles recur, a word dropped half the time: few, huge stories) and
+``varied`` (words dropped/swapped, random rare tokens added: many more, smaller stories).
 """
 
 from __future__ import annotations
@@ -168,13 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None:
         cfg = replace(cfg, threshold=args.threshold)
     print(f"config: threshold={cfg.threshold} window={cfg.window} prior_docs={cfg.prior_docs} "
-          f"entity_boost={cfg.entity_boost}")
+          f"entity_boost={cfg.entity_boost} conflict_penalty={cfg.conflict_penalty}")
 
     rows = load_uci(args.data / "uci-news-dev.csv")
     seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
     for s in seeds:
         p, r, k = run_uci(rows, cfg, s, args.spread)
-        print(f"UCI dev  seed={s}: B-cubed P={p:.3f} R={r:.3f}  ({len(rows)} items -> {k} stories)")
+        print(f"UCI dev  seed={s}: B-cubed P={p:.4f} R={r:.4f}  ({len(rows)} items -> {k} stories)")
 
     for split in ("train", "dev"):
         pairs = load_stsb(args.data / f"stsb-headlines-{split}.tsv")

@@ -206,53 +206,55 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", t).strip()
 
 
-_VOWELS = frozenset("aeiou")
+# Porter's consonant/vowel pattern of a word: "c" or "v" per letter; y is a vowel after a consonant.
+_CV = str.maketrans({c: ("v" if c in "aeiou" else "y" if c == "y" else "c") for c in "abcdefghijklmnopqrstuvwxyz"})
 
 
-def _cons(w: str, i: int) -> bool:
-    c = w[i]
-    if c in _VOWELS:
-        return False
-    if c == "y":
-        return i == 0 or not _cons(w, i - 1)
-    return True
+def _pattern(s: str) -> str:
+    p = s.translate(_CV)
+    if "y" not in p and p.isascii():
+        return p
+    out = []
+    prev = "v"  # a leading y is a consonant
+    for ch in p:
+        if ch == "y":
+            ch = "v" if prev == "c" else "c"
+        elif ch not in "cv":
+            ch = "c"  # not a letter (digit, accented): treated as a consonant
+        out.append(ch)
+        prev = ch
+    return "".join(out)
 
 
 def _measure(s: str) -> int:
     """Porter's m: the number of vowel-consonant sequences in s."""
-    m = 0
-    prev_vowel = False
-    for i in range(len(s)):
-        c = _cons(s, i)
-        if c and prev_vowel:
-            m += 1
-        prev_vowel = not c
-    return m
+    return _pattern(s).count("vc")
 
 
 def _has_vowel(s: str) -> bool:
-    return any(not _cons(s, i) for i in range(len(s)))
+    return "v" in _pattern(s)
 
 
 def _double_cons(s: str) -> bool:
-    return len(s) >= 2 and s[-1] == s[-2] and _cons(s, len(s) - 1)
+    return len(s) >= 2 and s[-1] == s[-2] and _pattern(s[-1:]) == "c"
 
 
 def _cvc(s: str) -> bool:
-    n = len(s)
-    return (n >= 3 and _cons(s, n - 1) and not _cons(s, n - 2) and _cons(s, n - 3)
-            and s[-1] not in "wxy")
+    return len(s) >= 3 and _pattern(s)[-3:] == "cvc" and s[-1] not in "wxy"
 
 
-_STEP2 = sorted((("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
+_STEP2 = dict((("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
                  ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
                  ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
                  ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
-                 ("logi", "log")), key=lambda p: -len(p[0]))
-_STEP3 = sorted((("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""),
-                 ("ness", "")), key=lambda p: -len(p[0]))
-_STEP4 = sorted(("al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
-                 "ism", "ate", "iti", "ous", "ive", "ize"), key=lambda s: -len(s))
+                 ("logi", "log")))
+_STEP3 = dict((("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""),
+               ("ness", "")))
+_STEP4 = frozenset(("al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
+                    "ism", "ate", "iti", "ous", "ive", "ize"))
+_STEP2_LENGTHS = sorted({len(s) for s in _STEP2}, reverse=True)
+_STEP3_LENGTHS = sorted({len(s) for s in _STEP3}, reverse=True)
+_STEP4_LENGTHS = sorted({len(s) for s in _STEP4}, reverse=True)
 
 
 def _porter(w: str) -> str:
@@ -285,18 +287,20 @@ def _porter(w: str) -> str:
     # step 1c
     if w.endswith("y") and _has_vowel(w[:-1]):
         w = w[:-1] + "i"
-    # steps 2 and 3
-    for table in (_STEP2, _STEP3):
-        for suf, rep in table:
-            if w.endswith(suf):
-                stem = w[: -len(suf)]
+    # steps 2 and 3: the longest matching suffix only
+    for table, lengths in ((_STEP2, _STEP2_LENGTHS), (_STEP3, _STEP3_LENGTHS)):
+        for n in lengths:
+            rep = table.get(w[-n:]) if len(w) > n else None
+            if rep is not None:
+                stem = w[:-n]
                 if _measure(stem) > 0:
                     w = stem + rep
                 break
     # step 4
-    for suf in _STEP4:
-        if w.endswith(suf):
-            stem = w[: -len(suf)]
+    for n in _STEP4_LENGTHS:
+        suf = w[-n:] if len(w) > n else ""
+        if suf in _STEP4:
+            stem = w[:-n]
             if _measure(stem) > 1 and (suf != "ion" or stem.endswith(("s", "t"))):
                 w = stem
             break
