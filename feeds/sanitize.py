@@ -73,8 +73,10 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
 
     try:
         root = lhtml.fragment_fromstring(fragment, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return htmllib.escape(re.sub(r"<[^>]*>", " ", fragment), quote=False)
+    except Exception:  # noqa: BLE001 - e.g. an AssertionError ("too many bodies") for "<html></html>"
+        # never let one item's markup stop publishing (it stays in the store and would fail every run):
+        # fall back to its text
+        return _text_only(fragment)
     for el in list(root.iter()):
         if el is root:
             continue
@@ -108,6 +110,12 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
     return out.strip()
+
+
+def _text_only(fragment: str) -> str:
+    text = re.sub(r"<(script|style)\b.*?(</\1\s*>|$)", " ", fragment, flags=re.I | re.S)
+    text = " ".join(htmllib.unescape(re.sub(r"<[^>]*>?", " ", text)).split())
+    return htmllib.escape(_BAD_XML.sub("", text), quote=False)
 
 
 def text_excerpt(fragment: str, limit: int = 600) -> str:

@@ -8,6 +8,7 @@ failure of its own source; the other sources are still fetched, stored and publi
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import os
 import socket
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -210,8 +212,8 @@ match_all = true
 
 
 FAST_FETCH = """connect_timeout = 0.5
-read_timeout = 1.0
-deadline = 2.5
+read_timeout = 2.0
+deadline = 3.0
 max_bytes = 65536
 max_redirects = 3
 workers = 32
@@ -291,15 +293,19 @@ def endless_chunked(c: RawConn) -> None:
     c.send(b"0\r\n\r\n")
 
 
-def streamed_gzip_bomb(c: RawConn) -> None:
-    import zlib
-
+@functools.cache
+def gzip_bomb() -> bytes:
+    """64 MiB of zeros, gzip-compressed to about 64 KiB."""
     z = zlib.compressobj(9, zlib.DEFLATED, 31)
-    c.send(HEAD_OK + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n")
     zeros = b"\0" * (1024 * 1024)
-    for _ in range(TOTAL_STREAM // len(zeros)):
-        c.send(z.compress(zeros))
-    c.send(z.flush())
+    return b"".join(z.compress(zeros) for _ in range(TOTAL_STREAM // len(zeros))) + z.flush()
+
+
+def streamed_gzip_bomb(c: RawConn) -> None:
+    c.send(HEAD_OK + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n")
+    bomb = gzip_bomb()
+    for i in range(0, len(bomb), 4096):
+        c.send(bomb[i:i + 4096])
 
 
 # -- one fault at a time against the fetcher ---------------------------------------------------------
@@ -327,34 +333,43 @@ def srv(srv_module: Loopback) -> Loopback:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
+    """Timeouts long enough that a loaded machine never trips them by accident."""
+    f = Fetcher(Fetch(connect_timeout=3, read_timeout=5, deadline=15, max_bytes=64 * 1024, max_redirects=3))
+    yield f
+    f.close()
+
+
+@pytest.fixture
+def quick() -> Iterator[Fetcher]:
+    """Short timeouts, for the tests about timeouts."""
     f = Fetcher(Fetch(connect_timeout=0.3, read_timeout=0.6, deadline=1.2, max_bytes=64 * 1024, max_redirects=3))
     yield f
     f.close()
 
 
-def test_connect_timeout_on_a_full_backlog(fetcher: Fetcher) -> None:
+def test_connect_timeout_on_a_full_backlog(quick: Fetcher) -> None:
     hole = BlackHole()
     try:
-        r = fetcher.fetch(hole.url("/feed"))
+        r = quick.fetch(hole.url("/feed"))
     finally:
         hole.close()
     assert not r.ok and r.error_kind == "timeout" and "connect" in (r.error or ""), r
     assert r.elapsed < 10
 
 
-def test_read_timeout_when_no_response_comes(raw: RawServer, fetcher: Fetcher) -> None:
+def test_read_timeout_when_no_response_comes(raw: RawServer, quick: Fetcher) -> None:
     raw.routes["/silent"] = never_answer
-    r = fetcher.fetch(raw.url("/silent"))
+    r = quick.fetch(raw.url("/silent"))
     assert not r.ok and r.error_kind == "timeout" and "read" in (r.error or ""), r
     assert raw.hits == ["/silent"]
 
 
 @pytest.mark.parametrize("handler", [drip_body, drip_body_close_delimited, drip_headers],
                          ids=["body", "close-delimited-body", "headers"])
-def test_slow_drip_is_stopped_by_the_total_deadline(raw: RawServer, fetcher: Fetcher, handler: RawHandler) -> None:
+def test_slow_drip_is_stopped_by_the_total_deadline(raw: RawServer, quick: Fetcher, handler: RawHandler) -> None:
     """Each byte comes well within the read timeout; only the total deadline (1.2 s) can stop the fetch."""
     raw.routes["/drip"] = handler
-    r = fetcher.fetch(raw.url("/drip"))
+    r = quick.fetch(raw.url("/drip"))
     assert not r.ok and r.error_kind == "deadline", r
     assert r.body is None
     assert r.elapsed < 10  # bounded: the server would drip for 12 s or more
@@ -407,6 +422,7 @@ def test_gzip_bomb_is_stopped_at_the_cap_on_decoded_bytes_with_bounded_memory(ra
     import tracemalloc
 
     raw.routes["/bomb"] = streamed_gzip_bomb
+    gzip_bomb()
     tracemalloc.start()
     try:
         r = fetcher.fetch(raw.url("/bomb"))
