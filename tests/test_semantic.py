@@ -1,0 +1,236 @@
+"""Optional semantic mode (feeds.semantic): tokenizer, safetensors reader, encoders, embeddings.
+
+The module needs numpy (the ``semantic`` extra); without it the whole file is skipped. The tokenizer,
+the safetensors reader and the numpy forward pass are tested on small files made here; the tests of
+real embeddings run only when the model files are installed (see docs/semantic.md) and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+np = pytest.importorskip("numpy", reason="numpy (the semantic extra) is not installed")
+
+from feeds import semantic as sem  # noqa: E402
+
+TOY_VOCAB = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "the", "un", "##aff", "##able", "run", "##ning", "cafe", "muller", "u", "s", ".", ",", "'", ":", "!",
+    "2", "5", "%", "trump", "bill", "passes", "北", "##s", "a", "##b", "ab",
+]
+
+
+def toy() -> sem.WordPieceTokenizer:
+    return sem.WordPieceTokenizer({t: i for i, t in enumerate(TOY_VOCAB)})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tokenizer (toy vocabulary: always runs)
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_basic_tokens_lowercase_accents_punctuation() -> None:
+    tk = toy()
+    assert tk.basic_tokens("Café Müller: U.S. up 2.5%!") == [
+        "cafe", "muller", ":", "u", ".", "s", ".", "up", "2", ".", "5", "%", "!",
+    ]
+    assert tk.basic_tokens("Trump's  bill\tpasses\n") == ["trump", "'", "s", "bill", "passes"]
+    assert tk.basic_tokens("北京") == ["北", "京"]  # CJK ideographs are tokens of their own
+    assert tk.basic_tokens("a\x00b\u200bc") == ["abc"]  # NUL and format characters dropped
+
+
+def test_wordpiece_greedy_longest_match_and_unk() -> None:
+    tk = toy()
+    assert tk.tokenize("unaffable running") == ["un", "##aff", "##able", "run", "##ning"]
+    assert tk.tokenize("ab") == ["ab"]  # longest match first, not a + ##b
+    assert tk.tokenize("unzip") == ["[UNK]"]  # any unmatched remainder makes the whole word unknown
+    assert tk.tokenize("a" * 101) == ["[UNK]"]  # longer than max_chars_per_word
+
+
+def test_encode_adds_special_tokens_and_truncates() -> None:
+    tk = toy()
+    ids = tk.encode("the bill passes")
+    assert ids[0] == tk.cls and ids[-1] == tk.sep
+    assert ids[1:-1] == [TOY_VOCAB.index(t) for t in ("the", "bill", "passes")]
+    short = tk.encode("the bill passes the bill passes", max_tokens=5)
+    assert len(short) == 5 and short[-1] == tk.sep
+    assert tk.encode("") == [tk.cls, tk.sep]
+
+
+def test_vocab_from_txt_and_tokenizer_json(tmp_path: Path) -> None:
+    txt = tmp_path / "vocab.txt"
+    txt.write_text("\n".join(TOY_VOCAB) + "\n", encoding="utf-8")
+    js = tmp_path / "tokenizer.json"
+    js.write_text(json.dumps({"model": {"type": "WordPiece", "vocab": {t: i for i, t in enumerate(TOY_VOCAB)}}}))
+    for p in (txt, js):
+        tk = sem.WordPieceTokenizer.from_file(p)
+        assert tk.encode("Trump bill") == [2, TOY_VOCAB.index("trump"), TOY_VOCAB.index("bill"), 3]
+
+
+# ---------------------------------------------------------------------------------------------------
+# safetensors + numpy forward pass (a tiny random BERT made here: always runs)
+# ---------------------------------------------------------------------------------------------------
+
+
+def write_safetensors(path: Path, tensors: dict[str, Any]) -> None:
+    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    blobs = []
+    off = 0
+    for name, arr in tensors.items():
+        a = np.ascontiguousarray(arr, dtype=np.float32)
+        b = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def tiny_bert(path: Path, vocab: int = len(TOY_VOCAB), d: int = 8, ff: int = 16, layers: int = 2) -> None:
+    rng = np.random.default_rng(0)
+
+    def r(*shape: int) -> Any:
+        return rng.normal(0, 0.3, shape)
+
+    t: dict[str, Any] = {
+        "embeddings.word_embeddings.weight": r(vocab, d),
+        "embeddings.position_embeddings.weight": r(32, d),
+        "embeddings.token_type_embeddings.weight": r(2, d),
+        "embeddings.LayerNorm.weight": np.ones(d),
+        "embeddings.LayerNorm.bias": np.zeros(d),
+    }
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        for n in ("query", "key", "value"):
+            t[p + f"attention.self.{n}.weight"] = r(d, d)
+            t[p + f"attention.self.{n}.bias"] = r(d)
+        t |= {
+            p + "attention.output.dense.weight": r(d, d), p + "attention.output.dense.bias": r(d),
+            p + "attention.output.LayerNorm.weight": np.ones(d), p + "attention.output.LayerNorm.bias": np.zeros(d),
+            p + "intermediate.dense.weight": r(ff, d), p + "intermediate.dense.bias": r(ff),
+            p + "output.dense.weight": r(d, ff), p + "output.dense.bias": r(d),
+            p + "output.LayerNorm.weight": np.ones(d), p + "output.LayerNorm.bias": np.zeros(d),
+        }
+    write_safetensors(path, t)
+    (path.parent / "config.json").write_text(
+        json.dumps({"num_attention_heads": 2, "num_hidden_layers": layers, "layer_norm_eps": 1e-12})
+    )
+
+
+def test_read_safetensors_roundtrip(tmp_path: Path) -> None:
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    write_safetensors(tmp_path / "m.safetensors", {"a": a, "b": np.ones(4)})
+    t = sem.read_safetensors(tmp_path / "m.safetensors")
+    assert set(t) == {"a", "b"}
+    assert t["a"].dtype == np.float32 and (t["a"] == a).all()
+
+
+def test_numpy_encoder_padding_does_not_change_a_sentence(tmp_path: Path) -> None:
+    tiny_bert(tmp_path / "model.safetensors")
+    enc = sem.NumpyEncoder(tmp_path / "model.safetensors")
+    tk = toy()
+    short = tk.encode("the bill")
+    long = tk.encode("the bill passes the cafe muller run")
+    alone = enc.hidden(np.array([short]), np.ones((1, len(short)), dtype=np.int64))
+    ids = np.zeros((2, len(long)), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    ids[0, : len(short)] = short
+    mask[0, : len(short)] = 1
+    ids[1] = long
+    mask[1] = 1
+    batch = enc.hidden(ids, mask)
+    assert batch.shape == (2, len(long), 8)
+    np.testing.assert_allclose(batch[0, : len(short)], alone[0], atol=1e-5)
+
+
+def test_erf_accuracy() -> None:
+    import math
+
+    xs = np.linspace(-4, 4, 81, dtype=np.float32)
+    ref = np.array([math.erf(float(x)) for x in xs])
+    assert np.abs(sem._erf(xs) - ref).max() < 1e-6
+
+
+def test_missing_files_raise_model_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDS_SEMANTIC_MODEL", str(tmp_path))  # a directory with no model in it
+    monkeypatch.setenv("FEEDS_SEMANTIC_VOCAB", str(tmp_path / "vocab.txt"))
+    with pytest.raises(sem.ModelNotFoundError):
+        sem.load_model()
+
+
+def test_model_from_explicit_directory(tmp_path: Path) -> None:
+    tiny_bert(tmp_path / "model.safetensors")
+    (tmp_path / "vocab.txt").write_text("\n".join(TOY_VOCAB) + "\n", encoding="utf-8")
+    m = sem.load_model("numpy", model=tmp_path)
+    e = m.embed(["the bill passes", "cafe muller", "the bill passes"])
+    assert e.shape == (3, 8) and m.dim == 8
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(e[0], e[2], atol=1e-6)  # same text, same vector (up to BLAS rounding)
+    assert np.array_equal(e, m.embed(["the bill passes", "cafe muller", "the bill passes"]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The installed model (skipped when the extra is not installed)
+# ---------------------------------------------------------------------------------------------------
+
+needs_model = pytest.mark.skipif(not sem.available(), reason="semantic model files not installed")
+
+PARAPHRASES = [
+    ("Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan",
+     "Russia Makes History by Recognizing Taliban Government in Afghanistan"),
+    ("The Relentless Drone Battle: Ukrainian Soldiers on the Frontlines",
+     "Endless Skies: The Nightly Battle of Ukrainian Defenders Against Drone Attacks"),
+]
+UNRELATED = "North Korea's Ambitious Wonsan Kalma Resort Opens with Domestics Only"
+
+
+@pytest.fixture(scope="module")
+def model() -> sem.SemanticModel:
+    return sem.load_model()
+
+
+@needs_model
+def test_real_vocabulary_tokenizes_a_headline(model: sem.SemanticModel) -> None:
+    assert model.tokenizer.tokenize("Kyiv Endures Record Drone Assault as Putin Dismisses Trump's Peace Overture") == [
+        "kyiv", "endure", "##s", "record", "drone", "assault", "as", "putin", "dismiss", "##es", "trump", "'", "s",
+        "peace", "overture",
+    ]
+
+
+@needs_model
+def test_embedding_shape_and_norm(model: sem.SemanticModel) -> None:
+    e = model.embed([a for a, _ in PARAPHRASES] + ["", "<b>Tagged</b> &amp; escaped"])
+    assert e.shape == (4, 384) and e.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert model.embed([]).shape == (0, 384)
+
+
+@needs_model
+def test_paraphrase_closer_than_unrelated(model: sem.SemanticModel) -> None:
+    for a, b in PARAPHRASES:
+        assert model.similarity(a, b) > 0.75
+        assert model.similarity(a, UNRELATED) < 0.3
+        assert model.similarity(a, b) > model.similarity(a, UNRELATED) + 0.4
+
+
+@needs_model
+def test_deterministic_and_batch_independent(model: sem.SemanticModel) -> None:
+    texts = [a for a, _ in PARAPHRASES] + [UNRELATED, "Short one"]
+    e1 = model.embed(texts)
+    e2 = model.embed(texts)
+    assert np.array_equal(e1, e2)
+    singles = np.stack([model.embed_one(t) for t in texts])
+    np.testing.assert_allclose(singles, e1, atol=2e-3)  # int8 kernels may round by batch shape
+
+
+@pytest.mark.skipif(not (sem.available("onnx") and sem.available("numpy")), reason="needs both backends")
+def test_onnx_int8_agrees_with_numpy_float32() -> None:
+    texts = [t for pair in PARAPHRASES for t in pair] + [UNRELATED]
+    a = sem.load_model("onnx").embed(texts)
+    b = sem.load_model("numpy").embed(texts)
+    assert ((a * b).sum(axis=1) > 0.99).all()
