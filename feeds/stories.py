@@ -5,17 +5,18 @@ tables). See docs/stories.md for the method and the figures.
 
 How an item is compared
 -----------------------
-An item becomes a sparse unit vector over *terms* (lower-cased, lightly stemmed words; acronyms and
-numbers kept). A term's weight is its inverse story frequency (ISF), learned online from the stories
-live in the window and smoothed by a built-in background prior, times a small boost for names and
-numbers, times 1 for title terms and ``summary_weight`` for summary terms.
+An item becomes a sparse unit vector over *terms* (lower-cased, Porter-stemmed words mapped through
+small tables of places, news synonyms, number words and acronyms; acronyms and numbers kept). A term's
+weight is its inverse story frequency (ISF), learned online from the stories live in the window and
+smoothed by a built-in background prior, times a small boost for names and numbers, times 1 for title
+terms and ``summary_weight`` for summary terms.
 
 A new item is compared with each candidate story's *centroid* (sum of its members' unit vectors):
-cosine similarity. Comparing against the centroid rather than the nearest member is the guard against
-chaining: an item that resembles one stray member but not the story as a whole does not join, and a
-story cannot drift away from what most of its members say. Candidate stories come from an inverted
-index term -> stories, probed only with the query's heaviest terms (prefix filtering: a story that
-shares none of them cannot reach the threshold), so a lookup never scans the window.
+cosine similarity, relaxed for diverse stories (cohesion), lowered when the two name different
+places, dates or numbers (conflict). Comparing against the centroid rather than the nearest member is
+the guard against chaining. Candidate stories come from an inverted index that posts only each story's
+*head* terms (its heaviest, enough that the rest cannot reach the threshold), so a lookup never scans
+the window and still finds every story that can reach the threshold.
 """
 
 from __future__ import annotations
@@ -592,7 +593,7 @@ class Explanation:
 class _Item:
     __slots__ = ("story_id", "ts", "vec")
 
-    def __init__(self, story_id: int, ts: float, vec: tuple[tuple[str, float], ...]) -> None:
+    def __init__(self, story_id: int, ts: float, vec: dict[str, float]) -> None:
         self.story_id = story_id
         self.ts = ts  # published, POSIX seconds
         self.vec = vec  # unit vector, weights frozen at insertion
@@ -870,7 +871,8 @@ class StoryIndex:
                 continue
             nf = st.norm * st.factor
             # the item's other shareable terms can meet only the story's tail
-            bound = (acc[sid] + math.sqrt(max(r2 - hit2[sid], 0.0) * st.tail2)) / nf
+            rest2 = r2 - hit2[sid]
+            bound = (acc[sid] + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else acc[sid] / nf
             if bound < thr - 1e-9:
                 continue
             c = st.centroid
@@ -886,14 +888,11 @@ class StoryIndex:
         """The recent member whose own vector is most similar to vec (ties: the most recent)."""
         best_id = -1
         best = -1.0
-        get = vec.get
         items = self._items
+        qkeys = vec.keys()
         for mid in itertools.islice(reversed(st.members), 16):
-            s = 0.0
-            for t, w in items[mid].vec:
-                v = get(t)
-                if v is not None:
-                    s += w * v
+            mv = items[mid].vec
+            s = math.fsum([vec[t] * mv[t] for t in qkeys & mv.keys()])
             if s > best:
                 best, best_id = s, mid
         return best_id
@@ -901,8 +900,8 @@ class StoryIndex:
     def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> list[str]:
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
-        vt = tuple(vec.items())
-        self._items[item_id] = _Item(story_id, ts, vt)
+        vt = vec.items()
+        self._items[item_id] = _Item(story_id, ts, vec)
         st = self._stories.get(story_id)
         if st is None:
             st = _Story(story_id)
@@ -953,8 +952,8 @@ class StoryIndex:
                 del self._stories[st.story_id]
                 continue
             head = st.head
-            was_head = [t for t, _ in it.vec if t in head]
-            for t in st.remove(it.vec):
+            was_head = [t for t in it.vec if t in head]
+            for t in st.remove(it.vec.items()):
                 self._drop_df(t)
                 if t in was_head:
                     self._drop_posting(t, st.story_id)
