@@ -111,7 +111,8 @@ def _sources(store: Store) -> _Sources:
     for s in store.sources():
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
         url = s.fetch_url or s.url
-        feed[s.name] = iri(url) if url.startswith(("http://", "https://")) and safe_url(url, None) else None
+        public = url.startswith(("http://", "https://")) and "@" not in url.split("/", 3)[2]  # no user:password
+        feed[s.name] = iri(url) if public and safe_url(url, None) else None
     return _Sources(site, feed)
 
 
@@ -183,6 +184,27 @@ class PublishReport:
     errors: list[str] = field(default_factory=list)
     pinged: list[str] = field(default_factory=list)  # WebSub topics the hub accepted
     ping_pending: list[str] = field(default_factory=list)  # topics whose ping failed (retried next time)
+
+
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Delete the `.NAME.PID.tmp` files of atomic_write that a killed run left behind. Only one process
+    publishes at a time (the store lock), so every such file not of this process is stale."""
+    dirs = [out]
+    with contextlib.suppress(OSError):
+        dirs += [d for d in (out / "archive").iterdir() if d.is_dir()]
+    for d in dirs:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for name in names:
+            m = _TEMP_RE.match(name)
+            if m and int(m.group(1)) != os.getpid():
+                with contextlib.suppress(OSError):
+                    (d / name).unlink()
 
 
 class _Writer:
@@ -392,6 +414,7 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     write = _Writer(report)
     wanted = set(slugs) if slugs is not None else None
     out = cfg.output.dir
+    remove_stale_temps(out)
     now = datetime.now(UTC).timestamp()
     sources = _sources(store)
     changed_urls: list[str] = []
