@@ -219,7 +219,7 @@ def stsb_rates(gold: Sequence[float], score: npt.NDArray[np.float64], thr: float
     return float((score[hi] >= thr).mean()), float((score[lo] >= thr).mean())
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman(x: Sequence[float] | npt.NDArray[np.float64], y: Sequence[float]) -> float:
     rx = np.argsort(np.argsort(np.asarray(x))).astype(float)
     ry = np.argsort(np.argsort(np.asarray(y))).astype(float)
     return float(np.corrcoef(rx, ry)[0, 1])
