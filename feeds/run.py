@@ -148,7 +148,7 @@ class Pipeline:
         self.headers = {s.url: dict(s.headers) for s in cfg.sources}
         self.fetcher = Fetcher(cfg.fetch)
         self._stories: Any = None
-        self._stories_loaded_at: datetime | None = None
+        self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
 
     def close(self) -> None:
         self.fetcher.close()
@@ -240,6 +240,15 @@ class Pipeline:
 
     # -- one source ----------------------------------------------------------------------------
     def process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
+        try:
+            return self._process(row, res)
+        except BaseException:
+            # the transaction rolled back: the in-memory story index may hold items the store does
+            # not, so it is rebuilt from the store at next use
+            self._stories = None
+            raise
+
+    def _process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
         now = self.now()
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
@@ -431,7 +440,10 @@ class Pipeline:
             if self.cfg.stories.threshold is not None:
                 scfg = stories.StoryConfig(window=self.cfg.stories.window, threshold=self.cfg.stories.threshold)
             index = stories.StoryIndex(scfg)
-            since = (self.now() - self.cfg.stories.window).timestamp()
+            # the window is measured between reports, not from the wall clock: it ends at the newest
+            # stored report (feeds replayed from the past still cluster; memory stays bounded)
+            self._newest = self.store.newest_published() or 0.0
+            since = self._newest - self.cfg.stories.window.total_seconds()
             for item_id, title, summary, published, story_id in self.store.window_items(since):
                 index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
             self._stories = index
@@ -456,7 +468,9 @@ class Pipeline:
         story_id = item_id
         significant = False
         if index is not None:
-            index.evict(self.now())
+            if published > self._newest:
+                self._newest = published
+                index.evict(datetime.fromtimestamp(self._newest, UTC))
             match = index.add(item_id, r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
             story_id = match.story_id
             from feeds.stories import is_significant_update

@@ -286,6 +286,11 @@ class Store:
                  .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
             return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
 
+    def newest_published(self) -> float | None:
+        with self.engine.connect() as c:
+            v = c.execute(select(func.max(S.items.c.published))).scalar()
+            return float(v) if v is not None else None
+
     # -- channels & publishing -----------------------------------------------------------------
     @staticmethod
     def mark_dirty(c: Connection, slugs: Iterable[str]) -> None:
