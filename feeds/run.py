@@ -367,8 +367,10 @@ class Pipeline:
             chash = content_hash(e)
             if k.guid_key in exact:
                 item_id = exact[k.guid_key]
-                old_hash, _src, story_id = hashes.get(item_id, ("", 0, 0))
-                if old_hash != chash:  # an edit of an item we have: take the new text
+                old_hash, item_source, story_id = hashes.get(item_id, ("", 0, 0))
+                # an edit of an item this source published: take the new text. A re-post of another
+                # source's item never rewrites it (two versions would overwrite each other on each run).
+                if old_hash != chash and item_source == row.id:
                     st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                                    author=e.author, categories="\t".join(e.categories), link=e.link,
                                    updated=max(updated.timestamp(), nowts if e.updated is None else 0),

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
 from loopback import Loopback, Response, static
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = Path(__file__).parent / "data" / "seed-headlines.tsv"
 
 
-def feeds(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def feeds(*args: str, cwd: Path, env: dict[str, str] | None = None,
+          timeout: float = 60) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
     e.pop("FEEDS_CONFIG", None)
     e.update(env or {})
@@ -61,6 +61,13 @@ def test_run_demo_writes_channels_with_expected_entries_and_no_duplicates(demo: 
             title = e.title.replace("\u2019", "'")
             assert themes.get(title) == slug, (slug, title)
             seen_titles.add(title)
+            # other reports of the same story are related links titled "Outlet: headline"
+            for link in e.links:
+                if link.rel == "related":
+                    other = link.title.split(": ", 1)[1].replace("\u2019", "'")
+                    if other in themes:  # (an exact re-post may be shouted in capitals)
+                        assert themes[other] == slug, (slug, other)
+                        seen_titles.add(other)
     assert seen_titles == set(themes)  # every seed headline landed in its theme's channel
     everything = entries(out / "all.atom")
     assert len({e.id for e in everything}) == len(everything)

@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from loopback import Loopback, Request, Response, static
 
 from feeds import USER_AGENT
 from feeds.config import Fetch
 from feeds.fetch import Fetcher
-from loopback import Loopback, Request, Response, static
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
 

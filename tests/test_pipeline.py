@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+from feedgen_util import rss
 
 from feeds.config import parse_config
 from feeds.dedup import canonical_link
 from feeds.run import Pipeline
 from feeds.store import Store
-from feedgen_util import rss
 
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
 
@@ -131,3 +131,20 @@ def test_the_same_id_twice_in_one_document_is_one_item(tmp_path: Path) -> None:
     body = rss([{"title": "One", "guid": "dup", "date": NOW}, {"title": "One again", "guid": "dup", "date": NOW}])
     pipe, store, _ = setup(tmp_path, {"s": body})
     assert pipe.run(force_all=True).new_items == 1
+
+
+def test_a_syndicated_copy_never_rewrites_the_original(tmp_path: Path) -> None:
+    orig = {"title": "Storm hits coast", "guid": "a1", "link": "https://a.example/storm", "date": NOW,
+            "summary": "Original text"}
+    copy = dict(orig, guid="b1", summary="Syndicated text with a different summary")
+    pipe, store, clock = setup(tmp_path, {"a": rss([orig]), "b": rss([copy])})
+    pipe.run(force_all=True)
+    atom = (tmp_path / "out" / "all.atom").read_bytes()
+    for i in range(2):  # both feeds re-parsed (new bytes, same items): nothing may flip back and forth
+        for name, item in (("a", orig), ("b", copy)):
+            (tmp_path / f"{name}.xml").write_bytes(rss([item]) + b" " * (i + 1))
+        clock.t = NOW + timedelta(minutes=20 * (i + 1))
+        rep = pipe.run(force_all=True)
+        assert rep.new_items == 0 and sum(o.updated for o in rep.outcomes) == 0
+    assert (tmp_path / "out" / "all.atom").read_bytes() == atom
+    assert b"Original text" in atom

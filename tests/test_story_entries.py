@@ -1,0 +1,87 @@
+"""Stories through the whole pipeline: one entry per story, other reports linked, stable ids,
+and the rule for when a growing story's `updated` moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+from feedgen_util import rss
+from test_pipeline import NOW, setup
+
+T0 = NOW - timedelta(hours=6)
+
+
+def entries(tmp: Path) -> list[feedparser.FeedParserDict]:
+    return feedparser.parse((tmp / "out" / "all.atom").read_bytes()).entries
+
+
+def test_a_reworded_report_joins_the_story_and_a_development_moves_it(tmp_path: Path) -> None:
+    first = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
+             "link": "https://a.example/taliban", "date": T0}
+    other = {"title": "Gaza ceasefire talks resume in Cairo", "guid": "a2", "link": "https://a.example/gaza",
+             "date": T0 + timedelta(minutes=5)}
+    pipe, store, clock = setup(tmp_path, {"a": rss([first, other]), "b": rss([]), "c": rss([])})
+    pipe.run(force_all=True)
+    before = {e.title: e for e in entries(tmp_path)}
+    story = before[first["title"]]
+
+    # another outlet rewords the same report an hour later: it joins, the entry keeps its id, and
+    # `updated` does not move (a reader is not shown the story as new because it was repeated)
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Russia Recognizes Taliban Government in Afghanistan",
+                                           "guid": "b1", "link": "https://b.example/t",
+                                           "date": T0 + timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    after = {e.title: e for e in entries(tmp_path)}
+    assert len(after) == 2
+    e = after[first["title"]]
+    assert e.id == story.id and e.updated == story.updated
+    assert [(x.href, x.title) for x in e.links if x.rel == "related"] == [
+        ("https://b.example/t", "b: Russia Recognizes Taliban Government in Afghanistan")]
+    assert "Also reported by" in e.summary
+
+    # a third report brings new facts: still the same entry id, but `updated` moves
+    (tmp_path / "c.xml").write_bytes(rss([{
+        "title": "Russia recognises Taliban government in Afghanistan as Kabul embassy reopens and ambassador "
+                 "Zhirnov presents credentials", "guid": "c1", "link": "https://c.example/t",
+        "date": T0 + timedelta(hours=2)}]))
+    clock.t = NOW + timedelta(minutes=40)
+    pipe.run(force_all=True)
+    later = {e.title: e for e in entries(tmp_path)}
+    assert len(later) == 2
+    e = later[first["title"]]
+    assert e.id == story.id
+    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == T0 + timedelta(hours=2)
+    assert len([x for x in e.links if x.rel == "related"]) == 2
+    assert store.counts()["stories"] == 2 and store.counts()["items"] == 4
+
+
+def test_stories_survive_a_restart_from_the_store(tmp_path: Path) -> None:
+    a = rss([{"title": "Earthquake of magnitude 7.1 strikes off northern Japan coast", "guid": "a1",
+              "link": "https://a.example/q", "date": T0}])
+    pipe, store, clock = setup(tmp_path, {"a": a, "b": rss([])})
+    pipe.run(force_all=True)
+    pipe.close()
+    # a new process: the index is rebuilt from the store's window, not from all history
+    from feeds.run import Pipeline
+
+    pipe2 = Pipeline(pipe.cfg, store, now=clock)
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Magnitude 7.1 earthquake strikes off coast of northern Japan",
+                                           "guid": "b1", "link": "https://b.example/q",
+                                           "date": T0 + timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe2.run(force_all=True)
+    es = entries(tmp_path)
+    assert len(es) == 1 and [x.href for x in es[0].links if x.rel == "related"] == ["https://b.example/q"]
+
+
+def test_different_stories_never_share_an_entry(tmp_path: Path) -> None:
+    a = rss([{"title": "Trump signs tax and spending bill into law", "guid": "1", "date": T0},
+             {"title": "Israeli strike on Gaza cafe kills dozens", "guid": "2", "date": T0}])
+    b = rss([{"title": "Ukraine says Russian general killed in strike", "guid": "3", "date": T0},
+             {"title": "North Korea opens Wonsan Kalma beach resort", "guid": "4", "date": T0}])
+    pipe, store, _ = setup(tmp_path, {"a": a, "b": b})
+    pipe.run(force_all=True)
+    assert len(entries(tmp_path)) == 4
