@@ -408,7 +408,8 @@ def parse_config(text: str, path: Path) -> Config:
             if ref not in known:
                 ref_url = (base / ref).resolve().as_uri() if not urlsplit(ref).scheme else ref
             if ref not in known and ref_url not in known:
-                raise ConfigError(file, f"channels.{ch.slug}.sources[{j}]", "the name or URL of a configured source", ref)
+                raise ConfigError(file, f"channels.{ch.slug}.sources[{j}]", "the name or URL of a configured source",
+                                  ref)
     reserved = {"index", "archive"}
     for ch in channels:
         if ch.slug in reserved:
