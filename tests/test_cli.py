@@ -196,3 +196,35 @@ def test_explain_shows_score_and_terms(demo: Path) -> None:
 
     data = json.loads(r.stdout)
     assert data["same_story"] is False and data["shared"] == []
+
+
+def test_serve_command_serves_the_published_feeds(demo: Path) -> None:
+    import re
+    import signal
+    import urllib.request
+
+    assert feeds("run", cwd=demo).returncode == 0
+    e = dict(os.environ)
+    e.pop("FEEDS_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "feeds.cli", "serve", "--port", "0"], cwd=demo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        url = f"http://127.0.0.1:{m.group(1)}/ukraine.atom"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read()
+            assert resp.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+            etag = resp.headers["ETag"]
+        assert body == (demo / "output" / "ukraine.atom").read_bytes()
+        req = urllib.request.Request(url, headers={"If-None-Match": etag})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError("expected 304")
+        except urllib.error.HTTPError as err:
+            assert err.code == 304
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
