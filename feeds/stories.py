@@ -439,7 +439,8 @@ def terms(text: str) -> list[Term]:
     return _terms(text, None)
 
 
-def _terms(text: str, cache: dict[str, str] | None) -> list[Term]:
+def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) -> list[Term]:
+    """The terms of a text; with ``limit``, only the first ``limit`` (the same as slicing the whole list)."""
     t = normalize_text(text)
     if not t:
         return []
@@ -502,6 +503,8 @@ def _terms(text: str, cache: dict[str, str] | None) -> list[Term]:
             continue
         seen.add(key)
         out.append(Term(key, entity))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
@@ -709,6 +712,9 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
 # made small enough that the tail carries at most HEAD_TARGET x threshold.
 _HEAD_REBUILD = 0.98
 _HEAD_TARGET = 0.85
+# Light terms posted for more live stories than _PROBE_LIMIT are not scanned for candidates (see _best).
+_PROBE_LIMIT = 64
+_PROBE_BUDGET = 0.1
 
 
 class StoryIndex:
@@ -752,10 +758,10 @@ class StoryIndex:
         sf = self._df.get(key, 0)
         return math.log((n0 + len(self._stories) + 1.0) / (n0 * _prior_df(key) + sf + 1.0))
 
-    def _terms(self, text: str) -> list[Term]:
+    def _terms(self, text: str, limit: int | None = None) -> list[Term]:
         if len(self._keys) > 100_000:
             self._keys.clear()
-        return _terms(text, self._keys)
+        return _terms(text, self._keys, limit)
 
     def vector(self, title: str, summary: str = "") -> dict[str, float]:
         """Unit vector of an item under the current weights (term -> weight)."""
@@ -768,8 +774,8 @@ class StoryIndex:
         for tm in self._terms(title):
             w = top - math.log(n0 * _prior_df(tm.key) + df(tm.key, 0) + 1.0)
             raw[tm.key] = w * boost if tm.entity else w
-        if summary and cfg.summary_weight > 0:
-            for tm in self._terms(summary)[: cfg.summary_terms]:
+        if summary and cfg.summary_weight > 0 and cfg.summary_terms > 0:
+            for tm in self._terms(summary, cfg.summary_terms):
                 if tm.key in raw:
                     continue
                 w = self.idf(tm.key) * cfg.summary_weight
@@ -829,7 +835,13 @@ class StoryIndex:
         candidate's dot product over its head terms; with the tail's weight that bounds its score, and
         only candidates whose bound reaches the threshold are scored exactly. ``score`` is exact for
         every story that can reach the threshold; for a new story it is the best score among those
-        (0.0 when there is none)."""
+        (0.0 when there is none).
+
+        The lightest of the item's terms posted for more than _PROBE_LIMIT live stories, up to a total
+        weight of _PROBE_BUDGET, are not scanned: they are common (hence light) terms, and a story that
+        shares nothing else with the item is far from the threshold. They still count, exactly, for
+        every candidate found through the other terms.
+        """
         if not vec:
             return None, 0.0
         postings = self._postings
@@ -841,7 +853,18 @@ class StoryIndex:
         acc: dict[int, float] = {}  # candidate -> dot product over its head terms
         hit2: dict[int, float] = {}  # candidate -> squared query weight on those terms
         cands: dict[int, _Story] = {}
+        skipped: list[tuple[str, float]] = []
+        common = sorted((w, t) for t, w in q.items() if len(postings.get(t, ())) > _PROBE_LIMIT)
+        spent = 0.0
+        for w, t in common:
+            spent += w
+            if spent > _PROBE_BUDGET:
+                break
+            skipped.append((t, w))
+        skip = {t for t, _ in skipped}
         for t, w in q.items():
+            if t in skip:
+                continue
             post = postings.get(t)
             if not post:
                 continue
@@ -857,6 +880,12 @@ class StoryIndex:
                     cands[sid] = st
         if not cands:
             return None, 0.0
+        for t, w in skipped:  # the skipped head terms of the candidates, so their bounds stay exact
+            ww = w * w
+            for sid, st in cands.items():
+                if t in st.head:
+                    acc[sid] += w * st.centroid[t]
+                    hit2[sid] += ww
         cfg = self.config
         thr = cfg.threshold
         pen = cfg.conflict_penalty
