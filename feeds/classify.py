@@ -14,6 +14,8 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, case-folded."""
+    if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
@@ -78,6 +80,7 @@ class Matcher:
                 if ch.exclude_regex else None,
                 sources=srcs, match_all=ch.match_all, fallback=ch.fallback,
             ))
+        self._order = {ch.slug: i for i, ch in enumerate(self.channels)}
 
     def hits(self, words: Sequence[str]) -> set[int]:
         """Rule ids whose phrase occurs in the word sequence (word boundaries respected)."""
@@ -134,5 +137,4 @@ class Matcher:
                 out.append(ch.slug)
         if not took:
             out.extend(fallbacks)
-        order = {ch.slug: i for i, ch in enumerate(self.channels)}
-        return sorted(out, key=order.__getitem__)
+        return sorted(out, key=self._order.__getitem__)
