@@ -359,6 +359,7 @@ class Pipeline:
         new_keys: list[list[str]] = []
         new_entries: list[Entry] = []
         pending: dict[str, int] = {}  # key -> index in new_rows (duplicates inside this document)
+        reposted: list[int] = []
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
         for e, k in batch:
@@ -395,8 +396,7 @@ class Pipeline:
                                   "seen": nowts})
                 out.reposts += 1
                 exact[k.guid_key] = match
-                chans_of = st.channels_of_items(c, [match]).get(match, [])
-                out.channels |= set(chans_of)  # its story now credits one more outlet
+                reposted.append(match)  # its story now credits one more outlet
                 continue
             dup = next((pending[x] for x in (k.link_key, f"t:{k.title_key}" if k.title_key else None)
                         if x and x in pending), None)
@@ -417,16 +417,24 @@ class Pipeline:
             new_entries.append(e)
         st.insert_keys(c, key_rows)
         st.add_sightings(c, [s for s in sightings if s["source_id"] != 0])
+        if reposted:
+            for chans_of in st.channels_of_items(c, reposted).values():
+                out.channels |= set(chans_of)
         if not new_rows:
             return
-        ids = st.insert_items(c, new_rows)
-        st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
+        # ids are decided here (this process is the only writer: it holds the store lock), so stories
+        # are assigned before the items are written and everything goes in one statement per table
+        ids = st.next_item_ids(c, len(new_rows))
         chan_rows = []
+        item_chans: list[list[str]] = []
         for item_id, e, r in zip(ids, new_entries, new_rows, strict=True):
+            r["id"] = item_id
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+            item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-            story_id = self._assign_story(c, item_id, r, chans, row.name)
-            out.channels |= set(chans) | self._story_channels(c, story_id)
+        self._assign_stories(c, new_rows, item_chans, row.name, out)
+        st.insert_items(c, new_rows)
+        st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
         st.insert_channels(c, chan_rows)
         out.new += len(ids)
 
@@ -451,62 +459,68 @@ class Pipeline:
             self._stories = index
         return self._stories
 
-    def _story_channels(self, c: Any, story_id: int) -> set[str]:
-        from sqlalchemy import select
-
-        from feeds.store import schema as S
-
-        q = select(S.story_channels.c.channel).where(S.story_channels.c.story_id == story_id)
-        return {r[0] for r in c.execute(q)}
-
     def _story_updated(self, c: Any, story_id: int) -> float:
         s = self.store.stories_by_id(c, [story_id]).get(story_id)
         return float(s["updated"]) if s else self.now().timestamp()
 
-    def _assign_story(self, c: Any, item_id: int, r: dict[str, Any], chans: list[str], source: str) -> int:
+    def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
+                        out: SourceOutcome) -> None:
+        """Set each new item's story_id (rows carry their ids) and write the stories they start or join
+        and their channel entries: one statement per table for the whole source."""
         st = self.store
         index = self._story_index()
-        published = r["published"]
-        story_id = item_id
-        significant = False
+        decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
         if index is not None:
-            if published > self._newest:
-                self._newest = published
-                index.evict(datetime.fromtimestamp(self._newest, UTC))
-            match = index.add(item_id, r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
-            story_id = match.story_id
             from feeds.stories import is_significant_update
 
-            significant = is_significant_update(match, index.config)
-        if story_id == item_id:
-            st.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
-                                   "updated": r["updated"]}])
-            updated = r["updated"]
+            for r in rows:
+                published = r["published"]
+                if published > self._newest:
+                    self._newest = published
+                    index.evict(datetime.fromtimestamp(self._newest, UTC))
+                match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
+                decided.append((match.story_id, is_significant_update(match, index.config)))
         else:
-            s = st.stories_by_id(c, [story_id]).get(story_id)
-            if s is None:  # the story's first item fell out of the store: start a new story
-                st.insert_stories(c, [{"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
-                                       "updated": r["updated"]}])
-                story_id, updated = item_id, r["updated"]
+            decided = [(r["id"], False) for r in rows]
+        new_ids = {r["id"] for r in rows}
+        joined = sorted({sid for sid, _ in decided if sid not in new_ids})
+        stories = st.stories_by_id(c, joined) if joined else {}
+        chans_of = st.story_channels_of(c, list(stories)) if stories else {}
+        new_stories: dict[int, dict[str, Any]] = {}
+        changed: set[int] = set()  # stored stories whose row changed
+        entries: dict[tuple[str, int], float] = {}  # (channel, story) -> updated, to upsert
+        prefer = self.cfg.stories.prefer_sources
+        for r, chans, (story_id, significant) in zip(rows, item_chans, decided, strict=True):
+            item_id, published = r["id"], r["published"]
+            s = (new_stories.get(story_id) or stories.get(story_id)) if story_id != item_id else None
+            if s is None:  # a new story (or the story's first item fell out of the store: start a new one)
+                story_id = item_id
+                new_stories[item_id] = {"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
+                                        "updated": r["updated"]}
+                chans_of[item_id] = set(chans)
+                for ch in chans:
+                    entries[(ch, item_id)] = r["updated"]
             else:
-                values: dict[str, Any] = {"size": s["size"] + 1}
-                prefer = self.cfg.stories.prefer_sources
+                s["size"] += 1
                 if published < s["published"] and not prefer:
-                    values.update(rep_item_id=item_id, published=published)
+                    s.update(rep_item_id=item_id, published=published)
                 elif prefer and source in prefer:
-                    values.update(rep_item_id=item_id)
-                updated = s["updated"]
+                    s["rep_item_id"] = item_id
                 if significant:  # a real development moves the story; a mere re-report does not
-                    updated = max(updated, r["updated"])
-                    values["updated"] = updated
-                st.update_story(c, story_id, **values)
-        st.update_item(c, item_id, story_id=story_id)
-        st.set_story_channels(c, story_id, chans, updated)
-        if story_id != item_id:
-            # the story's entry must move in every channel it is in when `updated` moved
-            for ch in self._story_channels(c, story_id):
-                st.set_story_channels(c, story_id, [ch], updated)
-        return story_id
+                    s["updated"] = max(s["updated"], r["updated"])
+                if story_id not in new_stories:
+                    changed.add(story_id)
+                # the story's entry moves in every channel it is in when `updated` moved
+                have = chans_of.setdefault(story_id, set())
+                have.update(chans)
+                for ch in have:
+                    entries[(ch, story_id)] = s["updated"]
+            r["story_id"] = story_id
+            out.channels |= set(chans) | chans_of[story_id]
+        st.insert_stories(c, list(new_stories.values()))
+        st.update_stories(c, [stories[sid] for sid in sorted(changed)])
+        st.upsert_story_channels(c, [{"channel": ch, "story_id": sid, "updated": up}
+                                     for (ch, sid), up in entries.items()])
 
 
 def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from feeds.errors import StoreError
@@ -90,6 +90,27 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+            set_cols: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET set_cols, one executemany (SQLite >= 3.24, PostgreSQL);
+    UPDATE then INSERT row by row on other databases."""
+    if not rows:
+        return
+    name = c.dialect.name
+    if name in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt: Any = (sqlite.insert if name == "sqlite" else postgresql.insert)(table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                          set_={col: stmt.excluded[col] for col in set_cols})
+        c.execute(stmt, list(rows))
+        return
+    for r in rows:
+        cond = [table.c[k] == r[k] for k in keys]
+        if not c.execute(update(table).where(*cond).values({col: r[col] for col in set_cols})).rowcount:
+            c.execute(insert(table).values(r))
 
 
 class Store:
@@ -217,9 +238,22 @@ class Store:
         return out
 
     @staticmethod
+    def next_item_ids(c: Connection, n: int) -> list[int]:
+        """Ids for n new items, to insert with insert_items in this transaction (single writer: the
+        caller holds the store lock). They are the ids the database would have given."""
+        top = int(c.execute(select(func.max(S.items.c.id))).scalar() or 0)
+        if n and c.dialect.name == "postgresql":  # keep the serial sequence ahead of explicit ids
+            c.execute(text("SELECT setval(pg_get_serial_sequence('items', 'id'), :v)"), {"v": top + n})
+        return list(range(top + 1, top + n + 1))
+
+    @staticmethod
     def insert_items(c: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert items; rows with an "id" (from next_item_ids) keep it. Returns the ids."""
         if not rows:
             return []
+        if all("id" in r for r in rows):
+            c.execute(insert(S.items), rows)
+            return [int(r["id"]) for r in rows]
         res = c.execute(insert(S.items).returning(S.items.c.id, sort_by_parameter_order=True), rows)
         return [r[0] for r in res]
 
@@ -271,13 +305,34 @@ class Store:
         c.execute(update(S.stories).where(S.stories.c.id == story_id).values(**values))
 
     @staticmethod
+    def update_stories(c: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Rewrite stories' size, rep_item_id, published and updated (dicts as stories_by_id gives)."""
+        if rows:
+            t = S.stories
+            c.execute(update(t).where(t.c.id == bindparam("b_id")).values(
+                size=bindparam("b_size"), rep_item_id=bindparam("b_rep"), published=bindparam("b_published"),
+                updated=bindparam("b_updated")),
+                [{"b_id": r["id"], "b_size": r["size"], "b_rep": r["rep_item_id"], "b_published": r["published"],
+                  "b_updated": r["updated"]} for r in rows])
+
+    @staticmethod
+    def story_channels_of(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:
+        """Channels each story is in."""
+        out: dict[int, set[str]] = {}
+        sc = S.story_channels
+        for i in range(0, len(ids), CHUNK):
+            for sid, ch in c.execute(select(sc.c.story_id, sc.c.channel).where(sc.c.story_id.in_(ids[i:i + CHUNK]))):
+                out.setdefault(sid, set()).add(ch)
+        return out
+
+    @staticmethod
+    def upsert_story_channels(c: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Channel entries of stories (dicts of channel, story_id, updated): inserted, or `updated` set."""
+        _upsert(c, S.story_channels, rows, ("channel", "story_id"), ("updated",))
+
+    @staticmethod
     def set_story_channels(c: Connection, story_id: int, slugs: Iterable[str], updated: float) -> None:
-        for slug in slugs:
-            n = c.execute(update(S.story_channels).where(S.story_channels.c.channel == slug,
-                                                         S.story_channels.c.story_id == story_id)
-                          .values(updated=updated)).rowcount
-            if not n:
-                c.execute(insert(S.story_channels).values(channel=slug, story_id=story_id, updated=updated))
+        Store.upsert_story_channels(c, [{"channel": s, "story_id": story_id, "updated": updated} for s in slugs])
 
     def window_items(self, since: float) -> list[tuple[int, str, str, float, int]]:
         """Items published since a time, oldest first: (id, title, summary, published, story_id)."""
