@@ -13,15 +13,18 @@ previously published documents as they were.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from pathlib import Path
 
@@ -35,6 +38,7 @@ SOURCES = 30
 ITEMS = 40
 KILLS = 50
 MAX_ATTEMPTS = 120
+FSYNC_KILLS = 15
 WORDS = ("harbor", "senate", "orbit", "glacier", "tariff", "vaccine", "election", "drought", "reactor",
          "summit", "ferry", "museum", "quarry", "satellite", "festival", "pipeline", "border", "wildfire")
 
@@ -169,6 +173,95 @@ def published_titles(path: Path) -> list[str]:
             root.iter("{http://www.w3.org/2005/Atom}entry")]
 
 
+class Zygote:
+    """A process that has imported feeds once and forks a child per `feeds run`: each run then starts in
+    milliseconds instead of the interpreter's half second, so the kills land inside the work. The child
+    is an ordinary process running feeds.cli.main; SIGKILL ends it exactly as it would end `feeds run`."""
+
+    CODE = """
+import os, sys
+import feeds.cli, feeds.run, feeds.publish, feeds.parse, feeds.fastparse, feeds.lock, feeds.store
+import feeds.formats.atom, feeds.formats.jsonfeed, feeds.formats.rss, feeds.formats.html
+import feedparser, requests, sqlalchemy, lxml.etree, feedgen.feed
+for line in sys.stdin:
+    cwd, at_fsync, *args = line.rstrip("\\n").split("\\0")
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.chdir(cwd)
+        if int(at_fsync):  # die at the n-th os.fsync: inside a document write, before its rename
+            real_fsync, calls = os.fsync, [0]
+            def fsync(fd, real_fsync=real_fsync, calls=calls, n=int(at_fsync)):
+                calls[0] += 1
+                if calls[0] == n:
+                    os.kill(os.getpid(), 9)
+                real_fsync(fd)
+            os.fsync = fsync
+        try:
+            rc = feeds.cli.main(args)
+        except BaseException:
+            import traceback
+            with open("zygote-child-error.txt", "a") as f:
+                traceback.print_exc(file=f)
+            rc = 99
+        os._exit(rc or 0)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(pid, status, flush=True)
+"""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env.pop("FEEDS_CONFIG", None)
+        env["PYTHONPATH"] = str(ROOT)
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, bufsize=0)
+        assert self.proc.stdout is not None
+        self.fd = self.proc.stdout.fileno()
+        self.buf = b""
+
+    def _line(self, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, left))
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 4096)
+            assert chunk, "the zygote died"
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode()
+
+    def start(self, args: list[str], cwd: Path, at_fsync: int = 0) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\0".join([str(cwd), str(at_fsync), *args]).encode() + b"\n")
+        line = self._line(60)
+        assert line is not None
+        return int(line)
+
+    def wait(self, pid: int, timeout: float) -> int | None:
+        """The child's wait status, or None when it is still running after `timeout` seconds."""
+        line = self._line(timeout)
+        if line is None:
+            return None
+        got, status = line.split()
+        assert int(got) == pid
+        return int(status)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def child_error(cwd: Path) -> str:
+    p = cwd / "zygote-child-error.txt"
+    return p.read_text() if p.exists() else "no traceback"
+
+
 def test_sigkill_at_random_moments_loses_and_corrupts_nothing(tmp_path: Path) -> None:
     rng = random.Random(20250705)
     work = Workload(tmp_path, rng)
@@ -177,44 +270,74 @@ def test_sigkill_at_random_moments_loses_and_corrupts_nothing(tmp_path: Path) ->
     out = tmp_path / "out"
 
     killed = completed = attempts = 0
+    zygote = Zygote()
 
-    def attempt(delay: float) -> float | None:
-        """Start a run and SIGKILL it after `delay` s; returns how long it took when it finished first."""
+    def attempt(delay: float, at_fsync: int = 0) -> float | None:
+        """Start a run and SIGKILL it after `delay` s (or at its `at_fsync`-th fsync); returns how long it
+        took when it finished first."""
         nonlocal killed, completed, attempts
         attempts += 1
-        proc = start(cfg, tmp_path)
+        pid = zygote.start(["--config", str(cfg), "run", "--all"], tmp_path, at_fsync)
         began = time.monotonic()
+        status = zygote.wait(pid, delay)
         try:
-            proc.wait(timeout=delay)
-            completed += 1
-            assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
-            return time.monotonic() - began
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+            if status is not None and os.WIFSIGNALED(status):  # it died at its fsync
+                killed += 1
+                return None
+            if status is not None:
+                completed += 1
+                assert os.waitstatus_to_exitcode(status) == 0, child_error(tmp_path)
+                return time.monotonic() - began
+            with contextlib.suppress(ProcessLookupError):  # it may end between the wait and the kill
+                os.kill(pid, signal.SIGKILL)
+            status = zygote.wait(pid, 30)
+            assert status is not None
+            if not os.WIFSIGNALED(status):
+                completed += 1
+                assert os.waitstatus_to_exitcode(status) == 0, child_error(tmp_path)
+                return time.monotonic() - began
             killed += 1
             return None
         finally:
-            if proc.stderr:
-                proc.stderr.close()
             assert integrity(db) == "ok", f"store damaged after kill {killed}"
             check_documents(out)
 
-    # two kills inside the fresh store's big first run (1200 items), then one complete run to learn how
-    # long an incremental run takes, so the kills land inside runs rather than after them
+    try:
+        run_attempts(attempt, rng, work)
+    finally:
+        zygote.close()
+    assert killed >= KILLS, f"only {killed} of {attempts} runs were killed mid-flight ({completed} finished first)"
+    verify(cfg, tmp_path, work)
+
+
+def run_attempts(attempt: Callable[..., float | None], rng: random.Random, work: Workload) -> None:
+    """Two kills inside the fresh store's big first run (1200 items), one complete run to learn how long
+    an incremental run takes, then kills at random moments inside runs (not after them), and kills at
+    random document writes (a random moment seldom falls inside one: they take microseconds)."""
     for _ in range(2):
-        attempt(rng.uniform(1.0, 2.5))
+        attempt(rng.uniform(0.3, 1.5))
     span = attempt(120.0)
     assert span is not None
+    killed = attempts = 0
     while killed < KILLS and attempts < MAX_ATTEMPTS:
-        took = attempt(rng.uniform(0.3, 0.97) * span)  # past most of the interpreter's start-up
-        if took is not None:
+        attempts += 1
+        took = attempt(rng.uniform(0.05, 0.95) * span)
+        if took is None:
+            killed += 1
+        else:
             span = min(span, took)  # runs got quicker: aim earlier
         if rng.random() < 0.7:
             work.change()
-    print(f"{killed} killed, {completed} completed, {attempts} attempts")
-    assert killed >= KILLS, f"only {killed} of {attempts} runs were killed mid-flight ({completed} finished first)"
+    print(f"{killed} killed in {attempts} attempts")
+    for _ in range(FSYNC_KILLS):
+        work.change()
+        attempt(120.0, rng.randint(1, 12))
 
+
+def verify(cfg: Path, tmp_path: Path, work: Workload) -> None:
+    """A last clean run publishes exactly what the sources hold, once each, and leaves no temp file."""
+    db = tmp_path / "var" / "feeds.db"
+    out = tmp_path / "out"
     r = run_feeds("--config", str(cfg), "run", "--all", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert integrity(db) == "ok"
