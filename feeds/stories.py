@@ -728,7 +728,9 @@ class StoryIndex:
         self.config = config if config is not None else StoryConfig()
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, _Story]] = {}  # head term -> stories (insertion order)
+        # head term -> {story id: the story's centroid weight on it} (insertion order); the weights are
+        # kept equal to the centroids' (_sync_postings) so a lookup reads no story
+        self._postings: dict[str, dict[int, float]] = {}
         self._df: dict[str, int] = {}  # term -> number of live stories having it
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
@@ -816,12 +818,13 @@ class StoryIndex:
         postings = self._postings
         for t in old - head:
             self._drop_posting(t, sid)
+        c = st.centroid
         for t in head - old:
             post = postings.get(t)
             if post is None:
-                postings[t] = {sid: st}
+                postings[t] = {sid: c[t]}
             else:
-                post[sid] = st
+                post[sid] = c[t]
         st.head = head
         st.tail2 = tail2
 
@@ -852,7 +855,6 @@ class StoryIndex:
             return None, 0.0
         acc: dict[int, float] = {}  # candidate -> dot product over its head terms
         hit2: dict[int, float] = {}  # candidate -> squared query weight on those terms
-        cands: dict[int, _Story] = {}
         skipped: list[tuple[str, float]] = []
         common = sorted((w, t) for t, w in q.items() if len(postings.get(t, ())) > _PROBE_LIMIT)
         spent = 0.0
@@ -869,22 +871,22 @@ class StoryIndex:
             if not post:
                 continue
             ww = w * w
-            for sid, st in post.items():
-                d = w * st.centroid[t]
+            for sid, v in post.items():
                 if sid in acc:
-                    acc[sid] += d
+                    acc[sid] += w * v
                     hit2[sid] += ww
                 else:
-                    acc[sid] = d
+                    acc[sid] = w * v
                     hit2[sid] = ww
-                    cands[sid] = st
-        if not cands:
+        if not acc:
             return None, 0.0
         for t, w in skipped:  # the skipped head terms of the candidates, so their bounds stay exact
             ww = w * w
-            for sid, st in cands.items():
-                if t in st.head:
-                    acc[sid] += w * st.centroid[t]
+            post = postings[t]
+            for sid in acc:
+                pv = post.get(sid)
+                if pv is not None:
+                    acc[sid] += w * pv
                     hit2[sid] += ww
         cfg = self.config
         thr = cfg.threshold
@@ -895,13 +897,15 @@ class StoryIndex:
         qspec = [(t, w) for t, w in vec.items() if t in _SPECIFIC or t[0].isdigit()] if pen else []
         best: _Story | None = None
         best_score = 0.0
-        for sid, st in cands.items():
+        stories = self._stories
+        for sid, a in acc.items():
+            st = stories[sid]
             if abs(ts - st.latest) > window:
                 continue
             nf = st.norm * st.factor
             # the item's other shareable terms can meet only the story's tail
             rest2 = r2 - hit2[sid]
-            bound = (acc[sid] + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else acc[sid] / nf
+            bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
             if bound < thr - 1e-9:
                 continue
             c = st.centroid
@@ -941,6 +945,7 @@ class StoryIndex:
             df[t] = df.get(t, 0) + 1
         st.members[item_id] = None
         self._refresh(st)
+        self._sync_postings(st, vec)
         if ts > st.latest:
             st.latest = ts
         heapq.heappush(self._heap, (ts, self._seq, item_id))
@@ -987,8 +992,16 @@ class StoryIndex:
                 if t in was_head:
                     self._drop_posting(t, st.story_id)
             self._refresh(st)
+            self._sync_postings(st, it.vec)
             if it.ts == st.latest:
                 st.latest = max(self._items[m].ts for m in st.members)
+
+    def _sync_postings(self, st: _Story, terms: Iterable[str]) -> None:
+        """Copy the story's centroid weights on these terms into the postings of its head terms."""
+        head, c, sid, postings = st.head, st.centroid, st.story_id, self._postings
+        for t in terms:
+            if t in head:
+                postings[t][sid] = c[t]
 
     def _drop_df(self, t: str) -> None:
         left = self._df[t] - 1
