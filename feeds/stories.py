@@ -728,9 +728,10 @@ class StoryIndex:
         self.config = config if config is not None else StoryConfig()
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        # head term -> {story id: the story's centroid weight on it} (insertion order); the weights are
-        # kept equal to the centroids' (_sync_postings) so a lookup reads no story
-        self._postings: dict[str, dict[int, float]] = {}
+        self._postings: dict[str, dict[int, _Story]] = {}  # head term -> stories (insertion order)
+        # the same postings with the story's centroid weight on the term, kept equal to the centroid's
+        # (_sync_postings) so that a lookup reads no story
+        self._weights: dict[str, dict[int, float]] = {}
         self._df: dict[str, int] = {}  # term -> number of live stories having it
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
@@ -818,13 +819,16 @@ class StoryIndex:
         postings = self._postings
         for t in old - head:
             self._drop_posting(t, sid)
+        weights = self._weights
         c = st.centroid
         for t in head - old:
             post = postings.get(t)
             if post is None:
-                postings[t] = {sid: c[t]}
+                postings[t] = {sid: st}
+                weights[t] = {sid: c[t]}
             else:
-                post[sid] = c[t]
+                post[sid] = st
+                weights[t][sid] = c[t]
         st.head = head
         st.tail2 = tail2
 
@@ -847,7 +851,7 @@ class StoryIndex:
         """
         if not vec:
             return None, 0.0
-        postings = self._postings
+        postings = self._weights
         df = self._df
         # Only terms some live story has can be shared.
         q = {t: w for t, w in vec.items() if t in df}
@@ -998,10 +1002,10 @@ class StoryIndex:
 
     def _sync_postings(self, st: _Story, terms: Iterable[str]) -> None:
         """Copy the story's centroid weights on these terms into the postings of its head terms."""
-        head, c, sid, postings = st.head, st.centroid, st.story_id, self._postings
+        head, c, sid, weights = st.head, st.centroid, st.story_id, self._weights
         for t in terms:
             if t in head:
-                postings[t][sid] = c[t]
+                weights[t][sid] = c[t]
 
     def _drop_df(self, t: str) -> None:
         left = self._df[t] - 1
@@ -1013,8 +1017,10 @@ class StoryIndex:
     def _drop_posting(self, t: str, sid: int) -> None:
         post = self._postings[t]
         del post[sid]
+        del self._weights[t][sid]
         if not post:
             del self._postings[t]
+            del self._weights[t]
 
 
 # ---------------------------------------------------------------------------------------------------
