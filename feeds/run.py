@@ -32,6 +32,9 @@ from feeds.store import SourceRow, Store
 
 log = logging.getLogger("feeds")
 MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ignored (and counted)
+# Validator-only updates (304 / unchanged body) are written together, this many at most at a time: a
+# crash loses at most these sources' validators and schedule (they are fetched again), never items.
+VALIDATOR_BATCH = 100
 
 Now = Callable[[], datetime]
 
@@ -149,6 +152,8 @@ class Pipeline:
         self.fetcher = Fetcher(cfg.fetch)
         self._stories: Any = None
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
+        self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
+        self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
 
     def close(self) -> None:
         self.fetcher.close()
@@ -156,6 +161,7 @@ class Pipeline:
     # -- scheduling ----------------------------------------------------------------------------
     def decisions(self, rows: Sequence[SourceRow], now: datetime) -> dict[int, schedule.Decision]:
         host_retry = self.store.host_retry_after()
+        self._host_retry = dict(host_retry)
         return {r.id: schedule.decide(history_of(r, host_retry), policy_for(self.cfg, self.intervals.get(r.url)),
                                       key=r.url, now=now) for r in rows}
 
@@ -213,6 +219,7 @@ class Pipeline:
                         progress(done, len(due), report.new_items)
             finally:
                 pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
+                self.flush_validators()
         from feeds.publish import missing_channels, missing_index
 
         missing = missing_channels(self.cfg)
@@ -232,6 +239,13 @@ class Pipeline:
             self.store.finish_run(run_id, report.finished.timestamp(), len(due),
                                   len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
+
+    def flush_validators(self) -> None:
+        """Write the deferred validator-only updates of sources, in one transaction."""
+        if self._deferred:
+            with self.store.tx() as c:
+                self.store.update_sources(c, self._deferred)
+            self._deferred = []
 
     def _fetch(self, row: SourceRow) -> FetchResult:
         # validators are sent back exactly as received; a moved source is fetched at its new URL
@@ -281,7 +295,7 @@ class Pipeline:
         if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
-        host_retry = self.store.host_retry_after()
+        host_retry = dict(self._host_retry) if self._host_retry is not None else self.store.host_retry_after()
         if retry_after is not None:
             host_retry[host] = retry_after.timestamp()
 
@@ -291,6 +305,22 @@ class Pipeline:
             values.update(next_due=None if d.state == "gone" else d.next_due.timestamp(), state=d.state)
             return d
 
+        if not error and parsed is None and retry_after is None:
+            # 304 or the same body: only validators and schedule change; written with others (flush_validators)
+            values = dict(common, last_success=nowts, last_error=None, consecutive_failures=0,
+                          first_failure_at=None,
+                          etag=res.etag if res.etag is not None else row.etag,
+                          last_modified=res.last_modified if res.last_modified is not None else row.last_modified)
+            out.not_modified = bool(res.not_modified)
+            out.unchanged_body = not res.not_modified
+            decision = scheduled(values)
+            self._deferred.append((row.id, values))
+            if len(self._deferred) >= VALIDATOR_BATCH:
+                self.flush_validators()
+            log.info("%s: %s, 0 new, %.0f ms", row.name, "304 not modified" if out.not_modified else "unchanged",
+                     res.elapsed * 1000)
+            log.debug("%s: %s", row.name, decision.reason)
+            return out
         with self.store.tx() as c:
             if retry_after is not None:
                 self.store.set_host_retry_after(c, host, retry_after.timestamp())
@@ -328,6 +358,8 @@ class Pipeline:
                          "304 not modified" if out.not_modified else
                          ("unchanged" if out.unchanged_body else f"{res.status}"), out.new, res.elapsed * 1000)
                 log.debug("%s: %s", row.name, decision.reason)
+        if retry_after is not None and self._host_retry is not None:
+            self._host_retry[host] = retry_after.timestamp()
         return out
 
     # -- items ---------------------------------------------------------------------------------

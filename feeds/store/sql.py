@@ -194,6 +194,19 @@ class Store:
     def update_source(c: Connection, source_id: int, **values: Any) -> None:
         c.execute(update(S.sources).where(S.sources.c.id == source_id).values(**values))
 
+    @staticmethod
+    def update_sources(c: Connection, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """update_source for many sources: one executemany per set of columns."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for source_id, values in rows:
+            params = {f"b_{k}": v for k, v in values.items()}
+            params["b_id"] = source_id
+            groups.setdefault(tuple(sorted(values)), []).append(params)
+        t = S.sources
+        for cols, params_list in groups.items():
+            c.execute(update(t).where(t.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in cols}),
+                      params_list)
+
     def host_retry_after(self) -> dict[str, float]:
         with self.engine.connect() as c:
             return {h: t for h, t in c.execute(select(S.hosts.c.host, S.hosts.c.retry_after)) if t}
