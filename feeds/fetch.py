@@ -312,7 +312,7 @@ class Fetcher:
                         expires=h.get("Expires"),
                     )
                     if status == 304:
-                        resp.close()
+                        _release(resp)
                         return FetchResult(**common, elapsed=time.monotonic() - start)  # type: ignore[arg-type]
                     if status >= 400 or status < 200 or status in (204, 205):
                         resp.close()
@@ -361,6 +361,20 @@ def _stream(raw: object, size: int) -> Iterator[bytes]:
         yield data
         return
     yield from stream(size, decode_content=True)
+
+
+def _release(resp: object) -> None:
+    """Give the connection of a response without a body (304) back to the pool for the next request:
+    closing an unread streamed response would drop the socket. The body is read only if it announces
+    itself as empty (Content-Length: 0 or none, not chunked), so this never waits for a body."""
+    raw = getattr(resp, "raw", None)
+    h = getattr(resp, "headers", {})
+    if raw is not None and h.get("Content-Length", "0") == "0" and "chunked" not in h.get("Transfer-Encoding", ""):
+        with contextlib.suppress(Exception):
+            raw.read(1)  # at the end already: marks the response complete and releases its connection
+            raw.release_conn()
+            return
+    resp.close()  # type: ignore[attr-defined]
 
 
 def _short(e: BaseException) -> str:
