@@ -154,3 +154,21 @@ def shared_links(entries: tuple[Entry, ...]) -> frozenset[str]:
             shared.add(canon)
         seen.setdefault(canon, ident)
     return frozenset(shared)
+
+
+# Feed-level dates that change on every rebuild of a feed while nothing else does: the channel's
+# lastBuildDate / pubDate (RSS), the feed's <updated> (Atom), dc:date. Only the part of the document
+# before the first item / entry is searched, so an item's own dates always count.
+_FIRST_ENTRY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_FEED_DATE = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?(?:lastBuildDate|pubDate|updated|date))(?:\s[^>]*)?>[^<]*</\1\s*>")
+_HEAD_SCAN = 65536
+
+
+def body_hash(body: bytes) -> str:
+    """Hash of a feed document with its feed-level dates masked: a feed that only says it was rebuilt
+    hashes the same, so it is not parsed again. Any other change (an item, a title) changes the hash."""
+    m = _FIRST_ENTRY.search(body, 0, _HEAD_SCAN)
+    end = m.start() if m else min(len(body), _HEAD_SCAN)
+    h = hashlib.blake2b(_FEED_DATE.sub(b"", body[:end]), digest_size=16, person=b"feeds-body-v2")
+    h.update(body[end:])
+    return h.hexdigest()

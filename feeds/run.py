@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from feeds import schedule
 from feeds.classify import Matcher
 from feeds.config import Config
-from feeds.dedup import content_hash, item_uid, keys_for, shared_links
+from feeds.dedup import body_hash, content_hash, item_uid, keys_for, shared_links
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact
 from feeds.models import Entry
@@ -275,7 +275,9 @@ class Pipeline:
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None
-        if res.ok and not res.not_modified and res.body is not None and res.body_hash != row.body_hash:
+        # the body's hash with feed-level dates masked: a feed only rebuilt (new lastBuildDate) is not parsed
+        bhash = body_hash(res.body) if res.ok and not res.not_modified and res.body is not None else None
+        if res.body is not None and bhash is not None and bhash != row.body_hash:
             try:
                 parsed = parse(res.body, res.final_url or res.url, res.content_type)
             except ParseFailed as e:
@@ -343,7 +345,7 @@ class Pipeline:
                 elif parsed is None:
                     out.unchanged_body = True
                 else:
-                    values["body_hash"] = res.body_hash
+                    values["body_hash"] = bhash
                     values["ttl"] = parsed.ttl_seconds
                     values["feed_title"] = parsed.title or None
                     values["site_link"] = parsed.link or None
