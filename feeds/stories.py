@@ -27,7 +27,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -717,6 +717,20 @@ _PROBE_LIMIT = 64
 _PROBE_BUDGET = 0.1
 
 
+class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
+    def __init__(self, weights: dict[str, dict[int, float]], stories: dict[int, _Story]) -> None:
+        self._w, self._s = weights, stories
+
+    def __getitem__(self, t: str) -> Mapping[int, _Story]:
+        return {sid: self._s[sid] for sid in self._w[t]}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._w)
+
+    def __len__(self) -> int:
+        return len(self._w)
+
+
 class StoryIndex:
     """Online story clustering over a sliding time window.
 
@@ -728,9 +742,8 @@ class StoryIndex:
         self.config = config if config is not None else StoryConfig()
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, _Story]] = {}  # head term -> stories (insertion order)
-        # the same postings with the story's centroid weight on the term, kept equal to the centroid's
-        # (_sync_postings) so that a lookup reads no story
+        # head term -> {story id: the story's centroid weight on the term} (insertion order); the weights
+        # are kept equal to the centroids' (_sync_postings) so that a lookup reads no story
         self._weights: dict[str, dict[int, float]] = {}
         self._df: dict[str, int] = {}  # term -> number of live stories having it
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
@@ -740,6 +753,11 @@ class StoryIndex:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def _postings(self) -> Mapping[str, Mapping[int, _Story]]:
+        """The inverted index as head term -> {story id: story} (a read-only view, for inspection)."""
+        return _PostingsView(self._weights, self._stories)
 
     @property
     def story_count(self) -> int:
@@ -816,19 +834,16 @@ class StoryIndex:
         head = {t for t, _ in ordered[i:]}
         old = st.head
         sid = st.story_id
-        postings = self._postings
         for t in old - head:
             self._drop_posting(t, sid)
         weights = self._weights
         c = st.centroid
         for t in head - old:
-            post = postings.get(t)
+            post = weights.get(t)
             if post is None:
-                postings[t] = {sid: st}
                 weights[t] = {sid: c[t]}
             else:
-                post[sid] = st
-                weights[t][sid] = c[t]
+                post[sid] = c[t]
         st.head = head
         st.tail2 = tail2
 
@@ -1015,11 +1030,9 @@ class StoryIndex:
             del self._df[t]
 
     def _drop_posting(self, t: str, sid: int) -> None:
-        post = self._postings[t]
+        post = self._weights[t]
         del post[sid]
-        del self._weights[t][sid]
         if not post:
-            del self._postings[t]
             del self._weights[t]
 
 
