@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import os
 import socket
 import threading
@@ -76,9 +77,8 @@ class _Guard:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self.expired = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.cancelled = False
+        _WATCHDOG.add(time.monotonic() + max(0.0, seconds), self)
 
     def attach(self, sock: socket.socket | None) -> None:
         with self._lock:
@@ -92,9 +92,55 @@ class _Guard:
             _shutdown(self._sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self.cancelled = True
         with self._lock:
             self._sock = None
+
+
+class _Watchdog:
+    """One daemon thread firing the guards whose deadline passed (a thread per fetch cost ~0.2 ms each).
+    Cancelled guards are dropped when they reach the top of the heap."""
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork
+
+    def _reset(self) -> None:
+        self._cv = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, guard: _Guard) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (when, self._seq, guard))
+            self._seq += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="fetch-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is guard:
+                self._cv.notify()  # a new earliest deadline
+
+    def _loop(self) -> None:
+        cv, heap = self._cv, self._heap
+        while True:
+            with cv:
+                while heap and heap[0][2].cancelled:
+                    heapq.heappop(heap)
+                if not heap:
+                    cv.wait()
+                    continue
+                delay = heap[0][0] - time.monotonic()
+                if delay > 0:
+                    cv.wait(delay)
+                    continue
+                guard = heapq.heappop(heap)[2]
+            if not guard.cancelled:
+                guard._fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(sock: socket.socket | None) -> None:
