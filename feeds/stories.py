@@ -873,7 +873,6 @@ class StoryIndex:
         if not q:
             return None, 0.0
         acc: dict[int, float] = {}  # candidate -> dot product over its head terms
-        hit2: dict[int, float] = {}  # candidate -> squared query weight on those terms
         skipped: list[tuple[str, float]] = []
         common = sorted((w, t) for t, w in q.items() if len(postings.get(t, ())) > _PROBE_LIMIT)
         spent = 0.0
@@ -889,29 +888,25 @@ class StoryIndex:
             post = postings.get(t)
             if not post:
                 continue
-            ww = w * w
             for sid, v in post.items():
                 if sid in acc:
                     acc[sid] += w * v
-                    hit2[sid] += ww
                 else:
                     acc[sid] = w * v
-                    hit2[sid] = ww
         if not acc:
             return None, 0.0
         for t, w in skipped:  # the skipped head terms of the candidates, so their bounds stay exact
-            ww = w * w
             post = postings[t]
             for sid in acc:
                 pv = post.get(sid)
                 if pv is not None:
                     acc[sid] += w * pv
-                    hit2[sid] += ww
         cfg = self.config
         thr = cfg.threshold
         pen = cfg.conflict_penalty
         window = self._window_s
         r2 = math.fsum([w * w for w in q.values()])
+        sr = math.sqrt(r2)
         qkeys = q.keys()
         qspec = [(t, w) for t, w in vec.items() if t in _SPECIFIC or t[0].isdigit()] if pen else []
         best: _Story | None = None
@@ -922,8 +917,12 @@ class StoryIndex:
             if abs(ts - st.latest) > window:
                 continue
             nf = st.norm * st.factor
-            # the item's other shareable terms can meet only the story's tail
-            rest2 = r2 - hit2[sid]
+            # the item's other shareable terms can meet only the story's tail: first bounded with all
+            # the item's weight (cheap), then with the weight off the story's head
+            if a + sr * math.sqrt(st.tail2) < (thr - 1e-9) * nf:
+                continue
+            head = st.head
+            rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
             bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
             if bound < thr - 1e-9:
                 continue
