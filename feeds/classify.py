@@ -81,12 +81,17 @@ class Matcher:
                 sources=srcs, match_all=ch.match_all, fallback=ch.fallback,
             ))
         self._order = {ch.slug: i for i, ch in enumerate(self.channels)}
+        # single-word prefix rules by their first character: a word is checked only against those
+        self._prefix_by_char: dict[str, list[_Phrase]] = {}
+        for p in self._prefix_first:
+            self._prefix_by_char.setdefault(p.words[0][0], []).append(p)
 
     def hits(self, words: Sequence[str]) -> set[int]:
         """Rule ids whose phrase occurs in the word sequence (word boundaries respected)."""
         found: set[int] = set()
         n = len(words)
         by_first = self._by_first
+        prefix_by_char = self._prefix_by_char
         for i, w in enumerate(words):
             cands = by_first.get(w)
             if cands:
@@ -99,9 +104,10 @@ class Matcher:
                             found.add(p.rule)
                     elif k == 1 or tuple(words[i:i + k]) == p.words:
                         found.add(p.rule)
-            for p in self._prefix_first:
-                if w.startswith(p.words[0]):
-                    found.add(p.rule)
+            if w:
+                for p in prefix_by_char.get(w[0], ()):
+                    if w.startswith(p.words[0]):
+                        found.add(p.rule)
         # multi-word prefix phrases whose first word is itself a prefix are not supported: documented
         return found
 
