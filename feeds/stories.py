@@ -202,7 +202,9 @@ def normalize_text(text: str) -> str:
     if "&" in t:
         t = html.unescape(t)
         t = _TAG.sub(" ", t)
-    t = unicodedata.normalize("NFKC", t).translate(_QUOTES)
+    if not t.isascii():  # NFKC leaves ASCII as it is
+        t = unicodedata.normalize("NFKC", t)
+    t = t.translate(_QUOTES)
     t = _KEEP.sub(" ", t)
     return _SPACE.sub(" ", t).strip()
 
