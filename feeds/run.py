@@ -10,25 +10,27 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from feeds import schedule
 from feeds.classify import Matcher
 from feeds.config import Config
-from feeds.dedup import body_hash, content_hash, item_uid, keys_for, shared_links
+from feeds.dedup import body_hash, canonical_link, content_hash, item_uid, keys_for, shared_links
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact
 from feeds.models import Entry
 from feeds.parse import ParseFailed, html_to_text, parse
 from feeds.store import SourceRow, Store
+
+if TYPE_CHECKING:
+    from feeds import stories
 
 log = logging.getLogger("feeds")
 MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ignored (and counted)
@@ -372,7 +374,6 @@ class Pipeline:
         seen_guids: set[str] = set()
         batch: list[tuple[Entry, Any]] = []
         shared = shared_links(tuple(entries[:MAX_ITEMS_PER_FEED]))
-        from feeds.dedup import canonical_link
 
         for e in entries[:MAX_ITEMS_PER_FEED]:
             if not e.title and not e.link and not e.summary:
@@ -478,18 +479,7 @@ class Pipeline:
         if not self.cfg.stories.enabled:
             return None
         if self._stories is None:
-            from feeds import stories
-
-            scfg = stories.StoryConfig(window=self.cfg.stories.window)
-            if self.cfg.stories.threshold is not None:
-                scfg = stories.StoryConfig(window=self.cfg.stories.window, threshold=self.cfg.stories.threshold)
-            index = stories.StoryIndex(scfg)
-            # the window is measured between reports, not from the wall clock: it ends at the newest
-            # stored report (feeds replayed from the past still cluster; memory stays bounded)
-            self._newest = self.store.newest_published() or 0.0
-            since = self._newest - self.cfg.stories.window.total_seconds()
-            for item_id, title, summary, published, story_id in self.store.window_items(since):
-                index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+            index, self._newest = load_story_index(self.cfg, self.store)
             self._stories = index
         return self._stories
 
@@ -557,6 +547,30 @@ class Pipeline:
                                      for (ch, sid), up in entries.items()])
 
 
+def story_config(cfg: Config) -> stories.StoryConfig:
+    """The story index's settings from the config (unset knobs keep the module's defaults)."""
+    from feeds import stories
+
+    if cfg.stories.threshold is not None:
+        return stories.StoryConfig(window=cfg.stories.window, threshold=cfg.stories.threshold)
+    return stories.StoryConfig(window=cfg.stories.window)
+
+
+def load_story_index(cfg: Config, store: Store) -> tuple[stories.StoryIndex, float]:
+    """A story index holding the store's current window, and the newest published time in it.
+
+    The window is measured between reports, not from the wall clock: it ends at the newest stored
+    report (feeds replayed from the past still cluster; memory stays bounded by the window)."""
+    from feeds import stories
+
+    index = stories.StoryIndex(story_config(cfg))
+    newest = store.newest_published() or 0.0
+    since = newest - cfg.stories.window.total_seconds()
+    for item_id, title, summary, published, story_id in store.window_items(since):
+        index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+    return index, newest
+
+
 def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
              progress: Callable[[int, int, int], None] | None = None) -> RunReport:
     """Open the store, run the pipeline once, close. The caller holds the lock."""
@@ -568,6 +582,3 @@ def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
         pipe.close()
         store.close()
 
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -354,6 +354,12 @@ class Store:
                  .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
             return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
 
+    def item_text(self, uid: str) -> tuple[str, str] | None:
+        """Title and summary of the item with this entry id, if stored."""
+        with self.engine.connect() as c:
+            row = c.execute(select(S.items.c.title, S.items.c.summary).where(S.items.c.uid == uid)).first()
+        return (str(row[0]), str(row[1])) if row is not None else None
+
     def newest_published(self) -> float | None:
         with self.engine.connect() as c:
             v = c.execute(select(func.max(S.items.c.published))).scalar()
