@@ -429,7 +429,3 @@ def _short(e: BaseException) -> str:
     if len(text) > 160:
         text = "…" + text[-160:]
     return text
-
-
-def default_workers() -> int:
-    return min(32, (os.cpu_count() or 2) * 4)

@@ -392,11 +392,6 @@ class Store:
             ids = [r[0] for r in c.execute(q)]
             return self._story_entries(c, ids)
 
-    def count_channel_stories(self, slug: str) -> int:
-        with self.engine.connect() as c:
-            return int(c.execute(select(func.count()).select_from(S.story_channels)
-                                 .where(S.story_channels.c.channel == slug)).scalar() or 0)
-
     def _story_entries(self, c: Connection, ids: list[int]) -> list[StoryEntry]:
         if not ids:
             return []
@@ -535,11 +530,6 @@ class Store:
     def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(select(S.runs).order_by(S.runs.c.id.desc()).limit(n))]
-
-    def last_successful_fetch(self) -> float | None:
-        with self.engine.connect() as c:
-            v = c.execute(select(func.max(S.sources.c.last_success))).scalar()
-            return float(v) if v is not None else None
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
