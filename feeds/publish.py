@@ -29,6 +29,7 @@ from feeds import __version__
 from feeds.config import Channel, Config
 from feeds.dedup import canonical_link, clean_link
 from feeds.errors import PublishError
+from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
 from feeds.store import Store, StoryEntry
@@ -269,58 +270,78 @@ class _Live:
 def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _Sources, page_size: int,
              write: _Writer) -> _Live:
     """Move the stories beyond the newest `output.entries` into the archive, write the archive pages
-    that changed (or are missing), and return what the live documents hold."""
-    from feeds.formats import atom
+    that changed (or are missing), and return what the live documents hold.
 
+    Each archived entry is rendered once: its snapshot goes to the store and its indented form stays in
+    memory until its page is written, which happens as soon as the page is full (a full page is final)
+    or, for the open page, at the end; only the entries of pages not yet written are kept."""
     pending, rowid_mark = store.unarchived_channel_stories(ch.slug, use_marks=True)  # newest first
     live, overflow = pending[:cfg.output.entries], pending[cfg.output.entries:]
     before = store.archive_size(ch.slug)
     size = before
+    fresh: dict[int, atom.EntryXml] = {}  # archive position -> the entry archived there by this publish
+    done: set[int] = set()  # pages written by this publish
     oldest_first = list(reversed(overflow))
     for i in range(0, len(oldest_first), ARCHIVE_CHUNK):  # bounded memory when a long history is archived
         chunk = oldest_first[i:i + ARCHIVE_CHUNK]
         gens = {sid: gen for sid, _up, gen in chunk}
         entries = _render_stories(cfg, store, [sid for sid, _up, _gen in chunk], sources, gens)
-        by_story = dict(zip((e.story_id for e in entries), atom.entry_snapshots(info, entries), strict=True))
+        by_story = {e.story_id: atom.entry_xml(e) for e in entries}
         rows = []
         for sid, up, gen in chunk:
-            snap = by_story.get(sid)
-            if snap is None:  # the story vanished from the store meanwhile: nothing to archive
+            xml = by_story.get(sid)
+            if xml is None:  # the story vanished from the store meanwhile: nothing to archive
                 continue
-            rows.append({"seq": size, "story_id": sid, "gen": gen, "updated": up, "entry": snap})
+            rows.append({"seq": size, "story_id": sid, "gen": gen, "updated": up, "entry": xml.snapshot})
+            fresh[size] = xml
             size += 1
         store.add_archive_slots(ch.slug, rows)
+        for page in range(before // page_size + 1, size // page_size + 1):  # pages full by now: final
+            if page not in done:
+                write(cfg.output.dir / archive_name(ch.slug, page),
+                      _render_archive_page(cfg, store, ch, info, page, page + 1, size, page_size, fresh))
+                done.add(page)
+                for seq in range((page - 1) * page_size, page * page_size):
+                    fresh.pop(seq, None)
     pages = archive_pages(size, page_size)
     out = cfg.output.dir
     first_touched = before // page_size + 1 if size > before else pages + 1
     for page in range(1, pages + 1):
         target = out / archive_name(ch.slug, page)
-        if page < first_touched and target.exists():
-            continue  # a page before the first new entry: its entries and links are as they were
-        write(target, _render_archive_page(cfg, store, ch, info, page, pages, size, page_size))
+        if page in done or (page < first_touched and target.exists()):
+            continue  # written above, or a page before the first new entry: its entries and links are as they were
+        write(target, _render_archive_page(cfg, store, ch, info, page, pages, size, page_size, fresh))
     # next time, only rows added since now or at least as new as the oldest live story can matter
     full = len(live) >= cfg.output.entries
     store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0)
     return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
 
 
-def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo, page: int, pages: int,
-                         size: int, page_size: int) -> bytes:
-    from feeds.formats import atom
+def _page_entries(store: Store, slug: str, start: int, stop: int,
+                  fresh: dict[int, atom.EntryXml]) -> tuple[str, list[datetime]]:
+    """Archive positions start <= seq < stop as they stand on a page (newest first) and their updated
+    stamps: from this publish's entries when it archived them all, else from the stored snapshots."""
+    if start < stop and all(seq in fresh for seq in range(start, stop)):
+        xml = [fresh[seq] for seq in range(start, stop)]
+        return "".join(x.archived for x in reversed(xml)), [x.updated for x in xml]
+    snaps = [s for _seq, s in store.archive_entries(slug, start, stop)]
+    text, stamps = atom.indented_entries(snaps[::-1])
+    return text, [u for u in stamps if u is not None]
 
+
+def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo, page: int, pages: int,
+                         size: int, page_size: int, fresh: dict[int, atom.EntryXml]) -> bytes:
     start = (page - 1) * page_size
-    snaps = [s for _seq, s in store.archive_entries(ch.slug, start, start + page_size)]
-    stamps = [u for u in map(atom.snapshot_updated, snaps) if u is not None]
-    if not stamps:  # the open page right after a page filled: it takes the time of the page before
-        prev = [s for _seq, s in store.archive_entries(ch.slug, max(0, start - page_size), start)]
-        stamps = [u for u in map(atom.snapshot_updated, prev) if u is not None]
+    text, stamps = _page_entries(store, ch.slug, start, min(size, start + page_size), fresh)
+    if not stamps and start > 0:  # the open page right after a page filled: it takes the time of the page before
+        stamps = _page_entries(store, ch.slug, max(0, start - page_size), start, fresh)[1]
     updated = max(stamps) if stamps else info.updated
     page_info = FeedInfo(
         self_url=cfg.feed_url(archive_name(ch.slug, page)), feed_id=info.feed_id,
         title=f"{ch.title} (archive, page {page})", subtitle=info.subtitle, author=info.author,
         language=info.language, html_url=info.html_url, hub=None, updated=updated, version=info.version)
     return atom.render_archive_page(
-        page_info, snaps, current=info.self_url,
+        page_info, [], indented=text, current=info.self_url,
         prev_archive=cfg.feed_url(archive_name(ch.slug, page - 1)) if page > 1 else None,
         next_archive=cfg.feed_url(archive_name(ch.slug, page + 1)) if page < pages else None)
 
@@ -343,7 +364,7 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
                      write: _Writer) -> tuple[list[str], list[RenderEntry], datetime]:
     """Write a channel's documents; return the URLs of the subscription documents that changed, the
     live entries and the feed's `updated`."""
-    from feeds.formats import atom, html, jsonfeed, rss
+    from feeds.formats import html, jsonfeed, rss
 
     base_info = _feed_info(cfg, ch, f"{ch.slug}.atom", plain_time(now))
     pages = 0

@@ -1,18 +1,26 @@
 """Atom 1.0 documents: the live (subscription) feed and RFC 5005 archive pages.
 
-The document is built with feedgen and finished with lxml where feedgen 1.0 falls short: it drops the
-attributes of entry links, cannot write a source's id or updated, knows nothing of xml:lang on the feed
-or of RFC 5005 (fh:archive, prev-archive/next-archive/current).
+A document is its head (the feed-level metadata, built with feedgen and finished with lxml, which adds
+what feedgen 1.0 cannot write: xml:lang on the feed and RFC 5005's fh:archive, prev-archive,
+next-archive and current) followed by its entries. Each entry is serialised directly as text by
+:func:`entry_xml`, once, in the two forms a publish needs: its *snapshot* (the ``<entry>`` element on
+its own, namespace declared, as the archive stores it) and the indented form it takes inside a document.
+The bytes are exactly what building the entry with feedgen and serialising it with lxml
+(``pretty_print``) gives: same element order, escaping and indentation (tests/test_atom.py checks this
+against that reference); an entry holding a character XML cannot carry goes through the reference
+path, which rejects it as it always did.
 
 Archive pages are assembled from entry *snapshots*: each entry's XML as it was published when its
-story was archived (see :func:`entry_snapshots`), so a page is a pure function of stored snapshots and
-its page number, and re-rendering a full page can only ever give the same bytes.
+story was archived (see :func:`entry_xml`), so a page is a pure function of stored snapshots and its
+page number, and re-rendering a full page can only ever give the same bytes.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +30,98 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 FH_NS = "http://purl.org/syndication/history/1.0"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 _A = f"{{{ATOM_NS}}}"
+_END = "</feed>\n"
+# characters lxml refuses in text and attribute values ("All strings must be XML compatible")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TEXT_ESC = re.compile("[&<>\r]")
+_ATTR_ESC = re.compile('[&<>"\t\n\r]')
+_ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 
 
+def _esc_match(m: re.Match[str]) -> str:
+    return _ESC[m.group()]
+
+
+def _text(s: str) -> str:
+    """Character data escaped as libxml2 writes it."""
+    return _TEXT_ESC.sub(_esc_match, s)
+
+
+def _attr(s: str) -> str:
+    """An attribute value escaped as libxml2 writes it (inside double quotes)."""
+    return _ATTR_ESC.sub(_esc_match, s)
+
+
+@dataclass(frozen=True)
+class EntryXml:
+    """One entry, serialised once for every document it appears in."""
+
+    snapshot: str  # the <entry> element alone with its namespace declared: what an archive slot stores
+    indented: str  # the entry as it stands in the live feed: indented one level, newline-terminated
+    archived: str  # the entry as it stands in an archive page (its snapshot parsed again and indented)
+    updated: datetime  # its atom:updated
+
+
+def entry_xml(e: RenderEntry) -> EntryXml:
+    """The entry's XML, byte for byte what feedgen + lxml produce for it (see the module docstring)."""
+    lines = _entry_lines(e)
+    if lines is None:  # a character XML cannot hold: the reference path decides (it raises ValueError)
+        return _entry_xml_lxml(e)
+    parts = [s for _d, s, _t in lines]
+    parts[0] = f'<entry xmlns="{ATOM_NS}">'
+    snapshot = "".join(parts)
+    indented = "".join(f"{_INDENT[d]}{s}\n" for d, s, _t in lines)
+    if any(t is not None and not t.strip() for _d, _s, t in lines):
+        # an empty or blank text: parsed again (archive pages) it may lose its text node (<x></x> -> <x/>)
+        return EntryXml(snapshot, indented, indented_entries([snapshot])[0], e.updated)
+    return EntryXml(snapshot, indented, indented, e.updated)
+
+
+_INDENT = ("  ", "    ", "      ")
+_Line = tuple[int, str, str | None]  # depth below the entry, the line, the element's text (None: no text)
+
+
+def _leaf(depth: int, tag: str, text: str, attrs: str = "") -> _Line:
+    return depth, f"<{tag}{attrs}>{_text(text)}</{tag}>", text
+
+
+def _entry_lines(e: RenderEntry) -> list[_Line] | None:
+    """The entry as lines in feedgen's element order, or None when a value holds a character XML cannot
+    carry."""
+    summary = e.summary_html
+    links: list[str] = []
+    if e.link:
+        links.append(f'<link rel="alternate" type="text/html" href="{_attr(e.link)}"/>')
+    links += [f'<link rel="related" type="text/html" href="{_attr(r.link)}" title="{_attr(f"{r.source}: {r.title}")}"/>'
+              for r in e.related if r.link]
+    values = [e.id, e.title, e.author, summary, e.source_id, e.source_name, *links, *e.categories]
+    if e.source_link:
+        values.append(e.source_link)
+    if any(_NOT_XML.search(v) for v in values):
+        return None
+    out: list[_Line] = [(0, "<entry>", None), _leaf(1, "id", e.id), _leaf(1, "title", e.title),
+                        _leaf(1, "updated", e.updated.isoformat())]
+    if e.author:  # feedgen leaves out an author without a name
+        out += [(1, "<author>", None), _leaf(2, "name", e.author), (1, "</author>", None)]
+    if not e.link:  # no alternate link: RFC 4287 then requires content
+        out.append(_leaf(1, "content", summary or f"<p>{html.escape(e.title, quote=False)}</p>", ' type="html"'))
+        tail_links = links
+    else:  # the links take the place of feedgen's alternate link
+        out += [(1, ln, None) for ln in links]
+        tail_links = []  # without one, they are appended after feedgen's elements
+    out.append(_leaf(1, "summary", summary, ' type="html"') if summary else _leaf(1, "summary", e.title))
+    out += [(1, f'<category term="{_attr(c)}"/>', None) for c in e.categories]
+    out.append(_leaf(1, "published", min(e.published, e.updated).isoformat()))
+    out += [(1, ln, None) for ln in tail_links]
+    out += [(1, "<source>", None), _leaf(2, "id", e.source_id), _leaf(2, "title", e.source_name),
+            _leaf(2, "updated", rfc3339(e.source_updated))]
+    if e.source_link:
+        out.append((2, f'<link rel="alternate" type="text/html" href="{_attr(e.source_link)}"/>', None))
+    out += [(1, "</source>", None), (0, "</entry>", None)]
+    return out
+
+
+# -- the reference path: feedgen + lxml -------------------------------------------------------------
 def _generator(info: FeedInfo, entries: Sequence[RenderEntry]) -> Any:
     from feedgen.feed import FeedGenerator
 
@@ -95,6 +193,20 @@ def _fix_links(entry: Any, e: RenderEntry) -> None:
         entry.insert(pos + i, el)
 
 
+def _entry_xml_lxml(e: RenderEntry) -> EntryXml:
+    """entry_xml the reference way (feedgen, then lxml)."""
+    from lxml import etree
+
+    info = FeedInfo(self_url="x:", feed_id="x:", title="x", subtitle="", author="x", language=None,
+                    html_url="x:", hub=None, updated=e.updated)
+    root = etree.fromstring(_generator(info, [e]).atom_str(pretty=False))
+    _finish(root, info, [e])
+    snapshot = etree.tostring(next(root.iter(f"{_A}entry")), encoding="unicode")
+    doc: str = etree.tostring(root, encoding="unicode", pretty_print=True)
+    indented = doc[doc.index("\n  <entry>") + 1:-len(_END)]
+    return EntryXml(snapshot, indented, indented_entries([snapshot])[0], e.updated)
+
+
 def _insert_meta(root: Any, elements: Sequence[Any]) -> None:
     """Put feed-level elements after the existing metadata, before the first entry."""
     first = root.find(f"{_A}entry")
@@ -109,25 +221,39 @@ def _serialise(root: Any) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)  # type: ignore[no-any-return]
 
 
-def render_feed(info: FeedInfo, entries: Sequence[RenderEntry], *, prev_archive: str | None = None) -> bytes:
-    """The live feed: newest entries first; `prev_archive` is the newest archive page when there is one."""
+def _document(head: bytes, entries: str) -> bytes:
+    """A document from its head (rendered without entries) and its entries' indented XML."""
+    if not entries:
+        return head
+    assert head.endswith(_END.encode()), head[-40:]
+    return b"".join((head[:-len(_END)], entries.encode("utf-8"), _END.encode()))
+
+
+# -- documents --------------------------------------------------------------------------------------
+def feed_head(info: FeedInfo, *, prev_archive: str | None = None) -> bytes:
+    """The live feed without entries."""
     from lxml import etree
 
-    root = etree.fromstring(_generator(info, entries).atom_str(pretty=False))
-    _finish(root, info, entries)
+    root = etree.fromstring(_generator(info, []).atom_str(pretty=False))
+    _finish(root, info, [])
     if prev_archive:
         _insert_meta(root, [etree.Element(f"{_A}link", rel="prev-archive", type="application/atom+xml",
                                           href=prev_archive)])
     return _serialise(root)
 
 
+def render_feed(info: FeedInfo, entries: Sequence[RenderEntry], *, prev_archive: str | None = None,
+                xml: Sequence[EntryXml] | None = None) -> bytes:
+    """The live feed: newest entries first; `prev_archive` is the newest archive page when there is one.
+    `xml` is the entries' XML when the caller already has it (one per entry, same order)."""
+    if xml is None:
+        xml = [entry_xml(e) for e in entries]
+    return _document(feed_head(info, prev_archive=prev_archive), "".join(x.indented for x in xml))
+
+
 def entry_snapshots(info: FeedInfo, entries: Sequence[RenderEntry]) -> list[str]:
     """Each entry's <entry> element as it is published now, serialised on its own (namespace declared)."""
-    from lxml import etree
-
-    root = etree.fromstring(_generator(info, entries).atom_str(pretty=False))
-    _finish(root, info, entries)
-    return [etree.tostring(el, encoding="unicode") for el in root.iter(f"{_A}entry")]
+    return [entry_xml(e).snapshot for e in entries]
 
 
 def snapshot_updated(snapshot: str) -> datetime | None:
@@ -140,14 +266,35 @@ def snapshot_updated(snapshot: str) -> datetime | None:
     return datetime.fromisoformat(el.text.strip())
 
 
-def render_archive_page(info: FeedInfo, snapshots: Sequence[str], *, current: str, prev_archive: str | None,
-                        next_archive: str | None) -> bytes:
-    """An RFC 5005 archive document holding the given entry snapshots (given oldest first; written
-    newest first like the live feed)."""
+def indented_entries(snapshots: Sequence[str]) -> tuple[str, list[datetime | None]]:
+    """Stored snapshots as they stand in a document (indented, concatenated in the order given) and
+    each one's atom:updated, with a single parse."""
     from lxml import etree
 
-    fg = _generator(info, [])
-    root = etree.fromstring(fg.atom_str(pretty=False))
+    if not snapshots:
+        return "", []
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    wrapper = etree.fromstring(f'<feed xmlns="{ATOM_NS}">{"".join(snapshots)}</feed>'.encode(), parser)
+    if len(wrapper) != len(snapshots):
+        raise ValueError("an archive snapshot is not one element")
+    stamps: list[datetime | None] = []
+    for el in wrapper:
+        up = el.find(f"{_A}updated")
+        stamps.append(datetime.fromisoformat(up.text.strip()) if up is not None and up.text else None)
+    root = etree.Element(f"{_A}feed", nsmap={None: ATOM_NS})
+    root.extend(list(wrapper))  # moved under a root that declares the namespace: lxml drops their own declarations
+    etree.cleanup_namespaces(root)
+    text: str = etree.tostring(root, encoding="unicode", pretty_print=True)
+    first = text.index("\n") + 1
+    assert text.endswith(_END), text[-40:]
+    return text[first:-len(_END)], stamps
+
+
+def archive_head(info: FeedInfo, *, current: str, prev_archive: str | None, next_archive: str | None) -> bytes:
+    """An RFC 5005 archive page without entries."""
+    from lxml import etree
+
+    root = etree.fromstring(_generator(info, []).atom_str(pretty=False))
     _finish(root, info, [])
     root = _with_fh_namespace(root)
     meta = [etree.Element(f"{{{FH_NS}}}archive"),
@@ -157,11 +304,19 @@ def render_archive_page(info: FeedInfo, snapshots: Sequence[str], *, current: st
     if next_archive:
         meta.append(etree.Element(f"{_A}link", rel="next-archive", type="application/atom+xml", href=next_archive))
     _insert_meta(root, meta)
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
-    for snap in reversed(snapshots):
-        root.append(etree.fromstring(snap.encode("utf-8"), parser))
     etree.cleanup_namespaces(root)
     return _serialise(root)
+
+
+def render_archive_page(info: FeedInfo, snapshots: Sequence[str], *, current: str, prev_archive: str | None,
+                        next_archive: str | None, indented: str | None = None) -> bytes:
+    """An RFC 5005 archive document holding the given entry snapshots (given oldest first; written
+    newest first like the live feed). `indented` is the entries as they stand in the document (newest
+    first, see indented_entries) when the caller already has it."""
+    if indented is None:
+        indented = indented_entries(list(reversed(snapshots)))[0]
+    head = archive_head(info, current=current, prev_archive=prev_archive, next_archive=next_archive)
+    return _document(head, indented)
 
 
 def _with_fh_namespace(root: Any) -> Any:
