@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from feeds import __version__
@@ -89,6 +90,7 @@ def iri(url: str) -> str:
     return _IRI_BAD.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
 
 
+@lru_cache(maxsize=4096)
 def _slugish(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
 

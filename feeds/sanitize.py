@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from urllib.parse import urljoin, urlsplit
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urljoin, urlparse, urlsplit
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn", "div", "dl", "dt",
@@ -35,6 +37,7 @@ ALLOWED_ATTRS = {
 URL_ATTRS = frozenset({"href", "src", "cite"})
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
 _INVISIBLE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
 
 
@@ -49,6 +52,10 @@ def safe_url(value: str, base: str | None) -> str | None:
     v = _INVISIBLE.sub("", value)
     if not v:
         return None
+    if _PLAIN_ABSOLUTE.fullmatch(v) and not v.endswith(("?", "#")) and "?#" not in v:
+        # the common case, an absolute http(s) URL of plain characters: urljoin would give it back as it is
+        # (no empty query or fragment to drop, no ";" params, no brackets), so only `base` can make it fail
+        return v if not base or _PLAIN_ABSOLUTE.fullmatch(base) or _parses(base) else None
     try:
         absolute = urljoin(base, v) if base else v
         parts = urlsplit(absolute)
@@ -61,6 +68,16 @@ def safe_url(value: str, base: str | None) -> str | None:
     return absolute
 
 
+@lru_cache(maxsize=256)
+def _parses(url: str) -> bool:
+    """Whether urljoin can parse `url` as a base (urlparse raises ValueError on a malformed host)."""
+    try:
+        urlparse(url)
+    except ValueError:
+        return False
+    return True
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
     """Return a safe HTML fragment (serialised as XHTML-compatible HTML)."""
     if not fragment or not fragment.strip():
@@ -69,10 +86,9 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     if "<" not in fragment:
         return htmllib.escape(htmllib.unescape(fragment), quote=False)
     from lxml import etree
-    from lxml import html as lhtml
 
     try:
-        root = lhtml.fragment_fromstring(fragment, create_parent="div")
+        root = _fragment(fragment)
     except Exception:  # noqa: BLE001 - e.g. an AssertionError ("too many bodies") for "<html></html>"
         # never let one item's markup stop publishing (it stays in the store and would fail every run):
         # fall back to its text
@@ -80,36 +96,114 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     for el in list(root.iter()):
         if el is root:
             continue
-        tag = el.tag if isinstance(el.tag, str) else None
-        if tag is None:  # comments, processing instructions
-            el.drop_tree() if el.getparent() is not None else None
+        tag = el.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            if el.getparent() is not None:
+                _drop_tree(el)
             continue
         tag = tag.lower()
         if tag in DROP_WITH_CONTENT:
-            el.drop_tree()
+            _drop_tree(el)
             continue
         if tag not in ALLOWED_TAGS:
-            el.drop_tag()
+            _drop_tag(el)
             continue
-        allowed = ALLOWED_ATTRS.get(tag, frozenset())
-        for name in list(el.attrib):
-            lname = name.lower()
-            if lname not in allowed:
-                del el.attrib[name]
-                continue
-            if lname in URL_ATTRS:
-                url = safe_url(el.attrib[name], base)
-                if url is None:
-                    del el.attrib[name]
-                else:
-                    el.attrib[name] = url
-        if tag == "img" and "src" not in el.attrib:
-            el.drop_tree()
+        attrib = el.attrib
+        if attrib:
+            allowed = ALLOWED_ATTRS.get(tag, _NONE)
+            for name in list(attrib):
+                lname = name.lower()
+                if lname not in allowed:
+                    del attrib[name]
+                    continue
+                if lname in URL_ATTRS:
+                    url = safe_url(attrib[name], base)
+                    if url is None:
+                        del attrib[name]
+                    else:
+                        attrib[name] = url
+        if tag == "img" and "src" not in attrib:
+            _drop_tree(el)
     out: str = etree.tostring(root, encoding="unicode", method="html")
     # strip the wrapper <div> we added
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
     return out.strip()
+
+
+# -- lxml.html's fragment_fromstring(create_parent="div"), drop_tree and drop_tag, on plain lxml elements:
+# the same parser settings and the same tree operations, without lxml.html's element classes (a Python
+# class lookup for every element the loop touches, which cost more than the parse)
+_NONE: frozenset[str] = frozenset()
+_FULL_HTML = re.compile(r"^\s*<(?:html|!doctype)", re.I).match
+_XHTML_NS = "{http://www.w3.org/1999/xhtml}"
+_parser: Any = None
+
+
+def _html_parser() -> Any:
+    global _parser
+    if _parser is None:
+        from lxml import etree
+
+        _parser = etree.HTMLParser()  # lxml.html.HTMLParser() is this parser with its element classes
+    return _parser
+
+
+def _nons(tag: Any) -> Any:
+    if isinstance(tag, str) and tag.startswith(_XHTML_NS):
+        return tag.split("}")[-1]
+    return tag
+
+
+def _fragment(fragment: str) -> Any:
+    from lxml import etree
+
+    parser = _html_parser()
+    doc = etree.fromstring(fragment if _FULL_HTML(fragment) else f"<html><body>{fragment}</body></html>", parser)
+    if doc is None:
+        raise etree.ParserError("Document is empty")
+    assert _nons(doc.tag) == "html"
+    bodies = [e for e in doc if _nons(e.tag) == "body"]
+    assert len(bodies) == 1, "too many bodies"
+    body = bodies[0]
+    root = parser.makeelement("div")
+    if body.text and body.text.strip():
+        root.text = body.text
+    root.extend(list(body))
+    return root
+
+
+def _drop_tree(el: Any) -> None:
+    parent = el.getparent()
+    assert parent is not None
+    if el.tail:
+        previous = el.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + el.tail
+        else:
+            previous.tail = (previous.tail or "") + el.tail
+    parent.remove(el)
+
+
+def _drop_tag(el: Any) -> None:
+    parent = el.getparent()
+    assert parent is not None
+    previous = el.getprevious()
+    if el.text and isinstance(el.tag, str):
+        if previous is None:
+            parent.text = (parent.text or "") + el.text
+        else:
+            previous.tail = (previous.tail or "") + el.text
+    if el.tail:
+        if len(el):
+            last = el[-1]
+            last.tail = (last.tail or "") + el.tail
+        elif previous is None:
+            parent.text = (parent.text or "") + el.tail
+        else:
+            previous.tail = (previous.tail or "") + el.tail
+    index = parent.index(el)
+    parent[index:index + 1] = el[:]
 
 
 def _text_only(fragment: str) -> str:

@@ -33,23 +33,30 @@ _A = f"{{{ATOM_NS}}}"
 _END = "</feed>\n"
 # characters lxml refuses in text and attribute values ("All strings must be XML compatible")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_TEXT_ESC = re.compile("[&<>\r]")
 _ATTR_ESC = re.compile('[&<>"\t\n\r]')
 _ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 
 
-def _esc_match(m: re.Match[str]) -> str:
-    return _ESC[m.group()]
-
-
 def _text(s: str) -> str:
     """Character data escaped as libxml2 writes it."""
-    return _TEXT_ESC.sub(_esc_match, s)
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if "\r" in s:
+        s = s.replace("\r", "&#13;")
+    return s
 
 
 def _attr(s: str) -> str:
     """An attribute value escaped as libxml2 writes it (inside double quotes)."""
-    return _ATTR_ESC.sub(_esc_match, s)
+    return _ATTR_ESC.sub(_esc_match, s) if _ATTR_ESC.search(s) else s
+
+
+def _esc_match(m: re.Match[str]) -> str:
+    return _ESC[m.group()]
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def _entry_lines(e: RenderEntry) -> list[_Line] | None:
     values = [e.id, e.title, e.author, summary, e.source_id, e.source_name, *links, *e.categories]
     if e.source_link:
         values.append(e.source_link)
-    if any(_NOT_XML.search(v) for v in values):
+    if _NOT_XML.search("".join(values)):
         return None
     out: list[_Line] = [(0, "<entry>", None), _leaf(1, "id", e.id), _leaf(1, "title", e.title),
                         _leaf(1, "updated", e.updated.isoformat())]
