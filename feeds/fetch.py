@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds import USER_AGENT
@@ -217,11 +218,60 @@ class Fetcher:
                                           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self.session.trust_env = False  # no proxies or netrc from the environment: fetch what config says
+        # see _prepare: a prepared request per set of extra headers, prepared URLs, an empty cookie jar
+        # that is never written (copies of a prepared request get their own)
+        self._templates: dict[tuple[tuple[str, str], ...], Any] = {}
+        self._urls: dict[str, str] = {}
+        self._no_cookies = requests.cookies.RequestsCookieJar()
         self._host_lock = threading.Lock()
         self._host_sems: dict[str, threading.BoundedSemaphore] = {}
 
     def close(self) -> None:
         self.session.close()
+
+    def _prepare(self, url: str, extra: Mapping[str, str], etag: str | None, last_modified: str | None) -> Any:
+        """The request `session.get(url, headers=extra + validators)` would send, without
+        Session.prepare_request (~0.2 ms of CPU per request: settings merged through generic isinstance
+        checks, every header checked again, a cookie jar built). A request prepared the Session's way
+        (session headers, then the source's extra headers, checked once) is copied per set of extra
+        headers; the copy gets the URL (prepared once per URL), the validators (checked as requests checks
+        headers) and auth from the URL's user:password, as PreparedRequest.prepare would. While the
+        session holds cookies (a server set one) the session prepares every request, as before."""
+        rq = self._requests
+        if self.session.cookies:
+            headers = dict(extra)
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            return self.session.prepare_request(rq.Request("GET", url, headers=headers))
+        key = tuple(extra.items())
+        template = self._templates.get(key)
+        if template is None:
+            template = rq.PreparedRequest()
+            template.prepare(method="GET", url="http://localhost/", params="", cookies=self._no_cookies,
+                             headers=rq.sessions.merge_setting(dict(extra), self.session.headers,
+                                                               dict_class=rq.structures.CaseInsensitiveDict))
+            self._templates[key] = template
+        prepared = template.copy()
+        target = self._urls.get(url)
+        if target is None:
+            prepared.prepare_url(url, "")
+            if len(self._urls) >= 50_000:
+                self._urls.clear()
+            self._urls[url] = prepared.url
+        else:
+            prepared.url = target
+        check = rq.utils.check_header_validity
+        if etag:
+            check(("If-None-Match", etag))
+            prepared.headers["If-None-Match"] = etag
+        if last_modified:
+            check(("If-Modified-Since", last_modified))
+            prepared.headers["If-Modified-Since"] = last_modified
+        if "@" in prepared.url:  # user:password in the URL: basic auth, as PreparedRequest.prepare does
+            prepared.prepare_auth(None)
+        return prepared
 
     def _sem(self, host: str) -> threading.BoundedSemaphore:
         with self._host_lock:
@@ -306,11 +356,6 @@ class Fetcher:
         seen = {url}
         while True:
             host = urlsplit(current).hostname or ""
-            req_headers = dict(extra)
-            if etag:
-                req_headers["If-None-Match"] = etag
-            if last_modified:
-                req_headers["If-Modified-Since"] = last_modified
             sem = self._sem(host)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not sem.acquire(timeout=remaining):
@@ -318,9 +363,10 @@ class Fetcher:
                                    elapsed=time.monotonic() - start)
             try:
                 try:
-                    resp = self.session.get(current, headers=req_headers, stream=True, allow_redirects=False,
-                                            timeout=(cfg.connect_timeout, min(cfg.read_timeout,
-                                                                              max(0.1, deadline - time.monotonic()))))
+                    resp = self.session.send(self._prepare(current, extra, etag, last_modified), stream=True,
+                                             allow_redirects=False,
+                                             timeout=(cfg.connect_timeout, min(cfg.read_timeout,
+                                                                               max(0.1, deadline - time.monotonic()))))
                 except rq.exceptions.ConnectTimeout:
                     return self._fail(url, "connect timeout", "timeout", start)
                 except rq.exceptions.ReadTimeout:

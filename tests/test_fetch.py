@@ -157,3 +157,39 @@ def test_per_host_limit_holds(srv: Loopback) -> None:
     f.close()
     assert all(r.ok for r in results)
     assert peak == 2
+
+
+def test_requests_are_what_a_session_get_sends(srv: Loopback, fetcher: Fetcher) -> None:
+    # fetch prepares its requests itself (cheaper than Session.prepare_request); what reaches the server
+    # must be what `session.get(url, headers=extra + validators)` sends: headers, their order, the path
+    srv.routes["/h x"] = static(FEED)
+    srv.routes["/h%20x"] = static(FEED)
+    extra = {"Authorization": "Bearer t", "X-Feed": "1", "Accept": "application/rss+xml"}
+    validators = {"If-None-Match": 'W/"e-1"', "If-Modified-Since": "Fri, 04 Jul 2025 17:16:24 GMT"}
+    host = f"127.0.0.1:{srv.port}"
+    cases = [(srv.url("/h x?a=1&b=é"), {}, {}), (srv.url("/h x"), extra, validators),
+             (f"http://user:pa%20ss@{host}/h%20x", {}, validators),
+             (f"http://user:pw@{host}/h%20x", extra, {})]
+    for url, hdrs, valid in cases:
+        fetcher.fetch(url, etag=valid.get("If-None-Match"), last_modified=valid.get("If-Modified-Since"),
+                      headers=hdrs)
+        fetcher.session.get(url, headers={**hdrs, **valid}, allow_redirects=False, timeout=2).close()
+        ours, theirs = srv.requests[-2], srv.requests[-1]
+        assert (ours.path, list(ours.headers.items())) == (theirs.path, list(theirs.headers.items()))
+    assert srv.requests[-1].headers["authorization"].startswith("Basic ")  # credentials in the URL win
+
+
+def test_invalid_validator_is_refused_like_requests_does(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/f"] = static(FEED)
+    r = fetcher.fetch(srv.url("/f"), etag='"a"\r\nX-Injected: 1')
+    assert not r.ok and r.error_kind == "http" and not srv.requests
+
+
+def test_cookies_set_by_a_server_are_sent_back(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/login"] = lambda req: Response(302, b"", {"Location": "/f", "Set-Cookie": "s=1; Path=/"})
+    srv.routes["/f"] = static(FEED)
+    r = fetcher.fetch(srv.url("/login"))
+    assert r.ok and r.body == FEED
+    assert srv.requests[1].headers.get("cookie") == "s=1"  # the redirect's target got the cookie
+    fetcher.fetch(srv.url("/f"), etag='"x"')
+    assert srv.requests[2].headers.get("cookie") == "s=1" and srv.requests[2].headers["if-none-match"] == '"x"'
