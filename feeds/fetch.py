@@ -13,7 +13,6 @@ down and the blocked read returns (see `_Guard`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import os
 import socket
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds import USER_AGENT
 from feeds.config import Fetch as FetchConfig
+from feeds.dedup import body_hash
 
 PERMANENT = (301, 308)
 TEMPORARY = (302, 303, 307)
@@ -48,7 +48,7 @@ class FetchResult:
     cache_control: str | None = None
     expires: str | None = None
     elapsed: float = 0.0
-    body_hash: str | None = None
+    body_hash: str | None = None  # dedup.body_hash of the body (feed-level dates masked)
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -184,7 +184,9 @@ class _Deadline(Exception):
 
 
 def _hash(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    # the hash the pipeline compares (feed-level dates masked), taken here in the fetch thread: hashlib
+    # releases the GIL on large buffers, so it runs beside the pipeline instead of on its thread
+    return body_hash(body)
 
 
 def redact(url: str) -> str:

@@ -277,8 +277,10 @@ class Pipeline:
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None
-        # the body's hash with feed-level dates masked: a feed only rebuilt (new lastBuildDate) is not parsed
-        bhash = body_hash(res.body) if res.ok and not res.not_modified and res.body is not None else None
+        # the body's hash with feed-level dates masked (taken by the fetch thread): a feed only rebuilt (new
+        # lastBuildDate) is not parsed
+        bhash = (res.body_hash or body_hash(res.body)) if res.ok and not res.not_modified and res.body is not None \
+            else None
         if res.body is not None and bhash is not None and bhash != row.body_hash:
             try:
                 parsed = parse(res.body, res.final_url or res.url, res.content_type)
