@@ -11,10 +11,10 @@ import functools
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -130,13 +130,26 @@ def _dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
-def history_of(row: SourceRow, host_retry: dict[str, float]) -> schedule.History:
-    host = urlsplit(row.fetch_url or row.url).hostname or ""
+@functools.lru_cache(maxsize=16384)
+def _hostname(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def history_of(row: SourceRow, host_retry: Mapping[str, float],
+               changes: Mapping[str, Any] | None = None) -> schedule.History:
+    """The schedule's view of a source: its row, with `changes` (column -> new value) applied if given."""
+    if changes:
+        def col(name: str) -> Any:
+            return changes[name] if name in changes else getattr(row, name)
+    else:
+        def col(name: str) -> Any:
+            return getattr(row, name)
+    host = _hostname(col("fetch_url") or row.url)
     return schedule.History(
-        last_attempt=_dt(row.last_attempt), last_success=_dt(row.last_success),
-        consecutive_failures=row.consecutive_failures, first_failure_at=_dt(row.first_failure_at),
-        last_status=row.last_status, ttl=row.ttl, max_age=row.max_age, expires=_dt(row.expires),
-        retry_after=_dt(host_retry.get(host)), gone=row.gone,
+        last_attempt=_dt(col("last_attempt")), last_success=_dt(col("last_success")),
+        consecutive_failures=col("consecutive_failures"), first_failure_at=_dt(col("first_failure_at")),
+        last_status=col("last_status"), ttl=col("ttl"), max_age=col("max_age"), expires=_dt(col("expires")),
+        retry_after=_dt(host_retry.get(host)), gone=col("gone"),
     )
 
 
@@ -156,16 +169,26 @@ class Pipeline:
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
         self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
+        self._policies: dict[tuple[timedelta | None, str | None], schedule.Policy] = {}
 
     def close(self) -> None:
         self.fetcher.close()
 
     # -- scheduling ----------------------------------------------------------------------------
+    def policy(self, url: str) -> schedule.Policy:
+        """policy_for the source, made once per interval (and $FEEDS_TEST_POLICY value)."""
+        interval = self.intervals.get(url)
+        key = (interval, os.environ.get(TEST_POLICY_ENV))
+        p = self._policies.get(key)
+        if p is None:
+            p = self._policies[key] = policy_for(self.cfg, interval)
+        return p
+
     def decisions(self, rows: Sequence[SourceRow], now: datetime) -> dict[int, schedule.Decision]:
         host_retry = self.store.host_retry_after()
         self._host_retry = dict(host_retry)
-        return {r.id: schedule.decide(history_of(r, host_retry), policy_for(self.cfg, self.intervals.get(r.url)),
-                                      key=r.url, now=now) for r in rows}
+        return {r.id: schedule.decide(history_of(r, host_retry), self.policy(r.url), key=r.url, now=now)
+                for r in rows}
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
@@ -174,8 +197,12 @@ class Pipeline:
         now = self.now()
         report = RunReport(started=now)
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
-        decisions = self.decisions(list(rows.values()), now)
-        due = [r for r in rows.values() if not r.gone and (force_all or schedule.is_due(decisions[r.id], now))]
+        if force_all:  # every source but the gone ones: no schedule decisions needed to choose
+            self._host_retry = dict(self.store.host_retry_after())
+            due = [r for r in rows.values() if not r.gone]
+        else:
+            decisions = self.decisions(list(rows.values()), now)
+            due = [r for r in rows.values() if not r.gone and schedule.is_due(decisions[r.id], now)]
         report.due, report.skipped = len(due), len(rows) - len(due)
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
@@ -269,7 +296,6 @@ class Pipeline:
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
-        host = urlsplit(res.url).hostname or ""
         retry_after = schedule.parse_retry_after(res.retry_after, now) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:
             max_age = schedule.parse_cache_control_max_age(res.cache_control)
@@ -297,17 +323,19 @@ class Pipeline:
         common.update(redirect_target=seen.target if seen else None,
                       redirect_first_seen=seen.first_seen.timestamp() if seen else None,
                       redirect_count=seen.count if seen else 0)
-        policy = policy_for(self.cfg, self.intervals.get(row.url))
+        policy = self.policy(row.url)
         if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
-        host_retry = dict(self._host_retry) if self._host_retry is not None else self.store.host_retry_after()
+        host = _hostname(res.url)
+        host_retry: Mapping[str, float] = self._host_retry if self._host_retry is not None else \
+            self.store.host_retry_after()
         if retry_after is not None:
-            host_retry[host] = retry_after.timestamp()
+            host_retry = dict(host_retry, **{host: retry_after.timestamp()})
 
         def scheduled(values: dict[str, Any]) -> schedule.Decision:
             """Persist when the source is next due and its state, as the next run will decide them."""
-            d = schedule.decide(history_of(replace(row, **values), host_retry), policy, key=row.url, now=now)
+            d = schedule.decide(history_of(row, host_retry, values), policy, key=row.url, now=now)
             values.update(next_due=None if d.state == "gone" else d.next_due.timestamp(), state=d.state)
             return d
 
