@@ -40,6 +40,8 @@ log = logging.getLogger("feeds.publish")
 MAX_SUMMARY_HTML = 20_000
 ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
 ARCHIVE_CHUNK = 500  # stories rendered at a time when moving them into the archive
+MAX_SHARED = 2000  # entries kept at a time for a later channel that publishes the same story (~5 KB each)
+MAX_PLANNED = 100_000  # stories of the channels' pending lists read ahead to find those shared
 INDEX_HEADLINES = 5
 # ASCII characters that may not stand in an IRI as they are (RFC 3987): they are percent-encoded.
 _IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
@@ -180,6 +182,60 @@ def _render_stories(cfg: Config, store: Store, ids: Sequence[int], sources: _Sou
     return build_entries(cfg, stories, store.sightings_of(item_ids), sources, gens)
 
 
+class _Entry:
+    """A rendered entry and, once asked for, its Atom XML."""
+
+    __slots__ = ("entry", "_xml")
+
+    def __init__(self, entry: RenderEntry) -> None:
+        self.entry = entry
+        self._xml: atom.EntryXml | None = None
+
+    @property
+    def xml(self) -> atom.EntryXml:
+        if self._xml is None:
+            self._xml = atom.entry_xml(self.entry)
+        return self._xml
+
+
+class _Shared:
+    """Entries this publish renders for more than one channel (a story in the same generation renders
+    to the same entry in every channel): rendered and serialised once, kept until their last use.
+
+    `uses` counts, per (story, generation), the channels that will still render it; an entry is kept
+    while a later channel needs it, at most MAX_SHARED at a time (beyond that it is rendered again)."""
+
+    def __init__(self, uses: dict[tuple[int, int], int] | None = None) -> None:
+        self.uses = uses if uses is not None else {}
+        self.kept: dict[tuple[int, int], _Entry] = {}
+
+    def render(self, cfg: Config, store: Store, ids: Sequence[int], sources: _Sources,
+               gens: dict[int, int]) -> list[_Entry]:
+        """_render_stories for `ids` (those still in the store, in that order), reusing what an earlier
+        channel rendered."""
+        kept, uses = self.kept, self.uses
+        keys = [(sid, gens.get(sid, 1)) for sid in ids]
+        missing = [sid for sid, key in zip(ids, keys, strict=True) if key not in kept]
+        new = {e.story_id: e for e in _render_stories(cfg, store, missing, sources, gens)} if missing else {}
+        out = []
+        for sid, key in zip(ids, keys, strict=True):
+            x = kept.get(key)
+            if x is None:
+                e = new.get(sid)
+                if e is None:  # the story vanished from the store meanwhile
+                    continue
+                x = _Entry(e)
+            out.append(x)
+            left = uses.pop(key, 1) - 1
+            if left > 0:
+                uses[key] = left
+                if len(kept) < MAX_SHARED:
+                    kept[key] = x
+            else:
+                kept.pop(key, None)
+        return out
+
+
 @dataclass
 class PublishReport:
     written: list[Path] = field(default_factory=list)
@@ -270,14 +326,14 @@ class _Live:
 
 
 def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _Sources, page_size: int,
-             write: _Writer) -> _Live:
+             write: _Writer, shared: _Shared, planned: _Pending | None = None) -> _Live:
     """Move the stories beyond the newest `output.entries` into the archive, write the archive pages
     that changed (or are missing), and return what the live documents hold.
 
     Each archived entry is rendered once: its snapshot goes to the store and its indented form stays in
     memory until its page is written, which happens as soon as the page is full (a full page is final)
     or, for the open page, at the end; only the entries of pages not yet written are kept."""
-    pending, rowid_mark = store.unarchived_channel_stories(ch.slug, use_marks=True)  # newest first
+    pending, rowid_mark = planned or store.unarchived_channel_stories(ch.slug, use_marks=True)  # newest first
     live, overflow = pending[:cfg.output.entries], pending[cfg.output.entries:]
     before = store.archive_size(ch.slug)
     size = before
@@ -287,8 +343,8 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     for i in range(0, len(oldest_first), ARCHIVE_CHUNK):  # bounded memory when a long history is archived
         chunk = oldest_first[i:i + ARCHIVE_CHUNK]
         gens = {sid: gen for sid, _up, gen in chunk}
-        entries = _render_stories(cfg, store, [sid for sid, _up, _gen in chunk], sources, gens)
-        by_story = {e.story_id: atom.entry_xml(e) for e in entries}
+        entries = shared.render(cfg, store, [sid for sid, _up, _gen in chunk], sources, gens)
+        by_story = {x.entry.story_id: x.xml for x in entries}
         rows = []
         for sid, up, gen in chunk:
             xml = by_story.get(sid)
@@ -317,6 +373,29 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     full = len(live) >= cfg.output.entries
     store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0)
     return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
+
+
+_Pending = tuple[list[tuple[int, float, int]], int]  # Store.unarchived_channel_stories
+
+
+def _plan(cfg: Config, store: Store, channels: Sequence[Channel]) -> tuple[dict[str, _Pending], _Shared]:
+    """Read the channels' pending stories ahead (up to MAX_PLANNED in all; the rest read theirs when
+    their turn comes) and count the channels each (story, generation) is rendered for: what more than
+    one channel renders is rendered once (see _Shared)."""
+    planned: dict[str, _Pending] = {}
+    if not cfg.output.archive or len(channels) < 2:
+        return planned, _Shared()
+    uses: dict[tuple[int, int], int] = {}
+    total = 0
+    for ch in channels:
+        pending = store.unarchived_channel_stories(ch.slug, use_marks=True)
+        planned[ch.slug] = pending
+        for sid, _up, gen in pending[0]:
+            uses[sid, gen] = uses.get((sid, gen), 0) + 1
+        total += len(pending[0])
+        if total >= MAX_PLANNED:
+            break
+    return planned, _Shared({key: n for key, n in uses.items() if n > 1})
 
 
 def _page_entries(store: Store, slug: str, start: int, stop: int,
@@ -363,16 +442,19 @@ def _empty_updated(store: Store, slug: str, now: float) -> datetime:
 
 
 def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, now: float, page_size: int,
-                     write: _Writer) -> tuple[list[str], list[RenderEntry], datetime]:
+                     write: _Writer, shared: _Shared,
+                     planned: _Pending | None = None) -> tuple[list[str], list[RenderEntry], datetime]:
     """Write a channel's documents; return the URLs of the subscription documents that changed, the
     live entries and the feed's `updated`."""
     from feeds.formats import html, jsonfeed, rss
 
     base_info = _feed_info(cfg, ch, f"{ch.slug}.atom", plain_time(now))
     pages = 0
+    xml: list[atom.EntryXml] | None = None
     if cfg.output.archive:
-        live = _archive(cfg, store, ch, base_info, sources, page_size, write)
-        entries = _render_stories(cfg, store, live.ids, sources, live.gens)
+        live = _archive(cfg, store, ch, base_info, sources, page_size, write, shared, planned)
+        rendered = shared.render(cfg, store, live.ids, sources, live.gens)
+        entries, xml = [x.entry for x in rendered], [x.xml for x in rendered]
         pages = live.pages
     else:
         stories = store.channel_stories(ch.slug, cfg.output.entries)
@@ -383,7 +465,7 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
     changed: list[str] = []
     prev_archive = cfg.feed_url(archive_name(ch.slug, pages)) if pages else None
     docs: list[tuple[str, Callable[[FeedInfo], bytes]]] = [
-        (f"{ch.slug}.atom", lambda info: atom.render_feed(info, entries, prev_archive=prev_archive))]
+        (f"{ch.slug}.atom", lambda info: atom.render_feed(info, entries, prev_archive=prev_archive, xml=xml))]
     if "json" in ch.formats:
         docs.append((f"{ch.slug}.json", lambda info: jsonfeed.render_json_feed(info, entries)))
     if "rss" in ch.formats:
@@ -442,11 +524,13 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     sources = _sources(store)
     changed_urls: list[str] = []
     latest: dict[str, list[RenderEntry]] = {}
-    for ch in cfg.channels:
-        if wanted is not None and ch.slug not in wanted and all((out / n).exists() for n in _doc_names(ch)):
-            continue
+    channels = [ch for ch in cfg.channels
+                if wanted is None or ch.slug in wanted or not all((out / n).exists() for n in _doc_names(ch))]
+    planned, shared = _plan(cfg, store, channels)
+    for ch in channels:
         try:
-            changed, entries, updated = _publish_channel(cfg, store, ch, sources, now, page_size, write)
+            changed, entries, updated = _publish_channel(cfg, store, ch, sources, now, page_size, write, shared,
+                                                         planned.pop(ch.slug, None))
         except PublishError as e:
             report.errors.append(str(e))
             continue
