@@ -438,11 +438,12 @@ def terms(text: str) -> list[Term]:
     Numbers and all-caps acronyms (``US``, ``U.S.``, ``NASA``) are entities everywhere; a capitalised
     word is an entity only when the text is not Title Case and the word does not start it.
     """
-    return _terms(text, None)
+    return [Term(k, e) for k, e in _terms(text, None)]
 
 
-def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) -> list[Term]:
-    """The terms of a text; with ``limit``, only the first ``limit`` (the same as slicing the whole list)."""
+def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) -> list[tuple[str, bool]]:
+    """The terms of a text as (key, entity); with ``limit``, only the first ``limit`` (the same as slicing
+    the whole list)."""
     t = normalize_text(text)
     if not t:
         return []
@@ -452,13 +453,23 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
     letters = [w for w in raw if w[0].isalpha()]
     shouting = bool(letters) and all(w.isupper() for w in letters if len(w) > 1) and len(letters) > 3
     informative_caps = not shouting and not _title_cased(raw)
-    out: list[Term] = []
+    out: list[tuple[str, bool]] = []
     seen: set[str] = set()
     n = len(raw)
     i = -1
     while i + 1 < n:
         i += 1
         w = raw[i]
+        # fast path: a plain word (no digit first, no dot, not all caps, not a phrase start) seen before
+        key = cache.get(w) if cache is not None else None
+        if key is not None:
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            out.append((key, (informative_caps and i > 0 and w[0].isupper()) or key[0].isdigit()))
+            if limit is not None and len(out) >= limit:
+                break
+            continue
         low = w.lower()
         if low in _PHRASE_FIRST:
             for span in (4, 3, 2):
@@ -473,7 +484,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
                 key = _ALIASES.get(short, short)
                 if key not in seen:
                     seen.add(key)
-                    out.append(Term(key, True))
+                    out.append((key, True))
                 continue
         if w[0].isdigit():
             key = w.replace(",", "")
@@ -488,23 +499,23 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
             key = _ALIASES.get(key, key)
             entity = True
         else:
+            # what the fast path may reuse: not a phrase start, not all caps (an acronym unless shouting)
+            keep = cache is not None and low not in _PHRASE_FIRST and not w.isupper()
             if low in _STOP or (len(low) == 1 and low.isalpha()):
+                if keep:
+                    cache[w] = ""  # type: ignore[index]
                 continue
-            cached = cache.get(low) if cache is not None else None
-            if cached is None:
-                key = _stem(low)
-                key = _ALIASES.get(key, key)
-                if cache is not None:
-                    cache[low] = key
-            else:
-                key = cached
+            key = _stem(low)
+            key = _ALIASES.get(key, key)
+            if keep:
+                cache[w] = key  # type: ignore[index]
             if not key:
                 continue
             entity = (informative_caps and i > 0 and w[0].isupper()) or key[0].isdigit()
         if key in seen:
             continue
         seen.add(key)
-        out.append(Term(key, entity))
+        out.append((key, entity))
         if limit is not None and len(out) >= limit:
             break
     return out
@@ -710,13 +721,13 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
     return min(qa, max(spec2 - shared, 0.0) / norm2)
 
 
-# A story's head is rebuilt when its tail could carry an item to HEAD_REBUILD x threshold, and is then
-# made small enough that the tail carries at most HEAD_TARGET x threshold.
-_HEAD_REBUILD = 0.98
-_HEAD_TARGET = 0.85
-# Light terms posted for more live stories than _PROBE_LIMIT are not scanned for candidates (see _best).
-_PROBE_LIMIT = 64
-_PROBE_BUDGET = 0.1
+# The threshold is shared by the two bounds that let _best skip work exactly. A story's tail (its terms
+# not in the inverted index) may carry an item at most _HEAD_REBUILD x threshold: past that the head is
+# rebuilt so that the tail carries at most _HEAD_TARGET x threshold. The item's terms _best does not scan
+# ("non-essential", as in MaxScore) may together carry any story at most the rest, (1 - _HEAD_REBUILD) x
+# threshold: a story found through neither is below the threshold.
+_HEAD_REBUILD = 0.2
+_HEAD_TARGET = 0.1
 
 
 class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
@@ -748,6 +759,14 @@ class StoryIndex:
         # are kept equal to the centroids' (_sync_postings) so that a lookup reads no story
         self._weights: dict[str, dict[int, float]] = {}
         self._df: dict[str, int] = {}  # term -> number of live stories having it
+        # head term -> upper bound of centroid weight / (norm * factor) over the stories posted for it,
+        # and how often it was raised or a posting dropped since it was last exact (see _term_bounds)
+        self._ub: dict[str, float] = {}
+        self._ub_stale: dict[str, int] = {}
+        # story id -> norm * factor (the score's divisor) and sqrt(tail2), copied from the stories so
+        # that _best's first filter reads no story object
+        self._nf: dict[int, float] = {}
+        self._tailn: dict[int, float] = {}
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
@@ -781,7 +800,7 @@ class StoryIndex:
         sf = self._df.get(key, 0)
         return math.log((n0 + len(self._stories) + 1.0) / (n0 * _prior_df(key) + sf + 1.0))
 
-    def _terms(self, text: str, limit: int | None = None) -> list[Term]:
+    def _terms(self, text: str, limit: int | None = None) -> list[tuple[str, bool]]:
         if len(self._keys) > 100_000:
             self._keys.clear()
         return _terms(text, self._keys, limit)
@@ -792,17 +811,19 @@ class StoryIndex:
         boost = cfg.entity_boost
         n0 = cfg.prior_docs
         df = self._df.get
-        top = math.log(n0 + len(self._stories) + 1.0)
+        log = math.log
+        top = log(n0 + len(self._stories) + 1.0)
         raw: dict[str, float] = {}
-        for tm in self._terms(title):
-            w = top - math.log(n0 * _prior_df(tm.key) + df(tm.key, 0) + 1.0)
-            raw[tm.key] = w * boost if tm.entity else w
+        for key, entity in self._terms(title):
+            w = top - log(n0 * _prior_df(key) + df(key, 0) + 1.0)
+            raw[key] = w * boost if entity else w
         if summary and cfg.summary_weight > 0 and cfg.summary_terms > 0:
-            for tm in self._terms(summary, cfg.summary_terms):
-                if tm.key in raw:
+            sw = cfg.summary_weight
+            for key, entity in self._terms(summary, cfg.summary_terms):
+                if key in raw:
                     continue
-                w = self.idf(tm.key) * cfg.summary_weight
-                raw[tm.key] = w * boost if tm.entity else w
+                w = (top - log(n0 * _prior_df(key) + df(key, 0) + 1.0)) * sw
+                raw[key] = w * boost if entity else w
         n = math.sqrt(sum(v * v for v in raw.values()))
         if n == 0.0:
             return {}
@@ -819,9 +840,19 @@ class StoryIndex:
         else:
             coh = norm / len(st.members)
             st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
-        lim = cfg.threshold * norm * st.factor
+        nf = norm * st.factor
+        lim = cfg.threshold * nf
         if st.tail2 >= (_HEAD_REBUILD * lim) ** 2:
             self._rebuild_head(st, (_HEAD_TARGET * lim) ** 2)
+        self._nf[st.story_id] = nf
+        self._tailn[st.story_id] = math.sqrt(st.tail2)
+        if nf > 0.0:
+            ub, stale, c = self._ub, self._ub_stale, st.centroid
+            for t in st.head:
+                r = c[t] / nf
+                if r > ub.get(t, 0.0):
+                    ub[t] = r
+                    stale[t] = stale.get(t, 0) + 1
 
     def _rebuild_head(self, st: _Story, budget: float) -> None:
         """Post the fewest heaviest terms that leave at most ``budget`` squared weight in the tail."""
@@ -854,17 +885,16 @@ class StoryIndex:
     def _best(self, vec: Mapping[str, float], ts: float) -> tuple[_Story | None, float]:
         """The story with the highest score (ties: lower story id) and its score.
 
-        Candidates are the stories with one of the item's terms in their head: any other story's score
-        is below the threshold (its shared terms are all tail terms). Scanning the postings gives each
-        candidate's dot product over its head terms; with the tail's weight that bounds its score, and
-        only candidates whose bound reaches the threshold are scored exactly. ``score`` is exact for
-        every story that can reach the threshold; for a new story it is the best score among those
-        (0.0 when there is none).
-
-        The lightest of the item's terms posted for more than _PROBE_LIMIT live stories, up to a total
-        weight of _PROBE_BUDGET, are not scanned: they are common (hence light) terms, and a story that
-        shares nothing else with the item is far from the threshold. They still count, exactly, for
-        every candidate found through the other terms.
+        MaxScore over the inverted index: each head term has an upper bound of what it can add to any
+        story's score (the item's weight times the term's largest normalised centroid weight, `_ub`).
+        The item's terms with the smallest bounds, together under (1 - _HEAD_REBUILD) x threshold, are
+        not scanned; candidates are the stories with one of the other terms in their head. A story found
+        through neither shares only non-essential or tail terms with the item and, with the tail bounded
+        by _HEAD_REBUILD x threshold, scores below the threshold. Each candidate's bound (its dot product
+        over the scanned head terms, plus the non-essential terms' bounds and its tail's) is checked
+        before the non-essential postings are read for it and before it is scored exactly. ``score`` is
+        exact for every story that can reach the threshold; for a new story it is the best score among
+        those scored (0.0 when there is none).
         """
         if not vec:
             return None, 0.0
@@ -874,59 +904,59 @@ class StoryIndex:
         q = {t: w for t, w in vec.items() if t in df}
         if not q:
             return None, 0.0
-        acc: dict[int, float] = {}  # candidate -> dot product over its head terms
-        skipped: list[tuple[str, float]] = []
-        common = sorted((w, t) for t, w in q.items() if len(postings.get(t, ())) > _PROBE_LIMIT)
-        spent = 0.0
-        for w, t in common:
-            spent += w
-            if spent > _PROBE_BUDGET:
-                break
-            skipped.append((t, w))
-        skip = {t for t, _ in skipped}
-        for t, w in q.items():
-            if t in skip:
-                continue
-            post = postings.get(t)
-            if not post:
-                continue
-            for sid, v in post.items():
+        cfg = self.config
+        thr = cfg.threshold
+        budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
+        ne = 0.0  # sum of the non-essential terms' bounds
+        skipped: list[tuple[float, str, float]] = []
+        scan: list[tuple[float, str, float]] = []
+        for b in self._term_bounds(q):  # longest postings per unit of bound first
+            if ne + b[0] < budget:
+                ne += b[0]
+                skipped.append(b)
+            else:
+                scan.append(b)
+        acc: dict[int, float] = {}  # candidate -> dot product over its scanned head terms
+        for _, t, w in scan:
+            for sid, v in postings[t].items():
                 if sid in acc:
                     acc[sid] += w * v
                 else:
                     acc[sid] = w * v
         if not acc:
             return None, 0.0
-        for t, w in skipped:  # the skipped head terms of the candidates, so their bounds stay exact
-            post = postings[t]
-            for sid in acc:
-                pv = post.get(sid)
-                if pv is not None:
-                    acc[sid] += w * pv
-        cfg = self.config
-        thr = cfg.threshold
         pen = cfg.conflict_penalty
         window = self._window_s
         r2 = math.fsum([w * w for w in q.values()])
         sr = math.sqrt(r2)
+        low = thr - 1e-9
         qkeys = q.keys()
         qspec = [(t, w) for t, w in vec.items() if t in _SPECIFIC or t[0].isdigit()] if pen else []
         best: _Story | None = None
         best_score = 0.0
         stories = self._stories
-        for sid, a in acc.items():
+        nf_of, tail_of = self._nf, self._tailn
+        # bound with the scanned terms exact and the rest at their bounds (most candidates stop here)
+        lne = low - ne
+        passed = [(sid, a) for sid, a in acc.items() if a + sr * tail_of[sid] >= lne * nf_of[sid]]
+        for sid, a in passed:
             st = stories[sid]
             if abs(ts - st.latest) > window:
                 continue
-            nf = st.norm * st.factor
+            nf = nf_of[sid]
+            tail = sr * tail_of[sid]
+            for _, t, w in skipped:  # the non-essential head terms this story has
+                pv = postings[t].get(sid)
+                if pv is not None:
+                    a += w * pv
             # the item's other shareable terms can meet only the story's tail: first bounded with all
             # the item's weight (cheap), then with the weight off the story's head
-            if a + sr * math.sqrt(st.tail2) < (thr - 1e-9) * nf:
+            if a + tail < low * nf:
                 continue
             head = st.head
             rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
             bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
-            if bound < thr - 1e-9:
+            if bound < low:
                 continue
             c = st.centroid
             # fsum: exactly rounded, so the (hash-dependent) order of the shared terms cannot matter
@@ -936,6 +966,24 @@ class StoryIndex:
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
                 best, best_score = st, score
         return best, best_score
+
+    def _term_bounds(self, q: Mapping[str, float]) -> list[tuple[float, str, float]]:
+        """(bound on the term's addition to any story's score, term, weight) for the item's head terms,
+        those with the most postings per unit of bound first. A term's `_ub` only rises as stories
+        change; it is recomputed from its postings once it has been raised or a posting dropped more
+        often than it has postings."""
+        postings, ub, stale, nf = self._weights, self._ub, self._ub_stale, self._nf
+        out: list[tuple[float, str, float]] = []
+        for t, w in q.items():
+            post = postings.get(t)
+            if not post:
+                continue
+            if stale[t] > 2 * len(post) + 16:
+                ub[t] = max(v / nf[sid] for sid, v in post.items())
+                stale[t] = 0
+            out.append((w * ub[t], t, w))
+        out.sort(key=lambda b: (-len(postings[b[1]]) / (b[0] + 1e-12), b[1]))
+        return out
 
     def _closest_member(self, st: _Story, vec: Mapping[str, float]) -> int:
         """The recent member whose own vector is most similar to vec (ties: the most recent)."""
@@ -1004,6 +1052,8 @@ class StoryIndex:
                 for t in st.centroid:
                     self._drop_df(t)
                 del self._stories[st.story_id]
+                del self._nf[st.story_id]
+                del self._tailn[st.story_id]
                 continue
             head = st.head
             was_head = [t for t in it.vec if t in head]
@@ -1035,6 +1085,10 @@ class StoryIndex:
         del post[sid]
         if not post:
             del self._weights[t]
+            del self._ub[t]
+            del self._ub_stale[t]
+        else:
+            self._ub_stale[t] += 1
 
 
 # ---------------------------------------------------------------------------------------------------
