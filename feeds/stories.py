@@ -441,6 +441,15 @@ def terms(text: str) -> list[Term]:
     return [Term(k, e) for k, e in _terms(text, None)]
 
 
+_CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)?$")
+
+
+def _bare(low: str) -> str:
+    """A lower-cased word without a possessive or clitic ending ("korea's" -> "korea", "it's" -> "it"), so
+    that a possessive does not break a multi-word name and a contracted function word stays a stopword."""
+    return _CLITIC.sub("", low) if "'" in low else low
+
+
 def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) -> list[tuple[str, bool]]:
     """The terms of a text as (key, entity); with ``limit``, only the first ``limit`` (the same as slicing
     the whole list)."""
@@ -473,7 +482,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
         low = w.lower()
         if low in _PHRASE_FIRST:
             for span in (4, 3, 2):
-                short = _PHRASES.get(tuple(x.lower() for x in raw[i : i + span])) if i + span <= n else None
+                short = _PHRASES.get(tuple(_bare(x.lower()) for x in raw[i : i + span])) if i + span <= n else None
                 if short is not None:
                     w = low = short
                     i += span - 1
@@ -501,7 +510,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
         else:
             # what the fast path may reuse: not a phrase start, not all caps (an acronym unless shouting)
             keep = cache is not None and low not in _PHRASE_FIRST and not w.isupper()
-            if low in _STOP or (len(low) == 1 and low.isalpha()):
+            if low in _STOP or (len(low) == 1 and low.isalpha()) or ("'" in low and _bare(low) in _STOP):
                 if keep:
                     cache[w] = ""  # type: ignore[index]
                 continue

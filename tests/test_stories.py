@@ -86,6 +86,13 @@ def test_terms_stem_alias_and_entities() -> None:
     assert ents["19"] and ents["orlean"] and not ents["polic"]
 
 
+def test_possessive_keeps_a_name_and_a_contraction_stays_a_stopword() -> None:
+    keys = [t.key for t in terms("South Korea's president says it's over")]
+    assert keys == [t.key for t in terms("South Korea president says over")]
+    assert "southkorea" in keys and "it" not in keys
+    assert [t.key for t in terms("Who's afraid of WHO")] == ["afraid", "who"]  # only the acronym is WHO
+
+
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 
 
