@@ -126,10 +126,12 @@ def _related(st: StoryEntry, link: str | None,
     """The story's other reports (other members, then exact re-posts by other outlets), one per outlet
     and distinct link. An outlet that re-posted the very same article is credited without a link."""
     related: list[Related] = []
-    seen = {canonical_link(link)} if link else set()
-    credited = {st.rep.source_name}
     candidates: list[tuple[str, str | None, str | None]] = [(m.source_name, m.title, m.link) for m in st.others]
     candidates += [(name, title, url) for m in (st.rep, *st.others) for name, url, title in sightings.get(m.id, ())]
+    if not candidates:  # a single report nobody re-posted (most stories)
+        return related
+    seen = {canonical_link(link)} if link else set()
+    credited = {st.rep.source_name}
     for source, title, url in candidates:
         safe = safe_url(clean_link(url), None) if url else None
         canon = canonical_link(safe) if safe else None

@@ -85,8 +85,6 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     fragment = _BAD_XML.sub("", fragment)
     if "<" not in fragment:
         return htmllib.escape(htmllib.unescape(fragment), quote=False)
-    from lxml import etree
-
     try:
         root = _fragment(fragment)
     except Exception:  # noqa: BLE001 - e.g. an AssertionError ("too many bodies") for "<html></html>"
@@ -124,7 +122,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
                         attrib[name] = url
         if tag == "img" and "src" not in attrib:
             _drop_tree(el)
-    out: str = etree.tostring(root, encoding="unicode", method="html")
+    out: str = _etree().tostring(root, encoding="unicode", method="html")
     # strip the wrapper <div> we added
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
@@ -137,16 +135,18 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
 _NONE: frozenset[str] = frozenset()
 _FULL_HTML = re.compile(r"^\s*<(?:html|!doctype)", re.I).match
 _XHTML_NS = "{http://www.w3.org/1999/xhtml}"
+_lxml: Any = None  # lxml.etree and the parser, imported on first use
 _parser: Any = None
 
 
-def _html_parser() -> Any:
-    global _parser
-    if _parser is None:
+def _etree() -> Any:
+    global _lxml, _parser
+    if _lxml is None:
         from lxml import etree
 
         _parser = etree.HTMLParser()  # lxml.html.HTMLParser() is this parser with its element classes
-    return _parser
+        _lxml = etree
+    return _lxml
 
 
 def _nons(tag: Any) -> Any:
@@ -156,9 +156,8 @@ def _nons(tag: Any) -> Any:
 
 
 def _fragment(fragment: str) -> Any:
-    from lxml import etree
-
-    parser = _html_parser()
+    etree = _etree()
+    parser = _parser
     doc = etree.fromstring(fragment if _FULL_HTML(fragment) else f"<html><body>{fragment}</body></html>", parser)
     if doc is None:
         raise etree.ParserError("Document is empty")
