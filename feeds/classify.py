@@ -85,29 +85,42 @@ class Matcher:
         self._prefix_by_char: dict[str, list[_Phrase]] = {}
         for p in self._prefix_first:
             self._prefix_by_char.setdefault(p.words[0][0], []).append(p)
+        self._firsts = frozenset(self._by_first)
 
     def hits(self, words: Sequence[str]) -> set[int]:
-        """Rule ids whose phrase occurs in the word sequence (word boundaries respected)."""
+        """Rule ids whose phrase occurs in the word sequence (word boundaries respected).
+
+        Set operations first: only the distinct words that start some rule are looked at, and a
+        multi-word phrase is checked only at the positions of its first word."""
         found: set[int] = set()
+        present = set(words)
         n = len(words)
-        by_first = self._by_first
-        prefix_by_char = self._prefix_by_char
-        for i, w in enumerate(words):
-            cands = by_first.get(w)
-            if cands:
-                for p in cands:
-                    k = len(p.words)
+        for first in present & self._firsts:
+            at: list[int] | None = None
+            for p in self._by_first[first]:
+                k = len(p.words)
+                if k == 1 and not p.prefix:
+                    found.add(p.rule)
+                    continue
+                if at is None:
+                    at = [i for i, w in enumerate(words) if w == first]
+                for i in at:
                     if i + k > n:
                         continue
                     if p.prefix:
                         if tuple(words[i:i + k - 1]) == p.words[:-1] and words[i + k - 1].startswith(p.words[-1]):
                             found.add(p.rule)
-                    elif k == 1 or tuple(words[i:i + k]) == p.words:
+                            break
+                    elif tuple(words[i:i + k]) == p.words:
                         found.add(p.rule)
-            if w:
-                for p in prefix_by_char.get(w[0], ()):
-                    if w.startswith(p.words[0]):
-                        found.add(p.rule)
+                        break
+        if self._prefix_by_char:
+            prefix_by_char = self._prefix_by_char
+            for w in present:
+                if w:
+                    for p in prefix_by_char.get(w[0], ()):
+                        if w.startswith(p.words[0]):
+                            found.add(p.rule)
         # multi-word prefix phrases whose first word is itself a prefix are not supported: documented
         return found
 

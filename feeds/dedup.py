@@ -5,6 +5,7 @@ Pure: no I/O and no clock; callers pass `now` where time matters.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -32,6 +33,7 @@ def _is_tracking(name: str) -> bool:
     return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_link(url: str) -> str | None:
     """A comparable form of an article URL, or None if it is not an absolute http(s) URL.
 
@@ -72,10 +74,21 @@ def clean_link(url: str) -> str:
 
 
 _PUNCT_CATEGORIES = ("P", "S")
+# ASCII fast path of normalise_title: the same mapping, as one table (an ASCII character's category
+# never changes): punctuation, symbols and controls become spaces, the apostrophe disappears.
+_ASCII_TITLE = str.maketrans({chr(c): ("" if chr(c) == "'" else " ") for c in range(128)
+                              if unicodedata.category(chr(c))[0] in ("P", "S", "C")})
 
 
 def normalise_title(title: str) -> str:
     """NFKC, case-folded, punctuation, symbols and quotes removed, whitespace collapsed."""
+    if title.isascii():  # NFKC leaves ASCII as it is
+        return " ".join(title.lower().translate(_ASCII_TITLE).split())
+    return _normalise_title_any(title)
+
+
+def _normalise_title_any(title: str) -> str:
+    """normalise_title for any text, character by character."""
     text = unicodedata.normalize("NFKC", title).casefold()
     out = []
     for ch in text:

@@ -91,3 +91,29 @@ def test_a_keyword_never_matches_glued_to_another_word(kw: list[str], glue: str)
     if tokens(glued) != tokens(phrase) and not any(
             tokens(glued)[i:i + len(tokens(phrase))] == tokens(phrase) for i in range(len(tokens(glued)))):
         assert m.classify(glued, "", (), "s") == []
+
+
+# -- the matcher against a plain scan --------------------------------------------------------------
+
+RULE_WORDS = ["war", "kyiv", "gaza", "west", "bank", "white", "house", "trump", "zelensk", "peace"]
+rule_phrases = st.lists(st.sampled_from(RULE_WORDS), min_size=1, max_size=3).map(" ".join)
+rules = st.lists(st.tuples(rule_phrases, st.booleans()), min_size=1, max_size=6)
+texts = st.lists(st.sampled_from([*RULE_WORDS, "zelensky", "warsaw", "banks", "the"]), max_size=14)
+
+
+def plain_scan(phrase: str, prefix: bool, words: list[str]) -> bool:
+    """Does the rule occur in words: every position, every word compared (the obvious way)."""
+    want = phrase.split()
+    k = len(want)
+    for i in range(len(words) - k + 1):
+        got = words[i:i + k]
+        if got[:-1] == want[:-1] and (got[-1].startswith(want[-1]) if prefix else got[-1] == want[-1]):
+            return True
+    return False
+
+
+@given(rules, texts)
+def test_matcher_hits_agree_with_a_plain_scan(rs: list[tuple[str, bool]], words: list[str]) -> None:
+    chans = [ch(f"c{i}", include=(phrase + ("*" if prefix else ""),)) for i, (phrase, prefix) in enumerate(rs)]
+    got = Matcher(chans).classify(" ".join(words), "", (), "s")
+    assert got == [f"c{i}" for i, (phrase, prefix) in enumerate(rs) if plain_scan(phrase, prefix, words)]
