@@ -92,8 +92,10 @@ class Dedup:
 class Stories:
     enabled: bool = True
     window: timedelta = timedelta(hours=72)
-    threshold: float | None = None  # None: the module's default
+    threshold: float | None = None  # None: the module's default (the semantic one when semantic is on)
     prefer_sources: tuple[str, ...] = ()
+    semantic: bool = False  # blend in sentence embeddings (the `semantic` extra; docs/semantic.md)
+    semantic_weight: float = 0.5  # weight of the lexical score in the blend
 
 
 @dataclass(frozen=True)
@@ -360,13 +362,24 @@ def parse_config(text: str, path: Path) -> Config:
     thr = st.get("threshold", (int, float), "a number from 0 to 1")
     if thr is not None and not 0 <= thr <= 1:
         raise st.fail("threshold", "a number from 0 to 1", thr)
+    weight_expected = "a number greater than 0 and less than 1"
+    weight = st.get("semantic_weight", (int, float), weight_expected, 0.5)
+    if not 0 < weight < 1:
+        raise st.fail("semantic_weight", weight_expected, weight)
     stories = Stories(
         enabled=st.boolean("enabled", True),
         window=st.duration("window", timedelta(hours=72), lo=timedelta(minutes=1), hi=timedelta(days=30)),
         threshold=None if thr is None else float(thr),
         prefer_sources=st.strings("prefer_sources"),
+        semantic=st.boolean("semantic", False),
+        semantic_weight=float(weight),
     )
     st.done()
+    if stories.semantic and stories.enabled:
+        missing = semantic_missing()
+        if missing is not None:
+            raise st.fail("semantic", f"false, or the semantic extra installed: pip install 'feeds[semantic]' "
+                                      f"({missing})", True)
 
     dm = top.table_of("daemon")
     log_file = dm.string("log_file")
@@ -417,6 +430,15 @@ def parse_config(text: str, path: Path) -> Config:
     top.done()
     return Config(path=path, output=output, store_path=store_path, sources=sources, channels=channels,
                   fetch=fetch, schedule=schedule, dedup=dedup, stories=stories, daemon=daemon, serve=serve)
+
+
+def semantic_missing() -> str | None:
+    """What the semantic mode lacks on this machine (None: nothing). Imports numpy only when asked."""
+    try:
+        from feeds import semantic
+    except ImportError as e:
+        return f"{e.name or 'numpy'} is not installed"
+    return semantic.missing()
 
 
 def load_config(path: Path) -> Config:

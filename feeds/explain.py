@@ -10,7 +10,7 @@ from feeds.config import Config
 
 def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     from feeds import stories
-    from feeds.run import load_story_index, story_config
+    from feeds.run import load_story_index, story_config, story_embedder
 
     scfg = story_config(cfg)
     store = None
@@ -29,12 +29,17 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                     texts[ref] = (found[0], found[1], f"stored item {ref}")
         finally:
             store.close()
+    if index is None and cfg.stories.semantic:  # no store yet: prior weights, but the embeddings all the same
+        index = stories.StoryIndex(scfg, story_embedder(cfg))
     a_title, a_summary, a_kind = texts.get(args.a, (args.a, "", "headline"))
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index)
     if getattr(args, "json", False):
-        print(json.dumps({"score": ex.score, "same_story": ex.same_story, "threshold": scfg.threshold,
-                          "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}, indent=2))
+        doc = {"score": ex.score, "same_story": ex.same_story, "threshold": scfg.threshold,
+               "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}
+        if ex.semantic is not None:
+            doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
+        print(json.dumps(doc, indent=2))
     else:
         print(f"a ({a_kind}): {a_title}")
         print(f"b ({b_kind}): {b_title}")

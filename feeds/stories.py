@@ -27,11 +27,20 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is imported at run time only by an index given an embedder (semantic mode)
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float32]
+    Embedder = Callable[[Sequence[str]], FloatArray]
 
 __all__ = [
+    "SEMANTIC_THRESHOLD",
     "Explanation",
     "StoryConfig",
     "StoryIndex",
@@ -576,6 +585,14 @@ class StoryConfig:
     # Share of a joining item's squared weight on terms new to the story that makes it a
     # significant update (see is_significant_update).
     update_novelty: float = 0.35
+    # Semantic mode (an index given an embedder): score = semantic_weight x lexical score
+    # + (1 - semantic_weight) x semantic score, compared with ``threshold`` (SEMANTIC_THRESHOLD is the
+    # measured operating point of the 50/50 blend; docs/semantic.md). Unused without an embedder.
+    semantic_weight: float = 0.5
+
+
+# The threshold of the blended score at semantic_weight 0.5 (docs/semantic.md: STS-B and UCI figures).
+SEMANTIC_THRESHOLD = 0.65
 
 
 @dataclass(frozen=True)
@@ -605,6 +622,9 @@ class Explanation:
     lines: tuple[str, ...]
     cosine: float = 0.0  # before the conflict penalty (score = cosine * (1 - penalty * conflict))
     conflict: float = 0.0
+    # semantic mode: the embeddings' cosine and the lexical score that were blended into ``score``
+    semantic: float | None = None
+    lexical: float | None = None
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -753,15 +773,147 @@ class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
         return len(self._w)
 
 
+class _Semantic:
+    """The semantic side of an index given an embedder: each live story's sum of its members' embeddings
+    as one row of a dense matrix (rows of dead stories go to a free list and are reused), so that the
+    semantic score of an item against every live story is one matrix-vector product.
+
+    A story's semantic score is cos(item, sum) scaled by the same cohesion rule as the lexical score:
+    (sum . e) / (||sum|| * factor), factor = min(1, max(||sum|| / members, min_cohesion)) ** cohesion_power.
+    """
+
+    def __init__(self, embedder: Embedder, config: StoryConfig) -> None:
+        import numpy
+
+        self.np: Any = numpy
+        self.embedder = embedder
+        self.min_cohesion = config.min_cohesion
+        self.cohesion_power = config.cohesion_power
+        self.dim = 0  # known at the first embedding
+        self.mat: Any = None  # (capacity, dim) float32: rows of story embedding sums
+        self.nf: Any = None  # (capacity,) float64: ||sum|| * factor; inf for a free row (score 0)
+        self.sid_of: list[int] = []  # row -> story id, -1 for a free row
+        self.row_of: dict[int, int] = {}  # story id -> row
+        self.free: list[int] = []
+        self.top = 0  # rows ever used (the product runs over mat[:top])
+        self.item_emb: dict[int, Any] = {}  # item id -> its embedding (subtracted when it leaves)
+        self.dirty: dict[int, int] = {}  # row -> removals since its sum was recomputed
+        self.pending: dict[str, Any] = {}  # title -> embedding computed ahead (precompute)
+
+    def embed(self, titles: Sequence[str]) -> Any:
+        np = self.np
+        e = np.ascontiguousarray(self.embedder(titles), dtype=np.float32)
+        if e.ndim != 2 or e.shape[0] != len(titles):
+            raise ValueError(f"embedder returned shape {e.shape} for {len(titles)} texts")
+        if not self.dim:
+            self._grow(e.shape[1], 256)
+        elif e.shape[1] != self.dim:
+            raise ValueError(f"embedder returned {e.shape[1]} dimensions, not {self.dim}")
+        return e
+
+    def embed_one(self, title: str) -> Any:
+        e = self.pending.get(title)
+        if e is None:
+            e = self.embed([title])[0].copy()
+        return e
+
+    def precompute(self, titles: Sequence[str]) -> None:
+        """Embed titles in one batch for the next add/add_known calls (replaces the previous batch)."""
+        uniq = list(dict.fromkeys(titles))
+        e = self.embed(uniq) if uniq else []
+        self.pending = {t: e[i].copy() for i, t in enumerate(uniq)}
+
+    def _grow(self, dim: int, capacity: int) -> None:
+        np = self.np
+        mat = np.zeros((capacity, dim), dtype=np.float32)
+        nf = np.full(capacity, np.inf, dtype=np.float64)
+        if self.mat is not None:
+            mat[: self.top] = self.mat[: self.top]
+            nf[: self.top] = self.nf[: self.top]
+        self.dim, self.mat, self.nf = dim, mat, nf
+
+    def scores(self, e: Any) -> Any:
+        """Semantic score of e against every row (0 for free rows), float64."""
+        top = self.top
+        if not top:
+            return self.np.zeros(0, dtype=self.np.float64)
+        return (self.mat[:top] @ e) / self.nf[:top]
+
+    def stories_at_least(self, sims: Any, low: float) -> list[int]:
+        sid_of = self.sid_of
+        return [sid for r in self.np.flatnonzero(sims >= low).tolist() if (sid := sid_of[r]) >= 0]
+
+    def _refresh(self, row: int, n: int) -> None:
+        v = self.mat[row]
+        norm = math.sqrt(float(v @ v))
+        factor = 1.0
+        if self.cohesion_power and n:
+            factor = float(min(1.0, max(norm / n, self.min_cohesion)) ** self.cohesion_power)
+        nf = norm * factor
+        self.nf[row] = nf if nf > 0.0 else math.inf
+
+    def insert(self, item_id: int, story_id: int, e: Any, n: int) -> None:
+        """Add item_id's embedding to its story's sum (n: the story's member count, this item counted)."""
+        row = self.row_of.get(story_id)
+        if row is None:
+            if self.free:
+                row = self.free.pop()
+                self.sid_of[row] = story_id
+            else:
+                if self.top == self.mat.shape[0]:
+                    self._grow(self.dim, 2 * self.top)
+                row = self.top
+                self.top += 1
+                self.sid_of.append(story_id)
+            self.row_of[story_id] = row
+            self.mat[row] = e
+        else:
+            self.mat[row] += e
+        self.item_emb[item_id] = e
+        self._refresh(row, n)
+
+    def remove(self, item_id: int, story_id: int, members: Iterable[int]) -> None:
+        """Take item_id's embedding out of its story's sum; members: the story's remaining members."""
+        e = self.item_emb.pop(item_id)
+        row = self.row_of[story_id]
+        left = list(members)
+        if not left:
+            del self.row_of[story_id]
+            self.dirty.pop(row, None)
+            self.mat[row] = 0.0
+            self.nf[row] = math.inf
+            self.sid_of[row] = -1
+            self.free.append(row)
+            return
+        d = self.dirty.get(row, 0) + 1
+        if d >= 64:  # incremental float32 updates drift a little: recompute now and then
+            self.dirty[row] = 0
+            item_emb = self.item_emb
+            self.mat[row] = self.np.sum([item_emb[m] for m in left], axis=0, dtype=self.np.float32)
+        else:
+            self.dirty[row] = d
+            self.mat[row] -= e
+        self._refresh(row, len(left))
+
+
 class StoryIndex:
     """Online story clustering over a sliding time window.
 
     Memory is bounded by what is live: call ``evict(now)`` as time passes. Deterministic: the same
     sequence of calls gives the same stories.
+
+    With an ``embedder`` (texts -> unit float32 rows, e.g. ``feeds.semantic.load_model().embed``) the
+    index runs in semantic mode: each title is embedded, each story keeps the sum of its members'
+    embeddings, and the score is ``w * lexical + (1 - w) * semantic`` (``config.semantic_weight``),
+    compared with ``config.threshold`` (SEMANTIC_THRESHOLD is the measured operating point). Without
+    one, nothing of this runs and numpy is not imported.
     """
 
-    def __init__(self, config: StoryConfig | None = None) -> None:
+    def __init__(self, config: StoryConfig | None = None, embedder: Embedder | None = None) -> None:
         self.config = config if config is not None else StoryConfig()
+        if embedder is not None and not 0.0 < self.config.semantic_weight < 1.0:
+            raise ValueError(f"semantic_weight must be in (0, 1), got {self.config.semantic_weight}")
+        self._sem = _Semantic(embedder, self.config) if embedder is not None else None
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
         # head term -> {story id: the story's centroid weight on the term} (insertion order); the weights
@@ -792,6 +944,24 @@ class StoryIndex:
     @property
     def story_count(self) -> int:
         return len(self._stories)
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the index blends in the semantic score (it was given an embedder)."""
+        return self._sem is not None
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """The embedder's unit rows for texts (semantic mode only)."""
+        if self._sem is None:
+            raise ValueError("the index has no embedder")
+        e: FloatArray = self._sem.embed(list(texts))
+        return e
+
+    def precompute(self, titles: Sequence[str]) -> None:
+        """Semantic mode: embed the titles of the next items in one batch (several times faster than one at
+        a time); the following add/add_known calls for these titles use them. No-op without an embedder."""
+        if self._sem is not None:
+            self._sem.precompute(titles)
 
     def story_of(self, item_id: int) -> int | None:
         it = self._items.get(item_id)
@@ -976,6 +1146,126 @@ class StoryIndex:
                 best, best_score = st, score
         return best, best_score
 
+    def _lexical_candidates(self, q: Mapping[str, float], qspec: list[tuple[str, float]], ts: float,
+                            scored: dict[int, float]) -> None:
+        """Exact lexical scores (into ``scored``) of the stories in the window whose lexical score may reach
+        the threshold: _best's MaxScore candidates and bounds, without picking the best. A story left out
+        scores below the threshold lexically. ``q``: the item's terms that some live story has."""
+        postings = self._weights
+        cfg = self.config
+        thr = cfg.threshold
+        budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
+        ne = 0.0
+        skipped: list[tuple[float, str, float]] = []
+        scan: list[tuple[float, str, float]] = []
+        for b in self._term_bounds(q):
+            if ne + b[0] < budget:
+                ne += b[0]
+                skipped.append(b)
+            else:
+                scan.append(b)
+        acc: dict[int, float] = {}
+        for _, t, w in scan:
+            for sid, v in postings[t].items():
+                if sid in acc:
+                    acc[sid] += w * v
+                else:
+                    acc[sid] = w * v
+        if not acc:
+            return
+        window = self._window_s
+        r2 = math.fsum([w * w for w in q.values()])
+        sr = math.sqrt(r2)
+        low = thr - 1e-9
+        stories = self._stories
+        nf_of, tail_of = self._nf, self._tailn
+        lne = low - ne
+        for sid, a in acc.items():
+            if a + sr * tail_of[sid] < lne * nf_of[sid]:
+                continue
+            st = stories[sid]
+            if abs(ts - st.latest) > window:
+                continue
+            nf = nf_of[sid]
+            for _, t, w in skipped:
+                pv = postings[t].get(sid)
+                if pv is not None:
+                    a += w * pv
+            if a + sr * tail_of[sid] < low * nf:
+                continue
+            head = st.head
+            rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
+            bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
+            if bound < low:
+                continue
+            scored[sid] = self._lexical_score(q, qspec, st)
+
+    def _lexical_score(self, q: Mapping[str, float], qspec: list[tuple[str, float]], st: _Story) -> float:
+        """The exact lexical score of an item (terms q, specific terms qspec) against a story, as _best's."""
+        c = st.centroid
+        shared = q.keys() & c.keys()
+        if not shared:
+            return 0.0
+        score = math.fsum([q[t] * c[t] for t in shared]) / self._nf[st.story_id]
+        if qspec and st.spec2 > 0.0:
+            score *= 1.0 - self.config.conflict_penalty * _conflict(qspec, c, st.spec2, st.norm2)
+        return score
+
+    def _best_semantic(self, vec: Mapping[str, float], ts: float, e: Any) -> tuple[_Story | None, float]:
+        """Semantic mode's _best: the story with the highest blended score (ties: lower story id).
+
+        Exact: a story the lexical candidates miss scores below the threshold lexically, so it can reach
+        the threshold blended only if its semantic score does; those come from one dense product over
+        every live story's embedding sum. Every story in either set is scored exactly."""
+        sem = self._sem
+        assert sem is not None
+        cfg = self.config
+        w = cfg.semantic_weight
+        low = cfg.threshold - 1e-9
+        sims = sem.scores(e)
+        df = self._df
+        q = {t: x for t, x in vec.items() if t in df}
+        qspec = [(t, x) for t, x in vec.items() if _specific(t)] if cfg.conflict_penalty else []
+        lex: dict[int, float] = {}
+        if q:
+            self._lexical_candidates(q, qspec, ts, lex)
+        stories, window, row_of = self._stories, self._window_s, sem.row_of
+        best: _Story | None = None
+        best_score = 0.0
+        for sid in itertools.chain(lex, (s for s in sem.stories_at_least(sims, low) if s not in lex)):
+            st = stories[sid]
+            if abs(ts - st.latest) > window:
+                continue
+            lx = lex.get(sid)
+            if lx is None:
+                lx = self._lexical_score(q, qspec, st)
+            score = w * lx + (1.0 - w) * float(sims[row_of[sid]])
+            if score > best_score or (score == best_score and best is not None and sid < best.story_id):
+                best, best_score = st, score
+        return best, best_score
+
+    def blended_scores(self, title: str, summary: str, published: datetime) -> dict[int, tuple[float, float, float]]:
+        """Semantic mode, for inspection and tests: (lexical, semantic, blended) score of an item against
+        every live story in the window, by brute force (no candidate generation). Changes nothing."""
+        sem = self._sem
+        if sem is None:
+            raise ValueError("the index has no embedder")
+        e = sem.embed_one(title)
+        vec = self.vector(title, summary)
+        ts = published.timestamp()
+        sims = sem.scores(e)
+        q = {t: x for t, x in vec.items() if t in self._df}
+        qspec = [(t, x) for t, x in vec.items() if _specific(t)] if self.config.conflict_penalty else []
+        w = self.config.semantic_weight
+        out: dict[int, tuple[float, float, float]] = {}
+        for sid, st in self._stories.items():
+            if abs(ts - st.latest) > self._window_s:
+                continue
+            lx = self._lexical_score(q, qspec, st)
+            sm = float(sims[sem.row_of[sid]])
+            out[sid] = (lx, sm, w * lx + (1.0 - w) * sm)
+        return out
+
     def _term_bounds(self, q: Mapping[str, float]) -> list[tuple[float, str, float]]:
         """(bound on the term's addition to any story's score, term, weight) for the item's head terms,
         those with the most postings per unit of bound first. A term's `_ub` only rises as stories
@@ -1031,6 +1321,8 @@ class StoryIndex:
 
     def add(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
         """Assign an item to the best matching live story, or start a new story with it."""
+        if self._sem is not None:
+            return self._add_semantic(item_id, title, summary, published)
         vec = self.vector(title, summary)
         ts = published.timestamp()
         st, score = self._best(vec, ts)
@@ -1042,19 +1334,57 @@ class StoryIndex:
         self._insert(item_id, item_id, ts, vec)
         return StoryMatch(item_id, False, score, None, 1.0)
 
+    def _add_semantic(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
+        sem = self._sem
+        assert sem is not None
+        e = sem.embed_one(title)
+        vec = self.vector(title, summary)
+        ts = published.timestamp()
+        st, score = self._best_semantic(vec, ts, e)
+        if st is not None and score >= self.config.threshold:
+            sid = st.story_id
+            matched = self._closest_member(st, vec)
+            new = self._insert(item_id, sid, ts, vec)
+            sem.insert(item_id, sid, e, len(st.members))
+            novelty = sum(vec[t] ** 2 for t in new)
+            return StoryMatch(sid, True, score, matched, min(1.0, novelty))
+        self._insert(item_id, item_id, ts, vec)
+        sem.insert(item_id, item_id, e, 1)
+        return StoryMatch(item_id, False, score, None, 1.0)
+
     def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int) -> None:
         """Put back an item whose story is already decided (start-up from the store)."""
         self._insert(item_id, story_id, published.timestamp(), self.vector(title, summary))
+        if self._sem is not None:
+            self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
+
+    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int]], batch_size: int = 256) -> None:
+        """add_known for each (item_id, title, summary, published, story_id); in semantic mode the titles
+        are embedded in batches of ``batch_size``."""
+        if self._sem is None:
+            for it in items:
+                self.add_known(*it)
+            return
+        sem = self._sem
+        rows = iter(items)
+        while chunk := list(itertools.islice(rows, batch_size)):
+            sem.precompute([c[1] for c in chunk])
+            for c in chunk:
+                self.add_known(*c)
+        sem.pending = {}
 
     def evict(self, now: datetime) -> None:
         """Drop items published before ``now - window``."""
         cutoff = now.timestamp() - self._window_s
         heap = self._heap
+        sem = self._sem
         while heap and heap[0][0] < cutoff:
             _, _, item_id = heapq.heappop(heap)
             it = self._items.pop(item_id)
             st = self._stories[it.story_id]
             del st.members[item_id]
+            if sem is not None:
+                sem.remove(item_id, st.story_id, st.members)
             if not st.members:
                 for t in st.head:
                     self._drop_posting(t, st.story_id)
@@ -1115,7 +1445,9 @@ def explain(
 ) -> Explanation:
     """Why two items would (not) be one story: their cosine under the index's current weights.
 
-    Without an index only the background prior weights terms (as for the first item of a window).
+    Without an index only the background prior weights terms (as for the first item of a window). With
+    an index in semantic mode, the titles' embedding cosine is blended in as the index would for a
+    one-item story: score = w x lexical + (1 - w) x semantic cosine.
     """
     cfg = config if config is not None else (index.config if index is not None else StoryConfig())
     ix = index if index is not None else StoryIndex(cfg)
@@ -1130,7 +1462,17 @@ def explain(
     qspec = [(t, w) for t, w in va.items() if _specific(t)]
     conflict = _conflict(qspec, vb, spec_b, 1.0) if qspec and spec_b > 0.0 else 0.0
     score = cosine * (1.0 - cfg.conflict_penalty * conflict)
-    same = score >= cfg.threshold and bool(shared)
+    semantic: float | None = None
+    lexical: float | None = None
+    if ix.semantic:
+        e = ix.embed([a_title, b_title])
+        semantic = float(e[0] @ e[1])
+        lexical = score
+        w = cfg.semantic_weight
+        score = w * lexical + (1.0 - w) * semantic
+        same = score >= cfg.threshold
+    else:
+        same = score >= cfg.threshold and bool(shared)
     verdict = "same story" if same else "different stories"
     lines = [
         f"score {score:.3f} {'>=' if same else '<'} threshold {cfg.threshold:.2f}: {verdict}",
@@ -1140,8 +1482,16 @@ def explain(
     ]
     if conflict > 0.0:
         lines.insert(1, f"cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
-                        f"(score = cosine x (1 - {cfg.conflict_penalty:g} x conflict))")
-    return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict)
+                        f"(lexical = cosine x (1 - {cfg.conflict_penalty:g} x conflict))"
+                     if semantic is not None else
+                     f"cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
+                     f"(score = cosine x (1 - {cfg.conflict_penalty:g} x conflict))")
+    if semantic is not None and lexical is not None:
+        w = cfg.semantic_weight
+        lines.insert(1, f"lexical {lexical:.3f}, semantic cosine {semantic:.3f} "
+                        f"(score = {w:g} x lexical + {1 - w:g} x semantic)")
+    return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict,
+                       semantic, lexical)
 
 
 def is_significant_update(match: StoryMatch, config: StoryConfig | None = None) -> bool:

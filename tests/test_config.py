@@ -126,3 +126,82 @@ def test_reserved_slugs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as ei:
         parse_config(GOOD.replace("[channels.rest]", "[channels.index]"), tmp_path / "c.toml")
     assert ei.value.key == "channels.index"
+
+
+# -- [stories] semantic mode ----------------------------------------------------------------------
+
+STORIES = GOOD + "[stories]\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "expected"),
+    [
+        ("semantic_weight = 0", "stories.semantic_weight", "greater than 0 and less than 1"),
+        ("semantic_weight = 1", "stories.semantic_weight", "greater than 0 and less than 1"),
+        ("semantic_weight = 1.5", "stories.semantic_weight", "greater than 0 and less than 1"),
+        ('semantic_weight = "half"', "stories.semantic_weight", "greater than 0 and less than 1"),
+        ("semantic_weight = true", "stories.semantic_weight", "greater than 0 and less than 1"),
+        ('semantic = "yes"', "stories.semantic", "true or false"),
+        ("semantic = 1", "stories.semantic", "true or false"),
+        ("semantic_wieght = 0.5", "stories.semantic_wieght", "unknown key"),
+    ],
+)
+def test_bad_semantic_settings_name_file_key_and_expectation(tmp_path: Path, extra: str, key: str,
+                                                             expected: str) -> None:
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, STORIES + extra + "\n")
+    assert ei.value.key == key
+    assert expected in str(ei.value) and str(tmp_path / "feeds.toml") in str(ei.value)
+
+
+def test_semantic_defaults_and_story_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feeds import config as config_mod
+    from feeds.run import story_config
+    from feeds.stories import SEMANTIC_THRESHOLD, StoryConfig
+
+    off = load(tmp_path, GOOD)
+    assert off.stories.semantic is False and off.stories.semantic_weight == 0.5  # type: ignore[attr-defined]
+    assert story_config(off).threshold == StoryConfig().threshold  # type: ignore[arg-type]
+    monkeypatch.setattr(config_mod, "semantic_missing", lambda: None)  # as if the extra were installed
+    on = load(tmp_path, STORIES + "semantic = true\n")
+    sc = story_config(on)  # type: ignore[arg-type]
+    assert sc.threshold == SEMANTIC_THRESHOLD == 0.65 and sc.semantic_weight == 0.5
+    own = load(tmp_path, STORIES + "semantic = true\nsemantic_weight = 0.3\nthreshold = 0.7\n")
+    sc = story_config(own)  # type: ignore[arg-type]
+    assert (sc.threshold, sc.semantic_weight) == (0.7, 0.3)
+    # a weight given while the mode is off is accepted and unused
+    assert story_config(load(tmp_path, STORIES + "semantic_weight = 0.3\n")).threshold == 0.55  # type: ignore[arg-type]
+
+
+def test_semantic_without_the_extra_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feeds import config as config_mod
+
+    monkeypatch.setattr(config_mod, "semantic_missing", lambda: "numpy is not installed")
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, STORIES + "semantic = true\n")
+    assert ei.value.key == "stories.semantic"
+    assert "pip install 'feeds[semantic]'" in str(ei.value) and "numpy is not installed" in str(ei.value)
+    # the mode off, or stories off altogether: nothing is asked of the extra
+    load(tmp_path, STORIES + "semantic = false\n")
+    load(tmp_path, STORIES + "semantic = true\nenabled = false\n")
+
+
+def test_check_and_run_exit_2_when_the_model_is_missing(tmp_path: Path) -> None:
+    """`feeds check` / `feeds run` with semantic = true and no vocabulary: exit 2, nothing touched."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "config", tmp_path / "config")
+    cfg = tmp_path / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text() + "\n[stories]\nsemantic = true\n")
+    env = {k: v for k, v in os.environ.items() if k != "FEEDS_CONFIG"}
+    env["FEEDS_SEMANTIC_VOCAB"] = str(tmp_path / "no-vocab.txt")  # missing whether the extra is installed or not
+    for cmd in ("check", "run"):
+        r = subprocess.run([sys.executable, "-m", "feeds.cli", cmd], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60, env=env, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2, r.stderr
+        assert "stories.semantic" in r.stderr and "pip install 'feeds[semantic]'" in r.stderr
+    assert not (tmp_path / "output").exists() and not (tmp_path / "var").exists()

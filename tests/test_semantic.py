@@ -234,3 +234,126 @@ def test_onnx_int8_agrees_with_numpy_float32() -> None:
     a = sem.load_model("onnx").embed(texts)
     b = sem.load_model("numpy").embed(texts)
     assert ((a * b).sum(axis=1) > 0.99).all()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The semantic story mode with the installed model (feeds.stories.StoryIndex given model.embed)
+# ---------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = Path(__file__).parent / "data" / "stories" / "headlines.tsv"
+
+
+def blended_index(model: sem.SemanticModel) -> Any:
+    from feeds.stories import SEMANTIC_THRESHOLD, StoryConfig, StoryIndex
+
+    return StoryIndex(StoryConfig(threshold=SEMANTIC_THRESHOLD), model.embed)
+
+
+@needs_model
+def test_blended_index_joins_rewordings_and_keeps_apart_what_words_merge(model: sem.SemanticModel) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from feeds.stories import StoryConfig, StoryIndex, explain
+
+    t0 = datetime(2025, 7, 4, tzinfo=UTC)
+    ix = blended_index(model)
+    a, b = PARAPHRASES[0]
+    assert not ix.add(1, a, "", t0).joined
+    assert not ix.add(2, UNRELATED, "", t0).joined
+    m = ix.add(3, b, "", t0 + timedelta(minutes=5))
+    assert m.joined and m.story_id == 1 and m.score >= 0.7
+    assert ix.add(4, "Oscar-winning actor Gene Hackman dead at 95", "", t0).story_id == 4
+    assert ix.add(5, "Hollywood legend Gene Hackman dies at 95", "", t0).story_id == 4
+    # an STS-B pair scored <= 1 that the lexical index merges on shared words: the embeddings tell them apart
+    p, q = "Iran's parliament backs nuclear deal", "Iran hardliners attack nuclear deal"
+    lexical = StoryIndex(StoryConfig())
+    lexical.add(1, p, "", t0)
+    assert lexical.add(2, q, "", t0).joined
+    assert ix.add(10, p, "", t0).story_id == 10 and not ix.add(11, q, "", t0).joined
+    ex = explain(p, "", q, "", index=ix)
+    assert ex.semantic is not None and ex.lexical is not None and not ex.same_story
+    assert ex.score == pytest.approx(0.5 * ex.lexical + 0.5 * ex.semantic)
+    assert any("semantic cosine" in line for line in ex.lines)
+
+
+@needs_model
+def test_blended_index_finds_the_brute_force_best_story(model: sem.SemanticModel) -> None:
+    """Candidate generation stays exact with the real model: on the seed page fed three times (a day
+    apart, evicting between), every add joins the story a scan of every live story picks."""
+    from datetime import datetime, timedelta
+
+    rows = []
+    for line in SEED.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            ts, _, _, title = line.split("\t")
+            rows.append((datetime.fromisoformat(ts.replace("Z", "+00:00")), title))
+    rows.sort()
+    ix = blended_index(model)
+    thr = ix.config.threshold
+    ix.precompute([t for _, t in rows])
+    joined = 0
+    for k in range(3):
+        for i, (ts, title) in enumerate(rows):
+            when = ts + timedelta(hours=30 * k)
+            scores = ix.blended_scores(title, "", when)
+            ranked = sorted(((s[2], sid) for sid, s in scores.items()), key=lambda x: (-x[0], x[1]))
+            m = ix.add(100 * k + i, title, "", when)
+            if ranked and ranked[0][0] >= thr:
+                assert m.joined and (m.story_id, m.score) == (ranked[0][1], ranked[0][0])
+                joined += 1
+            else:
+                assert not m.joined
+        ix.evict(rows[-1][0] + timedelta(hours=30 * k))
+    assert joined >= 21  # at least every re-post of a headline a day later
+
+
+@needs_model
+def test_feeds_run_with_semantic_on_the_demo(tmp_path: Path) -> None:
+    """End to end: `feeds run` with `semantic = true` on a copy of the bundled demo; Atom parsed."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import feedparser
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    cfg = tmp_path / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text() + "\n[stories]\nsemantic = true\n")
+    env = {k: v for k, v in os.environ.items() if k != "FEEDS_CONFIG"}
+
+    def feeds(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "feeds.cli", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
+
+    assert feeds("check").returncode == 0
+    r = feeds("run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    rows = [line.split("\t") for line in (Path(__file__).parent / "data" / "seed-headlines.tsv").read_text(
+        encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    theme = {title.replace("\u2019", "'"): th for _, _, th, title in rows}
+    story = {title.replace("\u2019", "'"): st for _, st, _, title in rows}
+    seen: set[str] = set()
+    for slug in ("ukraine", "gaza", "us-politics", "world"):
+        d = feedparser.parse((tmp_path / "output" / f"{slug}.atom").read_bytes())
+        assert not d.bozo, d.bozo_exception
+        assert d.entries and len({e.id for e in d.entries}) == len(d.entries)
+        for e in d.entries:
+            title = e.title.replace("\u2019", "'")
+            assert theme[title] == slug
+            seen.add(title)
+            for link in e.links:
+                if link.rel == "related":
+                    other = link.title.split(": ", 1)[1].replace("\u2019", "'")
+                    if other in theme:  # reports joined into one entry: same story, same theme
+                        assert story[other] == story[title] and theme[other] == slug
+                        seen.add(other)
+    assert seen == set(theme)
+    world = feedparser.parse((tmp_path / "output" / "world.atom").read_bytes()).entries
+    taliban = [e for e in world if "Taliban" in e.title]
+    assert len(taliban) == 1  # the two reworded reports are one entry
+    r = feeds("explain", "Russia Makes History by Recognizing Taliban Government in Afghanistan",
+              "Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan")
+    assert r.returncode == 0 and "semantic cosine" in r.stdout and "same story" in r.stdout

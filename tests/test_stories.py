@@ -328,3 +328,193 @@ def test_same_adds_same_stories_across_runs() -> None:
         return out
 
     assert once() == once()
+
+
+# -- semantic mode (an index given an embedder) ---------------------------------------------------
+# A fake embedder made here (numpy only): each word is a mix of its topic's vector and its own, so
+# reports of one topic are semantically close without sharing words. The real model is tested in
+# tests/test_semantic.py.
+
+TOPICS = {
+    "fed": 0, "raises": 0, "rates": 0, "budget": 0, "oil": 0, "prices": 0, "fall": 0,
+    "apple": 1, "unveils": 1, "iphone": 1, "google": 1,
+    "storm": 2, "hits": 2, "coast": 2, "quake": 2, "strikes": 2, "japan": 2,
+    "senate": 3, "passes": 3, "bill": 3, "court": 3, "rules": 3, "against": 3,
+    "league": 4, "final": 4, "ends": 4, "draw": 4,
+}
+
+
+def fake_embedder(dim: int = 16):  # type: ignore[no-untyped-def]
+    np = pytest.importorskip("numpy")
+    import hashlib
+
+    def unit(key: str):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
+        v = rng.normal(size=dim)
+        return v / np.linalg.norm(v)
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            v = unit("")
+            for w in text.lower().split():
+                v = v + 0.9 * unit(f"topic{TOPICS.get(w, w)}") + 0.45 * unit(w)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+    return embed
+
+
+def lexical_score(ix: StoryIndex, story: stories_mod._Story, vec: dict[str, float]) -> float:
+    if story.norm == 0.0:
+        return 0.0
+    dot = sum(w * story.centroid.get(t, 0.0) for t, w in vec.items())
+    score = dot / (story.norm * story.factor)
+    qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t)]
+    if qspec and story.spec2 > 0:
+        score *= 1 - ix.config.conflict_penalty * stories_mod._conflict(qspec, story.centroid, story.spec2,
+                                                                         story.norm2)
+    return score
+
+
+def brute_blend(ix: StoryIndex, embs: dict[int, object], vec: dict[str, float], e: object,
+                ts: float) -> list[tuple[float, int]]:
+    """(blended score, story id) of every live story in the window, best first, computed here from the
+    members' embeddings (float64) and the lexical centroids, without the index's candidate generation."""
+    import numpy as np
+
+    cfg = ix.config
+    w = cfg.semantic_weight
+    out = []
+    for sid, story in ix._stories.items():
+        if abs(ts - story.latest) > ix._window_s:
+            continue
+        s = np.sum([np.asarray(embs[m], dtype=np.float64) for m in story.members], axis=0)
+        norm = float(np.linalg.norm(s))
+        factor = min(1.0, max(norm / len(story.members), cfg.min_cohesion)) ** cfg.cohesion_power
+        sem = float(s @ np.asarray(e, dtype=np.float64)) / (norm * factor)
+        out.append((w * lexical_score(ix, story, vec) + (1 - w) * sem, sid))
+    out.sort(key=lambda x: (-x[0], x[1]))
+    return out
+
+
+def check_semantic_invariants(ix: StoryIndex, embs: dict[int, object]) -> None:
+    import numpy as np
+
+    sem = ix._sem
+    assert sem is not None
+    assert set(sem.row_of) == set(ix._stories) and set(sem.item_emb) == set(ix._items)
+    for sid, row in sem.row_of.items():
+        assert sem.sid_of[row] == sid
+        want = np.sum([embs[m] for m in ix._stories[sid].members], axis=0)
+        np.testing.assert_allclose(sem.mat[row], want, atol=1e-5)
+    for row in sem.free:
+        assert sem.sid_of[row] == -1 and not sem.mat[row].any() and sem.nf[row] == float("inf")
+
+
+@settings(max_examples=40, deadline=None)
+@given(streams, st.integers(0, 250), st.sampled_from([0.3, 0.5, 0.7]), st.sampled_from([0.55, 0.65, 0.75]))
+def test_blended_best_matches_brute_force(stream: list[tuple[str, int]], evict_h: int, weight: float,
+                                          threshold: float) -> None:
+    """Candidates stay exact in semantic mode: the index joins the story a scan of every live story picks."""
+    embed = fake_embedder()
+    cfg = StoryConfig(window=timedelta(hours=48), threshold=threshold, semantic_weight=weight)
+    ix = StoryIndex(cfg, embed)
+    embs: dict[int, object] = {}
+    for i, (title, h) in enumerate(sorted(stream, key=lambda x: x[1])):
+        when = T0 + timedelta(hours=h)
+        if h >= evict_h:
+            ix.evict(when)
+        vec = ix.vector(title)
+        e = embed([title])[0]
+        ranked = brute_blend(ix, embs, vec, e, when.timestamp())
+        m = ix.add(i, title, "", when)
+        embs[i] = e
+        if ranked and ranked[0][0] >= threshold + 1e-6:
+            tied = {sid for s, sid in ranked if s >= ranked[0][0] - 1e-6}
+            assert m.joined and m.story_id in tied and abs(m.score - ranked[0][0]) < 1e-5
+        elif not ranked or ranked[0][0] < threshold - 1e-6:
+            assert not m.joined and m.story_id == i
+        check_semantic_invariants(ix, embs)
+        check_invariants(ix)
+    ix.evict(T0 + timedelta(days=60))
+    assert len(ix) == 0 and ix.story_count == 0 and not ix._sem.row_of and not ix._sem.item_emb  # type: ignore[union-attr]
+
+
+def test_semantic_joins_what_words_alone_do_not() -> None:
+    embed = fake_embedder()
+    lexical = StoryIndex(StoryConfig(threshold=0.65))
+    blended = StoryIndex(StoryConfig(threshold=0.65, semantic_weight=0.3), embed)
+    for ix in (lexical, blended):
+        ix.add(1, "storm hits coast", "", T0)
+        ix.add(2, "court rules against bill", "", T0)
+    # same topic as item 1, one shared word: the embeddings carry it over the threshold
+    assert not lexical.add(3, "quake strikes coast Japan", "", T0).joined
+    m = blended.add(3, "quake strikes coast Japan", "", T0)
+    assert m.joined and m.story_id == 1 and m.matched_item == 1
+    assert not blended.add(4, "league final ends draw", "", T0).joined
+    ex = explain("storm hits coast", "", "quake strikes coast Japan", "", index=blended)
+    assert ex.semantic is not None and ex.lexical is not None
+    assert abs(ex.score - (0.3 * ex.lexical + 0.7 * ex.semantic)) < 1e-9
+    assert any("semantic cosine" in line for line in ex.lines)
+
+
+def test_semantic_rebuild_from_known_items_matches() -> None:
+    embed = fake_embedder()
+    cfg = StoryConfig(window=timedelta(hours=24), threshold=0.6)
+    live = StoryIndex(cfg, embed)
+    rows = ["storm hits coast", "quake strikes coast", "Fed raises rates", "Fed raises rates again",
+            "court rules against bill", "Apple unveils iPhone", "storm hits Japan coast", "oil prices fall"]
+    for i, title in enumerate(rows):
+        live.add(i, title, "", T0 + timedelta(hours=i * 4))
+    live.evict(T0 + timedelta(hours=30))
+    assert 0 < len(live) < len(rows)
+    rebuilt = StoryIndex(cfg, embed)
+    known = [(i, rows[i], "", T0 + timedelta(hours=i * 4), live.story_of(i)) for i in sorted(live._items)]
+    rebuilt.add_known_many(iter(known), batch_size=2)
+    assert {i: rebuilt.story_of(i) for i, *_ in known} == {i: live.story_of(i) for i, *_ in known}
+    a, b = live._sem, rebuilt._sem
+    assert a is not None and b is not None and not b.pending
+    for sid in live._stories:
+        import numpy as np
+
+        np.testing.assert_allclose(a.mat[a.row_of[sid]], b.mat[b.row_of[sid]], atol=1e-6)
+        assert a.nf[a.row_of[sid]] == pytest.approx(b.nf[b.row_of[sid]])
+    when = T0 + timedelta(hours=31)
+    assert live.add(100, "storm hits Japan coast", "", when).story_id == rebuilt.add(
+        100, "storm hits Japan coast", "", when).story_id
+
+
+def test_precompute_batches_embeddings() -> None:
+    calls: list[int] = []
+    inner = fake_embedder()
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return inner(texts)
+
+    ix = StoryIndex(StoryConfig(threshold=0.65), embed)
+    titles = ["storm hits coast", "quake strikes coast", "storm hits coast"]
+    ix.precompute(titles)
+    for i, t in enumerate(titles):
+        ix.add(i, t, "", T0)
+    assert calls == [2]  # one batch of the distinct titles, nothing embedded one at a time
+    ix.add(9, "oil prices fall", "", T0)
+    assert calls == [2, 1]
+
+
+def test_lexical_mode_never_imports_numpy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from datetime import datetime, UTC; from feeds.stories import StoryIndex, explain; "
+            "ix = StoryIndex(); ix.add(1, 'Fed raises rates', '', datetime.now(UTC)); "
+            "ix.add(2, 'Fed raises rates again', '', datetime.now(UTC)); explain('a b', '', 'a c', ''); "
+            "ix.evict(datetime.now(UTC)); assert 'numpy' not in sys.modules, 'numpy imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_semantic_weight_must_be_inside_zero_one() -> None:
+    with pytest.raises(ValueError, match="semantic_weight"):
+        StoryIndex(StoryConfig(semantic_weight=1.0), fake_embedder())
