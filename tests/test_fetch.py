@@ -193,3 +193,19 @@ def test_cookies_set_by_a_server_are_sent_back(srv: Loopback, fetcher: Fetcher) 
     assert srv.requests[1].headers.get("cookie") == "s=1"  # the redirect's target got the cookie
     fetcher.fetch(srv.url("/f"), etag='"x"')
     assert srv.requests[2].headers.get("cookie") == "s=1" and srv.requests[2].headers["if-none-match"] == '"x"'
+
+
+def test_body_hash_is_the_pipelines_masked_hash(srv: Loopback, fetcher: Fetcher, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from feeds.dedup import body_hash
+
+    rebuilt = FEED.replace(b"<title>t</title>", b"<title>t</title><lastBuildDate>Mon, 01 Jan 2024 00:00:00 GMT"
+                                                b"</lastBuildDate>")
+    srv.routes["/f"] = static(FEED)
+    srv.routes["/r"] = static(rebuilt)
+    a, b = fetcher.fetch(srv.url("/f")), fetcher.fetch(srv.url("/r"))
+    assert a.body_hash == body_hash(FEED) == b.body_hash  # only a feed-level date differs: same hash
+    p = Path(str(tmp_path)) / "f.xml"
+    p.write_bytes(FEED)
+    assert fetcher.fetch(p.as_uri()).body_hash == body_hash(FEED)
