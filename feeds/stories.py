@@ -27,7 +27,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -833,11 +833,13 @@ class _Semantic:
         self.dim, self.mat, self.nf = dim, mat, nf
 
     def scores(self, e: Any) -> Any:
-        """Semantic score of e against every row (0 for free rows), float64."""
+        """Semantic score of e against every row (0 for free rows), float64. einsum, not a BLAS gemv: a
+        multi-threaded BLAS spins its threads on a matrix-vector product this small (10x the CPU on a
+        busy 2-core machine), and einsum's result does not depend on the thread count."""
         top = self.top
         if not top:
             return self.np.zeros(0, dtype=self.np.float64)
-        return (self.mat[:top] @ e) / self.nf[:top]
+        return self.np.einsum("ij,j->i", self.mat[:top], e) / self.nf[:top]
 
     def stories_at_least(self, sims: Any, low: float) -> list[int]:
         sid_of = self.sid_of
@@ -872,12 +874,11 @@ class _Semantic:
         self.item_emb[item_id] = e
         self._refresh(row, n)
 
-    def remove(self, item_id: int, story_id: int, members: Iterable[int]) -> None:
+    def remove(self, item_id: int, story_id: int, members: Collection[int]) -> None:
         """Take item_id's embedding out of its story's sum; members: the story's remaining members."""
         e = self.item_emb.pop(item_id)
         row = self.row_of[story_id]
-        left = list(members)
-        if not left:
+        if not members:
             del self.row_of[story_id]
             self.dirty.pop(row, None)
             self.mat[row] = 0.0
@@ -889,11 +890,11 @@ class _Semantic:
         if d >= 64:  # incremental float32 updates drift a little: recompute now and then
             self.dirty[row] = 0
             item_emb = self.item_emb
-            self.mat[row] = self.np.sum([item_emb[m] for m in left], axis=0, dtype=self.np.float32)
+            self.mat[row] = self.np.sum([item_emb[m] for m in members], axis=0, dtype=self.np.float32)
         else:
             self.dirty[row] = d
             self.mat[row] -= e
-        self._refresh(row, len(left))
+        self._refresh(row, len(members))
 
 
 class StoryIndex:
