@@ -27,6 +27,7 @@ import itertools
 import math
 import re
 import unicodedata
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -571,9 +572,11 @@ class StoryConfig:
     # Floor of the cohesion used above, so a diffuse story never lowers the bar below
     # threshold * min_cohesion ** cohesion_power.
     min_cohesion: float = 0.6
-    # Weight of a summary term relative to a title term; only the first summary_terms terms count.
+    # Weight of a summary term relative to a title term; only the first summary_terms terms count: about
+    # a lede, so that the headline keeps most of the weight and the index's memory (a few kB per live
+    # item, proportional to its terms) stays bounded when summaries are whole articles.
     summary_weight: float = 0.5
-    summary_terms: int = 40
+    summary_terms: int = 20
     # Multiplier for names, acronyms and numbers.
     entity_boost: float = 1.3
     # Pseudo-count of background documents: how many stories the prior is worth against the window.
@@ -636,12 +639,16 @@ class Explanation:
 
 
 class _Item:
-    __slots__ = ("story_id", "ts", "vec")
+    """A live item: its story, time and unit vector (weights frozen at insertion), kept as a tuple of
+    terms and an array of weights: a third of a dict's memory, and the index holds one per item."""
+
+    __slots__ = ("story_id", "ts", "terms", "weights")
 
     def __init__(self, story_id: int, ts: float, vec: dict[str, float]) -> None:
         self.story_id = story_id
         self.ts = ts  # published, POSIX seconds
-        self.vec = vec  # unit vector, weights frozen at insertion
+        self.terms = tuple(vec)
+        self.weights = array("d", vec.values())
 
 
 class _Story:
@@ -1292,8 +1299,8 @@ class StoryIndex:
         items = self._items
         qkeys = vec.keys()
         for mid in itertools.islice(reversed(st.members), 16):
-            mv = items[mid].vec
-            s = math.fsum([vec[t] * mv[t] for t in qkeys & mv.keys()])
+            it = items[mid]
+            s = math.fsum([vec[t] * w for t, w in zip(it.terms, it.weights, strict=True) if t in qkeys])
             if s > best:
                 best, best_id = s, mid
         return best_id
@@ -1396,13 +1403,13 @@ class StoryIndex:
                 del self._tailn[st.story_id]
                 continue
             head = st.head
-            was_head = [t for t in it.vec if t in head]
-            for t in st.remove(it.vec.items()):
+            was_head = [t for t in it.terms if t in head]
+            for t in st.remove(zip(it.terms, it.weights, strict=True)):
                 self._drop_df(t)
                 if t in was_head:
                     self._drop_posting(t, st.story_id)
             self._refresh(st)
-            self._sync_postings(st, it.vec)
+            self._sync_postings(st, it.terms)
             if it.ts == st.latest:
                 st.latest = max(self._items[m].ts for m in st.members)
 
