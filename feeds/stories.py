@@ -640,15 +640,23 @@ class Explanation:
 
 class _Item:
     """A live item: its story, time and unit vector (weights frozen at insertion), kept as a tuple of
-    terms and an array of weights: a third of a dict's memory, and the index holds one per item."""
+    terms and an array of weights: a third of a dict's memory, and the index holds one per item. The
+    only member of a story keeps no copy (None): its story's centroid is its vector, until a second
+    member joins (`StoryIndex._insert` copies it then)."""
 
     __slots__ = ("story_id", "ts", "terms", "weights")
 
-    def __init__(self, story_id: int, ts: float, vec: dict[str, float]) -> None:
+    def __init__(self, story_id: int, ts: float, vec: Mapping[str, float] | None) -> None:
         self.story_id = story_id
         self.ts = ts  # published, POSIX seconds
-        self.terms = tuple(vec)
-        self.weights = array("d", vec.values())
+        self.terms: tuple[str, ...] | None = None if vec is None else tuple(vec)
+        self.weights: array[float] | None = None if vec is None else array("d", vec.values())
+
+    def pairs(self, st: _Story) -> Iterable[tuple[str, float]]:
+        """(term, weight) of the item's vector; st is its story."""
+        if self.terms is None or self.weights is None:
+            return st.centroid.items()
+        return zip(self.terms, self.weights, strict=True)
 
 
 class _Story:
@@ -665,7 +673,8 @@ class _Story:
     def __init__(self, story_id: int) -> None:
         self.story_id = story_id
         self.centroid: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
+        # members having each centroid term; None while the story has one member (every count is 1)
+        self.counts: dict[str, int] | None = None
         self.norm2 = 0.0
         self.spec2 = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
         self.tail2 = 0.0
@@ -681,6 +690,20 @@ class _Story:
         new: list[str] = []
         c, k, head = self.centroid, self.counts, self.head
         n2, s2, t2 = self.norm2, self.spec2, self.tail2
+        if not c:  # the first member: its vector is the centroid, every count 1 (counts stays None)
+            for t, w in vec:
+                new.append(t)
+                c[t] = w
+                d = w * w
+                n2 += d
+                if t not in head:
+                    t2 += d
+                if t in _SPECIFIC or t[0].isdigit():
+                    s2 += d
+            self.norm2, self.spec2, self.tail2 = n2, s2, t2
+            return new
+        if k is None:
+            k = self.counts = dict.fromkeys(c, 1)
         for t, w in vec:
             old = c.get(t)
             if old is None:
@@ -705,6 +728,7 @@ class _Story:
         """Remove a unit vector; return the terms the story no longer has (dropped from the head)."""
         gone: list[str] = []
         c, k, head = self.centroid, self.counts, self.head
+        assert k is not None, "remove() from a one-member story"
         n2, s2, t2 = self.norm2, self.spec2, self.tail2
         for t, w in vec:
             old = c[t]
@@ -1299,8 +1323,7 @@ class StoryIndex:
         items = self._items
         qkeys = vec.keys()
         for mid in itertools.islice(reversed(st.members), 16):
-            it = items[mid]
-            s = math.fsum([vec[t] * w for t, w in zip(it.terms, it.weights, strict=True) if t in qkeys])
+            s = math.fsum([vec[t] * w for t, w in items[mid].pairs(st) if t in qkeys])
             if s > best:
                 best, best_id = s, mid
         return best_id
@@ -1309,11 +1332,17 @@ class StoryIndex:
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
         vt = vec.items()
-        self._items[item_id] = _Item(story_id, ts, vec)
         st = self._stories.get(story_id)
         if st is None:
             st = _Story(story_id)
             self._stories[story_id] = st
+            self._items[item_id] = _Item(story_id, ts, None)  # the centroid is its vector
+        else:
+            if len(st.members) == 1:  # the first member's vector, so far the centroid, gets its own copy
+                first = self._items[next(iter(st.members))]
+                if first.terms is None:
+                    first.terms, first.weights = tuple(st.centroid), array("d", st.centroid.values())
+            self._items[item_id] = _Item(story_id, ts, vec)
         new = st.add(vt)
         df = self._df
         for t in new:
@@ -1403,13 +1432,14 @@ class StoryIndex:
                 del self._tailn[st.story_id]
                 continue
             head = st.head
-            was_head = [t for t in it.terms if t in head]
-            for t in st.remove(zip(it.terms, it.weights, strict=True)):
+            pairs = list(it.pairs(st))  # a member of a story with others left: its own copy
+            was_head = [t for t, _ in pairs if t in head]
+            for t in st.remove(pairs):
                 self._drop_df(t)
                 if t in was_head:
                     self._drop_posting(t, st.story_id)
             self._refresh(st)
-            self._sync_postings(st, it.terms)
+            self._sync_postings(st, [t for t, _ in pairs])
             if it.ts == st.latest:
                 st.latest = max(self._items[m].ts for m in st.members)
 
