@@ -690,28 +690,19 @@ class _Story:
         new: list[str] = []
         c, k, head = self.centroid, self.counts, self.head
         n2, s2, t2 = self.norm2, self.spec2, self.tail2
-        if not c:  # the first member: its vector is the centroid, every count 1 (counts stays None)
-            for t, w in vec:
-                new.append(t)
-                c[t] = w
-                d = w * w
-                n2 += d
-                if t not in head:
-                    t2 += d
-                if t in _SPECIFIC or t[0].isdigit():
-                    s2 += d
-            self.norm2, self.spec2, self.tail2 = n2, s2, t2
-            return new
-        if k is None:
+        if k is None and c:  # a second member: the counts so far are all 1
             k = self.counts = dict.fromkeys(c, 1)
+        # (the first member's counts stay None: every one is 1)
         for t, w in vec:
             old = c.get(t)
             if old is None:
                 new.append(t)
                 c[t] = w
-                k[t] = 1
+                if k is not None:
+                    k[t] = 1
                 d = w * w
             else:
+                assert k is not None  # the term came from an earlier member
                 nw = old + w
                 c[t] = nw
                 k[t] += 1
@@ -1005,19 +996,16 @@ class StoryIndex:
 
     # -- weighting ------------------------------------------------------------------------------
 
-    def idf(self, key: str) -> float:
-        """Inverse story frequency of a term: window counts smoothed by the background prior."""
-        n0 = self.config.prior_docs
-        sf = self._df.get(key, 0)
-        return math.log((n0 + len(self._stories) + 1.0) / (n0 * _prior_df(key) + sf + 1.0))
-
     def _terms(self, text: str, limit: int | None = None) -> list[tuple[str, bool]]:
         if len(self._keys) > 100_000:
             self._keys.clear()
         return _terms(text, self._keys, limit)
 
     def vector(self, title: str, summary: str = "") -> dict[str, float]:
-        """Unit vector of an item under the current weights (term -> weight)."""
+        """Unit vector of an item under the current weights (term -> weight): a term weighs its inverse
+        story frequency, log((n0 + stories + 1) / (n0 * prior share + stories having it + 1)) — window
+        counts smoothed by the background prior — times the entity boost, times summary_weight for a
+        summary term."""
         cfg = self.config
         boost = cfg.entity_boost
         n0 = cfg.prior_docs
@@ -1302,7 +1290,7 @@ class StoryIndex:
         """(bound on the term's addition to any story's score, term, weight) for the item's head terms,
         those with the most postings per unit of bound first. A term's `_ub` only rises as stories
         change; it is recomputed from its postings once it has been raised or a posting dropped more
-        often than it has postings."""
+        than twice as often as it has postings (plus 16): linear work paid for by that many changes."""
         postings, ub, stale, nf = self._weights, self._ub, self._ub_stale, self._nf
         out: list[tuple[float, str, float]] = []
         for t, w in q.items():
