@@ -40,6 +40,10 @@ class ParseFailed(Exception):
 
 def clean_text(value: str) -> str:
     """Strip characters XML cannot carry and collapse whitespace."""
+    # Common case first: every character XML cannot carry and every whitespace character but the space
+    # is non-printable, so a printable string without a double space only needs its ends stripped.
+    if value.isprintable() and "  " not in value:
+        return value.strip()
     return _WS_RE.sub(" ", _XML_BAD.sub("", value)).strip()
 
 

@@ -322,3 +322,16 @@ def test_parse_returns_feed_or_parse_failed(data: bytes) -> None:
         ref = parse_feedparser(data, URL)
         assert [(e.guid, e.title, e.link, e.published, e.updated) for e in fast.entries] == [
             (e.guid, e.title, e.link, e.published, e.updated) for e in ref.entries]
+
+
+_TEXT_CHARS = st.sampled_from(list("ab Z\u00e9") + ["\t", "\n", "\r", "\x00", "\x0b", "\x1c", "\x1f", "\x7f",
+                                                     "\u00a0", "\u2028", "\u3000", "\ufffe", "\uffff", "\ud800",
+                                                     "\udfff", "\u200b", "\U0001f600"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(st.sampled_from(list(" ab\u00e9\U0001f600")), max_size=12), st.text(_TEXT_CHARS, max_size=12)))
+def test_clean_text_fast_path_agrees_with_the_regexes(value: str) -> None:
+    from feeds.parse import _WS_RE, _XML_BAD, clean_text
+
+    assert clean_text(value) == _WS_RE.sub(" ", _XML_BAD.sub("", value)).strip()
