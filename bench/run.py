@@ -76,6 +76,7 @@ CHANNELS: dict[str, dict[str, Any]] = {
 }
 # 20 channels for the publish scenario
 PUBLISH_CHANNELS = [f"ch{i:02d}" for i in range(20)]
+PUBLISH_REPEAT = 7  # publishes per store; the first is reported apart, the figure is the best of the rest
 
 
 def _toml_str(s: str) -> str:
@@ -455,14 +456,15 @@ def child_main(job_path: Path) -> int:
                    errors=[f"{o.name}: {o.error}" for o in report.failed][:5])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     else:
-        times = []
+        times, cpus = [], []
         for _ in range(int(job.get("repeat", 3))):
-            t = time.perf_counter()
+            t, tc = time.perf_counter(), time.process_time()
             pub = publish(cfg, store)
             times.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - tc)
             out.setdefault("written_first", len(pub.written))
             out["errors"] = pub.errors[:5]
-        out.update(times=times)
+        out.update(times=times, cpus=cpus)
         wall, cpu = min(times[1:] or times), time.process_time() - c0  # steady state: runs after the first
     if profiler:
         import pstats
@@ -696,9 +698,12 @@ class Bench:
             t = time.perf_counter()
             fill_store(d / "feeds.db", n)
             fill_s = time.perf_counter() - t
-            self.log(f"{name}: filled in {fill_s:.1f} s; publishing 20 channels 5 times")
+            # the fill writes up to ~1.6 GB unsynced; flush it first so the kernel's writeback of the set-up
+            # does not compete with the timed runs (it did: the 1M ratio swung 0.99-1.34x between runs)
+            os.sync()
+            self.log(f"{name}: filled in {fill_s:.1f} s; publishing 20 channels {PUBLISH_REPEAT} times")
             try:
-                child, proc_s = run_child({"kind": "publish", "config": str(cfg), "repeat": 5}, d,
+                child, proc_s = run_child({"kind": "publish", "config": str(cfg), "repeat": PUBLISH_REPEAT}, d,
                                           timeout=self.opts.timeout)
             except ChildTimeout as e:
                 r = Result(name, 0, 20 * 100, e.seconds, 0.0, e.seconds, e.peak_rss_mb)
@@ -707,7 +712,8 @@ class Bench:
                 self.results.append(r)
                 continue
             r = Result(name, 0, 20 * 100, child["wall_s"], child["cpu_s"], proc_s, child["peak_rss_mb"])
-            r.extra = {"store_items": n, "fill_s": fill_s, "times": child["times"], "first_s": child["times"][0],
+            r.extra = {"store_items": n, "fill_s": fill_s, "times": child["times"], "cpus": child["cpus"],
+                       "first_s": child["times"][0],
                        "sql": child["sql"], "written_first": child.get("written_first"), "archive": archive,
                        "db_mb": (d / "feeds.db").stat().st_size / MB}
             r.checks.append(Check("publish wrote 20 channels", child.get("written_first", 0) >= 20 and
@@ -722,6 +728,8 @@ class Bench:
             ratio = large.wall_s / small.wall_s if small.wall_s else 0.0
             large.extra["ratio_vs_small"] = ratio
             large.extra["first_ratio_vs_small"] = large.extra["first_s"] / small.extra["first_s"]
+            # CPU of the steady runs (best of), beside the wall ratio: on a shared machine it is the steadier one
+            large.extra["cpu_ratio_vs_small"] = min(large.extra["cpus"][1:]) / min(small.extra["cpus"][1:])
             large.targets.append(Target(f"time {_short_n(self.opts.publish_large)} / "
                                         f"{_short_n(self.opts.publish_small)}", ratio, "<=", 1.2, "x"))
 
@@ -888,7 +896,8 @@ def table(results: Sequence[Result]) -> str:
                          f"filled in {r.extra['fill_s']:.0f} s")
         if "ratio_vs_small" in r.extra:
             lines.append(f"       {r.scenario}: publish time ratio vs small store = {r.extra['ratio_vs_small']:.2f} "
-                         f"(steady, best of runs), {r.extra['first_ratio_vs_small']:.2f} (first run)")
+                         f"(steady, best of runs), {r.extra['first_ratio_vs_small']:.2f} (first run), "
+                         f"CPU {r.extra['cpu_ratio_vs_small']:.2f}")
         if r.scenario == "feeds --help":
             lines.append(f"       feeds --help: {r.extra['command']}; bare `python -S -c pass` "
                          f"{r.extra['bare_python_s']:.3f} s; slowest imports: "
