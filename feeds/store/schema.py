@@ -12,13 +12,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 
-SCHEMA_VERSION = 1
+# 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings).
+SCHEMA_VERSION = 2
 metadata = MetaData()
 
 meta = Table(
@@ -167,6 +169,18 @@ websub_pending = Table(
     Column("since", Float, nullable=False),
     Column("attempts", Integer, nullable=False, default=1),
     Column("last_error", Text),
+)
+
+# Semantic mode (docs/semantic.md): the embedding of an item's title, so a restart does not embed it again.
+# `key` = the first 16 bytes of sha256(model identity, text embedded): a row is used only if it matches the
+# current model and the item's current title, otherwise it is a miss (recomputed, then overwritten).
+# `vector`: float32 little-endian, unit length (384 x 4 = 1,536 bytes for MiniLM). Rows go with their item
+# (ON DELETE CASCADE) and are dropped once the item is out of the story window (Store.prune_embeddings).
+item_embeddings = Table(
+    "item_embeddings", metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", LargeBinary(16), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
 )
 
 runs = Table(

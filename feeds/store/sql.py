@@ -9,7 +9,20 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from feeds.errors import StoreError
@@ -113,6 +126,15 @@ def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Seq
             c.execute(insert(table).values(r))
 
 
+def _upgrade_1_to_2(c: Connection) -> None:
+    """Version 2 adds item_embeddings (semantic mode's stored title embeddings; empty at first: every
+    window item is a miss once, embedded and stored at the next run)."""
+    S.item_embeddings.create(c, checkfirst=True)
+
+
+_UPGRADES = {1: _upgrade_1_to_2}  # version -> the step to version + 1
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -142,13 +164,23 @@ class Store:
         self.engine.dispose()
 
     def _migrate(self) -> None:
+        """Create a new store, or bring an older one to SCHEMA_VERSION (one step per version, recorded in
+        `meta`). A store newer than this code is refused: an older feeds never writes to it."""
         with self.engine.begin() as c:
-            S.metadata.create_all(c)
+            if S.meta.name in inspect(c).get_table_names():
+                row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+                if row is not None and int(row) > S.SCHEMA_VERSION:
+                    raise StoreError(f"store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); upgrade feeds")
+            S.metadata.create_all(c)  # a new store; or tables an older store lacks
             row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
             if row is None:
                 c.execute(insert(S.meta).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
-            elif int(row) > S.SCHEMA_VERSION:
-                raise StoreError(f"store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); upgrade feeds")
+                return
+            version = int(row)
+            while version < S.SCHEMA_VERSION:
+                _UPGRADES[version](c)
+                version += 1
+                c.execute(update(S.meta).where(S.meta.c.key == "schema_version").values(value=str(version)))
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -353,6 +385,28 @@ class Store:
             q = (select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.published, S.items.c.story_id)
                  .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
             return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
+
+    # -- item embeddings (semantic mode) -------------------------------------------------------
+    def window_embeddings(self, since: float) -> list[tuple[int, bytes, bytes]]:
+        """Stored embeddings of the items published since a time: (item id, key, float32 bytes)."""
+        e, i = S.item_embeddings, S.items
+        with self.engine.connect() as c:
+            q = select(e.c.item_id, e.c.key, e.c.vector).join(i, i.c.id == e.c.item_id).where(i.c.published >= since)
+            return [(int(r[0]), bytes(r[1]), bytes(r[2])) for r in c.execute(q)]
+
+    @staticmethod
+    def put_embeddings(c: Connection, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
+        """Store (item id, key, float32 bytes) rows, replacing an item's previous row."""
+        _upsert(c, S.item_embeddings, [{"item_id": i, "key": k, "vector": v} for i, k, v in rows], ("item_id",),
+                ("key", "vector"))
+
+    @staticmethod
+    def prune_embeddings(c: Connection, before: float) -> int:
+        """Drop the embeddings of items published before a time (out of the story window: never read
+        again; if the window grows they are misses, recomputed). Returns how many rows went."""
+        e, i = S.item_embeddings, S.items
+        old = select(e.c.item_id).join(i, i.c.id == e.c.item_id).where(i.c.published < before)
+        return int(c.execute(delete(e).where(e.c.item_id.in_(old))).rowcount or 0)
 
     def item_text(self, uid: str) -> tuple[str, str] | None:
         """Title and summary of the item with this entry id, if stored."""
