@@ -25,6 +25,7 @@ import heapq
 import html
 import itertools
 import math
+import operator
 import re
 import unicodedata
 from array import array
@@ -779,6 +780,11 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
 # threshold: a story found through neither is below the threshold.
 _HEAD_REBUILD = 0.2
 _HEAD_TARGET = 0.1
+# What a story's tail can carry, sqrt(tail2) / nf, is below _HEAD_REBUILD x threshold after every change
+# (_refresh); with a margin for rounding, a bound of every story's that needs no lookup.
+_TAIL_MAX = _HEAD_REBUILD * (1.0 + 1e-9)
+# How far a story's nf may grow before its postings (c[t] / an earlier nf) are rewritten (_refresh).
+_RESCALE = 1.25
 
 
 class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
@@ -939,18 +945,20 @@ class StoryIndex:
         self._sem = _Semantic(embedder, self.config) if embedder is not None else None
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        # head term -> {story id: the story's centroid weight on the term} (insertion order); the weights
-        # are kept equal to the centroids' (_sync_postings) so that a lookup reads no story
+        # head term -> {story id: the story's centroid weight on the term / its nf} (insertion order),
+        # kept up to date by _refresh so that a lookup reads no story
         self._weights: dict[str, dict[int, float]] = {}
         self._df: dict[str, int] = {}  # term -> number of live stories having it
         # head term -> upper bound of centroid weight / (norm * factor) over the stories posted for it,
         # and how often it was raised or a posting dropped since it was last exact (see _term_bounds)
         self._ub: dict[str, float] = {}
         self._ub_stale: dict[str, int] = {}
-        # story id -> norm * factor (the score's divisor) and sqrt(tail2), copied from the stories so
-        # that _best's first filter reads no story object
+        # story id -> norm * factor (nf, the score's divisor); the nf its postings are divided by (ref,
+        # see _refresh); (ref / nf, sqrt(tail2) / nf), copied from the story so that the first filters of
+        # _candidates read no story object
         self._nf: dict[int, float] = {}
-        self._tailn: dict[int, float] = {}
+        self._ref: dict[int, float] = {}
+        self._scale: dict[int, tuple[float, float]] = {}
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
@@ -1028,10 +1036,20 @@ class StoryIndex:
             return {}
         return {k: v / n for k, v in raw.items()}
 
-    def _refresh(self, st: _Story) -> None:
-        """Recompute a story's norm and its score divisor (cohesion ** cohesion_power, cohesion being
-        the mean cosine of members to their centroid, ||centroid|| / n, floored at min_cohesion), then
-        rebuild its head if the tail has grown too heavy."""
+    def _refresh(self, st: _Story, changed: Iterable[str] = ()) -> None:
+        """Recompute a story's norm and its score divisor nf (norm x cohesion ** cohesion_power, cohesion
+        being the mean cosine of members to their centroid, ||centroid|| / n, floored at min_cohesion),
+        rebuild its head if the tail has grown too heavy, and bring its postings and its head terms'
+        bounds (`_ub`) up to date. ``changed``: the terms whose centroid weight changed since the last
+        refresh.
+
+        A story's postings hold c[t] / ref, ref being an earlier nf of the story's, never above the
+        current one and at least the current one / _RESCALE (``_scale``: ref / nf, in [1 / _RESCALE, 1]):
+        a posting is thus never below the exact c[t] / nf and at most _RESCALE times it, and a growing
+        story's postings are rewritten only when its nf has grown past that (its nf falling, or its head
+        being rebuilt, rewrites them at once). The bounds are kept on the exact c[t] / nf: when nf did not
+        fall and the head was not rebuilt, only the changed terms' can have passed their bound, so only
+        they are checked, and the bounds end up as checking the whole head would leave them."""
         cfg = self.config
         st.norm = norm = math.sqrt(st.norm2)
         if not cfg.cohesion_power or not st.members:
@@ -1041,17 +1059,37 @@ class StoryIndex:
             st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
         nf = norm * st.factor
         lim = cfg.threshold * nf
-        if st.tail2 >= (_HEAD_REBUILD * lim) ** 2:
+        sid = st.story_id
+        old_nf = self._nf.get(sid)
+        rebuilt = st.tail2 >= (_HEAD_REBUILD * lim) ** 2
+        if rebuilt:
             self._rebuild_head(st, (_HEAD_TARGET * lim) ** 2)
-        self._nf[st.story_id] = nf
-        self._tailn[st.story_id] = math.sqrt(st.tail2)
-        if nf > 0.0:
-            ub, stale, c = self._ub, self._ub_stale, st.centroid
-            for t in st.head:
-                r = c[t] / nf
-                if r > ub.get(t, 0.0):
-                    ub[t] = r
-                    stale[t] = stale.get(t, 0) + 1
+        self._nf[sid] = nf
+        if nf <= 0.0:  # no terms: nothing is posted
+            self._ref[sid] = 1.0
+            self._scale[sid] = (1.0, 0.0)
+            return
+        ref = self._ref.get(sid)
+        head, c, weights = st.head, st.centroid, self._weights
+        part: list[str] | None = None  # the changed head terms
+        if rebuilt or ref is None or nf < ref or nf > _RESCALE * ref:
+            self._ref[sid] = ref = nf
+            for t in head:
+                weights[t][sid] = c[t] / nf
+        else:
+            part = [t for t in changed if t in head]
+            for t in part:
+                weights[t][sid] = c[t] / ref
+        self._scale[sid] = (ref / nf, math.sqrt(st.tail2) / nf)
+        check: Iterable[str] = head
+        if not rebuilt and old_nf is not None and nf >= old_nf:
+            check = part if part is not None else [t for t in changed if t in head]
+        ub, stale = self._ub, self._ub_stale
+        for t in check:
+            r = c[t] / nf
+            if r > ub.get(t, 0.0):
+                ub[t] = r
+                stale[t] = stale.get(t, 0) + 1
 
     def _rebuild_head(self, st: _Story, budget: float) -> None:
         """Post the fewest heaviest terms that leave at most ``budget`` squared weight in the tail."""
@@ -1069,40 +1107,55 @@ class StoryIndex:
         for t in old - head:
             self._drop_posting(t, sid)
         weights = self._weights
-        c = st.centroid
-        for t in head - old:
+        for t in head - old:  # posted at 0.0 here; _refresh writes c[t] / nf
             post = weights.get(t)
             if post is None:
-                weights[t] = {sid: c[t]}
+                weights[t] = {sid: 0.0}
             else:
-                post[sid] = c[t]
+                post[sid] = 0.0
         st.head = head
         st.tail2 = tail2
 
     # -- matching -------------------------------------------------------------------------------
 
     def _best(self, vec: Mapping[str, float], ts: float) -> tuple[_Story | None, float]:
-        """The story with the highest score (ties: lower story id) and its score.
-
-        MaxScore over the inverted index: each head term has an upper bound of what it can add to any
-        story's score (the item's weight times the term's largest normalised centroid weight, `_ub`).
-        The item's terms with the smallest bounds, together under (1 - _HEAD_REBUILD) x threshold, are
-        not scanned; candidates are the stories with one of the other terms in their head. A story found
-        through neither shares only non-essential or tail terms with the item and, with the tail bounded
-        by _HEAD_REBUILD x threshold, scores below the threshold. Each candidate's bound (its dot product
-        over the scanned head terms, plus the non-essential terms' bounds and its tail's) is checked
-        before the non-essential postings are read for it and before it is scored exactly. ``score`` is
-        exact for every story that can reach the threshold; for a new story it is the best score among
-        those scored (0.0 when there is none).
-        """
+        """The story with the highest score (ties: lower story id) and its score: every story of
+        `_candidates` scored exactly. ``score`` is exact for every story that can reach the threshold;
+        for a new story it is the best score among those scored (0.0 when there is none)."""
         if not vec:
             return None, 0.0
-        postings = self._weights
         df = self._df
         # Only terms some live story has can be shared.
         q = {t: w for t, w in vec.items() if t in df}
         if not q:
             return None, 0.0
+        cands = self._candidates(q, ts)
+        if not cands:
+            return None, 0.0
+        qspec = [(t, w) for t, w in vec.items() if _specific(t)] if self.config.conflict_penalty else []
+        best: _Story | None = None
+        best_score = 0.0
+        for st in cands:
+            score = self._lexical_score(q, qspec, st)
+            sid = st.story_id
+            if score > best_score or (score == best_score and best is not None and sid < best.story_id):
+                best, best_score = st, score
+        return best, best_score
+
+    def _candidates(self, q: Mapping[str, float], ts: float) -> list[_Story]:
+        """The stories in the window whose lexical score may reach the threshold (``q``: the item's terms
+        that some live story has): those whose bound -- the dot product over the item's terms in the
+        story's head, plus what the item's other terms can meet in its tail -- reaches it. A story left
+        out scores below the threshold; which stories are returned does not depend on how they are found.
+
+        MaxScore over the inverted index: each head term has an upper bound of what it can add to any
+        story's score (the item's weight times the term's largest posting, `_ub`). The item's terms with
+        the smallest bounds, together under (1 - _HEAD_REBUILD) x threshold, are not scanned (they are
+        *non-essential*); candidates are the stories with one of the other terms in their head. A story
+        found through neither shares only non-essential or tail terms with the item and, with the tail
+        bounded by _HEAD_REBUILD x threshold, has a bound below the threshold. A candidate's bound is
+        first taken with the scanned terms at its postings and the rest at their bounds (most candidates
+        stop there, most of them without a lookup), then with its exact head dot product."""
         cfg = self.config
         thr = cfg.threshold
         budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
@@ -1115,110 +1168,61 @@ class StoryIndex:
                 skipped.append(b)
             else:
                 scan.append(b)
-        acc: dict[int, float] = {}  # candidate -> dot product over its scanned head terms
-        for _, t, w in scan:
-            for sid, v in postings[t].items():
-                if sid in acc:
-                    acc[sid] += w * v
-                else:
-                    acc[sid] = w * v
-        if not acc:
-            return None, 0.0
-        pen = cfg.conflict_penalty
+        if not scan:
+            return []
+        # candidate -> sum over its scanned head terms of w x posting (>= its exact dot product / nf)
+        acc = self._accumulate(scan)
         window = self._window_s
         r2 = math.fsum([w * w for w in q.values()])
         sr = math.sqrt(r2)
         low = thr - 1e-9
-        qkeys = q.keys()
-        qspec = [(t, w) for t, w in vec.items() if t in _SPECIFIC or t[0].isdigit()] if pen else []
-        best: _Story | None = None
-        best_score = 0.0
-        stories = self._stories
-        nf_of, tail_of = self._nf, self._tailn
-        # bound with the scanned terms exact and the rest at their bounds (most candidates stop here)
-        lne = low - ne
-        passed = [(sid, a) for sid, a in acc.items() if a + sr * tail_of[sid] >= lne * nf_of[sid]]
-        for sid, a in passed:
+        lne = low - ne - 1e-12
+        postings, stories, scale_of = self._weights, self._stories, self._scale
+        out: list[_Story] = []
+        # a posting is at least the exact c[t] / nf and a tail carries at most _TAIL_MAX x threshold
+        cut = lne - sr * _TAIL_MAX * thr
+        for sid, a in [(sid, a) for sid, a in acc.items() if a >= cut]:
+            k, tn = scale_of[sid]  # k: the posting's c[t] / ref to c[t] / nf; tn: the tail's bound
+            a *= k
+            if a + sr * tn < lne:
+                continue
             st = stories[sid]
             if abs(ts - st.latest) > window:
                 continue
-            nf = nf_of[sid]
-            tail = sr * tail_of[sid]
             for _, t, w in skipped:  # the non-essential head terms this story has
                 pv = postings[t].get(sid)
                 if pv is not None:
-                    a += w * pv
+                    a += w * pv * k
             # the item's other shareable terms can meet only the story's tail: first bounded with all
             # the item's weight (cheap), then with the weight off the story's head
-            if a + tail < low * nf:
+            if a + sr * tn < low:
                 continue
             head = st.head
             rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
-            bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
-            if bound < low:
-                continue
-            c = st.centroid
-            # fsum: exactly rounded, so the (hash-dependent) order of the shared terms cannot matter
-            score = math.fsum([q[t] * c[t] for t in qkeys & c.keys()]) / nf
-            if qspec and st.spec2 > 0.0:
-                score *= 1.0 - pen * _conflict(qspec, c, st.spec2, st.norm2)
-            if score > best_score or (score == best_score and best is not None and sid < best.story_id):
-                best, best_score = st, score
-        return best, best_score
+            bound = a + math.sqrt(rest2) * tn if rest2 > 0.0 else a
+            if bound >= low:
+                out.append(st)
+        return out
+
+    def _accumulate(self, scan: list[tuple[float, str, float]]) -> dict[int, float]:
+        """story id -> sum of w x posting over the (bound, term, w) in scan whose postings hold it."""
+        postings = self._weights
+        _, t, w = scan[0]
+        acc = {sid: w * r for sid, r in postings[t].items()}
+        for _, t, w in itertools.islice(scan, 1, None):
+            for sid, r in postings[t].items():
+                if sid in acc:
+                    acc[sid] += w * r
+                else:
+                    acc[sid] = w * r
+        return acc
 
     def _lexical_candidates(self, q: Mapping[str, float], qspec: list[tuple[str, float]], ts: float,
                             scored: dict[int, float]) -> None:
-        """Exact lexical scores (into ``scored``) of the stories in the window whose lexical score may reach
-        the threshold: _best's MaxScore candidates and bounds, without picking the best. A story left out
-        scores below the threshold lexically. ``q``: the item's terms that some live story has."""
-        postings = self._weights
-        cfg = self.config
-        thr = cfg.threshold
-        budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
-        ne = 0.0
-        skipped: list[tuple[float, str, float]] = []
-        scan: list[tuple[float, str, float]] = []
-        for b in self._term_bounds(q):
-            if ne + b[0] < budget:
-                ne += b[0]
-                skipped.append(b)
-            else:
-                scan.append(b)
-        acc: dict[int, float] = {}
-        for _, t, w in scan:
-            for sid, v in postings[t].items():
-                if sid in acc:
-                    acc[sid] += w * v
-                else:
-                    acc[sid] = w * v
-        if not acc:
-            return
-        window = self._window_s
-        r2 = math.fsum([w * w for w in q.values()])
-        sr = math.sqrt(r2)
-        low = thr - 1e-9
-        stories = self._stories
-        nf_of, tail_of = self._nf, self._tailn
-        lne = low - ne
-        for sid, a in acc.items():
-            if a + sr * tail_of[sid] < lne * nf_of[sid]:
-                continue
-            st = stories[sid]
-            if abs(ts - st.latest) > window:
-                continue
-            nf = nf_of[sid]
-            for _, t, w in skipped:
-                pv = postings[t].get(sid)
-                if pv is not None:
-                    a += w * pv
-            if a + sr * tail_of[sid] < low * nf:
-                continue
-            head = st.head
-            rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
-            bound = (a + math.sqrt(rest2 * st.tail2)) / nf if rest2 > 0.0 else a / nf
-            if bound < low:
-                continue
-            scored[sid] = self._lexical_score(q, qspec, st)
+        """Exact lexical scores (into ``scored``) of `_candidates`: the stories in the window whose lexical
+        score may reach the threshold. ``q``: the item's terms that some live story has."""
+        for st in self._candidates(q, ts):
+            scored[st.story_id] = self._lexical_score(q, qspec, st)
 
     def _lexical_score(self, q: Mapping[str, float], qspec: list[tuple[str, float]], st: _Story) -> float:
         """The exact lexical score of an item (terms q, specific terms qspec) against a story, as _best's."""
@@ -1291,14 +1295,14 @@ class StoryIndex:
         those with the most postings per unit of bound first. A term's `_ub` only rises as stories
         change; it is recomputed from its postings once it has been raised or a posting dropped more
         than twice as often as it has postings (plus 16): linear work paid for by that many changes."""
-        postings, ub, stale, nf = self._weights, self._ub, self._ub_stale, self._nf
+        postings, ub, stale, scale = self._weights, self._ub, self._ub_stale, self._scale
         out: list[tuple[float, str, float]] = []
         for t, w in q.items():
             post = postings.get(t)
             if not post:
                 continue
             if stale[t] > 2 * len(post) + 16:
-                ub[t] = max(v / nf[sid] for sid, v in post.items())
+                ub[t] = max(v * scale[sid][0] for sid, v in post.items())
                 stale[t] = 0
             out.append((w * ub[t], t, w))
         out.sort(key=lambda b: (-len(postings[b[1]]) / (b[0] + 1e-12), b[1]))
@@ -1309,9 +1313,15 @@ class StoryIndex:
         best_id = -1
         best = -1.0
         items = self._items
-        qkeys = vec.keys()
+        get = vec.get
+        zero = itertools.repeat(0.0)
+        mul = operator.mul
         for mid in itertools.islice(reversed(st.members), 16):
-            s = math.fsum([vec[t] * w for t, w in items[mid].pairs(st) if t in qkeys])
+            it = items[mid]
+            terms: Iterable[str] = st.centroid.keys() if it.terms is None else it.terms
+            weights: Iterable[float] = st.centroid.values() if it.weights is None else it.weights
+            # the exact sum of the products over the shared terms (the others add exact zeros)
+            s = math.fsum(map(mul, map(get, terms, zero), weights))
             if s > best:
                 best, best_id = s, mid
         return best_id
@@ -1336,8 +1346,7 @@ class StoryIndex:
         for t in new:
             df[t] = df.get(t, 0) + 1
         st.members[item_id] = None
-        self._refresh(st)
-        self._sync_postings(st, vec)
+        self._refresh(st, vec)
         if ts > st.latest:
             st.latest = ts
         heapq.heappush(self._heap, (ts, self._seq, item_id))
@@ -1417,7 +1426,8 @@ class StoryIndex:
                     self._drop_df(t)
                 del self._stories[st.story_id]
                 del self._nf[st.story_id]
-                del self._tailn[st.story_id]
+                del self._ref[st.story_id]
+                del self._scale[st.story_id]
                 continue
             head = st.head
             pairs = list(it.pairs(st))  # a member of a story with others left: its own copy
@@ -1426,17 +1436,9 @@ class StoryIndex:
                 self._drop_df(t)
                 if t in was_head:
                     self._drop_posting(t, st.story_id)
-            self._refresh(st)
-            self._sync_postings(st, [t for t, _ in pairs])
+            self._refresh(st, [t for t, _ in pairs])
             if it.ts == st.latest:
                 st.latest = max(self._items[m].ts for m in st.members)
-
-    def _sync_postings(self, st: _Story, terms: Iterable[str]) -> None:
-        """Copy the story's centroid weights on these terms into the postings of its head terms."""
-        head, c, sid, weights = st.head, st.centroid, st.story_id, self._weights
-        for t in terms:
-            if t in head:
-                weights[t][sid] = c[t]
 
     def _drop_df(self, t: str) -> None:
         left = self._df[t] - 1
