@@ -195,7 +195,6 @@ def _band(text: str) -> frozenset[str]:
 
 _TAG = re.compile(r"<[^>]*>|<")
 _KEEP = re.compile(r"[^\w\s'.,$%-]+")
-_SPACE = re.compile(r"\s+")
 # A dotted acronym (U.S., U.N.), a number (1.5, 2,000), or a word (letters/digits, inner apostrophe).
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[^\W_]+(?:'[^\W_]+)*")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"})
@@ -209,7 +208,7 @@ def normalize_text(text: str) -> str:
     """
     if not text:
         return ""
-    t = _TAG.sub(" ", text)
+    t = _TAG.sub(" ", text) if "<" in text else text
     if "&" in t:
         t = html.unescape(t)
         t = _TAG.sub(" ", t)
@@ -217,7 +216,7 @@ def normalize_text(text: str) -> str:
         t = unicodedata.normalize("NFKC", t)
     t = t.translate(_QUOTES)
     t = _KEEP.sub(" ", t)
-    return _SPACE.sub(" ", t).strip()
+    return " ".join(t.split())  # runs of whitespace (str.isspace, as the regex \s) to one space, stripped
 
 
 # Porter's consonant/vowel pattern of a word: "c" or "v" per letter; y is a vowel after a consonant.
@@ -962,6 +961,7 @@ class StoryIndex:
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
+        self._prior: dict[str, float] = {}  # term key -> prior_docs x its prior share (cache, likewise)
         self._window_s = self.config.window.total_seconds()
 
     def __len__(self) -> int:
@@ -1007,6 +1007,7 @@ class StoryIndex:
     def _terms(self, text: str, limit: int | None = None) -> list[tuple[str, bool]]:
         if len(self._keys) > 100_000:
             self._keys.clear()
+            self._prior.clear()
         return _terms(text, self._keys, limit)
 
     def vector(self, title: str, summary: str = "") -> dict[str, float]:
@@ -1020,18 +1021,25 @@ class StoryIndex:
         df = self._df.get
         log = math.log
         top = log(n0 + len(self._stories) + 1.0)
+        prior = self._prior
         raw: dict[str, float] = {}
         for key, entity in self._terms(title):
-            w = top - log(n0 * _prior_df(key) + df(key, 0) + 1.0)
+            p = prior.get(key)
+            if p is None:
+                p = prior[key] = n0 * _prior_df(key)
+            w = top - log(p + df(key, 0) + 1.0)
             raw[key] = w * boost if entity else w
         if summary and cfg.summary_weight > 0 and cfg.summary_terms > 0:
             sw = cfg.summary_weight
             for key, entity in self._terms(summary, cfg.summary_terms):
                 if key in raw:
                     continue
-                w = (top - log(n0 * _prior_df(key) + df(key, 0) + 1.0)) * sw
+                p = prior.get(key)
+                if p is None:
+                    p = prior[key] = n0 * _prior_df(key)
+                w = (top - log(p + df(key, 0) + 1.0)) * sw
                 raw[key] = w * boost if entity else w
-        n = math.sqrt(sum(v * v for v in raw.values()))
+        n = math.sqrt(sum([v * v for v in raw.values()]))
         if n == 0.0:
             return {}
         return {k: v / n for k, v in raw.items()}
@@ -1070,22 +1078,22 @@ class StoryIndex:
             self._scale[sid] = (1.0, 0.0)
             return
         ref = self._ref.get(sid)
-        head, c, weights = st.head, st.centroid, self._weights
-        part: list[str] | None = None  # the changed head terms
+        head, c, weights, ub, stale = st.head, st.centroid, self._weights, self._ub, self._ub_stale
         if rebuilt or ref is None or nf < ref or nf > _RESCALE * ref:
-            self._ref[sid] = ref = nf
-            for t in head:
-                weights[t][sid] = c[t] / nf
-        else:
-            part = [t for t in changed if t in head]
-            for t in part:
-                weights[t][sid] = c[t] / ref
+            self._ref[sid] = nf
+            self._scale[sid] = (1.0, math.sqrt(st.tail2) / nf)
+            for t in head:  # every posting rewritten and checked
+                r = c[t] / nf
+                weights[t][sid] = r
+                if r > ub.get(t, 0.0):
+                    ub[t] = r
+                    stale[t] = stale.get(t, 0) + 1
+            return
         self._scale[sid] = (ref / nf, math.sqrt(st.tail2) / nf)
-        check: Iterable[str] = head
-        if not rebuilt and old_nf is not None and nf >= old_nf:
-            check = part if part is not None else [t for t in changed if t in head]
-        ub, stale = self._ub, self._ub_stale
-        for t in check:
+        part = [t for t in changed if t in head]
+        for t in part:
+            weights[t][sid] = c[t] / ref
+        for t in part if old_nf is not None and nf >= old_nf else head:
             r = c[t] / nf
             if r > ub.get(t, 0.0):
                 ub[t] = r
@@ -1296,7 +1304,7 @@ class StoryIndex:
         change; it is recomputed from its postings once it has been raised or a posting dropped more
         than twice as often as it has postings (plus 16): linear work paid for by that many changes."""
         postings, ub, stale, scale = self._weights, self._ub, self._ub_stale, self._scale
-        out: list[tuple[float, str, float]] = []
+        keyed: list[tuple[float, str, float, float]] = []
         for t, w in q.items():
             post = postings.get(t)
             if not post:
@@ -1304,9 +1312,10 @@ class StoryIndex:
             if stale[t] > 2 * len(post) + 16:
                 ub[t] = max(v * scale[sid][0] for sid, v in post.items())
                 stale[t] = 0
-            out.append((w * ub[t], t, w))
-        out.sort(key=lambda b: (-len(postings[b[1]]) / (b[0] + 1e-12), b[1]))
-        return out
+            b = w * ub[t]
+            keyed.append((-len(post) / (b + 1e-12), t, b, w))
+        keyed.sort()
+        return [(b, t, w) for _, t, b, w in keyed]
 
     def _closest_member(self, st: _Story, vec: Mapping[str, float]) -> int:
         """The recent member whose own vector is most similar to vec (ties: the most recent)."""
