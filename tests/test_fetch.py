@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import socket
 import time
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from loopback import Loopback, Request, Response, static
 
 from feeds import USER_AGENT
 from feeds.config import Fetch
-from feeds.fetch import Fetcher
+from feeds.fetch import ACCEPT, Fetcher
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
 
@@ -159,24 +163,132 @@ def test_per_host_limit_holds(srv: Loopback) -> None:
     assert peak == 2
 
 
+def requests_session() -> Any:
+    """The requests Session the fetcher used before it spoke urllib3 itself, configured as it was: what goes
+    on the wire must not have changed."""
+    import requests
+
+    s = requests.Session()
+    s.headers["User-Agent"] = USER_AGENT
+    s.headers["Accept"] = ACCEPT
+    s.headers["Accept-Encoding"] = "gzip, deflate"
+    s.trust_env = False
+    return s
+
+
 def test_requests_are_what_a_session_get_sends(srv: Loopback, fetcher: Fetcher) -> None:
-    # fetch prepares its requests itself (cheaper than Session.prepare_request); what reaches the server
-    # must be what `session.get(url, headers=extra + validators)` sends: headers, their order, the path
+    # what reaches the server must be what `session.get(url, headers=extra + validators)` sent: headers,
+    # their order and case, the path
     srv.routes["/h x"] = static(FEED)
     srv.routes["/h%20x"] = static(FEED)
+    srv.routes["/h~x/"] = static(FEED)
+    srv.routes["/set"] = lambda req: Response(200, FEED, {"Set-Cookie": "sid=abc; Path=/"})
     extra = {"Authorization": "Bearer t", "X-Feed": "1", "Accept": "application/rss+xml"}
+    lower = {"accept": "text/xml", "user-agent": "Mine/1.0", "x-empty": "", "if-none-match": '"theirs"'}
     validators = {"If-None-Match": 'W/"e-1"', "If-Modified-Since": "Fri, 04 Jul 2025 17:16:24 GMT"}
     host = f"127.0.0.1:{srv.port}"
     cases = [(srv.url("/h x?a=1&b=é"), {}, {}), (srv.url("/h x"), extra, validators),
              (f"http://user:pa%20ss@{host}/h%20x", {}, validators),
-             (f"http://user:pw@{host}/h%20x", extra, {})]
-    for url, hdrs, valid in cases:
-        fetcher.fetch(url, etag=valid.get("If-None-Match"), last_modified=valid.get("If-Modified-Since"),
-                      headers=hdrs)
-        fetcher.session.get(url, headers={**hdrs, **valid}, allow_redirects=False, timeout=2).close()
-        ours, theirs = srv.requests[-2], srv.requests[-1]
-        assert (ours.path, list(ours.headers.items())) == (theirs.path, list(theirs.headers.items()))
-    assert srv.requests[-1].headers["authorization"].startswith("Basic ")  # credentials in the URL win
+             (f"http://user:pw@{host}/h%20x", extra, {}), (f"http://:pw@{host}/h%20x", {}, {}),
+             (f"http://user@{host}/h%20x", {}, {}), (srv.url("/h%7ex/?q=%zz&r=[1]#frag"), lower, validators),
+             (f"HTTP://{host}/h%20x", {}, {}), (srv.url("/h x"), lower, {})]
+    session = requests_session()
+
+    def compare() -> None:
+        for url, hdrs, valid in cases:
+            fetcher.fetch(url, etag=valid.get("If-None-Match"), last_modified=valid.get("If-Modified-Since"),
+                          headers=hdrs)
+            session.get(url, headers={**hdrs, **valid}, allow_redirects=False, timeout=2).close()
+            ours, theirs = srv.requests[-2], srv.requests[-1]
+            assert (ours.path, list(ours.headers.items())) == (theirs.path, list(theirs.headers.items())), url
+
+    compare()
+    assert srv.requests[6].headers["authorization"].startswith("Basic ")  # credentials in the URL win
+    # once a server has set a cookie: the same again, with the cookie where requests put it
+    fetcher.fetch(srv.url("/set"))
+    session.get(srv.url("/set"), timeout=2).close()
+    cases.append((srv.url("/h x"), {"Cookie": "mine=1"}, validators))
+    compare()
+    assert srv.requests[-3].headers["cookie"] == "sid=abc" and srv.requests[-1].headers["cookie"] == "mine=1"
+    session.close()
+
+
+def test_credentials_in_the_url_are_basic_auth_for_that_url_only(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/private"] = lambda req: Response(302, b"", {"Location": srv.url("/public")})
+    srv.routes["/public"] = static(FEED)
+    r = fetcher.fetch(f"http://us%40er:p%C3%A4ss%3Aword@127.0.0.1:{srv.port}/private")
+    assert r.ok and r.body == FEED
+    auth = srv.requests[0].headers["authorization"]
+    assert auth.startswith("Basic ")
+    assert base64.b64decode(auth[6:]) == "us@er:päss:word".encode("latin-1")  # unquoted, latin-1 as requests
+    assert "authorization" not in srv.requests[1].headers  # the redirect's target has no credentials of its own
+    assert r.final_url == srv.url("/public")
+
+
+def test_cookies_go_back_to_their_host_only(srv: Loopback, fetcher: Fetcher) -> None:
+    other = Loopback()
+    try:
+        srv.routes["/f"] = lambda req: Response(200, FEED, {"Set-Cookie": "a=1; Path=/; Max-Age=3600"})
+        other.routes["/g"] = static(FEED)
+        assert fetcher.fetch(srv.url("/f")).ok
+        assert "cookie" not in srv.requests[0].headers
+        assert fetcher.fetch(srv.url("/f"), etag='"e"').ok
+        assert srv.requests[1].headers.get("cookie") == "a=1"
+        assert fetcher.fetch(f"http://localhost:{other.port}/g").ok
+        assert "cookie" not in other.requests[0].headers
+        # a Cookie header of the source's own is sent as it is, without the jar's
+        assert fetcher.fetch(srv.url("/f"), headers={"Cookie": "mine=2"}).ok
+        assert srv.requests[2].headers.get("cookie") == "mine=2"
+    finally:
+        other.close()
+
+
+def test_connections_are_kept_across_200_304_and_redirects(srv: Loopback, fetcher: Fetcher) -> None:
+    accepted: list[object] = []
+    accept = srv.server.get_request
+
+    def counting() -> tuple[socket.socket, object]:
+        conn, addr = accept()
+        accepted.append(addr)
+        return conn, addr
+
+    srv.server.get_request = counting  # type: ignore[method-assign]
+    etag = '"v1"'
+    srv.routes["/f"] = static(FEED, etag=etag)
+    srv.routes["/g"] = lambda req: Response(200, gzip.compress(FEED), {"Content-Encoding": "gzip"})
+    srv.routes["/old"] = lambda req: Response(301, b"<p>moved</p>", {"Location": "/f"})
+    srv.routes["/tmp"] = lambda req: Response(307, b"", {"Location": "/g"})
+    results = [fetcher.fetch(srv.url("/f")), fetcher.fetch(srv.url("/f"), etag=etag),
+               fetcher.fetch(srv.url("/f"), etag=etag), fetcher.fetch(srv.url("/g")),
+               fetcher.fetch(srv.url("/old"), etag=etag), fetcher.fetch(srv.url("/tmp")), fetcher.fetch(srv.url("/f"))]
+    assert [r.status for r in results] == [200, 304, 304, 200, 304, 200, 200]
+    assert all(r.ok for r in results) and results[3].body == FEED and results[5].body == FEED
+    assert len(srv.requests) == 9 and len(accepted) == 1  # one TCP connection for all nine requests
+
+
+def test_deflate_body_is_decoded(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/d"] = lambda req: Response(200, zlib.compress(FEED), {"Content-Encoding": "deflate"})
+    r = fetcher.fetch(srv.url("/d"))
+    assert r.ok and r.body == FEED
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/feed", "http://", "example.com/feed", "http://[::1/feed",
+                                 "http://127.0.0.1:99999/feed", "http://*.example/feed", "httpx://example/feed",
+                                 "mailto:someone@example.org", "http://user:pass@/feed"])
+def test_invalid_urls_are_results(fetcher: Fetcher, url: str) -> None:
+    r = fetcher.fetch(url)
+    assert not r.ok and r.error_kind == "url" and (r.error or "").startswith("invalid URL"), r
+    assert "pass" not in (r.error or "")
+
+
+@pytest.mark.parametrize("headers", [{"X-A": "1\r\nX-Injected: 1"}, {"X A:": "1"}, {"X-A": " leading"},
+                                     {"": "1"}])
+def test_invalid_extra_headers_are_refused_like_requests_does(srv: Loopback, fetcher: Fetcher,
+                                                              headers: dict[str, str]) -> None:
+    srv.routes["/f"] = static(FEED)
+    r = fetcher.fetch(srv.url("/f"), headers=headers)
+    assert not r.ok and r.error_kind == "http" and "header" in (r.error or "") and not srv.requests
+    assert fetcher.fetch(srv.url("/f")).ok
 
 
 def test_invalid_validator_is_refused_like_requests_does(srv: Loopback, fetcher: Fetcher) -> None:
@@ -209,3 +321,55 @@ def test_body_hash_is_the_pipelines_masked_hash(srv: Loopback, fetcher: Fetcher,
     p = Path(str(tmp_path)) / "f.xml"
     p.write_bytes(FEED)
     assert fetcher.fetch(p.as_uri()).body_hash == body_hash(FEED)
+
+
+def test_https_is_verified(tmp_path: Path, fetcher: Fetcher) -> None:
+    """A self-signed certificate (valid for 127.0.0.1, in no trust store) is refused: TLS is verified."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server = socket.create_server(("127.0.0.1", 0))
+    handshakes: list[str] = []
+    ended = threading.Event()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    with ctx.wrap_socket(conn, server_side=True) as tls:
+                        tls.recv(65536)
+                        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(FEED) + FEED)
+                        handshakes.append("done")
+                except (ssl.SSLError, OSError) as e:
+                    handshakes.append(type(e).__name__)
+                ended.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        port = server.getsockname()[1]
+        r = fetcher.fetch(f"https://127.0.0.1:{port}/feed")
+        assert not r.ok and r.error_kind == "connect" and "CERTIFICATE_VERIFY_FAILED" in (r.error or ""), r
+        assert ended.wait(10)  # the server's side of the handshake has ended
+        assert handshakes and "done" not in handshakes  # a handshake was tried, and no request was answered
+    finally:
+        server.close()
+
+
+def test_https_to_a_plain_http_server_is_a_connect_failure(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/f"] = static(FEED)
+    r = fetcher.fetch(f"https://127.0.0.1:{srv.port}/f")
+    assert not r.ok and r.error_kind == "connect", r
