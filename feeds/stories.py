@@ -784,6 +784,9 @@ _HEAD_TARGET = 0.1
 _TAIL_MAX = _HEAD_REBUILD * (1.0 + 1e-9)
 # How far a story's nf may grow before its postings (c[t] / an earlier nf) are rewritten (_refresh).
 _RESCALE = 1.25
+# Postings at or above this are also kept in a term's *high* postings, so that a query can scan only those
+# and bound the rest of the term's postings by this instead of the term's largest (_candidates).
+_HIGH = 0.35
 
 
 class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
@@ -947,6 +950,7 @@ class StoryIndex:
         # head term -> {story id: the story's centroid weight on the term / its nf} (insertion order),
         # kept up to date by _refresh so that a lookup reads no story
         self._weights: dict[str, dict[int, float]] = {}
+        self._high: dict[str, dict[int, float]] = {}  # the postings >= _HIGH of each term having some
         self._df: dict[str, int] = {}  # term -> number of live stories having it
         # head term -> upper bound of centroid weight / (norm * factor) over the stories posted for it,
         # and how often it was raised or a posting dropped since it was last exact (see _term_bounds)
@@ -1078,13 +1082,13 @@ class StoryIndex:
             self._scale[sid] = (1.0, 0.0)
             return
         ref = self._ref.get(sid)
-        head, c, weights, ub, stale = st.head, st.centroid, self._weights, self._ub, self._ub_stale
+        head, c, ub, stale = st.head, st.centroid, self._ub, self._ub_stale
         if rebuilt or ref is None or nf < ref or nf > _RESCALE * ref:
             self._ref[sid] = nf
             self._scale[sid] = (1.0, math.sqrt(st.tail2) / nf)
             for t in head:  # every posting rewritten and checked
                 r = c[t] / nf
-                weights[t][sid] = r
+                self._post(t, sid, r)
                 if r > ub.get(t, 0.0):
                     ub[t] = r
                     stale[t] = stale.get(t, 0) + 1
@@ -1092,7 +1096,7 @@ class StoryIndex:
         self._scale[sid] = (ref / nf, math.sqrt(st.tail2) / nf)
         part = [t for t in changed if t in head]
         for t in part:
-            weights[t][sid] = c[t] / ref
+            self._post(t, sid, c[t] / ref)
         for t in part if old_nf is not None and nf >= old_nf else head:
             r = c[t] / nf
             if r > ub.get(t, 0.0):
@@ -1167,15 +1171,46 @@ class StoryIndex:
         cfg = self.config
         thr = cfg.threshold
         budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
-        ne = 0.0  # sum of the non-essential terms' bounds
-        skipped: list[tuple[float, str, float]] = []
-        scan: list[tuple[float, str, float]] = []
-        for b in self._term_bounds(q):  # longest postings per unit of bound first
-            if ne + b[0] < budget:
-                ne += b[0]
-                skipped.append(b)
+        postings, high = self._weights, self._high
+        # What not to scan, chosen greedily, the most postings saved per unit of bound first: a term's
+        # postings below _HIGH (bound w x min(_HIGH, ub)), then the rest of them (the remaining bound).
+        options: list[tuple[float, str, int, int, float]] = []  # (key, term, from level, to level, bound)
+        for b, t, w in self._term_bounds(q):
+            n = len(postings[t])
+            h = high.get(t)
+            nh = len(h) if h else 0
+            low = min(b, w * _HIGH)
+            if nh == 0:  # every posting below _HIGH
+                options.append((-n / (low + 1e-12), t, 0, 2, low))
+            elif nh == n:
+                options.append((-n / (b + 1e-12), t, 0, 2, b))
             else:
-                scan.append(b)
+                options.append((-(n - nh) / (low + 1e-12), t, 0, 1, low))
+                options.append((-nh / (b - low + 1e-12), t, 1, 2, b - low))
+        options.sort()
+        ne = 0.0  # sum of the bounds of what is not scanned
+        level: dict[str, int] = dict.fromkeys(q, 0)  # 0: scanned, 1: only the high postings, 2: not at all
+        for _, t, lv, to, b in options:
+            if level[t] == lv and ne + b < budget:
+                ne += b
+                level[t] = to
+        weight = q.get
+        scan: list[tuple[dict[int, float], float]] = []
+        skipped: list[tuple[dict[int, float], float, float]] = []  # postings, w, the largest not counted
+        for t, lv in level.items():
+            post = postings.get(t)
+            if post is None:
+                continue
+            w = weight(t, 0.0)
+            if lv == 0:
+                scan.append((post, w))
+            elif lv == 1:
+                h = high.get(t)
+                if h:
+                    scan.append((h, w))
+                skipped.append((post, w, _HIGH))
+            else:
+                skipped.append((post, w, math.inf))
         if not scan:
             return []
         # candidate -> sum over its scanned head terms of w x posting (>= its exact dot product / nf)
@@ -1185,7 +1220,7 @@ class StoryIndex:
         sr = math.sqrt(r2)
         low = thr - 1e-9
         lne = low - ne - 1e-12
-        postings, stories, scale_of = self._weights, self._stories, self._scale
+        stories, scale_of = self._stories, self._scale
         out: list[_Story] = []
         # a posting is at least the exact c[t] / nf and a tail carries at most _TAIL_MAX x threshold
         cut = lne - sr * _TAIL_MAX * thr
@@ -1197,9 +1232,9 @@ class StoryIndex:
             st = stories[sid]
             if abs(ts - st.latest) > window:
                 continue
-            for _, t, w in skipped:  # the non-essential head terms this story has
-                pv = postings[t].get(sid)
-                if pv is not None:
+            for post, w, top in skipped:  # the non-essential head terms (or their low postings) it has
+                pv = post.get(sid)
+                if pv is not None and pv < top:
                     a += w * pv * k
             # the item's other shareable terms can meet only the story's tail: first bounded with all
             # the item's weight (cheap), then with the weight off the story's head
@@ -1212,13 +1247,13 @@ class StoryIndex:
                 out.append(st)
         return out
 
-    def _accumulate(self, scan: list[tuple[float, str, float]]) -> dict[int, float]:
-        """story id -> sum of w x posting over the (bound, term, w) in scan whose postings hold it."""
-        postings = self._weights
-        _, t, w = scan[0]
-        acc = {sid: w * r for sid, r in postings[t].items()}
-        for _, t, w in itertools.islice(scan, 1, None):
-            for sid, r in postings[t].items():
+    @staticmethod
+    def _accumulate(scan: list[tuple[dict[int, float], float]]) -> dict[int, float]:
+        """story id -> sum of w x posting over the (postings, w) in scan that hold it."""
+        post, w = scan[0]
+        acc = {sid: w * r for sid, r in post.items()}
+        for post, w in itertools.islice(scan, 1, None):
+            for sid, r in post.items():
                 if sid in acc:
                     acc[sid] += w * r
                 else:
@@ -1349,6 +1384,10 @@ class StoryIndex:
                 first = self._items[next(iter(st.members))]
                 if first.terms is None:
                     first.terms, first.weights = tuple(st.centroid), array("d", st.centroid.values())
+                # _Story.add makes the counts unless the first member had no terms (a story only the
+                # semantic mode lets grow): without them the story could not lose a member
+                if st.counts is None:
+                    st.counts = dict.fromkeys(st.centroid, 1)
             self._items[item_id] = _Item(story_id, ts, vec)
         new = st.add(vt)
         df = self._df
@@ -1456,9 +1495,28 @@ class StoryIndex:
         else:
             del self._df[t]
 
+    def _post(self, t: str, sid: int, p: float) -> None:
+        """Set story sid's posting for head term t to p (in the high postings too when p >= _HIGH)."""
+        self._weights[t][sid] = p
+        h = self._high.get(t)
+        if p >= _HIGH:
+            if h is None:
+                self._high[t] = {sid: p}
+            else:
+                h[sid] = p
+        elif h is not None and sid in h:
+            del h[sid]
+            if not h:
+                del self._high[t]
+
     def _drop_posting(self, t: str, sid: int) -> None:
         post = self._weights[t]
         del post[sid]
+        h = self._high.get(t)
+        if h is not None and sid in h:
+            del h[sid]
+            if not h:
+                del self._high[t]
         if not post:
             del self._weights[t]
             del self._ub[t]

@@ -305,6 +305,9 @@ def check_invariants(ix: StoryIndex) -> None:
                 assert ix._weights[t][sid] == story.centroid[t] / ref
                 assert ix._ub[t] >= story.centroid[t] / nf * (1 - 1e-12)
     assert dict(df) == ix._df
+    # the high postings are exactly the postings >= _HIGH
+    high = {t: {sid: v for sid, v in post.items() if v >= stories_mod._HIGH} for t, post in ix._weights.items()}
+    assert ix._high == {t: h for t, h in high.items() if h}
     assert all(sid in ix._stories and t in ix._stories[sid].head for t, p in ix._postings.items() for sid in p)
 
 
@@ -523,6 +526,18 @@ def test_blended_best_matches_brute_force(stream: list[tuple[str, int]], evict_h
         check_invariants(ix)
     ix.evict(T0 + timedelta(days=60))
     assert len(ix) == 0 and ix.story_count == 0 and not ix._sem.row_of and not ix._sem.item_emb  # type: ignore[union-attr]
+
+
+def test_semantic_story_started_by_a_termless_item_can_lose_members() -> None:
+    """Only the semantic mode lets an item join a story whose first item has no terms (a title of stopwords);
+    that story keeps its per-term counts, so evicting its members works (found by the property above)."""
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=48), threshold=0.55, semantic_weight=0.3), fake_embedder())
+    ix.add(0, "against", "", T0)
+    m = ix.add(1, "Senate", "", T0)
+    assert m.joined and m.story_id == 0
+    check_invariants(ix)
+    ix.evict(T0 + timedelta(days=60))
+    assert len(ix) == 0 and ix.story_count == 0
 
 
 def test_semantic_joins_what_words_alone_do_not() -> None:
