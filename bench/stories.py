@@ -16,7 +16,7 @@ dropped/swapped, random rare tokens added: many more, smaller stories, but each 
 ~26 times in 100k items, so every head term has long postings of near-identical stories) and ``spliced``
 (the first half of one UCI title joined to the second half of another plus one or two random rare names,
 so most items are the only report of their event, as in a real window; a quarter are re-reports of a
-recent spliced headline with a word dropped or swapped: ~80,000 stories in 100k items).
+recent spliced headline with a word dropped or swapped: ~57,000 stories in 100k items).
 
 ``--semantic`` measures the same figures for the semantic mode (the `semantic` extra installed): the index
 is given the sentence embedder (threshold 0.65 and weight 0.5 unless --threshold/--weight). Every title is

@@ -1011,6 +1011,7 @@ class StoryIndex:
     def _terms(self, text: str, limit: int | None = None) -> list[tuple[str, bool]]:
         if len(self._keys) > 100_000:
             self._keys.clear()
+        if len(self._prior) > 100_000:
             self._prior.clear()
         return _terms(text, self._keys, limit)
 
