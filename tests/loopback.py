@@ -32,6 +32,12 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a fetcher with 32 workers on a loaded machine overflowed
+    # it, and the dropped SYNs came back after the kernel's 1 s retry, past a test's 0.5 s connect timeout
+    request_queue_size = 128
+
 class Loopback:
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
@@ -66,7 +72,7 @@ class Loopback:
             do_GET = _serve
             do_HEAD = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = _Server(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
