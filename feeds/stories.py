@@ -724,21 +724,20 @@ class _Story:
         for t, w in vec:
             old = c[t]
             left = k[t] - 1
+            in_tail = t not in head
             if left == 0:
                 del c[t]
                 del k[t]
                 d = -old * old
                 gone.append(t)
-                if t in head:
-                    head.discard(t)
-                    continue
+                head.discard(t)
             else:
                 k[t] = left
                 nw = old - w
                 c[t] = nw
                 d = nw * nw - old * old
-            n2 += d
-            if t not in head:
+            n2 += d  # a head term leaving takes its weight out of the norm too, not only out of the head
+            if in_tail:
                 t2 += d
             if t in _SPECIFIC or t[0].isdigit():
                 s2 += d

@@ -289,6 +289,10 @@ def check_invariants(ix: StoryIndex) -> None:
         assert story.head <= story.centroid.keys()
         tail2 = sum(v * v for t, v in story.centroid.items() if t not in story.head)
         assert abs(tail2 - story.tail2) < 1e-6
+        # the running norm and specific-term weight follow the centroid (adds and evictions alike)
+        assert abs(sum(v * v for v in story.centroid.values()) - story.norm2) < 1e-6
+        spec2 = sum(v * v for t, v in story.centroid.items() if t in stories_mod._SPECIFIC or t[0].isdigit())
+        assert abs(spec2 - story.spec2) < 1e-6
         # a story sharing only tail terms with an item cannot reach the threshold
         assert tail2 ** 0.5 < thr * story.norm * story.factor + 1e-9
         for t in story.head:
