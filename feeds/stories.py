@@ -946,8 +946,8 @@ class StoryIndex:
         self._sem = _Semantic(embedder, self.config) if embedder is not None else None
         self._items: dict[int, _Item] = {}
         self._stories: dict[int, _Story] = {}
-        # head term -> {story id: the story's centroid weight on the term / its nf} (insertion order),
-        # kept up to date by _refresh so that a lookup reads no story
+        # head term -> {story id: the story's centroid weight on the term / its ref, an earlier nf (see
+        # _refresh)} (insertion order), kept up to date by _refresh so that a lookup reads no story
         self._weights: dict[str, dict[int, float]] = {}
         self._high: dict[str, dict[int, float]] = {}  # the postings >= _HIGH of each term having some
         self._df: dict[str, int] = {}  # term -> number of live stories having it
@@ -1058,9 +1058,9 @@ class StoryIndex:
         A story's postings hold c[t] / ref, ref being an earlier nf of the story's, never above the
         current one and at least the current one / _RESCALE (``_scale``: ref / nf, in [1 / _RESCALE, 1]):
         a posting is thus never below the exact c[t] / nf and at most _RESCALE times it, and a growing
-        story's postings are rewritten only when its nf has grown past that (its nf falling, or its head
-        being rebuilt, rewrites them at once). The bounds are kept on the exact c[t] / nf: when nf did not
-        fall and the head was not rebuilt, only the changed terms' can have passed their bound, so only
+        story's postings are rewritten only when its nf has grown past that (its nf falling below ref, or
+        its head being rebuilt, rewrites them at once). The bounds are kept on the exact c[t] / nf: when nf
+        did not fall and the head was not rebuilt, only the changed terms' can have passed their bound, so only
         they are checked, and the bounds end up as checking the whole head would leave them."""
         cfg = self.config
         st.norm = norm = math.sqrt(st.norm2)
@@ -1161,7 +1161,8 @@ class StoryIndex:
         out scores below the threshold; which stories are returned does not depend on how they are found.
 
         MaxScore over the inverted index: each head term has an upper bound of what it can add to any
-        story's score (the item's weight times the term's largest posting, `_ub`). The item's terms with
+        story's score (the item's weight times `_ub`, the term's largest exact c[t] / nf; a posting, c[t] / ref,
+        may be up to _RESCALE above it). The item's terms with
         the smallest bounds, together under (1 - _HEAD_REBUILD) x threshold, are not scanned (they are
         *non-essential*); candidates are the stories with one of the other terms in their head. A story
         found through neither shares only non-essential or tail terms with the item and, with the tail
