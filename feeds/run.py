@@ -278,8 +278,13 @@ class Pipeline:
         """Semantic mode: drop the stored embeddings of items now out of the story window (they are never
         read again). Once per run, only if the index was loaded (no new items: nothing to drop)."""
         if self._embedder is not None and self._stories is not None:
-            with self.store.tx() as c:
-                self.store.prune_embeddings(c, self._newest - self.cfg.stories.window.total_seconds())
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                with self.store.tx() as c:
+                    self.store.prune_embeddings(c, self._newest - self.cfg.stories.window.total_seconds())
+            except SQLAlchemyError as e:  # housekeeping (a locked or full disk): never in the way of publishing
+                log.warning("could not prune stored embeddings: %s", e)
 
     def flush_validators(self) -> None:
         """Write the deferred validator-only updates of sources, in one transaction."""
@@ -660,7 +665,11 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
         for item_id, title, summary, published, story_id in window:
             index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
         return index, newest
-    stored = store.window_embeddings(since)
+    # only the vectors of this model and of the title each item has now (an older model's rows, which
+    # may have another length, or an edited title's, are misses)
+    titles = {row[0]: row[1] for row in window}
+    stored = [(item_id, key, vec) for item_id, key, vec in store.window_embeddings(since)
+              if item_id in titles and key == embedder.key(titles[item_id])]
     taken = embedder.add_known((key, vec) for _, key, vec in stored)
     have = {item_id: key for item_id, key, _ in stored if key in taken}
     try:

@@ -330,6 +330,42 @@ def test_another_model_never_reuses_stored_vectors(tmp_path: Path, counter: Coun
 
 
 @needs_model
+def test_rows_of_another_model_are_ignored_whatever_their_length(tmp_path: Path, counter: Counter) -> None:
+    """Rows another model left (another key, 768 dimensions) on the first items of the window are misses;
+    they do not decide the vector length the other rows are checked against, so the installed model's
+    rows are used and, once the misses are stored, a reload in the same process embeds nothing."""
+    rows = seed_rows()
+    write_feeds(tmp_path, rows)
+    cfg = semantic_config(tmp_path)
+    db = cfg.store_path
+    run(cfg)
+    ids = sorted(stored_vectors(db))
+    stale = ids[:5]
+    con = sqlite3.connect(db)
+    with con:
+        con.executemany("UPDATE item_embeddings SET key = ?, vector = ? WHERE item_id = ?",
+                        [(b"another-model-16", bytes(4 * 768), i) for i in stale])
+    con.close()
+    stale_titles = sorted(str(t) for (t,) in
+                          (query(db, "SELECT title FROM items WHERE id = ?", i)[0] for i in stale))
+    emb = sem.CachedEmbedder(sem.model_identity(), sem.load_model)
+
+    def load() -> list[list[str]]:
+        counter.reset()
+        store = Store.open(db)
+        try:
+            with store.tx() as c:
+                load_story_index(cfg, store, emb, conn=c)
+        finally:
+            store.close()
+        return counter.calls
+
+    assert sorted(t for c in load() for t in c) == stale_titles  # only the other model's rows
+    assert load() == []  # the same embedder again: everything stored now, nothing embedded
+    assert all(len(v) == 4 * 384 for _, v in stored_vectors(db).values())
+
+
+@needs_model
 def test_an_edited_title_is_embedded_again(tmp_path: Path, counter: Counter) -> None:
     rows = seed_rows()
     write_feeds(tmp_path, rows)
