@@ -141,7 +141,10 @@ def _upgrade_1_to_2(c: Connection) -> None:
     S.item_embeddings.create(c, checkfirst=True)
 
 
-_UPGRADES = {1: _upgrade_1_to_2}  # version -> the step to version + 1
+# version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
+# interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
+# IF NOT EXISTS, updates that can be repeated).
+_UPGRADES = {1: _upgrade_1_to_2}
 
 
 class Store:
