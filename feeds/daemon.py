@@ -146,7 +146,7 @@ class Daemon:
             from feeds.run import Pipeline
 
             self.pipeline.close()
-            self.pipeline = Pipeline(new, self.store)
+            self.pipeline = Pipeline(new, self.store, keep_index=True)
 
     # -- the tick ------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -187,7 +187,7 @@ class Daemon:
 
         cfg = self.cfg
         self.store = Store.open(cfg.store_path)
-        self.pipeline = Pipeline(cfg, self.store)
+        self.pipeline = Pipeline(cfg, self.store, keep_index=True)
         if os.environ.get(TEST_POLICY_ENV):
             log.warning("$%s is set: scheduling policy overridden (%s); for tests only",
                         TEST_POLICY_ENV, os.environ[TEST_POLICY_ENV])

@@ -148,3 +148,28 @@ def test_a_syndicated_copy_never_rewrites_the_original(tmp_path: Path) -> None:
         assert rep.new_items == 0 and sum(o.updated for o in rep.outcomes) == 0
     assert (tmp_path / "out" / "all.atom").read_bytes() == atom
     assert b"Original text" in atom
+
+
+def test_a_run_lets_the_story_index_go_unless_kept_and_a_later_run_joins_the_same_story(tmp_path: Path) -> None:
+    """A cron-style Pipeline drops its story index before publishing (publishing a long history gets the
+    memory); a kept one (the daemon's) holds it. Either way a report arriving in the next run joins the
+    story of the first one: the dropped index is rebuilt from the store's window."""
+    first = rss([{"title": "Volcano erupts on Iceland's Reykjanes peninsula", "guid": "a",
+                  "link": "https://a.example/1", "date": NOW}])
+    later = rss([{"title": "Volcano erupts on Iceland's Reykjanes peninsula", "guid": "a",
+                  "link": "https://a.example/1", "date": NOW},
+                 {"title": "Iceland volcano erupts again on Reykjanes peninsula", "guid": "b",
+                  "link": "https://a.example/2", "date": NOW + timedelta(minutes=20)}])
+    for keep in (False, True):
+        d = tmp_path / f"keep-{keep}"
+        d.mkdir()
+        pipe, store, clock = setup(d, {"s": first})
+        pipe.keep_index = keep
+        pipe.run(force_all=True)
+        assert (pipe._stories is not None) is keep
+        (d / "s.xml").write_bytes(later)
+        clock.t = NOW + timedelta(minutes=30)
+        assert pipe.run(force_all=True).new_items == 1
+        assert len(published(d)) == 1  # one story, two reports
+        assert store.counts()["items"] == 2
+        store.close()
