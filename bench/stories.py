@@ -155,7 +155,7 @@ def synthesizer(titles: list[str], kind: str, rng: random.Random) -> Callable[[]
     added (names, codes): mostly distinct stories, with the common vocabulary of real headlines (but each
     UCI title recurs, ~26 times in 100k items).
     ``spliced``: three in four, a new headline: the first half of a UCI title, the second half of another
-    and one or two random rare names; one in four, a re-report of one of the last 2,000 new headlines
+    and one or two random rare names; one in four, a re-report of one of the last 1,000-2,000 new headlines
     with a word dropped or two adjacent words swapped. Most items are the only report of their event.
     """
     letters = "abcdefghijklmnopqrstuvwxyz"
