@@ -192,6 +192,19 @@ def stories_of(db: Path) -> set[frozenset[str]]:
     return {frozenset(v) for v in by.values()}
 
 
+def load_calls(cfg: Config, counter: Counter, emb: Any = None) -> list[list[str]]:
+    """Load the story index as a writer would (vectors of misses stored in its transaction); the
+    embedding calls that made."""
+    counter.reset()
+    store = Store.open(cfg.store_path)
+    try:
+        with store.tx() as c:
+            load_story_index(cfg, store, emb, conn=c)
+    finally:
+        store.close()
+    return list(counter.calls)
+
+
 @needs_model
 def test_second_run_embeds_nothing_already_stored(tmp_path: Path, counter: Counter) -> None:
     rows = seed_rows()
@@ -305,14 +318,7 @@ def test_another_model_never_reuses_stored_vectors(tmp_path: Path, counter: Coun
     titles = sorted(t for _, _, t in rows)
 
     def load(emb: Any) -> list[list[str]]:
-        counter.reset()
-        store = Store.open(db)
-        try:
-            with store.tx() as c:
-                load_story_index(cfg, store, emb, conn=c)
-        finally:
-            store.close()
-        return counter.calls
+        return load_calls(cfg, counter, emb)
 
     def other_model() -> Any:  # the installed model's weights under another identity (another model's name)
         m = copy.copy(model)
@@ -351,14 +357,7 @@ def test_rows_of_another_model_are_ignored_whatever_their_length(tmp_path: Path,
     emb = sem.CachedEmbedder(sem.model_identity(), sem.load_model)
 
     def load() -> list[list[str]]:
-        counter.reset()
-        store = Store.open(db)
-        try:
-            with store.tx() as c:
-                load_story_index(cfg, store, emb, conn=c)
-        finally:
-            store.close()
-        return counter.calls
+        return load_calls(cfg, counter, emb)
 
     assert sorted(t for c in load() for t in c) == stale_titles  # only the other model's rows
     assert load() == []  # the same embedder again: everything stored now, nothing embedded
