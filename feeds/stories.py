@@ -420,6 +420,16 @@ def _specific(key: str) -> bool:
     other lacks (Iran / Algeria, January 27 / March 20, 359 / 72) are likely about different events."""
     return key[0].isdigit() or key in _SPECIFIC
 _PHRASE_FIRST = frozenset(p[0] for p in _PHRASES)
+# A capital (or a city that stands for its country in headlines) implies the country: "Kyiv" and
+# "Ukraine" reports share a term, and a report naming only the capital is not in a place conflict with
+# one naming only the country. Each entry is "city:place"; the place is added as a second term.
+_CAPITALS_TEXT = """
+kyiv:ukraine kiev:ukraine moscow:russia washington:america beijing:china tokyo:japan berlin:germany
+london:britain paris:france kabul:afghanistan baghdad:iraq cairo:egypt damascus:syria tehran:iran
+seoul:southkorea islamabad:pakistan newdelhi:india delhi:india mumbai:india jerusalem:israel rome:italy
+madrid:spain brussels:eu
+"""
+_IMPLIES = {_stem(a): _ALIASES.get(_stem(b), _stem(b)) for a, b in (e.split(":") for e in _CAPITALS_TEXT.split())}
 _BAND1 = frozenset(_ALIASES.get(k, k) for k in _stems(_BAND1_TEXT))
 _BAND2 = (_stems(_BAND2_TEXT) | _stems(_PLACES_TEXT.replace(":", " "))) - _stems(_BAND1_TEXT)
 _BAND2 = frozenset(_ALIASES.get(k, k) for k in _BAND2) - _BAND1
@@ -504,6 +514,13 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
                 if key not in seen:
                     seen.add(key)
                     out.append((key, True))
+                    imp = _IMPLIES.get(key)
+                    if imp is not None and imp not in seen:
+                        seen.add(imp)
+                        out.append((imp, True))
+                    if limit is not None and len(out) >= limit:
+                        del out[limit:]
+                        break
                 continue
         if w[0].isdigit():
             key = w.replace(",", "")
@@ -526,7 +543,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
                 continue
             key = _stem(low)
             key = _ALIASES.get(key, key)
-            if keep:
+            if keep and key not in _IMPLIES:
                 cache[w] = key  # type: ignore[index]
             if not key:
                 continue
@@ -537,6 +554,12 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
         out.append((key, entity))
         if limit is not None and len(out) >= limit:
             break
+        imp = _IMPLIES.get(key)
+        if imp is not None and imp not in seen:
+            seen.add(imp)
+            out.append((imp, entity))
+            if limit is not None and len(out) >= limit:
+                break
     return out
 
 

@@ -94,6 +94,33 @@ def test_possessive_keeps_a_name_and_a_contraction_stays_a_stopword() -> None:
     assert [t.key for t in terms("Who's afraid of WHO")] == ["afraid", "who"]  # only the acronym is WHO
 
 
+def test_a_capital_implies_its_country() -> None:
+    keys = [t.key for t in terms("Drone attack on Kyiv, New Delhi and Brussels react")]
+    assert keys[keys.index("kyiv") + 1] == "ukrain" and "india" in keys and "eu" in keys
+    # a report naming the capital and one naming the country share the country, with no place conflict
+    e = explain("Record drone attack on Kyiv overnight", "", "Record drone attack on Ukraine overnight", "")
+    assert "ukrain" in {k for k, _ in e.shared} and e.conflict == 0.0 and e.same_story
+
+
+_term_words = st.sampled_from([
+    "Kyiv", "kyiv", "Ukraine", "New", "Delhi", "new", "delhi", "Moscow", "Fed", "U.S.", "prime", "minister",
+    "South", "Korea", "Seoul", "says", "the", "19", "Attack", "attacks", "Brussels", "EU", "it's",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_term_words, min_size=0, max_size=12).map(" ".join), min_size=1, max_size=6),
+       st.integers(1, 6))
+def test_cached_terms_and_limits_agree_with_the_plain_extraction(texts: list[str], limit: int) -> None:
+    # the index extracts terms through a per-index word cache and with a limit for summaries: both must
+    # give what the uncached extraction gives (capitals, which add their country, are never cached)
+    cache: dict[str, str] = {}
+    for text in texts + texts:
+        plain = stories_mod._terms(text, None)
+        assert stories_mod._terms(text, cache) == plain
+        assert stories_mod._terms(text, cache, limit) == plain[:limit]
+
+
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 
 
