@@ -366,6 +366,8 @@ polls:poll election:elections say:said:says football:soccer film:movie premier:p
 1:one 2:two 3:three 4:four 5:five 6:six 7:seven 8:eight 9:nine 10:ten 11:eleven 12:twelve
 first:1st second:2nd third:3rd fourth:4th fifth:5th sixth:6th seventh:7th eighth:8th ninth:9th tenth:10th
 billion:bn million:mn
+deal:agreement:accord:pact resign:quit probe:investigation:inquiry hurt:injure:wound ban:prohibit
+row:dispute:spat hike:increase
 """
 
 # Multi-word names and their acronyms: the phrase becomes the acronym's term.

@@ -83,6 +83,8 @@ def test_terms_stem_alias_and_entities() -> None:
     keys = [t.key for t in terms("Syrian troops pushed into Syria as the U.S. and USA watch")]
     assert keys[:3] == ["syria", "armi", "push"]  # troops -> army (synonym table), Porter stems
     assert "america" in keys and "the" not in keys
+    assert {t.key for t in terms("accord pact agreement deal")} == {"deal"}
+    assert [t.key for t in terms("probe inquiry row dispute")] == ["probe", "row"]
     ents = {t.key: t.entity for t in terms("Police say 19 hurt in New Orleans shooting")}
     assert ents["19"] and ents["orlean"] and not ents["polic"]
 
