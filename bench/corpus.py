@@ -192,6 +192,15 @@ def make_feed(spec: Spec, source: int) -> Feed:
                 items=feed_items(spec, source))
 
 
+def with_new_item(spec: Spec, feed: Feed) -> Feed:
+    """The feed with one more original item, published at the base time (newer than every other)."""
+    new = original_item(spec, feed.index, spec.items)
+    new = Item(guid=new.guid, link=new.link, title=new.title, summary=new.summary, published=spec.base,
+               categories=new.categories)
+    return Feed(index=feed.index, name=feed.name, kind=feed.kind, title=feed.title, site=feed.site,
+                items=(new, *feed.items))
+
+
 def feeds(spec: Spec) -> Iterator[Feed]:
     for i in range(spec.sources):
         yield make_feed(spec, i)

@@ -7,7 +7,8 @@ Scenario groups (each scenario in a fresh temp dir with its own generated config
 * ``g200``: 200 generated sources x 50 items on a loopback server (bench/server.py, own process):
   ``cold`` (empty store), then, each on a copy of the cold run's store and output: ``warm-304``
   (every source answers 304), ``warm-same`` (200 with unchanged bytes, no validators honoured),
-  ``warm-builddate`` (200 where only lastBuildDate / feed <updated> changed);
+  ``warm-builddate`` (200 where only lastBuildDate / feed <updated> changed), ``warm-new`` (one source in
+  20 has one new item, the rest answer 304: a cron run where a little changed; no target in the issue);
 * ``real``: the 200 real feeds of ../shared/corpus/perf-real, cold;
 * ``scale``: 10,000 sources x 10 items (1,000 with --quick), cold and warm-304;
 * ``publish``: 20 channels rendered from a store filled directly with 10,000 vs 1,000,000 items
@@ -108,6 +109,13 @@ def write_config(directory: Path, sources: Sequence[tuple[str, str]], channels: 
 
 
 # -- the loopback server ------------------------------------------------------------------------
+
+def bench_server_new_every() -> int:
+    """bench/server.py's new-items mode: every how many generated feeds one has a new item."""
+    import server as bench_server
+
+    return int(bench_server.NEW_EVERY)
+
 
 class FeedServer:
     """bench/server.py in a child process; it leaves when we close its stdin or die."""
@@ -634,19 +642,28 @@ class Bench:
                                  Target("x baseline", cold.vs_baseline or 0, ">=", 7, "x")]
             cold.targets.append(Target("peak RSS", cold.peak_rss_mb, "<=", rss_limit, " MB"))
             self.results.append(cold)
-            mode_of = {"warm-304": "normal", "warm-same": "no-validators", "warm-builddate": "build-date"}
+            mode_of = {"warm-304": "normal", "warm-same": "no-validators", "warm-builddate": "build-date",
+                       "warm-new": "new-items"}
             limit_of = {"warm-304": 1.5, "warm-same": 1.5, "warm-builddate": 3.0}
             for kind in warm_kinds:
                 d = self.fresh(f"{label}-{kind}", like=cold_dir)
                 server.mode(mode_of[kind])
-                r = self.pipeline(f"{label}-{kind}", d, sources=n, items=items, base=base, warm=True, server=server,
-                                  profile=inline)
-                r.targets.append(Target("ms/source", r.ms_per_source, "<=", limit_of[kind], " ms"))
+                # warm-new (a few sources have one new item each) is expected to add rows and publish
+                unchanged = kind != "warm-new"
+                r = self.pipeline(f"{label}-{kind}", d, sources=n, items=items, base=base, warm=unchanged,
+                                  server=server, profile=inline)
+                if kind in limit_of:
+                    r.targets.append(Target("ms/source", r.ms_per_source, "<=", limit_of[kind], " ms"))
                 r.targets.append(Target("peak RSS", r.peak_rss_mb, "<=", rss_limit, " MB"))
                 expect = {"warm-304": ("not_modified", "304"), "warm-same": ("unchanged_body", "200")}.get(kind)
                 if expect:
                     got = r.extra[expect[0]]
                     r.checks.append(Check(f"every source {expect[0]}", got == n, f"{got}/{n}"))
+                if kind == "warm-new":
+                    fresh = len(range(0, n, bench_server_new_every()))
+                    r.checks.append(Check("one new item in each changed source, the rest 304",
+                                          r.new_items == fresh and r.extra["not_modified"] == n - fresh,
+                                          f"{r.new_items} new, {r.extra['not_modified']}/{n - fresh} not modified"))
                 self.results.append(r)
             if inline:
                 for kind in ("cold", *warm_kinds):
@@ -958,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "g200" in a.scenario:
             bench.group_generated("g200", opts.g_sources, opts.g_items,
-                                  warm_kinds=("warm-304", "warm-same", "warm-builddate"), rss_limit=150)
+                                  warm_kinds=("warm-304", "warm-same", "warm-builddate", "warm-new"), rss_limit=150)
         if "real" in a.scenario:
             bench.group_real()
         if "scale" in a.scenario:

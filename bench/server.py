@@ -12,6 +12,8 @@ Prints ``port N`` on stdout once it listens on 127.0.0.1 (an ephemeral port), th
       body differs from the last one only in that element, with a new ETag and Last-Modified;
     - ``no-validators``: always 200 with the same bytes, no ETag or Last-Modified, and request
       validators are ignored;
+    - ``new-items``: as ``normal``, but one generated feed in NEW_EVERY has one more item (published at
+      the base time, newest), so it has a new ETag and answers 200 -- a run where a little changed;
 * ``/_stats``: JSON counters (connections accepted, requests, responses by status), ``/_stats/reset`` zeroes them.
 
 Responses are written in one send (headers and body together) on sockets with TCP_NODELAY, so
@@ -39,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-MODES = ("normal", "build-date", "no-validators")
+MODES = ("normal", "build-date", "no-validators", "new-items")
+NEW_EVERY = 20  # new-items mode: feeds 0, 20, 40, ... have one more item
 
 
 @dataclass
@@ -61,6 +64,7 @@ def _etag(data: bytes) -> str:
 class State:
     def __init__(self) -> None:
         self.docs: dict[str, Doc] = {}
+        self.new_docs: dict[str, Doc] = {}  # new-items mode: path -> the feed with one more item
         self.mode = "normal"
         self.lock = threading.Lock()
         self.counter = 0
@@ -77,14 +81,18 @@ class State:
             return self.counter
 
 
+def _doc(feed: corpus.Feed, when: datetime) -> Doc:
+    prefix, suffix = corpus.template(feed)
+    body = prefix + corpus.build_date(feed, when) + suffix
+    return Doc(body=body, etag=_etag(body), last_modified=format_datetime(when, usegmt=True), modified_at=when,
+               content_type=feed.content_type, prefix=prefix, suffix=suffix, kind=feed.kind)
+
+
 def load_generated(state: State, spec: corpus.Spec) -> None:
-    modified = spec.base
     for feed in corpus.feeds(spec):
-        prefix, suffix = corpus.template(feed)
-        body = prefix + corpus.build_date(feed, spec.base) + suffix
-        state.docs[feed.path] = Doc(body=body, etag=_etag(body), last_modified=format_datetime(modified, usegmt=True),
-                                    modified_at=modified, content_type=feed.content_type, prefix=prefix,
-                                    suffix=suffix, kind=feed.kind)
+        state.docs[feed.path] = _doc(feed, spec.base)
+        if feed.index % NEW_EVERY == 0:
+            state.new_docs[feed.path] = _doc(corpus.with_new_item(spec, feed), spec.base + timedelta(minutes=1))
 
 
 def load_real(state: State, directory: Path) -> None:
@@ -157,6 +165,8 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 self._send(200, body, {"Content-Type": doc.content_type, "ETag": f'"b{tick}-{doc.etag[1:-1]}"',
                                        "Last-Modified": format_datetime(when, usegmt=True)})
                 return
+            if mode == "new-items":
+                doc = state.new_docs.get(path, doc)
             if _not_modified(doc, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")):
                 self._send(304, b"", {"ETag": doc.etag, "Last-Modified": doc.last_modified})
                 return

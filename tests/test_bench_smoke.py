@@ -78,6 +78,18 @@ def test_server_honours_conditional_get(server: bench_run.FeedServer) -> None:
     server.mode("no-validators")
     s3, h3, b3 = server.get(path, {"If-None-Match": h["etag"], "If-Modified-Since": h["last-modified"]})
     assert s3 == 200 and b3 == body and "etag" not in h3 and "last-modified" not in h3
+
+    # new-items: feed 0 (one in NEW_EVERY) has one more item, newest first, and a new ETag; others are as
+    # in normal mode (304 to their validators)
+    server.mode("new-items")
+    feeds = list(corpus.feeds(SPEC))
+    s4, h4, b4 = server.get(feeds[0].path, {"If-None-Match": h["etag"]})
+    assert s4 == 200 and h4["etag"] != h["etag"] and b4 != body
+    assert b4.count(b"<item>") + b4.count(b"<entry>") == len(feeds[0].items) + 1
+    new = corpus.with_new_item(SPEC, feeds[0]).items[0]
+    assert new.published == SPEC.base and new.link.encode() in b4 and new.link.encode() not in body
+    _, h1, _ = server.get(feeds[1].path)
+    assert server.get(feeds[1].path, {"If-None-Match": h1["etag"]})[0] == 304
     server.mode("normal")
 
 
@@ -87,7 +99,7 @@ def test_harness_produces_figures(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert rc in (0, 1), out  # 1: a pipeline correctness check failed; the figures are still there
     data = json.loads((tmp_path / "latest.json").read_text())
     by_name = {r["scenario"]: r for r in data["results"]}
-    assert set(by_name) == {"g200-cold", "g200-warm-304", "g200-warm-same", "g200-warm-builddate"}
+    assert set(by_name) == {"g200-cold", "g200-warm-304", "g200-warm-same", "g200-warm-builddate", "g200-warm-new"}
     cold = by_name["g200-cold"]
     assert cold["sources"] == 3 and cold["items"] == 15 and cold["new_items"] > 0
     for r in data["results"]:
@@ -96,6 +108,10 @@ def test_harness_produces_figures(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert by_name["g200-warm-304"]["extra"]["not_modified"] == 3
     assert by_name["g200-warm-304"]["extra"]["server"].get("304") == 3
     assert by_name["g200-warm-same"]["extra"]["unchanged_body"] == 3
+    # warm-new: source 0 has one new item (stored, published), the other two answer 304
+    new = by_name["g200-warm-new"]
+    assert new["new_items"] == 1 and new["extra"]["not_modified"] == 2
+    assert {c["name"]: c["ok"] for c in new["checks"]}["one new item in each changed source, the rest 304"]
     for name in ("g200-warm-304", "g200-warm-same", "g200-warm-builddate"):
         extra = by_name[name]["extra"]
         assert isinstance(extra["output_changed"], list) and isinstance(extra["writes_beyond_validators"], dict)
