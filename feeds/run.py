@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -175,6 +176,7 @@ class Pipeline:
         self._stories: Any = None
         self._embedder: CachedEmbedder | None = None  # semantic mode: made at the index's first load, kept
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
+        self._pruned_at = -math.inf  # _newest when window rows were last pruned
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
         self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
         self._policies: dict[tuple[timedelta | None, str | None], schedule.Policy] = {}
@@ -257,7 +259,7 @@ class Pipeline:
             finally:
                 pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
                 self.flush_validators()
-            self.prune_embeddings()
+            self.prune_window_rows()
             if not self.keep_index:
                 self._stories = None  # rebuilt from the store's window if this Pipeline runs again
         from feeds.publish import missing_channels, missing_index
@@ -280,17 +282,23 @@ class Pipeline:
                                   len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
 
-    def prune_embeddings(self) -> None:
-        """Semantic mode: drop the stored embeddings of items now out of the story window (they are never
-        read again). Once per run, only if the index was loaded (no new items: nothing to drop)."""
-        if self._embedder is not None and self._stories is not None:
-            from sqlalchemy.exc import SQLAlchemyError
+    def prune_window_rows(self) -> None:
+        """Drop the stored story vectors (and, in semantic mode, embeddings) of items now out of the story
+        window: they are never read again. Only when the index was loaded and its window moved since the
+        last prune (a daemon tick with nothing new writes nothing)."""
+        if self._stories is None or self._newest <= self._pruned_at:
+            return
+        from sqlalchemy.exc import SQLAlchemyError
 
-            try:
-                with self.store.tx() as c:
-                    self.store.prune_embeddings(c, self._newest - self.cfg.stories.window.total_seconds())
-            except SQLAlchemyError as e:  # housekeeping (a locked or full disk): never in the way of publishing
-                log.warning("could not prune stored embeddings: %s", e)
+        before = self._newest - self.cfg.stories.window.total_seconds()
+        try:
+            with self.store.tx() as c:
+                self.store.prune_vectors(c, before)
+                if self._embedder is not None:
+                    self.store.prune_embeddings(c, before)
+            self._pruned_at = self._newest
+        except SQLAlchemyError as e:  # housekeeping (a locked or full disk): never in the way of publishing
+            log.warning("could not prune stored story vectors: %s", e)
 
     def flush_validators(self) -> None:
         """Write the deferred validator-only updates of sources, in one transaction."""
@@ -522,8 +530,9 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        self._assign_stories(c, new_rows, item_chans, row.name, out)
+        vectors = self._assign_stories(c, new_rows, item_chans, row.name, out)
         st.insert_items(c, new_rows)
+        st.put_vectors(c, vectors)
         if self._embedder is not None and self._stories is not None:  # the vectors with their items
             vecs = self._embedder.take([r["title"] for r in new_rows])
             st.put_embeddings(c, [(r["id"], k, v) for r, (k, v) in zip(new_rows, vecs, strict=True)])
@@ -550,14 +559,16 @@ class Pipeline:
         return float(s["updated"]) if s else self.now().timestamp()
 
     def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
-                        out: SourceOutcome) -> None:
+                        out: SourceOutcome) -> list[tuple[int, bytes, bytes]]:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
-        and their channel entries: one statement per table for the whole source."""
+        and their channel entries: one statement per table for the whole source. Returns the items'
+        story vectors (item id, key, encoded), to be stored once the items are."""
         st = self.store
         index = self._story_index(c)
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
+        vectors: list[tuple[int, bytes, bytes]] = []
         if index is not None:
-            from feeds.stories import is_significant_update
+            from feeds.stories import encode_vector, is_significant_update
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
             for r in rows:
@@ -567,6 +578,8 @@ class Pipeline:
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
                 match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
                 decided.append((match.story_id, is_significant_update(match, index.config)))
+                vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
+                                encode_vector(index.item_vector(r["id"]))))
         else:
             decided = [(r["id"], False) for r in rows]
         new_ids = {r["id"] for r in rows}
@@ -608,6 +621,7 @@ class Pipeline:
         st.update_stories(c, [stories[sid] for sid in sorted(changed)])
         st.upsert_story_channels(c, [{"channel": ch, "story_id": sid, "updated": up}
                                      for (ch, sid), up in entries.items()])
+        return vectors
 
 
 def story_config(cfg: Config) -> stories.StoryConfig:
@@ -654,11 +668,13 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     """A story index holding the store's current window, and the newest published time in it.
 
     The window is measured between reports, not from the wall clock: it ends at the newest stored
-    report (feeds replayed from the past still cluster; memory stays bounded by the window). In
-    semantic mode (`embedder`, made by story_embedder if not given) the window's stored vectors are
-    used; titles without one (or whose stored key is another model's or another title's) are embedded,
-    in batches, and stored in `conn` if given (a writer's transaction; readers such as `feeds explain`
-    pass none and write nothing)."""
+    report (feeds replayed from the past still cluster; memory stays bounded by the window). Each
+    item goes back with the vector it entered the index with (stored with it); an item without one
+    (stored before schema 3, edited since, or other vector settings) gets one computed under the
+    current weights. In semantic mode (`embedder`, made by story_embedder if not given) the window's
+    stored embeddings are used; titles without one (or whose stored key is another model's or another
+    title's) are embedded, in batches. What was computed is stored in `conn` if given (a writer's
+    transaction; readers such as `feeds explain` pass none and write nothing)."""
     from feeds import stories
 
     if embedder is None:
@@ -667,9 +683,29 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     newest = store.newest_published() or 0.0
     since = newest - cfg.stories.window.total_seconds()
     window = store.window_items(since)
-    if embedder is None:
+    # each item's vector as it entered the index, stored with it; computed (and stored, for a writer)
+    # when there is none or it was made for another text or other settings
+    saved = store.window_vectors(since)
+    computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
+
+    def rows() -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
         for item_id, title, summary, published, story_id in window:
-            index.add_known(item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
+            key = index.vector_key(title, summary)
+            got = saved.pop(item_id, None)
+            vec = stories.decode_vector(got[1]) if got is not None and got[0] == key else None
+            if vec is None:
+                computed.append((item_id, key))
+            yield item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec
+
+    def store_computed() -> None:
+        """Store the vectors that were computed (a writer only): the next run reads them."""
+        if conn is not None and computed:
+            store.put_vectors(conn, [(i, k, stories.encode_vector(index.item_vector(i))) for i, k in computed])
+
+    if embedder is None:
+        for r in rows():
+            index.add_known(*r)
+        store_computed()
         return index, newest
     # only the vectors of this model and of the title each item has now (an older model's rows, which
     # may have another length, or an edited title's, are misses)
@@ -679,8 +715,8 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     taken = embedder.add_known((key, vec) for _, key, vec in stored)
     have = {item_id: key for item_id, key, _ in stored if key in taken}
     try:
-        index.add_known_many((item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id)
-                             for item_id, title, summary, published, story_id in window)
+        index.add_known_many(rows())
+        store_computed()
         if conn is not None:
             missing = [(item_id, title) for item_id, title, *_ in window if have.get(item_id) != embedder.key(title)]
             if missing:

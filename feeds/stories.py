@@ -21,12 +21,14 @@ the window and still finds every story that can reach the threshold.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import html
 import itertools
 import math
 import operator
 import re
+import struct
 import unicodedata
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -47,6 +49,8 @@ __all__ = [
     "StoryConfig",
     "StoryIndex",
     "StoryMatch",
+    "decode_vector",
+    "encode_vector",
     "explain",
     "is_significant_update",
     "normalize_text",
@@ -656,6 +660,48 @@ class Explanation:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stored item vectors
+# ---------------------------------------------------------------------------------------------------
+
+# An item's vector is frozen when the item enters the index; the pipeline stores it with the item, so
+# a restart puts the window back without extracting terms again (that took ~0.3 ms an item, seconds
+# for a full window, at every cron run that had something new). Bump when the encoding changes, or
+# when old vectors must not be reused.
+VECTOR_FORMAT = 1
+_VEC_HEAD = struct.Struct("<BH")
+
+
+def encode_vector(vec: Mapping[str, float]) -> bytes:
+    """An item vector as bytes: format, term count, the weights as little-endian doubles (exact), then
+    the terms joined by NUL (a term never holds one: normalize_text keeps no control character)."""
+    n = len(vec)
+    return (_VEC_HEAD.pack(VECTOR_FORMAT, n) + struct.pack(f"<{n}d", *vec.values())
+            + "\0".join(vec).encode("utf-8"))
+
+
+def decode_vector(blob: bytes) -> dict[str, float] | None:
+    """encode_vector's input back, in the same order; None for bytes of another format, that do not
+    parse, or that do not hold a unit vector (or the empty one) over distinct terms: the caller then
+    computes the vector again."""
+    try:
+        fmt, n = _VEC_HEAD.unpack_from(blob)
+        if fmt != VECTOR_FORMAT:
+            return None
+        end = _VEC_HEAD.size + 8 * n
+        weights = struct.unpack_from(f"<{n}d", blob, _VEC_HEAD.size)
+        keys = blob[end:].decode("utf-8").split("\0") if n else []
+    except (struct.error, UnicodeDecodeError):
+        return None
+    if len(keys) != n or not all(keys):
+        return None
+    out = dict(zip(keys, weights, strict=True))
+    # vector() gives unit vectors (NaN or infinite weights fail this too)
+    if len(out) != n or (n and not abs(math.fsum([w * w for w in weights]) - 1.0) < 1e-9):
+        return None
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1462,15 +1508,35 @@ class StoryIndex:
         sem.insert(item_id, item_id, e, 1)
         return StoryMatch(item_id, False, score, None, 1.0)
 
-    def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int) -> None:
-        """Put back an item whose story is already decided (start-up from the store)."""
-        self._insert(item_id, story_id, published.timestamp(), self.vector(title, summary))
+    def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int,
+                  vector: Mapping[str, float] | None = None) -> None:
+        """Put back an item whose story is already decided (start-up from the store). ``vector``: the
+        item's vector as it entered an index before (`item_vector`, stored under `vector_key`); without
+        one it is computed from the text under the current weights."""
+        vec = (vector if isinstance(vector, dict) else dict(vector)) if vector is not None \
+            else self.vector(title, summary)
+        self._insert(item_id, story_id, published.timestamp(), vec)
         if self._sem is not None:
             self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
 
-    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int]], batch_size: int = 256) -> None:
-        """add_known for each (item_id, title, summary, published, story_id); in semantic mode the titles
-        are embedded in batches of ``batch_size``."""
+    def item_vector(self, item_id: int) -> dict[str, float]:
+        """The unit vector a live item entered the index with (what add_known takes back)."""
+        it = self._items[item_id]
+        return dict(it.pairs(self._stories[it.story_id]))
+
+    def vector_key(self, title: str, summary: str) -> bytes:
+        """What a stored vector is valid for: this text under the settings vector() depends on (and
+        VECTOR_FORMAT). A stored vector whose key differs (an edited item, changed settings) is not used."""
+        cfg = self.config
+        h = hashlib.blake2b(digest_size=16, person=b"feeds-vec-%d" % VECTOR_FORMAT)
+        h.update(f"{cfg.summary_weight!r} {cfg.summary_terms} {cfg.entity_boost!r} {cfg.prior_docs!r}\0".encode())
+        h.update(title.encode("utf-8", "surrogatepass") + b"\0" + summary.encode("utf-8", "surrogatepass"))
+        return h.digest()
+
+    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, Mapping[str, float] | None]],
+                       batch_size: int = 256) -> None:
+        """add_known for each (item_id, title, summary, published, story_id, vector or None); in semantic
+        mode the titles are embedded in batches of ``batch_size``."""
         if self._sem is None:
             for it in items:
                 self.add_known(*it)

@@ -1,5 +1,5 @@
 """Stored title embeddings of the semantic mode (store schema 2, table item_embeddings), on real SQLite
-files: the v1 -> v2 upgrade, no re-embedding after a restart, same stories as an uninterrupted run,
+files: the upgrade of a v1 store, no re-embedding after a restart, same stories as an uninterrupted run,
 vectors leaving with their items, another model never reusing them.
 
 The upgrade tests need nothing; the others need the semantic extra and its model and skip without them
@@ -14,17 +14,28 @@ import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from feedgen_util import rss
 from sqlalchemy import delete
+from store_util import (
+    V1_STORE,
+    config,
+    query,
+    reveal_in_steps,
+    run,
+    seed_rows,
+    stories_of,
+    table_rows,
+    write_feeds,
+)
 
-from feeds.config import Config, parse_config
+from feeds.config import Config
 from feeds.errors import StoreError
-from feeds.run import Pipeline, load_story_index
+from feeds.run import load_story_index
 from feeds.store import Store
 from feeds.store import schema as S
 
@@ -37,50 +48,35 @@ except ImportError:  # numpy (the semantic extra) is not installed
 
 needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="the semantic extra (numpy, model files) is not installed")
 
-DATA = Path(__file__).parent / "data"
-V1_STORE = DATA / "store-v1" / "feeds-v1.db"
-NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
 
-
-def table_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    con = sqlite3.connect(db)
-    try:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
-    finally:
-        con.close()
-
-
-def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+def semantic_config(d: Path) -> Config:
+    return config(d, semantic=True)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Schema: version 1 -> 2
+# Schema: version 1 -> current
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_v1_store_upgrades_to_v2_and_loses_nothing(tmp_path: Path) -> None:
+def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "feeds.db"
     shutil.copy(V1_STORE, db)
     before = table_rows(db)
     assert before["meta"] == [("schema_version", "1")] and "item_embeddings" not in before
+    assert "item_vectors" not in before
     assert len(before["items"]) == 21 and len(before["sightings"]) == 1
 
-    Store.open(db).close()
+    Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors)
     after = table_rows(db)
-    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 2
-    assert after["item_embeddings"] == []
+    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 3
+    assert after["item_embeddings"] == [] and after["item_vectors"] == []
     for name, rows in before.items():
         if name != "meta":
             assert after[name] == rows, name
     assert query(db, "PRAGMA integrity_check") == [("ok",)] and query(db, "PRAGMA foreign_key_check") == []
-    fk = query(db, "PRAGMA foreign_key_list(item_embeddings)")
-    assert [(r[2], r[3], r[4], r[6]) for r in fk] == [("items", "item_id", "id", "CASCADE")]
+    for table in ("item_embeddings", "item_vectors"):
+        fk = query(db, f"PRAGMA foreign_key_list({table})")
+        assert [(r[2], r[3], r[4], r[6]) for r in fk] == [("items", "item_id", "id", "CASCADE")]
 
     Store.open(db).close()  # opening again is a no-op
     assert table_rows(db) == after
@@ -90,8 +86,9 @@ def test_store_newer_than_this_code_is_refused(tmp_path: Path, monkeypatch: pyte
     db = tmp_path / "feeds.db"
     Store.open(db).close()
     rows = table_rows(db)
+    current = S.SCHEMA_VERSION
     monkeypatch.setattr(S, "SCHEMA_VERSION", 1)  # this code as feeds with schema 1 was
-    with pytest.raises(StoreError, match="store schema 2 is newer than this feeds"):
+    with pytest.raises(StoreError, match=f"store schema {current} is newer than this feeds"):
         Store.open(db)
     assert table_rows(db) == rows
 
@@ -143,53 +140,8 @@ def counter(model: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     yield c
 
 
-def seed_rows() -> list[tuple[datetime, str, str]]:
-    """(published, story label, title) of the seed headlines, oldest first."""
-    out = []
-    for line in (DATA / "seed-headlines.tsv").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            ts, story, _, title = line.split("\t")
-            out.append((datetime.fromisoformat(ts.replace("Z", "+00:00")), story, title))
-    return sorted(out)
-
-
-def write_feeds(d: Path, rows: Sequence[tuple[datetime, str, str]], shift: timedelta = timedelta(0)) -> None:
-    """Rows spread over three sources a, b, c (row i to source i mod 3); each item's guid is its row."""
-    feeds: dict[str, list[dict[str, object]]] = {"a": [], "b": [], "c": []}
-    for i, (ts, _, title) in enumerate(rows):
-        feeds["abc"[i % 3]].append({"title": title, "guid": f"g{i}-{title[:12]}", "date": ts + shift,
-                                    "link": f"https://s{i % 3}.example/{i}"})
-    for name, items in feeds.items():
-        (d / f"{name}.xml").write_bytes(rss(items))
-
-
-def semantic_config(d: Path) -> Config:
-    srcs = "".join(f'[[sources]]\nurl = "{n}.xml"\nname = "{n}"\n' for n in "abc")
-    text = (f'[output]\ndir = "out"\nbase_url = "https://feeds.example.org/"\n[store]\npath = "feeds.db"\n'
-            f'[stories]\nsemantic = true\n{srcs}\n[channels.all]\ntitle = "All"\nmatch_all = true\n')
-    return parse_config(text, d / "feeds.toml")
-
-
-def run(cfg: Config, now: datetime = NOW) -> int:
-    """One `feeds run` as cron does it: open the store, run the pipeline, close. Returns new items."""
-    store = Store.open(cfg.store_path)
-    pipe = Pipeline(cfg, store, now=lambda: now)
-    try:
-        return pipe.run(force_all=True).new_items
-    finally:
-        pipe.close()
-        store.close()
-
-
 def stored_vectors(db: Path) -> dict[int, tuple[bytes, bytes]]:
     return {int(i): (bytes(k), bytes(v)) for i, k, v in query(db, "SELECT item_id, key, vector FROM item_embeddings")}
-
-
-def stories_of(db: Path) -> set[frozenset[str]]:
-    by: dict[int, set[str]] = {}
-    for sid, title in query(db, "SELECT story_id, title FROM items"):
-        by.setdefault(sid, set()).add(title)
-    return {frozenset(v) for v in by.values()}
 
 
 def load_calls(cfg: Config, counter: Counter, emb: Any = None) -> list[list[str]]:
@@ -244,25 +196,7 @@ def test_a_restart_gives_the_same_stories_as_an_uninterrupted_run(tmp_path: Path
     opened again, index rebuilt from the store) at each step. Same stories, same story rows, same vectors;
     the restarted one embeds each title once."""
     rows = seed_rows()
-    steps = [rows[:8], rows[:15], rows]
-    one, restarted = tmp_path / "one", tmp_path / "restarted"
-    one.mkdir()
-    restarted.mkdir()
-    cfg_one, cfg_re = semantic_config(one), semantic_config(restarted)
-    store = Store.open(cfg_one.store_path)
-    pipe = Pipeline(cfg_one, store, now=lambda: NOW)
-    try:
-        for k, part in enumerate(steps):
-            write_feeds(one, part)
-            pipe.now = lambda k=k: NOW + timedelta(minutes=10 * k)  # type: ignore[misc]
-            pipe.run(force_all=True)
-    finally:
-        pipe.close()
-        store.close()
-    counter.reset()
-    for k, part in enumerate(steps):
-        write_feeds(restarted, part)
-        run(cfg_re, NOW + timedelta(minutes=10 * k))
+    cfg_one, cfg_re, steps = reveal_in_steps(tmp_path, semantic=True, between=counter.reset)
     assert counter.texts == len(rows)  # each title embedded once, none again at a restart
     a, b = stories_of(cfg_one.store_path), stories_of(cfg_re.store_path)
     assert a == b

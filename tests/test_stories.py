@@ -650,3 +650,46 @@ def test_lexical_mode_never_imports_numpy() -> None:
 def test_semantic_weight_must_be_inside_zero_one() -> None:
     with pytest.raises(ValueError, match="semantic_weight"):
         StoryIndex(StoryConfig(semantic_weight=1.0), fake_embedder())
+
+
+# -- stored vectors -------------------------------------------------------------------------------
+
+_term_keys = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_term_keys, st.floats(0.001, 1e6), max_size=40))
+def test_vector_encoding_round_trips_exactly_and_in_order(raw: dict[str, float]) -> None:
+    norm = math.sqrt(math.fsum(w * w for w in raw.values()))
+    vec = {k: w / norm for k, w in raw.items()}  # unit vectors, as vector() gives
+    back = stories_mod.decode_vector(stories_mod.encode_vector(vec))
+    assert back == vec and list(back or {}) == list(vec)
+    if vec:  # not a unit vector (damaged, or NaN): refused
+        k = next(iter(vec))
+        for w in (vec[k] * 2 + 1, math.nan, math.inf):
+            assert stories_mod.decode_vector(stories_mod.encode_vector(dict(vec, **{k: w}))) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_decoding_any_bytes_gives_a_vector_or_none(blob: bytes) -> None:
+    out = stories_mod.decode_vector(blob)
+    assert out is None or (isinstance(out, dict) and all(out))
+
+
+def test_item_vector_is_the_vector_an_item_entered_with() -> None:
+    ix = StoryIndex(StoryConfig())
+    seed = load_seed()
+    vecs = {}
+    for i, (ts, _, _, title) in enumerate(seed):
+        vecs[i] = ix.vector(title, "")
+        ix.add(i, title, "", ts)
+    # every item still returns its own vector, also after others joined its story
+    assert any(len(ix.members(ix.story_of(i) or -1)) > 1 for i in vecs)
+    assert all(ix.item_vector(i) == vecs[i] and list(ix.item_vector(i)) == list(vecs[i]) for i in vecs)
+    assert all(ix.item_vector(i) == stories_mod.decode_vector(stories_mod.encode_vector(ix.item_vector(i)))
+               for i in vecs)
+    again = StoryIndex(StoryConfig())
+    for i, (ts, _, _, title) in enumerate(seed):
+        again.add_known(i, title, "", ts, ix.story_of(i) or i, vector=ix.item_vector(i))
+    assert all(again.item_vector(i) == ix.item_vector(i) for i in vecs)

@@ -19,8 +19,9 @@ from sqlalchemy import (
     Text,
 )
 
-# 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings).
-SCHEMA_VERSION = 2
+# 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings). 3: item_vectors (the
+# story index's term vectors, so a run rebuilds the window's index without extracting terms again).
+SCHEMA_VERSION = 3
 metadata = MetaData()
 
 meta = Table(
@@ -178,6 +179,18 @@ websub_pending = Table(
 # (ON DELETE CASCADE) and are dropped once the item is out of the story window (Store.prune_embeddings).
 item_embeddings = Table(
     "item_embeddings", metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", LargeBinary(16), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+# The story index's vector of an item (feeds.stories.encode_vector: its terms and weights as they entered
+# the index), so that a run puts the window back into the index without extracting terms again. `key` =
+# StoryIndex.vector_key(title, summary): a row is used only for the item's current text and the current
+# vector settings; otherwise it is a miss (computed, then overwritten). Rows go with their item and are
+# dropped once it is out of the story window (Store.prune_vectors).
+item_vectors = Table(
+    "item_vectors", metadata,
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("key", LargeBinary(16), nullable=False),
     Column("vector", LargeBinary, nullable=False),

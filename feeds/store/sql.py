@@ -141,10 +141,16 @@ def _upgrade_1_to_2(c: Connection) -> None:
     S.item_embeddings.create(c, checkfirst=True)
 
 
+def _upgrade_2_to_3(c: Connection) -> None:
+    """Version 3 adds item_vectors (the story index's stored term vectors; empty at first: the next run
+    that loads the index computes the window's vectors as before and stores them)."""
+    S.item_vectors.create(c, checkfirst=True)
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-_UPGRADES = {1: _upgrade_1_to_2}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 
 class Store:
@@ -398,27 +404,56 @@ class Store:
                  .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
             return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
 
-    # -- item embeddings (semantic mode) -------------------------------------------------------
+    # -- per-item vectors: embeddings (semantic mode) and the story index's term vectors ----------
+    # Both tables are (item_id, key, vector): a row is used only when its key matches what the caller
+    # would compute now, goes with its item (ON DELETE CASCADE) and is pruned once out of the window.
+    def _window_rows(self, table: Any, since: float) -> Iterator[tuple[int, bytes, bytes]]:
+        i = S.items
+        with self.engine.connect() as c:
+            q = select(table.c.item_id, table.c.key, table.c.vector).join(i, i.c.id == table.c.item_id) \
+                .where(i.c.published >= since)
+            for r in c.execute(q):
+                yield int(r[0]), bytes(r[1]), bytes(r[2])
+
+    @staticmethod
+    def _put_rows(c: Connection, table: Any, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
+        _upsert(c, table, [{"item_id": i, "key": k, "vector": v} for i, k, v in rows], ("item_id",),
+                ("key", "vector"))
+
+    @staticmethod
+    def _prune_rows(c: Connection, table: Any, before: float) -> int:
+        i = S.items
+        old = select(table.c.item_id).join(i, i.c.id == table.c.item_id).where(i.c.published < before)
+        return int(c.execute(delete(table).where(table.c.item_id.in_(old))).rowcount or 0)
+
     def window_embeddings(self, since: float) -> list[tuple[int, bytes, bytes]]:
         """Stored embeddings of the items published since a time: (item id, key, float32 bytes)."""
-        e, i = S.item_embeddings, S.items
-        with self.engine.connect() as c:
-            q = select(e.c.item_id, e.c.key, e.c.vector).join(i, i.c.id == e.c.item_id).where(i.c.published >= since)
-            return [(int(r[0]), bytes(r[1]), bytes(r[2])) for r in c.execute(q)]
+        return list(self._window_rows(S.item_embeddings, since))
 
     @staticmethod
     def put_embeddings(c: Connection, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
         """Store (item id, key, float32 bytes) rows, replacing an item's previous row."""
-        _upsert(c, S.item_embeddings, [{"item_id": i, "key": k, "vector": v} for i, k, v in rows], ("item_id",),
-                ("key", "vector"))
+        Store._put_rows(c, S.item_embeddings, rows)
 
     @staticmethod
     def prune_embeddings(c: Connection, before: float) -> int:
         """Drop the embeddings of items published before a time (out of the story window: never read
         again; if the window grows they are misses, recomputed). Returns how many rows went."""
-        e, i = S.item_embeddings, S.items
-        old = select(e.c.item_id).join(i, i.c.id == e.c.item_id).where(i.c.published < before)
-        return int(c.execute(delete(e).where(e.c.item_id.in_(old))).rowcount or 0)
+        return Store._prune_rows(c, S.item_embeddings, before)
+
+    def window_vectors(self, since: float) -> dict[int, tuple[bytes, bytes]]:
+        """Stored story vectors of the items published since a time: item id -> (key, encoded vector)."""
+        return {i: (k, v) for i, k, v in self._window_rows(S.item_vectors, since)}
+
+    @staticmethod
+    def put_vectors(c: Connection, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
+        """Store (item id, key, encoded vector) rows, replacing an item's previous row."""
+        Store._put_rows(c, S.item_vectors, rows)
+
+    @staticmethod
+    def prune_vectors(c: Connection, before: float) -> int:
+        """Drop the story vectors of items published before a time (out of the window). Returns how many."""
+        return Store._prune_rows(c, S.item_vectors, before)
 
     def item_text(self, uid: str) -> tuple[str, str] | None:
         """Title and summary of the item with this entry id, if stored."""
