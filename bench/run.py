@@ -10,7 +10,7 @@ Scenario groups (each scenario in a fresh temp dir with its own generated config
   ``warm-builddate`` (200 where only lastBuildDate / feed <updated> changed), ``warm-new`` (one source in
   20 has one new item, the rest answer 304: a cron run where a little changed; no target in the issue);
 * ``real``: the 200 real feeds of ../shared/corpus/perf-real, cold;
-* ``scale``: 10,000 sources x 10 items (1,000 with --quick), cold and warm-304;
+* ``scale``: 10,000 sources x 10 items (1,000 with --quick), cold, warm-304 and warm-new;
 * ``publish``: 20 channels rendered from a store filled directly with 10,000 vs 1,000,000 items
   (100,000 with --quick); the ratio is the figure;
 * ``help``: ``feeds --help`` wall time, best of 5.
@@ -979,7 +979,7 @@ def main(argv: list[str] | None = None) -> int:
         if "real" in a.scenario:
             bench.group_real()
         if "scale" in a.scenario:
-            bench.group_generated("scale", opts.scale_sources, opts.scale_items, warm_kinds=("warm-304",),
+            bench.group_generated("scale", opts.scale_sources, opts.scale_items, warm_kinds=("warm-304", "warm-new"),
                                   rss_limit=500)
         if "publish" in a.scenario:
             bench.group_publish()
