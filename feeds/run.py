@@ -12,7 +12,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -682,19 +682,18 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     index = stories.StoryIndex(story_config(cfg), embedder)
     newest = store.newest_published() or 0.0
     since = newest - cfg.stories.window.total_seconds()
-    window = store.window_items(since)
     # each item's vector as it entered the index, stored with it; computed (and stored, for a writer)
-    # when there is none or it was made for another text or other settings
-    saved = store.window_vectors(since)
+    # when there is none or it was made for another text or other settings. The window is streamed: a
+    # cron run over 100,000 items must not hold their texts all at once.
     computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
 
-    def rows() -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
-        for item_id, title, summary, published, story_id in window:
-            key = index.vector_key(title, summary)
-            got = saved.pop(item_id, None)
-            vec = stories.decode_vector(got[1]) if got is not None and got[0] == key else None
+    def rows(window: Iterable[tuple[int, str, str, float, int, bytes | None, bytes | None]],
+             ) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
+        for item_id, title, summary, published, story_id, key, blob in window:
+            want = index.vector_key(title, summary)
+            vec = stories.decode_vector(blob) if blob is not None and key == want else None
             if vec is None:
-                computed.append((item_id, key))
+                computed.append((item_id, want))
             yield item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec
 
     def store_computed() -> None:
@@ -703,19 +702,20 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
             store.put_vectors(conn, [(i, k, stories.encode_vector(index.item_vector(i))) for i, k in computed])
 
     if embedder is None:
-        for r in rows():
+        for r in rows(store.window_items(since)):
             index.add_known(*r)
         store_computed()
         return index, newest
-    # only the vectors of this model and of the title each item has now (an older model's rows, which
-    # may have another length, or an edited title's, are misses)
+    # semantic mode: only the embeddings of this model and of the title each item has now (an older
+    # model's rows, which may have another length, or an edited title's, are misses)
+    window = list(store.window_items(since))
     titles = {row[0]: row[1] for row in window}
     stored = [(item_id, key, vec) for item_id, key, vec in store.window_embeddings(since)
               if item_id in titles and key == embedder.key(titles[item_id])]
     taken = embedder.add_known((key, vec) for _, key, vec in stored)
     have = {item_id: key for item_id, key, _ in stored if key in taken}
     try:
-        index.add_known_many(rows())
+        index.add_known_many(rows(window))
         store_computed()
         if conn is not None:
             missing = [(item_id, title) for item_id, title, *_ in window if have.get(item_id) != embedder.key(title)]

@@ -670,8 +670,8 @@ class Explanation:
 # a restart puts the window back without extracting terms again (that took ~0.3 ms an item, seconds
 # for a full window, at every cron run that had something new). Bump when the encoding changes, or
 # when old vectors must not be reused.
-VECTOR_FORMAT = 1
-_VEC_HEAD = struct.Struct("<BH")
+VECTOR_FORMAT = 2  # 1: a 16-bit term count (never released)
+_VEC_HEAD = struct.Struct("<BI")  # format, term count (a hostile title can have more than 65,535)
 
 
 def encode_vector(vec: Mapping[str, float]) -> bytes:

@@ -693,3 +693,11 @@ def test_item_vector_is_the_vector_an_item_entered_with() -> None:
     for i, (ts, _, _, title) in enumerate(seed):
         again.add_known(i, title, "", ts, ix.story_of(i) or i, vector=ix.item_vector(i))
     assert all(again.item_vector(i) == ix.item_vector(i) for i in vecs)
+
+
+def test_a_vector_of_a_huge_text_is_stored_too() -> None:
+    # a hostile feed's title can hold more distinct terms than a 16-bit count
+    keys = [f"w{i}" for i in range(70_000)]
+    vec = dict.fromkeys(keys, 1 / math.sqrt(len(keys)))
+    back = stories_mod.decode_vector(stories_mod.encode_vector(vec))
+    assert back is not None and list(back) == keys

@@ -397,16 +397,22 @@ class Store:
     def set_story_channels(c: Connection, story_id: int, slugs: Iterable[str], updated: float) -> None:
         Store.upsert_story_channels(c, [{"channel": s, "story_id": story_id, "updated": updated} for s in slugs])
 
-    def window_items(self, since: float) -> list[tuple[int, str, str, float, int]]:
-        """Items published since a time, oldest first: (id, title, summary, published, story_id)."""
+    def window_items(self, since: float) -> Iterator[tuple[int, str, str, float, int, bytes | None, bytes | None]]:
+        """Items published since a time, oldest first, streamed (a window can hold 100,000 items): (id, title,
+        summary, published, story_id, and the key and bytes of the item's stored story vector, or None)."""
+        i, v = S.items, S.item_vectors
+        q = (select(i.c.id, i.c.title, i.c.summary, i.c.published, i.c.story_id, v.c.key, v.c.vector)
+             .select_from(i.outerjoin(v, v.c.item_id == i.c.id))
+             .where(i.c.published >= since).order_by(i.c.published, i.c.id))
         with self.engine.connect() as c:
-            q = (select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.published, S.items.c.story_id)
-                 .where(S.items.c.published >= since).order_by(S.items.c.published, S.items.c.id))
-            return [(int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in c.execute(q)]
+            for r in c.execute(q):
+                yield (int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4]),
+                       None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]))
 
     # -- per-item vectors: embeddings (semantic mode) and the story index's term vectors ----------
     # Both tables are (item_id, key, vector): a row is used only when its key matches what the caller
     # would compute now, goes with its item (ON DELETE CASCADE) and is pruned once out of the window.
+    # (The story vectors are read with their items: window_items.)
     def _window_rows(self, table: Any, since: float) -> Iterator[tuple[int, bytes, bytes]]:
         i = S.items
         with self.engine.connect() as c:
@@ -440,10 +446,6 @@ class Store:
         """Drop the embeddings of items published before a time (out of the story window: never read
         again; if the window grows they are misses, recomputed). Returns how many rows went."""
         return Store._prune_rows(c, S.item_embeddings, before)
-
-    def window_vectors(self, since: float) -> dict[int, tuple[bytes, bytes]]:
-        """Stored story vectors of the items published since a time: item id -> (key, encoded vector)."""
-        return {i: (k, v) for i, k, v in self._window_rows(S.item_vectors, since)}
 
     @staticmethod
     def put_vectors(c: Connection, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
