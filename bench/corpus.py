@@ -193,7 +193,8 @@ def make_feed(spec: Spec, source: int) -> Feed:
 
 
 def with_new_item(spec: Spec, feed: Feed) -> Feed:
-    """The feed with one more original item, published at the base time (newer than every other)."""
+    """The feed with one more original item, published at the base time (newer than the feed's own
+    originals; syndicated copies can be dated up to 90 minutes later)."""
     new = original_item(spec, feed.index, spec.items)
     new = Item(guid=new.guid, link=new.link, title=new.title, summary=new.summary, published=spec.base,
                categories=new.categories)

@@ -13,7 +13,7 @@ Prints ``port N`` on stdout once it listens on 127.0.0.1 (an ephemeral port), th
     - ``no-validators``: always 200 with the same bytes, no ETag or Last-Modified, and request
       validators are ignored;
     - ``new-items``: as ``normal``, but one generated feed in NEW_EVERY has one more item (published at
-      the base time, newest), so it has a new ETag and answers 200 -- a run where a little changed;
+      the base time, first in the feed), so it has a new ETag and answers 200 -- a run where a little changed;
 * ``/_stats``: JSON counters (connections accepted, requests, responses by status), ``/_stats/reset`` zeroes them.
 
 Responses are written in one send (headers and body together) on sockets with TCP_NODELAY, so

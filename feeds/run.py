@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -542,8 +543,8 @@ class Pipeline:
 
     # -- stories -------------------------------------------------------------------------------
     def _story_index(self, c: Connection) -> Any:
-        """The story index, rebuilt from the store's window at first use (never from all history). In
-        semantic mode the window's stored vectors are used, and the ones that were missing are stored
+        """The story index, rebuilt from the store's window at first use (never from all history) with the
+        items' stored vectors (and, in semantic mode, embeddings); the ones that were missing are stored
         in `c` (the current source's transaction)."""
         if not self.cfg.stories.enabled:
             return None
@@ -683,8 +684,8 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     newest = store.newest_published() or 0.0
     since = newest - cfg.stories.window.total_seconds()
     # each item's vector as it entered the index, stored with it; computed (and stored, for a writer)
-    # when there is none or it was made for another text or other settings. The window is streamed: a
-    # cron run over 100,000 items must not hold their texts all at once.
+    # when there is none or it was made for another text or other settings. Without the semantic mode the
+    # window is streamed: a cron run over 100,000 items does not hold their texts all at once.
     computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
 
     def rows(window: Iterable[tuple[int, str, str, float, int, bytes | None, bytes | None]],
@@ -702,8 +703,9 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
             store.put_vectors(conn, [(i, k, stories.encode_vector(index.item_vector(i))) for i, k in computed])
 
     if embedder is None:
-        for r in rows(store.window_items(since)):
-            index.add_known(*r)
+        with closing(store.window_items(since)) as window_rows:  # its read connection ends here, whatever happens
+            for r in rows(window_rows):
+                index.add_known(*r)
         store_computed()
         return index, newest
     # semantic mode: only the embeddings of this model and of the title each item has now (an older

@@ -507,29 +507,17 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
                 break
             continue
         low = w.lower()
+        short = None
         if low in _PHRASE_FIRST:
             for span in (4, 3, 2):
                 short = _PHRASES.get(tuple(_bare(x.lower()) for x in raw[i : i + span])) if i + span <= n else None
                 if short is not None:
-                    w = low = short
                     i += span - 1
                     break
-            else:
-                short = None
-            if short is not None:
-                key = _ALIASES.get(short, short)
-                if key not in seen:
-                    seen.add(key)
-                    out.append((key, True))
-                    imp = _IMPLIES.get(key)
-                    if imp is not None and imp not in seen:
-                        seen.add(imp)
-                        out.append((imp, True))
-                    if limit is not None and len(out) >= limit:
-                        del out[limit:]
-                        break
-                continue
-        if w[0].isdigit():
+        if short is not None:  # a multi-word name: its acronym's term
+            key = _ALIASES.get(short, short)
+            entity = True
+        elif w[0].isdigit():
             key = w.replace(",", "")
             key = _ALIASES.get(key, key)
             entity = True
@@ -701,8 +689,12 @@ def decode_vector(blob: bytes) -> dict[str, float] | None:
     if len(keys) != n or not all(keys):
         return None
     out = dict(zip(keys, weights, strict=True))
-    # vector() gives unit vectors (NaN or infinite weights fail this too)
-    if len(out) != n or (n and not abs(math.fsum([w * w for w in weights]) - 1.0) < 1e-9):
+    if len(out) != n:
+        return None
+    # vector() gives unit vectors: weights within [-1, 1] (so that fsum cannot overflow), squares summing
+    # to 1 (NaN fails this too)
+    if n and not (min(weights) >= -1.0 and max(weights) <= 1.0
+                  and abs(math.fsum([w * w for w in weights]) - 1.0) < 1e-9):
         return None
     return out
 

@@ -152,7 +152,10 @@ def test_a_damaged_row_is_computed_again(tmp_path: Path, vector_calls: list[str]
     con = sqlite3.connect(db)
     with con:  # a cut blob, another format, bytes that are not UTF-8 terms
         blobs = {i: stored(db)[i][1] for i in ids[:3]}
-        damaged = [blobs[ids[0]][:7], b"\x09" + blobs[ids[1]][1:], blobs[ids[2]][:3 + 8 * 3] + b"\xff\xfe"]
+        terms_at = stories._VEC_HEAD.size + 8 * stories._VEC_HEAD.unpack_from(blobs[ids[2]])[1]
+        damaged = [blobs[ids[0]][:7], b"\x09" + blobs[ids[1]][1:], blobs[ids[2]][:terms_at] + b"\xff\xfe"]
+        with pytest.raises(UnicodeDecodeError):  # the third one's terms are not UTF-8
+            damaged[2][terms_at:].decode("utf-8")
         con.executemany("UPDATE item_vectors SET vector = ? WHERE item_id = ?",
                         list(zip(damaged, ids[:3], strict=True)))
     con.close()
@@ -169,6 +172,24 @@ def test_a_damaged_row_is_computed_again(tmp_path: Path, vector_calls: list[str]
     vector_calls.clear()
     load(cfg)
     assert vector_calls == []
+
+
+def test_a_v2_store_upgrades_to_v3_and_loses_nothing(tmp_path: Path) -> None:
+    write_feeds(tmp_path, seed_rows())
+    cfg = config(tmp_path)
+    run(cfg)
+    db = cfg.store_path
+    con = sqlite3.connect(db)
+    with con:  # the store as schema 2 left it: no item_vectors, version 2
+        con.execute("DROP TABLE item_vectors")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    before = {t: query(db, f'SELECT * FROM "{t}" ORDER BY 1') for t in ("items", "stories", "item_keys")}
+    Store.open(db).close()
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert stored(db) == {} and all(query(db, f'SELECT * FROM "{t}" ORDER BY 1') == rows for t, rows in before.items())
+    load(cfg)
+    assert len(stored(db)) == 21
 
 
 def test_a_store_from_before_schema_3_gets_its_vectors_at_the_first_load(tmp_path: Path,

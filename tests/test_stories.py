@@ -677,6 +677,27 @@ def test_decoding_any_bytes_gives_a_vector_or_none(blob: bytes) -> None:
     assert out is None or (isinstance(out, dict) and all(out))
 
 
+_stored = stories_mod.encode_vector({"storm": 0.6, "coast": 0.48, "japan": 0.64})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_stored) - 1), st.integers(0, 255)), min_size=1, max_size=6))
+def test_decoding_a_damaged_vector_gives_a_vector_or_none(edits: list[tuple[int, int]]) -> None:
+    # a real row with bytes overwritten: the format, the count, the weights or the terms
+    blob = bytearray(_stored)
+    for at, value in edits:
+        blob[at] = value
+    out = stories_mod.decode_vector(bytes(blob))
+    assert out is None or (isinstance(out, dict) and all(out) and len(out) == 3)
+
+
+def test_decoding_weights_that_would_overflow_gives_none() -> None:
+    # finite weights whose squares overflow a float: refused, not raised
+    big = 1.2e154
+    assert stories_mod.decode_vector(stories_mod.encode_vector({"a": big, "b": big})) is None
+    assert stories_mod.decode_vector(stories_mod.encode_vector({"a": 1.0})) == {"a": 1.0}
+
+
 def test_item_vector_is_the_vector_an_item_entered_with() -> None:
     ix = StoryIndex(StoryConfig())
     seed = load_seed()

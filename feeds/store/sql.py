@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -95,6 +95,9 @@ class StoryEntry:
     others: tuple[ItemRow, ...]
     channels: tuple[str, ...] = ()
 
+
+# an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None)
+WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None]
 
 WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
@@ -397,7 +400,7 @@ class Store:
     def set_story_channels(c: Connection, story_id: int, slugs: Iterable[str], updated: float) -> None:
         Store.upsert_story_channels(c, [{"channel": s, "story_id": story_id, "updated": updated} for s in slugs])
 
-    def window_items(self, since: float) -> Iterator[tuple[int, str, str, float, int, bytes | None, bytes | None]]:
+    def window_items(self, since: float) -> Generator[WindowRow, None, None]:
         """Items published since a time, oldest first, streamed (a window can hold 100,000 items): (id, title,
         summary, published, story_id, and the key and bytes of the item's stored story vector, or None)."""
         i, v = S.items, S.item_vectors
@@ -405,7 +408,7 @@ class Store:
              .select_from(i.outerjoin(v, v.c.item_id == i.c.id))
              .where(i.c.published >= since).order_by(i.c.published, i.c.id))
         with self.engine.connect() as c:
-            for r in c.execute(q):
+            for r in c.execution_options(stream_results=True).execute(q):  # (a server-side cursor elsewhere)
                 yield (int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4]),
                        None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]))
 
