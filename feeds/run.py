@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from feeds import stories
     from feeds.semantic import CachedEmbedder, SemanticModel
+    from feeds.store.sql import WindowRow
 
 log = logging.getLogger("feeds")
 MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ignored (and counted)
@@ -688,8 +689,7 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     # window is streamed: a cron run over 100,000 items does not hold their texts all at once.
     computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
 
-    def rows(window: Iterable[tuple[int, str, str, float, int, bytes | None, bytes | None]],
-             ) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
+    def rows(window: Iterable[WindowRow]) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
         for item_id, title, summary, published, story_id, key, blob in window:
             want = index.vector_key(title, summary)
             vec = stories.decode_vector(blob) if blob is not None and key == want else None

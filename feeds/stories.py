@@ -1504,12 +1504,11 @@ class StoryIndex:
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int,
-                  vector: Mapping[str, float] | None = None) -> None:
+                  vector: dict[str, float] | None = None) -> None:
         """Put back an item whose story is already decided (start-up from the store). ``vector``: the
         item's vector as it entered an index before (`item_vector`, stored under `vector_key`); without
         one it is computed from the text under the current weights."""
-        vec = (vector if isinstance(vector, dict) else dict(vector)) if vector is not None \
-            else self.vector(title, summary)
+        vec = vector if vector is not None else self.vector(title, summary)  # not kept: _insert copies it
         self._insert(item_id, story_id, published.timestamp(), vec)
         if self._sem is not None:
             self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
@@ -1528,7 +1527,7 @@ class StoryIndex:
         h.update(title.encode("utf-8", "surrogatepass") + b"\0" + summary.encode("utf-8", "surrogatepass"))
         return h.digest()
 
-    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, Mapping[str, float] | None]],
+    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, dict[str, float] | None]],
                        batch_size: int = 256) -> None:
         """add_known for each (item_id, title, summary, published, story_id, vector or None); in semantic
         mode the titles are embedded in batches of ``batch_size``."""
