@@ -686,6 +686,8 @@ def decode_vector(blob: bytes) -> dict[str, float] | None:
         keys = list(map(sys.intern, blob[end:].decode("utf-8").split("\0"))) if n else []
     except (struct.error, UnicodeDecodeError):
         return None
+    if not n and len(blob) != end:  # the empty vector is the header alone (a damaged count reads 0)
+        return None
     if len(keys) != n or not all(keys):
         return None
     out = dict(zip(keys, weights, strict=True))

@@ -691,6 +691,15 @@ def test_decoding_a_damaged_vector_gives_a_vector_or_none(edits: list[tuple[int,
     assert out is None or (isinstance(out, dict) and all(out) and len(out) == 3)
 
 
+def test_a_count_damaged_to_zero_is_not_the_empty_vector() -> None:
+    # found by the test above: a count byte overwritten with 0 read the row as the empty vector, so the
+    # item would have entered the index with no terms instead of having its vector computed again
+    blob = bytearray(_stored)
+    blob[1] = 0
+    assert stories_mod.decode_vector(bytes(blob)) is None
+    assert stories_mod.decode_vector(stories_mod.encode_vector({})) == {}
+
+
 def test_decoding_weights_that_would_overflow_gives_none() -> None:
     # finite weights whose squares overflow a float: refused, not raised
     big = 1.2e154
