@@ -823,6 +823,20 @@ class _Story:
         return gone
 
 
+def _split_head(c: Mapping[str, float], budget: float) -> tuple[set[str], float]:
+    """The fewest heaviest terms of a centroid that leave at most ``budget`` squared weight in the tail
+    (ties by term), and the squared weight left in the tail."""
+    ordered = sorted(zip(c.values(), c, strict=True))  # (weight, term), lightest first
+    tail2 = 0.0
+    i = 0
+    for v, _ in ordered:
+        if tail2 + v * v > budget:
+            break
+        tail2 += v * v
+        i += 1
+    return {t for _, t in ordered[i:]}, tail2
+
+
 def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: float, norm2: float) -> float:
     """min(item's squared weight on specific terms the story lacks, story's share on specific terms the
     item lacks); qspec are the item's specific terms with their unit-vector weights."""
@@ -1175,15 +1189,7 @@ class StoryIndex:
 
     def _rebuild_head(self, st: _Story, budget: float) -> None:
         """Post the fewest heaviest terms that leave at most ``budget`` squared weight in the tail."""
-        ordered = sorted(st.centroid.items(), key=lambda kv: (kv[1], kv[0]))  # lightest first
-        tail2 = 0.0
-        i = 0
-        for _, v in ordered:
-            if tail2 + v * v > budget:
-                break
-            tail2 += v * v
-            i += 1
-        head = {t for t, _ in ordered[i:]}
+        head, tail2 = _split_head(st.centroid, budget)
         old = st.head
         sid = st.story_id
         for t in old - head:
@@ -1405,12 +1411,12 @@ class StoryIndex:
         return out
 
     def _term_bounds(self, q: Mapping[str, float]) -> list[tuple[float, str, float]]:
-        """(bound on the term's addition to any story's score, term, weight) for the item's head terms,
-        those with the most postings per unit of bound first. A term's `_ub` only rises as stories
-        change; it is recomputed from its postings once it has been raised or a posting dropped more
-        than twice as often as it has postings (plus 16): linear work paid for by that many changes."""
+        """(bound on the term's addition to any story's score, term, weight) for the item's head terms. A
+        term's `_ub` only rises as stories change; it is recomputed from its postings once it has been
+        raised or a posting dropped more than twice as often as it has postings (plus 16): linear work paid
+        for by that many changes."""
         postings, ub, stale, scale = self._weights, self._ub, self._ub_stale, self._scale
-        keyed: list[tuple[float, str, float, float]] = []
+        out: list[tuple[float, str, float]] = []
         for t, w in q.items():
             post = postings.get(t)
             if not post:
@@ -1418,10 +1424,8 @@ class StoryIndex:
             if stale[t] > 2 * len(post) + 16:
                 ub[t] = max(v * scale[sid][0] for sid, v in post.items())
                 stale[t] = 0
-            b = w * ub[t]
-            keyed.append((-len(post) / (b + 1e-12), t, b, w))
-        keyed.sort()
-        return [(b, t, w) for _, t, b, w in keyed]
+            out.append((w * ub[t], t, w))
+        return out
 
     def _closest_member(self, st: _Story, vec: Mapping[str, float]) -> int:
         """The recent member whose own vector is most similar to vec (ties: the most recent)."""
@@ -1441,26 +1445,81 @@ class StoryIndex:
                 best, best_id = s, mid
         return best_id
 
+    def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> None:
+        """Start a story with its first item: the state `_Story.add` and `_refresh` would leave (the same
+        floats, summed in the same order), without the work a story never posted before does not need:
+        its centroid is a copy of the vector, its head is chosen once and posted directly."""
+        st = _Story(story_id)
+        self._stories[story_id] = st
+        self._items[item_id] = _Item(story_id, ts, None)  # the centroid is its vector
+        c = st.centroid = dict(vec)
+        df = self._df
+        n2 = s2 = 0.0
+        for t, w in vec.items():  # the sums in _Story.add's order, so the floats are the same
+            d = w * w
+            n2 += d
+            if t in _SPECIFIC or t[0].isdigit():
+                s2 += d
+            df[t] = df.get(t, 0) + 1
+        st.norm2, st.spec2, st.tail2 = n2, s2, n2
+        st.members[item_id] = None
+        if ts > st.latest:
+            st.latest = ts
+        heapq.heappush(self._heap, (ts, self._seq, item_id))
+        self._seq += 1
+        # _refresh of a story that has never been posted
+        cfg = self.config
+        st.norm = norm = math.sqrt(n2)
+        st.factor = float(min(1.0, max(norm, cfg.min_cohesion)) ** cfg.cohesion_power) if cfg.cohesion_power else 1.0
+        nf = norm * st.factor
+        lim = cfg.threshold * nf
+        if n2 < (_HEAD_REBUILD * lim) ** 2:  # the head would not be rebuilt (never, with a threshold <= 1)
+            self._refresh(st, vec)
+            return
+        head, tail2 = _split_head(c, (_HEAD_TARGET * lim) ** 2)  # as _rebuild_head
+        st.head, st.tail2 = head, tail2
+        self._nf[story_id] = nf
+        if nf <= 0.0:  # no terms: nothing is posted
+            self._ref[story_id] = 1.0
+            self._scale[story_id] = (1.0, 0.0)
+            return
+        self._ref[story_id] = nf
+        self._scale[story_id] = (1.0, math.sqrt(tail2) / nf)
+        weights, high, ub, stale = self._weights, self._high, self._ub, self._ub_stale
+        for t in head:
+            r = c[t] if nf == 1.0 else c[t] / nf  # see _refresh
+            post = weights.get(t)
+            if post is None:
+                weights[t] = {story_id: r}
+            else:
+                post[story_id] = r
+            if r >= _HIGH:
+                h = high.get(t)
+                if h is None:
+                    high[t] = {story_id: r}
+                else:
+                    h[story_id] = r
+            if r > ub.get(t, 0.0):
+                ub[t] = r
+                stale[t] = stale.get(t, 0) + 1
+
     def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> list[str]:
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
-        vt = vec.items()
         st = self._stories.get(story_id)
         if st is None:
-            st = _Story(story_id)
-            self._stories[story_id] = st
-            self._items[item_id] = _Item(story_id, ts, None)  # the centroid is its vector
-        else:
-            if len(st.members) == 1:  # the first member's vector, so far the centroid, gets its own copy
-                first = self._items[next(iter(st.members))]
-                if first.terms is None:
-                    first.terms, first.weights = tuple(st.centroid), array("d", st.centroid.values())
-                # _Story.add makes the counts unless the first member had no terms (a story only the
-                # semantic mode lets grow): without them the story could not lose a member
-                if st.counts is None:
-                    st.counts = dict.fromkeys(st.centroid, 1)
-            self._items[item_id] = _Item(story_id, ts, vec)
-        new = st.add(vt)
+            self._start(item_id, story_id, ts, vec)
+            return list(vec)
+        if len(st.members) == 1:  # the first member's vector, so far the centroid, gets its own copy
+            first = self._items[next(iter(st.members))]
+            if first.terms is None:
+                first.terms, first.weights = tuple(st.centroid), array("d", st.centroid.values())
+            # _Story.add makes the counts unless the first member had no terms (a story only the
+            # semantic mode lets grow): without them the story could not lose a member
+            if st.counts is None:
+                st.counts = dict.fromkeys(st.centroid, 1)
+        self._items[item_id] = _Item(story_id, ts, vec)
+        new = st.add(vec.items())
         df = self._df
         for t in new:
             df[t] = df.get(t, 0) + 1
