@@ -532,7 +532,8 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        vectors = self._assign_stories(c, new_rows, item_chans, row.name, out)
+        document = [(e.title, e.summary) for e in entries[:MAX_ITEMS_PER_FEED]]
+        vectors = self._assign_stories(c, new_rows, item_chans, row.name, out, document)
         st.insert_items(c, new_rows)
         st.put_vectors(c, vectors)
         if self._embedder is not None and self._stories is not None:  # the vectors with their items
@@ -561,10 +562,12 @@ class Pipeline:
         return float(s["updated"]) if s else self.now().timestamp()
 
     def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
-                        out: SourceOutcome) -> list[tuple[int, bytes, bytes]]:
+                        out: SourceOutcome, document: Sequence[tuple[str, str]] = ()) -> list[tuple[int, bytes, bytes]]:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
         and their channel entries: one statement per table for the whole source. Returns the items'
-        story vectors (item id, key, encoded), to be stored once the items are."""
+        story vectors (item id, key, encoded), to be stored once the items are. ``document``: (title,
+        summary) of every entry of the source's feed document, whose shared template (a series name,
+        summary boilerplate) weighs less in its items' vectors (`StoryIndex.source_profile`)."""
         st = self.store
         index = self._story_index(c)
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
@@ -573,12 +576,13 @@ class Pipeline:
             from feeds.stories import encode_vector, is_significant_update
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
+            profile = index.source_profile(document or [(r["title"], r["summary"]) for r in rows])
             for r in rows:
                 published = r["published"]
                 if published > self._newest:
                     self._newest = published
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
-                match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC))
+                match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile)
                 decided.append((match.story_id, is_significant_update(match, index.config)))
                 vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
                                 encode_vector(index.item_vector(r["id"]))))

@@ -471,6 +471,13 @@ def terms(text: str) -> list[Term]:
 _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)?$")
 
 
+# Words after which a number names an installment of a series: "Part 1" and "Part 2" are two items, never
+# one story (_conflict), so such a number is its own term, "2#part" (a number first: a specific term).
+_SERIES = {"part": "part", "parts": "part", "pt": "part", "no": "no", "vol": "vol", "volume": "vol",
+           "episode": "episod", "ep": "episod", "chapter": "chapter", "issue": "issue", "post": "post",
+           "lesson": "lesson", "season": "season", "series": "series", "book": "book"}
+
+
 def _bare(low: str) -> str:
     """A lower-cased word without a possessive or clitic ending ("korea's" -> "korea", "it's" -> "it"), so
     that a possessive does not break a multi-word name and a contracted function word stays a stopword."""
@@ -520,6 +527,9 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
         elif w[0].isdigit():
             key = w.replace(",", "")
             key = _ALIASES.get(key, key)
+            series = _SERIES.get(raw[i - 1].lower()) if i > 0 else None
+            if series is not None:  # an installment: "part 2", "Vol. 23", "Episode 3" (still a number first)
+                key = f"{key}#{series}"
             entity = True
         elif "." in w:  # dotted acronym
             key = low.replace(".", "")
@@ -846,11 +856,20 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
         v = c.get(t)
         if v is None:
             qa += w * w
+            if "#" in t and _other_installment(t, c):
+                return 1.0
         else:
             shared += v * v
     if qa == 0.0:
         return 0.0
     return min(qa, max(spec2 - shared, 0.0) / norm2)
+
+
+def _other_installment(t: str, c: Mapping[str, float]) -> bool:
+    """Whether the story has another installment of series term t's series ("1#part" for "2#part"): two
+    installments are never one story, whatever else they share."""
+    tail = t[t.index("#"):]
+    return any(k.endswith(tail) and k != t and k[0].isdigit() for k in c if "#" in k)
 
 
 # The threshold is shared by the two bounds that let _best skip work exactly. A story's tail (its terms
@@ -1008,6 +1027,27 @@ class _Semantic:
         self._refresh(row, len(members))
 
 
+# A feed's template: terms found in at least TEMPLATE_MIN_SHARE of its document's entries and in at least
+# TEMPLATE_MIN_ENTRIES of them, the document having PROFILE_MIN_ENTRIES or more (docs/stories.md).
+PROFILE_MIN_ENTRIES = 5
+TEMPLATE_MIN_ENTRIES = 3
+TEMPLATE_MIN_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class SourceProfile:
+    """What one feed document's entries have in common: its *template* (a series name, a column's label,
+    the boilerplate of its summaries), which says nothing about which event an item reports.
+
+    ``factors``: template term -> the factor its weight is multiplied by in that feed's items, the term's
+    inverse document frequency within the document, log((n + 1) / (df + 0.5)), over that of a term of
+    one entry, log((n + 1) / 1.5). ``terms``: the entries' extracted terms, reused by `StoryIndex.vector`.
+    """
+
+    factors: Mapping[str, float]
+    terms: Mapping[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]]
+
+
 class StoryIndex:
     """Online story clustering over a sliding time window.
 
@@ -1096,11 +1136,39 @@ class StoryIndex:
             self._prior.clear()
         return _terms(text, self._keys, limit)
 
-    def vector(self, title: str, summary: str = "") -> dict[str, float]:
+    def _item_terms(self, title: str, summary: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+        """The terms vector() weighs: the title's, and the summary's first summary_terms (none when
+        summaries do not count)."""
+        cfg = self.config
+        use = bool(summary) and cfg.summary_weight > 0 and cfg.summary_terms > 0
+        return self._terms(title), (self._terms(summary, cfg.summary_terms) if use else [])
+
+    def source_profile(self, texts: Iterable[tuple[str, str]]) -> SourceProfile:
+        """The template of one feed document from its entries' (title, summary): see SourceProfile. A
+        document of fewer than PROFILE_MIN_ENTRIES distinct entries has none."""
+        extracted: dict[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]] = {}
+        df: dict[str, int] = {}
+        for text in texts:
+            if text in extracted:
+                continue
+            tt, ss = extracted[text] = self._item_terms(*text)
+            for key in {k for k, _ in tt} | {k for k, _ in ss}:
+                df[key] = df.get(key, 0) + 1
+        n = len(extracted)
+        factors: dict[str, float] = {}
+        if n >= PROFILE_MIN_ENTRIES:
+            least = max(TEMPLATE_MIN_ENTRIES, TEMPLATE_MIN_SHARE * n)
+            one = math.log((n + 1) / 1.5)
+            for key, d in df.items():
+                if d >= least:
+                    factors[key] = min(1.0, max(0.0, math.log((n + 1) / (d + 0.5)) / one))
+        return SourceProfile(factors, extracted)
+
+    def vector(self, title: str, summary: str = "", profile: SourceProfile | None = None) -> dict[str, float]:
         """Unit vector of an item under the current weights (term -> weight): a term weighs its inverse
         story frequency, log((n0 + stories + 1) / (n0 * prior share + stories having it + 1)) — window
         counts smoothed by the background prior — times the entity boost, times summary_weight for a
-        summary term."""
+        summary term, times its factor in ``profile`` (the item's feed document) if it is a template term."""
         cfg = self.config
         boost = cfg.entity_boost
         n0 = cfg.prior_docs
@@ -1109,15 +1177,17 @@ class StoryIndex:
         top = log(n0 + len(self._stories) + 1.0)
         prior = self._prior
         raw: dict[str, float] = {}
-        for key, entity in self._terms(title):
+        known = profile.terms.get((title, summary)) if profile is not None else None
+        title_terms, summary_terms = known if known is not None else self._item_terms(title, summary)
+        for key, entity in title_terms:
             p = prior.get(key)
             if p is None:
                 p = prior[key] = n0 * _prior_df(key)
             w = top - log(p + df(key, 0) + 1.0)
             raw[key] = w * boost if entity else w
-        if summary and cfg.summary_weight > 0 and cfg.summary_terms > 0:
+        if summary_terms:
             sw = cfg.summary_weight
-            for key, entity in self._terms(summary, cfg.summary_terms):
+            for key, entity in summary_terms:
                 if key in raw:
                     continue
                 p = prior.get(key)
@@ -1125,6 +1195,10 @@ class StoryIndex:
                     p = prior[key] = n0 * _prior_df(key)
                 w = (top - log(p + df(key, 0) + 1.0)) * sw
                 raw[key] = w * boost if entity else w
+        if profile is not None and profile.factors:
+            for key, f in profile.factors.items():
+                if key in raw:
+                    raw[key] *= f
         n = math.sqrt(sum([v * v for v in raw.values()]))
         if n == 0.0:
             return {}
@@ -1531,11 +1605,13 @@ class StoryIndex:
         self._seq += 1
         return new
 
-    def add(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
-        """Assign an item to the best matching live story, or start a new story with it."""
+    def add(self, item_id: int, title: str, summary: str, published: datetime,
+            profile: SourceProfile | None = None) -> StoryMatch:
+        """Assign an item to the best matching live story, or start a new story with it. ``profile``: the
+        template of the feed document the item came in (`source_profile`), weighed down in its vector."""
         if self._sem is not None:
-            return self._add_semantic(item_id, title, summary, published)
-        vec = self.vector(title, summary)
+            return self._add_semantic(item_id, title, summary, published, profile)
+        vec = self.vector(title, summary, profile)
         ts = published.timestamp()
         st, score = self._best(vec, ts)
         if st is not None and score >= self.config.threshold:
@@ -1546,11 +1622,12 @@ class StoryIndex:
         self._insert(item_id, item_id, ts, vec)
         return StoryMatch(item_id, False, score, None, 1.0)
 
-    def _add_semantic(self, item_id: int, title: str, summary: str, published: datetime) -> StoryMatch:
+    def _add_semantic(self, item_id: int, title: str, summary: str, published: datetime,
+                      profile: SourceProfile | None) -> StoryMatch:
         sem = self._sem
         assert sem is not None
         e = sem.embed_one(title)
-        vec = self.vector(title, summary)
+        vec = self.vector(title, summary, profile)
         ts = published.timestamp()
         st, score = self._best_semantic(vec, ts, e)
         if st is not None and score >= self.config.threshold:

@@ -37,9 +37,10 @@ def vector_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     calls: list[str] = []
     real = stories.StoryIndex.vector
 
-    def vector(self: stories.StoryIndex, title: str, summary: str = "") -> dict[str, float]:
+    def vector(self: stories.StoryIndex, title: str, summary: str = "",
+               profile: stories.SourceProfile | None = None) -> dict[str, float]:
         calls.append(title)
-        return real(self, title, summary)
+        return real(self, title, summary, profile)
 
     monkeypatch.setattr(stories.StoryIndex, "vector", vector)
     yield calls

@@ -783,3 +783,55 @@ def test_a_vector_of_a_huge_text_is_stored_too() -> None:
     vec = dict.fromkeys(keys, 1 / math.sqrt(len(keys)))
     back = stories_mod.decode_vector(stories_mod.encode_vector(vec))
     assert back is not None and list(back) == keys
+
+
+# -- installments and a feed's template ------------------------------------------------------------
+
+
+def test_installments_of_a_series_are_never_one_story() -> None:
+    # a number after a series word is its own term; two installments conflict outright
+    assert [t.key for t in terms("Structuring my Sass 101, part 2.")] == ["structur", "sass", "101", "part", "2#part"]
+    assert "23#vol" in {t.key for t in terms("Gilbert Vol. 23, No. 3 (2020)")}
+    for a, b in [("Structuring my Sass 101, part 1.", "Structuring my Sass 101, part 2."),
+                 ("MVC postback without JavaScript - Post 2", "MVC postback without JavaScript - Post 1"),
+                 ("Gilbert Vol. 23, No. 3 (2020)", "Gilbert Vol. 23, No. 2 (2020)")]:
+        e = explain(a, "", b, "")
+        assert e.conflict == 1.0 and e.score == 0.0 and not e.same_story
+        ix = StoryIndex()
+        ix.add(1, a, "", T0)
+        assert not ix.add(2, b, "", T0 + timedelta(minutes=5)).joined
+    # the same installment reworded, or a series word without a number, still joins
+    assert explain("Fed raises rates, part 2", "", "Fed raises rates again, part 2", "").same_story
+    assert explain("Fed raises rates, part 2", "", "Fed raises rates again", "").same_story
+
+
+# a blog whose posts share a column name in the title and boilerplate in the summary
+_BLOG = [(f"TMIL: {topic} in React", f"Consolidated this concept while working on a website made in React. {more}")
+         for topic, more in [("styling", "Colours and layout."), ("forms", "Inputs and validation."),
+                             ("rendering arrays", "Keys and lists."), ("raw APIs", "createElement by hand."),
+                             ("custom components", "Props and children."), ("using JSX", "Syntax sugar.")]]
+
+
+def test_a_source_profile_weighs_down_what_a_feed_document_repeats() -> None:
+    ix = StoryIndex()
+    prof = ix.source_profile(_BLOG + _BLOG[:2])  # repeated entries count once
+    assert set(prof.factors) >= {"tmil", "react", "consolid", "concept", "websit"}
+    assert all(0.0 <= f < 1.0 for f in prof.factors.values())
+    assert "style" not in prof.factors and "form" not in prof.factors  # one entry each: not the template
+    assert ix.source_profile(_BLOG[:4]).factors == {}  # fewer than PROFILE_MIN_ENTRIES entries: no profile
+    plain, weighed = ix.vector(*_BLOG[0]), ix.vector(*_BLOG[0], prof)
+    assert weighed["tmil"] < plain["tmil"] and weighed["style"] > plain["style"]
+    assert abs(math.fsum(w * w for w in weighed.values()) - 1.0) < 1e-9
+
+
+def test_a_feeds_template_does_not_make_its_posts_one_story_but_other_outlets_still_join() -> None:
+    plain, profiled = StoryIndex(), StoryIndex()
+    prof = profiled.source_profile(_BLOG)
+    for i, (title, summary) in enumerate(_BLOG):
+        plain.add(i, title, summary, T0 + timedelta(minutes=i))
+        profiled.add(i, title, summary, T0 + timedelta(minutes=i), prof)
+    assert plain.story_count < len(_BLOG)  # without the profile the shared template joins posts
+    assert profiled.story_count == len(_BLOG)
+    # a re-report of the first post by another outlet (no template of its own) joins it
+    m = profiled.add(100, "TMIL: styling in React explained", "Colours and layout in React.", T0 + timedelta(hours=1))
+    assert m.joined and m.story_id == 0

@@ -85,3 +85,24 @@ def test_different_stories_never_share_an_entry(tmp_path: Path) -> None:
     pipe, store, _ = setup(tmp_path, {"a": a, "b": b})
     pipe.run(force_all=True)
     assert len(entries(tmp_path)) == 4
+
+
+def test_a_feeds_own_posts_sharing_its_template_stay_separate_entries(tmp_path: Path) -> None:
+    # a blog column: every title "TMIL: ... in React", every summary the same opening sentence. Without the
+    # feed's template weighed down, several posts collapsed into one entry and readers lost them.
+    topics = ["styling", "forms", "rendering arrays", "raw APIs", "custom components", "using JSX"]
+    posts = [{"title": f"TMIL: {t} in React", "guid": f"a{i}", "link": f"https://a.example/{i}",
+              "summary": f"Consolidated this concept while working on a website made in React. Notes on {t}.",
+              "date": T0 + timedelta(minutes=i)} for i, t in enumerate(topics)]
+    pipe, store, clock = setup(tmp_path, {"a": rss(posts), "b": rss([]), "c": rss([])})
+    pipe.run(force_all=True)
+    assert sorted(e.title for e in entries(tmp_path)) == sorted(p["title"] for p in posts)
+    # another outlet's report of one post still joins it
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Styling in React, explained", "guid": "b1",
+                                           "link": "https://b.example/s", "summary": "Notes on styling in React.",
+                                           "date": T0 + timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    got = {e.title: e for e in entries(tmp_path)}
+    assert len(got) == len(posts)
+    assert [x.href for x in got["TMIL: styling in React"].links if x.rel == "related"] == ["https://b.example/s"]
