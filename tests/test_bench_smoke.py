@@ -134,3 +134,18 @@ def test_fill_store_for_publish(tmp_path: Path) -> None:
         assert con.execute("SELECT count(DISTINCT channel) FROM story_channels").fetchone()[0] == 20
     finally:
         con.close()
+
+
+def test_story_bench_real_feed_figures_on_the_bundled_feeds() -> None:
+    # bench/stories.py's real-feed line on the feeds copied into tests/data: the blog among them (a
+    # "TMIL:" column with one summary opening) joins its own posts without its feed's template weighed down
+    import stories as bench_stories
+
+    from feeds.stories import StoryConfig
+
+    corpus_dir = Path(__file__).parent / "data" / "corpus" / "perf-real"
+    n, joins, own = bench_stories.run_real_feeds(corpus_dir, StoryConfig(), profiles=False)
+    n2, joins2, own2 = bench_stories.run_real_feeds(corpus_dir, StoryConfig(), profiles=True)
+    assert n == n2 > 100
+    assert 0 <= own <= joins and 0 <= own2 <= joins2
+    assert own2 < own
