@@ -16,6 +16,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     store = None
     index = None
     texts: dict[str, tuple[str, str, str]] = {}
+    ids: dict[str, int] = {}  # entry id -> item id, for stored items in the window
+    vectors: dict[str, dict[str, float]] = {}
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -26,23 +28,38 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if ref.startswith("urn:uuid:") else None
                 if found is not None:  # an entry id names a stored item
-                    texts[ref] = (found[0], found[1], f"stored item {ref}")
+                    item_id, title, summary = found
+                    texts[ref] = (title, summary, f"stored item {ref}")
+                    if index.story_of(item_id) is not None:  # in the window: the vector it entered with
+                        ids[ref] = item_id
+                        vectors[ref] = index.item_vector(item_id)
         finally:
             store.close()
     if index is None and cfg.stories.semantic:  # no store yet: prior weights, but the embeddings all the same
         index = stories.StoryIndex(scfg, story_embedder(cfg))
     a_title, a_summary, a_kind = texts.get(args.a, (args.a, "", "headline"))
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
-    ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index)
+    ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
+                         vectors.get(args.b))
+    now: str | None = None  # where the two stored items are now
+    if index is not None and args.a in ids and args.b in ids:
+        sa, sb = index.story_of(ids[args.a]), index.story_of(ids[args.b])
+        now = "one story" if sa == sb else "two stories"
     if getattr(args, "json", False):
         doc = {"score": ex.score, "same_story": ex.same_story, "threshold": scfg.threshold,
                "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}
         if ex.semantic is not None:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
+        if now is not None:
+            doc["now"] = now
         print(json.dumps(doc, indent=2))
     else:
         print(f"a ({a_kind}): {a_title}")
         print(f"b ({b_kind}): {b_title}")
         for line in ex.lines:
             print(line)
+        if vectors:
+            print("(stored items in the window are scored with the vectors they entered the index with)")
+        if now is not None:
+            print(f"now: {now} in the store (decided in arrival order, against whole stories)")
     return 0

@@ -1763,17 +1763,21 @@ def explain(
     b_summary: str,
     config: StoryConfig | None = None,
     index: StoryIndex | None = None,
+    a_vector: Mapping[str, float] | None = None,
+    b_vector: Mapping[str, float] | None = None,
 ) -> Explanation:
     """Why two items would (not) be one story: their cosine under the index's current weights.
 
     Without an index only the background prior weights terms (as for the first item of a window). With
     an index in semantic mode, the titles' embedding cosine is blended in as the index would for a
-    one-item story: score = w x lexical + (1 - w) x semantic cosine.
+    one-item story: score = w x lexical + (1 - w) x semantic cosine. ``a_vector``/``b_vector``: an item's
+    vector as it entered the index (`StoryIndex.item_vector`, its feed's template weighed in) instead of
+    one computed from its text now.
     """
     cfg = config if config is not None else (index.config if index is not None else StoryConfig())
     ix = index if index is not None else StoryIndex(cfg)
-    va = ix.vector(a_title, a_summary)
-    vb = ix.vector(b_title, b_summary)
+    va = a_vector if a_vector is not None else ix.vector(a_title, a_summary)
+    vb = b_vector if b_vector is not None else ix.vector(b_title, b_summary)
     shared = sorted(((t, va[t] * vb[t]) for t in va if t in vb), key=lambda kv: (-kv[1], kv[0]))
     only_a = sorted(((t, w) for t, w in va.items() if t not in vb), key=lambda kv: (-kv[1], kv[0]))
     only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))

@@ -198,6 +198,24 @@ def test_explain_shows_score_and_terms(demo: Path) -> None:
     assert data["same_story"] is False and data["shared"] == []
 
 
+def test_explain_two_stored_items_uses_their_vectors_and_says_where_they_are(demo: Path) -> None:
+    import json
+    import sqlite3
+
+    assert feeds("run", cwd=demo).returncode == 0
+    db = next(demo.rglob("*.db"))
+    with sqlite3.connect(db) as con:
+        uids = [u for (u,) in con.execute("SELECT uid FROM items WHERE title LIKE '%Taliban%' ORDER BY id")]
+        other = con.execute("SELECT uid FROM items WHERE title LIKE '%Gaza Cafe%'").fetchone()[0]
+    assert len(uids) == 2
+    r = feeds("explain", uids[0], uids[1], cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert "stored item" in r.stdout and "same story" in r.stdout and "now: one story" in r.stdout
+    assert "entered the index with" in r.stdout
+    data = json.loads(feeds("explain", uids[0], other, "--json", cwd=demo).stdout)
+    assert data["same_story"] is False and data["now"] == "two stories"
+
+
 def test_serve_command_serves_the_published_feeds(demo: Path) -> None:
     import re
     import signal
