@@ -532,7 +532,7 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        document = [(e.title, e.summary) for e in entries[:MAX_ITEMS_PER_FEED]]
+        document = [(e.title, e.summary) for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
         vectors = self._assign_stories(c, new_rows, item_chans, row.name, out, document)
         st.insert_items(c, new_rows)
         st.put_vectors(c, vectors)

@@ -471,11 +471,21 @@ def terms(text: str) -> list[Term]:
 _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)?$")
 
 
-# Words after which a number names an installment of a series: "Part 1" and "Part 2" are two items, never
-# one story (_conflict), so such a number is its own term, "2#part" (a number first: a specific term).
-_SERIES = {"part": "part", "parts": "part", "pt": "part", "no": "no", "vol": "vol", "volume": "vol",
-           "episode": "episod", "ep": "episod", "chapter": "chapter", "issue": "issue", "post": "post",
-           "lesson": "lesson", "season": "season", "series": "series", "book": "book"}
+# A number right after a series word names an installment ("Part 2", "Vol. 23", "Episode 3"): in a title,
+# "Part 1" and "Part 2" are two items, never one story (_conflict), so such a number is its own term,
+# "2#part" (a number first: a specific term, weighed as its number). Only a space, or the dot of an
+# abbreviation, may come between; not "No." (a ranking: "world No. 1") nor "post" ("post 2020").
+_INSTALLMENT = re.compile(r"\b(part|pt\.?|vol\.?|volume|episode|ep\.?|chapter|issue|lesson|season|series|book)"
+                          r" (\d+)\b(?![.,]\d)", re.IGNORECASE)
+_SERIES = {"part": "part", "pt": "part", "vol": "vol", "volume": "vol", "episode": "episod", "ep": "episod",
+           "chapter": "chapter", "issue": "issue", "lesson": "lesson", "season": "season", "series": "series",
+           "book": "book"}
+
+
+def _installments(t: str) -> dict[str, str]:
+    """number token -> its series (`_SERIES` value) for the installments in normalised text t (the last
+    series word wins if one number follows two)."""
+    return {m.group(2): _SERIES[m.group(1).lower().rstrip(".")] for m in _INSTALLMENT.finditer(t)}
 
 
 def _bare(low: str) -> str:
@@ -484,12 +494,15 @@ def _bare(low: str) -> str:
     return _CLITIC.sub("", low) if "'" in low else low
 
 
-def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) -> list[tuple[str, bool]]:
+def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
+           installments: bool = True) -> list[tuple[str, bool]]:
     """The terms of a text as (key, entity); with ``limit``, only the first ``limit`` (the same as slicing
-    the whole list)."""
+    the whole list). ``installments``: numbers after series words are installment terms (titles; a
+    summary's "in part 1 we..." is not what the item is)."""
     t = normalize_text(text)
     if not t:
         return []
+    inst = _installments(t) if installments and " " in t else None
     raw = _TOKEN.findall(t)
     if not raw:
         return []
@@ -527,9 +540,9 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
         elif w[0].isdigit():
             key = w.replace(",", "")
             key = _ALIASES.get(key, key)
-            series = _SERIES.get(raw[i - 1].lower()) if i > 0 else None
-            if series is not None:  # an installment: "part 2", "Vol. 23", "Episode 3" (still a number first)
-                key = f"{key}#{series}"
+            series = inst.get(w) if inst and i > 0 and raw[i - 1].lower() in _SERIES else None
+            if series is not None:  # an installment: "part 2", "Vol. 23", "Episode 03" (a number first)
+                key = f"{int(w)}#{series}"
             entity = True
         elif "." in w:  # dotted acronym
             key = low.replace(".", "")
@@ -569,7 +582,9 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None) ->
 
 
 def _prior_df(key: str) -> float:
-    """Background share of documents containing a term."""
+    """Background share of documents containing a term (an installment, "2#part", its number's)."""
+    if "#" in key:
+        key = key[: key.index("#")]
     if key in _BAND1:
         return 0.05
     if key in _BAND2:
@@ -853,11 +868,11 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
     qa = 0.0
     shared = 0.0
     for t, w in qspec:
+        if "#" in t and _other_installment(t, c):  # whether or not the story has t too: symmetric
+            return 1.0
         v = c.get(t)
         if v is None:
             qa += w * w
-            if "#" in t and _other_installment(t, c):
-                return 1.0
         else:
             shared += v * v
     if qa == 0.0:
@@ -866,8 +881,9 @@ def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: flo
 
 
 def _other_installment(t: str, c: Mapping[str, float]) -> bool:
-    """Whether the story has another installment of series term t's series ("1#part" for "2#part"): two
-    installments are never one story, whatever else they share."""
+    """Whether the story has another installment of installment term t's series ("1#part" for "2#part"):
+    two installments of a series are not one story, whatever else they share (conflict 1: a lexical score
+    of 0)."""
     tail = t[t.index("#"):]
     return any(k.endswith(tail) and k != t and k[0].isdigit() for k in c if "#" in k)
 
@@ -1046,6 +1062,7 @@ class SourceProfile:
 
     factors: Mapping[str, float]
     terms: Mapping[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]]
+    settings: tuple[float, int] = (0.0, 0)  # (summary_weight, summary_terms) the terms were extracted under
 
 
 class StoryIndex:
@@ -1129,19 +1146,19 @@ class StoryIndex:
 
     # -- weighting ------------------------------------------------------------------------------
 
-    def _terms(self, text: str, limit: int | None = None) -> list[tuple[str, bool]]:
+    def _terms(self, text: str, limit: int | None = None, installments: bool = True) -> list[tuple[str, bool]]:
         if len(self._keys) > 100_000:
             self._keys.clear()
         if len(self._prior) > 100_000:
             self._prior.clear()
-        return _terms(text, self._keys, limit)
+        return _terms(text, self._keys, limit, installments)
 
     def _item_terms(self, title: str, summary: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
         """The terms vector() weighs: the title's, and the summary's first summary_terms (none when
         summaries do not count)."""
         cfg = self.config
         use = bool(summary) and cfg.summary_weight > 0 and cfg.summary_terms > 0
-        return self._terms(title), (self._terms(summary, cfg.summary_terms) if use else [])
+        return self._terms(title), (self._terms(summary, cfg.summary_terms, installments=False) if use else [])
 
     def source_profile(self, texts: Iterable[tuple[str, str]]) -> SourceProfile:
         """The template of one feed document from its entries' (title, summary): see SourceProfile. A
@@ -1162,7 +1179,7 @@ class StoryIndex:
             for key, d in df.items():
                 if d >= least:
                     factors[key] = min(1.0, max(0.0, math.log((n + 1) / (d + 0.5)) / one))
-        return SourceProfile(factors, extracted)
+        return SourceProfile(factors, extracted, (self.config.summary_weight, self.config.summary_terms))
 
     def vector(self, title: str, summary: str = "", profile: SourceProfile | None = None) -> dict[str, float]:
         """Unit vector of an item under the current weights (term -> weight): a term weighs its inverse
@@ -1177,7 +1194,9 @@ class StoryIndex:
         top = log(n0 + len(self._stories) + 1.0)
         prior = self._prior
         raw: dict[str, float] = {}
-        known = profile.terms.get((title, summary)) if profile is not None else None
+        known = None
+        if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
+            known = profile.terms.get((title, summary))
         title_terms, summary_terms = known if known is not None else self._item_terms(title, summary)
         for key, entity in title_terms:
             p = prior.get(key)

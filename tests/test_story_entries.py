@@ -106,3 +106,13 @@ def test_a_feeds_own_posts_sharing_its_template_stay_separate_entries(tmp_path: 
     got = {e.title: e for e in entries(tmp_path)}
     assert len(got) == len(posts)
     assert [x.href for x in got["TMIL: styling in React"].links if x.rel == "related"] == ["https://b.example/s"]
+    # a later poll brings two more posts: two new entries alone have no template (too few), the feed
+    # document (all eight) has, so they do not join each other through it
+    for i, t in enumerate(["testing hooks", "routing pages"], start=len(posts)):
+        posts.append({"title": f"TMIL: {t} in React", "guid": f"a{i}", "link": f"https://a.example/{i}",
+                      "summary": f"Consolidated this concept while working on a website made in React. Notes on {t}.",
+                      "date": T0 + timedelta(hours=2, minutes=i)})
+    (tmp_path / "a.xml").write_bytes(rss(posts[::-1]))  # newest first, as feeds are
+    clock.t = NOW + timedelta(minutes=40)
+    pipe.run(force_all=True)
+    assert sorted(e.title for e in entries(tmp_path)) == sorted(p["title"] for p in posts)
