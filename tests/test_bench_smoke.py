@@ -112,11 +112,27 @@ def test_harness_produces_figures(tmp_path: Path, capsys: pytest.CaptureFixture[
     new = by_name["g200-warm-new"]
     assert new["new_items"] == 1 and new["extra"]["not_modified"] == 2
     assert {c["name"]: c["ok"] for c in new["checks"]}["one new item in each changed source, the rest 304"]
+    for name in ("g200-warm-304", "g200-warm-same", "g200-warm-builddate", "g200-warm-new"):
+        runs = by_name[name]["extra"]["runs_ms_per_source"]  # three runs, the median one reported
+        assert len(runs) == 3 and sorted(runs)[1] == pytest.approx(by_name[name]["ms_per_source"])
     for name in ("g200-warm-304", "g200-warm-same", "g200-warm-builddate"):
         extra = by_name[name]["extra"]
         assert isinstance(extra["output_changed"], list) and isinstance(extra["writes_beyond_validators"], dict)
         assert {c["name"] for c in by_name[name]["checks"]} >= {"output/ unchanged (mtimes, sizes)"}
     assert "items/s" in out and ("PASS" in out or "FAIL" in out)
+
+
+def test_median_run_keeps_one_runs_figures_and_every_failed_check() -> None:
+    def result(wall: float, ok: bool) -> bench_run.Result:
+        r = bench_run.Result("g200-warm-304", 10, 100, wall, wall, wall, 50.0)
+        r.checks.append(bench_run.Check("output/ unchanged (mtimes, sizes)", ok, "" if ok else "1 changed"))
+        return r
+
+    runs = [result(0.9, True), result(0.3, False), result(0.5, True)]
+    r = bench_run.Bench._median_run(runs)
+    assert r is runs[2] and r.ms_per_source == 50.0
+    assert [c.name for c in r.checks if not c.ok] == ["output/ unchanged (mtimes, sizes) (run 2)"]
+    assert r.extra["runs_ms_per_source"] == [90.0, 30.0, 50.0]
 
 
 def test_fill_store_for_publish(tmp_path: Path) -> None:
