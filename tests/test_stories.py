@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -859,3 +860,34 @@ def test_a_feeds_template_does_not_make_its_posts_one_story_but_other_outlets_st
     # a re-report of the first post by another outlet (no template of its own) joins it
     m = profiled.add(100, "TMIL: styling in React explained", "Colours and layout in React.", T0 + timedelta(hours=1))
     assert m.joined and m.story_id == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.lists(words, min_size=0, max_size=6).map(" ".join),
+                          st.lists(words, min_size=0, max_size=12).map(" ".join)), min_size=0, max_size=14))
+def test_source_profile_properties(document: list[tuple[str, str]]) -> None:
+    ix = StoryIndex()
+    prof = ix.source_profile(document)
+    distinct = list(dict.fromkeys(document))
+    if len(distinct) < stories_mod.PROFILE_MIN_ENTRIES:
+        assert prof.factors == {}
+    df: dict[str, int] = defaultdict(int)
+    for title, summary in distinct:
+        tt, ss = ix._item_terms(title, summary)
+        for k in {k for k, _ in tt} | {k for k, _ in ss}:
+            df[k] += 1
+    least = max(stories_mod.TEMPLATE_MIN_ENTRIES, stories_mod.TEMPLATE_MIN_SHARE * len(distinct))
+    assert all(df[k] >= least and 0.0 < f <= 1.0 for k, f in prof.factors.items())
+    if len(distinct) >= stories_mod.PROFILE_MIN_ENTRIES:
+        assert set(prof.factors) == {k for k, d in df.items() if d >= least}
+    for title, summary in distinct:
+        plain, weighed = ix.vector(title, summary), ix.vector(title, summary, prof)
+        assert set(plain) == set(weighed)
+        assert not weighed or abs(math.fsum(w * w for w in weighed.values()) - 1.0) < 1e-9
+        # terms outside the template keep their proportions; template terms only lose weight relative to them
+        rest = [k for k in plain if k not in prof.factors]
+        for a, b in itertools.pairwise(rest):
+            assert math.isclose(weighed[a] * plain[b], weighed[b] * plain[a], rel_tol=1e-9, abs_tol=1e-12)
+        for k in prof.factors.keys() & plain.keys():
+            for r in rest:
+                assert weighed[k] * plain[r] <= plain[k] * weighed[r] * (1 + 1e-9)
