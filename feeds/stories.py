@@ -471,21 +471,57 @@ def terms(text: str) -> list[Term]:
 _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)?$")
 
 
-# A number right after a series word names an installment ("Part 2", "Vol. 23", "Episode 3"): in a title,
-# "Part 1" and "Part 2" are two items, never one story (_conflict), so such a number is its own term,
-# "2#part" (a number first: a specific term, weighed as its number). Only a space, or the dot of an
-# abbreviation, may come between; not "No." (a ranking: "world No. 1") nor "post" ("post 2020").
+# A number right after a series word names an installment ("Part 2", "Vol. 23", "Episode 3", "Part Two",
+# "Part II"): in a title, "Part 1" and "Part 2" are two items, never one story (_conflict), so such a number
+# is its own term, "2#part" (a number first: a specific term, weighed as its number), the same however the
+# number is written. Only a space, or the dot of an abbreviation, may come between; not "No." (a ranking:
+# "world No. 1") nor "post" ("post 2020"); a Roman numeral has two letters or more ("Part I" may be "the
+# part I liked").
 _INSTALLMENT = re.compile(r"\b(part|pt\.?|vol\.?|volume|episode|ep\.?|chapter|issue|lesson|season|series|book)"
-                          r" (\d+)\b(?![.,]\d)", re.IGNORECASE)
+                          r" (\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivxIVX]{2,5})"
+                          r"\b(?![.,]\d)", re.IGNORECASE)
 _SERIES = {"part": "part", "pt": "part", "vol": "vol", "volume": "vol", "episode": "episod", "ep": "episod",
            "chapter": "chapter", "issue": "issue", "lesson": "lesson", "season": "season", "series": "series",
            "book": "book"}
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=1)}
+_ROMAN = {"i": 1, "v": 5, "x": 10}
+
+
+def _number(s: str) -> int | None:
+    """The value of a number as an installment is written: digits, a word (one to twelve) or a Roman
+    numeral (None if not a valid one)."""
+    if s.isdigit():
+        return int(s)
+    low = s.lower()
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low]
+    total = 0
+    for a, b in itertools.zip_longest(low, low[1:]):
+        v = _ROMAN[a]
+        total += -v if b is not None and _ROMAN[b] > v else v
+    # only the canonical spelling (no "IIII", "VV", "IIX")
+    return total if total > 0 and _roman(total) == low else None
+
+
+def _roman(n: int) -> str:
+    out = []
+    for v, sym in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        while n >= v:
+            out.append(sym)
+            n -= v
+    return "".join(out)
 
 
 def _installments(t: str) -> dict[str, str]:
-    """number token -> its series (`_SERIES` value) for the installments in normalised text t (the last
-    series word wins if one number follows two)."""
-    return {m.group(2): _SERIES[m.group(1).lower().rstrip(".")] for m in _INSTALLMENT.finditer(t)}
+    """number token (as written) -> its installment term ("2#part") for the installments in normalised
+    text t (the last series word wins if one number follows two)."""
+    out: dict[str, str] = {}
+    for m in _INSTALLMENT.finditer(t):
+        n = _number(m.group(2))
+        if n is not None:
+            out[m.group(2)] = f"{n}#{_SERIES[m.group(1).lower().rstrip('.')]}"
+    return out
 
 
 def _bare(low: str) -> str:
@@ -516,6 +552,14 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
     while i + 1 < n:
         i += 1
         w = raw[i]
+        if inst and w in inst and i > 0 and raw[i - 1].lower() in _SERIES:  # an installment (titles)
+            term = inst[w]
+            if term not in seen:
+                seen.add(term)
+                out.append((term, True))
+                if limit is not None and len(out) >= limit:
+                    break
+            continue
         # fast path: a plain word (no digit first, no dot, not all caps, not a phrase start) seen before
         key = cache.get(w) if cache is not None else None
         if key is not None:
@@ -540,9 +584,6 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         elif w[0].isdigit():
             key = w.replace(",", "")
             key = _ALIASES.get(key, key)
-            series = inst.get(w) if inst and i > 0 and raw[i - 1].lower() in _SERIES else None
-            if series is not None:  # an installment: "part 2", "Vol. 23", "Episode 03" (a number first)
-                key = f"{int(w)}#{series}"
             entity = True
         elif "." in w:  # dotted acronym
             key = low.replace(".", "")

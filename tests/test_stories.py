@@ -812,6 +812,10 @@ def test_installments_of_a_series_are_never_one_story() -> None:
     assert explain("Fed raises rates, part 2", "", "Fed raises rates again, part 2", "").same_story
     assert explain("Fed raises rates, part 2", "", "Fed raises rates again", "").same_story
     assert explain("Ep. 01 of the Daily", "", "Episode 1 of the Daily", "").same_story
+    # however the number is written: digits, a word, a Roman numeral
+    for t in ("Structuring Sass, Part 2", "Structuring Sass, Part Two", "Structuring Sass, part II"):
+        assert "2#part" in {x.key for x in terms(t)}
+    assert explain("Structuring Sass, Part Two", "", "Structuring Sass, Part III", "").score == 0.0
 
 
 def test_what_is_not_an_installment() -> None:
@@ -819,6 +823,9 @@ def test_what_is_not_an_installment() -> None:
     assert [t.key for t in terms("Sinner, world No. 1, wins")] == ["sinner", "world", "1", "win"]
     assert "2020" in {t.key for t in terms("Markets post 2020 gains")}
     assert "2" in {t.key for t in terms("He played a part. 2 people died")}
+    assert not any("#" in t.key for t in terms("The part I liked"))  # one letter: not a numeral here
+    assert not any("#" in t.key for t in terms("Part IIII of the saga"))  # not a valid numeral
+    assert not any("#" in t.key for t in terms("Rocky IV review"))  # no series word
     assert explain("Sinner, world No. 1, wins Australian Open final", "",
                    "No. 4 Zverev loses Australian Open final to Sinner", "").same_story
     # an installment term weighs what its number weighs: two unrelated "part 1" posts do not join on it
