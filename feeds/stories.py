@@ -479,7 +479,7 @@ _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)?$")
 # part I liked").
 _INSTALLMENT = re.compile(r"\b(part|pt\.?|vol\.?|volume|episode|ep\.?|chapter|issue|lesson|season|series|book)"
                           r" (\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivxIVX]{2,5})"
-                          r"\b(?![.,]\d)", re.IGNORECASE)
+                          r"\b(?![-.,]\w)", re.IGNORECASE)  # not "one-way", "3-1", "2.5", "1,000"
 _SERIES = {"part": "part", "pt": "part", "vol": "vol", "volume": "vol", "episode": "episod", "ep": "episod",
            "chapter": "chapter", "issue": "issue", "lesson": "lesson", "season": "season", "series": "series",
            "book": "book"}
@@ -496,6 +496,8 @@ def _number(s: str) -> int | None:
     low = s.lower()
     if low in _NUMBER_WORDS:
         return _NUMBER_WORDS[low]
+    if not (s.isupper() or s.islower()) or not set(low) <= _ROMAN.keys():  # "Xi" is a name, not 11
+        return None
     total = 0
     for a, b in itertools.zip_longest(low, low[1:]):
         v = _ROMAN[a]
@@ -513,14 +515,13 @@ def _roman(n: int) -> str:
     return "".join(out)
 
 
-def _installments(t: str) -> dict[str, str]:
-    """number token (as written) -> its installment term ("2#part") for the installments in normalised
-    text t (the last series word wins if one number follows two)."""
-    out: dict[str, str] = {}
+def _installments(t: str) -> dict[int, str]:
+    """Offset in normalised text t of each installment's number -> its term ("2#part")."""
+    out: dict[int, str] = {}
     for m in _INSTALLMENT.finditer(t):
         n = _number(m.group(2))
         if n is not None:
-            out[m.group(2)] = f"{n}#{_SERIES[m.group(1).lower().rstrip('.')]}"
+            out[m.start(2)] = f"{n}#{_SERIES[m.group(1).lower().rstrip('.')]}"
     return out
 
 
@@ -538,7 +539,16 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
     t = normalize_text(text)
     if not t:
         return []
-    inst = _installments(t) if installments and " " in t else None
+    # installments: token index -> term (the numbers the regex found, located among the tokens)
+    inst: dict[int, str] | None = None
+    if installments and " " in t:
+        at = _installments(t)
+        if at:
+            inst = {}
+            for j, m in enumerate(_TOKEN.finditer(t)):
+                term = at.get(m.start())
+                if term is not None:
+                    inst[j] = term
     raw = _TOKEN.findall(t)
     if not raw:
         return []
@@ -552,8 +562,8 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
     while i + 1 < n:
         i += 1
         w = raw[i]
-        if inst and w in inst and i > 0 and raw[i - 1].lower() in _SERIES:  # an installment (titles)
-            term = inst[w]
+        term = inst.get(i) if inst else None
+        if term is not None:  # an installment (titles)
             if term not in seen:
                 seen.add(term)
                 out.append((term, True))
@@ -725,7 +735,7 @@ class Explanation:
 # a restart puts the window back without extracting terms again (that took ~0.3 ms an item, seconds
 # for a full window, at every cron run that had something new). Bump when the encoding changes, or
 # when old vectors must not be reused.
-VECTOR_FORMAT = 2  # 1: a 16-bit term count (never released)
+VECTOR_FORMAT = 3  # 1: a 16-bit term count (never released); 2: before installment terms ("2#part")
 _VEC_HEAD = struct.Struct("<BI")  # format, term count (a hostile title can have more than 65,535)
 
 

@@ -109,20 +109,23 @@ def test_a_capital_implies_its_country() -> None:
 _term_words = st.sampled_from([
     "Kyiv", "kyiv", "Ukraine", "New", "Delhi", "new", "delhi", "Moscow", "Fed", "U.S.", "prime", "minister",
     "South", "Korea", "Seoul", "says", "the", "19", "Attack", "attacks", "Brussels", "EU", "it's",
+    "Part", "Vol.", "Season", "Episode", "ep.", "two", "II", "ii", "Xi", "01", "I", "IV", "No.", "3-1",
 ])
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(_term_words, min_size=0, max_size=12).map(" ".join), min_size=1, max_size=6),
-       st.integers(1, 6))
-def test_cached_terms_and_limits_agree_with_the_plain_extraction(texts: list[str], limit: int) -> None:
+       st.integers(1, 6), st.booleans())
+def test_cached_terms_and_limits_agree_with_the_plain_extraction(texts: list[str], limit: int,
+                                                                  installments: bool) -> None:
     # the index extracts terms through a per-index word cache and with a limit for summaries: both must
-    # give what the uncached extraction gives (capitals, which add their country, are never cached)
+    # give what the uncached extraction gives (capitals, which add their country, are never cached;
+    # installments are found before the cache is looked at)
     cache: dict[str, str] = {}
     for text in texts + texts:
-        plain = stories_mod._terms(text, None)
-        assert stories_mod._terms(text, cache) == plain
-        assert stories_mod._terms(text, cache, limit) == plain[:limit]
+        plain = stories_mod._terms(text, None, installments=installments)
+        assert stories_mod._terms(text, cache, installments=installments) == plain
+        assert stories_mod._terms(text, cache, limit, installments) == plain[:limit]
 
 
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
@@ -816,6 +819,11 @@ def test_installments_of_a_series_are_never_one_story() -> None:
     for t in ("Structuring Sass, Part 2", "Structuring Sass, Part Two", "Structuring Sass, part II"):
         assert "2#part" in {x.key for x in terms(t)}
     assert explain("Structuring Sass, Part Two", "", "Structuring Sass, Part III", "").score == 0.0
+    # each series word keeps its own number, even when the numbers are the same
+    assert [t.key for t in terms("Season 1, Episode 1: Pilot")] == ["season", "1#season", "episod", "1#episod",
+                                                                    "pilot"]
+    assert explain("The Daily Show Season 2 Episode 2", "", "The Daily Show Season 3 Episode 2", "").score == 0.0
+    assert explain("Gilbert Vol. 3, Part 3", "", "Gilbert Vol. 4, Part 3", "").score == 0.0
 
 
 def test_what_is_not_an_installment() -> None:
@@ -826,6 +834,12 @@ def test_what_is_not_an_installment() -> None:
     assert not any("#" in t.key for t in terms("The part I liked"))  # one letter: not a numeral here
     assert not any("#" in t.key for t in terms("Part IIII of the saga"))  # not a valid numeral
     assert not any("#" in t.key for t in terms("Rocky IV review"))  # no series word
+    assert not any("#" in t.key for t in terms("Book Xi Jinping's memoir"))  # a name, not XI
+    # a score or a compound: "series 3-1" and "series 1-3" are one game seen from each side
+    assert not any("#" in t.key for t in terms("Lakers lead series 3-1, book one-way flights"))
+    assert explain("Lakers lead series 3-1", "", "Nuggets trail series 1-3", "").conflict < 1.0
+    # the number right after "part" only: "a part. 2 people" is not part 2, the later "part 2" is
+    assert [t.key for t in terms("He played a part. 2 people died, part 2")][-2:] == ["di", "2#part"]
     assert explain("Sinner, world No. 1, wins Australian Open final", "",
                    "No. 4 Zverev loses Australian Open final to Sinner", "").same_story
     # an installment term weighs what its number weighs: two unrelated "part 1" posts do not join on it
