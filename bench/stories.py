@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.stories import SEMANTIC_THRESHOLD, StoryConfig, StoryIndex  # noqa: E402
+from feeds.stories import SEMANTIC_THRESHOLD, SourceProfile, StoryConfig, StoryIndex  # noqa: E402
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -261,11 +261,11 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool) -> tuple[int,
         except ParseFailed:
             continue
         entries = doc.entries[:200]
-        texts = [(e.title, e.summary) for e in entries]
+        texts = [(e.title, e.summary) for e in entries if e.title or e.summary]  # as the pipeline's document
         items.extend((e.published, f.name, e.title, e.summary, texts) for e in entries if e.published is not None)
     items.sort(key=lambda x: (x[0], x[1], x[2]))
     feeds_of: dict[int, set[str]] = {}
-    made: dict[str, Any] = {}
+    made: dict[str, SourceProfile] = {}
     joins = own = 0
     for i, (published, name, title, summary, texts) in enumerate(items):
         prof = None

@@ -562,12 +562,13 @@ class Pipeline:
         return float(s["updated"]) if s else self.now().timestamp()
 
     def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
-                        out: SourceOutcome, document: Sequence[tuple[str, str]] = ()) -> list[tuple[int, bytes, bytes]]:
+                        out: SourceOutcome, document: Sequence[tuple[str, str]]) -> list[tuple[int, bytes, bytes]]:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
         and their channel entries: one statement per table for the whole source. Returns the items'
         story vectors (item id, key, encoded), to be stored once the items are. ``document``: (title,
-        summary) of every entry of the source's feed document, whose shared template (a series name,
-        summary boilerplate) weighs less in its items' vectors (`StoryIndex.source_profile`)."""
+        summary) of the source's feed document's entries (the new ones and the others), whose shared
+        template (a series name, summary boilerplate) weighs less in its items' vectors
+        (`StoryIndex.source_profile`)."""
         st = self.store
         index = self._story_index(c)
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
@@ -576,7 +577,7 @@ class Pipeline:
             from feeds.stories import encode_vector, is_significant_update
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
-            profile = index.source_profile(document or [(r["title"], r["summary"]) for r in rows])
+            profile = index.source_profile(document)
             for r in rows:
                 published = r["published"]
                 if published > self._newest:

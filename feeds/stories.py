@@ -485,25 +485,6 @@ _SERIES = {"part": "part", "pt": "part", "vol": "vol", "volume": "vol", "episode
            "book": "book"}
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=1)}
-_ROMAN = {"i": 1, "v": 5, "x": 10}
-
-
-def _number(s: str) -> int | None:
-    """The value of a number as an installment is written: digits, a word (one to twelve) or a Roman
-    numeral (None if not a valid one)."""
-    if s.isdigit():
-        return int(s)
-    low = s.lower()
-    if low in _NUMBER_WORDS:
-        return _NUMBER_WORDS[low]
-    if not (s.isupper() or s.islower()) or not set(low) <= _ROMAN.keys():  # "Xi" is a name, not 11
-        return None
-    total = 0
-    for a, b in itertools.zip_longest(low, low[1:]):
-        v = _ROMAN[a]
-        total += -v if b is not None and _ROMAN[b] > v else v
-    # only the canonical spelling (no "IIII", "VV", "IIX")
-    return total if total > 0 and _roman(total) == low else None
 
 
 def _roman(n: int) -> str:
@@ -513,6 +494,20 @@ def _roman(n: int) -> str:
             out.append(sym)
             n -= v
     return "".join(out)
+
+
+_ROMAN_NUMERALS = {_roman(n): n for n in range(1, 40)}  # the canonical spellings the regex can match
+
+
+def _number(s: str) -> int | None:
+    """The value of a number as an installment is written: digits, a word (one to twelve) or a Roman
+    numeral in one case ("Xi" is a name, not 11; None for one that is not canonical, "IIII")."""
+    if s.isdigit():
+        return int(s)
+    low = s.lower()
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low]
+    return _ROMAN_NUMERALS.get(low) if s.isupper() or s.islower() else None
 
 
 def _installments(t: str) -> dict[int, str]:
@@ -541,15 +536,13 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         return []
     # installments: token index -> term (the numbers the regex found, located among the tokens)
     inst: dict[int, str] | None = None
-    if installments and " " in t:
-        at = _installments(t)
-        if at:
-            inst = {}
-            for j, m in enumerate(_TOKEN.finditer(t)):
-                term = at.get(m.start())
-                if term is not None:
-                    inst[j] = term
-    raw = _TOKEN.findall(t)
+    at = _installments(t) if installments and " " in t else None
+    if at:
+        tokens = list(_TOKEN.finditer(t))
+        raw = [m.group() for m in tokens]
+        inst = {j: at[m.start()] for j, m in enumerate(tokens) if m.start() in at}
+    else:
+        raw = _TOKEN.findall(t)
     if not raw:
         return []
     letters = [w for w in raw if w[0].isalpha()]
@@ -936,7 +929,7 @@ def _other_installment(t: str, c: Mapping[str, float]) -> bool:
     two installments of a series are not one story, whatever else they share (conflict 1: a lexical score
     of 0)."""
     tail = t[t.index("#"):]
-    return any(k.endswith(tail) and k != t and k[0].isdigit() for k in c if "#" in k)
+    return any(k != t and k.endswith(tail) for k in c if "#" in k)  # only installment terms hold a "#"
 
 
 # The threshold is shared by the two bounds that let _best skip work exactly. A story's tail (its terms
@@ -1113,7 +1106,7 @@ class SourceProfile:
 
     factors: Mapping[str, float]
     terms: Mapping[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]]
-    settings: tuple[float, int] = (0.0, 0)  # (summary_weight, summary_terms) the terms were extracted under
+    settings: tuple[float, int]  # (summary_weight, summary_terms) the terms were extracted under
 
 
 class StoryIndex:
@@ -1629,6 +1622,7 @@ class StoryIndex:
             return
         self._ref[story_id] = nf
         self._scale[story_id] = (1.0, math.sqrt(tail2) / nf)
+        # _post inlined (a new story has no postings to move or drop): calling it cost window loads ~8 %
         weights, high, ub, stale = self._weights, self._high, self._ub, self._ub_stale
         for t in head:
             r = c[t] if nf == 1.0 else c[t] / nf  # see _refresh
