@@ -533,7 +533,15 @@ class Pipeline:
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
         document = [(e.title, e.summary) for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
-        vectors = self._assign_stories(c, new_rows, item_chans, row.name, out, document)
+        # the items of the document's titles (stored ones and these new ones): a post of a series never
+        # joins the story of another post of it (StoryIndex.add's exclude)
+        items_of_title: dict[str, list[int]] = {}
+        for e, k in batch:
+            if k.guid_key in exact:
+                items_of_title.setdefault(e.title, []).append(exact[k.guid_key])
+        for item_id, e in zip(ids, new_entries, strict=True):
+            items_of_title.setdefault(e.title, []).append(item_id)
+        vectors = self._assign_stories(c, new_rows, item_chans, row.name, out, document, items_of_title)
         st.insert_items(c, new_rows)
         st.put_vectors(c, vectors)
         if self._embedder is not None and self._stories is not None:  # the vectors with their items
@@ -562,13 +570,15 @@ class Pipeline:
         return float(s["updated"]) if s else self.now().timestamp()
 
     def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
-                        out: SourceOutcome, document: Sequence[tuple[str, str]]) -> list[tuple[int, bytes, bytes]]:
+                        out: SourceOutcome, document: Sequence[tuple[str, str]],
+                        items_of_title: Mapping[str, Sequence[int]]) -> list[tuple[int, bytes, bytes]]:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
         and their channel entries: one statement per table for the whole source. Returns the items'
         story vectors (item id, key, encoded), to be stored once the items are. ``document``: (title,
         summary) of the source's feed document's entries (the new ones and the others), whose shared
         template (a series name, summary boilerplate) weighs less in its items' vectors
-        (`StoryIndex.source_profile`)."""
+        (`StoryIndex.source_profile`), and whose posts of one series (`stories.siblings`) never join each
+        other's stories; ``items_of_title``: the ids of the document's items, stored or new, by title."""
         st = self.store
         index = self._story_index(c)
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
@@ -583,7 +593,9 @@ class Pipeline:
                 if published > self._newest:
                     self._newest = published
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
-                match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile)
+                exclude = [i for t in profile.siblings.get(r["title"], ()) for i in items_of_title.get(t, ())]
+                match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile,
+                                  exclude)
                 decided.append((match.story_id, is_significant_update(match, index.config)))
                 vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
                                 encode_vector(index.item_vector(r["id"]))))

@@ -33,7 +33,7 @@ import sys
 import unicodedata
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -1094,6 +1094,88 @@ TEMPLATE_MIN_ENTRIES = 3
 TEMPLATE_MIN_SHARE = 0.2
 
 
+# Siblings: two entries of one feed document whose titles are one frame with different fillings ("Secure
+# SSH Setup" / "Secure User Setup", "SOLID Principles - OCP" / "- SRP", "Inside geoWrite - 4: Zero Page" /
+# "- 3: Font Management") are two posts of a series, never one story (`siblings`, `StoryIndex.add`'s
+# ``exclude``). The frame (common leading and trailing words) has at least SIBLING_MIN_FRAME words; each
+# title's filling has words and the two fillings share no term. At most SIBLING_BUCKET titles (the first in
+# the document, newest first as feeds list them) are compared per shared pair of words, so a document of
+# 1,000 entries costs a bounded number of comparisons.
+SIBLING_MIN_FRAME = 2
+SIBLING_BUCKET = 64
+
+
+def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict[str, frozenset[str]]:
+    """Title -> the titles of one feed document that are its siblings (see SIBLING_MIN_FRAME): the same
+    frame of words (compared case-folded, after normalize_text) around fillings that share no term (a
+    filling's terms are its words' terms, word by word). Symmetric; a title is never its own sibling, and
+    titles that differ only in what the tokeniser drops (punctuation, spacing) are not siblings.
+    ``cache``: word -> term key, as `_terms` keeps it."""
+    if cache is None:
+        cache = {}
+    raw: dict[str, list[str]] = {}  # title -> its words
+    for t in titles:
+        if t and t not in raw:
+            ws = _TOKEN.findall(normalize_text(t))
+            if len(ws) > SIBLING_MIN_FRAME:  # room for a frame and a filling
+                raw[t] = ws
+    words = {t: [w.lower() for w in ws] for t, ws in raw.items()}  # compared case-folded
+    word_terms: dict[str, frozenset[str]] = {}
+    title_terms: dict[str, list[frozenset[str]]] = {}
+
+    def terms_at(t: str) -> list[frozenset[str]]:
+        """Each word's terms in title t (computed when a pair first needs them)."""
+        got = title_terms.get(t)
+        if got is None:
+            got = title_terms[t] = []
+            for w in raw[t]:
+                k = word_terms.get(w)
+                if k is None:
+                    known = cache.get(w)  # a plain word seen before: its key, "" for a stopword
+                    if known is not None:
+                        k = frozenset((known,)) if known else frozenset()
+                    else:
+                        k = frozenset(key for key, _ in _terms(w, cache, installments=False))
+                    word_terms[w] = k
+                got.append(k)
+        return got
+
+    # titles sharing a frame of two words share their first two, their last two, or their first and last
+    buckets: dict[tuple[str, str, str], list[str]] = {}
+    for t, w in words.items():
+        for key in (("p", w[0], w[1]), ("s", w[-2], w[-1]), ("b", w[0], w[-1])):
+            b = buckets.setdefault(key, [])
+            if len(b) < SIBLING_BUCKET:
+                b.append(t)
+    out: dict[str, set[str]] = {}
+    done: set[tuple[str, str]] = set()
+    for b in buckets.values():
+        for i, a in enumerate(b):
+            x = words[a]
+            for c in b[i + 1 :]:
+                if (a, c) in done:
+                    continue
+                done.add((a, c))
+                y = words[c]
+                if x == y:
+                    continue
+                m = min(len(x), len(y))
+                p = 0
+                while p < m and x[p] == y[p]:
+                    p += 1
+                s = 0
+                while s < m - p and x[-1 - s] == y[-1 - s]:
+                    s += 1
+                if p + s < SIBLING_MIN_FRAME or p + s == len(x) or p + s == len(y):
+                    continue  # too small a frame, or one title is the other with words added
+                other = set().union(*terms_at(c)[p : len(y) - s])
+                if any(not k.isdisjoint(other) for k in terms_at(a)[p : len(x) - s]):
+                    continue  # the fillings share a term: a rewording, not another post of the series
+                out.setdefault(a, set()).add(c)
+                out.setdefault(c, set()).add(a)
+    return {t: frozenset(v) for t, v in out.items()}
+
+
 @dataclass(frozen=True)
 class SourceProfile:
     """What one feed document's entries have in common: its *template* (a series name, a column's label,
@@ -1102,11 +1184,14 @@ class SourceProfile:
     ``factors``: template term -> the factor its weight is multiplied by in that feed's items, the term's
     inverse document frequency within the document, log((n + 1) / (df + 0.5)), over that of a term of
     one entry, log((n + 1) / 1.5). ``terms``: the entries' extracted terms, reused by `StoryIndex.vector`.
+    ``siblings``: title -> the titles of the document's other posts of one series (`siblings`), whose
+    items the caller passes to `StoryIndex.add` as ``exclude``.
     """
 
     factors: Mapping[str, float]
     terms: Mapping[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]]
     settings: tuple[float, int]  # (summary_weight, summary_terms) the terms were extracted under
+    siblings: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class StoryIndex:
@@ -1223,7 +1308,8 @@ class StoryIndex:
             for key, d in df.items():
                 if d >= least:
                     factors[key] = min(1.0, max(0.0, math.log((n + 1) / (d + 0.5)) / one))
-        return SourceProfile(factors, extracted, (self.config.summary_weight, self.config.summary_terms))
+        return SourceProfile(factors, extracted, (self.config.summary_weight, self.config.summary_terms),
+                             siblings((t for t, _ in extracted), self._keys))
 
     def vector(self, title: str, summary: str = "", profile: SourceProfile | None = None) -> dict[str, float]:
         """Unit vector of an item under the current weights (term -> weight): a term weighs its inverse
@@ -1343,10 +1429,11 @@ class StoryIndex:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _best(self, vec: Mapping[str, float], ts: float) -> tuple[_Story | None, float]:
+    def _best(self, vec: Mapping[str, float], ts: float, avoid: Collection[int] = ()) -> tuple[_Story | None, float]:
         """The story with the highest score (ties: lower story id) and its score: every story of
-        `_candidates` scored exactly. ``score`` is exact for every story that can reach the threshold;
-        for a new story it is the best score among those scored (0.0 when there is none)."""
+        `_candidates` scored exactly, except the stories in ``avoid`` (ids). ``score`` is exact for every
+        story that can reach the threshold; for a new story it is the best score among those scored (0.0
+        when there is none)."""
         if not vec:
             return None, 0.0
         df = self._df
@@ -1355,6 +1442,8 @@ class StoryIndex:
         if not q:
             return None, 0.0
         cands = self._candidates(q, ts)
+        if avoid:
+            cands = [st for st in cands if st.story_id not in avoid]
         if not cands:
             return None, 0.0
         qspec = [(t, w) for t, w in vec.items() if _specific(t)] if self.config.conflict_penalty else []
@@ -1492,7 +1581,8 @@ class StoryIndex:
             score *= 1.0 - self.config.conflict_penalty * _conflict(qspec, c, st.spec2, st.norm2)
         return score
 
-    def _best_semantic(self, vec: Mapping[str, float], ts: float, e: Any) -> tuple[_Story | None, float]:
+    def _best_semantic(self, vec: Mapping[str, float], ts: float, e: Any,
+                       avoid: Collection[int] = ()) -> tuple[_Story | None, float]:
         """Semantic mode's _best: the story with the highest blended score (ties: lower story id).
 
         Exact: a story the lexical candidates miss scores below the threshold lexically, so it can reach
@@ -1515,7 +1605,7 @@ class StoryIndex:
         best_score = 0.0
         for sid in itertools.chain(lex, (s for s in sem.stories_at_least(sims, low) if s not in lex)):
             st = stories[sid]
-            if abs(ts - st.latest) > window:
+            if abs(ts - st.latest) > window or sid in avoid:
                 continue
             lx = lex.get(sid)
             if lx is None:
@@ -1670,14 +1760,17 @@ class StoryIndex:
         return new
 
     def add(self, item_id: int, title: str, summary: str, published: datetime,
-            profile: SourceProfile | None = None) -> StoryMatch:
+            profile: SourceProfile | None = None, exclude: Collection[int] = ()) -> StoryMatch:
         """Assign an item to the best matching live story, or start a new story with it. ``profile``: the
-        template of the feed document the item came in (`source_profile`), weighed down in its vector."""
+        template of the feed document the item came in (`source_profile`), weighed down in its vector.
+        ``exclude``: item ids whose stories the item must not join (its siblings in that document,
+        ``profile.siblings``); ids not in the index are ignored."""
+        avoid = self._stories_of(exclude)
         if self._sem is not None:
-            return self._add_semantic(item_id, title, summary, published, profile)
+            return self._add_semantic(item_id, title, summary, published, profile, avoid)
         vec = self.vector(title, summary, profile)
         ts = published.timestamp()
-        st, score = self._best(vec, ts)
+        st, score = self._best(vec, ts, avoid)
         if st is not None and score >= self.config.threshold:
             matched = self._closest_member(st, vec)
             new = self._insert(item_id, st.story_id, ts, vec)
@@ -1686,14 +1779,19 @@ class StoryIndex:
         self._insert(item_id, item_id, ts, vec)
         return StoryMatch(item_id, False, score, None, 1.0)
 
+    def _stories_of(self, item_ids: Collection[int]) -> set[int]:
+        """The stories of those of ``item_ids`` that are in the index."""
+        items = self._items
+        return {items[i].story_id for i in item_ids if i in items} if item_ids else set()
+
     def _add_semantic(self, item_id: int, title: str, summary: str, published: datetime,
-                      profile: SourceProfile | None) -> StoryMatch:
+                      profile: SourceProfile | None, avoid: set[int]) -> StoryMatch:
         sem = self._sem
         assert sem is not None
         e = sem.embed_one(title)
         vec = self.vector(title, summary, profile)
         ts = published.timestamp()
-        st, score = self._best_semantic(vec, ts, e)
+        st, score = self._best_semantic(vec, ts, e, avoid)
         if st is not None and score >= self.config.threshold:
             sid = st.story_id
             matched = self._closest_member(st, vec)

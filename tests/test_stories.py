@@ -21,6 +21,7 @@ from feeds.stories import (
     explain,
     is_significant_update,
     normalize_text,
+    siblings,
     terms,
 )
 
@@ -881,6 +882,95 @@ def test_a_feeds_template_does_not_make_its_posts_one_story_but_other_outlets_st
     # a re-report of the first post by another outlet (no template of its own) joins it
     m = profiled.add(100, "TMIL: styling in React explained", "Colours and layout in React.", T0 + timedelta(hours=1))
     assert m.joined and m.story_id == 0
+
+
+# -- a series' siblings in one feed document --------------------------------------------------------
+
+# posts of one series in real feeds (docs/stories.md): one frame of words, fillings with no term in common
+_SIBLINGS = [
+    ("Secure SSH Setup", "Secure User Setup"),
+    ("SOLID Principles - OCP", "SOLID Principles - SRP"),
+    ("Inside geoWrite \u2013 4: Zero Page", "Inside geoWrite \u2013 3: Font Management"),
+    ("Configuring Consul DNS Forwarding in Alpine Linux", "Configuring Consul DNS Forwarding in Ubuntu 16.04"),
+    ("Unit Testing Cloud Deployments with Pulumi in F#", "Unit Testing Cloud Deployments with Pulumi in C#"),
+    ("Gilbert Vol. 23, No. 3 (2020)", "Gilbert Vol. 23, No. 2 (2019)"),
+    ("Magazine solutions - February 27, 2026", "Magazine printables - February 27, 2026"),
+]
+_NOT_SIBLINGS = [
+    # the fillings share terms (Bangladesh, PM = prime minister): a feed's reworded follow-up
+    ("Tarique Rahman sworn in as Bangladesh\u2019s PM after landslide election victory",
+     "Tarique Rahman sworn in as Prime Minister of Bangladesh"),
+    ("US civil rights leader Jesse Jackson dies aged 84", "Civil rights leader Jesse Jackson dies, aged 84"),  # added
+    ("Service Lookup", "Service Lookup Continued"),  # one title is the other with a word added
+    ("Docker Volumes", "Compose and Volumes"),  # a frame of one word
+    ("Halo Infinite", "Halo Infinite"),  # the same title
+    ("Fed raises rates, again", "Fed raises rates again"),  # the same words
+]
+
+
+def test_posts_of_one_series_in_a_document_are_siblings() -> None:
+    for a, b in _SIBLINGS:
+        assert siblings([a, b, "Unrelated post about gardening"]) == {a: frozenset({b}), b: frozenset({a})}
+    for a, b in _NOT_SIBLINGS:
+        assert siblings([a, b]) == {}
+    three = ["Secure SSH Setup", "Secure User Setup", "Secure Firewall Setup"]
+    assert siblings(three) == {t: frozenset(three) - {t} for t in three}
+    assert StoryIndex().source_profile([(t, "") for t in three]).siblings == siblings(three)
+    # a long series: every pair is found up to SIBLING_BUCKET titles sharing the frame's words
+    many = [f"Secure {w} Setup" for w in _words_n(stories_mod.SIBLING_BUCKET)]
+    assert siblings(many) == {t: frozenset(many) - {t} for t in many}
+
+
+def _words_n(n: int) -> list[str]:
+    """n distinct words, each its own term."""
+    return ["".join("bcdfghjklmnpqrstvwxz"[(i // 20**k) % 20] for k in range(3)) + "o" for i in range(n)]
+
+
+def test_a_post_never_joins_the_story_of_its_sibling_but_other_reports_still_join() -> None:
+    ocp, srp = "SOLID Principles - OCP", "SOLID Principles - SRP"
+    assert explain(ocp, "", srp, "").same_story  # without the rule they would be one story
+    ix = StoryIndex()
+    prof = ix.source_profile([(ocp, ""), (srp, "")])
+    assert prof.siblings[srp] == {ocp}
+    ix.add(1, ocp, "", T0, prof)
+    assert ix.add(2, "SOLID principles: OCP", "", T0 + timedelta(minutes=1)).story_id == 1  # another outlet
+    m = ix.add(3, srp, "", T0 + timedelta(minutes=2), prof, exclude=[1])
+    assert not m.joined and m.story_id == 3
+    # a re-report of the second post joins it; ids not in the index are ignored
+    assert ix.add(4, "SOLID principles: SRP", "", T0 + timedelta(minutes=3), exclude=[99]).story_id == 3
+    assert ix.story_count == 2
+
+
+def _ref_siblings(titles: list[str]) -> dict[str, frozenset[str]]:
+    """siblings() by brute force over every pair."""
+    import os
+
+    words = {t: stories_mod._TOKEN.findall(normalize_text(t)) for t in dict.fromkeys(titles) if t}
+    out: dict[str, set[str]] = defaultdict(set)
+    for a, b in itertools.combinations(words, 2):
+        x, y = [w.lower() for w in words[a]], [w.lower() for w in words[b]]
+        p = len(os.path.commonprefix([x, y]))
+        s = len(os.path.commonprefix([x[p:][::-1], y[p:][::-1]]))
+        fa, fb = words[a][p : len(x) - s], words[b][p : len(y) - s]
+        if p + s < stories_mod.SIBLING_MIN_FRAME or not fa or not fb:
+            continue
+        if {t.key for w in fa for t in terms(w)} & {t.key for w in fb for t in terms(w)}:
+            continue
+        out[a].add(b)
+        out[b].add(a)
+    return {t: frozenset(v) for t, v in out.items()}
+
+
+_title_words = st.sampled_from(["Secure", "secure", "SSH", "Setup", "user", "part", "the", "Fed", "rates",
+                                "Kyiv", "Ukraine", "2", "3", "-", ":", "in", "Linux", "PM", "prime", "minister"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_title_words, min_size=1, max_size=6).map(" ".join), max_size=12))
+def test_siblings_match_a_brute_force_over_every_pair(titles: list[str]) -> None:
+    got = siblings(titles)
+    assert got == _ref_siblings(titles)
+    assert all(t not in sib and all(t in got[u] for u in sib) for t, sib in got.items())  # irreflexive, symmetric
 
 
 @settings(max_examples=80, deadline=None)

@@ -116,3 +116,31 @@ def test_a_feeds_own_posts_sharing_its_template_stay_separate_entries(tmp_path: 
     clock.t = NOW + timedelta(minutes=40)
     pipe.run(force_all=True)
     assert sorted(e.title for e in entries(tmp_path)) == sorted(p["title"] for p in posts)
+
+
+def test_posts_of_one_series_stay_separate_entries_within_a_poll_and_across_polls(tmp_path: Path) -> None:
+    # a blog's series: one frame of words, a different filling each post. Word overlap alone puts them in
+    # one story (checked here), which hid posts from readers; the feed document shows they are siblings.
+    from feeds.stories import explain
+
+    def post(i: int, name: str, minutes: int) -> dict[str, object]:
+        return {"title": f"SOLID Principles - {name}", "guid": f"a{i}", "link": f"https://a.example/{i}",
+                "date": T0 + timedelta(minutes=minutes)}
+
+    posts = [post(1, "OCP", 0), post(2, "LSP", 5)]
+    assert explain("SOLID Principles - OCP", "", "SOLID Principles - LSP", "").same_story
+    pipe, store, clock = setup(tmp_path, {"a": rss(posts[::-1]), "b": rss([])})
+    pipe.run(force_all=True)  # both new in one poll
+    assert sorted(e.title for e in entries(tmp_path)) == ["SOLID Principles - LSP", "SOLID Principles - OCP"]
+    # another outlet's report of one post joins it; a later post of the series (the earlier ones stored, still
+    # in the feed document) does not join either
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "SOLID principles: OCP explained", "guid": "b1",
+                                           "link": "https://b.example/ocp", "date": T0 + timedelta(hours=1)}]))
+    posts.append(post(3, "SRP", 120))
+    (tmp_path / "a.xml").write_bytes(rss(posts[::-1]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    got = {e.title: e for e in entries(tmp_path)}
+    assert sorted(got) == ["SOLID Principles - LSP", "SOLID Principles - OCP", "SOLID Principles - SRP"]
+    assert [x.href for x in got["SOLID Principles - OCP"].links if x.rel == "related"] == ["https://b.example/ocp"]
+    assert store.counts()["stories"] == 3
