@@ -18,6 +18,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     texts: dict[str, tuple[str, str, str]] = {}
     ids: dict[str, int] = {}  # entry id -> item id, for stored items in the window
     vectors: dict[str, dict[str, float]] = {}
+    sources: dict[str, int] = {}  # entry id -> source id, for stored items
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -28,7 +29,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if ref.startswith("urn:uuid:") else None
                 if found is not None:  # an entry id names a stored item
-                    item_id, title, summary = found
+                    item_id, title, summary, sources[ref] = found
                     texts[ref] = (title, summary, f"stored item {ref}")
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -41,6 +42,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
                          vectors.get(args.b))
+    # two stored items of one feed that are posts of one series never join each other's stories, whatever
+    # their score (the pipeline's rule, applied to the pair)
+    sibling = (args.a in sources and args.b in sources and sources[args.a] == sources[args.b]
+               and bool(stories.siblings([a_title, b_title])))
     now: str | None = None  # where the two stored items are now
     if index is not None and args.a in ids and args.b in ids:
         sa, sb = index.story_of(ids[args.a]), index.story_of(ids[args.b])
@@ -52,6 +57,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
         if now is not None:
             doc["now"] = now
+        if sibling:
+            doc["siblings"] = True
         print(json.dumps(doc, indent=2))
     else:
         print(f"a ({a_kind}): {a_title}")
@@ -60,6 +67,9 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             print(line)
         if vectors:
             print("(stored items in the window are scored with the vectors they entered the index with)")
+        if sibling:
+            print("siblings: two posts of one series in one feed (one frame of words, fillings with no term in "
+                  "common): never one story, whatever the score")
         if now is not None:
             print(f"now: {now} in the store (decided in arrival order, against whole stories)")
     return 0

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -214,6 +215,32 @@ def test_explain_two_stored_items_uses_their_vectors_and_says_where_they_are(dem
     assert "entered the index with" in r.stdout
     data = json.loads(feeds("explain", uids[0], other, "--json", cwd=demo).stdout)
     assert data["same_story"] is False and data["now"] == "two stories"
+
+
+def test_explain_two_stored_posts_of_one_series_says_they_are_siblings(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    (tmp_path / "blog.xml").write_bytes(rss([
+        {"title": f"SOLID Principles - {n}", "guid": n, "link": f"https://blog.example/{n}",
+         "date": base + timedelta(minutes=i)} for i, n in enumerate(["SRP", "OCP"])]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[[sources]]\nurl = "blog.xml"\nname = "blog"\n'
+                                         '[channels.all]\ntitle = "All"\nfallback = true\n')
+    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uids = [u for (u,) in con.execute("SELECT uid FROM items ORDER BY id")]
+    data = json.loads(feeds("explain", "--config", "feeds.toml", *uids, "--json", cwd=tmp_path).stdout)
+    assert data["same_story"] is True and data["now"] == "two stories" and data["siblings"] is True
+    r = feeds("explain", "--config", "feeds.toml", *uids, cwd=tmp_path)
+    assert "siblings: two posts of one series" in r.stdout and "now: two stories" in r.stdout
+    # two headlines (not stored items of one feed): no such line
+    r = feeds("explain", "--config", "feeds.toml", "SOLID Principles - SRP", "SOLID Principles - OCP", cwd=tmp_path)
+    assert "siblings" not in r.stdout and "same story" in r.stdout
 
 
 def test_serve_command_serves_the_published_feeds(demo: Path) -> None:

@@ -460,12 +460,12 @@ class Store:
         """Drop the story vectors of items published before a time (out of the window). Returns how many."""
         return Store._prune_rows(c, S.item_vectors, before)
 
-    def item_text(self, uid: str) -> tuple[int, str, str] | None:
-        """Id, title and summary of the item with this entry id, if stored."""
+    def item_text(self, uid: str) -> tuple[int, str, str, int] | None:
+        """Id, title, summary and source id of the item with this entry id, if stored."""
         with self.engine.connect() as c:
-            row = c.execute(select(S.items.c.id, S.items.c.title, S.items.c.summary)
+            row = c.execute(select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.source_id)
                             .where(S.items.c.uid == uid)).first()
-        return (int(row[0]), str(row[1]), str(row[2])) if row is not None else None
+        return (int(row[0]), str(row[1]), str(row[2]), int(row[3])) if row is not None else None
 
     def newest_published(self) -> float | None:
         with self.engine.connect() as c:
