@@ -254,7 +254,7 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
     from feeds.parse import ParseFailed, parse
 
     ix = StoryIndex(cfg)
-    items: list[tuple[datetime, str, str, str, list[tuple[str, str]]]] = []
+    items: list[tuple[datetime, str, str, str, list[tuple[str, str, float]]]] = []
     for f in sorted(corpus.iterdir()):
         if not f.is_file() or f.name.startswith(("LICENSE", "README")):
             continue
@@ -263,7 +263,10 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
         except ParseFailed:
             continue
         entries = doc.entries[:200]
-        texts = [(e.title, e.summary) for e in entries if e.title or e.summary]  # as the pipeline's document
+        # the document as the pipeline gives it (an undated entry counts as published now: the latest time)
+        newest = max((e.published for e in entries if e.published is not None), default=None)
+        texts = [(e.title, e.summary, (e.published or newest or datetime.now(UTC)).timestamp())
+                 for e in entries if e.title or e.summary]
         items.extend((e.published, f.name, e.title, e.summary, texts) for e in entries if e.published is not None)
     items.sort(key=lambda x: (x[0], x[1], x[2]))
     feeds_of: dict[int, set[str]] = {}

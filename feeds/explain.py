@@ -42,10 +42,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
                          vectors.get(args.b))
-    # two stored items of one feed that are posts of one series never join each other's stories, whatever
-    # their score (the pipeline's rule, applied to the pair)
-    sibling = (args.a in sources and args.b in sources and sources[args.a] == sources[args.b]
-               and bool(stories.siblings([a_title, b_title])))
+    # two stored items of one feed that are posts of one series: the pipeline keeps them out of each other's
+    # stories when it sees them in one feed document (its rule, applied to the pair)
+    both = args.a in sources and args.b in sources
+    sibling = both and sources[args.a] == sources[args.b] and bool(stories.siblings([a_title, b_title]))
     now: str | None = None  # where the two stored items are now
     if index is not None and args.a in ids and args.b in ids:
         sa, sb = index.story_of(ids[args.a]), index.story_of(ids[args.b])
@@ -57,8 +57,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
         if now is not None:
             doc["now"] = now
-        if sibling:
-            doc["siblings"] = True
+        if both:
+            doc["siblings"] = sibling
         print(json.dumps(doc, indent=2))
     else:
         print(f"a ({a_kind}): {a_title}")
@@ -69,7 +69,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             print("(stored items in the window are scored with the vectors they entered the index with)")
         if sibling:
             print("siblings: two posts of one series in one feed (one frame of words, fillings with no term in "
-                  "common): never one story, whatever the score")
+                  "common): kept apart whatever the score when the feed lists both at once")
         if now is not None:
             print(f"now: {now} in the store (decided in arrival order, against whole stories)")
     return 0

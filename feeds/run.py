@@ -532,7 +532,8 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        document = [(e.title, e.summary) for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
+        document = [(e.title, e.summary, min(e.published or now, now).timestamp())
+                    for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
         # the items of the document's titles (stored ones and these new ones): a post of a series never
         # joins the story of another post of it (StoryIndex.add's exclude)
         items_of_title: dict[str, list[int]] = {}
@@ -570,12 +571,12 @@ class Pipeline:
         return float(s["updated"]) if s else self.now().timestamp()
 
     def _assign_stories(self, c: Any, rows: list[dict[str, Any]], item_chans: list[list[str]], source: str,
-                        out: SourceOutcome, document: Sequence[tuple[str, str]],
+                        out: SourceOutcome, document: Sequence[tuple[str, str, float]],
                         items_of_title: Mapping[str, Sequence[int]]) -> list[tuple[int, bytes, bytes]]:
         """Set each new item's story_id (rows carry their ids) and write the stories they start or join
         and their channel entries: one statement per table for the whole source. Returns the items'
         story vectors (item id, key, encoded), to be stored once the items are. ``document``: (title,
-        summary) of the source's feed document's entries (the new ones and the others), whose shared
+        summary, published) of the source's feed document's entries (the new ones and the others), whose shared
         template (a series name, summary boilerplate) weighs less in its items' vectors
         (`StoryIndex.source_profile`), and whose posts of one series (`stories.siblings`) never join each
         other's stories; ``items_of_title``: the ids of the document's items, stored or new, by title."""

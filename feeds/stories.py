@@ -1088,7 +1088,10 @@ class _Semantic:
 
 
 # A feed's template: terms found in at least TEMPLATE_MIN_SHARE of its document's entries and in at least
-# TEMPLATE_MIN_ENTRIES of them, the document having PROFILE_MIN_ENTRIES or more (docs/stories.md).
+# TEMPLATE_MIN_ENTRIES of them, the document having PROFILE_MIN_ENTRIES or more, and in entries published
+# further apart than the story window: a template recurs for longer than a story lives, while one event
+# that several of a feed's entries report (a news site's re-reports, the very thing stories collapse) falls
+# inside one window (docs/stories.md).
 PROFILE_MIN_ENTRIES = 5
 TEMPLATE_MIN_ENTRIES = 3
 TEMPLATE_MIN_SHARE = 0.2
@@ -1098,19 +1101,21 @@ TEMPLATE_MIN_SHARE = 0.2
 # SSH Setup" / "Secure User Setup", "SOLID Principles - OCP" / "- SRP", "Inside geoWrite - 4: Zero Page" /
 # "- 3: Font Management") are two posts of a series, never one story (`siblings`, `StoryIndex.add`'s
 # ``exclude``). The frame (common leading and trailing words) has at least SIBLING_MIN_FRAME words; each
-# title's filling has words and the two fillings share no term. At most SIBLING_BUCKET titles (the first in
-# the document, newest first as feeds list them) are compared per shared pair of words, so a document of
-# 1,000 entries costs a bounded number of comparisons.
+# title's filling has a term, and the two fillings share no term. At most
+# SIBLING_BUCKET titles (the first given: source_profile gives them newest first) are compared per shared
+# pair of words, so a document of 1,000 entries costs a bounded number of comparisons.
 SIBLING_MIN_FRAME = 2
 SIBLING_BUCKET = 64
 
 
 def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict[str, frozenset[str]]:
     """Title -> the titles of one feed document that are its siblings (see SIBLING_MIN_FRAME): the same
-    frame of words (compared case-folded, after normalize_text) around fillings that share no term (a
-    filling's terms are its words' terms, word by word). Symmetric; a title is never its own sibling, and
-    titles that differ only in what the tokeniser drops (punctuation, spacing) are not siblings.
-    ``cache``: word -> term key, as `_terms` keeps it."""
+    frame of words (compared lower-cased, after normalize_text) around fillings that each have a term
+    and that share no term, whether the filling is read whole (a phrase: "Prime Minister" is "pm") or
+    word by word. Symmetric; a title is never its own sibling, and titles that
+    differ only in what the tokeniser or the stopwords drop ("over" / "after") are not siblings.
+    ``titles``: newest first (the first SIBLING_BUCKET of a bucket are compared). ``cache``: word ->
+    term key, as `_terms` keeps it."""
     if cache is None:
         cache = {}
     raw: dict[str, list[str]] = {}  # title -> its words
@@ -1119,7 +1124,7 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
             ws = _TOKEN.findall(normalize_text(t))
             if len(ws) > SIBLING_MIN_FRAME:  # room for a frame and a filling
                 raw[t] = ws
-    words = {t: [w.lower() for w in ws] for t, ws in raw.items()}  # compared case-folded
+    words = {t: [w.lower() for w in ws] for t, ws in raw.items()}
     word_terms: dict[str, frozenset[str]] = {}
     title_terms: dict[str, list[frozenset[str]]] = {}
 
@@ -1139,6 +1144,10 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
                     word_terms[w] = k
                 got.append(k)
         return got
+
+    def whole(t: str, start: int, end: int) -> frozenset[str]:
+        """The terms of words start..end of title t read as one text (phrases, implied places)."""
+        return frozenset(k for k, _ in _terms(" ".join(raw[t][start:end]), cache, installments=False))
 
     # titles sharing a frame of two words share their first two, their last two, or their first and last
     buckets: dict[tuple[str, str, str], list[str]] = {}
@@ -1170,7 +1179,10 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
                     continue  # too small a frame, or one title is the other with words added
                 other = set().union(*terms_at(c)[p : len(y) - s])
                 if any(not k.isdisjoint(other) for k in terms_at(a)[p : len(x) - s]):
-                    continue  # the fillings share a term: a rewording, not another post of the series
+                    continue  # the fillings share a word's term: a rewording, not another post of the series
+                fa, fc = whole(a, p, len(x) - s), whole(c, p, len(y) - s)
+                if not fa or not fc or not fa.isdisjoint(fc):
+                    continue  # a filling of stopwords only ("over" / "after"), or a shared phrase
                 out.setdefault(a, set()).add(c)
                 out.setdefault(c, set()).add(a)
     return {t: frozenset(v) for t, v in out.items()}
@@ -1289,27 +1301,44 @@ class StoryIndex:
         use = bool(summary) and cfg.summary_weight > 0 and cfg.summary_terms > 0
         return self._terms(title), (self._terms(summary, cfg.summary_terms, installments=False) if use else [])
 
-    def source_profile(self, texts: Iterable[tuple[str, str]]) -> SourceProfile:
-        """The template of one feed document from its entries' (title, summary): see SourceProfile. A
-        document of fewer than PROFILE_MIN_ENTRIES distinct entries has none."""
+    def source_profile(self, entries: Iterable[tuple[str, str, float]]) -> SourceProfile:
+        """The template of one feed document from its entries' (title, summary, published POSIX seconds):
+        see SourceProfile. A document of fewer than PROFILE_MIN_ENTRIES distinct (title, summary) entries
+        has none; a term is template only if the entries having it span more than the window."""
         extracted: dict[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]] = {}
         df: dict[str, int] = {}
-        for text in texts:
-            if text in extracted:
-                continue
-            tt, ss = extracted[text] = self._item_terms(*text)
-            for key in {k for k, _ in tt} | {k for k, _ in ss}:
-                df[key] = df.get(key, 0) + 1
+        first: dict[str, float] = {}  # term -> earliest and latest published time of the entries having it
+        last: dict[str, float] = {}
+        last_seen: dict[tuple[str, str], float] = {}  # entry -> its latest published time
+        for title, summary, ts in entries:
+            text = (title, summary)
+            if ts > last_seen.get(text, -math.inf):
+                last_seen[text] = ts
+            got = extracted.get(text)
+            if got is None:
+                got = extracted[text] = self._item_terms(title, summary)
+                keys = {k for k, _ in got[0]} | {k for k, _ in got[1]}
+                for key in keys:
+                    df[key] = df.get(key, 0) + 1
+            else:  # the same entry again (another id): its time counts, not a second entry
+                keys = {k for k, _ in got[0]} | {k for k, _ in got[1]}
+            for key in keys:
+                if ts < first.get(key, math.inf):
+                    first[key] = ts
+                if ts > last.get(key, -math.inf):
+                    last[key] = ts
         n = len(extracted)
         factors: dict[str, float] = {}
         if n >= PROFILE_MIN_ENTRIES:
             least = max(TEMPLATE_MIN_ENTRIES, TEMPLATE_MIN_SHARE * n)
             one = math.log((n + 1) / 1.5)
+            span = self._window_s
             for key, d in df.items():
-                if d >= least:
+                if d >= least and last[key] - first[key] > span:
                     factors[key] = min(1.0, max(0.0, math.log((n + 1) / (d + 0.5)) / one))
+        newest_first = sorted(extracted, key=lambda text: -last_seen[text])
         return SourceProfile(factors, extracted, (self.config.summary_weight, self.config.summary_terms),
-                             siblings((t for t, _ in extracted), self._keys))
+                             siblings((t for t, _ in newest_first), self._keys))
 
     def vector(self, title: str, summary: str = "", profile: SourceProfile | None = None) -> dict[str, float]:
         """Unit vector of an item under the current weights (term -> weight): a term weighs its inverse

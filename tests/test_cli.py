@@ -40,6 +40,11 @@ def seed_themes() -> dict[str, str]:
     return {r[3].replace("\u2019", "'"): r[2] for r in rows}
 
 
+def seed_stories() -> dict[str, str]:
+    rows = [r for r in csv.reader(SEED.open(), delimiter="\t") if r and not r[0].startswith("#")]
+    return {r[3].replace("\u2019", "'"): r[1] for r in rows}
+
+
 def entries(path: Path) -> list[feedparser.FeedParserDict]:
     d = feedparser.parse(path.read_bytes())
     assert not d.bozo, d.bozo_exception
@@ -78,6 +83,18 @@ def test_run_demo_writes_channels_with_expected_entries_and_no_duplicates(demo: 
     opml = (out / "index.opml").read_text()
     for slug in ("ukraine", "gaza", "us-politics", "world", "all"):
         assert f"{slug}.atom" in opml
+    # the demo's reworded re-reports (with their ledes) collapse: an entry per story for three of the seed's
+    # four multi-headline stories, the bill's four headlines in two entries; no entry mixes two stories
+    stories = seed_stories()
+    per_story: Counter[str] = Counter()
+    for e in everything:
+        titles_here = {e.title.replace("\u2019", "'")} | {
+            x.title.split(": ", 1)[1].replace("\u2019", "'") for x in e.links if x.rel == "related"}
+        mine = {stories[t] for t in titles_here if t in stories}
+        assert len(mine) == 1, titles_here
+        per_story[mine.pop()] += 1
+    assert [per_story[s] for s in ("taliban", "kyiv-strike", "drone-frontline", "bill-passed")] == [1, 1, 1, 2]
+    assert len(everything) == 16
 
 
 def test_second_run_changes_no_byte_and_no_mtime(demo: Path) -> None:
@@ -238,6 +255,16 @@ def test_explain_two_stored_posts_of_one_series_says_they_are_siblings(tmp_path:
     assert data["same_story"] is True and data["now"] == "two stories" and data["siblings"] is True
     r = feeds("explain", "--config", "feeds.toml", *uids, cwd=tmp_path)
     assert "siblings: two posts of one series" in r.stdout and "now: two stories" in r.stdout
+    # a stored item of the feed that is not a post of the series
+    (tmp_path / "blog.xml").write_bytes(rss([
+        {"title": f"SOLID Principles - {n}", "guid": n, "link": f"https://blog.example/{n}",
+         "date": base + timedelta(minutes=i)} for i, n in enumerate(["SRP", "OCP"])]
+        + [{"title": "Moving house this summer", "guid": "m", "date": base + timedelta(hours=1)}]))
+    assert feeds("run", "--all", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        (moving,) = con.execute("SELECT uid FROM items WHERE title LIKE 'Moving%'").fetchone()
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uids[0], moving, "--json", cwd=tmp_path).stdout)
+    assert data["siblings"] is False and data["now"] == "two stories"
     # two headlines (not stored items of one feed): no such line
     r = feeds("explain", "--config", "feeds.toml", "SOLID Principles - SRP", "SOLID Principles - OCP", cwd=tmp_path)
     assert "siblings" not in r.stdout and "same story" in r.stdout

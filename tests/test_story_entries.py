@@ -88,16 +88,20 @@ def test_different_stories_never_share_an_entry(tmp_path: Path) -> None:
 
 
 def test_a_feeds_own_posts_sharing_its_template_stay_separate_entries(tmp_path: Path) -> None:
-    # a blog column: every title "TMIL: ... in React", every summary the same opening sentence. Without the
-    # feed's template weighed down, several posts collapsed into one entry and readers lost them.
-    topics = ["styling", "forms", "rendering arrays", "raw APIs", "custom components", "using JSX"]
-    posts = [{"title": f"TMIL: {t} in React", "guid": f"a{i}", "link": f"https://a.example/{i}",
-              "summary": f"Consolidated this concept while working on a website made in React. Notes on {t}.",
-              "date": T0 + timedelta(minutes=i)} for i, t in enumerate(topics)]
-    pipe, store, clock = setup(tmp_path, {"a": rss(posts), "b": rss([]), "c": rss([])})
+    # a daily blog column: every title "TMIL: ... in React", every summary the same opening sentence. Without
+    # the feed's template weighed down, several posts collapsed into one entry and readers lost them.
+    topics = ["forms", "rendering arrays", "raw APIs", "custom components", "using JSX", "styling"]
+
+    def post(i: int, topic: str, when: datetime) -> dict[str, object]:
+        return {"title": f"TMIL: {topic} in React", "guid": f"a{i}", "link": f"https://a.example/{i}",
+                "summary": f"Consolidated this concept while working on a website made in React. Notes on {topic}.",
+                "date": when}
+
+    posts = [post(i, t, T0 - timedelta(days=len(topics) - 1 - i)) for i, t in enumerate(topics)]
+    pipe, store, clock = setup(tmp_path, {"a": rss(posts[::-1]), "b": rss([]), "c": rss([])})
     pipe.run(force_all=True)
     assert sorted(e.title for e in entries(tmp_path)) == sorted(p["title"] for p in posts)
-    # another outlet's report of one post still joins it
+    # another outlet's report of the latest post still joins it
     (tmp_path / "b.xml").write_bytes(rss([{"title": "Styling in React, explained", "guid": "b1",
                                            "link": "https://b.example/s", "summary": "Notes on styling in React.",
                                            "date": T0 + timedelta(hours=1)}]))
@@ -106,16 +110,32 @@ def test_a_feeds_own_posts_sharing_its_template_stay_separate_entries(tmp_path: 
     got = {e.title: e for e in entries(tmp_path)}
     assert len(got) == len(posts)
     assert [x.href for x in got["TMIL: styling in React"].links if x.rel == "related"] == ["https://b.example/s"]
-    # a later poll brings two more posts: two new entries alone have no template (too few), the feed
-    # document (all eight) has, so they do not join each other through it
+    # the next days bring two more posts: two new entries alone have no template (too few), the feed
+    # document (all eight, over seven days) has, so they do not join each other or the others through it
     for i, t in enumerate(["testing hooks", "routing pages"], start=len(posts)):
-        posts.append({"title": f"TMIL: {t} in React", "guid": f"a{i}", "link": f"https://a.example/{i}",
-                      "summary": f"Consolidated this concept while working on a website made in React. Notes on {t}.",
-                      "date": T0 + timedelta(hours=2, minutes=i)})
+        posts.append(post(i, t, T0 + timedelta(days=1, hours=i)))
     (tmp_path / "a.xml").write_bytes(rss(posts[::-1]))  # newest first, as feeds are
-    clock.t = NOW + timedelta(minutes=40)
+    clock.t = NOW + timedelta(days=2)
     pipe.run(force_all=True)
     assert sorted(e.title for e in entries(tmp_path)) == sorted(p["title"] for p in posts)
+
+
+def test_a_news_site_reporting_one_event_twice_in_a_night_gets_one_entry(tmp_path: Path) -> None:
+    # what its feed repeats within one window is the event, not a template: its reports join
+    bill = "The House of Representatives narrowly passed the president's tax and spending bill after a night of talks."
+    news = [("House Greenlights Trump's Controversial Domestic Policy Bill", bill, 0),
+            ("Trump's 'Big, Beautiful Bill' Passes in Congress Amid Controversy", bill, 2),
+            ("Trump Celebrates Legislative Win Amid Political Risks", bill, 4),
+            ("Hamas consults Palestinian groups on Gaza ceasefire", "Talks in Cairo resumed on Friday.", -30),
+            ("North Korea opens Wonsan Kalma beach resort", "Only domestic tourists are allowed for now.", -50)]
+    items = [{"title": t, "summary": s, "guid": f"n{i}", "link": f"https://news.example/{i}",
+              "date": T0 - timedelta(hours=6) + timedelta(hours=h)} for i, (t, s, h) in enumerate(news)]
+    pipe, store, clock = setup(tmp_path, {"a": rss(items[::-1])})
+    pipe.run(force_all=True)
+    got = {e.title: e for e in entries(tmp_path)}
+    e = got["House Greenlights Trump's Controversial Domestic Policy Bill"]
+    assert "Trump's 'Big, Beautiful Bill' Passes in Congress Amid Controversy" not in got
+    assert [x.href for x in e.links if x.rel == "related"][:1] == ["https://news.example/1"]
 
 
 def test_posts_of_one_series_stay_separate_entries_within_a_poll_and_across_polls(tmp_path: Path) -> None:
