@@ -263,7 +263,8 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
         except ParseFailed:
             continue
         entries = doc.entries[:200]
-        # the document as the pipeline gives it (an undated entry counts as published now: the latest time)
+        # the document as the pipeline gives it, but for undated entries: the pipeline times one by when it was
+        # first seen; a corpus has no history of polls, so it gets the feed's newest date here
         newest = max((e.published for e in entries if e.published is not None), default=None)
         texts = [(e.title, e.summary, (e.published or newest or datetime.now(UTC)).timestamp())
                  for e in entries if e.title or e.summary]

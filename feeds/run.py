@@ -468,7 +468,7 @@ class Pipeline:
             chash = content_hash(e)
             if k.guid_key in exact:
                 item_id = exact[k.guid_key]
-                old_hash, item_source, story_id = hashes.get(item_id, ("", 0, 0))
+                old_hash, item_source, story_id, _ = hashes.get(item_id, ("", 0, 0, 0.0))
                 # an edit of an item this source published: take the new text. A re-post of another
                 # source's item never rewrites it (two versions would overwrite each other on each run).
                 if old_hash != chash and item_source == row.id:
@@ -532,7 +532,12 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        document = [(e.title, e.summary, min(e.published or now, now).timestamp())
+        # the feed document with each entry's time as the index has it: a stored item's published time (an
+        # undated one's is when it was first seen), else what a new item gets
+        stored_at = {id(e): hashes[exact[k.guid_key]][3] for e, k in batch
+                     if k.guid_key in exact and exact[k.guid_key] in hashes}
+        document = [(e.title, e.summary, t if (t := stored_at.get(id(e))) is not None
+                     else min(e.published or now, now).timestamp())
                     for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
         # the items of the document's titles (stored ones and these new ones): a post of a series never
         # joins the story of another post of it (StoryIndex.add's exclude)

@@ -1304,25 +1304,24 @@ class StoryIndex:
     def source_profile(self, entries: Iterable[tuple[str, str, float]]) -> SourceProfile:
         """The template of one feed document from its entries' (title, summary, published POSIX seconds):
         see SourceProfile. A document of fewer than PROFILE_MIN_ENTRIES distinct (title, summary) entries
-        has none; a term is template only if the entries having it span more than the window."""
+        has none; a term is template only if the entries having it span more than the window (an entry
+        listed twice counts once, at its earliest time)."""
         extracted: dict[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]] = {}
-        df: dict[str, int] = {}
-        first: dict[str, float] = {}  # term -> earliest and latest published time of the entries having it
-        last: dict[str, float] = {}
-        last_seen: dict[tuple[str, str], float] = {}  # entry -> its latest published time
+        when: dict[tuple[str, str], float] = {}  # entry -> its earliest published time (a re-listing counts once)
         for title, summary, ts in entries:
             text = (title, summary)
-            if ts > last_seen.get(text, -math.inf):
-                last_seen[text] = ts
-            got = extracted.get(text)
-            if got is None:
-                got = extracted[text] = self._item_terms(title, summary)
-                keys = {k for k, _ in got[0]} | {k for k, _ in got[1]}
-                for key in keys:
-                    df[key] = df.get(key, 0) + 1
-            else:  # the same entry again (another id): its time counts, not a second entry
-                keys = {k for k, _ in got[0]} | {k for k, _ in got[1]}
-            for key in keys:
+            if text not in extracted:
+                extracted[text] = self._item_terms(title, summary)
+                when[text] = ts
+            elif ts < when[text]:
+                when[text] = ts
+        df: dict[str, int] = {}
+        first: dict[str, float] = {}  # term -> earliest and latest time of the entries having it
+        last: dict[str, float] = {}
+        for text, (tt, ss) in extracted.items():
+            ts = when[text]
+            for key in {k for k, _ in tt} | {k for k, _ in ss}:
+                df[key] = df.get(key, 0) + 1
                 if ts < first.get(key, math.inf):
                     first[key] = ts
                 if ts > last.get(key, -math.inf):
@@ -1336,7 +1335,7 @@ class StoryIndex:
             for key, d in df.items():
                 if d >= least and last[key] - first[key] > span:
                     factors[key] = min(1.0, max(0.0, math.log((n + 1) / (d + 0.5)) / one))
-        newest_first = sorted(extracted, key=lambda text: -last_seen[text])
+        newest_first = sorted(extracted, key=lambda text: -when[text])
         return SourceProfile(factors, extracted, (self.config.summary_weight, self.config.summary_terms),
                              siblings((t for t, _ in newest_first), self._keys))
 

@@ -265,6 +265,16 @@ def test_explain_two_stored_posts_of_one_series_says_they_are_siblings(tmp_path:
         (moving,) = con.execute("SELECT uid FROM items WHERE title LIKE 'Moving%'").fetchone()
     data = json.loads(feeds("explain", "--config", "feeds.toml", uids[0], moving, "--json", cwd=tmp_path).stdout)
     assert data["siblings"] is False and data["now"] == "two stories"
+    # the same frame in another feed: not siblings (the rule is about one feed's own posts)
+    (tmp_path / "other.xml").write_bytes(rss([{"title": "SOLID Principles - LSP", "guid": "lsp",
+                                               "link": "https://other.example/lsp", "date": base}]))
+    with (tmp_path / "feeds.toml").open("a") as f:
+        f.write('[[sources]]\nurl = "other.xml"\nname = "other"\n')
+    assert feeds("run", "--all", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        (lsp,) = con.execute("SELECT uid FROM items WHERE title LIKE '%LSP'").fetchone()
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uids[0], lsp, "--json", cwd=tmp_path).stdout)
+    assert data["siblings"] is False
     # two headlines (not stored items of one feed): no such line
     r = feeds("explain", "--config", "feeds.toml", "SOLID Principles - SRP", "SOLID Principles - OCP", cwd=tmp_path)
     assert "siblings" not in r.stdout and "same story" in r.stdout

@@ -878,6 +878,19 @@ def test_a_source_profile_weighs_down_what_a_feed_document_repeats() -> None:
     assert ix.source_profile(burst).factors == {}
 
 
+def test_a_template_needs_more_than_the_window_between_distinct_entries() -> None:
+    ix = StoryIndex()
+    window = StoryConfig().window.total_seconds()
+    # exactly the window apart is not more than it
+    edge = [(t, s, T0.timestamp() + window * (i % 2)) for i, (t, s) in enumerate(_BLOG)]
+    assert ix.source_profile(edge).factors == {}
+    edge[-1] = (*edge[-1][:2], edge[-1][2] + 1.0)
+    assert "tmil" in ix.source_profile(edge).factors
+    # one entry listed again later (another id, the same text) counts once, at its earliest time
+    burst = [(t, s, T0.timestamp() + 3600 * i) for i, (t, s) in enumerate(_BLOG)]
+    assert ix.source_profile(burst + [(*burst[0][:2], T0.timestamp() + 10 * window)]).factors == {}
+
+
 def test_a_feeds_template_does_not_make_its_posts_one_story_but_other_outlets_still_join() -> None:
     plain, profiled = StoryIndex(), StoryIndex()
     prof = profiled.source_profile(_BLOG_DOC)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import pytest
 from feedgen_util import rss
 from test_pipeline import NOW, setup
 
@@ -164,3 +165,35 @@ def test_posts_of_one_series_stay_separate_entries_within_a_poll_and_across_poll
     assert sorted(got) == ["SOLID Principles - LSP", "SOLID Principles - OCP", "SOLID Principles - SRP"]
     assert [x.href for x in got["SOLID Principles - OCP"].links if x.rel == "related"] == ["https://b.example/ocp"]
     assert store.counts()["stories"] == 3
+
+
+def test_an_undated_feeds_document_is_timed_by_when_its_posts_were_first_seen(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # a daily column without dates, polled once a day: its stored items carry the day each was first seen,
+    # and the feed document the index profiles is timed the same way (not every entry "now"), so boilerplate
+    # recurring over six days can be its template
+    from feeds.stories import StoryIndex
+
+    documents: list[list[tuple[str, str, float]]] = []
+    real = StoryIndex.source_profile
+
+    def spy(self: StoryIndex, entries: list[tuple[str, str, float]]) -> object:
+        documents.append(list(entries))
+        return real(self, entries)
+
+    monkeypatch.setattr(StoryIndex, "source_profile", spy)
+    topics = ["forms", "rendering arrays", "raw APIs", "custom components", "using JSX", "styling"]
+
+    def post(i: int) -> dict[str, object]:
+        return {"title": f"{topics[i]} (React notes)", "guid": f"a{i}", "link": f"https://a.example/{i}",
+                "summary": "Consolidated this concept while working on a website made in React."}
+
+    pipe, store, clock = setup(tmp_path, {"a": rss([])})
+    for day in range(len(topics)):
+        (tmp_path / "a.xml").write_bytes(rss([post(i) for i in range(day, -1, -1)]))
+        clock.t = NOW + timedelta(days=day)
+        pipe.run(force_all=True)
+    last = documents[-1]
+    assert [ts for _, _, ts in last] == [(NOW + timedelta(days=d)).timestamp() for d in range(len(topics) - 1, -1, -1)]
+    profile = real(StoryIndex(), last)
+    assert {"consolid", "concept", "websit", "react", "note"} <= profile.factors.keys()

@@ -293,14 +293,14 @@ class Store:
         return out
 
     @staticmethod
-    def item_hashes(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
-        """content_hash, source_id and story_id of items."""
-        out: dict[int, tuple[str, int, int]] = {}
+    def item_hashes(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int, int, float]]:
+        """content_hash, source_id, story_id and published time of items."""
+        out: dict[int, tuple[str, int, int, float]] = {}
         for i in range(0, len(ids), CHUNK):
-            q = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id).where(
-                S.items.c.id.in_(ids[i:i + CHUNK]))
+            q = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
+                       S.items.c.published).where(S.items.c.id.in_(ids[i:i + CHUNK]))
             for r in c.execute(q):
-                out[r[0]] = (r[1], r[2], r[3])
+                out[r[0]] = (r[1], r[2], r[3], float(r[4]))
         return out
 
     @staticmethod
