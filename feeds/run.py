@@ -587,6 +587,10 @@ class Pipeline:
         other's stories; ``items_of_title``: the ids of the document's items, stored or new, by title."""
         st = self.store
         index = self._story_index(c)
+        # in published order (a feed lists its newest first): a story starts with its earliest report here,
+        # as the index expects, and a later one moves its `updated` only if it is a development
+        order = sorted(range(len(rows)), key=lambda i: (rows[i]["published"], i))
+        rows, item_chans = [rows[i] for i in order], [item_chans[i] for i in order]
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
         vectors: list[tuple[int, bytes, bytes]] = []
         if index is not None:

@@ -197,3 +197,20 @@ def test_an_undated_feeds_document_is_timed_by_when_its_posts_were_first_seen(tm
     assert [ts for _, _, ts in last] == [(NOW + timedelta(days=d)).timestamp() for d in range(len(topics) - 1, -1, -1)]
     profile = real(StoryIndex(), last)
     assert {"consolid", "concept", "websit", "react", "note"} <= profile.factors.keys()
+
+
+def test_a_feed_listing_newest_first_starts_the_story_with_its_earliest_report(tmp_path: Path) -> None:
+    # one outlet's two wordings of one report, six hours apart, listed newest first as feeds are: the
+    # story starts with the earlier one, and the later rewording (little new) does not move `updated`
+    early, late = T0 - timedelta(hours=6), T0
+    lede = "Moscow became the first country to formally recognise the Taliban administration in Kabul."
+    a = rss([{"title": "Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan",
+              "guid": "a2", "link": "https://a.example/2", "date": late, "summary": lede},
+             {"title": "Russia Makes History by Recognizing Taliban Government in Afghanistan", "guid": "a1",
+              "link": "https://a.example/1", "date": early, "summary": lede}])
+    pipe, store, clock = setup(tmp_path, {"a": a})
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert e.link == "https://a.example/1"
+    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
+    assert [x.href for x in e.links if x.rel == "related"] == ["https://a.example/2"]
