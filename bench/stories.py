@@ -9,6 +9,8 @@ Quality:
     item gets a time drawn uniformly (seeded) within --spread hours and items are fed in that order.
   * STS-B headlines (train and dev separately): each pair is a 2-item index, add a then b; the share
     of pairs where b joins a, among pairs scored >= 4 and among pairs scored <= 1.
+  * The update rule (is_significant_update) on the STS-B pairs that join, both ways round: how often the
+    second headline counts as a development, among rewordings (scored >= 4) and the other pairs.
   * Real feeds (--real, unlabelled): joins, and joins of an item to a story holding an item of its own
     feed (a blog's "part 1" and "part 2"), with the feeds' templates (SourceProfile) and series siblings
     (`siblings`), without the siblings, and without either.
@@ -44,7 +46,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.stories import SEMANTIC_THRESHOLD, SourceProfile, StoryConfig, StoryIndex  # noqa: E402
+from feeds.stories import (  # noqa: E402
+    SEMANTIC_THRESHOLD,
+    SourceProfile,
+    StoryConfig,
+    StoryIndex,
+    is_significant_update,
+)
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -148,6 +156,24 @@ def run_stsb(pairs: list[tuple[float, str, str]], cfg: StoryConfig,
             lo += 1
             lo_m += joined
     return hi_m / max(hi, 1), hi, lo_m / max(lo, 1), lo
+
+
+def run_update_rule(pairs: list[tuple[float, str, str]], cfg: StoryConfig) -> tuple[float, int, float, int]:
+    """How often a joining headline counts as a development (is_significant_update), among STS-B pairs that
+    join (each pair both ways round): pairs scored >= 4 are rewordings (it should not), pairs scored below
+    4 differ in some important information. Returns (share flagged, count) for each group."""
+    counts = {True: [0, 0], False: [0, 0]}  # rewording? -> [flagged, joined]
+    for score, a, b in pairs:
+        for x, y in ((a, b), (b, a)):
+            ix = StoryIndex(cfg)
+            ix.add(1, x, "", BASE)
+            m = ix.add(2, y, "", BASE + timedelta(minutes=5))
+            if m.joined:
+                c = counts[score >= 4]
+                c[0] += is_significant_update(m, cfg)
+                c[1] += 1
+    (rf, rn), (df, dn) = counts[True], counts[False]
+    return rf / max(rn, 1), rn, df / max(dn, 1), dn
 
 
 def synthesizer(titles: list[str], kind: str, rng: random.Random) -> Callable[[], str]:
@@ -338,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
             embedder.prepare([t for _, a, b in pairs for t in (a, b)])
         hi, nh, lo, nl = run_stsb(pairs, cfg, embedder)
         print(f"STS-B {split:5}: merged {hi:6.1%} of {nh} pairs scored >=4, {lo:5.1%} of {nl} scored <=1")
+        if embedder is None:
+            rf, rn, df, dn = run_update_rule(pairs, cfg)
+            print(f"update rule {split:5}: a joining headline counts as a development in {rf:5.1%} of {rn} "
+                  f"rewordings (scored >=4), {df:5.1%} of {dn} pairs scored below 4")
 
     if args.real.is_dir() and embedder is None:
         n, j0, o0 = run_real_feeds(args.real, cfg, profiles=False)

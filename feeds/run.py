@@ -619,6 +619,14 @@ class Pipeline:
         changed: set[int] = set()  # stored stories whose row changed
         entries: dict[tuple[str, int], float] = {}  # (channel, story) -> updated, to upsert
         prefer = self.cfg.stories.prefer_sources
+        # the representative is the earliest report, or with prefer_sources the earliest of a preferred
+        # source's reports if the story has one: story id -> (not preferred, published) of its representative
+        rep_rank: dict[int, tuple[bool, float]] = {}
+        if prefer and stories:
+            origins = st.item_origins(c, [story["rep_item_id"] for story in stories.values()])
+            for sid, story in stories.items():
+                name, at = origins.get(story["rep_item_id"], ("", story["published"]))
+                rep_rank[sid] = (name not in prefer, at)
         for r, chans, (story_id, significant) in zip(rows, item_chans, decided, strict=True):
             item_id, published = r["id"], r["published"]
             s = (new_stories.get(story_id) or stories.get(story_id)) if story_id != item_id else None
@@ -626,15 +634,19 @@ class Pipeline:
                 story_id = item_id
                 new_stories[item_id] = {"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
                                         "updated": r["updated"]}
+                rep_rank[item_id] = (source not in prefer, published)
                 chans_of[item_id] = set(chans)
                 for ch in chans:
                     entries[(ch, item_id)] = r["updated"]
             else:
                 s["size"] += 1
-                if published < s["published"] and not prefer:
-                    s.update(rep_item_id=item_id, published=published)
-                elif prefer and source in prefer:
+                if published < s["published"]:  # the story's time is its earliest report's
+                    s["published"] = published
+                    if not prefer:
+                        s["rep_item_id"] = item_id
+                if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id]:
                     s["rep_item_id"] = item_id
+                    rep_rank[story_id] = rank
                 if significant:  # a real development moves the story; a mere re-report does not
                     s["updated"] = max(s["updated"], r["updated"])
                 if story_id not in new_stories:

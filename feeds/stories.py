@@ -337,16 +337,27 @@ def _porter(w: str) -> str:
 _STEM_EXCEPTIONS = {"news": "news"}
 
 
+# British spellings in -ise/-yse and their forms, written as the American -ize/-yze before stemming, so that
+# "recognises" and "recognizes" (or "organisation" and "organization") are one term; only after a base of
+# three letters or more, so "rise", "wise" and "raise" stay as they are in every form.
+_IZE = re.compile(r"(?<=[a-z]{3})([iy])s(e|es|ed|ing|er|ers|ation|ations)$")
+
+
 def _stem(w: str) -> str:
-    """Possessive and apostrophes dropped, then the Porter stemmer, so that inflected and derived forms
-    meet (controversy / controversial -> controversi, resigns / resignation -> resign)."""
+    """Possessive and apostrophes dropped, British -ise/-yse spelt -ize/-yze, then the Porter stemmer, so
+    that inflected and derived forms meet (controversy / controversial -> controversi, resigns /
+    resignation -> resign, recognised / recognizes -> recogn)."""
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace("'", "")
     if len(w) <= 3 or not w.isalpha():
         return w
     exc = _STEM_EXCEPTIONS.get(w)
-    return exc if exc is not None else _porter(w)
+    if exc is not None:
+        return exc
+    if "s" in w:
+        w = _IZE.sub(r"\1z\2", w)
+    return _porter(w)
 
 
 _STOP = _band(_STOPWORDS_TEXT)
@@ -728,7 +739,9 @@ class Explanation:
 # a restart puts the window back without extracting terms again (that took ~0.3 ms an item, seconds
 # for a full window, at every cron run that had something new). Bump when the encoding changes, or
 # when old vectors must not be reused.
-VECTOR_FORMAT = 3  # 1: a 16-bit term count (never released); 2: before installment terms ("2#part")
+# 1: a 16-bit term count (never released); 2: before installment terms ("2#part"); 3: before British -ise
+# spellings were stemmed as -ize
+VECTOR_FORMAT = 4
 _VEC_HEAD = struct.Struct("<BI")  # format, term count (a hostile title can have more than 65,535)
 
 
@@ -1101,9 +1114,9 @@ TEMPLATE_MIN_SHARE = 0.2
 # SSH Setup" / "Secure User Setup", "SOLID Principles - OCP" / "- SRP", "Inside geoWrite - 4: Zero Page" /
 # "- 3: Font Management") are two posts of a series, never one story (`siblings`, `StoryIndex.add`'s
 # ``exclude``). The frame (common leading and trailing words) has at least SIBLING_MIN_FRAME words; each
-# title's filling has a term, and the two fillings share no term. At most
-# SIBLING_BUCKET titles (the first given: source_profile gives them newest first) are compared per shared
-# pair of words, so a document of 1,000 entries costs a bounded number of comparisons.
+# title's filling has a term, and the two fillings share no term. At most SIBLING_BUCKET titles (the first
+# given: source_profile gives them newest first) are compared per shared pair of words, so a document of
+# 1,000 entries costs a bounded number of comparisons.
 SIBLING_MIN_FRAME = 2
 SIBLING_BUCKET = 64
 
@@ -1112,8 +1125,8 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
     """Title -> the titles of one feed document that are its siblings (see SIBLING_MIN_FRAME): the same
     frame of words (compared lower-cased, after normalize_text) around fillings that each have a term
     and that share no term, whether the filling is read whole (a phrase: "Prime Minister" is "pm") or
-    word by word. Symmetric; a title is never its own sibling, and titles that
-    differ only in what the tokeniser or the stopwords drop ("over" / "after") are not siblings.
+    word by word. Symmetric; a title is never its own sibling, and titles that differ only in what the
+    tokeniser or the stopwords drop ("over" / "after") are not siblings.
     ``titles``: newest first (the first SIBLING_BUCKET of a bucket are compared). ``cache``: word ->
     term key, as `_terms` keeps it."""
     if cache is None:

@@ -165,3 +165,17 @@ def test_story_bench_real_feed_figures_on_the_bundled_feeds() -> None:
     assert n == n2 > 100
     assert 0 <= own <= joins and 0 <= own2 <= joins2
     assert own2 < own
+
+
+def test_story_bench_update_rule_line_counts_joined_pairs_both_ways() -> None:
+    import stories as bench_stories
+
+    from feeds.stories import StoryConfig
+
+    pairs = [(5.0, "Earthquake kills 20 in Turkey", "Quake kills 20 in Turkey"),
+             (2.0, "Earthquake kills 20 in Turkey", "Earthquake kills 20 in Turkey as Erdogan visits ruined towns"),
+             (0.0, "Earthquake kills 20 in Turkey", "Lakers win the NBA final")]
+    rf, rn, df, dn = bench_stories.run_update_rule(pairs, StoryConfig())
+    assert (rn, rf) == (2, 0.0)  # the rewording joins both ways and is never a development
+    # the longer report joins both ways (the unrelated pair never does), and brings news one way only
+    assert (dn, df) == (2, 0.5)

@@ -92,6 +92,15 @@ def test_terms_stem_alias_and_entities() -> None:
     assert ents["19"] and ents["orlean"] and not ents["polic"]
 
 
+def test_british_ise_spellings_are_the_ize_terms_and_short_bases_stay() -> None:
+    def keys(text: str) -> list[str]:
+        return [t.key for t in terms(text)]
+
+    assert keys("recognises organisation analysed criticising") == keys("recognizes organization analyzed criticizing")
+    assert keys("praise praised") == [keys("praise")[0]] and keys("raise") == keys("raised")
+    assert keys("rise rises") == ["rise"] and keys("wise") == ["wise"] and keys("crisis analysis") != keys("analyze")
+
+
 def test_possessive_keeps_a_name_and_a_contraction_stays_a_stopword() -> None:
     keys = [t.key for t in terms("South Korea's president says it's over")]
     assert keys == [t.key for t in terms("South Korea president says over")]
@@ -960,6 +969,9 @@ _NOT_SIBLINGS = [
     ("Docker Volumes", "Compose and Volumes"),  # a frame of one word
     ("Halo Infinite", "Halo Infinite"),  # the same title
     ("Fed raises rates, again", "Fed raises rates again"),  # the same words
+    # British and American spelling of one word: one term
+    ("Russia becomes first country to recognise the Taliban government in Afghanistan",
+     "Russia Recognizes Taliban Government in Afghanistan"),
 ]
 
 

@@ -214,3 +214,33 @@ def test_a_feed_listing_newest_first_starts_the_story_with_its_earliest_report(t
     assert e.link == "https://a.example/1"
     assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
     assert [x.href for x in e.links if x.rel == "related"] == ["https://a.example/2"]
+
+
+def test_a_preferred_source_gives_the_link_its_earliest_report_and_the_story_keeps_its_first_time(
+        tmp_path: Path) -> None:
+    title = "Russia recognises Taliban government in Afghanistan"
+    a = rss([{"title": title, "guid": "a1", "link": "https://a.example/1", "date": T0 - timedelta(hours=3)}])
+    b = rss([{"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1",
+              "link": "https://b.example/1", "date": T0 - timedelta(hours=2)}])
+    pipe, store, clock = setup(tmp_path, {"a": a, "b": b, "c": rss([])}, extra='[stories]\nprefer_sources = ["b"]')
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert e.link == "https://b.example/1"  # the preferred outlet's report
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T0 - timedelta(hours=3)  # the story's first report
+    # a later report of the preferred outlet does not take the link from its earlier one; an earlier report
+    # of another outlet moves the story's time, not its link
+    (tmp_path / "b.xml").write_bytes(rss([
+        {"title": "Russia becomes first country to recognise the Taliban government in Afghanistan", "guid": "b2",
+         "link": "https://b.example/2", "date": T0 - timedelta(hours=1)},
+        {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
+         "date": T0 - timedelta(hours=2)}]))
+    (tmp_path / "c.xml").write_bytes(rss([{"title": "Russia formally recognises Taliban government in Afghanistan",
+                                           "guid": "c1", "link": "https://c.example/1",
+                                           "date": T0 - timedelta(hours=5)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert e.link == "https://b.example/1"
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T0 - timedelta(hours=5)
+    assert sorted(x.href for x in e.links if x.rel == "related") == [
+        "https://a.example/1", "https://b.example/2", "https://c.example/1"]

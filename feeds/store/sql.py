@@ -343,6 +343,17 @@ class Store:
         c.execute(update(S.items).where(S.items.c.id == item_id).values(**values))
 
     @staticmethod
+    def item_origins(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, float]]:
+        """The name of the source that stored each item, and the item's published time."""
+        out: dict[int, tuple[str, float]] = {}
+        for i in range(0, len(ids), CHUNK):
+            q = (select(S.items.c.id, S.sources.c.name, S.items.c.published)
+                 .join(S.sources, S.sources.c.id == S.items.c.source_id).where(S.items.c.id.in_(ids[i:i + CHUNK])))
+            for item_id, name, published in c.execute(q):
+                out[item_id] = (str(name), float(published))
+        return out
+
+    @staticmethod
     def channels_of_items(c: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
         for i in range(0, len(ids), CHUNK):
