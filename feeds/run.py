@@ -532,21 +532,23 @@ class Pipeline:
             chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
-        # the feed document with each entry's time as the index has it: a stored item's published time (an
-        # undated one's is when it was first seen), else what a new item gets
-        stored_at = {id(e): hashes[exact[k.guid_key]][3] for e, k in batch
-                     if k.guid_key in exact and exact[k.guid_key] in hashes}
+        # the items of the document's titles (stored ones and these new ones): a post of a series never
+        # joins the story of another post of it (StoryIndex.add's exclude); and each stored entry's time as
+        # the index has it (an undated one's is when it was first seen)
+        items_of_title: dict[str, list[int]] = {}
+        stored_at: dict[int, float] = {}  # id(entry) -> its stored item's published time
+        for e, k in batch:
+            if k.guid_key in exact:
+                item_id = exact[k.guid_key]
+                items_of_title.setdefault(e.title, []).append(item_id)
+                if item_id in hashes:
+                    stored_at[id(e)] = hashes[item_id][3]
+        for item_id, e in zip(ids, new_entries, strict=True):
+            items_of_title.setdefault(e.title, []).append(item_id)
+        # the feed document, a new entry timed as a new item is
         document = [(e.title, e.summary, t if (t := stored_at.get(id(e))) is not None
                      else min(e.published or now, now).timestamp())
                     for e in entries[:MAX_ITEMS_PER_FEED] if e.title or e.summary]
-        # the items of the document's titles (stored ones and these new ones): a post of a series never
-        # joins the story of another post of it (StoryIndex.add's exclude)
-        items_of_title: dict[str, list[int]] = {}
-        for e, k in batch:
-            if k.guid_key in exact:
-                items_of_title.setdefault(e.title, []).append(exact[k.guid_key])
-        for item_id, e in zip(ids, new_entries, strict=True):
-            items_of_title.setdefault(e.title, []).append(item_id)
         vectors = self._assign_stories(c, new_rows, item_chans, row.name, out, document, items_of_title)
         st.insert_items(c, new_rows)
         st.put_vectors(c, vectors)
@@ -634,7 +636,8 @@ class Pipeline:
                 story_id = item_id
                 new_stories[item_id] = {"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
                                         "updated": r["updated"]}
-                rep_rank[item_id] = (source not in prefer, published)
+                if prefer:
+                    rep_rank[item_id] = (source not in prefer, published)
                 chans_of[item_id] = set(chans)
                 for ch in chans:
                     entries[(ch, item_id)] = r["updated"]

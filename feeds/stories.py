@@ -33,7 +33,7 @@ import sys
 import unicodedata
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -1216,7 +1216,7 @@ class SourceProfile:
     factors: Mapping[str, float]
     terms: Mapping[tuple[str, str], tuple[list[tuple[str, bool]], list[tuple[str, bool]]]]
     settings: tuple[float, int]  # (summary_weight, summary_terms) the terms were extracted under
-    siblings: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    siblings: Mapping[str, frozenset[str]]
 
 
 class StoryIndex:
