@@ -1254,6 +1254,9 @@ class StoryIndex:
         self._nf: dict[int, float] = {}
         self._ref: dict[int, float] = {}
         self._scale: dict[int, tuple[float, float]] = {}
+        # the stories whose tail bound (_scale's second value) is not 0: few (~2 % of one-report stories),
+        # so _candidates' first filter can ask a small set instead of _scale about every other story
+        self._tailed: set[int] = set()
         self._heap: list[tuple[float, int, int]] = []  # (published POSIX seconds, seq, item_id)
         self._seq = 0
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
@@ -1425,13 +1428,13 @@ class StoryIndex:
         self._nf[sid] = nf
         if nf <= 0.0:  # no terms: nothing is posted
             self._ref[sid] = 1.0
-            self._scale[sid] = (1.0, 0.0)
+            self._set_scale(sid, 1.0, 0.0)
             return
         ref = self._ref.get(sid)
         head, c, ub, stale = st.head, st.centroid, self._ub, self._ub_stale
         if rebuilt or ref is None or nf < ref or nf > _RESCALE * ref:
             self._ref[sid] = nf
-            self._scale[sid] = (1.0, math.sqrt(st.tail2) / nf)
+            self._set_scale(sid, 1.0, math.sqrt(st.tail2) / nf)
             for t in head:  # every posting rewritten and checked
                 # (x / 1.0 == x: a story whose nf is exactly 1 -- about half the one-report stories --
                 # posts its centroid's own float objects instead of equal copies, ~24 bytes a posting)
@@ -1441,7 +1444,7 @@ class StoryIndex:
                     ub[t] = r
                     stale[t] = stale.get(t, 0) + 1
             return
-        self._scale[sid] = (ref / nf, math.sqrt(st.tail2) / nf)
+        self._set_scale(sid, ref / nf, math.sqrt(st.tail2) / nf)
         part = [t for t in changed if t in head]
         for t in part:
             self._post(t, sid, c[t] if ref == 1.0 else c[t] / ref)
@@ -1450,6 +1453,14 @@ class StoryIndex:
             if r > ub.get(t, 0.0):
                 ub[t] = r
                 stale[t] = stale.get(t, 0) + 1
+
+    def _set_scale(self, sid: int, k: float, tn: float) -> None:
+        """Set a story's (ref / nf, tail bound) in _scale, and its membership of _tailed."""
+        self._scale[sid] = (k, tn)
+        if tn > 0.0:
+            self._tailed.add(sid)
+        else:
+            self._tailed.discard(sid)
 
     def _rebuild_head(self, st: _Story, budget: float) -> None:
         """Post the fewest heaviest terms that leave at most ``budget`` squared weight in the tail."""
@@ -1511,7 +1522,10 @@ class StoryIndex:
         found through neither shares only non-essential or tail terms with the item and, with the tail
         bounded by _HEAD_REBUILD x threshold, has a bound below the threshold. A candidate's bound is
         first taken with the scanned terms at its postings and the rest at their bounds (most candidates
-        stop there, most of them without a lookup), then with its exact head dot product."""
+        stop there, most of them without a lookup), then with its exact head dot product. Its lookups of
+        the non-essential terms go from the largest bound down and stop once what is left of them cannot
+        lift it to the threshold (a story without a tail, most of them, must reach the threshold less the
+        non-essential bounds on its scanned terms alone, before any lookup)."""
         cfg = self.config
         thr = cfg.threshold
         budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
@@ -1534,13 +1548,16 @@ class StoryIndex:
         options.sort()
         ne = 0.0  # sum of the bounds of what is not scanned
         level: dict[str, int] = dict.fromkeys(q, 0)  # 0: scanned, 1: only the high postings, 2: not at all
+        unscanned: dict[str, float] = {}  # term -> the bound of what of its postings is not scanned
         for _, t, lv, to, b in options:
             if level[t] == lv and ne + b < budget:
                 ne += b
                 level[t] = to
+                unscanned[t] = unscanned.get(t, 0.0) + b
         weight = q.get
         scan: list[tuple[dict[int, float], float]] = []
-        skipped: list[tuple[dict[int, float], float, float]] = []  # postings, w, the largest not counted
+        # postings, w, the largest not counted, the bound of what is not counted
+        skipped: list[tuple[dict[int, float], float, float, float]] = []
         for t, lv in level.items():
             post = postings.get(t)
             if post is None:
@@ -1552,11 +1569,13 @@ class StoryIndex:
                 h = high.get(t)
                 if h:
                     scan.append((h, w))
-                skipped.append((post, w, _HIGH))
+                skipped.append((post, w, _HIGH, unscanned[t]))
             else:
-                skipped.append((post, w, math.inf))
+                skipped.append((post, w, math.inf, unscanned[t]))
         if not scan:
             return []
+        skipped.sort(key=lambda e: -e[3])
+        left = math.fsum([e[3] for e in skipped]) + 1e-9  # their bounds' sum (over, never under: rounding)
         # candidate -> sum over its scanned head terms of w x posting (>= its exact dot product / nf)
         acc = self._accumulate(scan)
         window = self._window_s
@@ -1564,11 +1583,12 @@ class StoryIndex:
         sr = math.sqrt(r2)
         low = thr - 1e-9
         lne = low - ne - 1e-12
-        stories, scale_of = self._stories, self._scale
+        stories, scale_of, tailed = self._stories, self._scale, self._tailed
         out: list[_Story] = []
-        # a posting is at least the exact c[t] / nf and a tail carries at most _TAIL_MAX x threshold
+        # a posting is at least the exact c[t] / nf (k <= 1 below) and a tail carries at most _TAIL_MAX x
+        # threshold; a story without a tail (tn = 0) needs a >= lne
         cut = lne - sr * _TAIL_MAX * thr
-        for sid, a in [(sid, a) for sid, a in acc.items() if a >= cut]:
+        for sid, a in [(sid, a) for sid, a in acc.items() if a >= lne or (a >= cut and sid in tailed)]:
             k, tn = scale_of[sid]  # k: the posting's c[t] / ref to c[t] / nf; tn: the tail's bound
             a *= k
             if a + sr * tn < lne:
@@ -1576,19 +1596,25 @@ class StoryIndex:
             st = stories[sid]
             if abs(ts - st.latest) > window:
                 continue
-            for post, w, top in skipped:  # the non-essential head terms (or their low postings) it has
+            # the item's other shareable terms can meet only the story's tail: first bounded with all
+            # the item's weight (cheap), then with the weight off the story's head
+            need = low - sr * tn
+            rest = left
+            for post, w, top, b in skipped:  # the non-essential head terms (or their low postings) it has
+                rest -= b
                 pv = post.get(sid)
                 if pv is not None and pv < top:
                     a += w * pv * k
-            # the item's other shareable terms can meet only the story's tail: first bounded with all
-            # the item's weight (cheap), then with the weight off the story's head
-            if a + sr * tn < low:
-                continue
-            head = st.head
-            rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
-            bound = a + math.sqrt(rest2) * tn if rest2 > 0.0 else a
-            if bound >= low:
-                out.append(st)
+                elif a + rest < need:  # even the rest's bounds cannot lift it to the threshold
+                    break
+            else:
+                if a + sr * tn < low:
+                    continue
+                head = st.head
+                rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
+                bound = a + math.sqrt(rest2) * tn if rest2 > 0.0 else a
+                if bound >= low:
+                    out.append(st)
         return out
 
     @staticmethod
@@ -1596,12 +1622,10 @@ class StoryIndex:
         """story id -> sum of w x posting over the (postings, w) in scan that hold it."""
         post, w = scan[0]
         acc = {sid: w * r for sid, r in post.items()}
+        get = acc.get
         for post, w in itertools.islice(scan, 1, None):
             for sid, r in post.items():
-                if sid in acc:
-                    acc[sid] += w * r
-                else:
-                    acc[sid] = w * r
+                acc[sid] = get(sid, 0.0) + w * r  # 0.0 + x is x: the same floats as a branch on `in`
         return acc
 
     def _lexical_candidates(self, q: Mapping[str, float], qspec: list[tuple[str, float]], ts: float,
@@ -1749,10 +1773,10 @@ class StoryIndex:
         self._nf[story_id] = nf
         if nf <= 0.0:  # no terms: nothing is posted
             self._ref[story_id] = 1.0
-            self._scale[story_id] = (1.0, 0.0)
+            self._set_scale(story_id, 1.0, 0.0)
             return
         self._ref[story_id] = nf
-        self._scale[story_id] = (1.0, math.sqrt(tail2) / nf)
+        self._set_scale(story_id, 1.0, math.sqrt(tail2) / nf)
         # _post inlined (a new story has no postings to move or drop): calling it cost window loads ~8 %
         weights, high, ub, stale = self._weights, self._high, self._ub, self._ub_stale
         for t in head:
@@ -1905,6 +1929,7 @@ class StoryIndex:
                 del self._nf[st.story_id]
                 del self._ref[st.story_id]
                 del self._scale[st.story_id]
+                self._tailed.discard(st.story_id)
                 continue
             head = st.head
             pairs = list(it.pairs(st))  # a member of a story with others left: its own copy

@@ -347,7 +347,7 @@ def check_invariants(ix: StoryIndex) -> None:
         if nf > 0.0:
             ref = ix._ref[sid]
             assert ref <= nf <= stories_mod._RESCALE * ref
-            assert ix._scale[sid] == (ref / nf, story.tail2 ** 0.5 / nf)
+            assert ix._scale[sid] == (ref / nf, math.sqrt(story.tail2) / nf)  # as _refresh computes it
             assert story.tail2 ** 0.5 / nf < stories_mod._TAIL_MAX * thr
             for t in story.head:
                 assert ix._weights[t][sid] == story.centroid[t] / ref
@@ -356,6 +356,9 @@ def check_invariants(ix: StoryIndex) -> None:
     # the high postings are exactly the postings >= _HIGH
     high = {t: {sid: v for sid, v in post.items() if v >= stories_mod._HIGH} for t, post in ix._weights.items()}
     assert ix._high == {t: h for t, h in high.items() if h}
+    # the tailed set is exactly the stories with a tail bound (_candidates' first filter relies on it)
+    assert ix._tailed == {sid for sid, (_, tn) in ix._scale.items() if tn > 0.0}
+    assert ix._scale.keys() == ix._stories.keys()
     assert all(sid in ix._stories and t in ix._stories[sid].head for t, p in ix._postings.items() for sid in p)
 
 
@@ -450,6 +453,54 @@ def test_candidates_match_brute_force_on_growing_stories() -> None:
     assert lagging > 100
 
 
+@pytest.mark.parametrize("threshold", [0.45, 0.55])
+def test_candidates_match_brute_force_in_a_wide_window_of_common_words(threshold: float) -> None:
+    """Many one-report stories over a common vocabulary (the case _candidates' filters are for: most
+    stories reached share one or two common terms, most have no tail, and a story's non-essential terms
+    are looked up from the largest bound down until the rest cannot lift it), and re-reports that need
+    those terms to reach the threshold: the candidates are exactly the brute-force set."""
+    import random
+
+    rng = random.Random(11)
+    common = ["market", "report", "update", "city", "council", "plan", "vote", "school", "budget", "police",
+              "river", "bridge", "storm", "power", "water", "fire", "road", "train", "court", "health"]
+    weights = [1.0 / (r + 1) for r in range(len(common))]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=72), summary_weight=0.05, threshold=threshold))
+    recent: list[str] = []
+    found = joined = 0
+    for i in range(1500):
+        when = T0 + timedelta(minutes=2 * i)
+        if recent and rng.random() < 0.5:  # a re-report: a recent title, one to three words dropped or added
+            words = rng.choice(recent).split()
+            for _ in range(rng.randint(1, 3)):
+                r = rng.random()
+                if len(words) > 2 and r < 0.4:
+                    del words[rng.randrange(len(words))]
+                else:
+                    words.insert(rng.randrange(len(words) + 1), rng.choices(common, weights)[0] if r < 0.8
+                                 else "".join(rng.choice(letters) for _ in range(6)))
+        else:
+            words = rng.choices(common, weights, k=rng.randint(2, 5))
+            for _ in range(rng.randint(1, 2)):
+                words.insert(rng.randrange(len(words) + 1),
+                             "".join(rng.choice(letters) for _ in range(6)).capitalize())
+            recent = (recent + [" ".join(words)])[-200:]
+        title = " ".join(words)
+        summary = " ".join(rng.choices(common, weights, k=12))  # light summary terms: some stories get tails
+        vec = ix.vector(title, summary)
+        ts = when.timestamp()
+        q = {t: w for t, w in vec.items() if t in ix._df}
+        want = brute_candidates(ix, vec, ts)
+        assert ({story.story_id for story in ix._candidates(q, ts)} if q else set()) == want
+        found += len(want)
+        joined += ix.add(i, title, summary, when).joined
+        if i % 100 == 0:
+            ix.evict(when)
+    check_invariants(ix)
+    assert found > 400 and joined > 300 and ix._tailed
+
+
 def _general_start(ix: StoryIndex, item_id: int, ts: float, vec: dict[str, float]) -> None:
     """A story started through the general path (_Story.add, then _refresh): what _start must equal."""
     story = stories_mod._Story(item_id)
@@ -468,7 +519,7 @@ def _index_state(ix: StoryIndex) -> tuple[object, ...]:
                    s.latest, s.norm, s.factor) for sid, s in ix._stories.items()},
             {i: (it.story_id, it.ts, it.terms, it.weights) for i, it in ix._items.items()}, ix._heap, ix._seq,
             {t: list(p.items()) for t, p in ix._weights.items()}, {t: list(p.items()) for t, p in ix._high.items()},
-            ix._df, ix._ub, ix._ub_stale, ix._nf, ix._ref, ix._scale)
+            ix._df, ix._ub, ix._ub_stale, ix._nf, ix._ref, ix._scale, ix._tailed)
 
 
 def _start_both_ways(texts: list[tuple[str, str]], cfg: StoryConfig) -> StoryIndex:
