@@ -1593,9 +1593,6 @@ class StoryIndex:
             a *= k
             if a + sr * tn < lne:
                 continue
-            st = stories[sid]
-            if abs(ts - st.latest) > window:
-                continue
             # the item's other shareable terms can meet only the story's tail: first bounded with all
             # the item's weight (cheap), then with the weight off the story's head
             need = low - sr * tn
@@ -1609,6 +1606,9 @@ class StoryIndex:
                     break
             else:
                 if a + sr * tn < low:
+                    continue
+                st = stories[sid]  # read only now: most stories stop above, without touching theirs
+                if abs(ts - st.latest) > window:
                     continue
                 head = st.head
                 rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
