@@ -181,6 +181,10 @@ class Pipeline:
         self._pruned_at = -math.inf  # _newest when window rows were last pruned
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
         self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
+        # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
+        # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
+        # sources wrote ~55,000 such updates)
+        self._marked: set[str] = set()
         self._policies: dict[tuple[timedelta | None, str | None], schedule.Policy] = {}
 
     def close(self) -> None:
@@ -208,6 +212,7 @@ class Pipeline:
             stop: Callable[[], bool] | None = None) -> RunReport:
         now = self.now()
         report = RunReport(started=now)
+        self._marked = set()
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
         if force_all:  # every source but the gone ones: no schedule decisions needed to choose
             self._host_retry = dict(self.store.host_retry_after())
@@ -390,6 +395,7 @@ class Pipeline:
                      res.elapsed * 1000)
             log.debug("%s: %s", row.name, decision.reason)
             return out
+        marked: set[str] = set()
         with self.store.tx() as c:
             if retry_after is not None:
                 self.store.set_host_retry_after(c, host, retry_after.timestamp())
@@ -421,12 +427,15 @@ class Pipeline:
                     values["last_new"] = out.new
                 decision = scheduled(values)
                 self.store.update_source(c, row.id, **values)
-                if self.cfg.output.dir and out.channels:
-                    self.store.mark_dirty(c, out.channels)
+                if self.cfg.output.dir:
+                    marked = out.channels - self._marked
+                    if marked:
+                        self.store.mark_dirty(c, marked)
                 log.info("%s: %s, %d new, %.0f ms", row.name,
                          "304 not modified" if out.not_modified else
                          ("unchanged" if out.unchanged_body else f"{res.status}"), out.new, res.elapsed * 1000)
                 log.debug("%s: %s", row.name, decision.reason)
+        self._marked |= marked  # committed
         if retry_after is not None and self._host_retry is not None:
             self._host_retry[host] = retry_after.timestamp()
         return out

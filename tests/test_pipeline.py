@@ -173,3 +173,46 @@ def test_a_run_lets_the_story_index_go_unless_kept_and_a_later_run_joins_the_sam
         assert len(published(d)) == 1  # one story, two reports
         assert store.counts()["items"] == 2
         store.close()
+
+
+def test_an_interrupted_run_leaves_its_channels_flagged_for_the_next(tmp_path: Path) -> None:
+    """The store's dirty flag is what makes a run that stopped before publishing publish at the next run.
+    A run flags each channel once (later sources of the run skip the write); a reused Pipeline (the
+    daemon's) flags it again in its next run, after publishing had cleared it."""
+    one = rss([{"title": "Volcano erupts on Iceland's Reykjanes peninsula", "guid": "a", "date": NOW}])
+    two = rss([{"title": "Volcano erupts on Iceland's Reykjanes peninsula", "guid": "a", "date": NOW},
+               {"title": "Central bank holds rates steady", "guid": "b", "date": NOW + timedelta(minutes=5)}])
+    pipe, store, clock = setup(tmp_path, {"s": one, "t": rss([{"title": "Ferry strike ends", "guid": "c",
+                                                                "date": NOW}])})
+    pipe.keep_index = True
+    pipe.run(force_all=True)  # publishes: the flag is cleared
+    assert not store.channel_states()["all"]["dirty"]
+    assert len(published(tmp_path)) == 2
+    (tmp_path / "s.xml").write_bytes(two)
+    clock.t = NOW + timedelta(minutes=30)
+    done: list[int] = []
+    report = pipe.run(force_all=True, stop=lambda: len(done) > 0,
+                      progress=lambda n, total, new: done.append(n))
+    assert report.stopped and report.new_items == 1 and not report.published
+    assert store.channel_states()["all"]["dirty"]  # flagged in the source's transaction, publishing skipped
+    assert len(published(tmp_path)) == 2
+    clock.t = NOW + timedelta(minutes=40)
+    pipe.run()  # only "t" is due (unchanged): the flagged channel is published all the same
+    assert len(published(tmp_path)) == 3
+    assert not store.channel_states()["all"]["dirty"]
+    store.close()
+
+
+def test_mark_dirty_flags_existing_channels_and_creates_missing_ones(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "feeds.db")
+    store.set_channel_state("a", dirty=False, entries=3)
+    store.set_channel_state("b", dirty=False, entries=1)
+    with store.tx() as c:
+        store.mark_dirty(c, ["a", "c", "a"])
+    states = store.channel_states()
+    assert states["a"]["dirty"] and states["a"]["entries"] == 3  # flagged, nothing else changed
+    assert not states["b"]["dirty"]
+    assert states["c"]["dirty"] and states["c"]["entries"] == 0
+    with store.tx() as c:
+        store.mark_dirty(c, [])  # no statement
+    store.close()
