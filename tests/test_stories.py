@@ -453,8 +453,9 @@ def test_candidates_match_brute_force_on_growing_stories() -> None:
     assert lagging > 100
 
 
-@pytest.mark.parametrize("threshold", [0.45, 0.55])
-def test_candidates_match_brute_force_in_a_wide_window_of_common_words(threshold: float) -> None:
+@pytest.mark.parametrize(("threshold", "summary_weight"), [(0.45, 0.05), (0.55, 0.05), (0.55, 0.5)])
+def test_candidates_match_brute_force_in_a_wide_window_of_common_words(threshold: float,
+                                                                        summary_weight: float) -> None:
     """Many one-report stories over a common vocabulary (the case _candidates' filters are for: most
     stories reached share one or two common terms, most have no tail, and a story's non-essential terms
     are looked up from the largest bound down until the rest cannot lift it), and re-reports that need
@@ -466,9 +467,9 @@ def test_candidates_match_brute_force_in_a_wide_window_of_common_words(threshold
               "river", "bridge", "storm", "power", "water", "fire", "road", "train", "court", "health"]
     weights = [1.0 / (r + 1) for r in range(len(common))]
     letters = "abcdefghijklmnopqrstuvwxyz"
-    ix = StoryIndex(StoryConfig(window=timedelta(hours=72), summary_weight=0.05, threshold=threshold))
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=24), summary_weight=summary_weight, threshold=threshold))
     recent: list[str] = []
-    found = joined = 0
+    found = joined = evicted = 0
     for i in range(1500):
         when = T0 + timedelta(minutes=2 * i)
         if recent and rng.random() < 0.5:  # a re-report: a recent title, one to three words dropped or added
@@ -496,9 +497,12 @@ def test_candidates_match_brute_force_in_a_wide_window_of_common_words(threshold
         found += len(want)
         joined += ix.add(i, title, summary, when).joined
         if i % 100 == 0:
+            before = ix.story_count
             ix.evict(when)
+            evicted += before - ix.story_count
+            check_invariants(ix)  # _tailed too, after evictions
     check_invariants(ix)
-    assert found > 400 and joined > 300 and ix._tailed
+    assert found > 400 and joined > 300 and ix._tailed and evicted > 100
 
 
 def _general_start(ix: StoryIndex, item_id: int, ts: float, vec: dict[str, float]) -> None:
