@@ -1593,8 +1593,6 @@ class StoryIndex:
             a *= k
             if a + sr * tn < lne:
                 continue
-            # the item's other shareable terms can meet only the story's tail: first bounded with all
-            # the item's weight (cheap), then with the weight off the story's head
             need = low - sr * tn
             rest = left
             for post, w, top, b in skipped:  # the non-essential head terms (or their low postings) it has
@@ -1605,6 +1603,8 @@ class StoryIndex:
                 elif a + rest < need:  # even the rest's bounds cannot lift it to the threshold
                     break
             else:
+                # the item's other shareable terms can meet only the story's tail: first bounded with all
+                # the item's weight (cheap), then with the weight off the story's head
                 if a + sr * tn < low:
                     continue
                 st = stories[sid]  # read only now: most stories stop above, without touching theirs
