@@ -179,3 +179,19 @@ def test_story_bench_update_rule_line_counts_joined_pairs_both_ways() -> None:
     assert (rn, rf) == (2, 0.0)  # the rewording joins both ways and is never a development
     # the longer report joins both ways (the unrelated pair never does), and brings news one way only
     assert (dn, df) == (2, 0.5)
+
+
+def test_story_ab_runs_two_commits_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # bench/ab_stories.py: HEAD's package (git archive) against the working tree, on a tiny UCI-like file;
+    # the two make the same stories (the working tree's story code is HEAD's)
+    import ab_stories
+
+    titles = ["Fed raises rates again", "Apple unveils new iPhone", "Storm hits Japan coast",
+              "Oil prices fall on supply fears", "Senate passes budget bill", "Quake strikes off Chile"]
+    csv = tmp_path / "uci.csv"
+    csv.write_text("TITLE,STORY\n" + "".join(f'"{t}",s{i}\n' for i, t in enumerate(titles)), encoding="utf-8")
+    assert ab_stories.main(["HEAD", "--items", "200", "--pairs", "1", "--window", "spliced", "--data", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "spliced   pair 1:" in out and "median ratio" in out and "(same stories)" in out
+    with pytest.raises(SystemExit, match="not found"):
+        ab_stories.main(["HEAD", "--data", str(tmp_path / "missing.csv")])
