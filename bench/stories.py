@@ -298,7 +298,7 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
     items.sort(key=lambda x: (x[0], x[1], x[2]))
     feeds_of: dict[int, set[str]] = {}
     made: dict[str, SourceProfile] = {}
-    ids: dict[tuple[str, str], list[int]] = {}  # (feed, title) -> items added so far
+    ids: dict[str, dict[str, list[int]]] = {}  # feed -> title -> items added so far
     joins = own = 0
     for i, (published, name, title, summary, texts) in enumerate(items):
         prof = None
@@ -308,8 +308,8 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
             if prof is None:
                 prof = made[name] = ix.source_profile(texts)
             if siblings:
-                exclude = [j for t in prof.siblings.get(title, ()) for j in ids.get((name, t), ())]
-        ids.setdefault((name, title), []).append(i)
+                exclude = prof.sibling_items(title, ids.get(name, {}))
+        ids.setdefault(name, {}).setdefault(title, []).append(i)
         ix.evict(published)
         m = ix.add(i, title, summary, published, prof, exclude)
         if m.joined:

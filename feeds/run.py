@@ -615,9 +615,8 @@ class Pipeline:
                 if published > self._newest:
                     self._newest = published
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
-                exclude = [i for t in profile.siblings.get(r["title"], ()) for i in items_of_title.get(t, ())]
                 match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile,
-                                  exclude)
+                                  profile.sibling_items(r["title"], items_of_title))
                 decided.append((match.story_id, is_significant_update(match, index.config)))
                 vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
                                 encode_vector(index.item_vector(r["id"]))))

@@ -1218,6 +1218,11 @@ class SourceProfile:
     settings: tuple[float, int]  # (summary_weight, summary_terms) the terms were extracted under
     siblings: Mapping[str, frozenset[str]]
 
+    def sibling_items(self, title: str, items_of_title: Mapping[str, Sequence[int]]) -> list[int]:
+        """The items of a title's siblings in this document (``items_of_title``: the document's items by
+        title, stored or new): what `StoryIndex.add` takes as ``exclude`` for an item with that title."""
+        return [i for t in self.siblings.get(title, ()) for i in items_of_title.get(t, ())]
+
 
 class StoryIndex:
     """Online story clustering over a sliding time window.
@@ -1829,7 +1834,7 @@ class StoryIndex:
         """Assign an item to the best matching live story, or start a new story with it. ``profile``: the
         template of the feed document the item came in (`source_profile`), weighed down in its vector.
         ``exclude``: item ids whose stories the item must not join (its siblings in that document,
-        ``profile.siblings``); ids not in the index are ignored."""
+        `SourceProfile.sibling_items`); ids not in the index are ignored."""
         avoid = self._stories_of(exclude)
         if self._sem is not None:
             return self._add_semantic(item_id, title, summary, published, profile, avoid)

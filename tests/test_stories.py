@@ -1063,6 +1063,9 @@ def test_a_post_never_joins_the_story_of_its_sibling_but_other_reports_still_joi
     ix = StoryIndex()
     prof = ix.source_profile([(ocp, "", 0.0), (srp, "", 0.0)])
     assert prof.siblings[srp] == {ocp}
+    # what the pipeline passes as exclude: the items of the title's siblings (stored or new), not its own
+    assert prof.sibling_items(srp, {ocp: [1, 4], srp: [3], "Other post": [5]}) == [1, 4]
+    assert prof.sibling_items("Other post", {ocp: [1]}) == []
     ix.add(1, ocp, "", T0, prof)
     assert ix.add(2, "SOLID principles: OCP", "", T0 + timedelta(minutes=1)).story_id == 1  # another outlet
     m = ix.add(3, srp, "", T0 + timedelta(minutes=2), prof, exclude=[1])
