@@ -33,6 +33,7 @@ import sys
 import unicodedata
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -828,7 +829,7 @@ class _Story:
         self.norm2 = 0.0
         self.spec2 = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
         self.tail2 = 0.0
-        self.head: set[str] = set()
+        self.head: AbstractSet[str] = set()  # a _CutHead while the story has one member
         self.members: dict[int, None] = {}  # live item ids, insertion order
         self.latest = -math.inf  # newest member's published time, POSIX seconds
         self.dirty = 0
@@ -870,6 +871,7 @@ class _Story:
         gone: list[str] = []
         c, k, head = self.centroid, self.counts, self.head
         assert k is not None, "remove() from a one-member story"
+        assert isinstance(head, set)  # made a set when the story got its second member (StoryIndex._insert)
         n2, s2, t2 = self.norm2, self.spec2, self.tail2
         for t, w in vec:
             old = c[t]
@@ -905,9 +907,38 @@ class _Story:
         return gone
 
 
-def _split_head(c: Mapping[str, float], budget: float) -> tuple[set[str], float]:
+class _CutHead(AbstractSet[str]):
+    """The head `_split_head` chooses, kept as its cut instead of a set: the terms of centroid ``c`` at or
+    above (weight, term) in (weight, term) order. Exact only while ``c`` does not change, so it is the head
+    of a story with one member (`StoryIndex._start`), whose centroid is that member's vector, and a second
+    member replaces it with a set before the centroid changes (`StoryIndex._insert`). ~56 bytes where the
+    set took 700-2,300: heads were the largest single part of the index's memory (docs/stories.md)."""
+
+    __slots__ = ("_c", "_w", "_t")
+
+    def __init__(self, c: Mapping[str, float], w: float, t: str) -> None:
+        self._c, self._w, self._t = c, w, t
+
+    def __contains__(self, t: object) -> bool:
+        v = self._c.get(t)  # type: ignore[call-overload]
+        return v is not None and (v > self._w or (v == self._w and t >= self._t))  # type: ignore[operator]
+
+    def __iter__(self) -> Iterator[str]:
+        w, cut = self._w, self._t
+        return (t for t, v in self._c.items() if v > w or (v == w and t >= cut))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:  # what the Set operators (a - b, ...) build
+        return set(it)
+
+
+def _split_head(c: Mapping[str, float], budget: float, cut: bool = False) -> tuple[AbstractSet[str], float]:
     """The fewest heaviest terms of a centroid that leave at most ``budget`` squared weight in the tail
-    (ties by term), and the squared weight left in the tail."""
+    (ties by term), and the squared weight left in the tail. ``cut``: the head as a `_CutHead` (for a
+    centroid that will not change while it is used), else a set."""
     ordered = sorted(zip(c.values(), c, strict=True))  # (weight, term), lightest first
     tail2 = 0.0
     i = 0
@@ -916,7 +947,12 @@ def _split_head(c: Mapping[str, float], budget: float) -> tuple[set[str], float]
             break
         tail2 += v * v
         i += 1
+    if cut:
+        return (_CutHead(c, *ordered[i]) if i < len(ordered) else _NO_TERMS), tail2
     return {t for _, t in ordered[i:]}, tail2
+
+
+_NO_TERMS: frozenset[str] = frozenset()
 
 
 def _conflict(qspec: list[tuple[str, float]], c: Mapping[str, float], spec2: float, norm2: float) -> float:
@@ -1773,7 +1809,7 @@ class StoryIndex:
         if n2 < (_HEAD_REBUILD * lim) ** 2:  # the head would not be rebuilt (never, with a threshold <= 1)
             self._refresh(st, vec)
             return
-        head, tail2 = _split_head(c, (_HEAD_TARGET * lim) ** 2)  # as _rebuild_head
+        head, tail2 = _split_head(c, (_HEAD_TARGET * lim) ** 2, cut=True)  # as _rebuild_head, kept as its cut
         st.head, st.tail2 = head, tail2
         self._nf[story_id] = nf
         if nf <= 0.0:  # no terms: nothing is posted
@@ -1808,6 +1844,8 @@ class StoryIndex:
         if st is None:
             self._start(item_id, story_id, ts, vec)
             return list(vec)
+        if type(st.head) is not set:  # a cut (or no head), valid only while the centroid stays as it is
+            st.head = set(st.head)
         if len(st.members) == 1:  # the first member's vector, so far the centroid, gets its own copy
             first = self._items[next(iter(st.members))]
             if first.terms is None:
