@@ -930,6 +930,11 @@ class _CutHead(AbstractSet[str]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def squares(self, q: Mapping[str, float]) -> list[float]:
+        """w * w for each (t, w) of q whose t is in the head (what _candidates sums; one call, not one a term)."""
+        c, w0, cut = self._c, self._w, self._t
+        return [w * w for t, w in q.items() if (v := c.get(t)) is not None and (v > w0 or (v == w0 and t >= cut))]
+
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:  # what the Set operators (a - b, ...) build
         return set(it)
@@ -1652,7 +1657,8 @@ class StoryIndex:
                 if abs(ts - st.latest) > window:
                     continue
                 head = st.head
-                rest2 = r2 - math.fsum([w * w for t, w in q.items() if t in head])
+                rest2 = r2 - math.fsum(head.squares(q) if type(head) is _CutHead else
+                                       [w * w for t, w in q.items() if t in head])
                 bound = a + math.sqrt(rest2) * tn if rest2 > 0.0 else a
                 if bound >= low:
                     out.append(st)
