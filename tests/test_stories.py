@@ -324,6 +324,26 @@ def brute_best(ix: StoryIndex, vec: dict[str, float], ts: float) -> tuple[int | 
     return best, best_score
 
 
+_centroids = st.dictionaries(st.sampled_from([f"t{i}" for i in range(12)]),
+                             st.sampled_from([0.05, 0.1, 0.1, 0.2, 0.3, 0.3, 0.45, 0.7]), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_centroids, st.sampled_from([0.0, 0.004, 0.01, 0.05, 0.2, 1.0]),
+       st.dictionaries(st.sampled_from([f"t{i}" for i in range(15)]), st.floats(0.01, 1.0), max_size=8))
+def test_a_cut_head_is_the_set_it_replaces(c: dict[str, float], budget: float, q: dict[str, float]) -> None:
+    # a one-member story keeps its head as a cut in (weight, term) order (_CutHead): with tied weights
+    # (the term decides), an empty head, a whole head, it must be the set _split_head gives in every use
+    head, tail2 = stories_mod._split_head(c, budget)
+    cut, tail2_cut = stories_mod._split_head(c, budget, cut=True)
+    assert tail2_cut == tail2 and type(head) is set
+    assert set(cut) == head and len(cut) == len(head) and cut == head and head == cut
+    assert all((t in cut) == (t in head) for t in list(c) + ["t13", "x"])
+    other = set(list(c)[:3]) | {"t14"}
+    assert other - cut == other - head and cut - other == head - other and isinstance(cut - other, (set, frozenset))
+    assert sorted(cut.squares(q)) == sorted(w * w for t, w in q.items() if t in head) if head else not cut
+
+
 def check_invariants(ix: StoryIndex) -> None:
     thr = ix.config.threshold
     df: dict[str, int] = defaultdict(int)
@@ -331,6 +351,11 @@ def check_invariants(ix: StoryIndex) -> None:
         for t in story.centroid:
             df[t] += 1
         assert story.head <= story.centroid.keys()
+        if type(story.head) is not set:  # a cut: only while the centroid is one member's vector
+            assert story.counts is None and len(story.members) == 1
+            nf0 = story.norm * story.factor
+            cut = (stories_mod._HEAD_TARGET * thr * nf0) ** 2
+            assert set(story.head) == stories_mod._split_head(story.centroid, cut)[0]
         tail2 = sum(v * v for t, v in story.centroid.items() if t not in story.head)
         assert abs(tail2 - story.tail2) < 1e-6
         # the running norm and specific-term weight follow the centroid (adds and evictions alike)
