@@ -829,7 +829,7 @@ class _Story:
         self.norm2 = 0.0
         self.spec2 = 0.0  # squared centroid weight on specific terms (places, dates, numbers)
         self.tail2 = 0.0
-        self.head: AbstractSet[str] = set()  # a _CutHead while the story has one member
+        self.head: AbstractSet[str] = set()  # a _CutHead from _start until a second member joins
         self.members: dict[int, None] = {}  # live item ids, insertion order
         self.latest = -math.inf  # newest member's published time, POSIX seconds
         self.dirty = 0
@@ -943,7 +943,8 @@ class _CutHead(AbstractSet[str]):
 def _split_head(c: Mapping[str, float], budget: float, cut: bool = False) -> tuple[AbstractSet[str], float]:
     """The fewest heaviest terms of a centroid that leave at most ``budget`` squared weight in the tail
     (ties by term), and the squared weight left in the tail. ``cut``: the head as a `_CutHead` (for a
-    centroid that will not change while it is used), else a set."""
+    centroid that will not change while it is used; an empty head is the frozenset _NO_TERMS), else a
+    set."""
     ordered = sorted(zip(c.values(), c, strict=True))  # (weight, term), lightest first
     tail2 = 0.0
     i = 0
@@ -1786,8 +1787,9 @@ class StoryIndex:
 
     def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> None:
         """Start a story with its first item: the state `_Story.add` and `_refresh` would leave (the same
-        floats, summed in the same order), without the work a story never posted before does not need:
-        its centroid is a copy of the vector, its head is chosen once and posted directly."""
+        floats, summed in the same order; the head the same terms, kept as a `_CutHead`), without the
+        work a story never posted before does not need: its centroid is a copy of the vector, its head
+        is chosen once and posted directly."""
         st = _Story(story_id)
         self._stories[story_id] = st
         self._items[item_id] = _Item(story_id, ts, None)  # the centroid is its vector

@@ -351,10 +351,14 @@ def check_invariants(ix: StoryIndex) -> None:
         for t in story.centroid:
             df[t] += 1
         assert story.head <= story.centroid.keys()
-        if type(story.head) is not set:  # a cut: only while the centroid is one member's vector
-            assert story.counts is None and len(story.members) == 1
+        if story.counts is None and thr <= 1.0:  # one member since _start, which (threshold <= 1) chose
+            # its head there and kept it as a cut over the story's own centroid
+            assert type(story.head) is stories_mod._CutHead and story.head._c is story.centroid \
+                if story.centroid else story.head == frozenset()
+        if type(story.head) is not set:  # a cut: only until a second member joins
+            assert story.counts is None
             nf0 = story.norm * story.factor
-            cut = (stories_mod._HEAD_TARGET * thr * nf0) ** 2
+            cut = (stories_mod._HEAD_TARGET * (thr * nf0)) ** 2  # as _start computes it
             assert set(story.head) == stories_mod._split_head(story.centroid, cut)[0]
         tail2 = sum(v * v for t, v in story.centroid.items() if t not in story.head)
         assert abs(tail2 - story.tail2) < 1e-6
