@@ -221,8 +221,8 @@ def redact(url: str) -> str:
     return url
 
 
-ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml, "
-          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "
+          "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
 
 # requests' header checks (requests/_internal_utils.py): no leading whitespace, no CR or LF, no colon in a name
 _HEADER_CHECKS = (("name", re.compile(r"^[^:\s][^:\r\n]*\Z")), ("value", re.compile(r"^\S[^\r\n]*\Z|^\Z")))

@@ -139,12 +139,18 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
 
 
 def parse(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
-    """The one entry point the pipeline calls: the fast extractor, else feedparser.
+    """The one entry point the pipeline calls: the fast extractor, else feedparser; JSON Feed apart.
 
     :func:`feeds.fastparse.fast_parse` handles ordinary well-formed RSS/Atom/RDF documents and gives
     the same ids, titles, links and dates as feedparser; for anything else (ill-formed XML, DOCTYPEs,
-    unusual encodings or constructs) it returns None and feedparser parses the bytes.
+    unusual encodings or constructs) it returns None and feedparser parses the bytes. A document that
+    starts with a JSON object (no XML feed does) is read as JSON Feed (:mod:`feeds.jsonparse`), which
+    feedparser does not read.
     """
+    from feeds.jsonparse import looks_like_json, parse_json_feed
+
+    if looks_like_json(data):
+        return parse_json_feed(data, url)
     from feeds.fastparse import fast_parse
 
     fast = fast_parse(data, url, content_type)

@@ -13,6 +13,7 @@ By hand, over the whole shared corpus (figures in docs/hardening.md):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -51,6 +52,18 @@ class CorpusReport:
 
 def corpus_files(dirs: list[Path]) -> list[Path]:
     return sorted(p for d in dirs if d.exists() for p in d.rglob("*") if p.is_file() and p.name not in SKIP_NAMES)
+
+
+def _is_json_feed(path: Path) -> bool:
+    """A complete JSON document with a jsonfeed.org version and a list of items."""
+    if path.suffix != ".json":
+        return False
+    try:
+        doc = json.loads(path.read_bytes(), strict=False)
+    except ValueError:
+        return False
+    return (isinstance(doc, dict) and str(doc.get("version", "")).startswith(("https://jsonfeed.org/version/",
+            "http://jsonfeed.org/version/")) and isinstance(doc.get("items"), list))
 
 
 def _reason(error: str) -> str:
@@ -131,10 +144,13 @@ def test_every_corpus_file_goes_through_without_an_unhandled_error_and_publishes
           f"refused {dict(report.refused)}, {report.seconds:.1f}s")
     assert report.unhandled == []
     assert report.invalid == []
-    # what is refused is only what is no RSS/Atom/RDF feed at all: JSON Feed, OPML and HTML documents, and
-    # the parsers' fixtures that hold a lone entry fragment or an unknown format
+    # what is refused is only what is no feed at all: JSON that is no JSON Feed, OPML and HTML documents,
+    # and the parsers' fixtures that hold a lone entry fragment or an unknown format
     unexpected = [f for f in report.refused_files if not NOT_FEEDS.search(f.split(": ")[0])]
     assert unexpected == []
+    # JSON Feeds are read (feeds.jsonparse): a .json file refused is no JSON Feed (another parser's expected
+    # output, a truncated copy)
+    assert [f for f in report.refused_files if _is_json_feed(Path(f.split(": ")[0]))] == []
     assert report.published >= 0.75 * report.files
     assert report.items > 1000
 

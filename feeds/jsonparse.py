@@ -1,0 +1,157 @@
+"""JSON Feed (https://www.jsonfeed.org/version/1.1/, and version 1) bytes -> ParsedFeed.
+
+feedparser does not read JSON Feed, so this reader follows the specification itself, field by field,
+into the same Entry the RSS/Atom paths give:
+
+* guid: the item's ``id`` (a number is turned into its decimal string, as the specification asks of
+  readers); link: ``url``, else ``external_url``, resolved against the document's URL if relative;
+* title: ``title`` as plain text ("" for an untitled post, which JSON Feed allows);
+* summary: ``summary`` (plain text by the specification) escaped as HTML; content: ``content_html``
+  (kept as the fast XML path keeps HTML: unsafe characters removed, sanitised when published), else
+  ``content_text`` escaped, a paragraph per blank-line-separated block;
+* author: the first named author of the item (``authors``, or version 1's ``author``), else of the feed
+  (the specification's inheritance); categories: ``tags``;
+* published / updated: ``date_published`` / ``date_modified`` (RFC 3339), published falling back to
+  updated as on the other paths.
+
+A field of the wrong type is ignored (and named in ``bozo``), an item that is not an object is skipped;
+a document that is not JSON, or JSON that is not a JSON Feed (no jsonfeed.org ``version``, or ``items``
+not a list), raises ParseFailed, so the source fails cleanly and the others go on.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from feeds.models import Entry, ParsedFeed
+
+_VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
+
+
+def looks_like_json(data: bytes) -> bool:
+    """Whether the bytes start (after whitespace and a byte-order mark) with a JSON object: an XML feed
+    never does, so this decides the JSON path without parsing anything."""
+    head = data[:512]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (json.loads reads it; XML may be UTF-16 too)
+        text = head.decode("utf-16", "ignore").lstrip("\ufeff \t\r\n")
+        return text.startswith("{")
+    head = head.lstrip()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    return head[:1] == b"{"
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _author(obj: Mapping[str, Any]) -> str:
+    """The first author's name: ``authors`` (1.1) or ``author`` (1)."""
+    authors = obj.get("authors")
+    candidates = authors if isinstance(authors, list) else []
+    one = obj.get("author")
+    if isinstance(one, dict):
+        candidates = [*candidates, one]
+    for a in candidates:
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip():
+            return str(a["name"])
+    return ""
+
+
+def _text_html(text: str) -> str:
+    """Plain text as HTML: escaped, a paragraph per block separated by a blank line."""
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+    return "".join(f"<p>{html.escape(b)}</p>" for b in blocks if b)
+
+
+def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
+    """Parse a JSON Feed document; raises feeds.parse.ParseFailed when the bytes hold none."""
+    from feeds.fastparse import parse_date
+    from feeds.parse import _XML_BAD, ParseFailed, clean_text
+
+    try:
+        doc = json.loads(data, strict=False)  # a raw control character in a string is read
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise ParseFailed(f"not a feed (invalid JSON: {str(e)[:200]})") from e
+    if not isinstance(doc, dict):
+        raise ParseFailed("not a feed (JSON that is not an object)")
+    version = doc.get("version")
+    if not isinstance(version, str) or not version.startswith(_VERSION_PREFIXES):
+        raise ParseFailed("not a feed (JSON without a jsonfeed.org version)")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseFailed("not a feed (JSON Feed whose items is not a list)")
+    problems: list[str] = []
+
+    def field(obj: Mapping[str, Any], key: str, where: str) -> str:
+        value = obj.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            problems.append(f"{where}{key} is not a string")
+            return ""
+        return value
+
+    base = url or field(doc, "feed_url", "")
+
+    def link_of(value: str) -> str | None:
+        value = clean_text(value)
+        if not value:
+            return None
+        if not urlsplit(value).scheme and base:
+            value = urljoin(base, value)
+        return value
+
+    feed_author = _author(doc)
+    entries = []
+    skipped = 0
+    for item in items:
+        if not isinstance(item, dict):
+            skipped += 1
+            continue
+        summary_text = field(item, "summary", "item ")
+        content_html = field(item, "content_html", "item ")
+        content_text = field(item, "content_text", "item ")
+        summary = _XML_BAD.sub("", html.escape(summary_text.strip(), quote=False))
+        content = _XML_BAD.sub("", content_html.strip() or _text_html(content_text))
+        if summary and content and summary == content:
+            content = ""
+        tags = item.get("tags")
+        cats: list[str] = []
+        for t in tags if isinstance(tags, list) else ():
+            term = clean_text(t) if isinstance(t, str) else ""
+            if term and term not in cats:
+                cats.append(term)
+        updated = parse_date(field(item, "date_modified", "item ").strip())
+        entries.append(Entry(
+            guid=clean_text(_id(item.get("id"))) or None,
+            link=link_of(field(item, "url", "item ")) or link_of(field(item, "external_url", "item ")),
+            title=clean_text(field(item, "title", "item ")),
+            summary=summary,
+            content=content,
+            author=clean_text(_author(item) or feed_author),
+            categories=tuple(cats),
+            published=parse_date(field(item, "date_published", "item ").strip()) or updated,
+            updated=updated,
+        ))
+    if skipped:
+        problems.append(f"{skipped} items are not objects")
+    title = field(doc, "title", "")
+    home = field(doc, "home_page_url", "")
+    bozo = f"JSON Feed: {'; '.join(sorted(set(problems)))}"[:300] if problems else None
+    return ParsedFeed(title=clean_text(title), link=clean_text(home), entries=tuple(entries), bozo=bozo)
+
+
+__all__ = ["looks_like_json", "parse_json_feed"]

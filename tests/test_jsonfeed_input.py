@@ -1,0 +1,149 @@
+"""JSON Feed sources (feeds.jsonparse): the specification's fields into Entries, clean refusals, and a
+JSON Feed fetched from a loopback server through the pipeline to a published Atom feed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loopback import Loopback, static
+
+from feeds.config import parse_config
+from feeds.jsonparse import looks_like_json, parse_json_feed
+from feeds.parse import ParseFailed, parse
+from feeds.run import Pipeline
+from feeds.store import Store
+
+READER = Path(__file__).parent / "data" / "corpus-hardening" / "real-feeds" / "reader"  # lemon24/reader's fixtures
+
+
+def test_the_reference_document_gives_every_field() -> None:
+    # reader's full.json (JSON Feed 1.1): the expected values are read off the specification
+    p = parse((READER / "full.json").read_bytes(), "https://example.org/feed.json")
+    assert (p.title, p.link, p.bozo) == ("My Example Feed", "https://example.org/", None)
+    second, first = p.entries
+    assert second.guid == "2" and second.link == "https://example.org/second-item" and second.title == "Title"
+    assert second.summary == "A summary"
+    assert second.content == 'Content with <a href="http://example.com/">link</a>'  # content_html over content_text
+    assert second.author == "Joe"  # the item's only author has no name: the feed's first named author
+    assert second.published == datetime(2020, 1, 2, 21, 0, tzinfo=UTC)  # 14:00-07:00
+    assert second.updated == datetime(2020, 1, 4, 0, 0, tzinfo=UTC)  # 01:00+0100
+    assert first.guid == "1" and first.title == "" and first.content == "<p>Hello, world!</p>"
+    assert first.author == "Jane" and first.published == datetime(2020, 1, 2, 12, 0, tzinfo=UTC)
+    assert first.updated is None and first.summary == ""
+
+
+def feed(items: list[object], **top: object) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "T", **top, "items": items}).encode()
+
+
+def test_version_1_fields_numbers_relative_urls_and_plain_text() -> None:
+    body = feed([
+        {"id": 7, "url": "/posts/7", "title": "  Seven\n items ", "summary": "a <b>bold</b> claim & more",
+         "content_text": "First line.\n\nSecond <para>.", "author": {"name": "Ann"}, "tags": ["x", "x", " y ", 3],
+         "date_published": "2024-03-01T10:00:00+01:00"},
+        {"id": "e", "external_url": "https://elsewhere.example/a", "content_html": "<p>same</p>",
+         "summary": "<p>same</p>"},
+        "not an item", 5,
+    ], version="http://jsonfeed.org/version/1", author={"name": "Feed Author"}, home_page_url="https://site.example/")
+    p = parse(body, "https://site.example/feed.json")
+    seven, e = p.entries
+    assert seven.guid == "7" and seven.link == "https://site.example/posts/7" and seven.title == "Seven items"
+    assert seven.summary == "a &lt;b&gt;bold&lt;/b&gt; claim &amp; more"  # plain text, escaped
+    assert seven.content == "<p>First line.</p><p>Second &lt;para&gt;.</p>"
+    assert seven.author == "Ann" and seven.categories == ("x", "y")
+    assert seven.published == datetime(2024, 3, 1, 9, 0, tzinfo=UTC) and seven.updated is None
+    assert e.link == "https://elsewhere.example/a" and e.author == "Feed Author" and e.published is None
+    assert e.summary == "&lt;p&gt;same&lt;/p&gt;" and e.content == "<p>same</p>"
+    assert p.bozo == "JSON Feed: 2 items are not objects"
+
+
+def test_fields_of_the_wrong_type_are_ignored_and_named() -> None:
+    p = parse((READER / "invalid.json").read_bytes())
+    assert p.entries and p.title == "" and p.link == ""
+    assert p.bozo is not None and "title is not a string" in p.bozo and "home_page_url is not a string" in p.bozo
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "invalid JSON"),
+    (b'{"items": []}', "without a jsonfeed.org version"),
+    (b'{"version": "https://example.org/v1", "items": []}', "without a jsonfeed.org version"),
+    (b'{"version": "https://jsonfeed.org/version/1", "items": {"a": 1}}', "items is not a list"),
+    (b'{"version": "https://jsonfeed.org/version/1"}', "items is not a list"),
+    (b"{" * 100_000, "invalid JSON"),  # nesting past the recursion limit
+])
+def test_what_is_no_json_feed_is_refused_cleanly(body: bytes, why: str) -> None:
+    with pytest.raises(ParseFailed, match=why):
+        parse(body)
+
+
+def test_json_is_told_from_xml_by_its_first_character() -> None:
+    assert looks_like_json(b'  \n{"version": 1}') and looks_like_json(b'\xef\xbb\xbf {"a": 1}')
+    assert looks_like_json('{"a": 1}'.encode("utf-16"))
+    assert not looks_like_json(b'<?xml version="1.0"?><rss/>') and not looks_like_json(b"\xef\xbb\xbf<feed/>")
+    assert not looks_like_json('<rss version="2.0"/>'.encode("utf-16")) and not looks_like_json(b"")
+    # JSON in UTF-16 reads like UTF-8
+    assert parse_json_feed(feed([{"id": "1", "title": "Ü"}]).decode().encode("utf-16")).entries[0].title == "Ü"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
+                                                                                        max_size=3), max_leaves=12)
+_keys = st.sampled_from(["id", "url", "external_url", "title", "summary", "content_html", "content_text", "tags",
+                         "author", "authors", "date_published", "date_modified"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(_keys, _json, max_size=8) | _json, max_size=4),
+       st.dictionaries(st.sampled_from(["title", "home_page_url", "feed_url", "author", "authors"]), _json))
+def test_any_values_in_any_field_give_entries_never_an_exception(items: list[object], top: dict[str, object]) -> None:
+    p = parse_json_feed(feed(items, **top), "https://site.example/feed.json")
+    assert len(p.entries) == sum(isinstance(i, dict) for i in items)
+    for e in p.entries:
+        assert isinstance(e.title, str) and isinstance(e.summary, str) and isinstance(e.author, str)
+        assert e.guid is None or isinstance(e.guid, str)
+
+
+def test_a_json_feed_source_is_fetched_stored_and_published(tmp_path: Path) -> None:
+    srv = Loopback()
+    try:
+        body = feed([{"id": f"https://j.example/{i}", "url": f"https://j.example/{i}", "title": f"Post number {i}",
+                      "content_html": f"<p>Body {i}</p>", "date_published": f"2025-07-0{i}T08:00:00Z"}
+                     for i in (1, 2, 3)], home_page_url="https://j.example/")
+        srv.routes["/feed.json"] = static(body, etag='"j1"', content_type="application/feed+json")
+        (tmp_path / "feeds.toml").write_text(f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+[store]
+path = "feeds.db"
+[[sources]]
+url = "{srv.url('/feed.json')}"
+name = "Jay"
+[channels.all]
+title = "All"
+match_all = true
+""")
+        cfg = parse_config((tmp_path / "feeds.toml").read_text(), tmp_path / "feeds.toml")
+        store = Store.open(cfg.store_path)
+        pipe = Pipeline(cfg, store)
+        try:
+            run = pipe.run(force_all=True)
+            assert [(o.error, o.new) for o in run.outcomes] == [(None, 3)]
+            out = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes())
+            assert sorted(e.title for e in out.entries) == ["Post number 1", "Post number 2", "Post number 3"]
+            assert sorted(e.link for e in out.entries) == [f"https://j.example/{i}" for i in (1, 2, 3)]
+            assert "application/feed+json" in srv.hits("/feed.json")[0].headers["accept"]
+            again = pipe.run(force_all=True)  # conditional GET: 304, nothing new
+            assert [(o.error, o.new) for o in again.outcomes] == [(None, 0)]
+            assert srv.hits("/feed.json")[-1].headers.get("if-none-match") == '"j1"'
+        finally:
+            pipe.close()
+            store.close()
+    finally:
+        srv.close()
