@@ -3,12 +3,17 @@
 feedparser does not read JSON Feed, so this reader follows the specification itself, field by field,
 into the same Entry the RSS/Atom paths give:
 
-* guid: the item's ``id`` (a number is turned into its decimal string, as the specification asks of
-  readers); link: ``url``, else ``external_url``, resolved against the document's URL if relative;
-* title: ``title`` as plain text ("" for an untitled post, which JSON Feed allows);
-* summary: ``summary`` (plain text by the specification) escaped as HTML; content: ``content_html``
-  (kept as the fast XML path keeps HTML: unsafe characters removed, sanitised when published), else
-  ``content_text`` escaped, a paragraph per blank-line-separated block;
+* guid: the item's ``id`` (a number is turned into its string, as the specification asks of readers);
+  an item without one is kept (the specification would discard it) and identified as an RSS item
+  without a guid is, by its link or title, and ``bozo`` counts it; link: ``url``, else
+  ``external_url``, resolved against the document's URL if relative (a malformed URL is no link);
+* title: ``title`` as plain text, HTML entities decoded (feeds in the wild write ``&#8217;``); "" for
+  an untitled post, which JSON Feed allows;
+* summary: ``summary`` (plain text by the specification) escaped as HTML, unless it holds tags or
+  entities (WordPress excerpts do), which are kept as HTML; content: ``content_html`` (kept as the fast
+  XML path keeps HTML: unsafe characters removed, sanitised when published), else ``content_text``
+  escaped, a paragraph per blank-line-separated block; as on the RSS path the content copies into an
+  empty summary, so an untitled post's text reaches channel rules and stories;
 * author: the first named author of the item (``authors``, or version 1's ``author``), else of the feed
   (the specification's inheritance); categories: ``tags``;
 * published / updated: ``date_published`` / ``date_modified`` (RFC 3339), published falling back to
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -33,16 +40,15 @@ _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/versi
 
 
 def looks_like_json(data: bytes) -> bool:
-    """Whether the bytes start (after whitespace and a byte-order mark) with a JSON object: an XML feed
-    never does, so this decides the JSON path without parsing anything."""
+    """Whether the bytes start (after whitespace and a byte-order mark, in any encoding JSON allows:
+    UTF-8, -16 or -32, as json.loads detects it) with a JSON object: an XML feed never does, so this
+    decides the JSON path without parsing anything."""
     head = data[:512]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (json.loads reads it; XML may be UTF-16 too)
-        text = head.decode("utf-16", "ignore").lstrip("\ufeff \t\r\n")
-        return text.startswith("{")
-    head = head.lstrip()
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:].lstrip()
-    return head[:1] == b"{"
+    try:
+        text = head.decode(json.detect_encoding(head), "ignore")
+    except LookupError:
+        return False
+    return text.lstrip("\ufeff \t\r\n").startswith("{")
 
 
 def _str(value: Any) -> str:
@@ -50,11 +56,17 @@ def _str(value: Any) -> str:
 
 
 def _id(value: Any) -> str:
+    """An item's id as a string: the specification asks readers to turn a number into one."""
     if isinstance(value, str):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)
     return ""
+
+
+# A summary is plain text by the specification, but feeds in the wild (WordPress excerpts) put HTML or
+# entities in it: those are kept as HTML (sanitised when published), as feedparser guesses for RSS text.
+_LOOKS_HTML = re.compile(r"<[a-zA-Z/!][^>]*>|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 
 
 def _author(obj: Mapping[str, Any]) -> str:
@@ -110,13 +122,18 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         value = clean_text(value)
         if not value:
             return None
-        if not urlsplit(value).scheme and base:
-            value = urljoin(base, value)
+        try:  # a malformed URL ("http://[::1") is no link; the item stays, as on the RSS path
+            if not urlsplit(value).scheme and base:
+                value = urljoin(base, value)
+            urlsplit(value)
+        except ValueError:
+            problems.append("a URL is malformed")
+            return None
         return value
 
     feed_author = _author(doc)
     entries = []
-    skipped = 0
+    skipped = no_id = 0
     for item in items:
         if not isinstance(item, dict):
             skipped += 1
@@ -124,9 +141,13 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         summary_text = field(item, "summary", "item ")
         content_html = field(item, "content_html", "item ")
         content_text = field(item, "content_text", "item ")
-        summary = _XML_BAD.sub("", html.escape(summary_text.strip(), quote=False))
+        summary_text = summary_text.strip()
+        summary = _XML_BAD.sub("", summary_text if _LOOKS_HTML.search(summary_text) else
+                               html.escape(summary_text, quote=False))
         content = _XML_BAD.sub("", content_html.strip() or _text_html(content_text))
-        if summary and content and summary == content:
+        if not summary:  # as on the RSS path: the content copies into an empty summary
+            summary, content = content, ""
+        elif summary == content:
             content = ""
         tags = item.get("tags")
         cats: list[str] = []
@@ -135,10 +156,14 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
             if term and term not in cats:
                 cats.append(term)
         updated = parse_date(field(item, "date_modified", "item ").strip())
+        guid = clean_text(_id(item.get("id"))) or None
+        if guid is None:  # the specification discards such an item; it is kept, identified as RSS items are
+            no_id += 1
+        title = clean_text(field(item, "title", "item "))
         entries.append(Entry(
-            guid=clean_text(_id(item.get("id"))) or None,
+            guid=guid,
             link=link_of(field(item, "url", "item ")) or link_of(field(item, "external_url", "item ")),
-            title=clean_text(field(item, "title", "item ")),
+            title=clean_text(html.unescape(title)) if "&" in title else title,  # entities seen in the wild
             summary=summary,
             content=content,
             author=clean_text(_author(item) or feed_author),
@@ -147,11 +172,14 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
             updated=updated,
         ))
     if skipped:
-        problems.append(f"{skipped} items are not objects")
+        problems.append("1 item is not an object" if skipped == 1 else f"{skipped} items are not objects")
+    if no_id:
+        problems.append("1 item has no id" if no_id == 1 else f"{no_id} items have no id")
     title = field(doc, "title", "")
-    home = field(doc, "home_page_url", "")
+    home = link_of(field(doc, "home_page_url", "")) or ""
     bozo = f"JSON Feed: {'; '.join(sorted(set(problems)))}"[:300] if problems else None
-    return ParsedFeed(title=clean_text(title), link=clean_text(home), entries=tuple(entries), bozo=bozo)
+    return ParsedFeed(title=clean_text(html.unescape(title) if "&" in title else title), link=home,
+                      entries=tuple(entries), bozo=bozo)
 
 
 __all__ = ["looks_like_json", "parse_json_feed"]

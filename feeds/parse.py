@@ -150,7 +150,23 @@ def parse(data: bytes, url: str = "", content_type: str | None = None) -> Parsed
     from feeds.jsonparse import looks_like_json, parse_json_feed
 
     if looks_like_json(data):
-        return parse_json_feed(data, url)
+        try:
+            return parse_json_feed(data, url)
+        except ParseFailed:
+            if b"<" not in data:
+                raise
+            # no JSON Feed, but markup further on: what an XML parser finds there, else the JSON complaint
+            try:
+                got = _parse_xml(data, url, content_type)
+            except ParseFailed:
+                got = None
+            if got is None or not got.entries:
+                raise
+            return got
+    return _parse_xml(data, url, content_type)
+
+
+def _parse_xml(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     from feeds.fastparse import fast_parse
 
     fast = fast_parse(data, url, content_type)

@@ -33,9 +33,11 @@ def test_the_reference_document_gives_every_field() -> None:
     assert second.author == "Joe"  # the item's only author has no name: the feed's first named author
     assert second.published == datetime(2020, 1, 2, 21, 0, tzinfo=UTC)  # 14:00-07:00
     assert second.updated == datetime(2020, 1, 4, 0, 0, tzinfo=UTC)  # 01:00+0100
-    assert first.guid == "1" and first.title == "" and first.content == "<p>Hello, world!</p>"
-    assert first.author == "Jane" and first.published == datetime(2020, 1, 2, 12, 0, tzinfo=UTC)
-    assert first.updated is None and first.summary == ""
+    # an untitled post with content only: as on the RSS path the content fills the empty summary (what
+    # channel rules and stories read)
+    assert first.guid == "1" and first.title == "" and first.summary == "<p>Hello, world!</p>"
+    assert first.content == "" and first.author == "Jane"
+    assert first.published == datetime(2020, 1, 2, 12, 0, tzinfo=UTC) and first.updated is None
 
 
 def feed(items: list[object], **top: object) -> bytes:
@@ -44,7 +46,7 @@ def feed(items: list[object], **top: object) -> bytes:
 
 def test_version_1_fields_numbers_relative_urls_and_plain_text() -> None:
     body = feed([
-        {"id": 7, "url": "/posts/7", "title": "  Seven\n items ", "summary": "a <b>bold</b> claim & more",
+        {"id": 7, "url": "/posts/7", "title": "  Seven\n items ", "summary": "a < b claim & more",
          "content_text": "First line.\n\nSecond <para>.", "author": {"name": "Ann"}, "tags": ["x", "x", " y ", 3],
          "date_published": "2024-03-01T10:00:00+01:00"},
         {"id": "e", "external_url": "https://elsewhere.example/a", "content_html": "<p>same</p>",
@@ -54,13 +56,36 @@ def test_version_1_fields_numbers_relative_urls_and_plain_text() -> None:
     p = parse(body, "https://site.example/feed.json")
     seven, e = p.entries
     assert seven.guid == "7" and seven.link == "https://site.example/posts/7" and seven.title == "Seven items"
-    assert seven.summary == "a &lt;b&gt;bold&lt;/b&gt; claim &amp; more"  # plain text, escaped
+    assert seven.summary == "a &lt; b claim &amp; more"  # plain text, escaped
     assert seven.content == "<p>First line.</p><p>Second &lt;para&gt;.</p>"
     assert seven.author == "Ann" and seven.categories == ("x", "y")
     assert seven.published == datetime(2024, 3, 1, 9, 0, tzinfo=UTC) and seven.updated is None
     assert e.link == "https://elsewhere.example/a" and e.author == "Feed Author" and e.published is None
-    assert e.summary == "&lt;p&gt;same&lt;/p&gt;" and e.content == "<p>same</p>"
+    assert e.summary == "<p>same</p>" and e.content == ""  # markup in a summary (seen in the wild) stays HTML
     assert p.bozo == "JSON Feed: 2 items are not objects"
+
+
+def test_what_feeds_in_the_wild_do_against_the_specification() -> None:
+    body = feed([
+        {"id": "a", "url": "http://[::1", "title": "Bad URL", "content_text": "kept"},  # malformed: no link
+        {"url": "https://w.example/no-id", "title": "Caf&eacute; &#8217;s &amp; AT&T"},  # no id: kept
+        {"id": 1.5, "external_url": "//[x/", "summary": "Read on &hellip; <a href='/more'>more</a>"},
+    ], home_page_url="/home")
+    p = parse(body, "https://w.example/feed.json")
+    bad, no_id, num = p.entries
+    assert bad.link is None and bad.title == "Bad URL" and bad.summary == "<p>kept</p>"
+    assert no_id.guid is None and no_id.link == "https://w.example/no-id" and no_id.title == "Café ’s & AT&T"
+    assert num.guid == "1.5" and num.link is None and num.summary.startswith("Read on &hellip; <a href")
+    assert p.link == "https://w.example/home"
+    assert p.bozo == "JSON Feed: 1 item has no id; a URL is malformed"
+
+
+def test_markup_after_something_json_like_is_still_read_as_xml() -> None:
+    rss = (b'{"status": "ok"}\n<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>'
+           b"<item><title>One</title><guid>g1</guid></item></channel></rss>")
+    assert [e.title for e in parse(rss).entries] == ["One"]
+    with pytest.raises(ParseFailed, match="invalid JSON"):  # no feed either way: the JSON complaint
+        parse(b'{"version": "https://jsonfeed.org/version/1", "items": [{"content_html": "<p>cut')
 
 
 def test_fields_of_the_wrong_type_are_ignored_and_named() -> None:
@@ -84,9 +109,11 @@ def test_what_is_no_json_feed_is_refused_cleanly(body: bytes, why: str) -> None:
 
 def test_json_is_told_from_xml_by_its_first_character() -> None:
     assert looks_like_json(b'  \n{"version": 1}') and looks_like_json(b'\xef\xbb\xbf {"a": 1}')
-    assert looks_like_json('{"a": 1}'.encode("utf-16"))
+    for enc in ("utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-8-sig"):  # what json.loads reads
+        assert looks_like_json(' {"a": 1}'.encode(enc)), enc
     assert not looks_like_json(b'<?xml version="1.0"?><rss/>') and not looks_like_json(b"\xef\xbb\xbf<feed/>")
     assert not looks_like_json('<rss version="2.0"/>'.encode("utf-16")) and not looks_like_json(b"")
+    assert not looks_like_json('<rss version="2.0"/>'.encode("utf-32"))
     # JSON in UTF-16 reads like UTF-8
     assert parse_json_feed(feed([{"id": "1", "title": "Ü"}]).decode().encode("utf-16")).entries[0].title == "Ü"
 
@@ -114,7 +141,10 @@ def test_a_json_feed_source_is_fetched_stored_and_published(tmp_path: Path) -> N
     try:
         body = feed([{"id": f"https://j.example/{i}", "url": f"https://j.example/{i}", "title": f"Post number {i}",
                       "content_html": f"<p>Body {i}</p>", "date_published": f"2025-07-0{i}T08:00:00Z"}
-                     for i in (1, 2, 3)], home_page_url="https://j.example/")
+                     for i in (1, 2, 3)]
+                    # a microblog post: no title, no url, its text only in content_text
+                    + [{"id": "m1", "content_text": "A pelican landed on the pier.",
+                        "date_published": "2025-07-04T08:00:00Z"}], home_page_url="https://j.example/")
         srv.routes["/feed.json"] = static(body, etag='"j1"', content_type="application/feed+json")
         (tmp_path / "feeds.toml").write_text(f"""
 [output]
@@ -128,16 +158,23 @@ name = "Jay"
 [channels.all]
 title = "All"
 match_all = true
+[channels.birds]
+title = "Birds"
+include = ["pelican"]
 """)
         cfg = parse_config((tmp_path / "feeds.toml").read_text(), tmp_path / "feeds.toml")
         store = Store.open(cfg.store_path)
         pipe = Pipeline(cfg, store)
         try:
             run = pipe.run(force_all=True)
-            assert [(o.error, o.new) for o in run.outcomes] == [(None, 3)]
+            assert [(o.error, o.new) for o in run.outcomes] == [(None, 4)]
             out = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes())
-            assert sorted(e.title for e in out.entries) == ["Post number 1", "Post number 2", "Post number 3"]
-            assert sorted(e.link for e in out.entries) == [f"https://j.example/{i}" for i in (1, 2, 3)]
+            assert sorted(e.title for e in out.entries) == ["(untitled)", "Post number 1", "Post number 2",
+                                                            "Post number 3"]
+            assert sorted(e.link for e in out.entries if e.title != "(untitled)") == [
+                f"https://j.example/{i}" for i in (1, 2, 3)]
+            birds = feedparser.parse((tmp_path / "out" / "birds.atom").read_bytes()).entries
+            assert len(birds) == 1 and "pelican" in birds[0].summary  # the post's text reached the channel rule
             assert "application/feed+json" in srv.hits("/feed.json")[0].headers["accept"]
             again = pipe.run(force_all=True)  # conditional GET: 304, nothing new
             assert [(o.error, o.new) for o in again.outcomes] == [(None, 0)]
