@@ -51,10 +51,6 @@ def looks_like_json(data: bytes) -> bool:
     return text.lstrip("\ufeff \t\r\n").startswith("{")
 
 
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _id(value: Any) -> str:
     """An item's id as a string: the specification asks readers to turn a number into one."""
     if isinstance(value, str):
@@ -138,10 +134,9 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         if not isinstance(item, dict):
             skipped += 1
             continue
-        summary_text = field(item, "summary", "item ")
+        summary_text = field(item, "summary", "item ").strip()
         content_html = field(item, "content_html", "item ")
         content_text = field(item, "content_text", "item ")
-        summary_text = summary_text.strip()
         summary = _XML_BAD.sub("", summary_text if _LOOKS_HTML.search(summary_text) else
                                html.escape(summary_text, quote=False))
         content = _XML_BAD.sub("", content_html.strip() or _text_html(content_text))
@@ -175,10 +170,10 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         problems.append("1 item is not an object" if skipped == 1 else f"{skipped} items are not objects")
     if no_id:
         problems.append("1 item has no id" if no_id == 1 else f"{no_id} items have no id")
-    title = field(doc, "title", "")
+    feed_title = field(doc, "title", "")
     home = link_of(field(doc, "home_page_url", "")) or ""
     bozo = f"JSON Feed: {'; '.join(sorted(set(problems)))}"[:300] if problems else None
-    return ParsedFeed(title=clean_text(html.unescape(title) if "&" in title else title), link=home,
+    return ParsedFeed(title=clean_text(html.unescape(feed_title) if "&" in feed_title else feed_title), link=home,
                       entries=tuple(entries), bozo=bozo)
 
 

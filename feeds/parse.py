@@ -145,7 +145,7 @@ def parse(data: bytes, url: str = "", content_type: str | None = None) -> Parsed
     the same ids, titles, links and dates as feedparser; for anything else (ill-formed XML, DOCTYPEs,
     unusual encodings or constructs) it returns None and feedparser parses the bytes. A document that
     starts with a JSON object (no XML feed does) is read as JSON Feed (:mod:`feeds.jsonparse`), which
-    feedparser does not read.
+    feedparser does not read; if it is no JSON Feed but holds markup further on, the XML path gets it.
     """
     from feeds.jsonparse import looks_like_json, parse_json_feed
 

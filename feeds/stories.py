@@ -910,9 +910,10 @@ class _Story:
 class _CutHead(AbstractSet[str]):
     """The head `_split_head` chooses, kept as its cut instead of a set: the terms of centroid ``c`` at or
     above (weight, term) in (weight, term) order. Exact only while ``c`` does not change, so it is the head
-    of a story with one member (`StoryIndex._start`), whose centroid is that member's vector, and a second
-    member replaces it with a set before the centroid changes (`StoryIndex._insert`). ~56 bytes where the
-    set took 700-2,300: heads were the largest single part of the index's memory (docs/stories.md)."""
+    of a story from `StoryIndex._start` until its second member joins (its centroid is its first member's
+    vector until then); that member replaces it with a set before the centroid changes
+    (`StoryIndex._insert`), and a story evicted back to one member keeps the set. ~56 bytes where the set
+    took 700-2,300: heads were the largest single part of the index's memory (docs/stories.md)."""
 
     __slots__ = ("_c", "_w", "_t")
 
