@@ -118,7 +118,10 @@ def test_json_is_told_from_xml_by_its_first_character() -> None:
     assert parse_json_feed(feed([{"id": "1", "title": "Ü"}]).decode().encode("utf-16")).entries[0].title == "Ü"
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+_urlish = st.sampled_from(["http://[::1", "//[x/", "http://a\uff03b/", "javascript:alert(1)", "/rel/ative", "?q",
+                          "https://user:pw@h.example/", "&#8217;&amp;", "<b>x</b>", "\x00\ud800", "1e99999"])
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+                     | _urlish,
                      lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
                                                                                         max_size=3), max_leaves=12)
 _keys = st.sampled_from(["id", "url", "external_url", "title", "summary", "content_html", "content_text", "tags",
