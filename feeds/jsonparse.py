@@ -118,10 +118,9 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         value = clean_text(value)
         if not value:
             return None
-        try:  # a malformed URL ("http://[::1") is no link; the item stays, as on the RSS path
+        try:  # a malformed URL ("http://[::1"), or base, is no link (urljoin parses both); the item stays
             if not urlsplit(value).scheme and base:
                 value = urljoin(base, value)
-            urlsplit(value)
         except ValueError:
             problems.append("a URL is malformed")
             return None

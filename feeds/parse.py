@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import html
 import re
 from datetime import UTC, datetime
@@ -153,16 +154,12 @@ def parse(data: bytes, url: str = "", content_type: str | None = None) -> Parsed
         try:
             return parse_json_feed(data, url)
         except ParseFailed:
-            if b"<" not in data:
-                raise
-            # no JSON Feed, but markup further on: what an XML parser finds there, else the JSON complaint
-            try:
-                got = _parse_xml(data, url, content_type)
-            except ParseFailed:
-                got = None
-            if got is None or not got.entries:
-                raise
-            return got
+            if b"<" in data:  # no JSON Feed, but markup further on: what an XML parser finds there, if any
+                with contextlib.suppress(ParseFailed):
+                    got = _parse_xml(data, url, content_type)
+                    if got.entries:
+                        return got
+            raise  # else the JSON complaint
     return _parse_xml(data, url, content_type)
 
 
