@@ -206,23 +206,60 @@ _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[^
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"})
 
 
+# _QUOTES and then _KEEP on ASCII text in one translate: each ASCII character _KEEP would blank becomes a
+# space (a run of them becomes spaces, one where _KEEP leaves one: _chunks splits on runs of spaces anyway).
+def _ascii_table() -> dict[int, str]:
+    table = {}
+    for c in range(128):
+        folded = chr(c).translate(_QUOTES)
+        if _KEEP.fullmatch(folded):
+            table[c] = " "
+        elif folded != chr(c):
+            table[c] = folded
+    return table
+
+
+_ASCII_KEEP = _ascii_table()
+
+
+def _chunks(text: str) -> list[str]:
+    """normalize_text(text).split(" "), without joining the words only to split them again."""
+    if not text:
+        return []
+    t = _TAG.sub(" ", text) if "<" in text else text
+    if "&" in t:
+        t = html.unescape(t)
+        t = _TAG.sub(" ", t)
+    if t.isascii():  # NFKC leaves ASCII as it is
+        t = t.translate(_ASCII_KEEP)
+    else:
+        t = unicodedata.normalize("NFKC", t)
+        t = t.translate(_QUOTES)
+        t = _KEEP.sub(" ", t)
+    return t.split()  # on runs of whitespace (str.isspace, as the regex \s)
+
+
 def normalize_text(text: str) -> str:
     """Plain, comparable text: tags removed, entities decoded, NFKC, quotes folded, spaces collapsed.
 
     Idempotent: ``normalize_text(normalize_text(x)) == normalize_text(x)``. Case is kept (it tells
     names from words); characters other than letters, digits, spaces and ``' . , $ % -`` become spaces.
     """
-    if not text:
-        return ""
-    t = _TAG.sub(" ", text) if "<" in text else text
-    if "&" in t:
-        t = html.unescape(t)
-        t = _TAG.sub(" ", t)
-    if not t.isascii():  # NFKC leaves ASCII as it is
-        t = unicodedata.normalize("NFKC", t)
-    t = t.translate(_QUOTES)
-    t = _KEEP.sub(" ", t)
-    return " ".join(t.split())  # runs of whitespace (str.isspace, as the regex \s) to one space, stripped
+    return " ".join(_chunks(text))
+
+
+def _tokens(chunks: list[str]) -> list[str]:
+    """_TOKEN.findall(" ".join(chunks)) for chunks of normalised text, ~3x faster: no token spans a space,
+    and a chunk of letters only is one token (no other alternative of _TOKEN can match a letter)."""
+    out: list[str] = []
+    add = out.append
+    find = _TOKEN.findall
+    for w in chunks:
+        if w.isalpha():
+            add(w)
+        else:
+            out += find(w)
+    return out
 
 
 # Porter's consonant/vowel pattern of a word: "c" or "v" per letter; y is a vowel after a consonant.
@@ -543,22 +580,27 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
     """The terms of a text as (key, entity); with ``limit``, only the first ``limit`` (the same as slicing
     the whole list). ``installments``: numbers after series words are installment terms (titles; a
     summary's "in part 1 we..." is not what the item is)."""
-    t = normalize_text(text)
-    if not t:
+    chunks = _chunks(text)
+    if not chunks:
         return []
     # installments: token index -> term (the numbers the regex found, located among the tokens)
     inst: dict[int, str] | None = None
-    at = _installments(t) if installments and " " in t else None
+    at = None
+    if installments and len(chunks) > 1:
+        t = " ".join(chunks)
+        at = _installments(t)
     if at:
         tokens = list(_TOKEN.finditer(t))
         raw = [m.group() for m in tokens]
         inst = {j: at[m.start()] for j, m in enumerate(tokens) if m.start() in at}
     else:
-        raw = _TOKEN.findall(t)
+        raw = _tokens(chunks)
     if not raw:
         return []
-    letters = [w for w in raw if w[0].isalpha()]
-    shouting = bool(letters) and all(w.isupper() for w in letters if len(w) > 1) and len(letters) > 3
+    # all-caps text (more than three words, every word of two letters or more in capitals); the all()
+    # stops at the first lower-case word, so ordinary text does not count its words
+    shouting = (all(w.isupper() for w in raw if len(w) > 1 and w[0].isalpha())
+                and sum(1 for w in raw if w[0].isalpha()) > 3)
     informative_caps = not shouting and not _title_cased(raw)
     out: list[tuple[str, bool]] = []
     seen: set[str] = set()
@@ -1177,7 +1219,7 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
     raw: dict[str, list[str]] = {}  # title -> its words
     for t in titles:
         if t and t not in raw:
-            ws = _TOKEN.findall(normalize_text(t))
+            ws = _tokens(_chunks(t))
             if len(ws) > SIBLING_MIN_FRAME:  # room for a frame and a filling
                 raw[t] = ws
     words = {t: [w.lower() for w in ws] for t, ws in raw.items()}
