@@ -84,6 +84,16 @@ def _text_html(text: str) -> str:
     return "".join(f"<p>{html.escape(b)}</p>" for b in blocks if b)
 
 
+def _resolved(fragment: str, base: str) -> str:
+    """HTML with its relative links made absolute against base (sanitised: that is what resolves them)."""
+    low = fragment.lower()
+    if "<" not in low or ("href" not in low and "src" not in low):
+        return fragment
+    from feeds.sanitize import sanitize_html
+
+    return sanitize_html(fragment, base)
+
+
 def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
     """Parse a JSON Feed document; raises feeds.parse.ParseFailed when the bytes hold none."""
     from feeds.fastparse import parse_date
@@ -154,9 +164,15 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         if guid is None:  # the specification discards such an item; it is kept, identified as RSS items are
             no_id += 1
         title = clean_text(field(item, "title", "item "))
+        own = link_of(field(item, "url", "item "))
+        if own is None and base:
+            # publishing resolves relative links in the HTML against the item's link; without a url of its
+            # own that is the external_url, another site (a linkblog's post): resolve them here, against the
+            # feed, whose page the HTML was written for (the sanitiser does it; publishing sanitises again)
+            summary, content = _resolved(summary, base), _resolved(content, base)
         entries.append(Entry(
             guid=guid,
-            link=link_of(field(item, "url", "item ")) or link_of(field(item, "external_url", "item ")),
+            link=own or link_of(field(item, "external_url", "item ")),
             title=clean_text(html.unescape(title)) if "&" in title else title,  # entities seen in the wild
             summary=summary,
             content=content,

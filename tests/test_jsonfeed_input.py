@@ -75,9 +75,26 @@ def test_what_feeds_in_the_wild_do_against_the_specification() -> None:
     bad, no_id, num = p.entries
     assert bad.link is None and bad.title == "Bad URL" and bad.summary == "<p>kept</p>"
     assert no_id.guid is None and no_id.link == "https://w.example/no-id" and no_id.title == "Café ’s & AT&T"
-    assert num.guid == "1.5" and num.link is None and num.summary.startswith("Read on &hellip; <a href")
+    # no link of its own: its relative link resolves against the feed (else publishing would drop it)
+    assert num.guid == "1.5" and num.link is None and num.summary == 'Read on \u2026 <a href="https://w.example/more">more</a>'
     assert p.link == "https://w.example/home"
     assert p.bozo == "JSON Feed: 1 item has no id; a URL is malformed"
+
+
+def test_relative_links_of_an_item_without_its_own_url_resolve_against_the_feed() -> None:
+    # a linkblog post links elsewhere (external_url) but its HTML was written for the feed's site: its relative
+    # links resolve against the feed, not against the other site publishing would resolve them against
+    html = '<p>See <a href="/notes/1">my note</a> <img src="pics/p.png" alt=""></p>'
+    p = parse(feed([{"id": "a", "external_url": "https://elsewhere.example/story", "content_html": html},
+                    {"id": "b", "summary": 'Plain <a HREF="../up">up</a>'},
+                    {"id": "c", "url": "/posts/c", "content_html": html}]), "https://site.example/blog/feed.json")
+    a, b, c = p.entries
+    assert a.link == "https://elsewhere.example/story"
+    assert 'href="https://site.example/notes/1"' in a.summary and 'src="https://site.example/blog/pics/p.png"' in a.summary
+    assert 'href="https://site.example/up"' in b.summary and b.link is None
+    assert c.summary == html  # its own url: publishing resolves against it, as on the RSS path
+    from feeds.sanitize import sanitize_html
+    assert sanitize_html(a.summary, a.link) == a.summary  # publishing's pass changes nothing more
 
 
 def test_markup_after_something_json_like_is_still_read_as_xml() -> None:
