@@ -463,6 +463,8 @@ for _k, _v in _aliases(_SYNONYMS_TEXT).items():
     _ALIASES.setdefault(_k, _ALIASES.get(_v, _v))
 del _k, _v
 _PHRASES = _phrases(_PHRASES_TEXT)
+_PHRASE_WORDS = max(map(len, _PHRASES))  # the longest phrase, in words
+_SPANS = tuple(range(_PHRASE_WORDS, 1, -1))  # what _terms tries at a phrase's first word, longest first
 _DATES_TEXT = """
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
 september october november december
@@ -630,7 +632,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         low = w.lower()
         short = None
         if low in _PHRASE_FIRST:
-            for span in (4, 3, 2):
+            for span in _SPANS:
                 short = _PHRASES.get(tuple(_bare(x.lower()) for x in raw[i : i + span])) if i + span <= n else None
                 if short is not None:
                     i += span - 1
@@ -1190,6 +1192,35 @@ class _Semantic:
 # further apart than the story window: a template recurs for longer than a story lives, while one event
 # that several of a feed's entries report (a news site's re-reports, the very thing stories collapse) falls
 # inside one window (docs/stories.md).
+# A summary's terms are read from its first SUMMARY_HEAD_CHARS characters (or SUMMARY_HEAD_CHARS_PER_TERM
+# per summary term, if more), when they hold summary_terms terms: a feed that carries whole articles as
+# summaries (50 kB of HTML is common) is not normalised and tokenised whole for a lede's 20 terms. The
+# first 20 terms of prose lie within its first ~400 characters; the head has ten times that, so only
+# whether capitals are informative (`_terms`: Title Case or all caps) is judged on the head rather than
+# on the whole text, and that only for summaries longer than the head.
+SUMMARY_HEAD_CHARS = 4_000
+SUMMARY_HEAD_CHARS_PER_TERM = 200
+_SUMMARY_MARGIN = 2 * _PHRASE_WORDS
+
+
+def _summary_head(text: str, n: int) -> str:
+    """text itself if at most n characters, else a head of at most n: cut at the last space or tag end
+    before n, and never inside a tag, escaped or not (what a tag holds is not text)."""
+    if len(text) <= n:
+        return text
+    cut = max(text.rfind(" ", 0, n), text.rfind("\n", 0, n), text.rfind(">", 0, n - 1) + 1)
+    if cut <= 0:  # one unbroken run: no place to cut
+        return text
+    head = text[:cut]
+    i = head.rfind("<")
+    if i > head.rfind(">"):
+        head = head[:i]
+    i = head.rfind("&lt;")
+    if i > head.rfind("&gt;"):
+        head = head[:i]
+    return head
+
+
 PROFILE_MIN_ENTRIES = 5
 TEMPLATE_MIN_ENTRIES = 3
 TEMPLATE_MIN_SHARE = 0.2
@@ -1402,10 +1433,21 @@ class StoryIndex:
 
     def _item_terms(self, title: str, summary: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
         """The terms vector() weighs: the title's, and the summary's first summary_terms (none when
-        summaries do not count)."""
+        summaries do not count), read from its head (`_summary_head`) when that holds them all."""
         cfg = self.config
-        use = bool(summary) and cfg.summary_weight > 0 and cfg.summary_terms > 0
-        return self._terms(title), (self._terms(summary, cfg.summary_terms, installments=False) if use else [])
+        n = cfg.summary_terms
+        if not summary or cfg.summary_weight <= 0 or n <= 0:
+            return self._terms(title), []
+        head = _summary_head(summary, max(SUMMARY_HEAD_CHARS, SUMMARY_HEAD_CHARS_PER_TERM * n))
+        if head is summary:
+            return self._terms(title), self._terms(summary, n, installments=False)
+        # _SUMMARY_MARGIN terms more than needed: the n-th term's words are then followed by words of the
+        # head (at least half of those terms are words, an implied term comes after its word), so it is
+        # not a phrase the cut broke ("prime" of "Prime Minister" read as its own term)
+        got = self._terms(head, n + _SUMMARY_MARGIN, installments=False)
+        if len(got) < n + _SUMMARY_MARGIN:  # too few: the whole summary
+            return self._terms(title), self._terms(summary, n, installments=False)
+        return self._terms(title), got[:n]
 
     def source_profile(self, entries: Iterable[tuple[str, str, float]]) -> SourceProfile:
         """The template of one feed document from its entries' (title, summary, published POSIX seconds):

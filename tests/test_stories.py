@@ -82,6 +82,44 @@ def test_normalize_strips_html_and_entities() -> None:
     assert normalize_text("&lt;script&gt;x") == "x"
 
 
+def test_a_five_word_name_is_its_acronym() -> None:
+    # the longest phrase in the table has five words: _terms tries spans that long (it stopped at four)
+    assert [t.key for t in terms("National Aeronautics and Space Administration said")] == ["nasa", "say"]
+
+
+def test_summary_head_cuts_at_a_space_or_tag_end_never_inside_a_tag() -> None:
+    head = stories_mod._summary_head
+    assert head("short text", 100) == "short text"
+    assert head("abc def <a href=\"x y\">ghi</a> jkl", 16) == "abc def "  # not inside <a ...>
+    assert head("abc def &lt;a href=\"x y\"&gt;ghi", 18) == "abc def "  # nor inside an escaped one
+    assert head("one two <b>three</b>", 12) == "one two <b>"
+    assert head("one\ntwo three", 9) == "one\ntwo"
+    assert head("&amp;" * 20, 12) == "&amp;" * 20  # one unbroken run: no place to cut, the whole text
+
+
+_PIECES = st.sampled_from([
+    "storm", "floods", "the", "of", "and", "minister", "prime minister", "united states", "2,000", "part 2",
+    "national aeronautics and space administration", "<p>", "</p>", '<a href="x y">', "</a>", "&amp;",
+    "&lt;b c=\"d e\"&gt;",
+    "&lt;", "<", ">", "\n", "it's", "u.s.", "café", "x", "rains", "toll", "rises", "--", "&#8217;", "<br/>",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_PIECES, min_size=0, max_size=80), n=st.integers(1, 6), chars=st.integers(10, 80))
+def test_a_summarys_terms_from_its_head_are_the_whole_summarys(pieces: list[str], n: int, chars: int) -> None:
+    # lower-case text (whether capitals are informative, judged on the head, does not matter): the first n
+    # terms read from the head are the whole summary's first n, however the cut falls among tags, escaped
+    # tags, entities, phrases and numbers
+    summary = " ".join(pieces)
+    ix = StoryIndex(StoryConfig(summary_terms=n))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS", chars)
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
+        got = ix._item_terms("t", summary)[1]
+    assert got == stories_mod._terms(summary, None, n, installments=False)
+
+
 def test_terms_stem_alias_and_entities() -> None:
     keys = [t.key for t in terms("Syrian troops pushed into Syria as the U.S. and USA watch")]
     assert keys[:3] == ["syria", "armi", "push"]  # troops -> army (synonym table), Porter stems
