@@ -17,7 +17,15 @@ def fold(text: str) -> str:
     if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
         return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    # the marks are found among the text's distinct characters, then removed in C (a character at a time
+    # in Python took ~7 ms on a 50 kB article)
+    marks = [ch for ch in set(decomposed) if unicodedata.combining(ch)]
+    if len(marks) <= 8:
+        for ch in marks:
+            decomposed = decomposed.replace(ch, "")
+    else:
+        decomposed = re.sub(f"[{''.join(map(re.escape, marks))}]+", "", decomposed)
+    return decomposed.casefold()
 
 
 def tokens(text: str) -> list[str]:

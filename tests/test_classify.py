@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from feeds.classify import Matcher, fold, tokens
@@ -69,6 +69,19 @@ def test_fallback_only_when_no_rule_channel_took_it() -> None:
 def test_fold_and_tokens() -> None:
     assert fold("Ärger ÉTÉ") == "arger ete"
     assert tokens("U.S.-backed, Kyiv's") == ["u", "s", "backed", "kyiv", "s"]
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60)
+       | st.text(alphabet="aeiouAEIOU \u0301\u0300\u0308\u0327\u0303\u0323\u0302\u030c\u0328\u0304\u0306"
+                          "\u0331\u20d7ÄéüñçŞǅﬁ²", max_size=60))
+@example("Tiếng Việt: ḕ ǘ ṏ ȁ ẫ ǖ ợ ự ằ ỡ ǚ x̱ a⃗")  # more than eight distinct marks
+def test_fold_drops_every_combining_mark_after_nfkd(text: str) -> None:
+    # the reference: NFKD, every character of a non-zero combining class dropped, case-folded (the marks
+    # are removed in C, one way for a few distinct marks, another for more than eight)
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäéü", min_size=2, max_size=8)
