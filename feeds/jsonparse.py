@@ -87,11 +87,14 @@ def _text_html(text: str) -> str:
 def _resolved(fragment: str, base: str) -> str:
     """HTML with its relative links made absolute against base (sanitised: that is what resolves them)."""
     low = fragment.lower()
-    if "<" not in low or ("href" not in low and "src" not in low):
+    if "<" not in low or not any(a in low for a in ("href", "src", "cite")):  # sanitize.URL_ATTRS
         return fragment
     from feeds.sanitize import sanitize_html
 
-    return sanitize_html(fragment, base)
+    try:
+        return sanitize_html(fragment, base)
+    except Exception:  # noqa: BLE001 - never a reason to lose the feed: publishing sanitises it anyway
+        return fragment
 
 
 def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
@@ -122,7 +125,12 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
             return ""
         return value
 
-    base = url or field(doc, "feed_url", "")
+    base = url or clean_text(field(doc, "feed_url", ""))
+    try:  # a malformed feed_url is no base ("http://[::1", control characters)
+        if base and not urlsplit(base).netloc:
+            base = ""
+    except ValueError:
+        base = ""
 
     def link_of(value: str) -> str | None:
         value = clean_text(value)

@@ -37,6 +37,8 @@ ALLOWED_ATTRS = {
 URL_ATTRS = frozenset({"href", "src", "cite"})
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# a numeric character reference; its ";" is optional, as in HTML
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,64})(?![0-9a-fA-F])|([0-9]{1,64})(?![0-9]));?")
 _PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
 _INVISIBLE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
 
@@ -63,8 +65,13 @@ def safe_url(value: str, base: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in SAFE_SCHEMES:
         return None
-    if parts.scheme.lower() != "mailto" and not parts.netloc:
-        return None
+    if parts.scheme.lower() != "mailto":
+        if not parts.netloc:
+            return None
+        try:
+            parts.port  # noqa: B018 - "//url(javascript:x)" has the host "url(javascript" and no port number
+        except ValueError:
+            return None
     return absolute
 
 
@@ -78,19 +85,32 @@ def _parses(url: str) -> bool:
     return True
 
 
+def _xml_char_ref(m: re.Match[str]) -> str:
+    """A numeric character reference, or nothing if it names a character XML cannot hold ("&#0;" stays: the
+    parser makes it U+FFFD, as HTML does)."""
+    v = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+    return m.group() if v == 0 or (v <= 0x10FFFF and not _BAD_XML.match(chr(v))) else ""
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
-    """Return a safe HTML fragment (serialised as XHTML-compatible HTML)."""
+    """Return a safe HTML fragment (serialised as XHTML-compatible HTML), holding only characters XML allows."""
     if not fragment or not fragment.strip():
         return ""
     fragment = _BAD_XML.sub("", fragment)
+    if "&#" in fragment:  # "&#1;": the HTML parser would make it U+0001, which lxml then refuses to move
+        fragment = _CHAR_REF.sub(_xml_char_ref, fragment)
     if "<" not in fragment:
-        return htmllib.escape(htmllib.unescape(fragment), quote=False)
+        return _BAD_XML.sub("", htmllib.escape(htmllib.unescape(fragment), quote=False))
     try:
-        root = _fragment(fragment)
+        return _sanitize_tree(fragment, base)
     except Exception:  # noqa: BLE001 - e.g. an AssertionError ("too many bodies") for "<html></html>"
         # never let one item's markup stop publishing (it stays in the store and would fail every run):
         # fall back to its text
         return _text_only(fragment)
+
+
+def _sanitize_tree(fragment: str, base: str | None) -> str:
+    root = _fragment(fragment)
     for el in list(root.iter()):
         if el is root:
             continue
@@ -126,7 +146,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     # strip the wrapper <div> we added
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
-    return out.strip()
+    return _BAD_XML.sub("", out).strip()
 
 
 # -- lxml.html's fragment_fromstring(create_parent="div"), drop_tree and drop_tag, on plain lxml elements:

@@ -223,7 +223,7 @@ _ASCII_KEEP = _ascii_table()
 
 
 def _chunks(text: str) -> list[str]:
-    """normalize_text(text).split(" "), without joining the words only to split them again."""
+    """normalize_text(text).split(), without joining the words only to split them again."""
     if not text:
         return []
     t = _TAG.sub(" ", text) if "<" in text else text
@@ -1193,31 +1193,36 @@ class _Semantic:
 # that several of a feed's entries report (a news site's re-reports, the very thing stories collapse) falls
 # inside one window (docs/stories.md).
 # A summary's terms are read from its first SUMMARY_HEAD_CHARS characters (or SUMMARY_HEAD_CHARS_PER_TERM
-# per summary term, if more), when they hold summary_terms terms: a feed that carries whole articles as
-# summaries (50 kB of HTML is common) is not normalised and tokenised whole for a lede's 20 terms. The
-# first 20 terms of prose lie within its first ~400 characters; the head has ten times that, so only
-# whether capitals are informative (`_terms`: Title Case or all caps) is judged on the head rather than
-# on the whole text, and that only for summaries longer than the head.
+# per summary term, if more) when they hold summary_terms terms and _SUMMARY_MARGIN more: a feed that
+# carries whole articles as summaries (50 kB of HTML is common) is not normalised and tokenised whole for
+# a lede's 20 terms. The first 20 terms of prose lie within its first ~400 characters. The terms are those
+# of the whole summary, but what `_terms` judges on the whole text is judged on the head: whether capitals
+# are informative (Title Case) and whether the text is all caps (which also decides whether its short
+# all-caps words are acronyms) -- for summaries longer than the head only.
 SUMMARY_HEAD_CHARS = 4_000
 SUMMARY_HEAD_CHARS_PER_TERM = 200
 _SUMMARY_MARGIN = 2 * _PHRASE_WORDS
 
 
 def _summary_head(text: str, n: int) -> str:
-    """text itself if at most n characters, else a head of at most n: cut at the last space or tag end
-    before n, and never inside a tag, escaped or not (what a tag holds is not text)."""
+    """A head of text of at most n characters that normalises to the start of what the whole text
+    normalises to, or text itself (short, or no such cut): cut at the last space or tag end before n, then
+    before a tag the cut would split (the first '<' after the last '>': in the whole text that '<' strips
+    everything up to a later '>'). A tag written escaped (&lt;...&gt;, &#60;...) is stripped only after
+    the entities are decoded; if the head holds an unclosed one, there is no such cut."""
     if len(text) <= n:
         return text
     cut = max(text.rfind(" ", 0, n), text.rfind("\n", 0, n), text.rfind(">", 0, n - 1) + 1)
     if cut <= 0:  # one unbroken run: no place to cut
         return text
     head = text[:cut]
-    i = head.rfind("<")
-    if i > head.rfind(">"):
+    i = head.find("<", head.rfind(">") + 1)
+    if i >= 0:
         head = head[:i]
-    i = head.rfind("&lt;")
-    if i > head.rfind("&gt;"):
-        head = head[:i]
+    if "&" in head:
+        decoded = html.unescape(_TAG.sub(" ", head))
+        if decoded.find("<", decoded.rfind(">") + 1) >= 0:
+            return text
     return head
 
 

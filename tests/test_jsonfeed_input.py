@@ -96,6 +96,14 @@ def test_relative_links_of_an_item_without_its_own_url_resolve_against_the_feed(
     assert c.summary == html  # its own url: publishing resolves against it, as on the RSS path
     from feeds.sanitize import sanitize_html
     assert sanitize_html(a.summary, a.link) == a.summary  # publishing's pass changes nothing more
+    # markup the sanitiser once raised on (a tag it unwraps, then a reference to U+0001): the feed still reads
+    odd = feed([{"id": "d", "content_html": '<font><b>a</b></font>&#1; <a href="/r">r</a>'}],
+               feed_url="https://site.example/blog/feed.json")
+    for url in ("https://site.example/blog/feed.json", ""):  # without a URL, feed_url is the base
+        (d,) = parse(odd, url).entries
+        assert d.summary == '<b>a</b> <a href="https://site.example/r">r</a>'
+    (bad,) = parse(feed([{"id": "e", "content_html": '<a href="/r">r</a>'}], feed_url="\u0001http://[::1"), "").entries
+    assert bad.summary == '<a href="/r">r</a>'  # a malformed feed_url is no base: left for publishing
 
 
 def test_markup_after_something_json_like_is_still_read_as_xml() -> None:
@@ -137,7 +145,9 @@ def test_json_is_told_from_xml_by_its_first_character() -> None:
 
 
 _urlish = st.sampled_from(["http://[::1", "//[x/", "http://a\uff03b/", "javascript:alert(1)", "/rel/ative", "?q",
-                          "https://user:pw@h.example/", "&#8217;&amp;", "<b>x</b>", "\x00\ud800", "1e99999"])
+                          "https://user:pw@h.example/", "&#8217;&amp;", "<b>x</b>", "\x00\ud800", "1e99999",
+                          # markup the sanitiser once failed on (a tag it unwraps, then a reference to U+0001)
+                          '<font><b>a</b></font>&#1; <a href="/r">r</a>', "\u0001http://x.example/\ufffe"])
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
                      | _urlish,
                      lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
@@ -148,9 +158,11 @@ _keys = st.sampled_from(["id", "url", "external_url", "title", "summary", "conte
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.dictionaries(_keys, _json, max_size=8) | _json, max_size=4),
-       st.dictionaries(st.sampled_from(["title", "home_page_url", "feed_url", "author", "authors"]), _json))
-def test_any_values_in_any_field_give_entries_never_an_exception(items: list[object], top: dict[str, object]) -> None:
-    p = parse_json_feed(feed(items, **top), "https://site.example/feed.json")
+       st.dictionaries(st.sampled_from(["title", "home_page_url", "feed_url", "author", "authors"]), _json),
+       st.sampled_from(["https://site.example/feed.json", ""]))  # without a URL, feed_url is the base
+def test_any_values_in_any_field_give_entries_never_an_exception(items: list[object], top: dict[str, object],
+                                                                 url: str) -> None:
+    p = parse_json_feed(feed(items, **top), url)
     assert len(p.entries) == sum(isinstance(i, dict) for i in items)
     for e in p.entries:
         assert isinstance(e.title, str) and isinstance(e.summary, str) and isinstance(e.author, str)

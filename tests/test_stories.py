@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import feeds.stories as stories_mod
@@ -91,7 +91,11 @@ def test_summary_head_cuts_at_a_space_or_tag_end_never_inside_a_tag() -> None:
     head = stories_mod._summary_head
     assert head("short text", 100) == "short text"
     assert head("abc def <a href=\"x y\">ghi</a> jkl", 16) == "abc def "  # not inside <a ...>
-    assert head("abc def &lt;a href=\"x y\"&gt;ghi", 18) == "abc def "  # nor inside an escaped one
+    # an escaped tag the cut would split: no cut (its '<' only appears once entities are decoded)
+    assert head("abc def &lt;a href=\"x y\"&gt;ghi", 18) == "abc def &lt;a href=\"x y\"&gt;ghi"
+    assert head("abc &#60;i t=&#34;u v&#34;&#62; def", 20) == "abc &#60;i t=&#34;u v&#34;&#62; def"
+    # a bare '<' earlier strips everything up to the next '>' (here in the tag the cut would split): cut there
+    assert head('alpha < storm flood <a href="x y">link</a> volcano', 30) == "alpha "
     assert head("one two <b>three</b>", 12) == "one two <b>"
     assert head("one\ntwo three", 9) == "one\ntwo"
     assert head("&amp;" * 20, 12) == "&amp;" * 20  # one unbroken run: no place to cut, the whole text
@@ -100,17 +104,17 @@ def test_summary_head_cuts_at_a_space_or_tag_end_never_inside_a_tag() -> None:
 _PIECES = st.sampled_from([
     "storm", "floods", "the", "of", "and", "minister", "prime minister", "united states", "2,000", "part 2",
     "national aeronautics and space administration", "<p>", "</p>", '<a href="x y">', "</a>", "&amp;",
-    "&lt;b c=\"d e\"&gt;",
-    "&lt;", "<", ">", "\n", "it's", "u.s.", "café", "x", "rains", "toll", "rises", "--", "&#8217;", "<br/>",
-])
+    "&lt;b c=\"d e\"&gt;", "&lt;", "<", ">", "\n", "it's", "u.s.", "café", "x", "rains", "toll", "rises", "--",
+    "&#8217;", "<br/>", "&#60;i t=&#34;u v&#34;&#62;", "&lt;", "&gt;", '<span title="x &lt; y">', "</span>",
+]) | st.text(alphabet="abcdefghijklmnoprstuvwy", min_size=3, max_size=9)  # words, mostly distinct
 
 
 @settings(max_examples=300, deadline=None)
-@given(pieces=st.lists(_PIECES, min_size=0, max_size=80), n=st.integers(1, 6), chars=st.integers(10, 80))
+@given(pieces=st.lists(_PIECES, min_size=0, max_size=120), n=st.integers(1, 6), chars=st.integers(10, 400))
 def test_a_summarys_terms_from_its_head_are_the_whole_summarys(pieces: list[str], n: int, chars: int) -> None:
-    # lower-case text (whether capitals are informative, judged on the head, does not matter): the first n
-    # terms read from the head are the whole summary's first n, however the cut falls among tags, escaped
-    # tags, entities, phrases and numbers
+    # lower-case text (what is judged on the head -- Title Case, all caps -- does not arise): the first n terms
+    # read from the head are the whole summary's first n, however the cut falls among tags, escaped tags,
+    # entities, phrases and numbers
     summary = " ".join(pieces)
     ix = StoryIndex(StoryConfig(summary_terms=n))
     with pytest.MonkeyPatch.context() as mp:
@@ -118,6 +122,52 @@ def test_a_summarys_terms_from_its_head_are_the_whole_summarys(pieces: list[str]
         mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
         got = ix._item_terms("t", summary)[1]
     assert got == stories_mod._terms(summary, None, n, installments=False)
+
+
+_WORD = st.text(alphabet="abcdefghijklmnoprstuvwy", min_size=3, max_size=9)
+_WORDS = st.lists(_WORD, max_size=40, unique=True).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.lists(_WORD, max_size=4).map(" ".join), opener=st.sampled_from(["<", "&lt;", "&#60;", "&amp;lt;", ""]),
+       b=st.lists(_WORD, min_size=8, max_size=40, unique=True).map(" ".join),  # distinct: enough terms
+       tag=st.sampled_from(['<a href="x y">', '&lt;a href="x y"&gt;', '&#60;i t="u v"&#62;', "<br>", "<p\nclass=q>"]),
+       c=_WORDS, n=st.integers(1, 4), k=st.integers(0, 25))
+@example(a="alpha", opener="<", b="storm flood rain wind fire quake snow hail heat cold fog mist", tag='<a href="x y">',
+         c="beta", n=2, k=5)
+def test_a_summarys_head_never_reads_what_an_unclosed_bracket_strips(a: str, opener: str, b: str, tag: str,
+                                                                     c: str, n: int, k: int) -> None:
+    # the shape that defeats a naive cut: a bare or escaped '<' (which strips up to the next '>'), words,
+    # then a tag with a space in it, where the head's end falls (k characters into the tag or after it)
+    before = f"{a} {opener} {b} "
+    summary = f"{before}{tag}link {c} > {c}"
+    chars = len(before) + k
+    ix = StoryIndex(StoryConfig(summary_terms=n))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS", chars)
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
+        got = ix._item_terms("t", summary)[1]
+    assert got == stories_mod._terms(summary, None, n, installments=False)
+
+
+def test_a_long_summarys_terms_are_read_from_its_head() -> None:
+    # a whole article as the summary: its terms come from its first SUMMARY_HEAD_CHARS characters, and are
+    # the whole text's
+    words = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "klmnp"]  # 125 distinct words
+    article = "<p>" + " ".join(words[i % len(words)] for i in range(5_000)) + "</p>"
+    read: list[int] = []
+    real = stories_mod._terms
+
+    def spy(text: str, *args: object, **kw: object) -> list[tuple[str, bool]]:
+        read.append(len(text))
+        return real(text, *args, **kw)  # type: ignore[arg-type]
+
+    ix = StoryIndex(StoryConfig())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stories_mod, "_terms", spy)
+        got = ix._item_terms("Title", article)[1]
+    assert len(article) > 20_000 and max(read) <= stories_mod.SUMMARY_HEAD_CHARS
+    assert got == real(article, None, 20, installments=False)
 
 
 def test_terms_stem_alias_and_entities() -> None:
