@@ -206,9 +206,9 @@ _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[^
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"})
 
 
-# _QUOTES and then _KEEP on ASCII text in one translate: each ASCII character _KEEP would blank becomes a
-# space (a run of them becomes spaces, one where _KEEP leaves one: _chunks splits on runs of spaces anyway).
 def _ascii_table() -> dict[int, str]:
+    """_QUOTES and then _KEEP on ASCII text in one translate: each ASCII character _KEEP would blank becomes
+    a space (a run of them becomes spaces where _KEEP leaves one: _chunks splits on runs of spaces anyway)."""
     table = {}
     for c in range(128):
         folded = chr(c).translate(_QUOTES)
@@ -1187,11 +1187,6 @@ class _Semantic:
         self._refresh(row, len(members))
 
 
-# A feed's template: terms found in at least TEMPLATE_MIN_SHARE of its document's entries and in at least
-# TEMPLATE_MIN_ENTRIES of them, the document having PROFILE_MIN_ENTRIES or more, and in entries published
-# further apart than the story window: a template recurs for longer than a story lives, while one event
-# that several of a feed's entries report (a news site's re-reports, the very thing stories collapse) falls
-# inside one window (docs/stories.md).
 # A summary's terms are read from its first SUMMARY_HEAD_CHARS characters (or SUMMARY_HEAD_CHARS_PER_TERM
 # per summary term, if more) when they hold summary_terms terms and _SUMMARY_MARGIN more: a feed that
 # carries whole articles as summaries (50 kB of HTML is common) is not normalised and tokenised whole for
@@ -1226,6 +1221,11 @@ def _summary_head(text: str, n: int) -> str:
     return head
 
 
+# A feed's template: terms found in at least TEMPLATE_MIN_SHARE of its document's entries and in at least
+# TEMPLATE_MIN_ENTRIES of them, the document having PROFILE_MIN_ENTRIES or more, and in entries published
+# further apart than the story window: a template recurs for longer than a story lives, while one event
+# that several of a feed's entries report (a news site's re-reports, the very thing stories collapse) falls
+# inside one window (docs/stories.md).
 PROFILE_MIN_ENTRIES = 5
 TEMPLATE_MIN_ENTRIES = 3
 TEMPLATE_MIN_SHARE = 0.2
