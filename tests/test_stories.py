@@ -109,6 +109,16 @@ _PIECES = st.sampled_from([
 ]) | st.text(alphabet="abcdefghijklmnoprstuvwy", min_size=3, max_size=9)  # words, mostly distinct
 
 
+def assert_head_terms_are_the_whole_summarys(summary: str, n: int, chars: int) -> None:
+    """The first n terms _item_terms reads with heads of `chars` characters are the whole summary's first n."""
+    ix = StoryIndex(StoryConfig(summary_terms=n))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS", chars)
+        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
+        got = ix._item_terms("t", summary)[1]
+    assert got == stories_mod._terms(summary, None, n, installments=False)
+
+
 @settings(max_examples=300, deadline=None)
 @given(pieces=st.lists(_PIECES, min_size=0, max_size=120), n=st.integers(1, 6), chars=st.integers(10, 400))
 def test_a_summarys_terms_from_its_head_are_the_whole_summarys(pieces: list[str], n: int, chars: int) -> None:
@@ -116,12 +126,7 @@ def test_a_summarys_terms_from_its_head_are_the_whole_summarys(pieces: list[str]
     # read from the head are the whole summary's first n, however the cut falls among tags, escaped tags,
     # entities, phrases and numbers
     summary = " ".join(pieces)
-    ix = StoryIndex(StoryConfig(summary_terms=n))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS", chars)
-        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
-        got = ix._item_terms("t", summary)[1]
-    assert got == stories_mod._terms(summary, None, n, installments=False)
+    assert_head_terms_are_the_whole_summarys(summary, n, chars)
 
 
 _WORD = st.text(alphabet="abcdefghijklmnoprstuvwy", min_size=3, max_size=9)
@@ -142,12 +147,7 @@ def test_a_summarys_head_never_reads_what_an_unclosed_bracket_strips(a: str, ope
     before = f"{a} {opener} {b} "
     summary = f"{before}{tag}link {c} > {c}"
     chars = len(before) + k
-    ix = StoryIndex(StoryConfig(summary_terms=n))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS", chars)
-        mp.setattr(stories_mod, "SUMMARY_HEAD_CHARS_PER_TERM", 1)
-        got = ix._item_terms("t", summary)[1]
-    assert got == stories_mod._terms(summary, None, n, installments=False)
+    assert_head_terms_are_the_whole_summarys(summary, n, chars)
 
 
 def test_a_long_summarys_terms_are_read_from_its_head() -> None:
