@@ -93,7 +93,8 @@ def _xml_char_ref(m: re.Match[str]) -> str:
 
 
 def sanitize_html(fragment: str, base: str | None = None) -> str:
-    """Return a safe HTML fragment (serialised as XHTML-compatible HTML), holding only characters XML allows."""
+    """Return a safe HTML fragment (serialised as XHTML-compatible HTML), holding only characters XML allows.
+    Never raises: markup the tree walk cannot handle gives the fragment's escaped text."""
     if not fragment or not fragment.strip():
         return ""
     fragment = _BAD_XML.sub("", fragment)

@@ -1441,18 +1441,18 @@ class StoryIndex:
         summaries do not count), read from its head (`_summary_head`) when that holds them all."""
         cfg = self.config
         n = cfg.summary_terms
+        title_terms = self._terms(title)
         if not summary or cfg.summary_weight <= 0 or n <= 0:
-            return self._terms(title), []
+            return title_terms, []
         head = _summary_head(summary, max(SUMMARY_HEAD_CHARS, SUMMARY_HEAD_CHARS_PER_TERM * n))
-        if head is summary:
-            return self._terms(title), self._terms(summary, n, installments=False)
-        # _SUMMARY_MARGIN terms more than needed: the n-th term's words are then followed by words of the
-        # head (at least half of those terms are words, an implied term comes after its word), so it is
-        # not a phrase the cut broke ("prime" of "Prime Minister" read as its own term)
-        got = self._terms(head, n + _SUMMARY_MARGIN, installments=False)
-        if len(got) < n + _SUMMARY_MARGIN:  # too few: the whole summary
-            return self._terms(title), self._terms(summary, n, installments=False)
-        return self._terms(title), got[:n]
+        if head is not summary:
+            # _SUMMARY_MARGIN terms more than needed: the n-th term's words are then followed by words of the
+            # head (at least half of those terms are words, an implied term comes after its word), so it is
+            # not a phrase the cut broke ("prime" of "Prime Minister" read as its own term)
+            got = self._terms(head, n + _SUMMARY_MARGIN, installments=False)
+            if len(got) == n + _SUMMARY_MARGIN:
+                return title_terms, got[:n]
+        return title_terms, self._terms(summary, n, installments=False)  # short, or too few in the head
 
     def source_profile(self, entries: Iterable[tuple[str, str, float]]) -> SourceProfile:
         """The template of one feed document from its entries' (title, summary, published POSIX seconds):
