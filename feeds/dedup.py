@@ -182,6 +182,9 @@ def body_hash(body: bytes) -> str:
     hashes the same, so it is not parsed again. Any other change (an item, a title) changes the hash."""
     m = _FIRST_ENTRY.search(body, 0, _HEAD_SCAN)
     end = m.start() if m else min(len(body), _HEAD_SCAN)
-    h = hashlib.blake2b(_FEED_DATE.sub(b"", body[:end]), digest_size=16, person=b"feeds-body-v2")
+    # SHA-256 (128 bits of it): with the CPU's SHA extensions 2.5x faster than blake2b here, and the
+    # whole body of every fetched feed goes through it (a changed scheme reparses each source once)
+    h = hashlib.sha256(b"feeds-body-v3\n")
+    h.update(_FEED_DATE.sub(b"", body[:end]))
     h.update(body[end:])
-    return h.hexdigest()
+    return h.hexdigest()[:32]
