@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from feeds.models import Entry
 
@@ -61,15 +61,23 @@ def canonical_link(url: str) -> str | None:
 
 
 def clean_link(url: str) -> str:
-    """The published form of a link: the original minus fragment-free tracking parameters."""
+    """The published form of a link: the original minus its tracking parameters. The rest of the query
+    is kept as written (``?12345``, ``?/archives/12``, ``?id=1;lang=en`` are addresses, not key=value
+    lists to re-encode); only the ``&``-separated pieces whose name is a tracker are taken out."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
         return url
     if parts.scheme.lower() not in ("http", "https"):
         return url
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(kept),
+    query = parts.query
+    if query:
+        pieces = query.split("&")
+        kept = [p for p in pieces if not (p and _is_tracking(unquote_plus(p.partition("=")[0])))]
+        if len(kept) < len(pieces):
+            query = "&".join(p for p in kept if p)
+    userinfo, at, host = parts.netloc.rpartition("@")  # the host is case-insensitive, credentials are not
+    return urlunsplit((parts.scheme.lower(), userinfo + at + host.lower(), parts.path or "/", query,
                        parts.fragment))
 
 

@@ -41,6 +41,15 @@ _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,64})(?![0-9a-fA-F])|([0-9]{1,64})(?![0-9]));?")
 _PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
 _INVISIBLE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
+_INVISIBLE_ENDS = re.compile(f"^{_INVISIBLE.pattern}|{_INVISIBLE.pattern}$")
+# inside a URL: what the WHATWG URL parser removes anywhere (ASCII tab and newline), what cannot be encoded
+# (lone surrogates), and what is percent-encoded (controls, spaces, bidi controls, noncharacters)
+_URL_DROP = re.compile("[\t\n\r\ud800-\udfff]")
+_URL_ESCAPE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]")
+
+
+def _percent(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group().encode("utf-8"))
 
 
 def safe_url(value: str, base: str | None) -> str | None:
@@ -49,11 +58,18 @@ def safe_url(value: str, base: str | None) -> str | None:
     `value` is already decoded (an attribute value from the HTML parser, a link from the feed parser):
     it is not unescaped again, which would turn a query such as `?a=1&not=2` into `?a=1¬=2`. The
     scheme is judged on the absolute URL, so a value that is still entity-encoded (`&#106;avascript:`)
-    is a relative reference and ends up as an http(s) URL under `base`, or None without one.
+    is a relative reference and ends up as an http(s) URL under `base`, or None without one. Invisible
+    characters (spaces, controls, zero-width and bidi marks) are trimmed at the ends; inside, the URL keeps
+    its characters, with tab and newline dropped and spaces, controls and bidi controls percent-encoded.
     """
-    v = _INVISIBLE.sub("", value)
+    v = _INVISIBLE_ENDS.sub("", value)
     if not v:
         return None
+    if not v.isascii() or not v.isprintable() or " " in v:
+        # characters inside are kept (a path may hold a space or a Persian ZWNJ): tab and newline are
+        # dropped, as browsers do, and controls, spaces and bidi controls percent-encoded, so "java\tscript:"
+        # is refused and "java\u200bscript:" or "java script:" is a relative reference (never a scheme)
+        v = _URL_ESCAPE.sub(_percent, _URL_DROP.sub("", v))
     if _PLAIN_ABSOLUTE.fullmatch(v) and not v.endswith(("?", "#")) and "?#" not in v:
         # the common case, an absolute http(s) URL of plain characters: urljoin would give it back as it is
         # (no empty query or fragment to drop, no ";" params, no brackets), so only `base` can make it fail

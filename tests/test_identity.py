@@ -42,6 +42,15 @@ def test_clean_link_removes_trackers_only() -> None:
     assert clean_link("https://E.com/a?utm_medium=x&q=1#frag") == "https://e.com/a?q=1#frag"
 
 
+def test_clean_link_keeps_the_rest_of_the_query_as_written() -> None:
+    for url in ("https://e.com/index.php?/archives/12-title.html", "https://e.com/news?12345",
+                "https://e.com/p?id=1;lang=en", "https://e.com/p?b=2&a=%2F&&c"):
+        assert clean_link(url) == url
+    assert clean_link("https://e.com/p?b=2&UTM_Source=x&a=%2F") == "https://e.com/p?b=2&a=%2F"
+    assert clean_link("https://e.com/p?fbclid=1") == "https://e.com/p"
+    assert clean_link("https://User:PW@E.com/p") == "https://User:PW@e.com/p"  # credentials keep their case
+
+
 def test_normalise_title() -> None:
     assert normalise_title("  Trump’s  “Big, Beautiful Bill” — PASSES!  ") == "trumps big beautiful bill passes"
     assert normalise_title("Ｆｕｌｌｗｉｄｔｈ") == "fullwidth"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,9 +36,14 @@ BASES = [None, "", "https://site.example/post/1", "http://site.example/a/b?q=1",
 
 
 def ref_safe_url(value: str, base: str | None) -> str | None:
-    v = _INVISIBLE.sub("", value)
+    # invisible characters trimmed at the ends only; inside, tab/newline (and lone surrogates) dropped and
+    # controls, spaces, bidi controls and noncharacters percent-encoded as UTF-8
+    v = re.sub(f"^{_INVISIBLE.pattern}|{_INVISIBLE.pattern}$", "", value)
     if not v:
         return None
+    v = re.sub("[\t\n\r\ud800-\udfff]", "", v)
+    v = re.sub("[\x00-\x20\x7f-\xa0\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]",
+               lambda m: quote(m.group(), safe=""), v)
     try:
         absolute = urljoin(base, v) if base else v
         parts = urlsplit(absolute)
