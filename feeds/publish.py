@@ -338,6 +338,9 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     pending, rowid_mark = planned or store.unarchived_channel_stories(ch.slug, use_marks=True)  # newest first
     live, overflow = pending[:cfg.output.entries], pending[cfg.output.entries:]
     before = store.archive_size(ch.slug)
+    # pages from the first one holding a slot saved after the last complete write are (re)written: slots
+    # are saved before their pages, so a crash or a failed write in between leaves those pages stale
+    low = min(before, store.archive_written(ch.slug))
     size = before
     fresh: dict[int, atom.EntryXml] = {}  # archive position -> the entry archived there by this publish
     done: set[int] = set()  # pages written by this publish
@@ -365,7 +368,7 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
                     fresh.pop(seq, None)
     pages = archive_pages(size, page_size)
     out = cfg.output.dir
-    first_touched = before // page_size + 1 if size > before else pages + 1
+    first_touched = low // page_size + 1 if size > low else pages + 1
     for page in range(1, pages + 1):
         target = out / archive_name(ch.slug, page)
         if page in done or (page < first_touched and target.exists()):
@@ -373,7 +376,8 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
         write(target, _render_archive_page(cfg, store, ch, info, page, pages, size, page_size, fresh))
     # next time, only rows added since now or at least as new as the oldest live story can matter
     full = len(live) >= cfg.output.entries
-    store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0)
+    store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0,
+                            size)
     return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
 
 

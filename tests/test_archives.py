@@ -215,3 +215,57 @@ def test_late_arrivals_dated_before_the_live_window_are_archived(big: tuple[Conf
     after = snapshot(out)
     assert all(after[f"archive/news/{n}.atom"] == before[f"archive/news/{n}.atom"] for n in (1, 2, 3, 4))
     assert_valid(out)
+
+
+@pytest.mark.parametrize("how", ["disk-full", "killed"])
+def test_a_publish_stopped_between_saving_slots_and_writing_pages_is_mended_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    import feeds.publish as P
+    from feeds.errors import PublishError
+
+    cfg = make_config(tmp_path, entries=20, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    ids = fill(store, 250)
+    assert not publish(cfg, store, page_size=PAGE).errors
+    more = fill(store, 60, start=250)
+    real = P.atomic_write
+
+    def failing(path: Path, data: bytes) -> bool:
+        if path.name == "5.atom":  # the open page, after the new slots were saved
+            if how == "killed":
+                raise SystemExit("killed")  # what SIGKILL or a power cut at this point leaves behind
+            raise PublishError(str(path), "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(P, "atomic_write", failing)
+    try:
+        P.publish(cfg, store, page_size=PAGE)
+    except SystemExit:
+        pass
+    monkeypatch.setattr(P, "atomic_write", real)
+    assert not publish(cfg, store, page_size=PAGE).errors  # the disk is fine again
+    found = all_ids(cfg.output.dir)
+    assert sorted(found) == sorted(story_uid(store, s) for s in ids + more)  # every entry once
+    # the live feed, the open page, then the full pages, each page with its links (the helper follows them)
+    assert [len(e) for _url, e in walk(cfg.output.dir)] == [20, 40] + [PAGE] * 5
+    again = snapshot(cfg.output.dir)
+    assert not publish(cfg, store, page_size=PAGE).errors and snapshot(cfg.output.dir) == again
+
+
+def test_a_v3_store_takes_its_archive_pages_as_written(tmp_path: Path) -> None:
+    import sqlite3
+
+    cfg = make_config(tmp_path, entries=20, formats=("atom",))
+    store = Store.open(cfg.store_path)
+    fill(store, 130)
+    assert not publish(cfg, store, page_size=PAGE).errors
+    store.close()
+    con = sqlite3.connect(cfg.store_path)
+    with con:  # the store as schema 3 left it
+        con.execute("ALTER TABLE archive_marks DROP COLUMN written")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    before = snapshot(cfg.output.dir)
+    store = Store.open(cfg.store_path)
+    assert store.archive_written("news") == store.archive_size("news") == 110
+    assert not publish(cfg, store, page_size=PAGE).errors and snapshot(cfg.output.dir) == before

@@ -175,7 +175,7 @@ def test_a_damaged_row_is_computed_again(tmp_path: Path, vector_calls: list[str]
     assert vector_calls == []
 
 
-def test_a_v2_store_upgrades_to_v3_and_loses_nothing(tmp_path: Path) -> None:
+def test_a_v2_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Path) -> None:
     write_feeds(tmp_path, seed_rows())
     cfg = config(tmp_path)
     run(cfg)
@@ -187,7 +187,7 @@ def test_a_v2_store_upgrades_to_v3_and_loses_nothing(tmp_path: Path) -> None:
     con.close()
     before = {t: query(db, f'SELECT * FROM "{t}" ORDER BY 1') for t in ("items", "stories", "item_keys")}
     Store.open(db).close()
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     assert stored(db) == {} and all(query(db, f'SELECT * FROM "{t}" ORDER BY 1') == rows for t, rows in before.items())
     load(cfg)
     assert len(stored(db)) == 21

@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 # 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings). 3: item_vectors (the
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 metadata = MetaData()
 
 meta = Table(
@@ -160,6 +160,9 @@ archive_marks = Table(
     Column("channel", String(64), primary_key=True),
     Column("rowid_mark", Integer, nullable=False),
     Column("updated_mark", Float, nullable=False),
+    # the archive's size when all its pages were last written: pages from there on are rewritten by the
+    # next publish (a crash between saving slots and writing their pages left them stale)
+    Column("written", Integer),
 )
 
 # WebSub publish pings that failed and are retried at the next publish.

@@ -159,10 +159,20 @@ def _upgrade_2_to_3(c: Connection) -> None:
     S.item_vectors.create(c, checkfirst=True)
 
 
+def _upgrade_3_to_4(c: Connection) -> None:
+    """Version 4 adds archive_marks.written (the archive size whose pages are all on disk); an existing
+    store's pages are taken as written up to its current archive size."""
+    if "written" not in {col["name"] for col in inspect(c).get_columns("archive_marks")}:
+        c.execute(text("ALTER TABLE archive_marks ADD COLUMN written INTEGER"))
+    a, m = S.archive_slots, S.archive_marks
+    size = select(func.count()).select_from(a).where(a.c.channel == m.c.channel).scalar_subquery()
+    c.execute(update(m).where(m.c.written.is_(None)).values(written=size))
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
 
 
 class Store:
@@ -609,13 +619,20 @@ class Store:
                     rows[int(sid)] = (int(sid), float(up), int(g) + 1)
         return sorted(rows.values(), key=lambda r: (-r[1], -r[0])), top
 
-    def set_archive_marks(self, slug: str, rowid_mark: int, updated_mark: float) -> None:
+    def set_archive_marks(self, slug: str, rowid_mark: int, updated_mark: float, written: int) -> None:
+        """Save where a publish of the channel's archive left off, once all its pages are written."""
         m = S.archive_marks
+        values = {"rowid_mark": rowid_mark, "updated_mark": updated_mark, "written": written}
         with self.tx() as c:
-            n = c.execute(update(m).where(m.c.channel == slug).values(rowid_mark=rowid_mark,
-                                                                       updated_mark=updated_mark)).rowcount
+            n = c.execute(update(m).where(m.c.channel == slug).values(**values)).rowcount
             if not n:
-                c.execute(insert(m).values(channel=slug, rowid_mark=rowid_mark, updated_mark=updated_mark))
+                c.execute(insert(m).values(channel=slug, **values))
+
+    def archive_written(self, slug: str) -> int:
+        """The archive size up to which the channel's pages were all written (0 if not known)."""
+        with self.engine.connect() as c:
+            v = c.execute(select(S.archive_marks.c.written).where(S.archive_marks.c.channel == slug)).scalar()
+            return int(v) if v is not None else 0
 
     def archive_size(self, slug: str) -> int:
         with self.engine.connect() as c:
