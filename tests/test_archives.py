@@ -3,6 +3,7 @@ pages never change, a story updated after it was archived comes back as a new de
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,10 +239,8 @@ def test_a_publish_stopped_between_saving_slots_and_writing_pages_is_mended_by_t
         return real(path, data)
 
     monkeypatch.setattr(P, "atomic_write", failing)
-    try:
+    with contextlib.suppress(SystemExit):
         P.publish(cfg, store, page_size=PAGE)
-    except SystemExit:
-        pass
     monkeypatch.setattr(P, "atomic_write", real)
     assert not publish(cfg, store, page_size=PAGE).errors  # the disk is fine again
     found = all_ids(cfg.output.dir)
