@@ -180,7 +180,7 @@ class Pipeline:
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
         self._pruned_at = -math.inf  # _newest when window rows were last pruned
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
-        self._deferred: list[tuple[int, dict[str, Any]]] = []  # (source id, values) not yet written
+        self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
         # sources wrote ~55,000 such updates). This holds because nothing else clears the flag while a run
@@ -309,11 +309,14 @@ class Pipeline:
             log.warning("could not prune stored story vectors: %s", e)
 
     def flush_validators(self) -> None:
-        """Write the deferred validator-only updates of sources, in one transaction."""
+        """Write the deferred validator-only updates of sources, in one transaction.
+
+        The queue is emptied before the write: if the write fails, these updates are lost (the sources
+        are fetched again, as after a crash), never written by a later flush over a newer outcome."""
         if self._deferred:
+            pending, self._deferred = self._deferred, {}
             with self.store.tx() as c:
-                self.store.update_sources(c, self._deferred)
-            self._deferred = []
+                self.store.update_sources(c, list(pending.items()))
 
     def _fetch(self, row: SourceRow) -> FetchResult:
         # validators are sent back exactly as received; a moved source is fetched at its new URL
@@ -389,7 +392,7 @@ class Pipeline:
             out.not_modified = bool(res.not_modified)
             out.unchanged_body = not res.not_modified
             decision = scheduled(values)
-            self._deferred.append((row.id, values))
+            self._deferred[row.id] = values
             if len(self._deferred) >= VALIDATOR_BATCH:
                 self.flush_validators()
             log.info("%s: %s, 0 new, %.0f ms", row.name, "304 not modified" if out.not_modified else "unchanged",
@@ -398,6 +401,9 @@ class Pipeline:
             return out
         marked: set[str] = set()
         with self.store.tx() as c:
+            earlier = self._deferred.pop(row.id, None)
+            if earlier is not None:  # queued values of an earlier fetch go first: never written over these
+                self.store.update_source(c, row.id, **earlier)
             if retry_after is not None:
                 self.store.set_host_retry_after(c, host, retry_after.timestamp())
             if error:

@@ -1,0 +1,123 @@
+"""Regression tests for review findings in the scheduling pipeline, the daemon and the config.
+
+Real loopback HTTP servers (127.0.0.1 / 127.0.0.2), real SQLite stores under tmp_path; faults are
+injected at the edges only (a SQLite trigger in the store file, an HTTP handler that holds its reply).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import SQLAlchemyError
+from test_scheduling_pipeline import (
+    Clock,
+    FeedServer,
+    Reply,
+    Rig,
+    Seen,
+    config_text,
+    feed_reply,
+    rig_factory,
+    server,
+    server2,
+)
+
+from feeds.config import parse_config
+from feeds.run import TEST_POLICY_ENV, Pipeline
+from feeds.store import Store
+
+__all__ = ["rig_factory", "server", "server2"]  # fixtures shared with test_scheduling_pipeline
+
+
+@pytest.fixture
+def rig_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Rig]]:
+    """Like rig_factory, with the config text edited by `edit` (e.g. a shorter read timeout)."""
+    monkeypatch.delenv(TEST_POLICY_ENV, raising=False)
+    made: list[Rig] = []
+
+    def make(sources: list[tuple[str, str]], edit: Callable[[str], str] = lambda t: t) -> Rig:
+        cfg = parse_config(edit(config_text(sources)), tmp_path / "feeds.toml")
+        store = Store.open(cfg.store_path)
+        clock = Clock()
+        rig = Rig(cfg, store, clock, Pipeline(cfg, store, now=clock))
+        made.append(rig)
+        return rig
+
+    yield make
+    for r in made:
+        r.pipe.close()
+        r.store.close()
+
+
+def _sql(db: Path, statement: str) -> None:
+    con = sqlite3.connect(db)
+    try:
+        con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. deferred validator writes
+
+
+def test_failed_validator_flush_is_not_replayed_over_a_newer_outcome(rig_factory: Callable[..., Rig],
+                                                                     server: FeedServer) -> None:
+    failing = threading.Event()
+
+    def route(req: Seen) -> Reply:
+        if failing.is_set():
+            return Reply(500, b"boom")
+        if req.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, b"", {"ETag": '"v1"'})
+        return feed_reply("f", [1], ETag='"v1"')
+
+    server.routes["/f"] = route
+    rig = rig_factory([("f", server.url("/f"))])
+    rig.pipe.run()  # 200, stored
+    rig.until_due("f")
+    # the store file refuses the 304's validator-only write once (a disk error, a full disk)
+    _sql(rig.cfg.store_path, "CREATE TRIGGER fail_304 BEFORE UPDATE OF last_status ON sources "
+                             "WHEN NEW.last_status = 304 BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+    with pytest.raises(SQLAlchemyError):
+        rig.pipe.run()  # the 304 is queued; its flush fails (the daemon logs "tick failed")
+    _sql(rig.cfg.store_path, "DROP TRIGGER fail_304")
+    failing.set()
+    rig.clock.advance(timedelta(minutes=1))
+    report = rig.pipe.run()  # the next tick: a 500, written in its own transaction
+    assert [o.status for o in report.outcomes] == [500]
+    row = rig.row("f")
+    assert (row.last_status, row.consecutive_failures, row.state) == (500, 1, "backoff")
+    assert row.last_error and "500" in row.last_error
+
+
+def test_queued_validators_never_land_over_a_later_write_of_the_same_source(rig_factory: Callable[..., Rig],
+                                                                            server: FeedServer) -> None:
+    failing = threading.Event()
+
+    def route(req: Seen) -> Reply:
+        if failing.is_set():
+            return Reply(500, b"boom")
+        if req.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, b"", {"ETag": '"v1"'})
+        return feed_reply("f", [1], ETag='"v1"')
+
+    server.routes["/f"] = route
+    url = server.url("/f")
+    rig = rig_factory([("f", url)])
+    rig.pipe.run()
+    row = rig.store.sync_sources([(url, "f")])[url]
+    assert rig.pipe.process(row, rig.pipe._fetch(row)).not_modified  # queued, not written yet
+    failing.set()
+    rig.clock.advance(timedelta(minutes=1))
+    assert rig.pipe.process(row, rig.pipe._fetch(row)).error  # written in its own transaction
+    rig.pipe.flush_validators()
+    row = rig.row("f")
+    assert (row.last_status, row.consecutive_failures) == (500, 1)
+    assert row.last_attempt == rig.clock.t.timestamp()
