@@ -229,6 +229,7 @@ class Pipeline:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
             pool = ThreadPoolExecutor(max_workers=min(self.cfg.fetch.workers, len(due)), thread_name_prefix="fetch")
+            finished = False  # the loop went through every due source
             try:
                 # Results are processed in source order, so items and stories are assigned the same way
                 # whatever order the network answers in; fetches still run `workers` at a time, at most
@@ -264,9 +265,15 @@ class Pipeline:
                     dirty |= outcome.channels
                     if progress:
                         progress(done, len(due), report.new_items)
+                finished = not report.stopped
             finally:
-                pool.shutdown(wait=not report.stopped, cancel_futures=report.stopped)
-                self.flush_validators()
+                try:  # the queued validators are written first, whatever ended the loop (a 2nd Ctrl-C too)
+                    self.flush_validators()
+                finally:
+                    # a run that ended early (stopped, or an exception such as Ctrl-C) cancels the fetches
+                    # not yet started and leaves those in flight behind (they end by their own timeouts):
+                    # their results would be thrown away
+                    pool.shutdown(wait=finished, cancel_futures=not finished)
             self.prune_window_rows()
             if not self.keep_index:
                 self._stories = None  # rebuilt from the store's window if this Pipeline runs again

@@ -20,6 +20,7 @@ from test_scheduling_pipeline import (
     Reply,
     Rig,
     Seen,
+    conditional,
     config_text,
     feed_reply,
     rig_factory,
@@ -121,3 +122,44 @@ def test_queued_validators_never_land_over_a_later_write_of_the_same_source(rig_
     row = rig.row("f")
     assert (row.last_status, row.consecutive_failures) == (500, 1)
     assert row.last_attempt == rig.clock.t.timestamp()
+
+
+# --------------------------------------------------------------------------------------------
+# 2. an exception (Ctrl-C) in the middle of a run
+
+
+def test_interrupted_run_cancels_queued_fetches_and_still_writes_validators(rig_with: Callable[..., Rig],
+                                                                            server: FeedServer) -> None:
+    names = ["a", "b", "c", "d", "e"]
+    hold = threading.Event()
+    holding = threading.Event()
+    for n in names:
+        server.routes[f"/{n}"] = conditional(n, lambda: 1)
+    plain_b = server.routes["/b"]
+
+    def held_b(req: Seen) -> Reply:  # b's second fetch hangs until the test lets it go
+        if server.count("/b") > 1:
+            holding.set()
+            hold.wait(30)
+        return plain_b(req)
+
+    server.routes["/b"] = held_b
+    rig = rig_with([(n, server.url(f"/{n}")) for n in names],
+                   lambda t: t.replace("read_timeout = 10", "read_timeout = 2").replace("deadline = 20",
+                                                                                       "deadline = 20\nworkers = 1"))
+    rig.pipe.run()
+    assert [server.count(f"/{n}") for n in names] == [1, 1, 1, 1, 1]
+    rig.clock.advance(timedelta(minutes=1))
+
+    def interrupt(done: int, total: int, new: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C once the first source is stored
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rig.pipe.run(force_all=True, progress=interrupt)
+        # the sources whose fetch had not started were never fetched, and the run did not wait for them
+        assert [server.count(f"/{n}") for n in "cde"] == [1, 1, 1]
+    finally:
+        hold.set()
+    a = rig.row("a")  # the 304 of the source processed before the interrupt was written
+    assert (a.last_status, a.last_attempt) == (304, rig.clock.t.timestamp())
