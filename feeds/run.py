@@ -378,7 +378,7 @@ class Pipeline:
         if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
-        host = _hostname(res.url)
+        host = _hostname(res.final_url or res.url)  # the host that answered (after redirects) asked to wait
         host_retry: Mapping[str, float] = self._host_retry if self._host_retry is not None else \
             self.store.host_retry_after()
         if retry_after is not None:

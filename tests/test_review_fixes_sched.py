@@ -163,3 +163,18 @@ def test_interrupted_run_cancels_queued_fetches_and_still_writes_validators(rig_
         hold.set()
     a = rig.row("a")  # the 304 of the source processed before the interrupt was written
     assert (a.last_status, a.last_attempt) == (304, rig.clock.t.timestamp())
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Retry-After after a redirect
+
+
+def test_retry_after_is_charged_to_the_host_that_answered(rig_factory: Callable[..., Rig], server: FeedServer,
+                                                          server2: FeedServer) -> None:
+    # the source on 127.0.0.1 redirects (302) to 127.0.0.2, which answers 429 with Retry-After
+    server.routes["/a"] = lambda req: Reply(302, b"", {"Location": server2.url("/limited")})
+    server2.routes["/limited"] = lambda req: Reply(429, b"slow down", {"Retry-After": "3600"})
+    rig = rig_factory([("a", server.url("/a"))])
+    rig.pipe.run()
+    retry = rig.store.host_retry_after()
+    assert retry == {"127.0.0.2": rig.clock.t.timestamp() + 3600}
