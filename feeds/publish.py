@@ -448,10 +448,11 @@ def _empty_updated(store: Store, slug: str, now: float) -> datetime:
 
 
 def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, now: float, page_size: int,
-                     write: _Writer, shared: _Shared,
-                     planned: _Pending | None = None) -> tuple[list[str], list[RenderEntry], datetime]:
+                     write: _Writer, shared: _Shared, planned: _Pending | None = None,
+                     on_change: Callable[[str], None] | None = None) -> tuple[list[str], list[RenderEntry], datetime]:
     """Write a channel's documents; return the URLs of the subscription documents that changed, the
-    live entries and the feed's `updated`."""
+    live entries and the feed's `updated`. `on_change` hears of each changed one as soon as it is written
+    (so a later failure of the channel does not lose it)."""
     from feeds.formats import html, jsonfeed, rss
 
     base_info = _feed_info(cfg, ch, f"{ch.slug}.atom", plain_time(now))
@@ -480,6 +481,8 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
         info = _feed_info(cfg, ch, name, updated)
         if write(out / name, render(info)):
             changed.append(info.self_url)
+            if on_change is not None:
+                on_change(info.self_url)
     if _has_html(cfg, ch):
         page = html.render_channel_page(
             site_title=cfg.output.title, lang=cfg.output.language, slug=ch.slug, title=ch.title,
@@ -533,15 +536,26 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     channels = [ch for ch in cfg.channels
                 if wanted is None or ch.slug in wanted or not all((out / n).exists() for n in _doc_names(ch))]
     planned, shared = _plan(cfg, store, channels)
+    hub = cfg.output.hub if ping else None
+
+    def written(url: str) -> None:
+        """A subscription document changed: to be announced. With a hub, it is recorded as a pending ping at
+        once, so a channel failing later or the process dying before the pings does not lose it."""
+        changed_urls.append(url)
+        if hub:
+            try:
+                store.add_websub_pending(url, hub, now)
+            except Exception as e:  # noqa: BLE001 - the hub is not worth failing a publish over
+                log.error("cannot record a pending WebSub ping for %s: %s", url, e)
+
     for ch in channels:
         try:
             changed, entries, updated = _publish_channel(cfg, store, ch, sources, now, page_size, write, shared,
-                                                         planned.pop(ch.slug, None))
+                                                         planned.pop(ch.slug, None), written)
         except PublishError as e:
             report.errors.append(str(e))
             continue
         latest[ch.slug] = entries[:INDEX_HEADLINES]
-        changed_urls += changed
         # an empty feed's `updated` is the channel's last change: keep that value, or it would move
         # on every run and rewrite the feed each time
         last = float(int(now)) if entries else updated.timestamp()

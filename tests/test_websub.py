@@ -165,3 +165,44 @@ def test_no_hub_no_ping(tmp_path: Path, hub: Hub) -> None:
         assert b'rel="hub"' not in (cfg.output.dir / "news.atom").read_bytes()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["a later document fails", "killed before the pings"])
+def test_a_written_feed_is_announced_even_if_its_publish_stops_after_it(
+        tmp_path: Path, hub: Hub, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    import feeds.publish as P
+    import feeds.websub as W
+    from feeds.errors import PublishError
+
+    cfg = make_config(tmp_path, hub=hub.url, formats=("atom", "json", "rss"))
+    store, fill = setup(tmp_path, hub.url)
+    try:
+        publish(cfg, store)
+        fill.story(["news"], "Beta Post", "Second story", T0 + 60)  # every document of the channel changes
+        before = len(hub.posts)
+        if how == "a later document fails":
+            real = P.atomic_write
+
+            def failing(path: Path, data: bytes) -> bool:
+                if path.name == "news.json":  # written after news.atom
+                    raise PublishError(str(path), "No space left on device")
+                return real(path, data)
+
+            monkeypatch.setattr(P, "atomic_write", failing)
+            report = publish(cfg, store)
+            assert report.errors and "news.atom" in {p.name for p in report.written}
+        else:
+            def killed(*_a: object, **_k: object) -> None:
+                raise SystemExit("killed")  # what a kill between writing and pinging leaves behind
+
+            monkeypatch.setattr(W, "announce", killed)
+            with pytest.raises(SystemExit):
+                publish(cfg, store)
+            assert hub.topics()[before:] == []
+        monkeypatch.undo()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        publish(cfg, store)  # all well again
+        assert f"{BASE}news.atom" in hub.topics()[before:]
+        assert store.websub_pending() == {}
+    finally:
+        store.close()

@@ -666,6 +666,13 @@ class Store:
             if not n:
                 c.execute(insert(w).values(url=url, hub=hub, since=when, attempts=1, last_error=error))
 
+    def add_websub_pending(self, url: str, hub: str, when: float) -> None:
+        """A topic to announce, recorded before the ping is tried (no attempt counted; kept if already there)."""
+        w = S.websub_pending
+        with self.tx() as c:
+            if c.execute(select(w.c.url).where(w.c.url == url)).first() is None:
+                c.execute(insert(w).values(url=url, hub=hub, since=when, attempts=0, last_error="not announced yet"))
+
     def clear_websub_pending(self, urls: Iterable[str]) -> None:
         urls = list(urls)
         if urls:
