@@ -20,9 +20,10 @@ def plain_time(ts: float) -> datetime:
 
 def entry_time(ts: float, story_id: int, gen: int = 1) -> datetime:
     """An entry's `updated`: the story's time to the second, plus a sub-second tie-breaker derived from
-    the story id (and generation), so two entries of one document never share an atom:updated value
-    (the W3C validator's DuplicateUpdated) even when sources publish on the minute. It depends only on
-    the story itself, so an entry renders the same in every document and on every run."""
+    the story id (and generation), so two entries of one document rarely share an atom:updated value
+    (the W3C validator's DuplicateUpdated) even when sources publish on the minute: only stories of one
+    second whose ids differ by a multiple of _TIEBREAK_SLOTS do. It depends only on the story itself, so
+    an entry renders the same in every document and on every run."""
     micro = (story_id % _TIEBREAK_SLOTS) * 10 + gen % 10
     return plain_time(ts) + timedelta(microseconds=micro)
 
