@@ -349,8 +349,9 @@ class Pipeline:
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
         retry_after = schedule.parse_retry_after(res.retry_after, now) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:
-            max_age = schedule.parse_cache_control_max_age(res.cache_control)
-            expires = schedule.parse_expires(res.expires, now)
+            # a 304 updates only the freshness headers it carries; the others keep their stored values
+            stored = (row.max_age, _dt(row.expires)) if res.status == 304 else None
+            max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored)
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None

@@ -11,9 +11,9 @@ Main entry points:
 
 * :func:`decide` turns a source's :class:`History` and a :class:`Policy` into a :class:`Decision`
   (``next_due``, ``state``, a human ``reason`` for ``feeds status``); :func:`is_due` tests it.
-* :func:`parse_cache_control_max_age`, :func:`parse_expires`, :func:`parse_retry_after` and
-  :func:`ttl_from_feed` turn response headers and feed hints into the numbers ``History`` holds.
-  They never raise: garbage in gives ``None``.
+* :func:`freshness_hints` (built on :func:`parse_cache_control_max_age` and :func:`parse_expires`),
+  :func:`parse_retry_after` and :func:`ttl_from_feed` turn response headers and feed hints into
+  the numbers ``History`` holds. They never raise: garbage in gives ``None``.
 * :func:`observe_redirect` and :func:`should_move` implement the rule "only rewrite a source's
   URL after a permanent redirect has been seen consistently for a while".
 """
@@ -38,6 +38,7 @@ __all__ = [
     "RedirectSeen",
     "State",
     "decide",
+    "freshness_hints",
     "is_due",
     "observe_redirect",
     "parse_cache_control_max_age",
@@ -202,6 +203,10 @@ def _td(seconds: float) -> timedelta:
     return timedelta(seconds=min(max(seconds, -_MAX_DELAY_SECONDS), _MAX_DELAY_SECONDS))
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _hint_seconds(value: object) -> int | None:
     """A positive whole number of seconds from a History hint field, or None."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -261,7 +266,8 @@ def _ok_interval(history: History, policy: Policy, last_attempt: datetime) -> tu
     max_age = _hint_seconds(history.max_age)
     if max_age is not None:
         hints.append(("max-age", timedelta(seconds=max_age)))
-    expires = _opt_utc(history.expires)
+    # Expires counts only without a max-age (RFC 9111 5.3), even max-age=0
+    expires = _opt_utc(history.expires) if not _is_int(history.max_age) else None
     if expires is not None and expires > last_attempt:
         try:
             hints.append(("Expires", min(expires - last_attempt, MAX_HINT)))
@@ -314,7 +320,9 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
       ``backoff_base * 2**(n-1)`` capped at ``backoff_cap``.
     * Otherwise state ``ok``: the configured interval, raised (never lowered) by the largest of
       ``ttl``, ``max_age`` and ``expires - last_attempt``, with that raise capped at
-      ``max_interval``.
+      ``max_interval``. ``expires`` counts only when there is no ``max_age`` (any, even 0): as in
+      RFC 9111 5.3, Cache-Control max-age overrides Expires. (A response with ``no-cache`` or
+      ``no-store`` leaves neither: see :func:`freshness_hints`.)
 
     The delay of ``ok``/``backoff``/``broken`` gets a jitter of up to +/- ``policy.jitter`` of it,
     derived from ``key`` (a hash, so the same key always gets the same offset and different
@@ -425,6 +433,44 @@ def parse_cache_control_max_age(value: str | None) -> int | None:
         if name == "max-age" and arg is not None and _DIGITS.fullmatch(arg):
             return _MAX_HINT_SECONDS if len(arg) > 12 else min(int(arg), _MAX_HINT_SECONDS)
     return None
+
+
+def _cache_names(value: str) -> set[str]:
+    try:
+        return {name for name, _ in _cache_directives(value)}
+    except Exception:  # pragma: no cover - belt and braces: never raise on a header
+        return set()
+
+
+def freshness_hints(
+    cache_control: str | None,
+    expires: str | None,
+    now: datetime,
+    *,
+    stored: tuple[int | None, datetime | None] | None = None,
+) -> tuple[int | None, datetime | None]:
+    """The ``(max_age, expires)`` hints a successful response leaves a source with (RFC 9111).
+
+    ``cache_control`` and ``expires`` are the response's headers (None when absent). ``no-cache``
+    or ``no-store`` means no freshness hint at all: both None, whatever ``Expires`` says. A
+    ``max-age`` makes ``Expires`` irrelevant (5.3): ``expires`` is then None.
+
+    For a full response ``stored`` is None: a missing header is no hint. For a 304 pass the stored
+    pair: a header the 304 carries replaces the stored one and one it does not carry keeps it
+    (4.3.4), so a 304 with only an ETag keeps the stored max-age and Expires. The stored values
+    are what the response they came from left (no-cache stored both as None). Never raises.
+    """
+    max_age, when = stored if stored is not None else (None, None)
+    if isinstance(cache_control, str):
+        names = _cache_names(cache_control)
+        if "no-store" in names or "no-cache" in names:
+            return None, None
+        max_age = parse_cache_control_max_age(cache_control)
+    if isinstance(expires, str):
+        when = parse_expires(expires, now)
+    if _is_int(max_age):
+        when = None
+    return max_age, when
 
 
 def _http_date(value: str) -> datetime | None:

@@ -6,10 +6,11 @@ injected at the edges only (a SQLite trigger in the store file, an HTTP handler 
 
 from __future__ import annotations
 
+import email.utils
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from test_scheduling_pipeline import (
     server2,
 )
 
+from feeds import schedule
 from feeds.config import parse_config
 from feeds.run import TEST_POLICY_ENV, Pipeline
 from feeds.store import Store
@@ -178,3 +180,108 @@ def test_retry_after_is_charged_to_the_host_that_answered(rig_factory: Callable[
     rig.pipe.run()
     retry = rig.store.host_retry_after()
     assert retry == {"127.0.0.2": rig.clock.t.timestamp() + 3600}
+
+
+# --------------------------------------------------------------------------------------------
+# 4. and 7. freshness hints: a 304 keeps what it does not repeat; max-age or no-cache beat Expires
+
+
+def _http_date(when: datetime) -> str:
+    return email.utils.format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def test_304_without_freshness_headers_keeps_the_stored_ones(rig_factory: Callable[..., Rig],
+                                                             server: FeedServer) -> None:
+    rig = rig_factory([("ma", server.url("/ma")), ("ex", server.url("/ex"))])
+    expires = _http_date(rig.clock.t + timedelta(hours=3))
+
+    def route(name: str, headers: dict[str, str]) -> Callable[[Seen], Reply]:
+        def handle(req: Seen) -> Reply:
+            if req.headers.get("If-None-Match") == '"v1"':
+                return Reply(304, b"", {"ETag": '"v1"'})  # only the validator, as many servers send
+            return feed_reply(name, [1], ETag='"v1"', **headers)
+        return handle
+
+    server.routes["/ma"] = route("ma", {"Cache-Control": "max-age=7200"})
+    server.routes["/ex"] = route("ex", {"Expires": expires})
+    rig.pipe.run()
+    ma, ex = rig.row("ma"), rig.row("ex")
+    assert (ma.max_age, ma.next_due) == (7200, rig.clock.t.timestamp() + 7200)
+    assert ex.expires == (rig.clock.t + timedelta(hours=3)).timestamp()
+    rig.clock.advance(timedelta(hours=1))
+    report = rig.pipe.run(force_all=True)
+    assert [o.not_modified for o in report.outcomes] == [True, True]
+    ma, ex = rig.row("ma"), rig.row("ex")
+    assert (ma.max_age, ma.next_due) == (7200, rig.clock.t.timestamp() + 7200)
+    assert ex.expires == (rig.clock.t + timedelta(hours=2)).timestamp()
+    assert ex.next_due == ex.expires  # still the stored Expires, two hours from now
+
+    # a 304 that does carry Cache-Control replaces the stored one
+    server.routes["/ma"] = lambda req: Reply(304, b"", {"ETag": '"v1"', "Cache-Control": "no-cache"})
+    rig.clock.advance(timedelta(hours=2))
+    rig.pipe.run(force_all=True)
+    ma = rig.row("ma")
+    assert (ma.max_age, ma.next_due) == (None, rig.clock.t.timestamp() + 15 * 60)
+
+
+def test_expires_is_ignored_with_max_age_and_no_hint_is_taken_with_no_cache(rig_factory: Callable[..., Rig],
+                                                                           server: FeedServer) -> None:
+    rig = rig_factory([("nc", server.url("/nc")), ("ns", server.url("/ns")), ("ma", server.url("/ma")),
+                       ("ex", server.url("/ex"))])
+    expires = _http_date(rig.clock.t + timedelta(hours=3))
+    server.routes["/nc"] = lambda req: feed_reply("nc", [1], **{"Cache-Control": "no-cache", "Expires": expires})
+    server.routes["/ns"] = lambda req: feed_reply("ns", [1], **{"Cache-Control": "no-store", "Expires": expires})
+    server.routes["/ma"] = lambda req: feed_reply("ma", [1], **{"Cache-Control": "max-age=1800", "Expires": expires})
+    server.routes["/ex"] = lambda req: feed_reply("ex", [1], **{"Cache-Control": "public", "Expires": expires})
+    rig.pipe.run()
+    t0 = rig.clock.t.timestamp()
+    got = {n: (rig.row(n).max_age, rig.row(n).expires, rig.row(n).next_due - t0) for n in ("nc", "ns", "ma", "ex")}
+    assert got == {"nc": (None, None, 15 * 60), "ns": (None, None, 15 * 60), "ma": (1800, None, 30 * 60),
+                   "ex": (None, t0 + 3 * 3600, 3 * 3600)}
+
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+EXACT = schedule.Policy(jitter=0.0)
+
+
+def test_decide_ignores_expires_when_max_age_is_known() -> None:
+    h = schedule.History(last_attempt=NOW, max_age=1800, expires=NOW + timedelta(hours=3))
+    d = schedule.decide(h, EXACT, key="k", now=NOW)
+    assert (d.next_due, d.reason) == (NOW + timedelta(minutes=30), "interval 15m raised to max-age 30m")
+    h = schedule.History(last_attempt=NOW, max_age=0, expires=NOW + timedelta(hours=3))  # max-age=0: no hint
+    assert schedule.decide(h, EXACT, key="k", now=NOW).next_due == NOW + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "expires", "stored", "want"),
+    [
+        (None, None, None, (None, None)),
+        ("max-age=600", None, None, (600, None)),
+        ("max-age=600", "in3h", None, (600, None)),  # RFC 9111 5.3: max-age wins over Expires
+        ("no-cache", "in3h", None, (None, None)),  # no freshness hint at all
+        ("no-store, max-age=600", "in3h", None, (None, None)),
+        ("public", "in3h", None, (None, "in3h")),
+        (None, "in3h", None, (None, "in3h")),
+        (None, "garbage", None, (None, None)),
+        # a 304 (stored given): a missing header keeps its stored value, one present replaces it
+        (None, None, (600, None), (600, None)),
+        (None, None, (None, "in1h"), (None, "in1h")),
+        ("max-age=60", None, (600, None), (60, None)),
+        ("max-age=60", None, (None, "in1h"), (60, None)),
+        ("no-cache", None, (600, "in1h"), (None, None)),
+        ("public", None, (600, None), (None, None)),
+        (None, "in3h", (None, "in1h"), (None, "in3h")),
+        (None, "0", (None, "in1h"), (None, None)),  # an invalid Expires means already expired
+        (None, "in3h", (600, None), (600, None)),  # the stored max-age still beats Expires
+    ],
+)
+def test_freshness_hints(cache_control: str | None, expires: str | None, stored: tuple[int | None, str | None] | None,
+                         want: tuple[int | None, str | None]) -> None:
+    times = {"in1h": NOW + timedelta(hours=1), "in3h": NOW + timedelta(hours=3)}
+
+    def header(v: str | None) -> str | None:
+        return _http_date(times[v]) if v in times else v
+
+    prev = None if stored is None else (stored[0], times.get(stored[1] or ""))
+    got = schedule.freshness_hints(cache_control, header(expires), NOW, stored=prev)
+    assert got == (want[0], times.get(want[1] or ""))
