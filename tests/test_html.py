@@ -81,7 +81,7 @@ def test_index_lists_every_channel_with_subscribe_links(site: Config) -> None:
     assert [s.findtext("h2") or s.find("h2").text_content() for s in sections] == ["World & <more>", "Quiet"]
     world = sections[0]
     assert [a.text for a in world.findall(".//p[@class='subscribe']/a")] == ["Atom", "JSON Feed", "RSS"]
-    assert [li.find("a").text for li in world.findall(".//li")] == [
+    assert [li.find("a").text_content() for li in world.findall(".//li")] == [
         "Rain expected over the weekend", "Bridge vote passes", 'Harbour <script>alert(1)</script> reopens & "more"']
     quiet = sections[1]
     assert [a.get("href") for a in quiet.findall(".//p[@class='subscribe']/a")] == ["quiet.atom", "quiet.json"]
@@ -102,10 +102,10 @@ def test_channel_page_shows_clusters_and_escapes_text(site: Config) -> None:
     titles = [a.find("h2").text_content() for a in articles]
     assert titles[0] == "Rain expected over the weekend" and titles[1] == "Bridge vote passes"  # newest first
     bridge = articles[1]
-    assert bridge.find(".//p[@class='meta']/a").text == "Beta Post"  # the source, credited
+    assert bridge.find(".//p[@class='meta']/a").text_content() == "Beta Post"  # the source, credited
     also = bridge.find(".//div[@class='also']")
     assert also is not None and "Also reported by" in also.text_content()
-    assert [a.text for a in also.findall(".//a")] == ["Gamma Daily", "Delta News"]
+    assert [a.text_content() for a in also.findall(".//a")] == ["Gamma Daily", "Delta News"]
     harbour = articles[2]
     assert harbour.find(".//div[@class='summary']/p/b").text == "back"
     assert harbour.find(".//div[@class='summary']//a").get("href") == "https://alpha-wire.example/details"
@@ -145,3 +145,20 @@ def test_pages_in_headless_chromium(site: Config, tmp_path: Path) -> None:
         feed_links = [ln.get("href") for ln in dom.iter("link") if ln.get("rel") == "alternate"]
         assert feed_links and all((page.parent / str(h)).is_file() for h in feed_links)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # saved for a look: <tmp_path>/<page>.png
+
+
+def test_a_right_to_left_override_in_a_headline_stays_in_the_headline(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from feeds.formats import html as html_fmt
+    from feeds.formats.model import RenderEntry
+
+    t = datetime(2025, 7, 4, tzinfo=UTC)
+    e = RenderEntry(id="urn:uuid:1", story_id=1, title="\u202eevil headline", link="https://a.example/1",
+                    published=t, updated=t, author="", body_html="", categories=[], source_name="Alpha Wire",
+                    source_link=None, source_id="urn:uuid:2", source_updated=t)
+    page = html_fmt.render_index(site_title="S", lang=None, channels=[html_fmt.ChannelLinks(
+        slug="news", title="News", description="", formats=("atom",), headlines=[e], has_page=True)])
+    li = lhtml.fromstring(page).find(".//li")
+    # each feed text is isolated in its own <bdi>: the override ends with the headline
+    assert [b.text for b in li.iter("bdi")] == ["\u202eevil headline", "Alpha Wire"]

@@ -84,20 +84,26 @@ def _feed_links(slug: str, title: str, formats: Sequence[str]) -> tuple[list[str
     return head, " ".join(visible)
 
 
+def _bdi(text: str) -> str:
+    """Text from a feed, escaped and isolated: a right-to-left override in a headline (or an Arabic or Hebrew
+    one) does not reorder the outlet name or punctuation beside it."""
+    return f"<bdi>{escape(text)}</bdi>"
+
+
 def _article(e: RenderEntry) -> str:
-    title = escape(e.title)
+    title = _bdi(e.title)
     heading = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
-    source = (f'<a href="{escape(e.source_link)}">{escape(e.source_name)}</a>' if e.source_link
-              else escape(e.source_name))
+    source = (f'<a href="{escape(e.source_link)}">{_bdi(e.source_name)}</a>' if e.source_link
+              else _bdi(e.source_name))
     meta = [source, _when(e.published)]
     if e.author and e.author != e.source_name:
-        meta.append(f"by {escape(e.author)}")
+        meta.append(f"by {_bdi(e.author)}")
     parts = [f'<article id="story-{e.story_id}">', f"<h2>{heading}</h2>", f'<p class="meta">{" · ".join(meta)}</p>']
     if e.body_html:
         parts.append(f'<div class="summary">{e.body_html}</div>')
     if e.related:
-        items = "".join(f'<li><a href="{escape(r.link)}">{escape(r.source)}</a>: {escape(r.title)}</li>' if r.link
-                        else f"<li>{escape(r.source)} (the same report)</li>" for r in e.related)
+        items = "".join(f'<li><a href="{escape(r.link)}">{_bdi(r.source)}</a>: {_bdi(r.title)}</li>' if r.link
+                        else f"<li>{_bdi(r.source)} (the same report)</li>" for r in e.related)
         parts.append(f'<div class="also"><p>Also reported by:</p><ul>{items}</ul></div>')
     parts.append("</article>")
     return "\n".join(parts)
@@ -138,9 +144,9 @@ def render_index(*, site_title: str, lang: str | None, channels: Sequence[Channe
         if ch.headlines:
             items = []
             for e in ch.headlines:
-                title = escape(e.title)
+                title = _bdi(e.title)
                 text = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
-                items.append(f"<li>{text} <span class=\"meta\">({escape(e.source_name)})</span></li>")
+                items.append(f"<li>{text} <span class=\"meta\">({_bdi(e.source_name)})</span></li>")
             body.append(f"<ul>{''.join(items)}</ul>")
         else:
             body.append("<p>No stories yet.</p>")
