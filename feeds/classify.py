@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from feeds.config import Channel
+from feeds.config import Channel, compile_patterns
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -83,9 +83,8 @@ class Matcher:
             srcs = frozenset(aliases.get(s, s) for s in ch.sources) if ch.sources else None
             self.channels.append(_ChannelRule(
                 slug=ch.slug, include=inc, exclude=exc,
-                regex=re.compile("|".join(f"(?:{p})" for p in ch.regex), re.I) if ch.regex else None,
-                exclude_regex=re.compile("|".join(f"(?:{p})" for p in ch.exclude_regex), re.I)
-                if ch.exclude_regex else None,
+                regex=compile_patterns(ch.regex) if ch.regex else None,
+                exclude_regex=compile_patterns(ch.exclude_regex) if ch.exclude_regex else None,
                 sources=srcs, match_all=ch.match_all, fallback=ch.fallback,
             ))
         self._order = {ch.slug: i for i, ch in enumerate(self.channels)}

@@ -24,6 +24,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 60}  # a bare number mea
 FORMATS = ("atom", "json", "rss", "html")
 
 
+def compile_patterns(patterns: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    """A channel's regex (or exclude_regex) list as classify.Matcher matches it: one expression,
+    (?:p1)|(?:p2)|..., case-insensitive. Raises re.error."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+
+
 @dataclass(frozen=True)
 class Source:
     url: str  # http(s) URL, or file: URL for a local path (resolved, absolute)
@@ -276,6 +282,13 @@ def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...])
                 re.compile(pat)
             except re.error as e:
                 raise ConfigError(file, f"{where}.{name}[{j}]", f"a valid regular expression ({e})", pat) from e
+        if patterns:  # and together, as the channel matcher joins them
+            try:
+                compile_patterns(patterns)
+            except re.error as e:
+                raise ConfigError(file, f"{where}.{name}", "regular expressions that also compile joined as "
+                                  "(?:p1)|(?:p2)|... (no global flags such as (?i): matching already ignores case; "
+                                  f"no group name used twice) ({e})", list(patterns)) from e
     sources = r.strings("sources")
     match_all = r.boolean("match_all", False)
     fallback = r.boolean("fallback", False)

@@ -7,6 +7,7 @@ injected at the edges only (a SQLite trigger in the store file, an HTTP handler 
 from __future__ import annotations
 
 import email.utils
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
+from test_daemon import daemons
 from test_scheduling_pipeline import (
     Clock,
     FeedServer,
@@ -24,17 +26,20 @@ from test_scheduling_pipeline import (
     conditional,
     config_text,
     feed_reply,
+    feeds_cli,
     rig_factory,
     server,
     server2,
+    write_config,
 )
 
 from feeds import schedule
 from feeds.config import parse_config
+from feeds.errors import ConfigError
 from feeds.run import TEST_POLICY_ENV, Pipeline
 from feeds.store import Store
 
-__all__ = ["rig_factory", "server", "server2"]  # fixtures shared with test_scheduling_pipeline
+__all__ = ["daemons", "rig_factory", "server", "server2"]  # fixtures of test_scheduling_pipeline, test_daemon
 
 
 @pytest.fixture
@@ -285,3 +290,42 @@ def test_freshness_hints(cache_control: str | None, expires: str | None, stored:
     prev = None if stored is None else (stored[0], times.get(stored[1] or ""))
     got = schedule.freshness_hints(cache_control, header(expires), NOW, stored=prev)
     assert got == (want[0], times.get(want[1] or ""))
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# 6. channel regexes that compile alone but not joined
+
+
+@pytest.mark.parametrize(
+    ("key", "patterns"),
+    [
+        ("regex", ["(?i)ukraine"]),  # a global flag, not at the start once joined
+        ("regex", ["kyiv", "(?s)war"]),
+        ("regex", ["(?P<place>kyiv)", "(?P<place>kharkiv)"]),  # one group name twice
+        ("exclude_regex", ["(?P<x>a)", "(?P<x>b)"]),
+    ],
+)
+def test_channel_regexes_are_checked_as_the_matcher_joins_them(tmp_path: Path, key: str,
+                                                               patterns: list[str]) -> None:
+    text = config_text([("f", "http://127.0.0.1:9/f")]) + f"[channels.ua]\ntitle = \"UA\"\ninclude = [\"x\"]\n" \
+        f"{key} = {json.dumps(patterns)}\n"
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, tmp_path / "feeds.toml")
+    assert (e.value.file, e.value.key) == (str(tmp_path / "feeds.toml"), f"channels.ua.{key}")
+    assert "(?:p1)|(?:p2)" in e.value.expected and e.value.exit_code == 2
+    # what does compile joined is still accepted, and the matcher uses it
+    ok = parse_config(text.replace(f"{key} = {json.dumps(patterns)}", f'{key} = ["kyiv", "(?:war|peace)"]'),
+                      tmp_path / "feeds.toml")
+    assert ok.channels[1].slug == "ua"
+
+
+def test_feeds_check_rejects_a_joined_regex_that_feeds_run_could_not_compile(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [("f", "http://127.0.0.1:9/f")])
+    cfg.write_text(cfg.read_text().replace("match_all = true", 'regex = ["(?i)ukraine"]'), encoding="utf-8")
+    for command in ("check", "run"):
+        res = feeds_cli(cfg, command)
+        assert res.returncode == 2, res.stderr
+        assert f"feeds: config error: {cfg}: channels.all.regex: expected regular expressions" in res.stderr
+        assert "Traceback" not in res.stderr
