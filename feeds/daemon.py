@@ -13,7 +13,9 @@ Signals are only queued by their handlers; a control thread acts on them:
   ``[daemon] shutdown_timeout``, close the store, exit 0. A tick that does not end in time is
   abandoned (every source it finished is already committed: one transaction per source).
 * SIGHUP: reload the config file. A bad config is logged (file, key, what was expected) and the
-  old one kept; a changed ``store.path`` is refused (restart for that). The next tick uses it.
+  old one kept; a changed ``store.path`` is refused (restart for that), and so is a ``log_file``
+  that cannot be opened. The new pipeline is built before the reload is accepted; the next tick
+  swaps it in. A control action that fails in any other way is logged; the daemon goes on.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ JOB_ID = "tick"
 _STOP, _RELOAD = "stop", "reload"
 
 
-def setup_logging(cfg: Config, verbose: int = 0, quiet: bool = False) -> None:
-    """INFO (one line per fetch) by default, to stderr or ``[daemon] log_file`` (logrotate-safe)."""
-    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+def log_handler(cfg: Config) -> logging.Handler:
+    """The handler of ``[daemon] log_file`` (logrotate-safe; its directory is made), or of stderr.
+    Raises OSError when the file cannot be opened."""
     handler: logging.Handler
     if cfg.daemon.log_file is not None:
         cfg.daemon.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,15 @@ def setup_logging(cfg: Config, verbose: int = 0, quiet: bool = False) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    return handler
+
+
+def setup_logging(cfg: Config, verbose: int = 0, quiet: bool = False, handler: logging.Handler | None = None) -> None:
+    """INFO (one line per fetch) by default, to stderr or ``[daemon] log_file`` (``handler`` if already
+    made by log_handler). Raises OSError when the log file cannot be opened."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+    if handler is None:
+        handler = log_handler(cfg)
     root = logging.getLogger("feeds")
     old = list(root.handlers)
     root.handlers[:] = [handler]
@@ -75,7 +86,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.started = threading.Event()
         self.signals: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._pending: Config | None = None  # a reloaded config, taken up by the next tick
+        self._pending: Any = None  # the Pipeline of a reloaded config, taken up by the next tick
         self._pending_lock = threading.Lock()
         self._running = threading.Lock()  # held by a tick; taken by shutdown so no tick starts after
         self.scheduler: Any = None
@@ -97,25 +108,27 @@ class Daemon:
         self.started.wait()
         while True:
             what = self.signals.get()
-            if what == _STOP:
-                if not self.stopping.is_set():
-                    log.info("stopping: no new ticks; the running one has %gs to finish",
-                             self.cfg.daemon.shutdown_timeout)
-                self.stopping.set()
-                with contextlib.suppress(Exception):  # already shut down: a second signal
-                    self.scheduler.shutdown(wait=False)
-            elif what == _RELOAD:
-                self.reload()
+            try:
+                if what == _STOP:
+                    if not self.stopping.is_set():
+                        log.info("stopping: no new ticks; the running one has %gs to finish",
+                                 self.cfg.daemon.shutdown_timeout)
+                    self.stopping.set()
+                    with contextlib.suppress(Exception):  # already shut down: a second signal
+                        self.scheduler.shutdown(wait=False)
+                elif what == _RELOAD:
+                    self.reload()
+            except Exception:  # this thread must live on: it is what acts on the next SIGTERM
+                log.exception("%s failed", "stopping" if what == _STOP else "reload")
 
     # -- config reload -------------------------------------------------------------------------
     def reload(self) -> bool:
         from feeds.config import load_config
         from feeds.errors import ConfigError
+        from feeds.run import Pipeline, policy_for
 
         try:
             new = load_config(self.config_path)
-            from feeds.run import policy_for
-
             for s in new.sources:  # the scheduling policy must build too
                 policy_for(new, s.interval)
         except ConfigError as e:
@@ -126,27 +139,43 @@ class Daemon:
                       "restart the daemon to switch stores", self.config_path, self.cfg.store_path, new.store_path)
             return False
         old = self.cfg
+        # everything that can fail is made before anything changes: the new pipeline, the new log file
+        try:
+            pipeline = Pipeline(new, self.store, keep_index=True)
+        except Exception:
+            log.exception("reload failed, keeping the previous config: %s: the pipeline could not be built",
+                          self.config_path)
+            return False
         if new.daemon.log_file != old.daemon.log_file:
-            setup_logging(new, self.verbose, self.quiet)
+            try:
+                handler = log_handler(new)
+            except OSError as e:
+                pipeline.close()
+                log.error("reload failed, keeping the previous config: %s",
+                          ConfigError(str(self.config_path), "daemon.log_file",
+                                      f"a file that can be opened for appending ({e})", str(new.daemon.log_file)))
+                return False
+            setup_logging(new, self.verbose, self.quiet, handler)
         if new.daemon.tick != old.daemon.tick:
             self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=new.daemon.tick.total_seconds())
         if new.serve != old.serve or new.output.dir != old.output.dir:
             log.warning("reload: [serve] and output.dir changes take effect for --serve after a restart")
         with self._pending_lock:
-            self._pending = new
+            replaced, self._pending = self._pending, pipeline
+        if replaced is not None:  # a reload no tick took up yet
+            replaced.close()
         self.cfg = new
         log.info("reloaded %s: %d sources, %d channels, tick %gs", self.config_path, len(new.sources),
                  len(new.channels), new.daemon.tick.total_seconds())
         return True
 
     def _take_pending(self) -> None:
+        """Swap in the pipeline a reload built (the old one is closed only once the new one exists)."""
         with self._pending_lock:
             new, self._pending = self._pending, None
         if new is not None:
-            from feeds.run import Pipeline
-
-            self.pipeline.close()
-            self.pipeline = Pipeline(new, self.store, keep_index=True)
+            old, self.pipeline = self.pipeline, new
+            old.close()
 
     # -- the tick ------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -210,6 +239,10 @@ class Daemon:
         finished = self._running.acquire(timeout=timeout)
         if finished:
             self.pipeline.close()
+            with self._pending_lock:
+                pending, self._pending = self._pending, None
+            if pending is not None:
+                pending.close()
             self.store.close()
             log.info("daemon stopped after %d ticks", self.ticks)
         else:
@@ -231,7 +264,7 @@ def _leave(code: int) -> None:
 
 def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     from feeds.config import load_config
-    from feeds.errors import LockedError
+    from feeds.errors import ConfigError, LockedError
     from feeds.lock import StoreLock
     from feeds.run import policy_for
 
@@ -239,7 +272,11 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     for s in cfg.sources:
         policy_for(cfg, s.interval)  # and the scheduling policy it makes must be valid
     verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
-    setup_logging(cfg, verbose, quiet)
+    try:
+        setup_logging(cfg, verbose, quiet)
+    except OSError as e:
+        raise ConfigError(str(config_path), "daemon.log_file", f"a file that can be opened for appending ({e})",
+                          str(cfg.daemon.log_file)) from e
     lock = StoreLock(cfg.store_path)
     try:
         lock.acquire()

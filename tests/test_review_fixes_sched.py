@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
+import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
-from test_daemon import daemons
+from test_daemon import Daemon as DaemonProcess
+from test_daemon import daemon_config, daemons
 from test_scheduling_pipeline import (
     Clock,
     FeedServer,
@@ -34,7 +37,8 @@ from test_scheduling_pipeline import (
 )
 
 from feeds import schedule
-from feeds.config import parse_config
+from feeds.config import load_config, parse_config
+from feeds.daemon import Daemon
 from feeds.errors import ConfigError
 from feeds.run import TEST_POLICY_ENV, Pipeline
 from feeds.store import Store
@@ -295,6 +299,66 @@ def test_freshness_hints(cache_control: str | None, expires: str | None, stored:
 
 
 # --------------------------------------------------------------------------------------------
+# 5. a reload whose log file cannot be opened
+
+
+def _daemon_at(path: Path) -> Daemon:
+    """An in-process daemon on the config at `path`, with its store and pipeline (no scheduler)."""
+    cfg = load_config(path)
+    d = Daemon(path, cfg)
+    d.store = Store.open(cfg.store_path)
+    d.pipeline = Pipeline(cfg, d.store, keep_index=True)
+    return d
+
+
+def _close(d: Daemon) -> None:
+    d.pipeline.close()
+    if d._pending is not None:
+        d._pending.close()
+    d.store.close()
+
+
+def test_reload_with_an_unopenable_log_file_keeps_the_previous_config(tmp_path: Path, server: FeedServer,
+                                                                      caplog: pytest.LogCaptureFixture,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TEST_POLICY_ENV, raising=False)
+    server.routes["/f"] = conditional("f", lambda: 1)
+    path = tmp_path / "feeds.toml"
+    path.write_text(config_text([("f", server.url("/f"))]), encoding="utf-8")
+    d = _daemon_at(path)
+    try:
+        old_cfg, old_pipeline = d.cfg, d.pipeline
+        (tmp_path / "afile").write_text("a file where the log directory would be")
+        path.write_text(config_text([("f", server.url("/f"))], extra='[daemon]\nlog_file = "afile/feeds.log"'),
+                        encoding="utf-8")
+        caplog.set_level(logging.INFO, logger="feeds")
+        assert d.reload() is False
+        assert d.cfg is old_cfg and d._pending is None
+        assert "reload failed, keeping the previous config" in caplog.text
+        assert f"{path}: daemon.log_file: expected a file that can be opened for appending" in caplog.text
+        d.tick()
+        assert d.pipeline is old_pipeline and server.count("/f") == 1
+    finally:
+        _close(d)
+
+
+def test_daemon_still_stops_after_a_failed_reload(tmp_path: Path, daemons: list[DaemonProcess],
+                                                  server: FeedServer) -> None:
+    server.routes["/f"] = conditional("f", lambda: 1)
+    cfg = daemon_config(tmp_path, [("f", server.url("/f"))])
+    d = DaemonProcess(cfg)
+    daemons.append(d)
+    d.wait_for(lambda: server.count("/f") >= 1, "the first fetch")  # signal handlers are installed
+    (tmp_path / "afile").write_text("a file where the log directory would be")
+    cfg.write_text(cfg.read_text().replace("shutdown_timeout = 2", 'shutdown_timeout = 2\nlog_file = "afile/x.log"'))
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for(lambda: "reload failed" in d.log(), "the reload to fail")
+    rc, _ = d.terminate(timeout=30)  # before the fix the control thread had died: SIGTERM did nothing
+    assert rc == 0, d.log()
+    assert "daemon.log_file" in d.log() and "daemon stopped" in d.log()
+
+
+# --------------------------------------------------------------------------------------------
 # 6. channel regexes that compile alone but not joined
 
 
@@ -329,3 +393,40 @@ def test_feeds_check_rejects_a_joined_regex_that_feeds_run_could_not_compile(tmp
         assert res.returncode == 2, res.stderr
         assert f"feeds: config error: {cfg}: channels.all.regex: expected regular expressions" in res.stderr
         assert "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# 6b. the daemon's side of 6: a reload is checked, and its pipeline built, before it is accepted
+
+
+def test_reload_of_a_regex_the_matcher_cannot_join_keeps_the_running_pipeline(
+        tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TEST_POLICY_ENV, raising=False)
+    server.routes["/f"] = conditional("f", lambda: 1)
+    server.routes["/g"] = conditional("g", lambda: 1)
+    path = tmp_path / "feeds.toml"
+    path.write_text(config_text([("f", server.url("/f"))]), encoding="utf-8")
+    d = _daemon_at(path)
+    try:
+        d.tick()
+        old_cfg, old_pipeline = d.cfg, d.pipeline
+        bad = config_text([("f", server.url("/f")), ("g", server.url("/g"))])
+        path.write_text(bad.replace("match_all = true", 'regex = ["(?i)ukraine"]'), encoding="utf-8")
+        caplog.set_level(logging.INFO, logger="feeds")
+        assert d.reload() is False
+        assert "reload failed, keeping the previous config" in caplog.text and "channels.all.regex" in caplog.text
+        assert d.cfg is old_cfg
+        caplog.clear()
+        d.tick()  # still the running (open) pipeline, no "tick failed"
+        assert d.pipeline is old_pipeline
+        assert "tick failed" not in caplog.text
+        # a good reload: the next tick swaps in the pipeline the reload built
+        path.write_text(bad, encoding="utf-8")
+        assert d.reload() is True
+        built = d._pending
+        assert built is not None and built.cfg is d.cfg
+        d.tick()
+        assert d.pipeline is built and server.count("/g") == 1
+    finally:
+        _close(d)
