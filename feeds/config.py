@@ -22,6 +22,10 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 60}  # a bare number means minutes
 FORMATS = ("atom", "json", "rss", "html")
+# characters XML 1.0 does not allow (C0 controls but tab, LF and CR; U+FFFE, U+FFFF; lone surrogates):
+# config text ends up in published documents (titles, descriptions, source names, author)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_TEXT = "text without control characters"
 
 
 def compile_patterns(patterns: tuple[str, ...] | list[str]) -> re.Pattern[str]:
@@ -166,6 +170,8 @@ class _Reader:
         value = self.get(name, str, "a string", default)
         if required and not (value or "").strip():
             raise self.fail(name, "a non-empty string", value)
+        if value is not None and _NOT_XML.search(value):
+            raise self.fail(name, _TEXT, value)
         return value
 
     def number(self, name: str, default: float, *, lo: float, hi: float, integer: bool = False) -> Any:
@@ -184,6 +190,8 @@ class _Reader:
         for i, v in enumerate(value):
             if not isinstance(v, str) or (nonempty_items and not v.strip()):
                 raise ConfigError(self.file, f"{self.key(name)}[{i}]", "a non-empty string", v)
+            if _NOT_XML.search(v):
+                raise ConfigError(self.file, f"{self.key(name)}[{i}]", _TEXT, v)
         return tuple(value)
 
     def duration(self, name: str, default: timedelta | None, *, lo: timedelta, hi: timedelta) -> Any:

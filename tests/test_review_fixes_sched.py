@@ -430,3 +430,38 @@ def test_reload_of_a_regex_the_matcher_cannot_join_keeps_the_running_pipeline(
         assert d.pipeline is built and server.count("/g") == 1
     finally:
         _close(d)
+
+
+# --------------------------------------------------------------------------------------------
+# 8. control characters in config text that is published
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('title = "All"', 'title = "All\\u000bnews"', "channels.all.title"),
+        ('title = "All"', 'title = "All"\ndescription = "every\\u0000thing"', "channels.all.description"),
+        ('name = "f"', 'name = "f\\u001fsource"', "sources[0].name"),
+        ('dir = "out"', 'dir = "out"\ntitle = "my \\u0008feeds"', "output.title"),
+        ('dir = "out"', 'dir = "out"\nauthor = "me\\u000c"', "output.author"),
+        ('dir = "out"', 'dir = "out"\ntitle = "\\uffff"', "output.title"),
+        ("match_all = true", 'include = ["ok", "not\\u0001ok"]', "channels.all.include[1]"),
+    ],
+)
+def test_control_characters_in_config_text_are_rejected(tmp_path: Path, old: str, new: str, key: str) -> None:
+    cfg = write_config(tmp_path, [("f", "http://127.0.0.1:9/f")])
+    text = cfg.read_text()
+    assert old in text
+    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert (e.value.file, e.value.key, e.value.expected) == (str(cfg), key, "text without control characters")
+    res = feeds_cli(cfg, "check")
+    assert res.returncode == 2 and f"{cfg}: {key}: expected text without control characters" in res.stderr
+
+
+def test_tabs_and_newlines_in_config_text_are_fine(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [("f", "http://127.0.0.1:9/f")])
+    cfg.write_text(cfg.read_text().replace('title = "All"', 'title = "All\\tof it"\ndescription = """one\r\ntwo"""'),
+                   encoding="utf-8")
+    assert load_config(cfg).channels[0].title == "All\tof it"
