@@ -31,6 +31,7 @@ import http.cookiejar
 import os
 import re
 import socket
+import stat
 import string
 import threading
 import time
@@ -106,6 +107,12 @@ class _Guard:
             if self.expired:
                 _shutdown(sock)
 
+    def detach(self, sock: socket.socket | None) -> None:
+        """The connection of `sock` goes back to the pool: another fetch may use it from now on."""
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+
     def _fire(self) -> None:
         with self._lock:
             self.expired = True
@@ -175,24 +182,44 @@ def _guarded_pools() -> dict[str, type]:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     class GuardedHTTPConnection(HTTPConnection):
+        feeds_guard: _Guard | None = None
+
         def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
-            guard = getattr(_local, "guard", None)
+            guard = self.feeds_guard = getattr(_local, "guard", None)
             if guard is not None:
                 guard.attach(self.sock)
             return super().getresponse()
 
     class GuardedHTTPSConnection(HTTPSConnection):
+        feeds_guard: _Guard | None = None
+
         def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
-            guard = getattr(_local, "guard", None)
+            guard = self.feeds_guard = getattr(_local, "guard", None)
             if guard is not None:
                 guard.attach(self.sock)
             return super().getresponse()
 
+    def put_back(pool: Any, conn: Any) -> None:
+        """A connection returned to the pool (a body read to its end, a 304, a drained redirect) is no
+        longer its fetch's: that fetch's deadline must not shut down the socket another fetch now uses."""
+        guard = getattr(conn, "feeds_guard", None)
+        if guard is not None:
+            conn.feeds_guard = None
+            guard.detach(conn.sock)
+
     class GuardedHTTPPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
 
+        def _put_conn(self, conn: Any) -> None:
+            put_back(self, conn)
+            super()._put_conn(conn)
+
     class GuardedHTTPSPool(HTTPSConnectionPool):
         ConnectionCls = GuardedHTTPSConnection
+
+        def _put_conn(self, conn: Any) -> None:
+            put_back(self, conn)
+            super()._put_conn(conn)
 
     return {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
 
@@ -478,12 +505,15 @@ class Fetcher:
             return sem
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-              headers: Mapping[str, str] | None = None) -> FetchResult:
+              headers: Mapping[str, str] | None = None, validators_url: str | None = None) -> FetchResult:
+        """Fetch a source. The validators go only to `validators_url` (default: `url`), the URL that gave
+        them: another hop of a redirect could answer 304 for a document never read. The source's own
+        `headers` go to every hop of its origin; Authorization and Cookie among them not to another."""
         start = time.monotonic()
         try:
             if url.startswith("file:"):
                 return self._fetch_file(url, etag, start)
-            return self._fetch_http(url, etag, last_modified, headers or {}, start)
+            return self._fetch_http(url, etag, last_modified, headers or {}, start, validators_url or url)
         except Exception as e:  # a source's fault must never escape as an exception
             return FetchResult(url=url, error=f"{type(e).__name__}: {e}"[:500], error_kind="internal",
                                elapsed=time.monotonic() - start)
@@ -496,10 +526,17 @@ class Fetcher:
             validator = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
             if etag is not None and etag == validator:
                 return FetchResult(url=url, status=304, etag=validator, elapsed=time.monotonic() - start)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block for ever, /dev/zero never end
+                return FetchResult(url=url, error=f"{path.name} is not a regular file", error_kind="io",
+                                   elapsed=time.monotonic() - start)
             if st.st_size > self.cfg.max_bytes:
                 return FetchResult(url=url, error=f"file larger than {self.cfg.max_bytes} bytes",
                                    error_kind="too-large", elapsed=time.monotonic() - start)
-            body = path.read_bytes()
+            with path.open("rb") as f:
+                body = f.read(self.cfg.max_bytes + 1)  # a file grown since stat() is still capped
+            if len(body) > self.cfg.max_bytes:
+                return FetchResult(url=url, error=f"file larger than {self.cfg.max_bytes} bytes",
+                                   error_kind="too-large", elapsed=time.monotonic() - start)
         except OSError as e:
             return FetchResult(url=url, error=f"cannot read {path.name}: {e.strerror or e}", error_kind="io",
                                elapsed=time.monotonic() - start)
@@ -525,11 +562,11 @@ class Fetcher:
         return b"".join(chunks)
 
     def _fetch_http(self, url: str, etag: str | None, last_modified: str | None,
-                    extra: Mapping[str, str], start: float) -> FetchResult:
+                    extra: Mapping[str, str], start: float, validators_url: str) -> FetchResult:
         guard = _Guard(start + self.cfg.deadline - time.monotonic())
         _local.guard = guard
         try:
-            res = self._fetch_hops(url, etag, last_modified, extra, start)
+            res = self._fetch_hops(url, etag, last_modified, extra, start, validators_url)
         finally:
             guard.cancel()
             _local.guard = None
@@ -545,14 +582,14 @@ class Fetcher:
         cfg = self.cfg
         pool = self.pool_manager.connection_from_host(t.host, t.port, t.scheme,
                                                       pool_kwargs=self._tls_kwargs() if t.scheme == "https" else None)
-        timeout = self._timeout(connect=cfg.connect_timeout,
+        timeout = self._timeout(connect=min(cfg.connect_timeout, max(0.1, deadline - time.monotonic())),
                                 read=min(cfg.read_timeout, max(0.1, deadline - time.monotonic())))
         return pool.urlopen("GET", t.path, body=None, headers=headers, retries=False, redirect=False,
                             assert_same_host=False, timeout=timeout, preload_content=False, decode_content=False,
                             chunked=False)
 
     def _fetch_hops(self, url: str, etag: str | None, last_modified: str | None,
-                    extra: Mapping[str, str], start: float) -> FetchResult:
+                    extra: Mapping[str, str], start: float, validators_url: str) -> FetchResult:
         x = self._x
         cfg = self.cfg
         deadline = start + cfg.deadline
@@ -561,10 +598,16 @@ class Fetcher:
         all_permanent = True
         hops = 0
         seen = {url}
+        origin: _Target | None = None  # the first hop's: a redirect elsewhere gets no Authorization or Cookie
         while True:
             try:
                 t = self._target(current)
-                headers = self._headers(t, extra, etag, last_modified)
+                if origin is not None and extra and not _same_origin(origin, t):
+                    extra = {k: v for k, v in extra.items() if k.lower() not in _ORIGIN_ONLY}
+                here = current == validators_url
+                headers = self._headers(t, extra, etag if here else None, last_modified if here else None)
+                if origin is None:
+                    origin = t
             except _BadURL as e:
                 return self._fail(url, f"invalid URL ({_short(e)})", "url", start)
             except _BadHeader as e:
@@ -597,8 +640,13 @@ class Fetcher:
                     if status in PERMANENT + TEMPORARY and h.get("Location"):
                         _drain(resp)  # a redirect's small body is read so its connection can be reused
                         hops += 1
-                        target = urljoin(current, h["Location"])
-                        if urlsplit(target).scheme not in ("http", "https"):
+                        try:
+                            target = urljoin(current, h["Location"])
+                            scheme = urlsplit(target).scheme
+                        except ValueError as e:  # "http://[::1": not a URL
+                            return self._fail(url, f"redirect to an invalid URL ({_short(e)})", "redirects",
+                                              start, status)
+                        if scheme not in ("http", "https"):
                             return self._fail(url, f"redirect to a non-HTTP URL {redact(target)}", "redirects",
                                               start, status)
                         if hops > cfg.max_redirects or target in seen:
@@ -652,6 +700,21 @@ class Fetcher:
 
     def _fail(self, url: str, why: str, kind: str, start: float, status: int | None = None) -> FetchResult:
         return FetchResult(url=url, status=status, error=why, error_kind=kind, elapsed=time.monotonic() - start)
+
+
+_ORIGIN_ONLY = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def _same_origin(a: _Target, b: _Target) -> bool:
+    """Whether a redirect from `a` to `b` may carry the source's credentials: the same host, and the same
+    scheme and port, or http upgraded to https on the default ports (what requests allowed)."""
+    if a.host != b.host:
+        return False
+    pa, pb = a.port or _DEFAULT_PORT.get(a.scheme), b.port or _DEFAULT_PORT.get(b.scheme)
+    if a.scheme == b.scheme:
+        return pa == pb
+    return (a.scheme, b.scheme) == ("http", "https") and (pa, pb) == (80, 443)
 
 
 def _close(resp: BaseHTTPResponse) -> None:

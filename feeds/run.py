@@ -141,6 +141,19 @@ def _hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
+def _validators(row: SourceRow, res: FetchResult) -> dict[str, Any]:
+    """The validators to store after a successful fetch, with the URL that gave them: a response's own
+    (the ones it lacks kept from before if they came from the same URL), or the stored ones unchanged."""
+    if res.etag is None and res.last_modified is None:
+        return {"etag": row.etag, "last_modified": row.last_modified, "validators_url": row.validators_url}
+    answered = res.final_url or res.url
+    if answered == (row.validators_url or row.fetch_url or row.url):
+        return {"etag": res.etag if res.etag is not None else row.etag,
+                "last_modified": res.last_modified if res.last_modified is not None else row.last_modified,
+                "validators_url": answered}
+    return {"etag": res.etag, "last_modified": res.last_modified, "validators_url": answered}
+
+
 def history_of(row: SourceRow, host_retry: Mapping[str, float],
                changes: Mapping[str, Any] | None = None) -> schedule.History:
     """The schedule's view of a source: its row, with `changes` (column -> new value) applied if given."""
@@ -328,7 +341,7 @@ class Pipeline:
     def _fetch(self, row: SourceRow) -> FetchResult:
         # validators are sent back exactly as received; a moved source is fetched at its new URL
         return self.fetcher.fetch(row.fetch_url or row.url, etag=row.etag, last_modified=row.last_modified,
-                                  headers=self.headers.get(row.url))
+                                  headers=self.headers.get(row.url), validators_url=row.validators_url)
 
     # -- one source ----------------------------------------------------------------------------
     def process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
@@ -370,7 +383,9 @@ class Pipeline:
         # permanent redirects: move only after the redirect has persisted (schedule.should_move)
         prev = (schedule.RedirectSeen(row.redirect_target, _dt(row.redirect_first_seen) or now, row.redirect_count)
                 if row.redirect_target else None)
-        seen = schedule.observe_redirect(prev, 301 if res.permanent_redirect else (res.status or 0),
+        # a permanent redirect counts towards moving the source only when its target answered: a 301 to a
+        # URL that fails clears the record (observe_redirect), so a source never moves to a dead URL
+        seen = schedule.observe_redirect(prev, 301 if res.permanent_redirect and not error else (res.status or 0),
                                          res.permanent_redirect, now)
         common.update(redirect_target=seen.target if seen else None,
                       redirect_first_seen=seen.first_seen.timestamp() if seen else None,
@@ -395,8 +410,7 @@ class Pipeline:
             # 304 or the same body: only validators and schedule change; written with others (flush_validators)
             values = dict(common, last_success=nowts, last_error=None, consecutive_failures=0,
                           first_failure_at=None,
-                          etag=res.etag if res.etag is not None else row.etag,
-                          last_modified=res.last_modified if res.last_modified is not None else row.last_modified)
+                          **_validators(row, res))
             out.not_modified = bool(res.not_modified)
             out.unchanged_body = not res.not_modified
             decision = scheduled(values)
@@ -426,8 +440,7 @@ class Pipeline:
             else:
                 values = dict(common, last_success=nowts, last_error=None, consecutive_failures=0,
                               first_failure_at=None,
-                              etag=res.etag if res.etag is not None else row.etag,
-                              last_modified=res.last_modified if res.last_modified is not None else row.last_modified)
+                              **_validators(row, res))
                 if res.not_modified:
                     out.not_modified = True
                 elif parsed is None:

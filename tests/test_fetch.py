@@ -260,7 +260,8 @@ def test_connections_are_kept_across_200_304_and_redirects(srv: Loopback, fetche
     srv.routes["/tmp"] = lambda req: Response(307, b"", {"Location": "/g"})
     results = [fetcher.fetch(srv.url("/f")), fetcher.fetch(srv.url("/f"), etag=etag),
                fetcher.fetch(srv.url("/f"), etag=etag), fetcher.fetch(srv.url("/g")),
-               fetcher.fetch(srv.url("/old"), etag=etag), fetcher.fetch(srv.url("/tmp")), fetcher.fetch(srv.url("/f"))]
+               fetcher.fetch(srv.url("/old"), etag=etag, validators_url=srv.url("/f")),
+               fetcher.fetch(srv.url("/tmp")), fetcher.fetch(srv.url("/f"))]
     assert [r.status for r in results] == [200, 304, 304, 200, 304, 200, 200]
     assert all(r.ok for r in results) and results[3].body == FEED and results[5].body == FEED
     assert len(srv.requests) == 9 and len(accepted) == 1  # one TCP connection for all nine requests
@@ -373,3 +374,121 @@ def test_https_to_a_plain_http_server_is_a_connect_failure(srv: Loopback, fetche
     srv.routes["/f"] = static(FEED)
     r = fetcher.fetch(f"https://127.0.0.1:{srv.port}/f")
     assert not r.ok and r.error_kind == "connect", r
+
+
+# -- redirects: what goes to another hop (found by a review) -----------------------------------------
+
+
+def test_a_sources_credentials_and_cookie_stay_on_its_origin(srv: Loopback, fetcher: Fetcher) -> None:
+    other = Loopback()
+    try:
+        srv.routes["/f"] = lambda req: Response(302, b"", {"Location": f"http://localhost:{other.port}/g"})
+        srv.routes["/same"] = lambda req: Response(302, b"", {"Location": "/h"})
+        srv.routes["/h"] = static(FEED)
+        other.routes["/g"] = static(FEED)
+        secret = {"Authorization": "Bearer SECRET", "Cookie": "sid=SECRET", "X-Feed": "1"}
+        assert fetcher.fetch(srv.url("/f"), headers=secret).ok
+        assert srv.requests[0].headers["authorization"] == "Bearer SECRET"
+        sent = other.requests[0].headers
+        assert "authorization" not in sent and "cookie" not in sent and sent["x-feed"] == "1"
+        # a redirect within the origin keeps them
+        assert fetcher.fetch(srv.url("/same"), headers=secret).ok
+        assert srv.hits("/h")[0].headers["authorization"] == "Bearer SECRET"
+        assert srv.hits("/h")[0].headers["cookie"] == "sid=SECRET"
+    finally:
+        other.close()
+
+
+def test_validators_go_only_to_the_url_that_gave_them(srv: Loopback, fetcher: Fetcher) -> None:
+    def conditional(req: Request) -> Response:
+        if req.headers.get("if-modified-since") or req.headers.get("if-none-match"):
+            return Response(304, b"", {})
+        return Response(200, FEED, {"Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
+
+    srv.routes["/old"] = lambda req: Response(302, b"", {"Location": "/new"})
+    srv.routes["/new"] = conditional
+    # the source used to serve its feed at /old (its validators came from there); now /old redirects
+    r = fetcher.fetch(srv.url("/old"), etag='"a"', last_modified="Wed, 01 Jan 2025 00:00:00 GMT")
+    assert r.status == 200 and r.body == FEED  # /new was read, not answered 304 for a document never seen
+    assert "if-none-match" not in srv.hits("/new")[0].headers
+    # validators that /new gave are sent to /new, behind the same redirect
+    r = fetcher.fetch(srv.url("/old"), last_modified=r.last_modified, validators_url=r.final_url)
+    assert r.status == 304 and srv.hits("/new")[1].headers["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+
+
+def test_a_redirect_to_an_invalid_url_is_a_redirect_error(srv: Loopback, fetcher: Fetcher) -> None:
+    srv.routes["/f"] = lambda req: Response(302, b"", {"Location": "http://[::1"})
+    r = fetcher.fetch(srv.url("/f"))
+    assert not r.ok and r.error_kind == "redirects" and "invalid URL" in (r.error or ""), r
+
+
+def test_the_deadline_bounds_a_redirect_hops_connect(srv: Loopback) -> None:
+    from test_faults import BlackHole
+
+    hole = BlackHole()
+    try:
+        srv.routes["/f"] = lambda req: Response(302, b"", {"Location": f"http://127.0.0.1:{hole.port}/x"})
+        f = Fetcher(Fetch(connect_timeout=30, read_timeout=30, deadline=1.0))
+        try:
+            r = f.fetch(srv.url("/f"))
+        finally:
+            f.close()
+        # the hop's connect is given what is left of the deadline, not the whole connect timeout
+        assert not r.ok and r.elapsed < 10, r
+    finally:
+        hole.close()
+
+
+def test_a_fetchs_deadline_never_cuts_a_connection_another_fetch_took_from_the_pool(srv: Loopback) -> None:
+    """Source 1 is redirected (its connection to the host goes back to the pool) to a host that never
+    answers, and runs into its deadline while source 2 uses that connection: source 2 is not touched."""
+    import threading
+
+    from test_faults import BlackHole
+
+    hole = BlackHole()
+    try:
+        def redirect(req: Request) -> Response:
+            time.sleep(0.5)
+            return Response(302, b"", {"Location": f"http://127.0.0.1:{hole.port}/x"})
+
+        def slow(req: Request) -> Response:
+            time.sleep(1.0)  # from 0.8 s to 1.8 s: still answering when source 1's deadline (1.5 s) passes
+            return Response(200, FEED, {})
+
+        srv.routes["/r"] = redirect
+        srv.routes["/slow"] = slow
+        f = Fetcher(Fetch(connect_timeout=5, read_timeout=5, deadline=1.5, per_host=4))
+        out: dict[str, Any] = {}
+
+        def one() -> None:
+            out["one"] = f.fetch(srv.url("/r"))
+
+        def two() -> None:
+            time.sleep(0.8)  # after source 1 gave its connection back
+            out["two"] = f.fetch(srv.url("/slow"))
+
+        threads = [threading.Thread(target=one), threading.Thread(target=two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        f.close()
+        assert not out["one"].ok
+        assert out["two"].ok and out["two"].body == FEED, out["two"]
+    finally:
+        hole.close()
+
+
+# -- file: sources ------------------------------------------------------------------------------------
+
+
+def test_a_file_source_that_is_not_a_regular_file_is_refused(tmp_path: Path, fetcher: Fetcher) -> None:
+    import os
+
+    fifo = tmp_path / "feed.fifo"
+    os.mkfifo(fifo)
+    r = fetcher.fetch(fifo.as_uri())  # reading it would block for ever
+    assert not r.ok and r.error_kind == "io" and "not a regular file" in (r.error or ""), r
+    r = fetcher.fetch("file:///dev/zero")  # reading it would never end
+    assert not r.ok and r.error_kind == "io", r

@@ -441,6 +441,40 @@ def test_an_interrupted_permanent_redirect_starts_over(rig_factory: Callable[...
     assert rig.row("mover").fetch_url == server.url("/new")
 
 
+def test_a_permanent_redirect_to_a_failing_url_never_moves_the_source(rig_factory: Callable[..., Rig],
+                                                                      server: FeedServer) -> None:
+    server.routes["/old"] = lambda req: Reply(301, b"", {"Location": server.url("/dead")})
+    server.routes["/dead"] = lambda req: Reply(404, b"not here", {})
+    rig = rig_factory([("mover", server.url("/old"))])
+    for _ in range(5):  # over two days: long enough for a redirect whose target answers to move it
+        rig.pipe.run(force_all=True)
+        rig.clock.advance(timedelta(hours=12))
+        row = rig.row("mover")
+        assert (row.fetch_url, row.redirect_target, row.redirect_count) == (None, None, 0)
+    assert (row.last_error or "").startswith("HTTP 404")
+
+
+def test_validators_behind_a_temporary_redirect_go_to_the_url_that_gave_them(
+        rig_factory: Callable[..., Rig], server: FeedServer) -> None:
+    server.routes["/temp"] = lambda req: Reply(302, b"", {"Location": server.url("/target")})
+    server.routes["/target"] = conditional("target", lambda: 1)
+    rig = rig_factory([("temp", server.url("/temp"))])
+    rig.pipe.run(force_all=True)
+    row = rig.row("temp")
+    assert (row.etag, row.validators_url) == ('"target-v1"', server.url("/target"))
+    rig.clock.advance(timedelta(hours=1))
+    rig.pipe.run(force_all=True)
+    assert "If-None-Match" not in server.requests("/temp")[-1].headers  # not to the redirect
+    assert server.requests("/target")[-1].headers.get("If-None-Match") == '"target-v1"'
+    assert rig.row("temp").last_status == 304
+    # the URL starts serving the feed itself: its validators are its own from then on
+    server.routes["/temp"] = conditional("temp", lambda: 1)
+    rig.clock.advance(timedelta(hours=1))
+    rig.pipe.run(force_all=True)
+    row = rig.row("temp")
+    assert (row.etag, row.validators_url) == ('"temp-v1"', server.url("/temp"))
+
+
 @pytest.mark.parametrize("status", [302, 307])
 def test_temporary_redirects_never_move_the_source(rig_factory: Callable[..., Rig], server: FeedServer,
                                                    status: int) -> None:

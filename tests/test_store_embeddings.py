@@ -66,14 +66,16 @@ def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Pat
     assert "item_vectors" not in before
     assert len(before["items"]) == 21 and len(before["sightings"]) == 1
 
-    Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors) -> 4 (archive_marks.written)
+    Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors) -> 4 (archive_marks.written) -> 5
     after = table_rows(db)
-    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 4
+    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 5
     assert after["item_embeddings"] == [] and after["item_vectors"] == []
     for name, rows in before.items():
         if name == "archive_marks":  # each channel's pages taken as written up to its archive's size
             assert after[name] == [(*r, sum(1 for a in before["archive_slots"] if a[0] == r[0])) for r in rows]
             assert rows
+        elif name == "sources":  # (5) the URL that gave the validators: not known, so the fetch URL's
+            assert after[name] == [(*r, None) for r in rows] and rows
         elif name != "meta":
             assert after[name] == rows, name
     assert query(db, "PRAGMA integrity_check") == [("ok",)] and query(db, "PRAGMA foreign_key_check") == []

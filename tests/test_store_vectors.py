@@ -187,7 +187,7 @@ def test_a_v2_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: P
     con.close()
     before = {t: query(db, f'SELECT * FROM "{t}" ORDER BY 1') for t in ("items", "stories", "item_keys")}
     Store.open(db).close()
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert stored(db) == {} and all(query(db, f'SELECT * FROM "{t}" ORDER BY 1') == rows for t, rows in before.items())
     load(cfg)
     assert len(stored(db)) == 21

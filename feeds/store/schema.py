@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 # 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings). 3: item_vectors (the
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 metadata = MetaData()
 
 meta = Table(
@@ -59,6 +59,9 @@ sources = Table(
     Column("last_new", Integer, nullable=False, default=0),
     Column("feed_title", Text),
     Column("site_link", Text),
+    # the URL that gave etag/last_modified (NULL: the fetch URL): they are sent to that URL only, never to
+    # another hop of a redirect, which could answer 304 for a document never read
+    Column("validators_url", Text),
 )
 
 hosts = Table(

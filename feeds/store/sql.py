@@ -60,6 +60,7 @@ class SourceRow:
     last_new: int
     feed_title: str | None
     site_link: str | None
+    validators_url: str | None = None
 
 
 _SOURCE_COLS = [f.name for f in fields(SourceRow)]
@@ -169,10 +170,17 @@ def _upgrade_3_to_4(c: Connection) -> None:
     c.execute(update(m).where(m.c.written.is_(None)).values(written=size))
 
 
+def _upgrade_4_to_5(c: Connection) -> None:
+    """Version 5 adds sources.validators_url (NULL: the validators came from the fetch URL, as every stored
+    one did unless a redirect answered; such a source gets a full response once and fresh validators)."""
+    if "validators_url" not in {col["name"] for col in inspect(c).get_columns("sources")}:
+        c.execute(text("ALTER TABLE sources ADD COLUMN validators_url TEXT"))
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5}
 
 
 class Store:
