@@ -273,7 +273,10 @@ class Pipeline:
                     queue.popleft()
                     refill()
                     done += 1
-                    outcome = self.process(row, result)
+                    try:
+                        outcome = self.process(row, result)
+                    except Exception as e:  # noqa: BLE001 - one source's data meeting a bug: the others still run
+                        outcome = self._failed_internally(row, result, e)
                     report.outcomes.append(outcome)
                     dirty |= outcome.channels
                     if progress:
@@ -344,6 +347,28 @@ class Pipeline:
                                   headers=self.headers.get(row.url), validators_url=row.validators_url)
 
     # -- one source ----------------------------------------------------------------------------
+    def _failed_internally(self, row: SourceRow, res: FetchResult, e: Exception) -> SourceOutcome:
+        """A source whose processing raised (its transaction rolled back): logged with the traceback, and
+        recorded as a failure in a transaction of its own, so it backs off like any failing source and
+        does not stop the run (if the store itself is failing, that is logged too)."""
+        error = f"internal error ({type(e).__name__}: {e})"[:300]
+        log.error("%s: %s; skipped this run", row.name, error, exc_info=e)
+        now = self.now()
+        nowts = now.timestamp()
+        values: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status, "last_error": error,
+                                  "consecutive_failures": row.consecutive_failures + 1,
+                                  "first_failure_at": row.first_failure_at or nowts}
+        try:
+            host_retry = self._host_retry if self._host_retry is not None else self.store.host_retry_after()
+            d = schedule.decide(history_of(row, host_retry, values), self.policy(row.url), key=row.url, now=now)
+            values.update(next_due=None if d.state == "gone" else d.next_due.timestamp(), state=d.state)
+            with self.store.tx() as c:
+                self.store.update_source(c, row.id, **values)
+        except Exception as e2:  # noqa: BLE001 - the store is failing too: the run goes on, and says so
+            log.error("%s: could not record the failure (%s: %s)", row.name, type(e2).__name__, e2)
+        return SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed,
+                             error=error)
+
     def process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
         try:
             return self._process(row, res)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
+import pytest
 from feedgen_util import rss
 
 from feeds.config import parse_config
@@ -216,3 +218,31 @@ def test_mark_dirty_flags_existing_channels_and_creates_missing_ones(tmp_path: P
     with store.tx() as c:
         store.mark_dirty(c, [])  # no statement
     store.close()
+
+
+def test_a_source_whose_processing_raises_does_not_stop_the_others(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    titles = {"a": ["Harbour bridge reopens after repairs", "Library extends weekend hours"],
+              "bad": ["Volcano ash grounds regional flights", "Chess prodigy wins national title"],
+              "c": ["Orchestra announces winter programme", "Farmers report record apple harvest"]}
+    feeds = {name: rss([{"title": t, "guid": f"{name}-{i}", "link": f"https://{name}.example/{i}",
+                         "date": NOW - timedelta(hours=i)} for i, t in enumerate(ts)]) for name, ts in titles.items()}
+    pipe, store, clock = setup(tmp_path, feeds)
+    real = Pipeline._ingest
+
+    def ingest(self: Pipeline, c: object, row: Any, *args: Any) -> None:
+        if row.name == "bad":  # a bug met only by this source's data
+            raise RuntimeError("boom")
+        real(self, c, row, *args)
+
+    monkeypatch.setattr(Pipeline, "_ingest", ingest)
+    rep = pipe.run(force_all=True)
+    assert [o.name for o in rep.failed] == ["bad"]
+    assert "internal error (RuntimeError: boom)" in (rep.failed[0].error or "")
+    assert rep.new_items == 4 and len(published(tmp_path)) == 4  # the others were stored and published
+    bad = next(r for r in store.sources() if r.name == "bad")
+    assert bad.consecutive_failures == 1 and "boom" in (bad.last_error or "") and bad.next_due is not None
+    assert store.last_runs(1)[0]["finished"] is not None and store.last_runs(1)[0]["failed"] == 1
+    monkeypatch.undo()  # the bug fixed: the source's items come in at its next fetch
+    clock.t = NOW + timedelta(days=1)
+    assert pipe.run(force_all=True).new_items == 2
