@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from feeds.errors import ConfigError
 
@@ -231,6 +231,14 @@ def _fmt(d: timedelta) -> str:
     return f"{s}s"
 
 
+def _path_string(r: _Reader, name: str, default: str) -> str:
+    """A path key: a non-empty string (an empty one would name the config file's directory)."""
+    value = str(r.string(name, default))
+    if not value.strip():
+        raise r.fail(name, "a non-empty path", value)
+    return value
+
+
 def _check_http_url(r: _Reader, name: str, value: str, *, slash: bool = False) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -255,12 +263,17 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
         except ValueError as e:
             raise r.fail("url", "an http(s) URL with a valid port", url) from e
     elif parts.scheme == "file":
-        url = Path(parts.path).resolve().as_uri() if parts.path else url
+        if parts.path:  # file:/abs/path, file:///abs/path; file:relative/path is relative to the config file
+            local = Path(unquote(parts.path))
+            url = (local if local.is_absolute() else base / local).resolve().as_uri()
     elif parts.scheme and len(parts.scheme) > 1:
         raise r.fail("url", "an http(s) URL, a file: URL or a path", url)
     else:
         url = (base / url).resolve().as_uri()
-    name = r.string("name") or (parts.hostname or Path(urlsplit(url).path).stem)
+    given = r.string("name")
+    if given is not None and not given.strip():
+        raise r.fail("name", "a non-empty string (or no name key: the URL's host or file name)", given)
+    name = given or (parts.hostname or Path(urlsplit(url).path).stem)
     interval = r.duration("interval", None, lo=timedelta(minutes=1), hi=timedelta(days=7))
     htable = r.get("headers", dict, "a table of header = value strings", {})
     headers = []
@@ -314,7 +327,30 @@ def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...])
                    description, tuple(dict.fromkeys(formats)))
 
 
+_USERINFO = re.compile(r"(?<=//)[^/?#\s'\"]*@")
+
+
+def _redact(value: Any) -> Any:
+    """A value for an error message with any URL's user:password replaced by ***."""
+    if isinstance(value, str):
+        return _USERINFO.sub("***@", value)
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
 def parse_config(text: str, path: Path) -> Config:
+    """The config in `text` (read from `path`); ConfigError naming the key. URL credentials are never
+    echoed in the message."""
+    try:
+        return _parse_config(text, path)
+    except ConfigError as e:
+        if _redact(str(e)) == str(e):
+            raise
+        raise ConfigError(e.file, e.key, _redact(e.expected), _redact(e.got)) from None
+
+
+def _parse_config(text: str, path: Path) -> Config:
     file = str(path)
     try:
         data = tomllib.loads(text)
@@ -324,7 +360,7 @@ def parse_config(text: str, path: Path) -> Config:
     top = _Reader(file, data, "")
 
     o = top.table_of("output")
-    out_dir = base / o.string("dir", "output")
+    out_dir = base / _path_string(o, "dir", "output")
     base_url = o.string("base_url", "http://127.0.0.1:8080/")
     base_url = _check_http_url(o, "base_url", base_url, slash=True)
     formats = o.strings("formats") or ("atom",)
@@ -351,7 +387,7 @@ def parse_config(text: str, path: Path) -> Config:
     o.done()
 
     s = top.table_of("store")
-    store_path = base / s.string("path", "feeds.db")
+    store_path = base / _path_string(s, "path", "feeds.db")
     s.done()
 
     f = top.table_of("fetch")
@@ -429,9 +465,17 @@ def parse_config(text: str, path: Path) -> Config:
     names: dict[str, int] = {}
     for i, src in enumerate(sources):
         if src.name in names:
+            if "name" not in raw_sources[i]:  # the name was taken from the URL: the user wrote none
+                raise ConfigError(file, f"sources[{i}].name", f"a name not already used by sources[{names[src.name]}]: "
+                                  f'add name = "..." to this source (it has none, and the one taken from its URL, '
+                                  f"{src.name!r}, is used)", src.url)
             raise ConfigError(file, f"sources[{i}].name", f"a name not already used by sources[{names[src.name]}]",
                               src.name)
         names[src.name] = i
+    for j, ref in enumerate(stories.prefer_sources):
+        if ref not in names:
+            what = "the name of a configured source" + (" (its name, not its URL)" if ref in seen else "")
+            raise ConfigError(file, f"stories.prefer_sources[{j}]", what, ref)
 
     raw_channels = top.get("channels", dict, "a table of channels ([channels.<slug>])", {})
     channels = tuple(_channel(file, slug, t, formats) for slug, t in raw_channels.items())
@@ -469,7 +513,31 @@ def load_config(path: Path) -> Config:
         raise ConfigError(str(path), "", "an existing config file (try `feeds init`)") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "", f"a readable UTF-8 file ({e})") from e
-    return parse_config(text, path)
+    cfg = parse_config(text, path)
+    check_paths(cfg)
+    return cfg
+
+
+def check_paths(cfg: Config) -> None:
+    """The paths feeds creates (output.dir, store.path, daemon.log_file) against the file system: one
+    that exists as the wrong kind, or that lies under a file, is a config error before anything is
+    touched (it was an OSError half-way through a run, or when the daemon started)."""
+    file = str(cfg.path)
+    wanted: list[tuple[str, Path, bool]] = [("output.dir", cfg.output.dir, True), ("store.path", cfg.store_path, False)]
+    if cfg.daemon.log_file is not None:
+        wanted.append(("daemon.log_file", cfg.daemon.log_file, False))
+    for key, path, directory in wanted:
+        try:
+            if path.exists():
+                if path.is_dir() != directory:
+                    raise ConfigError(file, key, "a directory (it is a file)" if directory
+                                      else "a file path (it is a directory)", str(path))
+                continue
+            parent = next((q for q in path.parents if q.exists()), None)
+        except OSError:  # not ours to judge (a directory we may not search): the command will say
+            continue
+        if parent is not None and not parent.is_dir():
+            raise ConfigError(file, key, f"a path under a directory ({parent} is a file)", str(path))
 
 
 def starter_config() -> dict[str, Any]:

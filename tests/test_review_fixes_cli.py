@@ -1,0 +1,212 @@
+"""What the user sees from the `feeds` command when things go wrong (found by a review): one line on stderr
+naming the file or port involved, never a raw traceback; config problems caught before anything is touched;
+readers (`status`, `explain`) that never write to the store. Real SQLite files under tmp_path, real loopback
+HTTP; the CLI runs as a subprocess where the bug is about what the user sees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.config import load_config
+from feeds.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RSS = b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link>
+<item><title>Harbour bridge reopens after repairs</title><link>https://wire.example/1</link>
+<guid>https://wire.example/1</guid><pubDate>Mon, 03 Jun 2024 10:00:00 GMT</pubDate></item>
+<item><title>City council approves new budget</title><link>https://wire.example/2</link>
+<guid>https://wire.example/2</guid><pubDate>Mon, 03 Jun 2024 11:00:00 GMT</pubDate></item>
+</channel></rss>
+"""
+
+CONFIG = """\
+[output]
+dir = "out"
+[store]
+path = "var/feeds.db"
+[[sources]]
+url = "feed.xml"
+name = "Wire"
+[channels.all]
+title = "All"
+match_all = true
+"""
+
+
+def env() -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if k != "FEEDS_CONFIG"}
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def feeds(*args: str, cwd: Path, timeout: float = 120, module: str = "feeds.cli",
+          prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*prefix, sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env(), stdin=subprocess.DEVNULL)
+
+
+def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
+    """stderr is exactly one `feeds: ...` line (no traceback)."""
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("feeds: "), r.stderr
+    return lines[0]
+
+
+def site(tmp_path: Path, config: str = CONFIG) -> Path:
+    """A config (with one local source) in tmp_path/site; returns the config's path."""
+    d = tmp_path / "site"
+    d.mkdir(exist_ok=True)
+    (d / "feed.xml").write_bytes(RSS)
+    (d / "feeds.toml").write_text(config)
+    return d / "feeds.toml"
+
+
+def files_under(d: Path) -> set[str]:
+    return {str(p.relative_to(d)) for p in d.rglob("*")}
+
+
+@pytest.fixture
+def ran(tmp_path: Path) -> Path:
+    """A site whose store holds one run."""
+    cfg = site(tmp_path)
+    r = feeds("-c", str(cfg), "run", cwd=cfg.parent)
+    assert r.returncode == 0, r.stderr
+    return cfg
+
+
+def _can_drop_dac() -> bool:
+    if os.geteuid() != 0:
+        return True
+    if shutil.which("setpriv") is None:
+        return False
+    r = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", "true"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+# root ignores directory permissions: run the command without the capabilities that let it
+NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--") if os.geteuid() == 0 else ()
+
+
+# -- 1. errors as one line, not tracebacks -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key,old,new", [
+    ("output.dir", 'dir = "out"', 'dir = "blocker/out"'),
+    ("output.dir", 'dir = "out"', 'dir = "blocker"'),
+    ("store.path", 'path = "var/feeds.db"', 'path = "adir"'),
+    ("daemon.log_file", "[[sources]]", '[daemon]\nlog_file = "blocker/feeds.log"\n[[sources]]'),
+])
+def test_path_under_a_file_or_of_the_wrong_kind_is_a_config_error_before_anything(
+        tmp_path: Path, key: str, old: str, new: str) -> None:
+    cfg = site(tmp_path, CONFIG.replace(old, new))
+    (cfg.parent / "blocker").write_text("a file")
+    (cfg.parent / "adir").mkdir()
+    before = files_under(cfg.parent)
+    for command in ("check", "run", "daemon"):
+        r = feeds("-c", str(cfg), command, cwd=cfg.parent, timeout=60)
+        assert r.returncode == 2, (command, r.stderr)
+        line = one_line_error(r)
+        assert str(cfg) in line and key in line, line
+        assert files_under(cfg.parent) == before  # no store, no lock file, no output
+
+
+# -- 2. Ctrl-C leaves at once ----------------------------------------------------------------------------
+
+
+# -- 3, 4, 8, 9, 11: config ------------------------------------------------------------------------------
+
+def test_relative_file_url_resolves_against_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = site(tmp_path, CONFIG.replace('url = "feed.xml"', 'url = "file:feed.xml"'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(cfg).sources[0].url == (cfg.parent / "feed.xml").resolve().as_uri()
+    r = feeds("-c", str(cfg), "run", cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert "Harbour bridge" in (cfg.parent / "out" / "all.atom").read_text()
+
+
+@pytest.mark.parametrize("table,key", [("store", "path"), ("output", "dir")])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_path_is_a_config_error_and_nothing_is_written(tmp_path: Path, table: str, key: str,
+                                                           value: str) -> None:
+    text = CONFIG.replace('path = "var/feeds.db"', "").replace('dir = "out"', "")
+    cfg = site(tmp_path, text.replace(f"[{table}]\n", f'[{table}]\n{key} = "{value}"\n'))
+    before = files_under(tmp_path)
+    for command in ("check", "run"):
+        r = feeds("-c", str(cfg), command, cwd=cfg.parent)
+        assert r.returncode == 2, r.stderr
+        assert f"{table}.{key}" in one_line_error(r)
+    assert files_under(tmp_path) == before
+
+
+def test_blank_source_name_is_a_config_error(tmp_path: Path) -> None:
+    cfg = site(tmp_path, CONFIG.replace('name = "Wire"', 'name = "   "'))
+    with pytest.raises(ConfigError) as ei:
+        load_config(cfg)
+    assert ei.value.key == "sources[0].name"
+
+
+def test_unknown_prefer_sources_entry_is_a_config_error(tmp_path: Path) -> None:
+    cfg = site(tmp_path, CONFIG + '[stories]\nprefer_sources = ["Wire", "Nope"]\n')
+    with pytest.raises(ConfigError) as ei:
+        load_config(cfg)
+    assert ei.value.key == "stories.prefer_sources[1]" and ei.value.got == "Nope"
+    ok = site(tmp_path, CONFIG + '[stories]\nprefer_sources = ["Wire"]\n')
+    assert load_config(ok).stories.prefer_sources == ("Wire",)
+    by_url = site(tmp_path, CONFIG.replace('url = "feed.xml"', 'url = "https://wire.example/rss"')
+                  + '[stories]\nprefer_sources = ["https://wire.example/rss"]\n')
+    with pytest.raises(ConfigError) as ei:
+        load_config(by_url)
+    assert "name" in ei.value.expected
+
+
+@pytest.mark.parametrize("sources", [
+    '[[sources]]\nurl = "https://user:s3cret@x.example/a"\n[[sources]]\nurl = "https://user:s3cret@x.example/a"\n'
+    'name = "two"\n',
+    '[[sources]]\nurl = "https://user:s3cret@x.example:99999/a"\n',
+])
+def test_config_errors_never_echo_url_credentials(tmp_path: Path, sources: str) -> None:
+    text = CONFIG.replace('[[sources]]\nurl = "feed.xml"\nname = "Wire"\n', sources)
+    cfg = site(tmp_path, text)
+    r = feeds("-c", str(cfg), "check", cwd=cfg.parent)
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert "s3cret" not in line and "x.example" in line
+
+
+def test_two_unnamed_sources_on_one_host_are_told_to_add_a_name(tmp_path: Path) -> None:
+    text = CONFIG.replace('[[sources]]\nurl = "feed.xml"\nname = "Wire"\n',
+                          '[[sources]]\nurl = "https://x.example/a"\n[[sources]]\nurl = "https://x.example/b"\n')
+    with pytest.raises(ConfigError) as ei:
+        load_config(site(tmp_path, text))
+    assert "add" in ei.value.expected and "name" in ei.value.expected and "x.example" in ei.value.expected
+
+
+# -- 6, 7, 10: the store ---------------------------------------------------------------------------------
+
+def _schema(db: Path) -> str:
+    with sqlite3.connect(db) as c:
+        return str(c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+
+
+def _set_schema(db: Path, value: str) -> None:
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (value,))
+
+
+# -- minor -----------------------------------------------------------------------------------------------
+
+
+
