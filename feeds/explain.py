@@ -1,11 +1,22 @@
-"""`feeds explain A B`: why two headlines (or two stored items) are or are not one story."""
+"""`feeds explain A B`: why two headlines (or two stored items) are or are not one story.
+
+Read-only: the store is opened read-only and never created. An argument that looks like an entry id
+(urn:uuid:...) names a stored item; one that no stored item has is a usage error (exit 2), not a headline.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from feeds.config import Config
+
+EXIT_USAGE = 2
+
+
+def _looks_like_id(ref: str) -> bool:
+    return ref[:9].lower() == "urn:uuid:"
 
 
 def explain_main(cfg: Config, args: argparse.Namespace) -> int:
@@ -22,12 +33,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     if cfg.store_path.exists():
         from feeds.store import Store
 
-        store = Store.open(cfg.store_path)
+        store = Store.open_readonly(cfg.store_path)  # no lock, no migration, nothing written
         try:
             # weigh terms as the pipeline does now: with the current window's story frequencies
             index, _ = load_story_index(cfg, store)
             for ref in (args.a, args.b):
-                found = store.item_text(ref) if ref.startswith("urn:uuid:") else None
+                found = store.item_text(ref) if _looks_like_id(ref) else None
                 if found is not None:  # an entry id names a stored item
                     item_id, title, summary, sources[ref] = found
                     texts[ref] = (title, summary, f"stored item {ref}")
@@ -36,6 +47,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                         vectors[ref] = index.item_vector(item_id)
         finally:
             store.close()
+    for ref in (args.a, args.b):
+        if _looks_like_id(ref) and ref not in texts:
+            where = f"the store {cfg.store_path}" if store is not None else f"the store (none yet at {cfg.store_path})"
+            print(f"feeds: explain: no item with the entry id {ref} in {where}; give a stored item's entry id "
+                  "or a headline", file=sys.stderr)
+            return EXIT_USAGE
     if index is None and cfg.stories.semantic:  # no store yet: prior weights, but the embeddings all the same
         index = stories.StoryIndex(scfg, story_embedder(cfg))
     a_title, a_summary, a_kind = texts.get(args.a, (args.a, "", "headline"))

@@ -29,11 +29,17 @@ def parse_duration(text: str) -> timedelta:
     """ "2h", "90m", "1h30m", "45s", "1d"; a bare number is minutes (as in the config). ValueError else."""
     t = text.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", t):
-        return timedelta(minutes=float(t))
+        try:
+            return timedelta(minutes=float(t))
+        except OverflowError:
+            raise ValueError(f"too long a duration: {text!r} (at most {timedelta.max.days} days)") from None
     parts = _DURATION_PART.findall(t)
     if not t or not parts or _DURATION_PART.sub("", t).strip():
         raise ValueError(f'not a duration: {text!r} (try "2h", "90m", "1h30m", "45s", "1d")')
-    return timedelta(seconds=sum(float(n) * _UNIT[u.lower()] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(float(n) * _UNIT[u.lower()] for n, u in parts))
+    except OverflowError:
+        raise ValueError(f"too long a duration: {text!r} (at most {timedelta.max.days} days)") from None
 
 
 def scrub(text: str | None) -> str | None:
@@ -100,7 +106,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     if store_exists:
         from feeds.store import Store
 
-        store = Store.open(cfg.store_path)
+        store = Store.open_readonly(cfg.store_path)  # no lock, no migration, nothing written
         try:
             rows = {r.url: r for r in store.sources()}
             host_retry = store.host_retry_after()
@@ -218,8 +224,9 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
 
 def status_main(cfg: Config, args: argparse.Namespace, *, now: datetime | None = None) -> int:
     want_check = bool(getattr(args, "check", False))
+    raw_age = getattr(args, "max_age", "2h")
     try:
-        max_age = parse_duration(str(getattr(args, "max_age", "2h")))
+        max_age = raw_age if isinstance(raw_age, timedelta) else parse_duration(str(raw_age))
     except ValueError as e:
         print(f"feeds status: --max-age: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from feeds.config import load_config
-from feeds.errors import ConfigError
+from feeds.errors import ConfigError, StoreError
+from feeds.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +122,12 @@ def test_path_under_a_file_or_of_the_wrong_kind_is_a_config_error_before_anythin
         assert files_under(cfg.parent) == before  # no store, no lock file, no output
 
 
+def test_status_max_age_too_large_is_a_usage_error(ran: Path) -> None:
+    r = feeds("-c", str(ran), "status", "--check", "--max-age", "99999999999d", cwd=ran.parent)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "--max-age" in r.stderr
+
+
 # -- 2. Ctrl-C leaves at once ----------------------------------------------------------------------------
 
 
@@ -204,6 +211,57 @@ def _schema(db: Path) -> str:
 def _set_schema(db: Path, value: str) -> None:
     with sqlite3.connect(db) as c:
         c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (value,))
+
+
+def test_status_and_explain_do_not_write_an_empty_store_file(tmp_path: Path) -> None:
+    cfg = site(tmp_path)
+    db = cfg.parent / "var" / "feeds.db"
+    db.parent.mkdir()
+    db.touch()
+    for args in (["status"], ["status", "--check"], ["explain", "a headline", "another one"]):
+        r = feeds("-c", str(cfg), *args, cwd=cfg.parent)
+        assert r.returncode == 1, (args, r.stderr)
+        assert "feeds run" in one_line_error(r) and str(db) in r.stderr
+        assert db.stat().st_size == 0
+        assert files_under(db.parent) == {"feeds.db"}
+
+
+def test_status_and_explain_do_not_upgrade_an_older_store(ran: Path) -> None:
+    from feeds.store.schema import SCHEMA_VERSION
+
+    db = ran.parent / "var" / "feeds.db"
+    old = str(SCHEMA_VERSION - 1)
+    _set_schema(db, old)
+    for args in (["status"], ["explain", "a headline", "another one"]):
+        r = feeds("-c", str(ran), *args, cwd=ran.parent)
+        assert r.returncode == 1, r.stderr
+        assert "feeds run" in one_line_error(r) and "older" in r.stderr
+        assert _schema(db) == old
+    assert feeds("-c", str(ran), "run", cwd=ran.parent).returncode == 0  # the writer upgrades it
+    assert _schema(db) == str(SCHEMA_VERSION)
+    assert feeds("-c", str(ran), "status", cwd=ran.parent).returncode == 0
+
+
+def test_explain_unknown_entry_id_is_an_error_naming_it(ran: Path) -> None:
+    r = feeds("-c", str(ran), "explain", "urn:uuid:nope", "x", cwd=ran.parent)
+    assert r.returncode == 2
+    assert "urn:uuid:nope" in one_line_error(r)
+    assert r.stdout == ""
+
+
+def test_newer_or_unreadable_schema_names_the_store(ran: Path) -> None:
+    db = ran.parent / "var" / "feeds.db"
+    _set_schema(db, "99")
+    with pytest.raises(StoreError, match=str(db)):
+        Store.open(db)
+    r = feeds("-c", str(ran), "run", cwd=ran.parent)
+    assert r.returncode == 1 and str(db) in one_line_error(r) and "newer" in r.stderr
+    _set_schema(db, "x")
+    with pytest.raises(StoreError, match=str(db)):
+        Store.open(db)
+    for args in (["run"], ["status"]):
+        r = feeds("-c", str(ran), *args, cwd=ran.parent)
+        assert r.returncode == 1 and str(db) in one_line_error(r)
 
 
 # -- minor -----------------------------------------------------------------------------------------------

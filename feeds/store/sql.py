@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Connection,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from feeds.errors import StoreError
 from feeds.store import schema as S
@@ -183,6 +186,24 @@ def _upgrade_4_to_5(c: Connection) -> None:
 _UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5}
 
 
+def _schema_version(row: object, where: str) -> int:
+    """meta.schema_version as a number; StoreError naming the store when it is not one."""
+    try:
+        version = int(str(row))
+    except ValueError:
+        version = 0
+    if version < 1:
+        raise StoreError(f"{where}: store schema version {row!r} is not a version this feeds knows (a positive "
+                         "integer); the store is damaged or not a feeds store")
+    return version
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    """The driver's one-line reason (SQLAlchemy's own text adds the statement on lines of its own)."""
+    orig = getattr(e, "orig", None)
+    return f"{e.__class__.__name__}: {orig if orig is not None else str(e).splitlines()[0]}"
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -190,6 +211,7 @@ class Store:
     # -- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path | str) -> Store:
+        """A writer's store (the caller holds the lock): created if missing, brought to SCHEMA_VERSION."""
         url = str(path)
         if "://" not in url:
             p = Path(url)
@@ -203,28 +225,91 @@ class Store:
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
-            store._migrate()
+            store._migrate(str(path))
         except SQLAlchemyError as e:
-            raise StoreError(f"{path}: cannot open the store ({e.__class__.__name__}: {e})") from e
+            raise StoreError(f"{path}: cannot open the store ({_reason(e)})") from e
         return store
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Store:
+        """A reader's store (`feeds status`, `feeds explain`; no lock): an existing SQLite store opened
+        read-only (mode=ro): nothing is created, migrated or written. StoreError when it cannot be read,
+        is not a store yet (an empty file) or is at another schema than this code's (an older one is
+        upgraded by the next writer: `feeds run` or the daemon)."""
+        p = Path(path)
+        base = f"file:{quote(str(p.resolve()))}?mode=ro"
+        try:
+            engine, row = cls._read_meta(base)
+        except SQLAlchemyError as e:
+            # a WAL store whose directory we may not write (so no -shm can be made beside it) cannot be read
+            # by SQLite in mode=ro; when no writer has it open (no -wal file) it cannot change under us, and
+            # immutable=1 reads it without the -shm
+            wal = Path(f"{p}-wal")
+            if wal.exists() or os.access(p.parent, os.W_OK):
+                raise StoreError(f"{p}: cannot read the store ({_reason(e)})") from e
+            try:
+                engine, row = cls._read_meta(base + "&immutable=1")
+            except SQLAlchemyError as e2:
+                raise StoreError(f"{p}: cannot read the store ({_reason(e2)})") from e2
+        if row is None:
+            engine.dispose()
+            raise StoreError(f"{p}: not a feeds store yet (empty or incomplete); run `feeds run` first to create it")
+        try:
+            version = _schema_version(row, str(p))
+        except StoreError:
+            engine.dispose()
+            raise
+        if version != S.SCHEMA_VERSION:
+            engine.dispose()
+            if version > S.SCHEMA_VERSION:
+                raise StoreError(f"{p}: store schema {version} is newer than this feeds ({S.SCHEMA_VERSION}); "
+                                 "upgrade feeds")
+            raise StoreError(f"{p}: store schema {version} is older than this feeds ({S.SCHEMA_VERSION}); "
+                             "run `feeds run` first to upgrade it")
+        return cls(engine)
+
+    @staticmethod
+    def _read_meta(uri: str) -> tuple[Engine, object]:
+        """An engine on a read-only SQLite URI and the store's schema_version (None: no such row or table)."""
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+        def pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+        event.listen(engine, "connect", pragmas)
+        try:
+            with engine.connect() as c:
+                row = None
+                if S.meta.name in inspect(c).get_table_names():
+                    row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+        except SQLAlchemyError:
+            engine.dispose()
+            raise
+        return engine, row
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def _migrate(self) -> None:
+    def _migrate(self, where: str = "store") -> None:
         """Create a new store, or bring an older one to SCHEMA_VERSION (one step per version, recorded in
         `meta`). A store newer than this code is refused: an older feeds never writes to it."""
         with self.engine.begin() as c:
             if S.meta.name in inspect(c).get_table_names():
                 row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
-                if row is not None and int(row) > S.SCHEMA_VERSION:
-                    raise StoreError(f"store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); upgrade feeds")
+                if row is not None and _schema_version(row, where) > S.SCHEMA_VERSION:
+                    raise StoreError(f"{where}: store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); "
+                                     "upgrade feeds")
             S.metadata.create_all(c)  # a new store; or tables an older store lacks
             row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
             if row is None:
                 c.execute(insert(S.meta).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
                 return
-            version = int(row)
+            version = _schema_version(row, where)
             while version < S.SCHEMA_VERSION:
                 _UPGRADES[version](c)
                 version += 1
