@@ -8,9 +8,11 @@ simply try again next time); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser = add  # type: ignore[method-assign]
     r = sub.add_parser("run", help="fetch due sources once and publish (for cron)")
     r.add_argument("--all", action="store_true", help="fetch every source, due or not")
-    r.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    r.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                    help="wait this long for a running feeds to finish instead of leaving at once")
     i = sub.add_parser("init", help="write a starter config")
     i.add_argument("path", nargs="?", type=Path, default=None, help="where (default: the --config path)")
@@ -45,19 +47,59 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--check", action="store_true", help="exit 3 when the last success is too old or too many "
                                                         "sources are broken")
-    s.add_argument("--max-age", default="2h", help="with --check: oldest acceptable last success (default 2h)")
-    s.add_argument("--max-broken", type=float, default=0.5,
+    s.add_argument("--max-age", type=_duration, default="2h",
+                   help="with --check: oldest acceptable last success (default 2h)")
+    s.add_argument("--max-broken", type=_share, default=0.5,
                    help="with --check: largest acceptable share of broken sources (default 0.5)")
     d = sub.add_parser("daemon", help="run continuously, fetching sources when due")
     d.add_argument("--serve", action="store_true", help="also serve the output directory")
     sv = sub.add_parser("serve", help="serve the output directory over HTTP")
     sv.add_argument("--host", default=None)
-    sv.add_argument("--port", type=int, default=None)
+    sv.add_argument("--port", type=_port, default=None, help="0 to 65535 (0: any free port)")
     e = sub.add_parser("explain", help="why two headlines are or are not one story")
     e.add_argument("a", help="first headline, or an item's entry id")
     e.add_argument("b", help="second headline, or an item's entry id")
     e.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, got {port}")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # nan too (it waited for ever)
+        raise argparse.ArgumentTypeError(f"a number of seconds from 0 up, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, got {text}")
+    return value
+
+
+def _duration(text: str) -> Any:
+    from feeds.status import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
@@ -90,16 +132,20 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        _parser().print_help()
+        parser.print_usage(sys.stderr)
+        print("feeds: error: a command is required (feeds --help lists them)", file=sys.stderr)
         return EXIT_CONFIG
     from feeds.errors import ConfigError, FeedsError
 
     _setup_logging(args.verbose, args.quiet)
     try:
         handler = globals()[f"cmd_{args.command}"]
-        return int(handler(args))
+        code = int(handler(args))
+        sys.stdout.flush()  # here, so that a reader that quit is seen now and not at exit
+        return code
     except ConfigError as e:
         print(f"feeds: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -108,13 +154,68 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print("feeds: interrupted", file=sys.stderr)
+        _leave(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of our output went away (`feeds status | head -1`): leave quietly; stdout goes to
+        # devnull so that the interpreter's flush at exit does not complain (Python's signal docs)
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except OSError as e:
+        print(f"feeds: {_os_error(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        reason = _store_error(e)
+        if reason is None:
+            raise
+        where = getattr(args, "store_path", None)
+        print(f"feeds: {f'{where}: ' if where else ''}the store failed: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _os_error(e: OSError) -> str:
+    """An OSError as one line naming the file(s) involved."""
+    what = e.strerror or str(e) or e.__class__.__name__
+    if e.filename is not None:
+        target = f" -> {os.fsdecode(e.filename2)}" if e.filename2 is not None else ""
+        return f"{os.fsdecode(e.filename)}{target}: {what}"
+    return what
+
+
+def _store_error(e: Exception) -> str | None:
+    """A database error (SQLAlchemy's) as one line; None for any other exception."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is None or not isinstance(e, sqlalchemy_exc.SQLAlchemyError):
+        return None
+    orig = getattr(e, "orig", None)
+    reason = str(orig) if orig is not None else (str(e).splitlines() or [e.__class__.__name__])[0]
+    if "locked" in reason or "busy" in reason:
+        reason += " (another program holds a lock on the store; try again later)"
+    return reason
+
+
+def _leave(code: int) -> None:
+    """After Ctrl-C: exit now rather than wait for fetch threads left behind (the interpreter joins them at
+    exit, up to fetch.deadline; a second Ctrl-C there printed a traceback). Only when such threads remain."""
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+                 and t.is_alive()]
+    if lingering:
+        logging.shutdown()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def _load(args: argparse.Namespace) -> Any:
     from feeds.config import load_config
 
-    return load_config(_config_path(args))
+    cfg = load_config(_config_path(args))
+    args.store_path = cfg.store_path  # for messages about the store
+    return cfg
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -130,6 +231,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from feeds.config import parse_config, starter_config
 
     path = args.path or _config_path(args)
+    if path.is_dir():
+        print(f"feeds: {path} is a directory; give the config file's path", file=sys.stderr)
+        return EXIT_CONFIG
     if path.exists() and not args.force:
         print(f"feeds: {path} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_CONFIG

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from feeds.errors import LockedError
+from feeds.errors import LockedError, StoreError
 
 
 class StoreLock:
@@ -17,8 +17,11 @@ class StoreLock:
         self._fd: int | None = None
 
     def acquire(self, wait: float = 0.0) -> StoreLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a read-only directory, a lock path that is a directory, ...
+            raise StoreError(f"{self.path}: cannot open the store's lock file ({e.strerror or e})") from e
         deadline = time.monotonic() + wait
         while True:
             try:

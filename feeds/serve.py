@@ -42,6 +42,8 @@ from typing import Any
 from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from feeds.errors import FeedsError
+
 __all__ = ["LOGGER_NAME", "main", "make_app", "serve"]
 
 LOGGER_NAME = "feeds.serve"
@@ -579,6 +581,14 @@ class _Stop(SystemExit):
     """Raised from the signal handler; waitress's run loop treats SystemExit as 'shut down'."""
 
 
+class ListenError(FeedsError):
+    """The server cannot listen where it was asked to; exit 2 when the host or port itself is invalid."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.exit_code = 2 if usage else 1
+
+
 def _listen_addresses(server: Any) -> list[tuple[str, int]]:
     listen = getattr(server, "effective_listen", None)
     if listen is not None:  # several sockets (e.g. "localhost" on IPv4 and IPv6)
@@ -609,7 +619,12 @@ def serve(
     from waitress.server import create_server
 
     app = make_app(output_dir, max_age=max_age)
-    server = create_server(app, host=host, port=port, threads=threads, ident="feeds")
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="feeds")
+    except ValueError as e:  # waitress: a host that is no address and does not resolve, a port out of range
+        raise ListenError(f"cannot listen on {_url(host, port)}: not a valid host and port ({e})", usage=True) from e
+    except OSError as e:  # address in use, not an address of this machine, a privileged port
+        raise ListenError(f"cannot listen on {_url(host, port)}: {e.strerror or e}") from e
 
     stopping = False
 
@@ -662,7 +677,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    serve(args.directory, args.host, args.port, max_age=args.max_age, threads=args.threads)
+    try:
+        serve(args.directory, args.host, args.port, max_age=args.max_age, threads=args.threads)
+    except ListenError as e:
+        print(f"feeds: {e}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

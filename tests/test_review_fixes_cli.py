@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import Loopback, Request, Response
 
 from feeds.config import load_config
 from feeds.errors import ConfigError, StoreError
@@ -101,6 +107,56 @@ NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--") if o
 
 # -- 1. errors as one line, not tracebacks -------------------------------------------------------------
 
+def test_lock_file_that_cannot_be_opened_is_one_line_naming_it(ran: Path) -> None:
+    lock = ran.parent / "var" / "feeds.db.lock"
+    lock.unlink()
+    lock.mkdir()  # os.open(<lock>, O_RDWR | O_CREAT) fails as it does in a read-only directory
+    r = feeds("-c", str(ran), "run", cwd=ran.parent)
+    assert r.returncode == 1
+    assert str(lock) in one_line_error(r)
+
+
+@pytest.mark.skipif(not _can_drop_dac(), reason="needs setpriv to drop root's override of permissions")
+def test_store_in_read_only_directory_status_reads_and_run_says_why(ran: Path) -> None:
+    var = ran.parent / "var"
+    (var / "feeds.db.lock").unlink()
+    var.chmod(0o555)
+    try:
+        st = feeds("-c", str(ran), "status", "--check", cwd=ran.parent, prefix=NO_DAC)
+        run = feeds("-c", str(ran), "run", cwd=ran.parent, prefix=NO_DAC)
+    finally:
+        var.chmod(0o755)
+    assert st.returncode == 0, st.stderr  # a reader needs no write access (it failed: "readonly database")
+    assert st.stdout.startswith("OK: ")
+    assert run.returncode == 1
+    assert "feeds.db.lock" in one_line_error(run) and "Permission denied" in run.stderr
+    assert files_under(var) == {"feeds.db"}
+
+
+def test_serve_busy_port_is_one_line_naming_it(ran: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = feeds("-c", str(ran), "serve", "--port", str(port), cwd=ran.parent, timeout=60)
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert f"127.0.0.1:{port}" in line and "in use" in line
+
+
+def test_serve_invalid_host_is_a_usage_error(ran: Path) -> None:
+    r = feeds("-c", str(ran), "serve", "--host", "256.1.1.1", "--port", "0", cwd=ran.parent, timeout=60)
+    assert r.returncode == 2
+    assert "256.1.1.1" in one_line_error(r)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_serve_port_out_of_range_is_a_usage_error(ran: Path, port: str) -> None:
+    r = feeds("-c", str(ran), "serve", "--port", port, cwd=ran.parent, timeout=60)
+    assert r.returncode == 2, r.stdout
+    assert "Traceback" not in r.stderr and "65535" in r.stderr
+    assert "listening" not in r.stdout
+
 
 @pytest.mark.parametrize("key,old,new", [
     ("output.dir", 'dir = "out"', 'dir = "blocker/out"'),
@@ -122,6 +178,43 @@ def test_path_under_a_file_or_of_the_wrong_kind_is_a_config_error_before_anythin
         assert files_under(cfg.parent) == before  # no store, no lock file, no output
 
 
+def test_init_force_on_a_directory_is_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "feeds.toml"
+    target.mkdir()
+    r = feeds("init", str(target), "--force", cwd=tmp_path)
+    assert r.returncode == 2
+    assert str(target) in one_line_error(r)
+
+
+def test_store_locked_by_another_program_is_one_line(ran: Path) -> None:
+    """An SQLite lock held by some other program (not feeds' lock file): SQLite's busy timeout, then a line."""
+    db = ran.parent / "var" / "feeds.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE meta SET value = value")
+        r = feeds("-c", str(ran), "run", "--all", cwd=ran.parent)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert str(db) in line and "locked" in line
+
+
+def test_reader_that_quits_is_a_quiet_exit(ran: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before feeds writes a byte (`feeds status | true`)
+    try:
+        p = subprocess.run([sys.executable, "-m", "feeds.cli", "-c", str(ran), "status"], cwd=ran.parent,
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, env=env(),
+                           stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert p.stderr == ""
+    assert p.returncode == 1
+
+
 def test_status_max_age_too_large_is_a_usage_error(ran: Path) -> None:
     r = feeds("-c", str(ran), "status", "--check", "--max-age", "99999999999d", cwd=ran.parent)
     assert r.returncode == 2
@@ -129,6 +222,71 @@ def test_status_max_age_too_large_is_a_usage_error(ran: Path) -> None:
 
 
 # -- 2. Ctrl-C leaves at once ----------------------------------------------------------------------------
+
+@pytest.fixture
+def slow_server() -> Iterator[tuple[Loopback, threading.Event]]:
+    lb = Loopback()
+    release = threading.Event()
+
+    def slow(req: Request) -> Response:
+        release.wait(300)
+        return Response(200, RSS, {"Content-Type": "application/rss+xml"})
+
+    lb.routes["/slow"] = slow
+    try:
+        yield lb, release
+    finally:
+        release.set()
+        lb.close()
+
+
+def test_ctrl_c_on_run_exits_130_without_waiting_for_fetches_in_flight(
+        tmp_path: Path, slow_server: tuple[Loopback, threading.Event]) -> None:
+    lb, release = slow_server
+    cfg = site(tmp_path, f"""\
+[store]
+path = "feeds.db"
+[fetch]
+read_timeout = 600
+deadline = 3600
+[[sources]]
+url = "{lb.url('/slow')}"
+[channels.all]
+title = "All"
+match_all = true
+""")
+    p = subprocess.Popen([sys.executable, "-m", "feeds.cli", "-c", str(cfg), "run"], cwd=cfg.parent, env=env(),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(1200):  # until the fetch is in flight (the server holds it until `release`)
+            if lb.hits("/slow") or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert lb.hits("/slow"), p.communicate(timeout=60)
+        p.send_signal(signal.SIGINT)
+        # the fetch is still held by the server (for up to 300 s, and the config allows it an hour):
+        # before the fix the process stayed until it ended
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert not release.is_set()
+    assert p.returncode == 130, err
+    assert err == "feeds: interrupted\n"
+    assert out == ""
+    assert not (cfg.parent / "feeds.db.lock").exists() or _unlocked(cfg.parent / "feeds.db.lock")
+
+
+def _unlocked(lock: Path) -> bool:
+    import fcntl
+
+    with lock.open("r+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 # -- 3, 4, 8, 9, 11: config ------------------------------------------------------------------------------
@@ -266,5 +424,10 @@ def test_newer_or_unreadable_schema_names_the_store(ran: Path) -> None:
 
 # -- minor -----------------------------------------------------------------------------------------------
 
+def test_no_command_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None:
+    r = feeds(cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.startswith("usage: feeds")
 
 
