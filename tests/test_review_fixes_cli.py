@@ -431,3 +431,7 @@ def test_no_command_prints_usage_on_stderr_and_exits_2(tmp_path: Path) -> None:
     assert r.stderr.startswith("usage: feeds")
 
 
+def test_python_m_feeds_runs_the_command(ran: Path) -> None:
+    r = feeds("-c", str(ran), "check", "-v", cwd=ran.parent, module="feeds")
+    assert r.returncode == 0, r.stderr
+    assert "ok: 1 sources" in r.stdout
