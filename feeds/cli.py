@@ -13,10 +13,12 @@ import logging
 import os
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CHECK, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 75, 130
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in feeds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,8 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as e:
         reason = _store_error(e)
-        if reason is None:
-            raise
+        if reason is None:  # a bug in feeds: said as such, with the traceback to report
+            print(f"feeds: internal error ({type(e).__name__}: {e}); this is a bug in feeds, please report it "
+                  "with the traceback below", file=sys.stderr)
+            traceback.print_exc()
+            return EXIT_INTERNAL
         where = getattr(args, "store_path", None)
         print(f"feeds: {f'{where}: ' if where else ''}the store failed: {reason}", file=sys.stderr)
         return EXIT_FAILED

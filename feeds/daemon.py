@@ -289,11 +289,13 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     d = Daemon(config_path, cfg, verbose=verbose, quiet=quiet)
     d.install_signals()
     if getattr(args, "serve", False):
-        from feeds.serve import serve
+        from feeds.serve import ListenError, serve
 
         def serving() -> None:
             try:
                 serve(cfg.output.dir, cfg.serve.host, cfg.serve.port, max_age=cfg.serve.max_age)
+            except ListenError as e:  # a busy port: one line, not a traceback
+                log.error("--serve failed (%s); the daemon goes on without it", e)
             except Exception:
                 log.exception("--serve failed; the daemon goes on without it")
 

@@ -241,9 +241,7 @@ def redact(url: str) -> str:
     except ValueError:
         return url
     if p.username or p.password:
-        host = p.hostname or ""
-        if p.port:
-            host += f":{p.port}"
+        host = p.netloc.rpartition("@")[2]  # the host and port as written (a bad port must not raise here)
         return p._replace(netloc=f"***@{host}").geturl()
     return url
 

@@ -435,3 +435,24 @@ def test_python_m_feeds_runs_the_command(ran: Path) -> None:
     r = feeds("-c", str(ran), "check", "-v", cwd=ran.parent, module="feeds")
     assert r.returncode == 0, r.stderr
     assert "ok: 1 sources" in r.stdout
+
+
+def test_an_unexpected_exception_is_reported_as_an_internal_error(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import feeds.cli as cli
+
+    def broken(_args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_check", broken)
+    assert cli.main(["check"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("feeds: internal error (RuntimeError: a bug); this is a bug in feeds")
+    assert "Traceback (most recent call last)" in err
+
+
+def test_redact_hides_credentials_even_with_a_bad_port() -> None:
+    from feeds.fetch import redact
+
+    assert redact("https://user:pw@x.example:99999x/a") == "https://***@x.example:99999x/a"
+    assert redact("https://user:pw@x.example:8080/a?b=1") == "https://***@x.example:8080/a?b=1"
