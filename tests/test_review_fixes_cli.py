@@ -439,7 +439,14 @@ def test_python_m_feeds_runs_the_command(ran: Path) -> None:
 
 def test_an_unexpected_exception_is_reported_as_an_internal_error(monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
     import feeds.cli as cli
+
+    feeds_log = logging.getLogger("feeds")  # main() sets up this logger: put it back as it was afterwards
+    monkeypatch.setattr(feeds_log, "handlers", list(feeds_log.handlers))  # a copy: main() edits it in place
+    monkeypatch.setattr(feeds_log, "level", feeds_log.level)
+    monkeypatch.setattr(feeds_log, "propagate", feeds_log.propagate)
 
     def broken(_args: object) -> int:
         raise RuntimeError("a bug")
