@@ -369,15 +369,16 @@ def test_a_failed_write_keeps_the_previous_feeds_and_exits_1(tmp_path: Path) -> 
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert "all.atom" in before
 
-    # point the output at a directory whose path runs through a regular file: mkdir, open and rename
-    # there fail with ENOTDIR even for root; the old documents stay where they are
+    # point the output at a directory whose path runs through a regular file (mkdir, open and rename there
+    # would fail with ENOTDIR even for root): the config check refuses it before anything is fetched or
+    # written (exit 2); the old documents stay where they are
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")
     cfg.write_text(cfg.read_text().replace('dir = "out"', 'dir = "blocker/out"'))
     work.change()
     r = run_feeds("--config", str(cfg), "run", "--all", cwd=tmp_path)
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    assert "blocker/out" in r.stderr and "Not a directory" in r.stderr, r.stderr
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "output.dir" in r.stderr and "blocker/out" in r.stderr and "is a file" in r.stderr, r.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert blocker.read_text() == "not a directory"
 
