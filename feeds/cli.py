@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,34 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, got {port}")
-    return port
+def _bounded(cast: Callable[[str], float], noun: str, lo: float, hi: float, expected: str) -> Callable[[str], Any]:
+    """An argparse type: `cast` of the text, between lo and hi (NaN refused: it compares false)."""
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{expected}, got {text}")
+        return value
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:  # nan too (it waited for ever)
-        raise argparse.ArgumentTypeError(f"a number of seconds from 0 up, got {text}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a share from 0 to 1, got {text}")
-    return value
+_port = _bounded(int, "a port number", 0, 65535, "a port is from 0 to 65535")
+_seconds = _bounded(float, "a number of seconds", 0, math.inf, "a number of seconds from 0 up")  # nan waited for ever
+_share = _bounded(float, "a number", 0, 1, "a share from 0 to 1")
 
 
 def _duration(text: str) -> Any:
