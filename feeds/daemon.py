@@ -157,7 +157,10 @@ class Daemon:
                 return False
             setup_logging(new, self.verbose, self.quiet, handler)
         if new.daemon.tick != old.daemon.tick:
-            self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=new.daemon.tick.total_seconds())
+            try:
+                self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=new.daemon.tick.total_seconds())
+            except Exception as e:  # noqa: BLE001 - the scheduler is shutting down: the rest of the reload holds
+                log.warning("reload: the tick interval could not be changed (%s)", e)
         if new.serve != old.serve or new.output.dir != old.output.dir:
             log.warning("reload: [serve] and output.dir changes take effect for --serve after a restart")
         with self._pending_lock:

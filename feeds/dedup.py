@@ -72,10 +72,12 @@ def clean_link(url: str) -> str:
         return url
     query = parts.query
     if query:
-        pieces = query.split("&")
-        kept = [p for p in pieces if not (p and _is_tracking(unquote_plus(p.partition("=")[0])))]
-        if len(kept) < len(pieces):
-            query = "&".join(p for p in kept if p)
+        def tracker(piece: str) -> bool:
+            return bool(piece) and _is_tracking(unquote_plus(piece.partition("=")[0]))
+
+        pieces = [p.split(";") for p in query.split("&")]  # ";" separates parameters too (old CGI style)
+        if any(tracker(sub) for p in pieces for sub in p):
+            query = "&".join(x for x in (";".join(sub for sub in p if not tracker(sub)) for p in pieces) if x)
     userinfo, at, host = parts.netloc.rpartition("@")  # the host is case-insensitive, credentials are not
     return urlunsplit((parts.scheme.lower(), userinfo + at + host.lower(), parts.path or "/", query,
                        parts.fragment))

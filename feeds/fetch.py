@@ -602,7 +602,7 @@ class Fetcher:
                 t = self._target(current)
                 if origin is not None and extra and not _same_origin(origin, t):
                     extra = {k: v for k, v in extra.items() if k.lower() not in _ORIGIN_ONLY}
-                here = current == validators_url
+                here = current == validators_url or _same_resource(current, validators_url)
                 headers = self._headers(t, extra, etag if here else None, last_modified if here else None)
                 if origin is None:
                     origin = t
@@ -702,6 +702,16 @@ class Fetcher:
 
 _ORIGIN_ONLY = frozenset({"authorization", "proxy-authorization", "cookie"})
 _DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def _same_resource(a: str, b: str) -> bool:
+    """The same scheme, host, port and path, whatever the query: a redirect target with a new token each time
+    (a CDN's signed URL) is still the document that gave the validators."""
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+    except ValueError:
+        return False
+    return (pa.scheme.lower(), pa.netloc.lower(), pa.path) == (pb.scheme.lower(), pb.netloc.lower(), pb.path)
 
 
 def _same_origin(a: _Target, b: _Target) -> bool:

@@ -276,6 +276,10 @@ class Pipeline:
                     try:
                         outcome = self.process(row, result)
                     except Exception as e:  # noqa: BLE001 - one source's data meeting a bug: the others still run
+                        from sqlalchemy.exc import OperationalError
+
+                        if isinstance(e, OperationalError):  # the store itself (disk full, I/O, locked): stop
+                            raise
                         outcome = self._failed_internally(row, result, e)
                     report.outcomes.append(outcome)
                     dirty |= outcome.channels
@@ -419,11 +423,14 @@ class Pipeline:
         if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
-        host = _hostname(res.final_url or res.url)  # the host that answered (after redirects) asked to wait
+        # a Retry-After holds back the host that answered (after redirects) and the source's own host, which
+        # is the one its schedule looks up: other sources on either wait too
+        wait_hosts = sorted({_hostname(res.final_url or res.url),
+                             _hostname(common.get("fetch_url") or row.fetch_url or row.url)} - {""})
         host_retry: Mapping[str, float] = self._host_retry if self._host_retry is not None else \
             self.store.host_retry_after()
         if retry_after is not None:
-            host_retry = dict(host_retry, **{host: retry_after.timestamp()})
+            host_retry = dict(host_retry, **dict.fromkeys(wait_hosts, retry_after.timestamp()))
 
         def scheduled(values: dict[str, Any]) -> schedule.Decision:
             """Persist when the source is next due and its state, as the next run will decide them."""
@@ -452,7 +459,8 @@ class Pipeline:
             if earlier is not None:  # queued values of an earlier fetch go first: never written over these
                 self.store.update_source(c, row.id, **earlier)
             if retry_after is not None:
-                self.store.set_host_retry_after(c, host, retry_after.timestamp())
+                for host in wait_hosts:
+                    self.store.set_host_retry_after(c, host, retry_after.timestamp())
             if error:
                 out.error = error
                 values = dict(common, last_error=error, consecutive_failures=row.consecutive_failures + 1,
@@ -490,7 +498,7 @@ class Pipeline:
                 log.debug("%s: %s", row.name, decision.reason)
         self._marked |= marked  # committed
         if retry_after is not None and self._host_retry is not None:
-            self._host_retry[host] = retry_after.timestamp()
+            self._host_retry.update(dict.fromkeys(wait_hosts, retry_after.timestamp()))
         return out
 
     # -- items ---------------------------------------------------------------------------------

@@ -492,3 +492,24 @@ def test_a_file_source_that_is_not_a_regular_file_is_refused(tmp_path: Path, fet
     assert not r.ok and r.error_kind == "io" and "not a regular file" in (r.error or ""), r
     r = fetcher.fetch("file:///dev/zero")  # reading it would never end
     assert not r.ok and r.error_kind == "io", r
+
+
+def test_validators_follow_a_redirect_whose_target_changes_its_query_each_time(srv: Loopback,
+                                                                               fetcher: Fetcher) -> None:
+    n = {"i": 0}
+
+    def tokenised(req: Request) -> Response:  # a CDN's signed URL: a new token on every redirect
+        n["i"] += 1
+        return Response(302, b"", {"Location": f"/cdn?token={n['i']}"})
+
+    def cdn(req: Request) -> Response:
+        if req.headers.get("if-none-match") == '"v1"':
+            return Response(304, b"", {"ETag": '"v1"'})
+        return Response(200, FEED, {"ETag": '"v1"'})
+
+    srv.routes["/a"] = tokenised
+    srv.routes["/cdn"] = cdn
+    first = fetcher.fetch(srv.url("/a"))
+    assert first.status == 200 and first.final_url == srv.url("/cdn?token=1")
+    again = fetcher.fetch(srv.url("/a"), etag=first.etag, validators_url=first.final_url)
+    assert again.status == 304 and again.final_url == srv.url("/cdn?token=2")

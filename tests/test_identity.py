@@ -48,6 +48,7 @@ def test_clean_link_keeps_the_rest_of_the_query_as_written() -> None:
         assert clean_link(url) == url
     assert clean_link("https://e.com/p?b=2&UTM_Source=x&a=%2F") == "https://e.com/p?b=2&a=%2F"
     assert clean_link("https://e.com/p?fbclid=1") == "https://e.com/p"
+    assert clean_link("https://e.com/p?utm_source=x;id=1&b=2") == "https://e.com/p?id=1&b=2"  # ";" separates too
     assert clean_link("https://User:PW@E.com/p") == "https://User:PW@e.com/p"  # credentials keep their case
 
 

@@ -246,3 +246,21 @@ def test_a_source_whose_processing_raises_does_not_stop_the_others(tmp_path: Pat
     monkeypatch.undo()  # the bug fixed: the source's items come in at its next fetch
     clock.t = NOW + timedelta(days=1)
     assert pipe.run(force_all=True).new_items == 2
+
+
+def test_a_failing_store_still_stops_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a source's own trouble is isolated: a store that cannot be written (disk full, I/O) is no
+    source's fault, and charging every source a failure for it would make them all back off."""
+    import sqlalchemy.exc
+
+    feeds = {name: rss([{"title": t, "guid": name, "link": f"https://{name}.example/1", "date": NOW}])
+             for name, t in (("a", "Harbour bridge reopens"), ("b", "Volcano ash grounds flights"))}
+    pipe, store, _clock = setup(tmp_path, feeds)
+
+    def full(self: Pipeline, *args: Any) -> None:
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Pipeline, "_ingest", full)
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        pipe.run(force_all=True)
+    assert all(r.consecutive_failures == 0 for r in store.sources())

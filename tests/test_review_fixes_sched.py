@@ -188,7 +188,13 @@ def test_retry_after_is_charged_to_the_host_that_answered(rig_factory: Callable[
     rig = rig_factory([("a", server.url("/a"))])
     rig.pipe.run()
     retry = rig.store.host_retry_after()
-    assert retry == {"127.0.0.2": rig.clock.t.timestamp() + 3600}
+    # the host that answered, and the source's own host, which its schedule looks up
+    assert retry == {"127.0.0.2": rig.clock.t.timestamp() + 3600, "127.0.0.1": rig.clock.t.timestamp() + 3600}
+    # the source itself waits out the hour (a review found it fetched again after its 15-minute interval)
+    assert rig.row("a").next_due >= rig.clock.t.timestamp() + 3600
+    rig.clock.advance(timedelta(minutes=20))
+    rig.pipe.run()
+    assert server.count("/a") == 1
 
 
 # --------------------------------------------------------------------------------------------
