@@ -184,8 +184,9 @@ def _store_error(e: Exception) -> str | None:
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is None or not isinstance(e, sqlalchemy_exc.SQLAlchemyError):
         return None
-    orig = getattr(e, "orig", None)
-    reason = str(orig) if orig is not None else (str(e).splitlines() or [e.__class__.__name__])[0]
+    from feeds.store.sql import driver_reason
+
+    reason = driver_reason(e)
     if "locked" in reason or "busy" in reason:
         reason += " (another program holds a lock on the store; try again later)"
     return reason

@@ -505,7 +505,8 @@ class Fetcher:
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
               headers: Mapping[str, str] | None = None, validators_url: str | None = None) -> FetchResult:
         """Fetch a source. The validators go only to `validators_url` (default: `url`), the URL that gave
-        them: another hop of a redirect could answer 304 for a document never read. The source's own
+        them, or a hop with its scheme, host and path (a signed redirect target with a new query each time):
+        another hop of a redirect could answer 304 for a document never read. The source's own
         `headers` go to every hop of its origin; Authorization and Cookie among them not to another."""
         start = time.monotonic()
         try:

@@ -426,7 +426,8 @@ class Pipeline:
         # a Retry-After holds back the host that answered (after redirects) and the source's own host, which
         # is the one its schedule looks up: other sources on either wait too
         wait_hosts = sorted({_hostname(res.final_url or res.url),
-                             _hostname(common.get("fetch_url") or row.fetch_url or row.url)} - {""})
+                             _hostname(common.get("fetch_url") or row.fetch_url or row.url)} - {""}) \
+            if retry_after is not None else []  # (two URL parses a source only when there is one)
         host_retry: Mapping[str, float] = self._host_retry if self._host_retry is not None else \
             self.store.host_retry_after()
         if retry_after is not None:

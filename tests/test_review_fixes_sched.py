@@ -12,7 +12,7 @@ import logging
 import signal
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from test_daemon import Daemon as DaemonProcess
 from test_daemon import daemon_config, daemons
 from test_scheduling_pipeline import (
-    Clock,
     FeedServer,
     Reply,
     Rig,
@@ -46,24 +45,15 @@ from feeds.store import Store
 __all__ = ["daemons", "rig_factory", "server", "server2"]  # fixtures of test_scheduling_pipeline, test_daemon
 
 
-@pytest.fixture
-def rig_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Rig]]:
-    """Like rig_factory, with the config text edited by `edit` (e.g. a shorter read timeout)."""
-    monkeypatch.delenv(TEST_POLICY_ENV, raising=False)
-    made: list[Rig] = []
-
-    def make(sources: list[tuple[str, str]], edit: Callable[[str], str] = lambda t: t) -> Rig:
-        cfg = parse_config(edit(config_text(sources)), tmp_path / "feeds.toml")
-        store = Store.open(cfg.store_path)
-        clock = Clock()
-        rig = Rig(cfg, store, clock, Pipeline(cfg, store, now=clock))
-        made.append(rig)
-        return rig
-
-    yield make
-    for r in made:
-        r.pipe.close()
-        r.store.close()
+def _v1_until_failing(failing: threading.Event) -> Callable[[Seen], Reply]:
+    """A feed with one item and ETag "v1" (304 to it), answering 500 once `failing` is set."""
+    def route(req: Seen) -> Reply:
+        if failing.is_set():
+            return Reply(500, b"boom")
+        if req.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, b"", {"ETag": '"v1"'})
+        return feed_reply("f", [1], ETag='"v1"')
+    return route
 
 
 def _sql(db: Path, statement: str) -> None:
@@ -82,15 +72,7 @@ def _sql(db: Path, statement: str) -> None:
 def test_failed_validator_flush_is_not_replayed_over_a_newer_outcome(rig_factory: Callable[..., Rig],
                                                                      server: FeedServer) -> None:
     failing = threading.Event()
-
-    def route(req: Seen) -> Reply:
-        if failing.is_set():
-            return Reply(500, b"boom")
-        if req.headers.get("If-None-Match") == '"v1"':
-            return Reply(304, b"", {"ETag": '"v1"'})
-        return feed_reply("f", [1], ETag='"v1"')
-
-    server.routes["/f"] = route
+    server.routes["/f"] = _v1_until_failing(failing)
     rig = rig_factory([("f", server.url("/f"))])
     rig.pipe.run()  # 200, stored
     rig.until_due("f")
@@ -112,15 +94,7 @@ def test_failed_validator_flush_is_not_replayed_over_a_newer_outcome(rig_factory
 def test_queued_validators_never_land_over_a_later_write_of_the_same_source(rig_factory: Callable[..., Rig],
                                                                             server: FeedServer) -> None:
     failing = threading.Event()
-
-    def route(req: Seen) -> Reply:
-        if failing.is_set():
-            return Reply(500, b"boom")
-        if req.headers.get("If-None-Match") == '"v1"':
-            return Reply(304, b"", {"ETag": '"v1"'})
-        return feed_reply("f", [1], ETag='"v1"')
-
-    server.routes["/f"] = route
+    server.routes["/f"] = _v1_until_failing(failing)
     url = server.url("/f")
     rig = rig_factory([("f", url)])
     rig.pipe.run()
@@ -139,7 +113,7 @@ def test_queued_validators_never_land_over_a_later_write_of_the_same_source(rig_
 # 2. an exception (Ctrl-C) in the middle of a run
 
 
-def test_interrupted_run_cancels_queued_fetches_and_still_writes_validators(rig_with: Callable[..., Rig],
+def test_interrupted_run_cancels_queued_fetches_and_still_writes_validators(rig_factory: Callable[..., Rig],
                                                                             server: FeedServer) -> None:
     names = ["a", "b", "c", "d", "e"]
     hold = threading.Event()
@@ -155,9 +129,9 @@ def test_interrupted_run_cancels_queued_fetches_and_still_writes_validators(rig_
         return plain_b(req)
 
     server.routes["/b"] = held_b
-    rig = rig_with([(n, server.url(f"/{n}")) for n in names],
-                   lambda t: t.replace("read_timeout = 10", "read_timeout = 2").replace("deadline = 20",
-                                                                                       "deadline = 20\nworkers = 1"))
+    rig = rig_factory([(n, server.url(f"/{n}")) for n in names],
+                      edit=lambda t: t.replace("read_timeout = 10", "read_timeout = 2").replace(
+                          "deadline = 20", "deadline = 20\nworkers = 1"))
     rig.pipe.run()
     assert [server.count(f"/{n}") for n in names] == [1, 1, 1, 1, 1]
     rig.clock.advance(timedelta(minutes=1))

@@ -249,8 +249,10 @@ def rig_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
     monkeypatch.delenv(TEST_POLICY_ENV, raising=False)
     made: list[Rig] = []
 
-    def make(sources: list[tuple[str, str]], extra: str = "") -> Rig:
-        cfg = parse_config(config_text(sources, extra), tmp_path / "feeds.toml")
+    def make(sources: list[tuple[str, str]], extra: str = "", edit: Callable[[str], str] = lambda t: t) -> Rig:
+        """A rig for these sources; `extra` is appended to the config text, `edit` rewrites it (e.g. a
+        shorter read timeout in the [fetch] table it already has)."""
+        cfg = parse_config(edit(config_text(sources, extra)), tmp_path / "feeds.toml")
         store = Store.open(cfg.store_path)
         clock = Clock()
         rig = Rig(cfg, store, clock, Pipeline(cfg, store, now=clock))

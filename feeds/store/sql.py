@@ -198,10 +198,14 @@ def _schema_version(row: object, where: str) -> int:
     return version
 
 
-def _reason(e: SQLAlchemyError) -> str:
+def driver_reason(e: SQLAlchemyError) -> str:
     """The driver's one-line reason (SQLAlchemy's own text adds the statement on lines of its own)."""
     orig = getattr(e, "orig", None)
-    return f"{e.__class__.__name__}: {orig if orig is not None else str(e).splitlines()[0]}"
+    return str(orig) if orig is not None else (str(e).splitlines() or [e.__class__.__name__])[0]
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    return f"{e.__class__.__name__}: {driver_reason(e)}"
 
 
 class Store:
