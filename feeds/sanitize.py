@@ -40,8 +40,8 @@ _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # a numeric character reference; its ";" is optional, as in HTML
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,64})(?![0-9a-fA-F])|([0-9]{1,64})(?![0-9]));?")
 _PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
-_INVISIBLE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
-# the same characters, for str.strip (linear; a regex anchored at the end is quadratic on a long inner run)
+# what is trimmed from a URL's ends: spaces, controls, zero-width and bidi marks, a BOM (str.strip: linear,
+# where a regex anchored at the end is quadratic on a long inner run)
 _INVISIBLE_CHARS = "".join(chr(c) for lo, hi in ((0x00, 0x20), (0x7F, 0xA0), (0x200B, 0x200F), (0x2028, 0x202E),
                                                (0x2060, 0x2064), (0xFEFF, 0xFEFF)) for c in range(lo, hi + 1))
 # inside a URL: what the WHATWG URL parser removes anywhere (ASCII tab and newline), what cannot be encoded
