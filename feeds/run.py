@@ -145,7 +145,10 @@ def _validators(row: SourceRow, res: FetchResult) -> dict[str, Any]:
     """The validators to store after a successful fetch, with the URL that gave them: a response's own
     (the ones it lacks kept from before if they came from the same URL), or the stored ones unchanged."""
     if res.etag is None and res.last_modified is None:
-        return {"etag": row.etag, "last_modified": row.last_modified, "validators_url": row.validators_url}
+        # a NULL validators_url (a store before schema 5) means the URL fetched then: pinned now, so that
+        # a move written with these values does not send them to the new URL
+        given = row.validators_url or ((row.fetch_url or row.url) if row.etag or row.last_modified else None)
+        return {"etag": row.etag, "last_modified": row.last_modified, "validators_url": given}
     answered = res.final_url or res.url
     if answered == (row.validators_url or row.fetch_url or row.url):
         return {"etag": res.etag if res.etag is not None else row.etag,

@@ -541,3 +541,23 @@ def test_test_policy_override_is_validated(monkeypatch: pytest.MonkeyPatch, tmp_
         monkeypatch.setenv(TEST_POLICY_ENV, bad)
         with pytest.raises(ConfigError, match=TEST_POLICY_ENV):
             policy_for(cfg)
+
+
+def test_legacy_validators_without_their_url_do_not_follow_a_move(rig_factory: Callable[..., Rig],
+                                                                  server: FeedServer) -> None:
+    """A store from before schema 5 holds validators without the URL that gave them (NULL: the fetch
+    URL). A redirect target answering without validators must not make a move send them to it."""
+    server.routes["/old"] = lambda req: Reply(301, b"", {"Location": server.url("/new")})
+    server.routes["/new"] = lambda req: feed_reply("new", [1, 2])  # no ETag, no Last-Modified
+    rig = rig_factory([("mover", server.url("/old"))])
+    rig.pipe.run(force_all=True)
+    with rig.store.tx() as c:  # as an upgraded store has it: validators from /old, their URL unknown
+        rig.store.update_source(c, rig.row("mover").id, etag='"old-v9"', validators_url=None)
+    start = rig.clock.t
+    for hours in (1, 13, 25):
+        rig.clock.t = start + timedelta(hours=hours)
+        rig.pipe.run(force_all=True)
+    assert rig.row("mover").fetch_url == server.url("/new")  # moved
+    rig.clock.advance(timedelta(hours=1))
+    rig.pipe.run(force_all=True)
+    assert all("If-None-Match" not in r.headers for r in server.requests("/new"))
