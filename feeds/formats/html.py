@@ -38,6 +38,7 @@ article,section{border-bottom:1px solid var(--rule);padding:.5rem 0 .75rem}
 h2{font-size:1.2rem;line-height:1.3;margin:.5rem 0 .25rem}
 .meta{color:var(--muted);font-size:.875rem;margin:.15rem 0 .4rem}
 .summary img{max-width:100%;height:auto}
+.summary>:first-child{margin-top:0}.summary>:last-child{margin-bottom:0}
 .also{font-size:.925rem;margin:.4rem 0 0}
 .also ul,section ul{margin:.25rem 0;padding-left:1.25rem}
 .also li,section li{margin:.2rem 0}
