@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,6 +32,39 @@ from feeds.errors import StoreError
 from feeds.store import schema as S
 
 CHUNK = 500  # bound for IN (...) lists
+
+_INSERT_ITEMS = insert(S.items)
+_INSERT_KEYS = insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite")
+_INSERT_CHANNELS = insert(S.item_channels).prefix_with("OR IGNORE", dialect="sqlite")
+_INSERT_SIGHTINGS = insert(S.sightings).prefix_with("OR IGNORE", dialect="sqlite")
+_INSERT_STORIES = insert(S.stories)
+_INSERT_SLOTS = insert(S.archive_slots)
+_LOOKUP_KEYS = select(S.item_keys.c.key, S.item_keys.c.item_id).where(
+    S.item_keys.c.key.in_(bindparam("v", expanding=True)))
+_LOOKUP_TITLES = select(S.items.c.title_key, S.items.c.id, S.items.c.published).where(
+    S.items.c.title_key.in_(bindparam("v", expanding=True))).order_by(S.items.c.id)
+_ITEM_HASHES = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
+                      S.items.c.published).where(S.items.c.id.in_(bindparam("v", expanding=True)))
+_ITEM_ORIGINS = select(S.items.c.id, S.sources.c.name, S.items.c.published).join(
+    S.sources, S.sources.c.id == S.items.c.source_id).where(S.items.c.id.in_(bindparam("v", expanding=True)))
+_CHANNELS_OF_ITEMS = select(S.item_channels.c.item_id, S.item_channels.c.channel).where(
+    S.item_channels.c.item_id.in_(bindparam("v", expanding=True)))
+_STORIES_BY_ID = select(S.stories).where(S.stories.c.id.in_(bindparam("v", expanding=True)))
+_STORY_CHANNELS_OF = select(S.story_channels.c.story_id, S.story_channels.c.channel).where(
+    S.story_channels.c.story_id.in_(bindparam("v", expanding=True)))
+# a story's reports with their source's name, as ItemRow takes them
+_STORY_MEMBERS = (select(*[S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary",
+                                                  "content", "author", "categories", "published", "updated",
+                                                  "first_seen", "story_id")], S.sources.c.name)
+                  .join(S.sources, S.sources.c.id == S.items.c.source_id)
+                  .where(S.items.c.story_id.in_(bindparam("v", expanding=True)))
+                  .order_by(S.items.c.published, S.items.c.id))
+_SIGHTINGS_OF = (select(S.sightings.c.item_id, S.sources.c.name, S.sightings.c.link, S.sightings.c.title)
+                 .join(S.sources, S.sources.c.id == S.sightings.c.source_id)
+                 .where(S.sightings.c.item_id.in_(bindparam("v", expanding=True))).order_by(S.sightings.c.seen))
+_UPDATE_STORIES = update(S.stories).where(S.stories.c.id == bindparam("b_id")).values(
+    size=bindparam("b_size"), rep_item_id=bindparam("b_rep"), published=bindparam("b_published"),
+    updated=bindparam("b_updated"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +160,49 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
+# _many's plans: (statement, parameter names) -> the SQL, the names in its order and the bind processors
+# to apply (position, function), or None: through SQLAlchemy. Keyed by the statement object, so only for
+# statements built once (module level, _STATEMENTS).
+_Plan = tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
+_DRIVER: dict[tuple[Any, tuple[str, ...]], _Plan | None] = {}
+
+
+def _many(c: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``c.execute(stmt, rows)`` for a statement built once and rows that all have the first one's keys.
+    On SQLite the statement is compiled once and the rows go to the driver as tuples, through the same
+    bind processors (``exec_driver_sql``: the same SQL, transaction and events, without SQLAlchemy's
+    per-row parameter handling, about half of these statements' time) when every parameter is in the
+    rows (no column default to fill in); otherwise, and on other databases, through SQLAlchemy."""
+    if len(rows) < 2 or c.dialect.name != "sqlite":
+        c.execute(stmt, list(rows))
+        return
+    names = tuple(rows[0])
+    key = (stmt, names)
+    if key in _DRIVER:
+        plan = _DRIVER[key]
+    else:
+        compiled: Any = stmt.compile(dialect=c.dialect, column_keys=list(names))
+        order = tuple(compiled.positiontup or ())
+        procs = tuple((i, compiled._bind_processors[k]) for i, k in enumerate(order)
+                      if compiled._bind_processors.get(k) is not None)
+        plan = _DRIVER[key] = (str(compiled.string), order, procs) if order and set(order) <= set(names) else None
+    if plan is None:
+        c.execute(stmt, list(rows))
+        return
+    sql, order, procs = plan
+    if not procs:
+        c.exec_driver_sql(sql, [tuple([r[k] for k in order]) for r in rows])
+        return
+    params = []
+    for r in rows:
+        v = [r[k] for k in order]
+        for i, proc in procs:
+            if v[i] is not None:
+                v[i] = proc(v[i])
+        params.append(tuple(v))
+    c.exec_driver_sql(sql, params)
+
+
 def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
             set_cols: Sequence[str]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET set_cols, one executemany (SQLite >= 3.24, PostgreSQL);
@@ -143,7 +219,7 @@ def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Seq
             stmt = (sqlite.insert if name == "sqlite" else postgresql.insert)(table)
             stmt = _STATEMENTS[key] = stmt.on_conflict_do_update(
                 index_elements=list(keys), set_={col: stmt.excluded[col] for col in set_cols})
-        c.execute(stmt, list(rows))
+        _many(c, stmt, rows)
         return
     for r in rows:
         cond = [table.c[k] == r[k] for k in keys]
@@ -395,8 +471,7 @@ class Store:
         out: dict[str, int] = {}
         for i in range(0, len(keys), CHUNK):
             chunk = keys[i:i + CHUNK]
-            for k, item_id in c.execute(select(S.item_keys.c.key, S.item_keys.c.item_id)
-                                        .where(S.item_keys.c.key.in_(chunk))):
+            for k, item_id in c.execute(_LOOKUP_KEYS, {"v": chunk}):
                 out[k] = item_id
         return out
 
@@ -405,9 +480,7 @@ class Store:
         out: dict[str, list[tuple[int, float]]] = {}
         for i in range(0, len(title_keys), CHUNK):
             chunk = title_keys[i:i + CHUNK]
-            q = (select(S.items.c.title_key, S.items.c.id, S.items.c.published)
-                 .where(S.items.c.title_key.in_(chunk)).order_by(S.items.c.id))
-            for tk, item_id, pub in c.execute(q):
+            for tk, item_id, pub in c.execute(_LOOKUP_TITLES, {"v": chunk}):
                 out.setdefault(tk, []).append((item_id, pub))
         return out
 
@@ -416,9 +489,7 @@ class Store:
         """content_hash, source_id, story_id and published time of items."""
         out: dict[int, tuple[str, int, int, float]] = {}
         for i in range(0, len(ids), CHUNK):
-            q = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
-                       S.items.c.published).where(S.items.c.id.in_(ids[i:i + CHUNK]))
-            for r in c.execute(q):
+            for r in c.execute(_ITEM_HASHES, {"v": ids[i:i + CHUNK]}):
                 out[r[0]] = (r[1], r[2], r[3], float(r[4]))
         return out
 
@@ -437,7 +508,7 @@ class Store:
         if not rows:
             return []
         if all("id" in r for r in rows):
-            c.execute(insert(S.items), rows)
+            _many(c, _INSERT_ITEMS, rows)
             return [int(r["id"]) for r in rows]
         res = c.execute(insert(S.items).returning(S.items.c.id, sort_by_parameter_order=True), rows)
         return [r[0] for r in res]
@@ -445,17 +516,17 @@ class Store:
     @staticmethod
     def insert_keys(c: Connection, pairs: list[dict[str, Any]]) -> None:
         if pairs:
-            c.execute(insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite"), pairs)
+            _many(c, _INSERT_KEYS, pairs)
 
     @staticmethod
     def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
         if pairs:
-            c.execute(insert(S.item_channels).prefix_with("OR IGNORE", dialect="sqlite"), pairs)
+            _many(c, _INSERT_CHANNELS, pairs)
 
     @staticmethod
     def add_sightings(c: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
-            c.execute(insert(S.sightings).prefix_with("OR IGNORE", dialect="sqlite"), rows)
+            _many(c, _INSERT_SIGHTINGS, rows)
 
     @staticmethod
     def update_item(c: Connection, item_id: int, **values: Any) -> None:
@@ -466,9 +537,7 @@ class Store:
         """The name of the source that stored each item, and the item's published time."""
         out: dict[int, tuple[str, float]] = {}
         for i in range(0, len(ids), CHUNK):
-            q = (select(S.items.c.id, S.sources.c.name, S.items.c.published)
-                 .join(S.sources, S.sources.c.id == S.items.c.source_id).where(S.items.c.id.in_(ids[i:i + CHUNK])))
-            for item_id, name, published in c.execute(q):
+            for item_id, name, published in c.execute(_ITEM_ORIGINS, {"v": ids[i:i + CHUNK]}):
                 out[item_id] = (str(name), float(published))
         return out
 
@@ -476,9 +545,7 @@ class Store:
     def channels_of_items(c: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
         for i in range(0, len(ids), CHUNK):
-            q = select(S.item_channels.c.item_id, S.item_channels.c.channel).where(
-                S.item_channels.c.item_id.in_(ids[i:i + CHUNK]))
-            for item_id, ch in c.execute(q):
+            for item_id, ch in c.execute(_CHANNELS_OF_ITEMS, {"v": ids[i:i + CHUNK]}):
                 out.setdefault(item_id, []).append(ch)
         return out
 
@@ -486,13 +553,13 @@ class Store:
     @staticmethod
     def insert_stories(c: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
-            c.execute(insert(S.stories), rows)
+            _many(c, _INSERT_STORIES, rows)
 
     @staticmethod
     def stories_by_id(c: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for i in range(0, len(ids), CHUNK):
-            for r in c.execute(select(S.stories).where(S.stories.c.id.in_(ids[i:i + CHUNK]))):
+            for r in c.execute(_STORIES_BY_ID, {"v": ids[i:i + CHUNK]}):
                 out[r.id] = dict(r._mapping)
         return out
 
@@ -504,20 +571,15 @@ class Store:
     def update_stories(c: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Rewrite stories' size, rep_item_id, published and updated (dicts as stories_by_id gives)."""
         if rows:
-            t = S.stories
-            c.execute(update(t).where(t.c.id == bindparam("b_id")).values(
-                size=bindparam("b_size"), rep_item_id=bindparam("b_rep"), published=bindparam("b_published"),
-                updated=bindparam("b_updated")),
-                [{"b_id": r["id"], "b_size": r["size"], "b_rep": r["rep_item_id"], "b_published": r["published"],
-                  "b_updated": r["updated"]} for r in rows])
+            _many(c, _UPDATE_STORIES, [{"b_id": r["id"], "b_size": r["size"], "b_rep": r["rep_item_id"],
+                                        "b_published": r["published"], "b_updated": r["updated"]} for r in rows])
 
     @staticmethod
     def story_channels_of(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:
         """Channels each story is in."""
         out: dict[int, set[str]] = {}
-        sc = S.story_channels
         for i in range(0, len(ids), CHUNK):
-            for sid, ch in c.execute(select(sc.c.story_id, sc.c.channel).where(sc.c.story_id.in_(ids[i:i + CHUNK]))):
+            for sid, ch in c.execute(_STORY_CHANNELS_OF, {"v": ids[i:i + CHUNK]}):
                 out.setdefault(sid, set()).add(ch)
         return out
 
@@ -641,13 +703,9 @@ class Store:
         if not ids:
             return []
         st = self.stories_by_id(c, ids)
-        cols = [S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary", "content",
-                                       "author", "categories", "published", "updated", "first_seen", "story_id")]
         by_story: dict[int, list[ItemRow]] = {}
         for i in range(0, len(ids), CHUNK):
-            q = (select(*cols, S.sources.c.name).join(S.sources, S.sources.c.id == S.items.c.source_id)
-                 .where(S.items.c.story_id.in_(ids[i:i + CHUNK])).order_by(S.items.c.published, S.items.c.id))
-            for r in c.execute(q):
+            for r in c.execute(_STORY_MEMBERS, {"v": ids[i:i + CHUNK]}):
                 by_story.setdefault(r.story_id, []).append(ItemRow(*tuple(r)))
         out = []
         for sid in ids:
@@ -665,11 +723,7 @@ class Store:
         out: dict[int, list[tuple[str, str | None, str | None]]] = {}
         with self.engine.connect() as c:
             for i in range(0, len(item_ids), CHUNK):
-                q = (select(S.sightings.c.item_id, S.sources.c.name, S.sightings.c.link, S.sightings.c.title)
-                     .join(S.sources, S.sources.c.id == S.sightings.c.source_id)
-                     .where(S.sightings.c.item_id.in_(item_ids[i:i + CHUNK]))
-                     .order_by(S.sightings.c.seen))
-                for item_id, name, link, title in c.execute(q):
+                for item_id, name, link, title in c.execute(_SIGHTINGS_OF, {"v": item_ids[i:i + CHUNK]}):
                     out.setdefault(item_id, []).append((name, link, title))
         return out
 
@@ -740,7 +794,7 @@ class Store:
         """Append entries to a channel's archive: dicts of seq, story_id, gen, updated, entry."""
         if rows:
             with self.tx() as c:
-                c.execute(insert(S.archive_slots), [dict(r, channel=slug) for r in rows])
+                _many(c, _INSERT_SLOTS, [dict(r, channel=slug) for r in rows])
 
     def archive_entries(self, slug: str, start: int, stop: int) -> list[tuple[int, str]]:
         """(seq, entry) of archive positions start <= seq < stop, in order."""
