@@ -453,7 +453,10 @@ class Store:
             if stmt is None:
                 stmt = _STATEMENTS[("update_sources", cols)] = update(t).where(t.c.id == bindparam("b_id")).values(
                     {k: bindparam(f"b_{k}") for k in cols})
-            c.execute(stmt, params_list[0] if len(params_list) == 1 else params_list)
+            if len(params_list) == 1:
+                c.execute(stmt, params_list[0])
+            else:
+                _many(c, stmt, params_list)
 
     def host_retry_after(self) -> dict[str, float]:
         with self.engine.connect() as c:
