@@ -674,6 +674,7 @@ class Pipeline:
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
             profile = index.source_profile(document)
+            window = index.config.window.total_seconds()
             for r in rows:
                 published = r["published"]
                 if published > self._newest:
@@ -684,6 +685,11 @@ class Pipeline:
                 decided.append((match.story_id, is_significant_update(match, index.config)))
                 vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
                                 encode_vector(index.item_vector(r["id"]))))
+                if published < self._newest - window:
+                    # a report already before the window (a source back after days, backdated posts) may
+                    # join a story still in it, as after a restart, but must not stay in the index: a new
+                    # process loads only the window, so later reports must not meet it here either
+                    index.evict(datetime.fromtimestamp(self._newest, UTC))
         else:
             decided = [(r["id"], False) for r in rows]
         new_ids = {r["id"] for r in rows}

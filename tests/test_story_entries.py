@@ -244,3 +244,35 @@ def test_a_preferred_source_gives_the_link_its_earliest_report_and_the_story_kee
     assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T0 - timedelta(hours=5)
     assert sorted(x.href for x in e.links if x.rel == "related") == [
         "https://a.example/1", "https://b.example/2", "https://c.example/1"]
+
+
+def test_a_report_older_than_the_window_does_not_stay_for_later_reports(tmp_path: Path) -> None:
+    """One run or two runs (a cron run per poll, or a restart) give the same stories: a report dated
+    before the window (the newest report less stories.window) is not kept in the index for reports that
+    come after it in the same run, as a new process, which loads only the window, would not have it."""
+    recent = {"title": "Volcano erupts near Grindavik in Iceland", "guid": "a1", "link": "https://a.example/v",
+              "date": NOW - timedelta(hours=1)}
+    old = {"title": "Chile earthquake of magnitude 7.8 kills dozens in Valparaiso", "guid": "b1",
+           "link": "https://b.example/q", "date": NOW - timedelta(hours=100)}
+    reworded = {"title": "Magnitude 7.8 earthquake kills dozens in Chile's Valparaiso", "guid": "c1",
+                "link": "https://c.example/q", "date": NOW - timedelta(hours=99)}
+    stories = []
+    for split in (False, True):
+        tmp = tmp_path / f"split-{split}"
+        tmp.mkdir()
+        pipe, store, clock = setup(tmp, {"a": rss([recent]), "b": rss([old]), "c": rss([] if split else [reworded])})
+        pipe.run(force_all=True)
+        if split:
+            pipe.close()
+            from feeds.run import Pipeline
+
+            pipe = Pipeline(pipe.cfg, store, now=clock)
+            (tmp / "c.xml").write_bytes(rss([reworded]))
+            clock.t = NOW + timedelta(minutes=20)
+            pipe.run(force_all=True)
+        stories.append(sorted(sorted(x.href for x in e.links if x.rel in ("alternate", "related"))
+                              for e in entries(tmp)))
+        pipe.close()
+        store.close()
+    assert stories[0] == stories[1]
+    assert len(stories[0]) == 3
