@@ -8,6 +8,7 @@ stories); this module only wires them to the store, the network and the output d
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
@@ -43,6 +44,8 @@ MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ign
 # Validator-only updates (304 / unchanged body) are written together, this many at most at a time: a
 # crash loses at most these sources' validators and schedule (they are fetched again), never items.
 VALIDATOR_BATCH = 100
+# meta key: the stories.prefer_sources the stored representatives were chosen under (a sorted JSON list)
+PREFERENCE_KEY = "stories.prefer_sources"
 
 Now = Callable[[], datetime]
 
@@ -223,6 +226,24 @@ class Pipeline:
         return {r.id: schedule.decide(history_of(r, host_retry), self.policy(r.url), key=r.url, now=now)
                 for r in rows}
 
+    def _follow_preference(self) -> None:
+        """When `stories.prefer_sources` differs from the one the store's representatives were chosen
+        under (recorded in `meta`; unknown in a store from before this was recorded), choose every story's
+        representative again under the current one, and flag the channels of those that changed: the
+        rule then holds for stories reported before the change too, not only for reports arriving after it."""
+        if not self.cfg.stories.enabled:
+            return
+        want = json.dumps(sorted(set(self.cfg.stories.prefer_sources)))
+        if self.store.meta_value(PREFERENCE_KEY) == want:
+            return
+        with self.store.tx() as c:
+            changed = self.store.rerank_representatives(c, set(self.cfg.stories.prefer_sources))
+            if changed and self.cfg.output.dir:
+                self.store.mark_dirty(c, set().union(*self.store.story_channels_of(c, changed).values()))
+            self.store.set_meta_value(c, PREFERENCE_KEY, want)
+        if changed:
+            log.info("stories.prefer_sources changed: %d stories have another representative", len(changed))
+
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
             progress: Callable[[int, int, int], None] | None = None,
@@ -231,6 +252,7 @@ class Pipeline:
         report = RunReport(started=now)
         self._marked = set()
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
+        self._follow_preference()
         if force_all:  # every source but the gone ones: no schedule decisions needed to choose
             self._host_retry = dict(self.store.host_retry_after())
             due = [r for r in rows.values() if not r.gone]

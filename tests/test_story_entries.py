@@ -276,3 +276,23 @@ def test_a_report_older_than_the_window_does_not_stay_for_later_reports(tmp_path
         store.close()
     assert stories[0] == stories[1]
     assert len(stories[0]) == 3
+
+
+def test_changing_prefer_sources_re_chooses_every_storys_link(tmp_path: Path) -> None:
+    """The representative rule holds for stories already stored when stories.prefer_sources changes:
+    set, the link moves to the preferred outlet's earliest report; removed, back to the earliest report."""
+    a = rss([{"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
+              "link": "https://a.example/1", "date": T0 - timedelta(hours=3)}])
+    b = rss([{"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1",
+              "link": "https://b.example/1", "date": T0 - timedelta(hours=2)}])
+    links = []
+    for extra in ("", '[stories]\nprefer_sources = ["b"]', ""):
+        pipe, store, _ = setup(tmp_path, {"a": a, "b": b}, extra=extra)  # the same store, another config
+        pipe.run()  # the first run fetches; then nothing is due: only the preference changed
+        (e,) = entries(tmp_path)
+        links.append((e.link, sorted(x.href for x in e.links if x.rel == "related")))
+        pipe.close()
+        store.close()
+    assert links == [("https://a.example/1", ["https://b.example/1"]),
+                     ("https://b.example/1", ["https://a.example/1"]),
+                     ("https://a.example/1", ["https://b.example/1"])]

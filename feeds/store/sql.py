@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -62,6 +62,8 @@ _STORY_MEMBERS = (select(*[S.items.c[n] for n in ("id", "uid", "source_id", "gui
 _SIGHTINGS_OF = (select(S.sightings.c.item_id, S.sources.c.name, S.sightings.c.link, S.sightings.c.title)
                  .join(S.sources, S.sources.c.id == S.sightings.c.source_id)
                  .where(S.sightings.c.item_id.in_(bindparam("v", expanding=True))).order_by(S.sightings.c.seen))
+_SET_REPRESENTATIVE = update(S.stories).where(S.stories.c.id == bindparam("b_id")).values(
+    rep_item_id=bindparam("b_rep"))
 _UPDATE_STORIES = update(S.stories).where(S.stories.c.id == bindparam("b_id")).values(
     size=bindparam("b_size"), rep_item_id=bindparam("b_rep"), published=bindparam("b_published"),
     updated=bindparam("b_updated"))
@@ -576,6 +578,36 @@ class Store:
         if rows:
             _many(c, _UPDATE_STORIES, [{"b_id": r["id"], "b_size": r["size"], "b_rep": r["rep_item_id"],
                                         "b_published": r["published"], "b_updated": r["updated"]} for r in rows])
+
+    def meta_value(self, key: str) -> str | None:
+        with self.engine.connect() as c:
+            v = c.execute(select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
+            return None if v is None else str(v)
+
+    @staticmethod
+    def set_meta_value(c: Connection, key: str, value: str) -> None:
+        if not c.execute(update(S.meta).where(S.meta.c.key == key).values(value=value)).rowcount:
+            c.execute(insert(S.meta).values(key=key, value=value))
+
+    @staticmethod
+    def rerank_representatives(c: Connection, prefer: Collection[str]) -> list[int]:
+        """Set every story's representative by the rule the pipeline applies as reports arrive: its
+        earliest report of a source in ``prefer`` if it has one, else its earliest report (ties: the
+        first stored). Returns the ids of the stories whose representative changed (one pass over the
+        items: for a change of `stories.prefer_sources`, not for every run)."""
+        i = S.items
+        best: dict[int, tuple[bool, float, int]] = {}
+        q = select(i.c.story_id, i.c.id, i.c.published, S.sources.c.name).join(S.sources,
+                                                                              S.sources.c.id == i.c.source_id)
+        for sid, item_id, published, name in c.execute(q):
+            rank = (name not in prefer, float(published), int(item_id))
+            if sid not in best or rank < best[sid]:
+                best[sid] = rank
+        changed = [(sid, best[sid][2]) for sid, rep in c.execute(select(S.stories.c.id, S.stories.c.rep_item_id))
+                   if sid in best and best[sid][2] != rep]
+        if changed:
+            _many(c, _SET_REPRESENTATIVE, [{"b_id": sid, "b_rep": rep} for sid, rep in changed])
+        return sorted(sid for sid, _ in changed)
 
     @staticmethod
     def story_channels_of(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:
