@@ -1,28 +1,43 @@
 """WebSub (W3C) publisher side: tell the hub which topics changed.
 
 After a publish, every subscription document whose bytes changed is announced to ``output.hub`` with
-a form POST ``hub.mode=publish&hub.url=<the document's self URL>``: one request per topic, with a
-short timeout. Nothing is sent when nothing changed. A ping the hub did not accept (network error,
-timeout, non-2xx answer) is logged on the ``feeds.websub`` logger and remembered in the store
-(``websub_pending``); every later publish retries the pending topics along with its own, until the
-hub accepts them. Once the hub is unreachable the remaining topics of that publish are not tried
-(they are marked pending at once), so a dead hub costs one timeout per publish, never more, and
-never stops the documents from being written: pinging happens after all writes.
+a form POST ``hub.mode=publish&hub.url=<the document's self URL>``: one request per topic. Nothing is
+sent when nothing changed. A ping the hub did not accept (network error, timeout, non-2xx answer) is
+logged on the ``feeds.websub`` logger and remembered in the store (``websub_pending``); every later
+publish retries the pending topics along with its own, until the hub accepts them.
+
+The time the hub can take is bounded, whatever it sends: each socket operation has its timeout (3 s to
+connect, 5 s for a read), each ping a deadline of the two together (8 s: connecting, sending, the
+status line and headers), and all the pings of one publish three pings' deadlines in all (24 s). Only
+the status matters: a ping reads the status line and headers, never a body (a connection whose answer
+has no body is kept for the next ping; any other is closed). A ping runs in a thread of its own; at its
+deadline the caller stops waiting and shuts the ping's socket down, which ends a blocked connect, send
+or read. Once the hub is unreachable (or the publish's deadline has passed) the remaining topics of
+that publish are not tried (they are marked pending at once), so a dead hub costs one ping per publish,
+never more, and never stops the documents from being written: pinging happens after all writes.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import http.client
 import logging
+import select
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from feeds import __version__
 from feeds.store import Store
 
 log = logging.getLogger("feeds.websub")
-TIMEOUT = (3.05, 5.0)  # connect, read (seconds)
+TIMEOUT = (3.05, 5.0)  # connect, read (seconds): each socket operation; a ping's deadline is their sum
+PINGS_PER_PUBLISH = 3  # all the pings of one announce() have this many pings' deadlines in all
 
 
 @dataclass
@@ -31,9 +46,142 @@ class AnnounceResult:
     pending: list[str] = field(default_factory=list)
 
 
-def announce(store: Store, hub: str, changed: Sequence[str], *, timeout: tuple[float, float] = TIMEOUT,
-             session: Any = None) -> AnnounceResult:
-    """Ping `hub` for the changed topics and for the ones still pending from earlier publishes."""
+class _Unreachable(Exception):
+    """The hub gave no answer: the remaining topics of the publish are not tried."""
+
+
+class _Exchange:
+    """One POST on one connection, in a thread of its own so that the caller can stop waiting at the
+    ping's deadline (`finish`): the socket is then shut down, which ends whatever the thread waits for."""
+
+    def __init__(self, conn: http.client.HTTPConnection) -> None:
+        self.conn = conn
+        self.status: tuple[int, str] | None = None
+        self.error: Exception | None = None
+        self.reusable = False
+        self._lock = threading.Lock()
+        self._done = self._abandoned = False
+
+    def run(self, target: str, body: bytes, headers: dict[str, str], read_timeout: float) -> None:
+        conn = self.conn
+        try:
+            if conn.sock is None:
+                conn.connect()  # within the connect timeout the connection was made with
+            with self._lock:
+                if self._abandoned:
+                    return
+            conn.sock.settimeout(read_timeout)
+            conn.request("POST", target, body=body, headers=headers)
+            resp = conn.getresponse()  # the status line and headers; a body is never read
+            if resp.length == 0 and not resp.will_close:  # nothing to read: the connection serves the next ping
+                resp.read()
+                self.reusable = True
+            self.status = (resp.status, resp.reason)
+        except Exception as e:  # handed to the caller
+            self.error = e
+        finally:
+            with self._lock:
+                self._done = True
+                keep = self.reusable and not self._abandoned
+            if not keep:
+                conn.close()
+
+    def finish(self) -> bool:
+        """Whether the exchange has ended; if not, it is abandoned and its socket shut down."""
+        with self._lock:
+            if self._done:
+                return True
+            self._abandoned = True
+            sock = self.conn.sock  # None while connecting; the plain socket during a TLS handshake
+            if sock is not None:
+                with contextlib.suppress(OSError):  # the socket's own shutdown, not SSLSocket's unwrap
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            return False
+
+
+class _Hub:
+    """The pings of one announce() to one hub, one connection kept while the hub's answers allow it."""
+
+    def __init__(self, url: str, timeout: tuple[float, float]) -> None:
+        parts = urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.error: str | None = None
+        try:
+            self.port = parts.port
+        except ValueError as e:  # a port that is no number: every ping fails at once
+            self.port, self.error = None, f"{type(e).__name__}: {e}"
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")  # what is not ASCII, percent-encoded
+        self.headers = {"User-Agent": f"feeds/{__version__} (WebSub publisher)",
+                        "Content-Type": "application/x-www-form-urlencoded"}
+        if parts.username is not None:  # Basic auth from the URL's user:password
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("latin-1", "replace")
+            self.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        self.timeout = timeout
+        self._tls: ssl.SSLContext | None = None
+        self._idle: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn, self._idle = self._idle, None
+        if conn is not None:
+            if conn.sock is not None and not _readable(conn.sock):  # not closed by the hub meanwhile
+                return conn
+            conn.close()
+        if not self.https:
+            return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout[0])
+        if self._tls is None:
+            self._tls = _tls_context()
+        return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout[0], context=self._tls)
+
+    def ping(self, topic: str, seconds: float) -> tuple[int, str]:
+        """The hub's status and reason for one publish ping, within `seconds` in all."""
+        if self.error is not None:
+            raise _Unreachable(self.error)
+        conn = self._connection()
+        exchange = _Exchange(conn)
+        body = urlencode({"hub.mode": "publish", "hub.url": topic}).encode("ascii")
+        thread = threading.Thread(target=exchange.run, args=(self.target, body, self.headers, self.timeout[1]),
+                                  name="websub-ping", daemon=True)
+        thread.start()
+        thread.join(max(0.0, seconds))
+        if not exchange.finish():
+            raise _Unreachable(f"no answer within {seconds:g}s")
+        if exchange.error is not None or exchange.status is None:
+            e = exchange.error
+            raise _Unreachable(f"{type(e).__name__}: {e}")
+        if exchange.reusable:
+            self._idle = conn
+        return exchange.status
+
+    def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
+
+
+def _readable(sock: socket.socket) -> bool:
+    """An idle keep-alive connection with something to read has been closed (or broken) by the hub."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Verified TLS with certifi's roots (what requests, which sent the pings before, used), else the system's."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with requests
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def announce(store: Store, hub: str, changed: Sequence[str], *,
+             timeout: tuple[float, float] = TIMEOUT) -> AnnounceResult:
+    """Ping `hub` for the changed topics and for the ones still pending from earlier publishes.
+
+    `timeout` is (connect, read) for each socket operation; a ping has their sum in all, and the
+    whole announce `PINGS_PER_PUBLISH` times that."""
     result = AnnounceResult()
     try:
         pending = store.websub_pending()
@@ -43,33 +191,33 @@ def announce(store: Store, hub: str, changed: Sequence[str], *, timeout: tuple[f
     topics = list(dict.fromkeys([*changed, *sorted(pending)]))
     if not topics:
         return result
-    import requests
-
-    s = session or requests.Session()
-    s.headers["User-Agent"] = f"feeds/{__version__} (WebSub publisher)"
+    per_ping = timeout[0] + timeout[1]
+    total = PINGS_PER_PUBLISH * per_ping
+    deadline = time.monotonic() + total
     failed: dict[str, str] = {}
     unreachable: str | None = None
+    h = _Hub(hub, timeout)
     try:
         for url in topics:
+            left = deadline - time.monotonic()
+            if unreachable is None and left <= 0:
+                unreachable = f"not tried: the deadline of {total:g}s for this publish's pings passed"
             if unreachable is not None:
                 failed[url] = unreachable
                 continue
             try:
-                r = s.post(hub, data={"hub.mode": "publish", "hub.url": url}, timeout=timeout,
-                           allow_redirects=False)
-                r.close()
-            except requests.RequestException as e:
-                unreachable = f"{type(e).__name__}: {e}"[:300]
+                status, reason = h.ping(url, min(per_ping, left))
+            except _Unreachable as e:
+                unreachable = str(e)[:300]
                 failed[url] = unreachable
                 continue
-            if 200 <= r.status_code < 300:
+            if 200 <= status < 300:
                 result.accepted.append(url)
-                log.debug("hub %s accepted %s (%d)", hub, url, r.status_code)
+                log.debug("hub %s accepted %s (%d)", hub, url, status)
             else:
-                failed[url] = f"HTTP {r.status_code} {r.reason or ''}".strip()
+                failed[url] = f"HTTP {status} {reason or ''}".strip()
     finally:
-        if session is None:
-            s.close()
+        h.close()
     result.pending = list(failed)
     try:
         store.clear_websub_pending([u for u in result.accepted if u in pending])

@@ -5,11 +5,13 @@ The hub is a stand-in: a small threaded HTTP server on 127.0.0.1 that records ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -18,6 +20,7 @@ import pytest
 from lxml import etree
 from test_publish import BASE, T0, Fill, assert_valid, make_config
 
+from feeds import websub
 from feeds.publish import publish
 from feeds.store import Store
 
@@ -70,6 +73,101 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     h = Hub()
     yield h
     h.close()
+
+
+class RawHub:
+    """A hub on a plain socket, for answers http.server cannot give (dripped, never finished).
+
+    `answer(hub, topic, conn)` writes the reply to each POST; the connection is read for another
+    request while it returns True."""
+
+    def __init__(self, answer: Callable[[RawHub, str, socket.socket], bool]) -> None:
+        self.answer = answer
+        self.topics: list[str] = []
+        self.connections = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hub"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with contextlib.suppress(OSError), conn:
+            while not self.stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                length = int(m.group(1)) if m else 0
+                while len(buf) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                body, buf = buf[:length], buf[length:]
+                topic = parse_qs(body.decode("ascii"))["hub.url"][0]
+                with self.lock:
+                    self.topics.append(topic)
+                if not self.answer(self, topic, conn):
+                    return
+
+    def drip(self, conn: socket.socket, data: bytes, every: float) -> None:
+        """Send `data` a byte at a time, one every `every` seconds (each well within a read timeout)."""
+        for i in range(len(data)):
+            if self.stop.wait(every):
+                return
+            conn.sendall(data[i:i + 1])
+
+    def close(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        self.sock.close()
+        with self.lock:
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture()
+def raw_hub() -> Iterator[Callable[[Callable[[RawHub, str, socket.socket], bool]], RawHub]]:
+    hubs: list[RawHub] = []
+
+    def make(answer: Callable[[RawHub, str, socket.socket], bool]) -> RawHub:
+        hubs.append(RawHub(answer))
+        return hubs[-1]
+
+    yield make
+    for h in hubs:
+        h.close()
+
+
+def announce_in_time(store: Store, hub: str, topics: list[str], bound: float,
+                     timeout: tuple[float, float]) -> websub.AnnounceResult:
+    """announce() in a thread, which must end within `bound` seconds (the bugs held it a minute and more)."""
+    out: list[websub.AnnounceResult] = []
+    t = threading.Thread(target=lambda: out.append(websub.announce(store, hub, topics, timeout=timeout)),
+                         daemon=True)
+    t.start()
+    t.join(bound)
+    assert not t.is_alive(), f"announce() still running after {bound}s"
+    return out[0]
 
 
 def setup(tmp: Path, hub_url: str) -> tuple[Store, Fill]:
@@ -204,5 +302,56 @@ def test_a_written_feed_is_announced_even_if_its_publish_stops_after_it(
         publish(cfg, store)  # all well again
         assert f"{BASE}news.atom" in hub.topics()[before:]
         assert store.websub_pending() == {}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_hub_dripping_its_answer_holds_a_publish_no_longer_than_a_ping_deadline(
+        tmp_path: Path, raw_hub: Callable[..., RawHub], where: str) -> None:
+    # a byte every 0.2 s, each well within the 1 s read timeout: read to its end, the body took 20 s and
+    # the headers (100 lines, http.client's limit) over 200 s; only the status matters, and a ping has
+    # its connect and read timeouts together (2 s) in all
+    def answer(hub: RawHub, topic: str, conn: socket.socket) -> bool:
+        if where == "body":
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100\r\n\r\n")
+            hub.drip(conn, b"x" * 100, 0.2)
+        else:
+            hub.drip(conn, b"HTTP/1.1 202 Accepted\r\n" + b"X-Drip: 1\r\n" * 200, 0.2)
+        return False
+
+    hub = raw_hub(answer)
+    store = Store.open(tmp_path / "feeds.db")
+    topic = f"{BASE}news.atom"
+    try:
+        result = announce_in_time(store, hub.url, [topic], 10, timeout=(1.0, 1.0))
+        assert hub.topics == [topic]
+        if where == "body":  # the status came at once: accepted, the body left unread
+            assert result.accepted == [topic] and store.websub_pending() == {}
+        else:  # no status line and headers within the ping's deadline: pending, retried next time
+            assert result.pending == [topic]
+            assert "no answer within 2s" in store.websub_pending()[topic]["last_error"]
+    finally:
+        store.close()
+
+
+def test_the_pings_of_one_publish_have_one_deadline(tmp_path: Path, raw_hub: Callable[..., RawHub]) -> None:
+    # a hub taking 0.8 s for each ping (within the 1 s read timeout): 30 topics took 24 s; a publish's
+    # pings have three pings' deadlines in all (3 x 1.5 s), the rest stay pending for the next publish
+    def answer(hub: RawHub, topic: str, conn: socket.socket) -> bool:
+        if hub.stop.wait(0.8):
+            return False
+        conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")  # no body: the connection serves the next ping
+        return True
+
+    hub = raw_hub(answer)
+    store = Store.open(tmp_path / "feeds.db")
+    topics = [f"{BASE}t{i:02d}.atom" for i in range(30)]
+    try:
+        result = announce_in_time(store, hub.url, topics, 10, timeout=(0.5, 1.0))
+        assert 1 <= len(result.accepted) <= 6 and result.accepted == topics[:len(result.accepted)]
+        assert set(result.pending) | set(result.accepted) == set(topics)
+        assert set(store.websub_pending()) == set(result.pending)
+        assert hub.connections == 1  # kept across the pings
     finally:
         store.close()
