@@ -12,9 +12,13 @@ status line and headers), and all the pings of one publish three pings' deadline
 the status matters: a ping reads the status line and headers, never a body (a connection whose answer
 has no body is kept for the next ping; any other is closed). A ping runs in a thread of its own; at its
 deadline the caller stops waiting and shuts the ping's socket down, which ends a blocked connect, send
-or read. Once the hub is unreachable (or the publish's deadline has passed) the remaining topics of
-that publish are not tried (they are marked pending at once), so a dead hub costs one ping per publish,
-never more, and never stops the documents from being written: pinging happens after all writes.
+or read. Once the hub is unreachable (no connection) the remaining topics of that publish are not tried
+(they are marked pending at once), so a dead hub costs one ping per publish, never more, and never
+stops the documents from being written: pinging happens after all writes. A hub that takes the
+connection and then gives no status in time (a read timeout, the ping's deadline) fails that topic
+only: the next one is tried. Topics go least tried first (then the oldest), and those the publish's
+deadline leaves untried stay pending with no attempt counted, so a topic the hub is slow on goes
+behind the others and cannot keep them from the hub publish after publish.
 """
 
 from __future__ import annotations
@@ -47,7 +51,12 @@ class AnnounceResult:
 
 
 class _Unreachable(Exception):
-    """The hub gave no answer: the remaining topics of the publish are not tried."""
+    """No connection to the hub: the remaining topics of the publish are not tried."""
+
+
+class _Failed(Exception):
+    """The hub took the connection but gave no status for this topic in time (a read timeout, the ping's
+    deadline, a connection dropped): this topic's failure only, the next topic is tried."""
 
 
 class _Exchange:
@@ -59,6 +68,7 @@ class _Exchange:
         self.status: tuple[int, str] | None = None
         self.error: Exception | None = None
         self.reusable = False
+        self.connected = conn.sock is not None  # a kept connection
         self._lock = threading.Lock()
         self._done = self._abandoned = False
 
@@ -70,6 +80,7 @@ class _Exchange:
             with self._lock:
                 if self._abandoned:
                     return
+                self.connected = True
             conn.sock.settimeout(read_timeout)
             conn.request("POST", target, body=body, headers=headers)
             resp = conn.getresponse()  # the status line and headers; a body is never read
@@ -146,10 +157,12 @@ class _Hub:
         thread.start()
         thread.join(max(0.0, seconds))
         if not exchange.finish():
-            raise _Unreachable(f"no answer within {seconds:g}s")
+            if exchange.connected:
+                raise _Failed(f"no answer within {seconds:g}s")
+            raise _Unreachable(f"no connection within {seconds:g}s")
         if exchange.error is not None or exchange.status is None:
             e = exchange.error
-            raise _Unreachable(f"{type(e).__name__}: {e}")
+            raise (_Failed if exchange.connected else _Unreachable)(f"{type(e).__name__}: {e}")
         if exchange.reusable:
             self._idle = conn
         return exchange.status
@@ -188,28 +201,37 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
     except Exception as e:  # the store is not the hub's business: never fail the publish over it
         log.error("cannot read pending WebSub pings: %s", e)
         pending = {}
-    topics = list(dict.fromkeys([*changed, *sorted(pending)]))
+    # the least tried first (then the oldest): a topic the hub fails on goes behind the others, so that
+    # no topic, however slow the hub is on it, keeps the others from being tried within the deadline
+    now = time.time()
+    topics = sorted(dict.fromkeys([*changed, *sorted(pending)]),
+                    key=lambda u: (pending[u]["attempts"], pending[u]["since"]) if u in pending else (0, now))
     if not topics:
         return result
     per_ping = timeout[0] + timeout[1]
     total = PINGS_PER_PUBLISH * per_ping
     deadline = time.monotonic() + total
     failed: dict[str, str] = {}
+    untried: list[str] = []  # the publish's deadline passed before them: no attempt counted
     unreachable: str | None = None
     h = _Hub(hub, timeout)
     try:
         for url in topics:
-            left = deadline - time.monotonic()
-            if unreachable is None and left <= 0:
-                unreachable = f"not tried: the deadline of {total:g}s for this publish's pings passed"
             if unreachable is not None:
                 failed[url] = unreachable
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                untried.append(url)
                 continue
             try:
                 status, reason = h.ping(url, min(per_ping, left))
             except _Unreachable as e:
                 unreachable = str(e)[:300]
                 failed[url] = unreachable
+                continue
+            except _Failed as e:
+                failed[url] = str(e)[:300]
                 continue
             if 200 <= status < 300:
                 result.accepted.append(url)
@@ -218,16 +240,20 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
                 failed[url] = f"HTTP {status} {reason or ''}".strip()
     finally:
         h.close()
-    result.pending = list(failed)
+    accepted = set(result.accepted)
+    result.pending = [u for u in topics if u not in accepted]
     try:
         store.clear_websub_pending([u for u in result.accepted if u in pending])
         now = time.time()
         for url, err in failed.items():
             store.set_websub_pending(url, hub, err, now)
+        for url in untried:
+            if url not in pending:
+                store.add_websub_pending(url, hub, now)
     except Exception as e:
         log.error("cannot record WebSub ping state: %s", e)
-    if failed:
-        first = next(iter(failed.values()))
-        log.warning("hub %s did not take %d of %d ping(s) (%s); retrying at the next publish",
-                    hub, len(failed), len(topics), first)
+    if result.pending:
+        first = next(iter(failed.values()), f"the deadline of {total:g}s for this publish's pings passed")
+        log.warning("hub %s did not take %d of %d ping(s) (%s%s); retrying at the next publish", hub,
+                    len(result.pending), len(topics), first, f"; {len(untried)} not tried in time" if untried else "")
     return result

@@ -355,3 +355,64 @@ def test_the_pings_of_one_publish_have_one_deadline(tmp_path: Path, raw_hub: Cal
         assert hub.connections == 1  # kept across the pings
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["read timeout", "ping deadline"])
+def test_a_topic_the_hub_times_out_on_fails_alone(tmp_path: Path, raw_hub: Callable[..., RawHub], how: str) -> None:
+    # a hub slow on one topic only (one it fetches before answering, say): that topic's timeout was taken
+    # for "hub unreachable", and every pending topic sorted after it was never offered, publish after publish
+    slow, other = f"{BASE}a.atom", f"{BASE}b.atom"
+
+    def answer(hub: RawHub, topic: str, conn: socket.socket) -> bool:
+        if topic == slow:
+            if how == "read timeout":
+                hub.stop.wait(3)  # silent past the 1 s read timeout
+            else:
+                hub.drip(conn, b"HTTP/1.1 202 Accepted\r\n" + b"X-Drip: 1\r\n" * 100, 0.2)
+            return False
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+    hub = raw_hub(answer)
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        for url in (slow, other):
+            store.add_websub_pending(url, hub.url, 1.0)
+        result = announce_in_time(store, hub.url, [], 10, timeout=(1.0, 1.0))
+        assert hub.topics == [slow, other]
+        assert result.accepted == [other] and result.pending == [slow]
+        pending = store.websub_pending()
+        assert set(pending) == {slow} and pending[slow]["attempts"] == 1
+        assert ("timed out" if how == "read timeout" else "no answer within 2s") in pending[slow]["last_error"]
+    finally:
+        store.close()
+
+
+def test_topics_the_hub_is_slow_on_cannot_starve_the_others(tmp_path: Path, raw_hub: Callable[..., RawHub]) -> None:
+    # three topics on which the hub drips its answer use a publish's whole deadline (3 pings' worth):
+    # the topic after them is not tried, and tried first at the next publish (least tried first)
+    slow = [f"{BASE}a{i}.atom" for i in range(3)]
+    fast = f"{BASE}z.atom"
+
+    def answer(hub: RawHub, topic: str, conn: socket.socket) -> bool:
+        if topic == fast:
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            return True
+        hub.drip(conn, b"HTTP/1.1 202 Accepted\r\n" + b"X-Drip: 1\r\n" * 100, 0.1)
+        return False
+
+    hub = raw_hub(answer)
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        for url in [*slow, fast]:
+            store.add_websub_pending(url, hub.url, 1.0)
+        first = announce_in_time(store, hub.url, [], 10, timeout=(0.5, 0.5))
+        assert hub.topics == slow and first.accepted == []
+        pending = store.websub_pending()
+        assert pending[fast]["attempts"] == 0 and pending[fast]["last_error"] == "not announced yet"
+        assert {pending[u]["attempts"] for u in slow} == {1}
+        second = announce_in_time(store, hub.url, [], 10, timeout=(0.5, 0.5))
+        assert hub.topics[3] == fast and second.accepted == [fast]
+        assert set(store.websub_pending()) == set(slow)
+    finally:
+        store.close()
