@@ -69,6 +69,17 @@ _CACHE_MAX_FILE = 8 * 1024 * 1024
 
 _RESOLVE_ATTEMPTS = 3
 
+# Connections. waitress's defaults (at most 100 connections, an idle one closed after 120 s) let 100
+# idle or slow clients stop the server answering anyone for minutes. The limit is what the process's
+# open-file limit leaves after a headroom for its other files (the store and its journal, logs, the
+# files being served, waitress's own), at most _CONNECTIONS_MAX; a connection silent for
+# _CHANNEL_TIMEOUT seconds (idle, or stopped in the middle of its request) is closed, which waitress
+# checks every _CLEANUP_INTERVAL seconds.
+_CONNECTIONS_MAX = 4096
+_FD_HEADROOM = 128
+_CHANNEL_TIMEOUT = 20
+_CLEANUP_INTERVAL = 5
+
 _ALLOW = "GET, HEAD"
 _REASONS: dict[int, str] = {
     200: "OK",
@@ -602,6 +613,19 @@ def _url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
+def _connection_limit() -> int:
+    """How many connections to hold at once: the open-file limit less a headroom, at most _CONNECTIONS_MAX."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - no such limit here
+        return _CONNECTIONS_MAX
+    if soft == resource.RLIM_INFINITY:
+        return _CONNECTIONS_MAX
+    return max(1, min(_CONNECTIONS_MAX, soft - _FD_HEADROOM if soft > 2 * _FD_HEADROOM else soft // 2))
+
+
 def serve(
     output_dir: Path,
     host: str = "127.0.0.1",
@@ -614,13 +638,19 @@ def serve(
 
     Prints ``listening on http://HOST:PORT/`` on stdout once the socket is bound (useful
     with ``port=0``).  Signal handlers are only installed when called from the main thread.
+    Connections are bounded by the open-file limit and closed after ``_CHANNEL_TIMEOUT`` seconds
+    of silence; waitress has no deadline for a whole request's headers, so a server facing the
+    internet belongs behind a reverse proxy (docs/publishing.md).
     """
     from waitress import wasyncore
     from waitress.server import create_server
 
     app = make_app(output_dir, max_age=max_age)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="feeds")
+        server = create_server(app, host=host, port=port, threads=threads, ident="feeds",
+                               connection_limit=_connection_limit(), channel_timeout=_CHANNEL_TIMEOUT,
+                               cleanup_interval=_CLEANUP_INTERVAL,
+                               asyncore_use_poll=True)  # select() cannot watch descriptors past 1023
     except ValueError as e:  # waitress: a host that is no address and does not resolve, a port out of range
         raise ListenError(f"cannot listen on {_url(host, port)}: not a valid host and port ({e})", usage=True) from e
     except OSError as e:  # address in use, not an address of this machine, a privileged port

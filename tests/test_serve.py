@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import http.client
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -699,3 +701,42 @@ def test_file_swapped_between_check_and_open_is_rechecked(tmp_path: Path, monkey
     status, _, body = _call(app, "/b.atom")
     assert status == "404 Not Found"
     assert SECRET.encode() not in body
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def test_idle_connections_neither_lock_others_out_nor_stay_open(tmp_path: Path) -> None:
+    # waitress's defaults: at most 100 connections, an idle one closed after 120 s; 100 clients sending
+    # half a request each made the server answer no one else for two minutes
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.atom").write_text(_atom(2))
+    proc, port = _start(tmp_path / "out", tmp_path / "log")
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(150):
+            sock = socket.create_connection((HOST, port), timeout=10)
+            sock.sendall(b"GET /a.atom HTTP/1.1\r\n")  # a request that never ends
+            idle.append(sock)
+        resp = fetch(port, "/a.atom")  # within fetch's 10 s timeout
+        assert resp.status == 200 and resp.body == (tmp_path / "out" / "a.atom").read_bytes()
+        # and the silent ones are closed by the server (after 20 s of silence, checked every 5 s)
+        started = time.monotonic()
+        for sock in idle:
+            sock.settimeout(max(0.1, started + 60 - time.monotonic()))
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(1024) == b""
+    finally:
+        for sock in idle:
+            sock.close()
+        assert _stop(proc) == 0
+
+
+def test_the_connection_limit_leaves_room_for_the_other_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from feeds import serve
+
+    for soft, limit in [(20000, 4096), (1024, 896), (256, 128), (64, 32), (resource.RLIM_INFINITY, 4096)]:
+        monkeypatch.setattr(resource, "getrlimit", lambda _which, soft=soft: (soft, resource.RLIM_INFINITY))
+        assert serve._connection_limit() == limit, soft
