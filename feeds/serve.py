@@ -69,6 +69,12 @@ _CACHE_MAX_FILE = 8 * 1024 * 1024
 
 _RESOLVE_ATTEMPTS = 3
 
+# Last-Modified counts whole seconds: a file replaced twice within one second keeps it, and a client
+# revalidating with it alone would get 304 for bytes it never saw. Until its mtime's second is over (by
+# a margin: the file system's clock is coarser than time.time(), a write may be dated a few ms back), a
+# file is served without Last-Modified and If-Modified-Since is not honoured for it; its ETag validates.
+_MTIME_SETTLED = 1.5
+
 # Connections. waitress's defaults (at most 100 connections, an idle one closed after 120 s) let 100
 # idle or slow clients stop the server answering anyone for minutes. The limit is what the process's
 # open-file limit leaves after a headroom for its other files (the store and its journal, logs, the
@@ -261,6 +267,10 @@ def _accepts_gzip(value: str | None) -> bool:
     return identity_q is None or identity_q <= effective
 
 
+def _without_last_modified(headers: Headers) -> Headers:
+    return tuple(h for h in headers if h[0] != "Last-Modified")
+
+
 def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() and ch != '"' else f"\\x{ord(ch):02x}" for ch in text)
 
@@ -410,16 +420,20 @@ class _OutputApp:
         if entry.gzipped is not None and _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING")):
             variant = entry.gzipped
 
-        precondition = self._preconditions(environ, variant.etag, entry.mtime)
+        headers, not_modified = variant.headers, variant.not_modified_headers
+        settled = time.time() >= entry.mtime + _MTIME_SETTLED  # decided per request: entries are cached
+        if not settled:
+            headers, not_modified = _without_last_modified(headers), _without_last_modified(not_modified)
+        precondition = self._preconditions(environ, variant.etag, entry.mtime, settled)
         if precondition == 304:
-            return 304, variant.not_modified_headers, b""
+            return 304, not_modified, b""
         if precondition == 412:
-            status, headers, body = _plain(412)
-            return status, headers + variant.not_modified_headers, body
-        return 200, variant.headers, variant.body
+            status, plain_headers, body = _plain(412)
+            return status, plain_headers + not_modified, body
+        return 200, headers, variant.body
 
     @staticmethod
-    def _preconditions(environ: WSGIEnvironment, etag: str, mtime: int) -> int | None:
+    def _preconditions(environ: WSGIEnvironment, etag: str, mtime: int, settled: bool = True) -> int | None:
         """RFC 9110 section 13.2.2 order, for GET/HEAD on an existing representation."""
         if_match = environ.get("HTTP_IF_MATCH")
         if if_match is not None:
@@ -435,7 +449,7 @@ class _OutputApp:
         if if_none_match is not None:
             return 304 if _none_match(str(if_none_match), etag) else None
         modified = environ.get("HTTP_IF_MODIFIED_SINCE")
-        if modified is not None:
+        if modified is not None and settled:  # else the file may change again within the second it names
             since = _parse_http_date(str(modified))
             if since is not None and mtime <= since:
                 return 304

@@ -740,3 +740,31 @@ def test_the_connection_limit_leaves_room_for_the_other_files(monkeypatch: pytes
     for soft, limit in [(20000, 4096), (1024, 896), (256, 128), (64, 32), (resource.RLIM_INFINITY, 4096)]:
         monkeypatch.setattr(resource, "getrlimit", lambda _which, soft=soft: (soft, resource.RLIM_INFINITY))
         assert serve._connection_limit() == limit, soft
+
+
+def test_a_file_replaced_twice_within_one_second_is_not_validated_by_that_second(tmp_path: Path) -> None:
+    # Last-Modified counts whole seconds: version 1 and version 2 written within one second had the same,
+    # and a reader revalidating version 1 with If-Modified-Since alone got 304 for version 2
+    app = make_app(tmp_path)
+    target = tmp_path / "a.atom"
+    v1, v2 = b"<feed>version 1</feed>", b"<feed>version 2, a new story</feed>"
+    for _attempt in range(5):
+        while time.time() % 1 > 0.5:  # the first half of a second
+            time.sleep(0.01)
+        second = int(time.time())
+        _replace(target, v1)
+        status, headers, body = _call(app, "/a.atom")
+        _replace(target, v2)
+        if int(target.stat().st_mtime) == second == int(time.time()):
+            break
+    else:
+        pytest.fail("could not write twice and read within one second")
+    assert (status, body) == ("200 OK", v1)
+    assert "Last-Modified" not in headers and headers["ETag"]  # it may change again within this second
+    date = email.utils.formatdate(second, usegmt=True)  # as a client might send it anyway (a Date, say)
+    assert _call(app, "/a.atom", if_modified_since=date)[::2] == ("200 OK", v2)
+    # once the second is over, the same (cached) entry has its Last-Modified, and it is honoured
+    time.sleep(max(0.0, second + 1.6 - time.time()))
+    status, headers, body = _call(app, "/a.atom")
+    assert (status, body, headers["Last-Modified"]) == ("200 OK", v2, date)
+    assert _call(app, "/a.atom", if_modified_since=date)[0] == "304 Not Modified"
