@@ -123,17 +123,19 @@ class Keys:
         return (self.guid_key,) if self.link_key is None else (self.guid_key, self.link_key)
 
 
-def fallback_id(entry: Entry) -> str:
-    """An id for an entry without one: its link, else a hash of title + date."""
-    if entry.link:
-        return entry.link.strip()
+def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
+    """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
+    on every fetch is still one item), else (no link, or a link the document's entries share, which
+    identifies nothing) a hash of title + date."""
+    if entry.link and use_link:
+        return clean_link(entry.link)
     stamp = entry.published.isoformat() if entry.published else ""
     digest = hashlib.sha256(f"{entry.title}\x00{stamp}".encode()).hexdigest()[:32]
     return f"sha256:{digest}"
 
 
 def keys_for(entry: Entry, source_id: int, *, use_link: bool = True) -> Keys:
-    guid = (entry.guid or "").strip() or fallback_id(entry)
+    guid = (entry.guid or "").strip() or fallback_id(entry, use_link=use_link)
     link_key = None
     if use_link and entry.link:
         canon = canonical_link(entry.link)
@@ -163,11 +165,14 @@ def content_hash(entry: Entry) -> str:
 _SPACE_RE = re.compile(r"\s+")
 
 
-def shared_links(entries: tuple[Entry, ...]) -> frozenset[str]:
+def shared_links(entries: tuple[Entry, ...], site: str | None = None) -> frozenset[str]:
     """Links that several distinct entries of one document share (a feed pointing every item at its
-    home page): such links identify nothing and must not merge items."""
+    home page), and the document's own site link (``site``: a one-item feed pointing its item at its home
+    page): such links identify nothing and must not merge items."""
     seen: dict[str, str] = {}
     shared: set[str] = set()
+    if site and (home := canonical_link(site)):
+        shared.add(home)
     for e in entries:
         if not e.link:
             continue

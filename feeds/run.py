@@ -509,7 +509,7 @@ class Pipeline:
                     values["ttl"] = parsed.ttl_seconds
                     values["feed_title"] = parsed.title or None
                     values["site_link"] = parsed.link or None
-                    self._ingest(c, row, parsed.entries, now, out)
+                    self._ingest(c, row, parsed.entries, now, out, parsed.link)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new
                 decision = scheduled(values)
@@ -528,13 +528,14 @@ class Pipeline:
         return out
 
     # -- items ---------------------------------------------------------------------------------
-    def _ingest(self, c: Any, row: SourceRow, entries: Sequence[Entry], now: datetime, out: SourceOutcome) -> None:
+    def _ingest(self, c: Any, row: SourceRow, entries: Sequence[Entry], now: datetime, out: SourceOutcome,
+                site: str | None = None) -> None:
         st = self.store
         nowts = now.timestamp()
         window = self.cfg.dedup.title_window.total_seconds()
         seen_guids: set[str] = set()
         batch: list[tuple[Entry, Any]] = []
-        shared = shared_links(tuple(entries[:MAX_ITEMS_PER_FEED]))
+        shared = shared_links(tuple(entries[:MAX_ITEMS_PER_FEED]), site)
 
         for e in entries[:MAX_ITEMS_PER_FEED]:
             if not e.title and not e.link and not e.summary:
@@ -551,10 +552,15 @@ class Pipeline:
                       and (k.link_key is None or k.link_key not in exact)]
         titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}
         hashes = st.item_hashes(c, list({exact[k.guid_key] for _, k in batch if k.guid_key in exact}))
+        # this source's items that entries not known by their id are found by their link: (guid, title key,
+        # content hash, story id) by item id
+        owned = st.items_of_source(c, row.id, sorted({exact[k.link_key] for _, k in batch if k.guid_key not in exact
+                                                      and k.link_key is not None and k.link_key in exact}))
         new_rows: list[dict[str, Any]] = []
         new_keys: list[list[str]] = []
         new_entries: list[Entry] = []
-        pending: dict[str, int] = {}  # key -> index in new_rows (duplicates inside this document)
+        pending: dict[str, int] = {}  # link key -> index in new_rows (duplicates inside this document)
+        pending_titles: dict[str, list[float]] = {}  # title key -> published times of new_rows having it
         reposted: list[int] = []
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
@@ -568,15 +574,7 @@ class Pipeline:
                 # an edit of an item this source published: take the new text. A re-post of another
                 # source's item never rewrites it (two versions would overwrite each other on each run).
                 if old_hash != chash and item_source == row.id:
-                    st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
-                                   author=e.author, categories="\t".join(e.categories), link=e.link,
-                                   updated=max(updated.timestamp(), nowts if e.updated is None else 0),
-                                   content_hash=chash)
-                    out.updated += 1
-                    chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
-                    st.insert_channels(c, [{"item_id": item_id, "channel": ch} for ch in chans])
-                    st.set_story_channels(c, story_id, chans, self._story_updated(c, story_id))
-                    out.channels |= set(chans) | set(st.channels_of_items(c, [item_id]).get(item_id, []))
+                    self._edit(c, row, item_id, story_id, e, k, updated, nowts, out)
                 continue
             match: int | None = None
             if k.link_key and k.link_key in exact:
@@ -586,6 +584,19 @@ class Pipeline:
                     if abs(pub - published.timestamp()) <= window:
                         match = item_id
                         break
+            if match is not None and (own := owned.get(match)) is not None and k.link_key \
+                    and exact.get(k.link_key) == match:
+                # this source's own item found by its link under another id (a feed whose ids change on every
+                # fetch; an id-less item): the same item, without a sighting of itself or a key row per
+                # fetch, and an edit if its text changed -- unless both have ids and their titles differ:
+                # another item of this source pointing at the same page
+                guid, title_key, old_hash, story_id = own
+                if not (e.guid and guid and k.title_key != title_key):
+                    exact[k.guid_key] = match
+                    if old_hash != chash:
+                        self._edit(c, row, match, story_id, e, k, updated, nowts, out)
+                    continue
+                match = None
             if match is not None:  # an exact re-post of a stored item, maybe by another source
                 key_rows.append({"key": k.guid_key, "item_id": match})
                 sightings.append({"item_id": match, "source_id": row.id, "link": e.link, "title": e.title,
@@ -594,14 +605,16 @@ class Pipeline:
                 exact[k.guid_key] = match
                 reposted.append(match)  # its story now credits one more outlet
                 continue
-            dup = next((pending[x] for x in (k.link_key, f"t:{k.title_key}" if k.title_key else None)
-                        if x and x in pending), None)
-            if dup is not None:
-                continue  # the same item twice in one document under two ids
-            idx = len(new_rows)
-            for x in (k.link_key, f"t:{k.title_key}" if k.title_key else None):
-                if x:
-                    pending[x] = idx
+            # the same item twice in one document under two ids: the same link, or the same title within
+            # the title window (as a stored item's title is matched)
+            ts = published.timestamp()
+            if (k.link_key and k.link_key in pending) or (window > 0 and k.title_key and any(
+                    abs(t - ts) <= window for t in pending_titles.get(k.title_key, ()))):
+                continue
+            if k.link_key:
+                pending[k.link_key] = len(new_rows)
+            if k.title_key:
+                pending_titles.setdefault(k.title_key, []).append(ts)
             new_rows.append({
                 "uid": item_uid(k.guid_key), "source_id": row.id, "guid": e.guid, "link": e.link,
                 "title": e.title, "summary": e.summary, "content": e.content, "author": e.author,
@@ -654,6 +667,29 @@ class Pipeline:
         st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
         st.insert_channels(c, chan_rows)
         out.new += len(ids)
+
+    def _edit(self, c: Any, row: SourceRow, item_id: int, story_id: int, e: Entry, k: Any, updated: datetime,
+              nowts: float, out: SourceOutcome) -> None:
+        """An edit of an item this source published: its new text, its new title and link keys (an exact
+        re-post of the edited text is then known), and its channels as the rules now say: a channel it no
+        longer matches loses it, and its story's entry there if no other report of the story is in it."""
+        st = self.store
+        st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
+                       author=e.author, categories="\t".join(e.categories), link=e.link,
+                       updated=max(updated.timestamp(), nowts if e.updated is None else 0),
+                       content_hash=content_hash(e), title_key=k.title_key)
+        if k.link_key:
+            st.insert_keys(c, [{"key": k.link_key, "item_id": item_id}])  # kept if another item has it
+        out.updated += 1
+        chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+        before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
+        st.delete_item_channels(c, item_id, before - set(chans))
+        st.insert_channels(c, [{"item_id": item_id, "channel": ch} for ch in chans])
+        st.set_story_channels(c, story_id, chans, self._story_updated(c, story_id))
+        if before - set(chans):
+            keep = st.story_member_channels(c, story_id)
+            st.delete_story_channels(c, story_id, set(st.story_channels_of(c, [story_id]).get(story_id, ())) - keep)
+        out.channels |= set(chans) | before
 
     # -- stories -------------------------------------------------------------------------------
     def _story_index(self, c: Connection) -> Any:

@@ -499,6 +499,19 @@ class Store:
         return out
 
     @staticmethod
+    def items_of_source(c: Connection, source_id: int,
+                        ids: Sequence[int]) -> dict[int, tuple[str | None, str | None, str, int]]:
+        """Of these items, those the source stored: guid, title key, content hash and story id."""
+        out: dict[int, tuple[str | None, str | None, str, int]] = {}
+        i = S.items
+        for n in range(0, len(ids), CHUNK):
+            q = select(i.c.id, i.c.guid, i.c.title_key, i.c.content_hash, i.c.story_id).where(
+                i.c.id.in_(ids[n:n + CHUNK]), i.c.source_id == source_id)
+            for r in c.execute(q):
+                out[int(r[0])] = (r[1], r[2], str(r[3]), int(r[4]))
+        return out
+
+    @staticmethod
     def next_item_ids(c: Connection, n: int) -> list[int]:
         """Ids for n new items, to insert with insert_items in this transaction (single writer: the
         caller holds the store lock). They are the ids the database would have given."""
@@ -527,6 +540,25 @@ class Store:
     def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
         if pairs:
             _many(c, _INSERT_CHANNELS, pairs)
+
+    @staticmethod
+    def delete_item_channels(c: Connection, item_id: int, channels: Collection[str]) -> None:
+        if channels:
+            t = S.item_channels
+            c.execute(delete(t).where(t.c.item_id == item_id, t.c.channel.in_(sorted(channels))))
+
+    @staticmethod
+    def story_member_channels(c: Connection, story_id: int) -> set[str]:
+        """The channels any report of the story is in."""
+        i, ic = S.items, S.item_channels
+        q = select(ic.c.channel).distinct().join(i, i.c.id == ic.c.item_id).where(i.c.story_id == story_id)
+        return {str(ch) for ch in c.execute(q).scalars()}
+
+    @staticmethod
+    def delete_story_channels(c: Connection, story_id: int, channels: Collection[str]) -> None:
+        if channels:
+            t = S.story_channels
+            c.execute(delete(t).where(t.c.story_id == story_id, t.c.channel.in_(sorted(channels))))
 
     @staticmethod
     def add_sightings(c: Connection, rows: list[dict[str, Any]]) -> None:

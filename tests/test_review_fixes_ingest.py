@@ -1,0 +1,142 @@
+"""Item identity through the pipeline, after a review of de-duplication (each test failed before its
+fix): what one item is when ids are missing or change, links identify nothing, titles repeat, and when
+an item is edited. File sources, a real SQLite store, the Atom output read back with feedparser."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+from feedgen_util import rss
+from test_pipeline import NOW, setup
+
+NO_STORIES = "[stories]\nenabled = false\n"
+
+
+def titles(tmp: Path, slug: str = "all") -> list[str]:
+    path = tmp / "out" / f"{slug}.atom"
+    return sorted(e.title for e in feedparser.parse(path.read_bytes()).entries) if path.exists() else []
+
+
+def stored(tmp: Path) -> list[str]:
+    con = sqlite3.connect(tmp / "feeds.db")
+    try:
+        return sorted(r[0] for r in con.execute("SELECT title FROM items"))
+    finally:
+        con.close()
+
+
+def key_rows(tmp: Path) -> int:
+    con = sqlite3.connect(tmp / "feeds.db")
+    try:
+        return int(con.execute("SELECT count(*) FROM item_keys").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_id_less_items_sharing_their_home_page_link_are_each_an_item(tmp_path: Path) -> None:
+    items = [{"title": f"Quote of the day #{n}", "link": "https://quotes.example/",
+              "date": NOW - timedelta(days=n)} for n in (1, 2, 3)]
+    pipe, _, _ = setup(tmp_path, {"a": rss(items)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Quote of the day #1", "Quote of the day #2", "Quote of the day #3"]
+    assert titles(tmp_path) == stored(tmp_path)
+
+
+def test_same_titles_in_one_document_follow_the_title_window(tmp_path: Path) -> None:
+    """Two episodes of one name a week apart (distinct ids and links) are two items, as they are when
+    fetched apart; with `title_window = "0s"` titles merge nothing at all."""
+    items = [{"title": "Daily briefing", "guid": f"ep{n}", "link": f"https://pod.example/{n}",
+              "date": NOW - timedelta(days=7 * n)} for n in (1, 2)]
+    for window in ("48h", "0s"):
+        tmp = tmp_path / window
+        tmp.mkdir()
+        pipe, _, _ = setup(tmp, {"a": rss(items)}, f'{NO_STORIES}[dedup]\ntitle_window = "{window}"\n')
+        pipe.run(force_all=True)
+        assert stored(tmp) == ["Daily briefing", "Daily briefing"], window
+    # within the window, in one document, the same title under two ids is still one item
+    close = [{"title": "Daily briefing", "guid": f"x{n}", "link": f"https://pod.example/x{n}",
+              "date": NOW - timedelta(hours=n)} for n in (1, 2)]
+    tmp = tmp_path / "close"
+    tmp.mkdir()
+    pipe, _, _ = setup(tmp, {"a": rss(close)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp) == ["Daily briefing"]
+
+
+def test_a_one_item_feed_pointing_every_item_at_one_page_keeps_each_item(tmp_path: Path) -> None:
+    """A feed of one item whose items all link to one page (another site's, or its own home page):
+    the next day's item, with its own id and title, is a new item, not a re-post of the last one."""
+    day1 = {"title": "Word of the day: serendipity", "link": "https://words.example/", "guid": "w1",
+            "date": NOW - timedelta(days=1)}
+    day2 = {"title": "Word of the day: petrichor", "link": "https://words.example/", "guid": "w2", "date": NOW}
+    home1 = {"title": "Tip of the day: sleep", "link": "https://site.example/", "date": NOW - timedelta(days=1)}
+    home2 = {"title": "Tip of the day: water", "link": "https://site.example/", "date": NOW}
+    pipe, _, clock = setup(tmp_path, {"a": rss([day1]), "b": rss([home1])}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "a.xml").write_bytes(rss([day2]))
+    (tmp_path / "b.xml").write_bytes(rss([home2]))  # id-less, linking to the feed's own <link>
+    clock.t = NOW + timedelta(hours=1)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Tip of the day: sleep", "Tip of the day: water", "Word of the day: petrichor",
+                                "Word of the day: serendipity"]
+    assert titles(tmp_path) == stored(tmp_path)
+
+
+def test_an_edit_is_known_by_its_new_title_and_link(tmp_path: Path) -> None:
+    """After an edit, another outlet's exact re-post of the edited article is a re-post (a sighting),
+    not a second item: the item's title and link keys follow the edit."""
+    first = {"title": "Finance minister resigns", "link": "https://a.example/1", "guid": "1",
+             "date": NOW - timedelta(hours=2)}
+    edited = dict(first, title="Finance minister Jones resigns after audit", link="https://a.example/jones")
+    pipe, store, clock = setup(tmp_path, {"a": rss([first]), "b": rss([])}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "a.xml").write_bytes(rss([edited]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    (tmp_path / "b.xml").write_bytes(rss([{"title": edited["title"], "link": "https://b.example/copy", "guid": "b1",
+                                           "date": NOW - timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=40)
+    rep = pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Finance minister Jones resigns after audit"]
+    assert [o.reposts for o in rep.outcomes if o.name == "b"] == [1]
+    # and a copy under the edited link
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Jones quits", "link": "https://a.example/jones", "guid": "b2",
+                                           "date": NOW - timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=60)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Finance minister Jones resigns after audit"]
+
+
+def test_an_edit_that_leaves_a_channels_rules_leaves_the_channel(tmp_path: Path) -> None:
+    channel = ('[channels.ukraine]\ntitle = "Ukraine"\ninclude = ["Ukraine"]\n'
+               'exclude = ["Ukraine International Airlines"]\n')
+    item = {"title": "Ukraine flight cancelled", "link": "https://a.example/1", "guid": "1",
+            "date": NOW - timedelta(hours=1)}
+    pipe, _, clock = setup(tmp_path, {"a": rss([item])}, NO_STORIES + channel)
+    pipe.run(force_all=True)
+    assert titles(tmp_path, "ukraine") == ["Ukraine flight cancelled"]
+    (tmp_path / "a.xml").write_bytes(rss([dict(item, title="Ukraine International Airlines flight cancelled")]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    assert titles(tmp_path, "ukraine") == []
+    assert titles(tmp_path) == ["Ukraine International Airlines flight cancelled"]  # still in the catch-all
+
+
+def test_an_id_less_item_whose_tracking_parameters_change_gets_its_edits(tmp_path: Path) -> None:
+    """An item without an id is known by its link without tracking parameters: a `utm_*` that changes on
+    every fetch neither hides its edits nor adds a key row per fetch."""
+    pipe, _, clock = setup(tmp_path, {"a": rss([])}, NO_STORIES)
+    rows = []
+    for n in range(4):
+        (tmp_path / "a.xml").write_bytes(rss([{
+            "title": "Budget passes" if n < 3 else "Budget passes the Senate", "summary": f"Version {n}",
+            "link": f"https://a.example/budget?utm_source=rss&utm_campaign={n}", "date": NOW - timedelta(hours=1)}]))
+        clock.t = NOW + timedelta(minutes=20 * n)
+        pipe.run(force_all=True)
+        rows.append(key_rows(tmp_path))
+    assert stored(tmp_path) == ["Budget passes the Senate"]
+    assert titles(tmp_path) == ["Budget passes the Senate"]
+    assert rows[-1] == rows[0]
