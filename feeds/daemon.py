@@ -44,6 +44,13 @@ JOB_ID = "tick"
 _STOP, _RELOAD = "stop", "reload"
 
 
+def misfire_grace(tick: float) -> int:
+    """How late a tick may start and still run (the machine suspended, the process stopped or starved):
+    up to one tick. A tick later than that is dropped and the next one comes on the interval. Set at
+    start, and again by a reload that changes the tick."""
+    return max(1, int(tick))
+
+
 def log_handler(cfg: Config) -> logging.Handler:
     """The handler of ``[daemon] log_file`` (logrotate-safe; its directory is made), or of stderr.
     Raises OSError when the file cannot be opened."""
@@ -157,8 +164,10 @@ class Daemon:
                 return False
             setup_logging(new, self.verbose, self.quiet, handler)
         if new.daemon.tick != old.daemon.tick:
-            try:
-                self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=new.daemon.tick.total_seconds())
+            tick = new.daemon.tick.total_seconds()
+            try:  # the grace goes with the tick: a reschedule alone kept the old tick's
+                self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
+                self.scheduler.modify_job(JOB_ID, misfire_grace_time=misfire_grace(tick))
             except Exception as e:  # noqa: BLE001 - the scheduler is shutting down: the rest of the reload holds
                 log.warning("reload: the tick interval could not be changed (%s)", e)
         if new.serve != old.serve or new.output.dir != old.output.dir:
@@ -226,7 +235,7 @@ class Daemon:
         tick = cfg.daemon.tick.total_seconds()
         self.scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)})
         self.scheduler.add_job(self.tick, "interval", seconds=tick, id=JOB_ID, max_instances=1, coalesce=True,
-                               misfire_grace_time=max(1, int(tick)), next_run_time=datetime.now(UTC))
+                               misfire_grace_time=misfire_grace(tick), next_run_time=datetime.now(UTC))
         self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
         threading.Thread(target=self._control, name="signals", daemon=True).start()
         log.info("daemon started (pid %d): %d sources, %d channels, tick %gs, store %s", os.getpid(),

@@ -267,3 +267,34 @@ def _lock_reload_scenario(tmp_path: Path, daemons: list[Daemon], server: FeedSer
     log = d.log(logfile)
     assert "stopping" in log
     assert not d.err.read_text().strip()  # everything went to the log file
+
+
+def test_a_reload_that_changes_the_tick_changes_its_misfire_grace(tmp_path: Path, daemons: list[Daemon]) -> None:
+    # a tick may run up to one tick late (a suspended machine, a stopped process); a reload from 1s to
+    # 8s kept the 1s grace, so a tick 1.3 s late was dropped and the next came 8 s after it
+    (tmp_path / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                       "<link>http://example.org/</link><description>d</description>"
+                                       "</channel></rss>", encoding="utf-8")
+    config = daemon_config(tmp_path, [("local", "feed.xml")])  # due every 2s: every tick logs a line
+
+    def ticks() -> int:
+        return d.log().count(" tick: ")
+
+    d = Daemon(config)
+    daemons.append(d)
+    d.wait_for(lambda: ticks() >= 1, "the first tick")
+    config.write_text(config.read_text().replace('tick = "1s"', 'tick = "8s"'))
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for(lambda: "reloaded" in d.log(), "the reload")
+    reloaded = time.monotonic()  # the next tick is due 8 s after the reload, at the latest now + 8
+    time.sleep(1)
+    d.proc.send_signal(signal.SIGSTOP)  # the process is held up past that tick ...
+    try:
+        time.sleep(max(0.0, reloaded + 9.3 - time.monotonic()))
+        before = ticks()
+    finally:
+        d.proc.send_signal(signal.SIGCONT)  # ... by 1.3 s: within the 8s tick's grace, not the 1s one's
+    # it runs on resuming; dropped, the next tick would have come 6.7 s later
+    d.wait_for(lambda: ticks() > before, "the late tick", timeout=4)
+    rc, _ = d.terminate()
+    assert rc == 0, d.log()
