@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -9,28 +10,117 @@ from dataclasses import dataclass
 
 from feeds.config import Channel, compile_patterns
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_ASCII_WORD = re.compile(r"[0-9a-z]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits (\w without the underscore)
+# Latin letters that have no decomposition, so NFKD leaves their stroke or ligature: folded as readers
+# fold them when they type without the letter (Wrocław ~ Wroclaw, Søren ~ Soren, Æsir ~ Aesir). The
+# modifier apostrophe (U+02BC, a letter to Unicode) is an apostrophe, as U+2019 is: a word break.
+_LETTERS = {"Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d",
+            "Ð": "D", "ð": "d", "Þ": "TH", "þ": "th", "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "ı": "i", "ȷ": "j",
+            "\u02bc": "'"}
+# kana voicing marks are kept: they tell different syllables apart (カ ka, ガ ga), they are no accent
+_KEEP_MARKS = frozenset("\u3099\u309a")
+# marks that show nothing (variation selectors, the combining grapheme joiner): dropped as format characters
+_INVISIBLE_MARKS = frozenset(["\u034f", *map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0))])
+_JAMO = re.compile("[\u1100-\u11ff]+")
+# Scripts written without spaces between words (Chinese, Japanese, Korean, Thai, Lao, Khmer, Myanmar):
+# each of their letters is a word of its own (with the marks that follow it), so a keyword in them
+# matches wherever its letters stand together in the text, inside longer words too (a phrase of letters).
+_NO_SPACE_BLOCKS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1100, 0x11FF), (0x1780, 0x17FF), (0x3005, 0x3007),
+                    (0x3021, 0x3029), (0x3031, 0x3035), (0x303B, 0x303C), (0x3040, 0x31FF), (0x3400, 0x4DBF),
+                    (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F))
+_NO_SPACE_PLANES = "\U00020000-\U0003ffff"  # ideographs, extension B on: letters all
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: NFKD, combining marks dropped, case-folded."""
+    """Case- and accent-insensitive form: NFKD, combining marks dropped (but kana voicing marks), format
+    characters (soft hyphen, zero-width space and joiners, bidi marks) dropped, ł ø æ œ đ ð þ ħ ŧ ı as
+    l o ae oe d d th h t i, case-folded; Hangul syllables recomposed."""
     if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
         return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
-    # the marks are found among the text's distinct characters, then removed in C (a character at a time
-    # in Python took ~7 ms on a 50 kB article)
-    marks = [ch for ch in set(decomposed) if unicodedata.combining(ch)]
-    if len(marks) <= 8:
-        for ch in marks:
+    # what to drop or replace is found among the text's distinct characters, then done in C (a character
+    # at a time in Python took ~7 ms on a 50 kB article)
+    drop: list[str] = []
+    swap: list[str] = []
+    jamo = False
+    for ch in set(decomposed):
+        if ch < "\x80":
+            continue
+        if unicodedata.combining(ch):
+            if ch not in _KEEP_MARKS:
+                drop.append(ch)
+        elif ch in _LETTERS:
+            swap.append(ch)
+        elif unicodedata.category(ch) == "Cf" or ch in _INVISIBLE_MARKS:
+            drop.append(ch)
+        elif "\u1100" <= ch <= "\u11ff":
+            jamo = True
+    if len(drop) <= 8:
+        for ch in drop:
             decomposed = decomposed.replace(ch, "")
     else:
-        decomposed = re.sub(f"[{''.join(map(re.escape, marks))}]+", "", decomposed)
-    return decomposed.casefold()
+        decomposed = re.sub(f"[{''.join(map(re.escape, drop))}]+", "", decomposed)
+    for ch in swap:
+        decomposed = decomposed.replace(ch, _LETTERS[ch])
+    folded = decomposed.casefold()
+    if jamo:  # NFKD took Hangul syllables apart into letters (jamo): "바다" must not match inside "바닥"
+        folded = _JAMO.sub(lambda m: unicodedata.normalize("NFC", m.group()), folded)
+    return folded
+
+
+def _ranges(points: list[int]) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(points):
+        j = i
+        while j + 1 < len(points) and points[j + 1] == points[j] + 1:
+            j += 1
+        out.append(f"\\U{points[i]:08x}" if i == j else f"\\U{points[i]:08x}-\\U{points[j]:08x}")
+        i = j + 1
+    return "".join(out)
+
+
+@functools.cache
+def _word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a word of folded text that may hold marks or letters of scripts without spaces, the test for
+    either). Built on first use from the Unicode database (~20 ms). Only the marks of the first 65,536
+    characters: re matches those with a bitmap, while each range above them is one more test for every
+    character of every text (the marks of historic scripts up there split their words, in keywords as in
+    texts)."""
+    category = unicodedata.category
+    marks = [cp for cp in range(0x10000) if category(chr(cp)) in ("Mn", "Mc", "Me")]
+    letters = [cp for lo, hi in _NO_SPACE_BLOCKS for cp in range(lo, hi + 1) if chr(cp).isalpha()]
+    mk, ns = _ranges(marks), _ranges(letters) + _NO_SPACE_PLANES
+    word = re.compile(f"(?:[^\\W_{ns}]|[{mk}])+|[{ns}][{mk}]*")
+    return word, re.compile(f"[{mk}{ns}]")
 
 
 def tokens(text: str) -> list[str]:
-    """Words of folded text, split on anything that is not a letter or digit."""
-    return [t for t in _NON_WORD.split(fold(text).replace("ß", "ss")) if t]
+    """Words of folded text: runs of letters, digits and marks, split on anything else; in scripts
+    written without spaces, each letter (with its marks) is a word."""
+    folded = fold(text)
+    if folded.isascii():
+        return _ASCII_WORD.findall(folded)
+    word, special = _word_patterns()
+    if special.search(folded) is None:
+        return _WORD.findall(folded)
+    return word.findall(folded)
+
+
+def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:
+    """A keyword's words, and whether its last word is a prefix (the keyword ends with '*')."""
+    keyword = keyword.rstrip()
+    prefix = keyword.endswith("*")
+    return tuple(tokens(keyword.rstrip("*"))), prefix
+
+
+def keyword_problem(keyword: str) -> str | None:
+    """Why a channel keyword could never match as written, as a config error's "expected" (None: it can)."""
+    if not keyword_words(keyword)[0]:
+        return ("a keyword with at least one letter or digit (punctuation, symbols and spaces only "
+                "separate words, so this one has no word to match)")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +153,8 @@ class Matcher:
         self.channels: list[_ChannelRule] = []
 
         def rule_of(keyword: str) -> int | None:
-            prefix = keyword.rstrip().endswith("*")
-            words = tuple(tokens(keyword.rstrip().rstrip("*")))
-            if not words:
+            words, prefix = keyword_words(keyword)
+            if not words:  # config refuses such a keyword (keyword_problem)
                 return None
             key = (words, prefix)
             if key not in rule_ids:

@@ -295,6 +295,14 @@ def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...])
     title = r.string("title", required=True).strip()
     include = r.strings("include")
     exclude = r.strings("exclude")
+    if include or exclude:
+        from feeds.classify import keyword_problem  # classify imports this module: imported when needed
+
+        for name, keywords in (("include", include), ("exclude", exclude)):
+            for j, keyword in enumerate(keywords):
+                problem = keyword_problem(keyword)
+                if problem is not None:
+                    raise ConfigError(file, f"{where}.{name}[{j}]", problem, keyword)
     regex = r.strings("regex")
     exclude_regex = r.strings("exclude_regex")
     for name, patterns in (("regex", regex), ("exclude_regex", exclude_regex)):

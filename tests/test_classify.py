@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -69,19 +71,68 @@ def test_fallback_only_when_no_rule_channel_took_it() -> None:
 def test_fold_and_tokens() -> None:
     assert fold("Ärger ÉTÉ") == "arger ete"
     assert tokens("U.S.-backed, Kyiv's") == ["u", "s", "backed", "kyiv", "s"]
+    assert tokens("Київ, Kyïv_2024") == ["киів", "kyiv", "2024"]
+    assert tokens("Wrocław Søren Æsir İstanbul ıi Straße") == ["wroclaw", "soren", "aesir", "istanbul", "ii", "strasse"]
+    assert tokens("Ukr\u00adaine Ky\u200biv") == ["ukraine", "kyiv"]  # soft hyphen, zero-width space
+    assert tokens("Kyivʼs") == ["kyiv", "s"]  # U+02BC is an apostrophe, as U+2019 is
+    assert tokens("दिल्ली में") == ["दिलली", "में"]  # vowel signs are part of their word
+    assert tokens("東京で2024年") == ["東", "京", "て\u3099", "2024", "年"]  # no spaces: each letter a word
+    assert tokens("ガス カス") == ["カ\u3099", "ス", "カ", "ス"]  # kana voicing marks kept
+    assert tokens("서울에서") == ["서", "울", "에", "서"]  # Hangul syllables, not their jamo
+    assert tokens("❤️ 🇺🇦 — «»") == []
+
+
+def test_keywords_in_any_script_match_and_only_their_words() -> None:
+    m = Matcher([ch("kyiv", include=("Київ",)), ch("tokyo", include=("東京",)), ch("mixed", include=("Київ 2024",)),
+                 ch("putin", include=("Путин's",)), ch("wroclaw", include=("Wroclaw",)),
+                 ch("ukraine", include=("Ukraine",)), ch("seoul", include=("서울",)), ch("sea", include=("바다",)),
+                 ch("delhi", include=("दिल्ली",)), ch("athens", include=("Αθήνα",))])
+
+    def got(title: str) -> list[str]:
+        return m.classify(title, "", (), "s")
+
+    assert got("Ракетний удар по Києву: Київ без світла") == ["kyiv"]
+    assert got("КИЇВ") == ["kyiv"]
+    assert got("東京で地震") == ["tokyo"]  # inside a longer run of letters: no spaces to look for
+    assert got("Київ 2024: підсумки") == ["kyiv", "mixed"]
+    assert got("Budget 2024 approved") == []  # "Київ 2024" is not "2024"
+    assert got("Путин's speech") == ["putin"]
+    assert got("Trump's speech") == []  # "Путин's" is not "s"
+    assert got("Flood in Wrocław") == ["wroclaw"]
+    assert got("WROCŁAW") == ["wroclaw"]
+    assert got("Die Ukr\u00adaine und die EU") == ["ukraine"]  # shown as "Ukraine"
+    assert got("서울에서 열린 회의") == ["seoul"]
+    assert got("바닥 청소") == []  # 바닥 is not 바다 followed by a letter's part
+    assert got("दिल्ली में बारिश") == ["delhi"]
+    assert got("ΑΘΗΝΑ: απεργία") == ["athens"]
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60)
        | st.text(alphabet="aeiouAEIOU \u0301\u0300\u0308\u0327\u0303\u0323\u0302\u030c\u0328\u0304\u0306"
-                          "\u0331\u20d7ÄéüñçŞǅﬁ²", max_size=60))
+                          "\u0331\u20d7ÄéüñçŞǅﬁ²ŁłØæıʼ\u00ad\u200d\ufe0f가\u11a8\u1100\u1161ガ\u3099", max_size=60))
 @example("Tiếng Việt: ḕ ǘ ṏ ȁ ẫ ǖ ợ ự ằ ỡ ǚ x̱ a⃗")  # more than eight distinct marks
+@example("WROCŁAW Ærø ıİ Kyivʼs Ukr\u00adaine\u200b❤️ 서울 가\u11a8 ガ\uff76\uff9e")
 def test_fold_drops_every_combining_mark_after_nfkd(text: str) -> None:
-    # the reference: NFKD, every character of a non-zero combining class dropped, case-folded (the marks
-    # are removed in C, one way for a few distinct marks, another for more than eight)
+    # the reference, a character at a time: NFKD; every character of a non-zero combining class dropped
+    # but the kana voicing marks, and every format character and invisible mark; the stroked and ligature
+    # letters spelled out; case-folded; Hangul letters put back together into syllables (fold removes
+    # marks in C, one way for a few distinct characters, another for more than eight)
     import unicodedata
 
-    decomposed = unicodedata.normalize("NFKD", text)
-    assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    letters = {"Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D",
+               "đ": "d", "Ð": "D", "ð": "d", "Þ": "TH", "þ": "th", "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "ı": "i",
+               "ȷ": "j", "\u02bc": "'"}
+    out = []
+    for c in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(c) and c not in "\u3099\u309a":
+            continue
+        invisible_mark = c == "\u034f" or 0xFE00 <= ord(c) <= 0xFE0F or 0xE0100 <= ord(c) <= 0xE01EF
+        if unicodedata.category(c) == "Cf" or invisible_mark:
+            continue
+        out.append(letters.get(c, c))
+    want = "".join(out).casefold()
+    want = re.sub("[\u1100-\u11ff]+", lambda m: unicodedata.normalize("NFC", m.group()), want)
+    assert fold(text) == want
 
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäéü", min_size=2, max_size=8)
@@ -104,6 +155,35 @@ def test_a_keyword_never_matches_glued_to_another_word(kw: list[str], glue: str)
     if tokens(glued) != tokens(phrase) and not any(
             tokens(glued)[i:i + len(tokens(phrase))] == tokens(phrase) for i in range(len(tokens(glued)))):
         assert m.classify(glued, "", (), "s") == []
+
+
+spaced_words = st.text(alphabet="abcżłøæœđабвгдеєжзиіїйклмнопрстухцчшщьюяαβγδεζηθλμνπρστφωאבגדהוזחטיכלמנסעפצקרשת"
+                                 "ابتثجحخدذرزسشصضطظعغفقكلمنهوي" "कखगघचछजझटडतथदधनपफबभमयरलवशसह" "\u093f\u0940\u094d",
+                        min_size=2, max_size=8).filter(lambda w: w[0] not in "\u093f\u0940\u094d")
+
+
+@given(st.lists(spaced_words, min_size=1, max_size=3), st.lists(spaced_words, max_size=6),
+       st.lists(spaced_words, max_size=6))
+def test_a_keyword_in_a_spaced_script_matches_between_other_words_and_not_glued(kw: list[str], before: list[str],
+                                                                               after: list[str]) -> None:
+    phrase = " ".join(kw)
+    m = Matcher([ch("c", include=(phrase,))])
+    assert m.classify(" ".join([*before, phrase.upper(), *after]), "", (), "s") == ["c"]
+    glued = "".join([*before, phrase, *after])
+    if before or after:  # one word now, unless the glued word is the keyword's word again
+        assert m.classify(glued, "", (), "s") == ([] if tokens(glued) != tokens(phrase) else ["c"])
+
+
+ideographs = st.text(alphabet="東京大阪中国北上海地震ひらがなカタカナガ서울바다닥", min_size=1, max_size=6)
+
+
+@given(ideographs, ideographs, ideographs)
+def test_a_keyword_in_a_script_without_spaces_matches_wherever_its_letters_stand_together(
+        kw: str, before: str, after: str) -> None:
+    m = Matcher([ch("c", include=(kw,))])
+    text = before + kw + after
+    assert m.classify(text, "", (), "s") == ["c"]
+    assert m.classify(before + " " + after, "", (), "s") == (["c"] if kw in before or kw in after else [])
 
 
 # -- the matcher against a plain scan --------------------------------------------------------------

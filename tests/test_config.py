@@ -89,6 +89,22 @@ def test_bad_config_names_file_key_and_expectation(tmp_path: Path, patch: tuple[
     assert str(tmp_path / "feeds.toml") in str(err)
 
 
+@pytest.mark.parametrize(("keywords", "index"), [('"Ukraine", "—"', 1), ('"\u00ad"', 0), ('"Kyiv", "!?", "x"', 1)])
+@pytest.mark.parametrize("key", ["include", "exclude"])
+def test_a_keyword_without_a_word_is_refused(tmp_path: Path, keywords: str, index: int, key: str) -> None:
+    # punctuation, symbols and invisible characters only: no word to match, and the channel would stay empty
+    text = GOOD.replace('exclude = ["Ukraine Airlines"]', f"{key} = [{keywords}]" if key == "exclude" else "")
+    if key == "include":
+        text = text.replace('include = ["Ukraine", "Kyiv", "Zelensky"]', f"include = [{keywords}]")
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, text)
+    assert ei.value.key == f"channels.ukraine.{key}[{index}]"
+    assert "at least one letter or digit" in str(ei.value)
+    assert str(tmp_path / "feeds.toml") in str(ei.value)
+    ok = GOOD.replace('"Zelensky"', '"Zelensky", "Київ", "東京", "Wrocław"')
+    assert load(tmp_path, ok).channels[0].include[-3:] == ("Київ", "東京", "Wrocław")  # type: ignore[attr-defined]
+
+
 def test_duplicate_source_url_is_rejected(tmp_path: Path) -> None:
     text = GOOD + '\n[[sources]]\nurl = "https://www.example.com/world/rss.xml"\nname = "again"\n'
     with pytest.raises(ConfigError) as ei:
