@@ -117,9 +117,15 @@ def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:
 
 def keyword_problem(keyword: str) -> str | None:
     """Why a channel keyword could never match as written, as a config error's "expected" (None: it can)."""
-    if not keyword_words(keyword)[0]:
+    words, prefix = keyword_words(keyword)
+    if not words:
         return ("a keyword with at least one letter or digit (punctuation, symbols and spaces only "
                 "separate words, so this one has no word to match)")
+    head = keyword.rstrip()[:-1] if prefix else keyword
+    if "*" in head or (prefix and not fold(head).endswith(words[-1])):
+        return ('a keyword with "*" only as its last character, right after a letter or digit: it makes the '
+                'last word a prefix ("Zelensk*" matches Zelensky and Zelenskyy; no "*" inside a keyword, '
+                'as in "Ukrain* war": a phrase\'s earlier words match whole)')
     return None
 
 
@@ -217,7 +223,7 @@ class Matcher:
                     for p in prefix_by_char.get(w[0], ()):
                         if w.startswith(p.words[0]):
                             found.add(p.rule)
-        # multi-word prefix phrases whose first word is itself a prefix are not supported: documented
+        # only a phrase's last word can be a prefix: config refuses a '*' anywhere else (keyword_problem)
         return found
 
     def classify(self, title: str, summary_text: str, categories: Iterable[str], source: str) -> list[str]:

@@ -89,7 +89,8 @@ def test_bad_config_names_file_key_and_expectation(tmp_path: Path, patch: tuple[
     assert str(tmp_path / "feeds.toml") in str(err)
 
 
-@pytest.mark.parametrize(("keywords", "index"), [('"Ukraine", "—"', 1), ('"\u00ad"', 0), ('"Kyiv", "!?", "x"', 1)])
+@pytest.mark.parametrize(("keywords", "index"), [('"Ukraine", "—"', 1), ('"\u00ad"', 0), ('"Kyiv", "!?", "x"', 1),
+                                                ('"***"', 0)])
 @pytest.mark.parametrize("key", ["include", "exclude"])
 def test_a_keyword_without_a_word_is_refused(tmp_path: Path, keywords: str, index: int, key: str) -> None:
     # punctuation, symbols and invisible characters only: no word to match, and the channel would stay empty
@@ -103,6 +104,20 @@ def test_a_keyword_without_a_word_is_refused(tmp_path: Path, keywords: str, inde
     assert str(tmp_path / "feeds.toml") in str(ei.value)
     ok = GOOD.replace('"Zelensky"', '"Zelensky", "Київ", "東京", "Wrocław"')
     assert load(tmp_path, ok).channels[0].include[-3:] == ("Київ", "東京", "Wrocław")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("keyword", ["Ukrain* war", "Ukr*ine", "*Kyiv", "Zelensky *", "U.S.*", "Zelensk**"])
+def test_a_star_anywhere_but_after_the_last_word_is_refused(tmp_path: Path, keyword: str) -> None:
+    # "Ukrain* war" was the exact phrase "ukrain war" (no match for "Ukrainian war"), "U.S.*" the phrase "u s"
+    text = GOOD.replace('"Zelensky"', f'"{keyword}"')
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, text)
+    assert ei.value.key == "channels.ukraine.include[2]"
+    assert '"*" only as its last character, right after a letter or digit' in ei.value.expected
+    assert str(tmp_path / "feeds.toml") in str(ei.value)
+    ok = GOOD.replace('"Zelensky"', '"Zelensk*", "Kyiv region*", "東京*", "Wrocław* "')
+    assert load(tmp_path, ok).channels[0].include[2:] == (  # type: ignore[attr-defined]
+        "Zelensk*", "Kyiv region*", "東京*", "Wrocław* ")
 
 
 def test_duplicate_source_url_is_rejected(tmp_path: Path) -> None:
