@@ -152,7 +152,8 @@ class Matcher:
     """All channels' keywords in one token-indexed table, scanned once per item."""
 
     def __init__(self, channels: Sequence[Channel], source_aliases: dict[str, str] | None = None) -> None:
-        aliases = source_aliases or {}
+        aliases = source_aliases or {}  # source URL -> name: a channel may name its sources either way
+        names = set(aliases.values())
         self._by_first: dict[str, list[_Phrase]] = {}
         self._prefix_first: list[_Phrase] = []
         rule_ids: dict[tuple[tuple[str, ...], bool], int] = {}
@@ -175,7 +176,7 @@ class Matcher:
         for ch in channels:
             inc = frozenset(r for r in map(rule_of, ch.include) if r is not None)
             exc = frozenset(r for r in map(rule_of, ch.exclude) if r is not None)
-            srcs = frozenset(aliases.get(s, s) for s in ch.sources) if ch.sources else None
+            srcs = frozenset(s if s in names else aliases.get(s, s) for s in ch.sources) if ch.sources else None
             self.channels.append(_ChannelRule(
                 slug=ch.slug, include=inc, exclude=exc,
                 regex=compile_patterns(ch.regex) if ch.regex else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ class Channel:
     exclude: tuple[str, ...] = ()
     regex: tuple[str, ...] = ()
     exclude_regex: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()  # names or URLs; empty = every source
+    sources: tuple[str, ...] = ()  # source names (config turns URLs and paths into names); empty = all
     match_all: bool = False  # every item (subject to exclude/sources)
     fallback: bool = False  # items that no other channel took
     description: str = ""
@@ -248,6 +248,20 @@ def _check_http_url(r: _Reader, name: str, value: str, *, slash: bool = False) -
     return value
 
 
+def _local_url(base: Path, url: str) -> str:
+    """A path, or a file: URL with a path, as the absolute file: URL a source is known by (a path or a
+    file:relative/path is relative to the config file's directory); any other URL as it is."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if not parts.path:
+            return url
+        local = Path(unquote(parts.path))  # file:/abs/path, file:///abs/path, file:relative/path
+        return (local if local.is_absolute() else base / local).resolve().as_uri()
+    if len(parts.scheme) > 1:
+        return url
+    return (base / url).resolve().as_uri()
+
+
 def _source(file: str, base: Path, table: Any, i: int) -> Source:
     where = f"sources[{i}]"
     if not isinstance(table, dict):
@@ -262,14 +276,10 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
             parts.port  # noqa: B018 - validates the port number
         except ValueError as e:
             raise r.fail("url", "an http(s) URL with a valid port", url) from e
-    elif parts.scheme == "file":
-        if parts.path:  # file:/abs/path, file:///abs/path; file:relative/path is relative to the config file
-            local = Path(unquote(parts.path))
-            url = (local if local.is_absolute() else base / local).resolve().as_uri()
-    elif parts.scheme and len(parts.scheme) > 1:
+    elif parts.scheme != "file" and len(parts.scheme) > 1:
         raise r.fail("url", "an http(s) URL, a file: URL or a path", url)
     else:
-        url = (base / url).resolve().as_uri()
+        url = _local_url(base, url)
     given = r.string("name")
     if given is not None and not given.strip():
         raise r.fail("name", "a non-empty string (or no name key: the URL's host or file name)", given)
@@ -487,15 +497,20 @@ def _parse_config(text: str, path: Path) -> Config:
 
     raw_channels = top.get("channels", dict, "a table of channels ([channels.<slug>])", {})
     channels = tuple(_channel(file, slug, t, formats) for slug, t in raw_channels.items())
-    known = set(names) | set(seen)
+    # a channel's sources as the names of the sources they refer to: an item is matched by its source's
+    # name, and a source given as "a.xml" is known by its resolved file: URL (the raw string matched nothing)
+    name_of = {src.url: src.name for src in sources} | {name: name for name in names}  # a name first
+    resolved: list[Channel] = []
     for ch in channels:
+        refs: list[str] = []
         for j, ref in enumerate(ch.sources):
-            ref_url = ref
-            if ref not in known:
-                ref_url = (base / ref).resolve().as_uri() if not urlsplit(ref).scheme else ref
-            if ref not in known and ref_url not in known:
+            name = name_of.get(ref) or name_of.get(_local_url(base, ref))
+            if name is None:
                 raise ConfigError(file, f"channels.{ch.slug}.sources[{j}]", "the name or URL of a configured source",
                                   ref)
+            refs.append(name)
+        resolved.append(replace(ch, sources=tuple(dict.fromkeys(refs))))
+    channels = tuple(resolved)
     reserved = {"index", "archive"}
     for ch in channels:
         if ch.slug in reserved:

@@ -143,6 +143,24 @@ def test_channel_sources_must_name_configured_sources(tmp_path: Path) -> None:
     assert load(tmp_path, ok).channels[0].sources == ("Example World",)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("ref", ["feed", "local/feed.xml", "./local/../local/feed.xml", "file:local/feed.xml",
+                                 "LOCAL_URI"])
+def test_a_channel_source_given_by_path_or_url_is_the_source_it_names(tmp_path: Path, ref: str) -> None:
+    # sources = ["local/feed.xml"] passed feeds check but kept the raw string, which no item's source (its
+    # name, or its resolved file: URL) ever was: the channel stayed empty
+    from feeds.classify import Matcher
+
+    ref = ref.replace("LOCAL_URI", (tmp_path / "local" / "feed.xml").as_uri())
+    text = GOOD.replace('title = "Ukraine"', f'title = "Ukraine"\nsources = ["{ref}", "Example World"]')
+    cfg = load(tmp_path, text)
+    assert cfg.channels[0].sources == ("feed", "Example World")  # type: ignore[attr-defined]
+    matcher = Matcher(cfg.channels, {s.url: s.name for s in cfg.sources})  # type: ignore[attr-defined]
+    assert matcher.classify("Kyiv at night", "", (), "feed") == ["ukraine"]  # an item is matched by source name
+    assert matcher.classify("Kyiv at night", "", (), "Example World") == ["ukraine"]
+    by_url = GOOD.replace('title = "Ukraine"', 'title = "Ukraine"\nsources = ["https://www.example.com/world/rss.xml"]')
+    assert load(tmp_path, by_url).channels[0].sources == ("Example World",)  # type: ignore[attr-defined]
+
+
 def test_bundled_configs_are_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     for name in ("feeds.toml", "world-news.toml"):
