@@ -404,8 +404,8 @@ def child_main(job_path: Path) -> int:
     # What the pipeline imports lazily (so that `feeds --help` stays fast) is imported here, before the
     # clock starts, so that "imports excluded" holds; the child's whole life, imports included, is
     # `proc_s` in the JSON.
-    import requests  # noqa: F401
     import sqlalchemy.dialects.sqlite  # noqa: F401
+    import urllib3  # noqa: F401
     from sqlalchemy import event
 
     import feeds.fastparse

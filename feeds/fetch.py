@@ -450,7 +450,7 @@ class Fetcher:
                     import certifi
 
                     ctx.load_verify_locations(certifi.where())
-                except ImportError:  # pragma: no cover - certifi comes with requests
+                except ImportError:  # pragma: no cover - certifi is a dependency
                     ctx.load_default_certs()
                 self._tls = {"cert_reqs": "CERT_REQUIRED", "ssl_context": ctx}
             return self._tls

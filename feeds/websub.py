@@ -184,7 +184,7 @@ def _tls_context() -> ssl.SSLContext:
     """Verified TLS with certifi's roots (what requests, which sent the pings before, used), else the system's."""
     try:
         import certifi
-    except ImportError:  # pragma: no cover - certifi comes with requests
+    except ImportError:  # pragma: no cover - certifi is a dependency
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
 
@@ -214,6 +214,9 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
     failed: dict[str, str] = {}
     untried: list[str] = []  # the publish's deadline passed before them: no attempt counted
     unreachable: str | None = None
+    from feeds.fetch import redact
+
+    shown = redact(hub)  # for logs: no credentials
     h = _Hub(hub, timeout)
     try:
         for url in topics:
@@ -235,7 +238,7 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
                 continue
             if 200 <= status < 300:
                 result.accepted.append(url)
-                log.debug("hub %s accepted %s (%d)", hub, url, status)
+                log.debug("hub %s accepted %s (%d)", shown, url, status)
             else:
                 failed[url] = f"HTTP {status} {reason or ''}".strip()
     finally:
@@ -254,6 +257,6 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
         log.error("cannot record WebSub ping state: %s", e)
     if result.pending:
         first = next(iter(failed.values()), f"the deadline of {total:g}s for this publish's pings passed")
-        log.warning("hub %s did not take %d of %d ping(s) (%s%s); retrying at the next publish", hub,
+        log.warning("hub %s did not take %d of %d ping(s) (%s%s); retrying at the next publish", shown,
                     len(result.pending), len(topics), first, f"; {len(untried)} not tried in time" if untried else "")
     return result

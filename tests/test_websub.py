@@ -416,3 +416,25 @@ def test_topics_the_hub_is_slow_on_cannot_starve_the_others(tmp_path: Path, raw_
         assert set(store.websub_pending()) == set(slow)
     finally:
         store.close()
+
+
+def test_a_hubs_credentials_stay_out_of_logs_and_documents(tmp_path: Path, hub: Hub,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    secret_url = hub.url.replace("http://", "http://user:s3cret@", 1)
+    cfg = make_config(tmp_path, hub=secret_url, formats=("atom", "json", "rss"))
+    store, _fill = setup(tmp_path, secret_url)
+    hub.status = 503
+    try:
+        with caplog.at_level(logging.DEBUG, logger="feeds"):
+            publish(cfg, store)
+            hub.status = 204
+            publish(cfg, store)
+        assert hub.posts  # it was asked, with its credentials
+        assert caplog.records and not [r for r in caplog.records if "s3cret" in r.getMessage()]
+        for doc in cfg.output.dir.iterdir():
+            if doc.is_file():
+                assert b"s3cret" not in doc.read_bytes(), doc.name
+        atom = etree.fromstring((cfg.output.dir / "news.atom").read_bytes())  # still advertised, without them
+        assert [ln.get("href") for ln in atom.findall("{http://www.w3.org/2005/Atom}link[@rel='hub']")] == [hub.url]
+    finally:
+        store.close()
