@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from feeds.config import Channel, compile_patterns
+from feeds.sanitize import DROP_WITH_CONTENT
 
 _ASCII_WORD = re.compile(r"[0-9a-z]+")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits (\w without the underscore)
@@ -106,6 +109,56 @@ def tokens(text: str) -> list[str]:
     if special.search(folded) is None:
         return _WORD.findall(folded)
     return word.findall(folded)
+
+
+# elements that start a new line or box, or stand between words (img, br, a table cell): words never run
+# on across them. Other elements, unknown ones included, are inline: "Ukr<b>aine</b>" shows "Ukraine".
+_BREAKS = frozenset({
+    "address", "article", "aside", "audio", "blockquote", "br", "caption", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hgroup", "hr", "img", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "rp", "rt", "section", "summary",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
+})
+_TAG = re.compile(r"<[^>]*>")
+_HIDDEN_BLOCK = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
+
+
+@functools.cache
+def _html() -> tuple[Any, Any]:
+    """lxml.etree and an HTML parser set as the sanitiser's (feeds.sanitize), dropping comments and
+    processing instructions; imported on first use."""
+    from lxml import etree
+
+    return etree, etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+
+
+def visible_text(markup: str) -> str:
+    """The text a reader sees in an HTML fragment (an item's summary), on one line: its text, entities
+    decoded, without attributes, comments, or the elements the sanitiser drops with their content (scripts,
+    styles, forms, ...: feeds.sanitize.DROP_WITH_CONTENT); words run on across inline elements
+    ("Ukr<b>aine</b>") but not across blocks, line breaks, images or table cells. The HTML is read as the
+    sanitiser reads what it publishes (lxml's HTML parser: a "<" that opens no tag is text, a comment ends
+    at "-->"). Text without "<" is only unescaped."""
+    if "<" not in markup:
+        return " ".join((html.unescape(markup) if "&" in markup else markup).split())
+    etree, parser = _html()
+    try:
+        root = etree.fromstring(f"<html><body>{markup}</body></html>", parser)
+    except Exception:  # noqa: BLE001 - whatever lxml refuses: the sanitiser then publishes the fragment's text
+        root = None
+    if root is None:  # e.g. a text node past libxml2's 10 MB limit
+        return " ".join(html.unescape(_TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))).split())
+    hidden = False
+    for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
+        tag = el.tag
+        if tag in _BREAKS:
+            el.tail = " " + el.tail if el.tail else " "
+            el.text = " " + el.text if el.text else " "
+        elif tag in DROP_WITH_CONTENT:
+            hidden = True
+    if hidden:
+        etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
+    return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
 
 
 def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
+from pathlib import Path
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from feeds.classify import Matcher, fold, tokens
+from feeds.classify import Matcher, fold, tokens, visible_text
 from feeds.config import Channel
 
 
@@ -210,3 +212,75 @@ def test_matcher_hits_agree_with_a_plain_scan(rs: list[tuple[str, bool]], words:
     chans = [ch(f"c{i}", include=(phrase + ("*" if prefix else ""),)) for i, (phrase, prefix) in enumerate(rs)]
     got = Matcher(chans).classify(" ".join(words), "", (), "s")
     assert got == [f"c{i}" for i, (phrase, prefix) in enumerate(rs) if plain_scan(phrase, prefix, words)]
+
+
+# -- the summary's text, as readers see it -------------------------------------------------------------
+
+def test_visible_text_is_what_a_reader_sees() -> None:
+    # a "<" that opens no tag is text; attributes, comments and what the sanitiser drops are not
+    assert visible_text("if 3 < 5 and Ukraine > 2") == "if 3 < 5 and Ukraine > 2"
+    assert visible_text("if 3 <5 and <b>Ukraine</b> > 2") == "if 3 <5 and Ukraine > 2"
+    assert visible_text('<p><img src="map.png" alt="map: a > Ukraine">Sunny</p>') == "Sunny"
+    assert visible_text("<p>Scores<!-- editor note -> Ukraine > later --></p>") == "Scores"
+    assert visible_text("Scores <!-- never closed: Ukraine") == "Scores"
+    assert visible_text("<script>Ukraine</script>x<style>p{}</style><form>Kyiv<input value=Gaza></form>") == "x"
+    assert visible_text('<a href="/ukraine" title="Ukraine">link</a> &amp; &hellip; &bigstar;') == "link & … ★"
+    assert visible_text("&lt;b&gt;not a tag&lt;/b&gt;") == "<b>not a tag</b>"
+    # words run on across inline elements (and unknown ones), not across blocks, breaks, images or cells
+    assert visible_text("Ukr<b>ai</b>ne<br>Kyiv<p>Gaza</p>end<img src=x>West<td>Bank</td>") == \
+        "Ukraine Kyiv Gaza end West Bank"
+    assert visible_text("a<custom-tag>b</custom-tag>c<section>d</section>e") == "abc d e"
+    # broken markup: what a parser recovers
+    assert visible_text("<p>unclosed <b>bold") == "unclosed bold"
+    assert visible_text("<html><head><title>T</title></head><body>B</body></html> after") == "B after"
+    assert visible_text("  plain\n text  ") == "plain text"
+    assert visible_text("") == ""
+    assert visible_text("x" * 11_000_000 + "<b>y</b>") == "x" * 11_000_000 + "y"  # past libxml2's default limit
+
+
+def test_summary_text_matches_what_readers_see() -> None:
+    m = Matcher([ch("ukraine", include=("Ukraine",))])
+
+    def got(summary: str) -> list[str]:
+        return m.classify("Title", visible_text(summary), (), "s")
+
+    assert got("if 3 < 5 and Ukraine > 2") == ["ukraine"]
+    assert got('<p><img src="map.png" alt="map: a > Ukraine">Sunny</p>') == []
+    assert got("<p>Scores<!-- editor note -> Ukraine > later --></p>") == []
+    assert got("Die Ukr<i>aine</i> und die EU") == ["ukraine"]
+
+
+def test_visible_text_has_the_words_of_the_published_summary() -> None:
+    # the sanitiser publishes the summary: matching sees the words its readers see, hostile markup included
+    from feeds.sanitize import sanitize_html
+
+    vectors = Path(__file__).parent / "data" / "hostile" / "xss-vectors.txt"
+    lines = [v for v in vectors.read_text().splitlines() if v and not v.startswith("#")]
+    assert len(lines) > 50
+    for v in [*lines, "Ukr<b>ai</b>ne<p>Kyiv</p>", "a < b > c <!-- x > y --> d"]:
+        assert tokens(visible_text(v)) == tokens(visible_text(sanitize_html(v, "https://example.org/"))), v
+
+
+shown = st.text(alphabet="ab yz<>&;'\"=/-!?", max_size=12)
+bare = st.text(alphabet="0123 <>=+", max_size=12)  # a "<" before none of a-z / ! ?: text, not a tag
+
+
+@given(st.lists(st.tuples(st.sampled_from(["p", "td", "li", "b", "raw", "comment", "alt", "script", "title"]),
+                          shown, bare), max_size=8))
+def test_visible_text_keeps_the_text_and_drops_what_is_not_shown(parts: list[tuple[str, str, str]]) -> None:
+    markup: list[str] = []
+    want: list[str] = []
+    for kind, text, raw in parts:
+        if kind == "raw":
+            markup.append(raw)
+            want.append(raw)
+        elif kind == "comment":
+            markup.append(f"<!-- {text.replace('-', '')} -->")
+        elif kind == "alt":
+            markup.append(f'<img src="x.png" alt="{html.escape(text)}">')
+        elif kind in ("script", "title"):
+            markup.append(f"<{kind}>{text.replace('<', '')}</{kind}>")
+        else:
+            markup.append(f"<{kind}>{html.escape(text)}</{kind}>")
+            want.append(text)
+    assert tokens(visible_text(" ".join(markup))) == tokens(" ".join(want))
