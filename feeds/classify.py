@@ -87,7 +87,7 @@ def _ranges(points: list[int]) -> str:
 @functools.cache
 def _word_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """(a word of folded text that may hold marks or letters of scripts without spaces, the test for
-    either). Built on first use from the Unicode database (~20 ms). Only the marks of the first 65,536
+    either). Built once, on first use, from the Unicode database (20-50 ms). Only the marks of the first 65,536
     characters: re matches those with a bitmap, while each range above them is one more test for every
     character of every text (the marks of historic scripts up there split their words, in keywords as in
     texts)."""
@@ -136,17 +136,17 @@ def visible_text(markup: str) -> str:
     """The text a reader sees in an HTML fragment (an item's summary), on one line: its text, entities
     decoded, without attributes, comments, or the elements the sanitiser drops with their content (scripts,
     styles, forms, ...: feeds.sanitize.DROP_WITH_CONTENT); words run on across inline elements
-    ("Ukr<b>aine</b>") but not across blocks, line breaks, images or table cells. The HTML is read as the
-    sanitiser reads what it publishes (lxml's HTML parser: a "<" that opens no tag is text, a comment ends
-    at "-->"). Text without "<" is only unescaped."""
+    ("Ukr<b>aine</b>") but not across blocks, line breaks, images or table cells. The HTML is read by
+    lxml's HTML parser, as the sanitiser reads what it publishes (HTML5's rules: a "<" that opens no tag is
+    text, a comment ends at "-->"; no limit on a text's size). Text without "<" is only unescaped."""
     if "<" not in markup:
         return " ".join((html.unescape(markup) if "&" in markup else markup).split())
     etree, parser = _html()
     try:
         root = etree.fromstring(f"<html><body>{markup}</body></html>", parser)
-    except Exception:  # noqa: BLE001 - whatever lxml refuses: the sanitiser then publishes the fragment's text
+    except Exception:  # noqa: BLE001 - whatever lxml refuses (not seen): the sanitiser then publishes the text
         root = None
-    if root is None:  # e.g. a text node past libxml2's 10 MB limit
+    if root is None:  # as the sanitiser's fallback reads it
         return " ".join(html.unescape(_TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))).split())
     hidden = False
     for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
