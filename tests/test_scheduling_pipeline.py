@@ -561,3 +561,21 @@ def test_legacy_validators_without_their_url_do_not_follow_a_move(rig_factory: C
     rig.clock.advance(timedelta(hours=1))
     rig.pipe.run(force_all=True)
     assert all("If-None-Match" not in r.headers for r in server.requests("/new"))
+
+
+def test_a_gone_source_taken_out_of_the_config_and_put_back_starts_afresh(rig_factory: Callable[..., Rig],
+                                                                          server: FeedServer) -> None:
+    back = {"yes": False}
+    server.routes["/gone"] = lambda req: feed_reply("back", [1]) if back["yes"] else Reply(410, b"gone")
+    server.routes["/other"] = conditional("other", lambda: 1)
+    both = [("gone", server.url("/gone")), ("other", server.url("/other"))]
+    rig = rig_factory(both)
+    rig.pipe.run()
+    assert rig.row("gone").gone
+    rig_factory(both[1:]).pipe.run(force_all=True)  # taken out of the config (the same store)
+    back["yes"] = True
+    again = rig_factory(both)  # and put back: due at once, polled like a new source
+    assert again.pipe.run().new_items == 1
+    row = again.row("gone")
+    assert (row.gone, row.state, row.consecutive_failures, row.last_status) == (False, "ok", 0, 200)
+    assert server.count("/gone") == 2

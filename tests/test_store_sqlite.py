@@ -102,3 +102,55 @@ def test_driver_executemany_stores_what_sqlalchemy_would(tmp_path: Path) -> None
     assert dumps[0] == dumps[1]
     assert any(v == "real" for row in dumps[1][1] for v in row)  # the int times were stored as floats
     assert ("" in dumps[1][2][0]) and ("a\u00e9" not in dumps[1][2][0])  # defaults filled in
+
+
+def test_a_store_path_is_a_file_name_not_a_url(tmp_path: Path) -> None:
+    """`%41` and `?` in store.path are part of the file's name (a URL would decode and cut them)."""
+    for name in ("feeds%41.db", "f?x.db"):
+        store = Store.open(tmp_path / name)
+        store.close()
+        assert (tmp_path / name).is_file(), name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["f?x.db", "feeds%41.db"]
+
+
+def test_a_store_whose_creation_was_killed_gets_its_indexes(tmp_path: Path) -> None:
+    """SQLite's driver commits each CREATE on its own: a first run killed after CREATE TABLE items left
+    the table without its indexes, which the next open (create_all skips existing tables) never made."""
+    from sqlalchemy.schema import CreateTable
+
+    from feeds.store import schema as S
+
+    db = tmp_path / "feeds.db"
+    con = sqlite3.connect(db)
+    con.execute(str(CreateTable(S.items).compile(dialect=sqlite_dialect())))
+    con.commit()
+    con.close()
+    Store.open(db).close()
+    con = sqlite3.connect(db)
+    try:
+        have = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        con.close()
+    want = {ix.name for t in S.metadata.sorted_tables for ix in t.indexes}
+    assert want and want <= have
+
+
+def sqlite_dialect() -> object:
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
+
+
+def test_another_programs_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    import pytest
+
+    from feeds.errors import StoreError
+
+    db = tmp_path / "app.db"
+    con = sqlite3.connect(db)
+    con.executescript("CREATE TABLE items (sku TEXT, qty INTEGER); INSERT INTO items VALUES ('a', 1);")
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="not a feeds store"):
+        Store.open(db)
+    assert db.read_bytes() == before and not (tmp_path / "app.db-wal").exists()

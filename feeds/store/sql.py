@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import (
+    URL,
     Connection,
     Engine,
     bindparam,
@@ -140,6 +141,39 @@ WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None]
 
 WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
+
+
+def _foreign_tables(p: Path) -> list[str]:
+    """The tables of an existing SQLite file at ``p`` that no feeds store has (by name, or by a column), when
+    it is not a feeds store (no schema_version in `meta`): another program's database, which must not be
+    taken over. Read before
+    any connection of the store's (whose settings switch the file to WAL). Empty for a new or empty file,
+    a feeds store, or a store whose creation stopped half-way (only feeds' own tables)."""
+    try:
+        if not p.is_file() or p.stat().st_size == 0:
+            return []
+        con = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error):
+        return []  # the store's own opening says what is wrong with it
+    try:
+        names = [str(n) for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if S.meta.name in names and con.execute(
+                "SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None:
+            return []
+        foreign = []
+        for name in names:
+            if name.startswith("sqlite_"):
+                continue
+            ours = S.metadata.tables.get(name)
+            # a table of ours has only columns of ours (an older schema: fewer of them)
+            cols = {str(r[1]) for r in con.execute(f'PRAGMA table_info("{name}")')} if ours is not None else set()
+            if ours is None or not cols <= set(ours.columns.keys()):
+                foreign.append(name)
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()
+    return sorted(foreign)
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -294,14 +328,20 @@ class Store:
     @classmethod
     def open(cls, path: Path | str) -> Store:
         """A writer's store (the caller holds the lock): created if missing, brought to SCHEMA_VERSION."""
-        url = str(path)
-        if "://" not in url:
-            p = Path(url)
+        url: str | URL = str(path)
+        if "://" not in str(path):
+            p = Path(path)
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"{p}: cannot create the store's directory ({e})") from e
-            url = f"sqlite:///{p}"
+            foreign = _foreign_tables(p)
+            if foreign:
+                raise StoreError(f"{path}: a SQLite database but not a feeds store (it has tables of its own: "
+                                 f"{', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); "
+                                 "give store.path a file of its own")
+            # a URL object: a path with %XX or ? in it is a file name, not URL escapes and a query string
+            url = URL.create("sqlite", database=str(p))
         try:
             engine = create_engine(url)
             if engine.dialect.name == "sqlite":
@@ -387,6 +427,11 @@ class Store:
                     raise StoreError(f"{where}: store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); "
                                      "upgrade feeds")
             S.metadata.create_all(c)  # a new store; or tables an older store lacks
+            # and indexes of tables that exist: SQLite's driver commits each CREATE on its own, so a store
+            # whose creation was killed can hold a table whose indexes were never made (create_all skips it)
+            for table in S.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(c, checkfirst=True)
             row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
             if row is None:
                 c.execute(insert(S.meta).values(key="schema_version", value=str(S.SCHEMA_VERSION)))
@@ -420,8 +465,12 @@ class Store:
                 if r is None:
                     c.execute(insert(S.sources).values(url=url, name=name, active=True, consecutive_failures=0,
                                                        gone=False, redirect_count=0, items_total=0, last_new=0))
-                elif r.name != name or not r.active:
-                    c.execute(update(S.sources).where(S.sources.c.url == url).values(name=name, active=True))
+                elif not r.active:  # back in the config: a fresh start (a source once gone is polled again)
+                    c.execute(update(S.sources).where(S.sources.c.url == url).values(
+                        name=name, active=True, gone=False, consecutive_failures=0, first_failure_at=None,
+                        last_attempt=None, next_due=None, state=None))
+                elif r.name != name:
+                    c.execute(update(S.sources).where(S.sources.c.url == url).values(name=name))
             for url, r in rows.items():
                 if url not in wanted and r.active:
                     c.execute(update(S.sources).where(S.sources.c.url == url).values(active=False))
