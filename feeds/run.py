@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from feeds import schedule
-from feeds.classify import Matcher
+from feeds.classify import Matcher, visible_text
 from feeds.config import Config
 from feeds.dedup import body_hash, canonical_link, content_hash, item_uid, keys_for, shared_links
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact
 from feeds.models import Entry
-from feeds.parse import ParseFailed, html_to_text, parse
+from feeds.parse import ParseFailed, parse
 from feeds.store import SourceRow, Store
 
 if TYPE_CHECKING:
@@ -638,7 +638,7 @@ class Pipeline:
         item_chans: list[list[str]] = []
         for item_id, e, r in zip(ids, new_entries, new_rows, strict=True):
             r["id"] = item_id
-            chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+            chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
             item_chans.append(chans)
             chan_rows += [{"item_id": item_id, "channel": ch} for ch in chans]
         # the items of the document's titles (stored ones and these new ones): a post of a series never
@@ -681,7 +681,7 @@ class Pipeline:
         if k.link_key:
             st.insert_keys(c, [{"key": k.link_key, "item_id": item_id}])  # kept if another item has it
         out.updated += 1
-        chans = self.matcher.classify(e.title, html_to_text(e.summary), e.categories, row.name)
+        chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
         before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
         st.delete_item_channels(c, item_id, before - set(chans))
         st.insert_channels(c, [{"item_id": item_id, "channel": ch} for ch in chans])

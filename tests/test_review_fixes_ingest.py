@@ -140,3 +140,16 @@ def test_an_id_less_item_whose_tracking_parameters_change_gets_its_edits(tmp_pat
     assert stored(tmp_path) == ["Budget passes the Senate"]
     assert titles(tmp_path) == ["Budget passes the Senate"]
     assert rows[-1] == rows[0]
+
+
+def test_channels_match_the_summary_text_readers_see(tmp_path: Path) -> None:
+    channel = '[channels.ukraine]\ntitle = "Ukraine"\ninclude = ["Ukraine"]\n'
+    items = [{"title": "Maths quiz", "summary": "if 3 &lt; 5 and Ukraine &gt; 2", "guid": "1",
+              "link": "https://a.example/1", "date": NOW - timedelta(hours=1)},
+             {"title": "Photo of the day", "summary": '<img src="x.jpg" alt="a > Ukraine"> A sunset',
+              "guid": "2", "link": "https://a.example/2", "date": NOW - timedelta(hours=2)},
+             {"title": "Weekly notes", "summary": "<!-- Ukraine > draft --><p>Nothing to see</p>", "guid": "3",
+              "link": "https://a.example/3", "date": NOW - timedelta(hours=3)}]
+    pipe, _, _ = setup(tmp_path, {"a": rss(items)}, NO_STORIES + channel)
+    pipe.run(force_all=True)
+    assert titles(tmp_path, "ukraine") == ["Maths quiz"]
