@@ -144,21 +144,20 @@ def visible_text(markup: str) -> str:
     etree, parser = _html()
     try:
         root = etree.fromstring(f"<html><body>{markup}</body></html>", parser)
-    except Exception:  # noqa: BLE001 - whatever lxml refuses (not seen): the sanitiser then publishes the text
-        root = None
-    if root is None:  # as the sanitiser's fallback reads it
+        hidden = False
+        for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
+            tag = el.tag
+            if tag in _BREAKS:
+                el.tail = " " + el.tail if el.tail else " "
+                el.text = " " + el.text if el.text else " "
+            elif tag in DROP_WITH_CONTENT:
+                hidden = True
+        if hidden:
+            etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
+        return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
+    except Exception:  # noqa: BLE001 - whatever lxml refuses (a control character in a text it must set, a
+        # root it cannot make): read as the sanitiser's fallback reads it, which then publishes the text
         return " ".join(html.unescape(_TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))).split())
-    hidden = False
-    for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
-        tag = el.tag
-        if tag in _BREAKS:
-            el.tail = " " + el.tail if el.tail else " "
-            el.text = " " + el.text if el.text else " "
-        elif tag in DROP_WITH_CONTENT:
-            hidden = True
-    if hidden:
-        etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
-    return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
 
 
 def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:

@@ -24,6 +24,12 @@ DROP_WITH_CONTENT = frozenset({
     "script", "style", "template", "iframe", "frame", "frameset", "object", "embed", "applet", "noscript",
     "form", "input", "button", "select", "textarea", "svg", "math", "head", "title", "meta", "link", "base",
 })
+# Block elements not allowed as such: kept as a <div> (unwrapped, their text ran into the next block's:
+# <section>Kyiv</section><section>Gaza</section> was published as "KyivGaza").
+AS_DIV = frozenset({
+    "address", "article", "aside", "center", "details", "dialog", "dir", "fieldset", "footer", "header",
+    "hgroup", "legend", "main", "menu", "nav", "section", "summary",
+})
 ALLOWED_ATTRS = {
     "a": frozenset({"href", "title"}),
     "img": frozenset({"src", "alt", "title", "width", "height"}),
@@ -142,6 +148,8 @@ def _sanitize_tree(fragment: str, base: str | None) -> str:
         if tag in DROP_WITH_CONTENT:
             _drop_tree(el)
             continue
+        if tag in AS_DIV:
+            el.tag = tag = "div"
         if tag not in ALLOWED_TAGS:
             _drop_tag(el)
             continue

@@ -3,7 +3,7 @@ absolute URLs); its output must not change. The implementation before that chang
 reference, and hostile HTML, odd URLs and real-looking summaries must give the same result from both.
 Two rules came later and the reference has them too: references to characters XML cannot hold are dropped
 before parsing (and such characters after it), and a URL whose port is no number ("//url(javascript:x)")
-is no URL."""
+is no URL. A third: block elements not allowed as such (section, article, ...) are kept as a div."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from feeds.sanitize import (
     _INVISIBLE_CHARS,
     ALLOWED_ATTRS,
     ALLOWED_TAGS,
+    AS_DIV,
     DROP_WITH_CONTENT,
     SAFE_SCHEMES,
     URL_ATTRS,
@@ -86,6 +87,8 @@ def ref_sanitize_html(fragment: str, base: str | None = None) -> str:
         if tag in DROP_WITH_CONTENT:
             el.drop_tree()
             continue
+        if tag in AS_DIV:  # a later rule
+            el.tag = tag = "div"
         if tag not in ALLOWED_TAGS:
             el.drop_tag()
             continue
@@ -152,3 +155,10 @@ def test_documents_and_edge_cases_sanitise_as_before() -> None:
     for c in cases:
         for base in BASES:
             assert sanitize_html(c, base) == ref_sanitize_html(c, base), (c, base)
+
+
+def test_blocks_not_allowed_as_such_keep_their_words_apart() -> None:
+    """Unwrapped, <section>Kyiv</section><section>Gaza</section> read "KyivGaza" (found by a review)."""
+    for tag in sorted(AS_DIV):
+        out = sanitize_html(f'<{tag} class="x" onclick="y">Kyiv</{tag}><{tag}>Gaza</{tag}>')
+        assert out == "<div>Kyiv</div><div>Gaza</div>", tag
