@@ -54,6 +54,10 @@ class _Unreachable(Exception):
     """No connection to the hub: the remaining topics of the publish are not tried."""
 
 
+class _NotConnectedInTime(_Unreachable):
+    """No connection within the time the ping was given (which the publish's deadline may have cut)."""
+
+
 class _Failed(Exception):
     """The hub took the connection but gave no status for this topic in time (a read timeout, the ping's
     deadline, a connection dropped): this topic's failure only, the next topic is tried."""
@@ -118,8 +122,8 @@ class _Hub:
         self.https = parts.scheme == "https"
         self.host = parts.hostname or ""
         self.error: str | None = None
-        try:
-            self.port = parts.port
+        try:  # always given: without one, http.client would read a port out of a bare IPv6 host ("::1")
+            self.port: int | None = parts.port or (443 if self.https else 80)
         except ValueError as e:  # a port that is no number: every ping fails at once
             self.port, self.error = None, f"{type(e).__name__}: {e}"
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -149,7 +153,10 @@ class _Hub:
         """The hub's status and reason for one publish ping, within `seconds` in all."""
         if self.error is not None:
             raise _Unreachable(self.error)
-        conn = self._connection()
+        try:
+            conn = self._connection()
+        except Exception as refused:  # noqa: BLE001 - what http.client refuses in the hub's address: no hub
+            raise _Unreachable(f"{type(refused).__name__}: {refused}") from refused
         exchange = _Exchange(conn)
         body = urlencode({"hub.mode": "publish", "hub.url": topic}).encode("ascii")
         thread = threading.Thread(target=exchange.run, args=(self.target, body, self.headers, self.timeout[1]),
@@ -159,7 +166,7 @@ class _Hub:
         if not exchange.finish():
             if exchange.connected:
                 raise _Failed(f"no answer within {seconds:g}s")
-            raise _Unreachable(f"no connection within {seconds:g}s")
+            raise _NotConnectedInTime(f"no connection within {seconds:g}s")
         if exchange.error is not None or exchange.status is None:
             e = exchange.error
             raise (_Failed if exchange.connected else _Unreachable)(f"{type(e).__name__}: {e}")
@@ -214,6 +221,7 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
     failed: dict[str, str] = {}
     untried: list[str] = []  # the publish's deadline passed before them: no attempt counted
     unreachable: str | None = None
+    out_of_time = False  # a ping's connect was cut short by the publish's deadline
     from feeds.fetch import redact
 
     shown = redact(hub)  # for logs: no credentials
@@ -224,11 +232,19 @@ def announce(store: Store, hub: str, changed: Sequence[str], *,
                 failed[url] = unreachable
                 continue
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or out_of_time:
                 untried.append(url)
                 continue
             try:
                 status, reason = h.ping(url, min(per_ping, left))
+            except _NotConnectedInTime as e:
+                if left < per_ping:  # the publish's deadline, not the hub, cut it short: it and the rest untried
+                    out_of_time = True
+                    untried.append(url)
+                    continue
+                unreachable = str(e)[:300]
+                failed[url] = unreachable
+                continue
             except _Unreachable as e:
                 unreachable = str(e)[:300]
                 failed[url] = unreachable
