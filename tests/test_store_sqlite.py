@@ -83,6 +83,19 @@ def test_driver_executemany_stores_what_sqlalchemy_would(tmp_path: Path) -> None
         stmts.append((S.items, insert(S.items), items(with_defaults)))
     stmts.append((S.item_vectors, insert(S.item_vectors),
                   [{"item_id": i, "key": bytes([i]) * 16, "vector": b"\x00\x01" * i} for i in (1, 2, 3)]))
+    # an UPDATE with Boolean and float columns (update_sources' shape), and an upsert (_upsert's)
+    from sqlalchemy import bindparam, update
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmts.append((S.sources, update(S.sources).where(S.sources.c.id == bindparam("b_id")).values(
+        gone=bindparam("b_gone"), active=bindparam("b_active"), last_attempt=bindparam("b_at")),
+        [{"b_id": 1, "b_gone": True, "b_active": False, "b_at": 5},
+         {"b_id": 2, "b_gone": 0, "b_active": 1, "b_at": None}]))
+    upsert = sqlite_insert(S.item_vectors)
+    stmts.append((S.item_vectors, upsert.on_conflict_do_update(index_elements=["item_id"], set_={
+        "key": upsert.excluded.key, "vector": upsert.excluded.vector}),
+        [{"item_id": i, "key": b"k" * 16, "vector": bytes([i])} for i in (2, 3, 4)]))
+    direct = [True, True, False, True, True, True]  # which batches the driver path takes (2: defaults to fill)
     dumps = []
     for via in ("sqlalchemy", "driver"):
         db = tmp_path / f"{via}.db"
@@ -94,6 +107,7 @@ def test_driver_executemany_stores_what_sqlalchemy_would(tmp_path: Path) -> None
                         c.execute(S.items.delete())
                     if via == "driver":
                         Q._many(c, stmt, rows)
+                        assert (Q._DRIVER[stmt, tuple(rows[0])] is not None) == direct[n], n
                     else:
                         c.execute(stmt, rows)
         finally:
@@ -146,11 +160,16 @@ def test_another_programs_sqlite_database_is_refused_untouched(tmp_path: Path) -
 
     from feeds.errors import StoreError
 
-    db = tmp_path / "app.db"
-    con = sqlite3.connect(db)
-    con.executescript("CREATE TABLE items (sku TEXT, qty INTEGER); INSERT INTO items VALUES ('a', 1);")
-    con.close()
-    before = db.read_bytes()
-    with pytest.raises(StoreError, match="not a feeds store"):
-        Store.open(db)
-    assert db.read_bytes() == before and not (tmp_path / "app.db-wal").exists()
+    for n, script in enumerate([
+            "CREATE TABLE items (sku TEXT, qty INTEGER); INSERT INTO items VALUES ('a', 1);",
+            # with a meta table of its own that even says schema_version (found by the final review)
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema_version', '2');"
+            "CREATE TABLE users (name TEXT);"]):
+        db = tmp_path / f"app{n}.db"
+        con = sqlite3.connect(db)
+        con.executescript(script)
+        con.close()
+        before = db.read_bytes()
+        with pytest.raises(StoreError, match="not a feeds store"):
+            Store.open(db)
+        assert db.read_bytes() == before and not (tmp_path / f"app{n}.db-wal").exists()

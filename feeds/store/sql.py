@@ -144,11 +144,12 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 
 def _foreign_tables(p: Path) -> list[str]:
-    """The tables of an existing SQLite file at ``p`` that no feeds store has (by name, or by a column), when
-    it is not a feeds store (no schema_version in `meta`): another program's database, which must not be
-    taken over. Read before
+    """The tables of an existing SQLite file at ``p`` that no feeds store has (by name, or by a column):
+    another program's database (even one with a `meta` table of its own), which must not be taken over.
+    Empty too for a newer feeds' store, which the migration refuses by name. Read before
     any connection of the store's (whose settings switch the file to WAL). Empty for a new or empty file,
-    a feeds store, or a store whose creation stopped half-way (only feeds' own tables)."""
+    a feeds store, or a store whose creation stopped half-way (only feeds' own tables). (A schema step
+    that drops a table must keep its name known here, or older stores would be refused.)"""
     try:
         if not p.is_file() or p.stat().st_size == 0:
             return []
@@ -157,9 +158,10 @@ def _foreign_tables(p: Path) -> list[str]:
         return []  # the store's own opening says what is wrong with it
     try:
         names = [str(n) for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        if S.meta.name in names and con.execute(
-                "SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None:
-            return []
+        if S.meta.name in names:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and str(row[0]).isdigit() and int(row[0]) > S.SCHEMA_VERSION:
+                return []  # a newer feeds' store (its own tables and columns): _migrate refuses it by name
         foreign = []
         for name in names:
             if name.startswith("sqlite_"):
