@@ -559,7 +559,7 @@ class Pipeline:
         new_rows: list[dict[str, Any]] = []
         new_keys: list[list[str]] = []
         new_entries: list[Entry] = []
-        pending: dict[str, int] = {}  # link key -> index in new_rows (duplicates inside this document)
+        pending: set[str] = set()  # link keys of new_rows (duplicates inside this document)
         pending_titles: dict[str, list[float]] = {}  # title key -> published times of new_rows having it
         reposted: list[int] = []
         key_rows: list[dict[str, Any]] = []
@@ -587,12 +587,14 @@ class Pipeline:
             if match is not None and (own := owned.get(match)) is not None and k.link_key \
                     and exact.get(k.link_key) == match:
                 # this source's own item found by its link under another id (a feed whose ids change on every
-                # fetch; an id-less item): the same item, without a sighting of itself or a key row per
-                # fetch, and an edit if its text changed -- unless both have ids and their titles differ:
-                # another item of this source pointing at the same page
+                # fetch; an id-less item): the same item, without a sighting of itself, known by its current
+                # id from now on (its id key replaced: one row, however often the id changes; a later change
+                # of its link still finds it), and an edit if its text changed -- unless both have ids and
+                # their titles differ: another item of this source pointing at the same page
                 guid, title_key, old_hash, story_id = own
                 if not (e.guid and guid and k.title_key != title_key):
                     exact[k.guid_key] = match
+                    st.rekey_item(c, match, f"g:{row.id}:", k.guid_key)
                     if old_hash != chash:
                         self._edit(c, row, match, story_id, e, k, updated, nowts, out)
                     continue
@@ -612,7 +614,7 @@ class Pipeline:
                     abs(t - ts) <= window for t in pending_titles.get(k.title_key, ()))):
                 continue
             if k.link_key:
-                pending[k.link_key] = len(new_rows)
+                pending.add(k.link_key)
             if k.title_key:
                 pending_titles.setdefault(k.title_key, []).append(ts)
             new_rows.append({

@@ -153,3 +153,24 @@ def test_channels_match_the_summary_text_readers_see(tmp_path: Path) -> None:
     pipe, _, _ = setup(tmp_path, {"a": rss(items)}, NO_STORIES + channel)
     pipe.run(force_all=True)
     assert titles(tmp_path, "ukraine") == ["Maths quiz"]
+
+
+def test_an_item_whose_id_changed_is_still_found_when_its_link_changes(tmp_path: Path) -> None:
+    """A feed whose ids change on every fetch: its item, found by its link, is known by its current id,
+    so a later change of its link (same id) is an edit of it, not a second item (found by the final
+    review; title matching off, so only the keys can tell)."""
+    pipe, _, clock = setup(tmp_path, {"a": rss([])}, NO_STORIES + '[dedup]\ntitle_window = "0s"\n')
+    versions = [("cms1-42", "https://a.example/budget", "Budget passes"),
+                ("cms2-42", "https://a.example/budget", "Budget passes"),
+                ("cms2-42", "https://a.example/2025/budget-passes", "Budget passes the Senate")]
+    rows = []
+    for n, (guid, link, title) in enumerate(versions):
+        (tmp_path / "a.xml").write_bytes(rss([{"title": title, "guid": guid, "link": link,
+                                               "date": NOW - timedelta(hours=1)}]))
+        clock.t = NOW + timedelta(minutes=20 * n)
+        pipe.run(force_all=True)
+        rows.append(key_rows(tmp_path))
+    assert stored(tmp_path) == ["Budget passes the Senate"]
+    (e,) = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
+    assert e.link == "https://a.example/2025/budget-passes"
+    assert rows[1] == rows[0]  # the id key replaced, not added

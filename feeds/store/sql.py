@@ -588,6 +588,13 @@ class Store:
             _many(c, _INSERT_KEYS, pairs)
 
     @staticmethod
+    def rekey_item(c: Connection, item_id: int, prefix: str, key: str) -> None:
+        """Replace the item's keys that start with ``prefix`` (its id keys in one source) by ``key``."""
+        k = S.item_keys
+        c.execute(delete(k).where(k.c.item_id == item_id, func.substr(k.c.key, 1, len(prefix)) == prefix))
+        c.execute(insert(k).prefix_with("OR IGNORE", dialect="sqlite").values(key=key, item_id=item_id))
+
+    @staticmethod
     def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
         if pairs:
             _many(c, _INSERT_CHANNELS, pairs)
