@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds.config import Channel, compile_patterns
-from feeds.sanitize import DROP_WITH_CONTENT
+from feeds.sanitize import DROP_WITH_CONTENT, text_of, xml_safe
 
 _ASCII_WORD = re.compile(r"[0-9a-z]+")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits (\w without the underscore)
@@ -26,9 +26,10 @@ _KEEP_MARKS = frozenset("\u3099\u309a")
 # marks that show nothing (variation selectors, the combining grapheme joiner): dropped as format characters
 _INVISIBLE_MARKS = frozenset(["\u034f", *map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0))])
 _JAMO = re.compile("[\u1100-\u11ff]+")
-# Scripts written without spaces between words (Chinese, Japanese, Korean, Thai, Lao, Khmer, Myanmar):
-# each of their letters is a word of its own (with the marks that follow it), so a keyword in them
-# matches wherever its letters stand together in the text, inside longer words too (a phrase of letters).
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar), and Korean
+# syllables (spaced, but particles attach to their words): each of their letters is a word of its own (with
+# the marks that follow it), so a keyword in them matches wherever its letters stand together in the text,
+# inside longer words too (a phrase of letters).
 _NO_SPACE_BLOCKS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1100, 0x11FF), (0x1780, 0x17FF), (0x3005, 0x3007),
                     (0x3021, 0x3029), (0x3031, 0x3035), (0x303B, 0x303C), (0x3040, 0x31FF), (0x3400, 0x4DBF),
                     (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F))
@@ -119,8 +120,6 @@ _BREAKS = frozenset({
     "hgroup", "hr", "img", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "rp", "rt", "section", "summary",
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
 })
-_TAG = re.compile(r"<[^>]*>")
-_HIDDEN_BLOCK = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
 
 
 @functools.cache
@@ -142,6 +141,7 @@ def visible_text(markup: str) -> str:
     if "<" not in markup:
         return " ".join((html.unescape(markup) if "&" in markup else markup).split())
     etree, parser = _html()
+    markup = xml_safe(markup)  # as the sanitiser reads it: a control character would make lxml refuse a text
     try:
         root = etree.fromstring(f"<html><body>{markup}</body></html>", parser)
         hidden = False
@@ -155,9 +155,9 @@ def visible_text(markup: str) -> str:
         if hidden:
             etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
         return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
-    except Exception:  # noqa: BLE001 - whatever lxml refuses (a control character in a text it must set, a
-        # root it cannot make): read as the sanitiser's fallback reads it, which then publishes the text
-        return " ".join(html.unescape(_TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))).split())
+    except Exception:  # noqa: BLE001 - whatever lxml refuses (not seen since xml_safe): the text as the
+        # sanitiser's fallback reads it, as it then publishes it
+        return text_of(markup)
 
 
 def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:

@@ -116,14 +116,25 @@ def _xml_char_ref(m: re.Match[str]) -> str:
     return m.group() if v == 0 or (v <= 0x10FFFF and not _BAD_XML.match(chr(v))) else ""
 
 
+def xml_safe(fragment: str) -> str:
+    """An HTML fragment without the characters XML cannot hold, nor references to them ("&#1;": the HTML
+    parser would make it U+0001, which lxml then refuses to set or move)."""
+    fragment = _BAD_XML.sub("", fragment)
+    return _CHAR_REF.sub(_xml_char_ref, fragment) if "&#" in fragment else fragment
+
+
+def text_of(fragment: str) -> str:
+    """The text of an HTML fragment as the sanitiser publishes it when its tree cannot be walked (not
+    escaped): tags and script/style blocks out, entities decoded, spaces collapsed."""
+    return htmllib.unescape(_text_only(fragment))
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
     """Return a safe HTML fragment (serialised as XHTML-compatible HTML), holding only characters XML allows.
     Never raises: markup the tree walk cannot handle gives the fragment's escaped text."""
     if not fragment or not fragment.strip():
         return ""
-    fragment = _BAD_XML.sub("", fragment)
-    if "&#" in fragment:  # "&#1;": the HTML parser would make it U+0001, which lxml then refuses to move
-        fragment = _CHAR_REF.sub(_xml_char_ref, fragment)
+    fragment = xml_safe(fragment)
     if "<" not in fragment:
         return _BAD_XML.sub("", htmllib.escape(htmllib.unescape(fragment), quote=False))
     try:

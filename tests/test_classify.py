@@ -284,3 +284,10 @@ def test_visible_text_keeps_the_text_and_drops_what_is_not_shown(parts: list[tup
             markup.append(f"<{kind}>{html.escape(text)}</{kind}>")
             want.append(text)
     assert tokens(visible_text(" ".join(markup))) == tokens(" ".join(want))
+
+
+def test_a_control_character_does_not_undo_visible_text() -> None:
+    """One character XML cannot hold (a "&#1;") made lxml refuse a text the walk sets, and the whole summary
+    went to the regex fallback, with the defects visible_text exists to avoid (found by the final review)."""
+    assert visible_text("<p>if 3 < 5 and Ukraine > 2 &#1;\x02</p>") == "if 3 < 5 and Ukraine > 2"
+    assert "Ukraine" not in visible_text('<img src="m.png" alt="map: a > Ukraine"><p>x&#1;</p>')
