@@ -234,15 +234,15 @@ def _hash(body: bytes) -> str:
     return body_hash(body)
 
 
-def redact(url: str) -> str:
-    """A URL fit for logs: user:password removed."""
+def redact(url: str, mask: str = "***@") -> str:
+    """A URL fit for logs: user:password replaced by ``mask`` ("" to leave them out altogether)."""
     try:
         p = urlsplit(url)
     except ValueError:
         return url
     if p.username or p.password:
         host = p.netloc.rpartition("@")[2]  # the host and port as written (a bad port must not raise here)
-        return p._replace(netloc=f"***@{host}").geturl()
+        return p._replace(netloc=f"{mask}{host}").geturl()
     return url
 
 

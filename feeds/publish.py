@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from feeds import __version__
 from feeds.config import Channel, Config
 from feeds.dedup import canonical_link, clean_link
 from feeds.errors import PublishError
+from feeds.fetch import redact
 from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
@@ -435,20 +435,12 @@ def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo,
 
 
 # -- one channel ---------------------------------------------------------------------------------------
-@lru_cache(maxsize=8)
-def _public_hub(url: str | None) -> str | None:
-    """The hub as subscribers are told of it: without the user:password feeds pings it with."""
-    if not url:
-        return url
-    p = urlsplit(url)
-    return p._replace(netloc=p.netloc.rpartition("@")[2]).geturl() if "@" in p.netloc else url
-
-
 def _feed_info(cfg: Config, ch: Channel, name: str, updated: datetime) -> FeedInfo:
     html_url = cfg.feed_url(f"{ch.slug}.html") if _has_html(cfg, ch) else cfg.output.base_url
+    hub = redact(cfg.output.hub, mask="") if cfg.output.hub else None  # no user:password (feeds pings with them)
     return FeedInfo(self_url=cfg.feed_url(name), feed_id=cfg.feed_url(f"{ch.slug}.atom"), title=ch.title,
                     subtitle=ch.description, author=cfg.output.author, language=cfg.output.language,
-                    html_url=html_url, hub=_public_hub(cfg.output.hub), updated=updated, version=__version__)
+                    html_url=html_url, hub=hub, updated=updated, version=__version__)
 
 
 def _empty_updated(store: Store, slug: str, now: float) -> datetime:

@@ -241,6 +241,13 @@ def _many(c: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
     c.exec_driver_sql(sql, params)
 
 
+def _delete_channels(c: Connection, owner: Any, owner_id: int, channels: Collection[str]) -> None:
+    """Delete the rows of `owner`'s table (item_channels, story_channels) of one item or story in these channels."""
+    if channels:
+        t = owner.table
+        c.execute(delete(t).where(owner == owner_id, t.c.channel.in_(sorted(channels))))
+
+
 def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
             set_cols: Sequence[str]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET set_cols, one executemany (SQLite >= 3.24, PostgreSQL);
@@ -601,9 +608,7 @@ class Store:
 
     @staticmethod
     def delete_item_channels(c: Connection, item_id: int, channels: Collection[str]) -> None:
-        if channels:
-            t = S.item_channels
-            c.execute(delete(t).where(t.c.item_id == item_id, t.c.channel.in_(sorted(channels))))
+        _delete_channels(c, S.item_channels.c.item_id, item_id, channels)
 
     @staticmethod
     def story_member_channels(c: Connection, story_id: int) -> set[str]:
@@ -614,9 +619,7 @@ class Store:
 
     @staticmethod
     def delete_story_channels(c: Connection, story_id: int, channels: Collection[str]) -> None:
-        if channels:
-            t = S.story_channels
-            c.execute(delete(t).where(t.c.story_id == story_id, t.c.channel.in_(sorted(channels))))
+        _delete_channels(c, S.story_channels.c.story_id, story_id, channels)
 
     @staticmethod
     def add_sightings(c: Connection, rows: list[dict[str, Any]]) -> None:
