@@ -144,6 +144,11 @@ def _hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
+def _is_first_key(uid: str, key: str) -> bool:
+    """Whether an item with entry id ``uid`` was first stored under ``key`` (its entry id derives from it)."""
+    return item_uid(key) == uid
+
+
 def _validators(row: SourceRow, res: FetchResult) -> dict[str, Any]:
     """The validators to store after a successful fetch, with the URL that gave them: a response's own
     (the ones it lacks kept from before if they came from the same URL), or the stored ones unchanged."""
@@ -588,13 +593,13 @@ class Pipeline:
                     and exact.get(k.link_key) == match:
                 # this source's own item found by its link under another id (a feed whose ids change on every
                 # fetch; an id-less item): the same item, without a sighting of itself, known by its current
-                # id from now on (its id key replaced: one row, however often the id changes; a later change
-                # of its link still finds it), and an edit if its text changed -- unless both have ids and
-                # their titles differ: another item of this source pointing at the same page
-                guid, title_key, old_hash, story_id = own
+                # id from now on (its first and its current id keys: two rows, however often the id changes; a
+                # later change of its link still finds it), and an edit if its text changed -- unless both
+                # have ids and their titles differ: another item of this source pointing at the same page
+                guid, title_key, old_hash, story_id, uid = own
                 if not (e.guid and guid and k.title_key != title_key):
                     exact[k.guid_key] = match
-                    st.rekey_item(c, match, f"g:{row.id}:", k.guid_key)
+                    st.rekey_item(c, match, f"g:{row.id}:", k.guid_key, functools.partial(_is_first_key, uid))
                     if old_hash != chash:
                         self._edit(c, row, match, story_id, e, k, updated, nowts, out)
                     continue

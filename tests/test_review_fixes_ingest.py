@@ -173,4 +173,30 @@ def test_an_item_whose_id_changed_is_still_found_when_its_link_changes(tmp_path:
     assert stored(tmp_path) == ["Budget passes the Senate"]
     (e,) = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
     assert e.link == "https://a.example/2025/budget-passes"
-    assert rows[1] == rows[0]  # the id key replaced, not added
+    assert rows[1] == rows[0] + 1  # the first id key kept (the entry id derives from it) and the current one
+
+
+def test_an_id_an_item_was_first_stored_under_keeps_finding_it(tmp_path: Path) -> None:
+    """The id keys replaced as an item's id changes spare the one it was first stored under: its entry id
+    derives from that key, and an entry under that id again (ids reused, a feed switching back) must be
+    this item, not a new one with the same entry id (a unique-constraint failure of the whole source)."""
+    pipe, store, clock = setup(tmp_path, {"a": rss([])}, NO_STORIES)
+    versions = [("A", "https://a.example/x", "Budget passes"), ("B", "https://a.example/x", "Budget passes"),
+                ("C", "https://a.example/x", "Budget passes"), ("A", "https://a.example/y", "Budget passes the Senate")]
+    for n, (guid, link, title) in enumerate(versions):
+        (tmp_path / "a.xml").write_bytes(rss([{"title": title, "guid": guid, "link": link,
+                                               "date": NOW - timedelta(hours=1)}]))
+        clock.t = NOW + timedelta(minutes=20 * n)
+        rep = pipe.run(force_all=True)
+        assert [o.error for o in rep.outcomes] == [None], n
+    assert stored(tmp_path) == ["Budget passes the Senate"]
+    assert store.duplicate_uids() == 0
+    # ids that change on every fetch: the first and the current id key, not one more row per fetch
+    rows = []
+    for n, guid in enumerate("DEFG"):
+        (tmp_path / "a.xml").write_bytes(rss([{"title": "Budget passes the Senate", "guid": guid,
+                                               "link": "https://a.example/y", "date": NOW - timedelta(hours=1)}]))
+        clock.t = NOW + timedelta(hours=2, minutes=20 * n)
+        pipe.run(force_all=True)
+        rows.append(key_rows(tmp_path))
+    assert stored(tmp_path) == ["Budget passes the Senate"] and len(set(rows)) == 1

@@ -558,15 +558,15 @@ class Store:
 
     @staticmethod
     def items_of_source(c: Connection, source_id: int,
-                        ids: Sequence[int]) -> dict[int, tuple[str | None, str | None, str, int]]:
-        """Of these items, those the source stored: guid, title key, content hash and story id."""
-        out: dict[int, tuple[str | None, str | None, str, int]] = {}
+                        ids: Sequence[int]) -> dict[int, tuple[str | None, str | None, str, int, str]]:
+        """Of these items, those the source stored: guid, title key, content hash, story id and entry id."""
+        out: dict[int, tuple[str | None, str | None, str, int, str]] = {}
         i = S.items
         for n in range(0, len(ids), CHUNK):
-            q = select(i.c.id, i.c.guid, i.c.title_key, i.c.content_hash, i.c.story_id).where(
+            q = select(i.c.id, i.c.guid, i.c.title_key, i.c.content_hash, i.c.story_id, i.c.uid).where(
                 i.c.id.in_(ids[n:n + CHUNK]), i.c.source_id == source_id)
             for r in c.execute(q):
-                out[int(r[0])] = (r[1], r[2], str(r[3]), int(r[4]))
+                out[int(r[0])] = (r[1], r[2], str(r[3]), int(r[4]), str(r[5]))
         return out
 
     @staticmethod
@@ -595,10 +595,16 @@ class Store:
             _many(c, _INSERT_KEYS, pairs)
 
     @staticmethod
-    def rekey_item(c: Connection, item_id: int, prefix: str, key: str) -> None:
-        """Replace the item's keys that start with ``prefix`` (its id keys in one source) by ``key``."""
+    def rekey_item(c: Connection, item_id: int, prefix: str, key: str, first: Callable[[str], bool]) -> None:
+        """Replace the item's keys that start with ``prefix`` (its id keys in one source) by ``key``, but for
+        the one it was first stored under (``first``): its entry id derives from that key, so a new item
+        under that id would take the same entry id; known, the id finds this item instead."""
         k = S.item_keys
-        c.execute(delete(k).where(k.c.item_id == item_id, func.substr(k.c.key, 1, len(prefix)) == prefix))
+        old = [str(x) for x in c.execute(select(k.c.key).where(
+            k.c.item_id == item_id, func.substr(k.c.key, 1, len(prefix)) == prefix)).scalars()]
+        drop = [x for x in old if x != key and not first(x)]
+        if drop:
+            c.execute(delete(k).where(k.c.key.in_(drop)))
         c.execute(insert(k).prefix_with("OR IGNORE", dialect="sqlite").values(key=key, item_id=item_id))
 
     @staticmethod
