@@ -13,7 +13,8 @@ from feeds.errors import LockedError, StoreError
 
 class StoreLock:
     def __init__(self, store_path: Path | str) -> None:
-        self.path = Path(f"{store_path}.lock")
+        # beside the store's real path: two configs reaching one store through a symlink share the lock
+        self.path = Path(f"{Path(store_path).resolve()}.lock")
         self._fd: int | None = None
 
     def acquire(self, wait: float = 0.0) -> StoreLock:

@@ -132,3 +132,22 @@ def test_a_killed_lock_holder_leaves_no_stale_lock(tmp_path: Path, sources: tupl
     assert second.returncode == 0, err
     check_store(tmp_path / "feeds.db")
     assert len(published_titles(tmp_path / "out" / "news.atom")) == 21
+
+
+def test_two_paths_to_one_store_share_its_lock(tmp_path: Path) -> None:
+    """A store reached through a symlink (another config naming it so) is locked by the lock of its real
+    path: the two writers cannot run at once (a review's suspicion, confirmed by this test failing before)."""
+    from feeds.errors import LockedError
+    from feeds.lock import StoreLock
+
+    real = tmp_path / "data" / "feeds.db"
+    real.parent.mkdir()
+    Store.open(real).close()
+    (tmp_path / "link.db").symlink_to(real)
+    (tmp_path / "dir").symlink_to(real.parent)
+    with StoreLock(real).acquire():
+        for other in (tmp_path / "link.db", tmp_path / "dir" / "feeds.db"):
+            with pytest.raises(LockedError):
+                StoreLock(other).acquire()
+    with StoreLock(tmp_path / "link.db").acquire():  # and released, it is free again
+        pass
