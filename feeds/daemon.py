@@ -100,6 +100,7 @@ class Daemon:
         self.store: Any = None
         self.pipeline: Any = None
         self.ticks = 0
+        self.abandoned = False  # the running tick did not end within shutdown_timeout
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -258,6 +259,7 @@ class Daemon:
             self.store.close()
             log.info("daemon stopped after %d ticks", self.ticks)
         else:
+            self.abandoned = True
             log.warning("the running tick did not finish within %gs; abandoning it (sources it finished are "
                         "committed, the rest are fetched next time)", timeout)
         return EXIT_OK
@@ -316,6 +318,7 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     try:
         code = d.run()
     finally:
-        lock.release()
+        if not d.abandoned:  # an abandoned tick may still write: the lock goes with the process, at its exit
+            lock.release()
     _leave(code)
     return code
