@@ -308,7 +308,9 @@ class Pipeline:
                     except Exception as e:  # noqa: BLE001 - one source's data meeting a bug: the others still run
                         from sqlalchemy.exc import OperationalError
 
-                        if isinstance(e, OperationalError):  # the store itself (disk full, I/O, locked): stop
+                        # the store itself (disk full, I/O, locked), or the config (a semantic model that
+                        # cannot be loaded, found at the first story): not this source's fault; stop
+                        if isinstance(e, OperationalError | ConfigError):
                             raise
                         outcome = self._failed_internally(row, result, e)
                     report.outcomes.append(outcome)
@@ -842,7 +844,8 @@ def story_embedder(cfg: Config) -> CachedEmbedder | None:
     def load() -> SemanticModel:
         try:
             return load_model()
-        except (ModelNotFoundError, OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - a model file that is there but cannot be loaded (corrupt,
+            # truncated: onnxruntime's own errors) is the config's problem too, not every source's
             raise fail(e) from e
 
     try:

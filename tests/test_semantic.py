@@ -357,3 +357,40 @@ def test_feeds_run_with_semantic_on_the_demo(tmp_path: Path) -> None:
     r = feeds("explain", "Russia Makes History by Recognizing Taliban Government in Afghanistan",
               "Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan")
     assert r.returncode == 0 and "semantic cosine" in r.stdout and "same story" in r.stdout
+
+
+@needs_model
+def test_a_model_file_that_cannot_be_loaded_stops_the_run_as_a_config_error(tmp_path: Path) -> None:
+    """A corrupt model file (there, so `feeds check` passes; it is loaded at the first story) was an
+    "internal error" of every source with new items, each backing off, and exit 1: it is the config's
+    problem, named as such (exit 2), and no source is charged for it (found by a review)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    cfg = tmp_path / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text() + "\n[stories]\nsemantic = true\n")
+    bad = tmp_path / "model"
+    bad.mkdir()
+    (bad / "model.onnx").write_bytes(b"not an onnx model" * 100)
+    vocab = sem.find_model_files().vocab
+    assert vocab is not None
+    env = {k: v for k, v in os.environ.items() if k != "FEEDS_CONFIG"}
+    env.update(FEEDS_SEMANTIC_MODEL=str(bad), FEEDS_SEMANTIC_VOCAB=str(vocab))
+
+    def feeds(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "feeds.cli", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
+
+    assert feeds("check").returncode == 0
+    r = feeds("run")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "stories.semantic" in r.stderr and "internal error" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = feeds("status", "--json")
+    import json
+
+    assert r.returncode == 0 and all(src["failures"] == 0 and src["last_error"] is None
+                                     for src in json.loads(r.stdout)["sources"])
