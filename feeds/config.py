@@ -333,6 +333,10 @@ def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...])
     fallback = r.boolean("fallback", False)
     if not (include or regex or match_all or fallback):
         raise ConfigError(file, f"{where}.include", "at least one keyword (or regex, match_all or fallback)", [])
+    if fallback and (include or regex or match_all):
+        # such a channel matched its rules and the flag was silently ignored
+        raise ConfigError(file, f"{where}.fallback", "false when the channel has include, regex or match_all "
+                          "(a fallback channel takes exactly the items no other channel took)", True)
     formats = r.strings("formats") or default_formats
     for j, f in enumerate(formats):
         if f not in FORMATS:

@@ -254,3 +254,15 @@ def test_check_and_run_exit_2_when_the_model_is_missing(tmp_path: Path) -> None:
         assert r.returncode == 2, r.stderr
         assert "stories.semantic" in r.stderr and "pip install 'feeds[semantic]'" in r.stderr
     assert not (tmp_path / "output").exists() and not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("rule", ['include = ["Gaza"]', 'regex = ["Gaza"]', "match_all = true"])
+def test_a_fallback_channel_with_rules_of_its_own_is_refused(tmp_path: Path, rule: str) -> None:
+    # the flag was silently ignored: the channel matched its rules and took no left-over items
+    text = GOOD.replace('fallback = true', f'fallback = true\n{rule}')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, text)
+    assert ei.value.key == "channels.rest.fallback"
+    assert "no other channel took" in ei.value.expected
+    assert str(tmp_path / "feeds.toml") in str(ei.value)
