@@ -14,7 +14,11 @@ from feeds.errors import LockedError, StoreError
 class StoreLock:
     def __init__(self, store_path: Path | str) -> None:
         # beside the store's real path: two configs reaching one store through a symlink share the lock
-        self.path = Path(f"{Path(store_path).resolve()}.lock")
+        try:
+            real = Path(store_path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13): the store says so
+            real = Path(store_path)
+        self.path = Path(f"{real}.lock")
         self._fd: int | None = None
 
     def acquire(self, wait: float = 0.0) -> StoreLock:

