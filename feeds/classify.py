@@ -124,8 +124,8 @@ _BREAKS = frozenset({
 
 @functools.cache
 def _html() -> tuple[Any, Any]:
-    """lxml.etree and an HTML parser set as the sanitiser's (feeds.sanitize), dropping comments and
-    processing instructions; imported on first use."""
+    """lxml.etree and an HTML parser (lxml's HTML rules, as the sanitiser's parser reads a summary) that
+    drops comments and processing instructions and has no size limit on a text; imported on first use."""
     from lxml import etree
 
     return etree, etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)

@@ -382,9 +382,10 @@ class Pipeline:
 
     # -- one source ----------------------------------------------------------------------------
     def _failed_internally(self, row: SourceRow, res: FetchResult, e: Exception) -> SourceOutcome:
-        """A source whose processing raised (its transaction rolled back): logged with the traceback, and
-        recorded as a failure in a transaction of its own, so it backs off like any failing source and
-        does not stop the run (if the store itself is failing, that is logged too)."""
+        """A source whose processing raised (its transaction rolled back): logged (with the traceback unless
+        it is a config error found only now), and recorded as a failure in a transaction of its own, so it
+        backs off like any failing source and does not stop the run (if the store itself is failing, that
+        is logged too)."""
         if isinstance(e, ConfigError):
             # a config problem found only now (a semantic model that is there but cannot be loaded, found at
             # the first story): said as such, no traceback; the source backs off like any failing source, so
@@ -565,7 +566,7 @@ class Pipeline:
         titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}
         hashes = st.item_hashes(c, list({exact[k.guid_key] for _, k in batch if k.guid_key in exact}))
         # this source's items that entries not known by their id are found by their link: (guid, title key,
-        # content hash, story id) by item id
+        # content hash, story id, entry id) by item id
         owned = st.items_of_source(c, row.id, sorted({exact[k.link_key] for _, k in batch if k.guid_key not in exact
                                                       and k.link_key is not None and k.link_key in exact}))
         new_rows: list[dict[str, Any]] = []
@@ -697,13 +698,14 @@ class Pipeline:
         out.updated += 1
         chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
         before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
-        st.delete_item_channels(c, item_id, before - set(chans))
+        left = before.difference(chans)
+        st.delete_item_channels(c, item_id, left)
         st.insert_channels(c, [{"item_id": item_id, "channel": ch} for ch in chans])
         st.set_story_channels(c, story_id, chans, self._story_updated(c, story_id))
-        if before - set(chans):
-            keep = st.story_member_channels(c, story_id)
-            st.delete_story_channels(c, story_id, set(st.story_channels_of(c, [story_id]).get(story_id, ())) - keep)
-        out.channels |= set(chans) | before
+        if left:  # the story stays in a channel it left only if another of its reports is there
+            listed = st.story_channels_of(c, [story_id]).get(story_id, set())
+            st.delete_story_channels(c, story_id, listed - st.story_member_channels(c, story_id))
+        out.channels |= before.union(chans)
 
     # -- stories -------------------------------------------------------------------------------
     def _story_index(self, c: Connection) -> Any:
