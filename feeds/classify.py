@@ -281,10 +281,17 @@ class Matcher:
 
     def classify(self, title: str, summary_text: str, categories: Iterable[str], source: str) -> list[str]:
         """Slugs of the channels an item belongs to, in config order."""
-        text = " \n ".join([title, summary_text, *categories])
-        words = tokens(text)
+        # each field on its own: a phrase or a regex never runs from the end of the title into the summary or a
+        # category ("… in Gaza" + "Ceasefire talks …" is no "Gaza ceasefire"); "" between fields is a word no
+        # keyword has
+        fields = [title, summary_text, *categories]
+        words: list[str] = []
+        for f in fields:
+            if f:
+                if words:
+                    words.append("")
+                words += tokens(f)
         found = self.hits(words)
-        raw = None
         out: list[str] = []
         fallbacks: list[str] = []
         took = False
@@ -293,17 +300,14 @@ class Matcher:
                 continue
             if ch.exclude & found:
                 continue
-            if ch.exclude_regex is not None:
-                raw = raw if raw is not None else text
-                if ch.exclude_regex.search(raw):
-                    continue
+            if ch.exclude_regex is not None and _search(ch.exclude_regex, fields):
+                continue
             if ch.fallback and not ch.include and ch.regex is None:
                 fallbacks.append(ch.slug)
                 continue
             matched = bool(ch.include & found)
             if not matched and ch.regex is not None:
-                raw = raw if raw is not None else text
-                matched = bool(ch.regex.search(raw))
+                matched = _search(ch.regex, fields)
             if matched:
                 took = True
                 out.append(ch.slug)
@@ -312,3 +316,9 @@ class Matcher:
         if not took:
             out.extend(fallbacks)
         return sorted(out, key=self._order.__getitem__)
+
+
+def _search(pattern: re.Pattern[str], fields: Sequence[str]) -> bool:
+    """Whether the pattern matches in one of the fields (title, summary text, each category), each searched
+    on its own: ``^`` and ``$`` are a field's start and end, and no match spans two fields."""
+    return any(pattern.search(f) for f in fields if f)

@@ -291,3 +291,19 @@ def test_a_control_character_does_not_undo_visible_text() -> None:
     went to the regex fallback, with the defects visible_text exists to avoid (found by the final review)."""
     assert visible_text("<p>if 3 < 5 and Ukraine > 2 &#1;\x02</p>") == "if 3 < 5 and Ukraine > 2"
     assert "Ukraine" not in visible_text('<img src="m.png" alt="map: a > Ukraine"><p>x&#1;</p>')
+
+
+def test_a_phrase_or_regex_never_spans_two_fields() -> None:
+    # the title's last word and the summary's (or a category's) first are not a phrase: "West" + "Bank ..."
+    assert classify("Settlers move further west", "Bank shares fall") == ["all", "rest"]
+    assert classify("Markets", "Shares fall in the west", ("Bank news",)) == ["all", "rest"]
+    # a regex is searched in each field on its own: no match across the boundary, ^ and $ are a field's ends
+    m = Matcher([ch("x", regex=(r"west\s+bank",)), ch("y", regex=(r"^breaking\b",)), ch("z", exclude_regex=("a b",),
+                                                                                         match_all=True)])
+    assert m.classify("Settlers move west", "Bank shares", (), "s") == ["z"]
+    assert m.classify("Settlers", "in the west bank", (), "s") == ["x", "z"]
+    assert m.classify("Update", "Breaking: a quake", (), "s") == ["y", "z"]
+    assert m.classify("A", "B", (), "s") == ["z"]  # "A" + "B" is no "a b"
+    assert m.classify("A", "B", ("a b",), "s") == []  # a category on its own
+    # and within one field a phrase still matches wherever it stands
+    assert classify("Raid in the West Bank village") == ["gaza", "all"]
