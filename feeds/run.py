@@ -144,6 +144,13 @@ def _hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
+def _same_post(a_published: float, a_hash: str, b_published: float, b_hash: str) -> bool:
+    """Whether two items of one source with the same title, under different ids and links, are one post: the
+    same date (a feed that changes its ids) or the same text (a feed that dates its items anew on each fetch).
+    Another date and other text is another post that reuses the title."""
+    return abs(a_published - b_published) < 1.0 or a_hash == b_hash
+
+
 def _is_first_key(uid: str, key: str) -> bool:
     """Whether an item with entry id ``uid`` was first stored under ``key`` (its entry id derives from it)."""
     return item_uid(key) == uid
@@ -573,7 +580,7 @@ class Pipeline:
         new_keys: list[list[str]] = []
         new_entries: list[Entry] = []
         pending: set[str] = set()  # link keys of new_rows (duplicates inside this document)
-        pending_titles: dict[str, list[float]] = {}  # title key -> published times of new_rows having it
+        pending_titles: dict[str, list[tuple[float, str]]] = {}  # title key -> (published, content hash) of new_rows
         reposted: list[int] = []
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
@@ -593,8 +600,12 @@ class Pipeline:
             if k.link_key and k.link_key in exact:
                 match = exact[k.link_key]
             elif k.title_key and k.title_key in titles:
-                for item_id, pub in titles[k.title_key]:
-                    if abs(pub - published.timestamp()) <= window:
+                ts = published.timestamp()
+                for item_id, pub, src, h in titles[k.title_key]:
+                    # another source's item: the same title within the window is a copy of it; this source's
+                    # own: only if it is the same post (its date or its text), else a new post that reuses a
+                    # title (a changelog's "Lost Ark" of each day, a daily "Live updates")
+                    if abs(pub - ts) <= window and (src != row.id or _same_post(pub, h, ts, chash)):
                         match = item_id
                         break
             if match is not None and (own := owned.get(match)) is not None and k.link_key \
@@ -621,15 +632,16 @@ class Pipeline:
                 reposted.append(match)  # its story now credits one more outlet
                 continue
             # the same item twice in one document under two ids: the same link, or the same title within
-            # the title window (as a stored item's title is matched)
+            # the title window and the same post (as this source's stored items are matched by title)
             ts = published.timestamp()
             if (k.link_key and k.link_key in pending) or (window > 0 and k.title_key and any(
-                    abs(t - ts) <= window for t in pending_titles.get(k.title_key, ()))):
+                    abs(t - ts) <= window and _same_post(t, h, ts, chash)
+                    for t, h in pending_titles.get(k.title_key, ()))):
                 continue
             if k.link_key:
                 pending.add(k.link_key)
             if k.title_key:
-                pending_titles.setdefault(k.title_key, []).append(ts)
+                pending_titles.setdefault(k.title_key, []).append((ts, chash))
             new_rows.append({
                 "uid": item_uid(k.guid_key), "source_id": row.id, "guid": e.guid, "link": e.link,
                 "title": e.title, "summary": e.summary, "content": e.content, "author": e.author,

@@ -56,14 +56,57 @@ def test_same_titles_in_one_document_follow_the_title_window(tmp_path: Path) -> 
         pipe, _, _ = setup(tmp, {"a": rss(items)}, f'{NO_STORIES}[dedup]\ntitle_window = "{window}"\n')
         pipe.run(force_all=True)
         assert stored(tmp) == ["Daily briefing", "Daily briefing"], window
-    # within the window, in one document, the same title under two ids is still one item
-    close = [{"title": "Daily briefing", "guid": f"x{n}", "link": f"https://pod.example/x{n}",
-              "date": NOW - timedelta(hours=n)} for n in (1, 2)]
-    tmp = tmp_path / "close"
-    tmp.mkdir()
-    pipe, _, _ = setup(tmp, {"a": rss(close)}, NO_STORIES)
+    # within the window, in one document, the same title under two ids is one item when it is the same post
+    # (the same date); an hour apart, with its own id, link and date, it is another post reusing the title
+    for name, hours in (("same", (1, 1)), ("close", (1, 2))):
+        close = [{"title": "Daily briefing", "guid": f"x{n}", "link": f"https://pod.example/x{n}",
+                  "date": NOW - timedelta(hours=h)} for n, h in enumerate(hours)]
+        tmp = tmp_path / name
+        tmp.mkdir()
+        pipe, _, _ = setup(tmp, {"a": rss(close)}, NO_STORIES)
+        pipe.run(force_all=True)
+        assert stored(tmp) == ["Daily briefing"] * (1 if name == "same" else 2), name
+
+
+def test_a_sources_posts_reusing_one_title_within_the_window_are_each_an_item(tmp_path: Path) -> None:
+    """A changelog feed titles each entry by what changed ("Lost Ark", no id, no link, its own date and text):
+    six of one title in two days were one item. One source's same title is one item only for the same post --
+    its date (ids that change) or its text (a feed that dates its items anew) -- in one document and across
+    fetches; another source's same title within the window is still a copy."""
+    log = [{"title": "Lost Ark", "summary": f"Anticheat: change {n}", "date": NOW - timedelta(hours=3 * n)}
+           for n in (1, 2, 3)]
+    daily = [{"title": "Live updates", "guid": "d1", "link": "https://news.example/live/1",
+              "summary": "Monday's news", "date": NOW - timedelta(hours=20)}]
+    pipe, _, clock = setup(tmp_path, {"log": rss(log), "news": rss(daily)}, NO_STORIES)
     pipe.run(force_all=True)
-    assert stored(tmp) == ["Daily briefing"]
+    assert stored(tmp_path) == ["Live updates"] + ["Lost Ark"] * 3
+    assert titles(tmp_path) == stored(tmp_path)
+    # next fetch: the changelog has a new entry; the news feed's next day's live page (new id, link, date, text)
+    clock.t += timedelta(hours=1)
+    later = NOW + timedelta(minutes=30)
+    (tmp_path / "log.xml").write_bytes(rss([{"title": "Lost Ark", "summary": "Anticheat: change 0", "date": later},
+                                            *log]))
+    (tmp_path / "news.xml").write_bytes(rss([{"title": "Live updates", "guid": "d2", "link": "https://news.example/live/2",
+                                              "summary": "Tuesday's news", "date": later}, *daily]))
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Live updates"] * 2 + ["Lost Ark"] * 4
+    # the same posts again, dated anew (no id, no link: same text) or under new ids and links (same date): no new item
+    clock.t += timedelta(hours=1)
+    restamped = [dict(e, date=NOW + timedelta(hours=2)) for e in log]
+    (tmp_path / "log.xml").write_bytes(rss(restamped))
+    (tmp_path / "news.xml").write_bytes(rss([dict(e, guid="z" + str(e["guid"]), link=str(e["link"]) + "?v=2")
+                                             for e in daily]))
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Live updates"] * 2 + ["Lost Ark"] * 4
+
+
+def test_another_sources_same_title_within_the_window_is_still_a_copy(tmp_path: Path) -> None:
+    a = [{"title": "Quake hits the coast of Chile", "link": "https://a.example/1", "date": NOW - timedelta(hours=2)}]
+    b = [{"title": "Quake hits the coast of Chile", "link": "https://b.example/x", "summary": "other words",
+          "date": NOW - timedelta(hours=1)}]
+    pipe, _, _ = setup(tmp_path, {"a": rss(a), "b": rss(b)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Quake hits the coast of Chile"]
 
 
 def test_a_one_item_feed_pointing_every_item_at_one_page_keeps_each_item(tmp_path: Path) -> None:
