@@ -20,7 +20,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -287,6 +287,37 @@ def _doc_names(channel: Channel) -> list[str]:
     names = [f"{channel.slug}.atom"]
     names += [f"{channel.slug}.{fmt}" for fmt in ("json", "rss", "html") if fmt in channel.formats]
     return names
+
+
+_FORMAT_EXTS = ("atom", "json", "rss", "html")
+
+
+def remove_stale_documents(cfg: Config, removed: Collection[str]) -> list[Path]:
+    """Delete what earlier publishes wrote and the config no longer asks for: every document and the archive
+    of the channels in `removed` (taken out of the config), and a configured channel's documents in formats
+    it no longer lists. Only names this module writes are touched. Returns what was deleted."""
+    out = cfg.output.dir
+    gone: list[Path] = []
+    doomed = [out / f"{slug}.{ext}" for slug in sorted(removed) for ext in _FORMAT_EXTS]
+    for ch in cfg.channels:
+        keep = set(_doc_names(ch))
+        doomed += [out / f"{ch.slug}.{ext}" for ext in _FORMAT_EXTS if f"{ch.slug}.{ext}" not in keep]
+    for path in doomed:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        gone.append(path)
+    for slug in sorted(removed):
+        folder = out / "archive" / slug
+        if folder.is_dir() and not folder.is_symlink():
+            for page in sorted(folder.iterdir()):
+                if page.is_file() and (page.suffix == ".atom" or _TEMP_RE.match(page.name)):
+                    page.unlink()
+                    gone.append(page)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if nothing else is in it
+    return gone
 
 
 def missing_channels(cfg: Config) -> list[str]:

@@ -8,10 +8,12 @@ stories); this module only wires them to the store, the network and the output d
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,6 +48,9 @@ MAX_ITEMS_PER_FEED = 1000  # newest first as given by the feed; the rest are ign
 VALIDATOR_BATCH = 100
 # meta key: the stories.prefer_sources the stored representatives were chosen under (a sorted JSON list)
 PREFERENCE_KEY = "stories.prefer_sources"
+RULES_KEY = "channels.rules"  # a digest of the channel rules the stored items are sorted under
+LOOK_KEY = "output.config"  # a digest of what the published documents were rendered under
+RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 
 Now = Callable[[], datetime]
 
@@ -142,6 +147,14 @@ def _dt(value: float | None) -> datetime | None:
 @functools.lru_cache(maxsize=16384)
 def _hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
+
+
+_SLUG = re.compile(r"[a-z0-9-]+")
+
+
+def _digest(value: Any) -> str:
+    """A short digest of a JSON-able value (config parts: never stored as text, they may hold credentials)."""
+    return hashlib.blake2b(json.dumps(value, default=repr).encode(), digest_size=16).hexdigest()
 
 
 def _same_post(a_published: float, a_hash: str, b_published: float, b_hash: str) -> bool:
@@ -256,6 +269,87 @@ class Pipeline:
         if changed:
             log.info("stories.prefer_sources changed: %d stories have another representative", len(changed))
 
+    def _follow_config(self) -> None:
+        """Make a config change hold for what is already stored and published, not only for what arrives
+        after it. When the channel rules (or the sources' names they may name) differ from those the stored
+        items were sorted under (a digest in `meta`; unknown in a store from before it was kept), every
+        stored item is sorted again: a new channel gets the stored items it matches, an item a channel's
+        rules no longer match leaves it (and goes to the fallback channel if nothing else takes it), and a
+        story's entry follows its reports. When anything the documents are rendered from changed (channel
+        titles, formats, `output`, source names), every channel is published again; the documents of a
+        channel taken out of the config, and of a format a channel no longer lists, are deleted, and the
+        store forgets such a channel (added again later, it starts afresh)."""
+        cfg, st = self.cfg, self.store
+        rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
+                          ch.fallback] for ch in cfg.channels] + [[s.url, s.name] for s in cfg.sources])
+        look = _digest([repr(cfg.output), [repr(ch) for ch in cfg.channels], [[s.url, s.name] for s in cfg.sources]])
+        resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
+        if not (resort or republish):
+            return
+        configured = {ch.slug for ch in cfg.channels}
+        removed = {slug for slug in st.channel_slugs() - configured if _SLUG.fullmatch(slug)}
+        if republish and cfg.output.dir:
+            # the documents first, the store's record of the channels after: a run that dies in between
+            # finds the removed channels in the store again next time
+            from feeds.publish import remove_stale_documents
+
+            for path in remove_stale_documents(cfg, removed):
+                log.info("deleted %s: no longer configured", path)
+        if removed:
+            with st.tx() as c:
+                st.forget_channels(c, removed)
+            log.info("channels no longer configured: %s", ", ".join(sorted(removed)))
+        touched = self._resort() if resort else set()
+        with st.tx() as c:
+            st.set_meta_value(c, RULES_KEY, rules)
+            if cfg.output.dir:
+                st.mark_dirty(c, configured if republish else touched & configured)
+                st.set_meta_value(c, LOOK_KEY, look)
+
+    def _resort(self) -> set[str]:
+        """Sort every stored item into the channels under the current rules, a chunk of items per transaction
+        (streamed by id: the memory does not grow with the store); returns the channels that gained or lost an
+        item. A story is in a channel when one of its reports is."""
+        st, matcher = self.store, self.matcher
+        touched: set[str] = set()
+        after = moved = 0
+        while rows := st.items_for_rules(after, RESORT_CHUNK):
+            after = rows[-1][0]
+            with st.tx() as c:
+                have = st.channels_of_items(c, [r[0] for r in rows])
+                adds: list[dict[str, Any]] = []
+                drops: dict[str, list[int]] = {}
+                stories: set[int] = set()
+                for item_id, title, summary, cats, source, story_id in rows:
+                    want = set(matcher.classify(title, visible_text(summary), cats.split("\t") if cats else (), source))
+                    old = set(have.get(item_id, ()))
+                    if want == old:
+                        continue
+                    moved += 1
+                    adds += [{"item_id": item_id, "channel": ch} for ch in sorted(want - old)]
+                    for ch in old - want:
+                        drops.setdefault(ch, []).append(item_id)
+                    stories.add(story_id)
+                    touched |= want ^ old
+                if not stories:
+                    continue
+                for ch, ids in drops.items():
+                    st.delete_channel_items(c, ch, ids)
+                st.insert_channels(c, adds)
+                ids = sorted(stories)
+                members = st.member_channels_of_stories(c, ids)
+                listed = st.story_channels_of(c, ids)
+                updated = {sid: float(s["updated"]) for sid, s in st.stories_by_id(c, ids).items()}
+                st.upsert_story_channels(c, [{"channel": ch, "story_id": sid, "updated": updated[sid]}
+                                             for sid in ids if sid in updated
+                                             for ch in sorted(members.get(sid, set()) - listed.get(sid, set()))])
+                for sid in ids:
+                    st.delete_story_channels(c, sid, listed.get(sid, set()) - members.get(sid, set()))
+        if moved:
+            log.info("channel rules changed: %d stored items sorted again (channels: %s)", moved,
+                     ", ".join(sorted(touched)))
+        return touched
+
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
             progress: Callable[[int, int, int], None] | None = None,
@@ -265,6 +359,7 @@ class Pipeline:
         self._marked = set()
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
         self._follow_preference()
+        self._follow_config()
         if force_all:  # every source but the gone ones: no schedule decisions needed to choose
             self._host_retry = dict(self.store.host_retry_after())
             due = [r for r in rows.values() if not r.gone]

@@ -624,6 +624,54 @@ class Store:
     def delete_item_channels(c: Connection, item_id: int, channels: Collection[str]) -> None:
         _delete_channels(c, S.item_channels.c.item_id, item_id, channels)
 
+    def items_for_rules(self, after_id: int, limit: int) -> list[tuple[int, str, str, str, str, int]]:
+        """The next `limit` items by id after `after_id`, as channel rules read them: (id, title, summary,
+        tab-joined categories, the name of the source that stored it, story id)."""
+        i = S.items
+        q = (select(i.c.id, i.c.title, i.c.summary, i.c.categories, S.sources.c.name, i.c.story_id)
+             .join(S.sources, S.sources.c.id == i.c.source_id).where(i.c.id > after_id).order_by(i.c.id).limit(limit))
+        with self.engine.connect() as c:
+            return [(int(r[0]), r[1] or "", r[2] or "", r[3] or "", str(r[4]), int(r[5])) for r in c.execute(q)]
+
+    @staticmethod
+    def delete_channel_items(c: Connection, channel: str, ids: Sequence[int]) -> None:
+        """Take these items out of one channel."""
+        t = S.item_channels
+        for i in range(0, len(ids), CHUNK):
+            c.execute(delete(t).where(t.c.channel == channel, t.c.item_id.in_(ids[i:i + CHUNK])))
+
+    @staticmethod
+    def member_channels_of_stories(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:
+        """The channels any report of each story is in (a story none of whose reports is in a channel is absent)."""
+        i, ic = S.items, S.item_channels
+        out: dict[int, set[str]] = {}
+        for n in range(0, len(ids), CHUNK):
+            q = (select(i.c.story_id, ic.c.channel).distinct().join(ic, ic.c.item_id == i.c.id)
+                 .where(i.c.story_id.in_(ids[n:n + CHUNK])))
+            for sid, ch in c.execute(q):
+                out.setdefault(int(sid), set()).add(str(ch))
+        return out
+
+    def channel_slugs(self) -> set[str]:
+        """Every channel the store holds something of: a state, story entries or an archive."""
+        with self.engine.connect() as c:
+            found = set(c.execute(select(S.channels.c.slug)).scalars())
+            found |= set(c.execute(select(S.story_channels.c.channel).distinct()).scalars())
+            found |= set(c.execute(select(S.archive_marks.c.channel)).scalars())
+            found |= set(c.execute(select(S.archive_slots.c.channel).distinct()).scalars())
+        return {str(slug) for slug in found}
+
+    @staticmethod
+    def forget_channels(c: Connection, slugs: Collection[str]) -> None:
+        """Delete everything the store holds of these channels: their items and story entries, archive and
+        state (a channel added again under the same slug starts afresh)."""
+        if not slugs:
+            return
+        want = sorted(slugs)
+        for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
+            c.execute(delete(t).where(t.c.channel.in_(want)))
+        c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
+
     @staticmethod
     def story_member_channels(c: Connection, story_id: int) -> set[str]:
         """The channels any report of the story is in."""

@@ -1,0 +1,188 @@
+"""A config change holds for what is already stored and published: channel rules re-sort stored items, a
+channel's look (title, entries, formats, source names) republishes it, a channel or format taken out of the
+config loses its documents. File sources, a real SQLite store, outputs read back with feedparser."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from feedgen_util import rss
+from test_pipeline import NOW, Clock
+
+from feeds.config import parse_config
+from feeds.run import Pipeline
+from feeds.store import Store
+
+ITEMS_A = [
+    {"title": "Uber chief resigns after board revolt", "guid": "a1", "link": "https://a.example/1",
+     "date": NOW - timedelta(hours=5)},
+    {"title": "New Mac mini reviewed", "guid": "a2", "link": "https://a.example/2", "date": NOW - timedelta(hours=4)},
+    {"title": "Storm closes schools across the region", "guid": "a3", "link": "https://a.example/3",
+     "date": NOW - timedelta(hours=3)},
+]
+ITEMS_B = [
+    {"title": "Uber boss quits as investors revolt", "guid": "b1", "link": "https://b.example/1",
+     "summary": "Uber chief resigns after board revolt, the company says", "date": NOW - timedelta(hours=2)},
+]
+
+
+def write(tmp: Path, channels: str, *, output: str = "", sources: str = "") -> Path:
+    (tmp / "a.xml").write_bytes(rss(ITEMS_A))
+    (tmp / "b.xml").write_bytes(rss(ITEMS_B))
+    srcs = sources or '[[sources]]\nurl = "a.xml"\nname = "Alpha"\n[[sources]]\nurl = "b.xml"\nname = "Beta"\n'
+    (tmp / "feeds.toml").write_text(f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+{output}
+[store]
+path = "feeds.db"
+{srcs}
+{channels}
+""")
+    return tmp / "feeds.toml"
+
+
+def run(tmp: Path, clock: Clock) -> None:
+    cfg = parse_config((tmp / "feeds.toml").read_text(), tmp / "feeds.toml")
+    store = Store.open(cfg.store_path)
+    try:
+        report = Pipeline(cfg, store, now=clock).run(force_all=True)
+        assert not report.publish_errors
+    finally:
+        store.close()
+
+
+def feed(tmp: Path, name: str) -> feedparser.FeedParserDict:
+    path = tmp / "out" / name
+    assert path.exists(), name
+    return feedparser.parse(path.read_bytes())
+
+
+def titles(tmp: Path, slug: str) -> list[str]:
+    return sorted(e.title for e in feed(tmp, f"{slug}.atom").entries)
+
+
+ALL = '[channels.all]\ntitle = "All"\nmatch_all = true\n'
+
+
+def test_a_channel_added_later_gets_the_stored_items_it_matches(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    write(tmp_path, ALL)
+    run(tmp_path, clock)
+    write(tmp_path, ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber"]\n')
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)  # the sources have nothing new
+    entries = feed(tmp_path, "uber.atom").entries
+    # the two reports of one story: one entry, the other report linked
+    assert [e.title for e in entries] == ["Uber chief resigns after board revolt"]
+    assert "https://b.example/1" in {link.href for link in entries[0].links}
+    assert len(titles(tmp_path, "all")) == 3
+
+
+def test_narrowed_rules_take_items_out_and_the_fallback_channel_gets_them(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    rules = ('[channels.tech]\ntitle = "Tech"\ninclude = ["Mac", "Uber"]\n'
+             '[channels.rest]\ntitle = "Rest"\nfallback = true\n')
+    write(tmp_path, rules)
+    run(tmp_path, clock)
+    assert titles(tmp_path, "tech") == ["New Mac mini reviewed", "Uber chief resigns after board revolt"]
+    assert titles(tmp_path, "rest") == ["Storm closes schools across the region"]
+    write(tmp_path, rules.replace('["Mac", "Uber"]', '["Mac"]'))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    assert titles(tmp_path, "tech") == ["New Mac mini reviewed"]
+    assert titles(tmp_path, "rest") == ["Storm closes schools across the region",
+                                        "Uber chief resigns after board revolt"]
+
+
+def test_a_story_follows_its_reports_into_a_channel_limited_to_one_source(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    write(tmp_path, ALL)
+    run(tmp_path, clock)
+    write(tmp_path, ALL + '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Beta"]\n')
+    run(tmp_path, clock)
+    assert titles(tmp_path, "beta") == ["Uber chief resigns after board revolt"]  # the story of Beta's report
+    # Beta renamed: the channel names a source that no longer exists, so it loses the story
+    write(tmp_path, ALL + '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Alpha"]\n')
+    run(tmp_path, clock)
+    assert titles(tmp_path, "beta") == sorted(e["title"] for e in ITEMS_A)
+
+
+def test_a_changed_title_entry_count_or_source_name_is_published_without_new_items(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    write(tmp_path, ALL)
+    run(tmp_path, clock)
+    assert feed(tmp_path, "all.atom").feed.title == "All"
+    assert len(feed(tmp_path, "all.atom").entries) == 3
+    write(tmp_path, ALL.replace('"All"', '"Everything"'), output="entries = 2",
+          sources='[[sources]]\nurl = "a.xml"\nname = "Alpha Daily"\n[[sources]]\nurl = "b.xml"\nname = "Beta"\n')
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    doc = feed(tmp_path, "all.atom")
+    assert doc.feed.title == "Everything"
+    assert len(doc.entries) == 2
+    assert "Alpha Daily" in (tmp_path / "out" / "all.atom").read_text()
+
+
+def test_a_removed_channel_and_a_dropped_format_lose_their_documents(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    two = ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber"]\nformats = ["atom", "json", "rss", "html"]\n'
+    write(tmp_path, two, output="archive = true")
+    run(tmp_path, clock)
+    out = tmp_path / "out"
+    for ext in ("atom", "json", "rss", "html"):
+        assert (out / f"uber.{ext}").exists()
+    (out / "archive" / "uber").mkdir(parents=True, exist_ok=True)
+    (out / "archive" / "uber" / "1.atom").write_text("<feed/>")  # as an archive page
+    (out / "notes.txt").write_text("mine")  # not feeds': kept
+    (out / "uber.atom.bak").write_text("mine")
+    # the json format dropped
+    write(tmp_path, two.replace('["atom", "json", "rss", "html"]', '["atom", "rss", "html"]'), output="archive = true")
+    run(tmp_path, clock)
+    assert not (out / "uber.json").exists()
+    assert (out / "uber.rss").exists() and (out / "uber.html").exists()
+    # the channel removed: its documents and archive go, the store forgets it
+    write(tmp_path, ALL, output="archive = true")
+    run(tmp_path, clock)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("uber")) == ["uber.atom.bak"]
+    assert not (out / "archive" / "uber").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    try:
+        for table, col in (("item_channels", "channel"), ("story_channels", "channel"), ("channels", "slug"),
+                           ("archive_slots", "channel"), ("archive_marks", "channel")):
+            assert con.execute(f"SELECT count(*) FROM {table} WHERE {col} = 'uber'").fetchone()[0] == 0, table
+    finally:
+        con.close()
+    assert "uber" not in (out / "index.opml").read_text()
+    # added again: it starts afresh, with the stored items it matches
+    write(tmp_path, two, output="archive = true")
+    run(tmp_path, clock)
+    assert titles(tmp_path, "uber") == ["Uber chief resigns after board revolt"]
+
+
+def test_an_unchanged_config_sorts_and_republishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.publish
+
+    clock = Clock(NOW)
+    write(tmp_path, ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber"]\n')
+    run(tmp_path, clock)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()}
+    calls: list[str] = []
+    reads, publish = Store.items_for_rules, feeds.publish.publish
+    monkeypatch.setattr(Store, "items_for_rules", lambda *a, **k: calls.append("sort") or reads(*a, **k))
+    monkeypatch.setattr(feeds.publish, "publish", lambda *a, **k: calls.append("publish") or publish(*a, **k))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)  # the same config, nothing new from the sources
+    assert calls == []
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()} == before
+    # a change of the rules: sorted again (two chunks: the items, then none left) and published
+    write(tmp_path, ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber", "Mac"]\n')
+    run(tmp_path, clock)
+    assert calls == ["sort", "sort", "publish"]
+    assert titles(tmp_path, "uber") == ["New Mac mini reviewed", "Uber chief resigns after board revolt"]
