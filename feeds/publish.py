@@ -34,7 +34,7 @@ from feeds.fetch import redact
 from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
-from feeds.store import Store, StoryEntry
+from feeds.store import ItemRow, Store, StoryEntry
 
 log = logging.getLogger("feeds.publish")
 
@@ -98,6 +98,24 @@ def _slugish(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
 
 
+UNTITLED_WORDS = 80  # characters of an untitled report's text that stand for its title
+
+
+def headline(item: ItemRow) -> str:
+    """What a report is called: its title, or for a report without one (a micro-blog post, a status update)
+    the first words of its text, as readers show such posts; empty when it has neither."""
+    title = " ".join((item.title or "").split())
+    if title:
+        return title
+    from feeds.classify import visible_text
+
+    text = " ".join(visible_text(item.summary or item.content or "").split())
+    if len(text) <= UNTITLED_WORDS:
+        return text
+    cut = text.rfind(" ", 0, UNTITLED_WORDS)
+    return text[:cut if cut > UNTITLED_WORDS // 2 else UNTITLED_WORDS].rstrip(" ,;:-") + "…"
+
+
 def _first_uid(story: StoryEntry) -> str:
     for m in (story.rep, *story.others):
         if m.id == story.story_id:
@@ -127,7 +145,7 @@ def _related(st: StoryEntry, link: str | None,
     """The story's other reports (other members, then exact re-posts by other outlets), one per outlet
     and distinct link. An outlet that re-posted the very same article is credited without a link."""
     related: list[Related] = []
-    candidates: list[tuple[str, str | None, str | None]] = [(m.source_name, m.title, m.link) for m in st.others]
+    candidates: list[tuple[str, str | None, str | None]] = [(m.source_name, headline(m), m.link) for m in st.others]
     candidates += [(name, title, url) for m in (st.rep, *st.others) for name, url, title in sightings.get(m.id, ())]
     if not candidates:  # a single report nobody re-posted (most stories)
         return related
@@ -166,7 +184,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
         updated = max(st.updated, st.published)
         out.append(RenderEntry(
             id=development_id(_first_uid(st), gen), story_id=st.story_id, gen=gen,
-            title=" ".join((rep.title or "").split()) or "(untitled)", link=link,
+            title=headline(rep) or "(untitled)", link=link,
             published=plain_time(st.published), updated=entry_time(updated, st.story_id, gen),
             author=" ".join(rep.author.split()) or rep.source_name, body_html=summary,
             categories=[c.strip() for c in rep.categories.split("\t") if c.strip()],
