@@ -25,6 +25,10 @@ TRACKING_PARAMS = frozenset({
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__hs", "_hs")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The rules canonical_link follows, by version: link keys (l:<canonical link>) stored under another are
+# rewritten once (feeds.run, Pipeline._follow_link_form). 1: host, port, www., fragment, tracking
+# parameters, sorted query. 2: also mobile and AMP editions, index files and trailing slashes.
+LINK_FORM = "2"
 ITEM_NS = uuid.UUID("6f1bd6c2-4a58-4c1e-9a33-0e6f0c0a5b10")
 
 
@@ -33,12 +37,77 @@ def _is_tracking(name: str) -> bool:
     return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
 
 
+# The switches that ask for a page's AMP edition (name, value; compared lower-cased). ``amp`` with any other
+# value (``amp=0``, ``amp=5``) is kept: it is no AMP convention, and a parameter that may select content
+# must not be dropped.
+_AMP_SWITCHES = frozenset({("amp", ""), ("amp", "1"), ("amp", "true"), ("outputtype", "amp")})
+# First host labels that name the mobile or AMP edition of the site the rest names (m.bbc.co.uk: bbc.co.uk).
+_EDITION_HOSTS = ("m.", "mobile.", "amp.")
+# Second-level labels of country domains (co.uk, com.au) and common hosting domains: under them the next
+# label is somebody's own site, not an edition (m.github.io is the site of a user "m", not github.io's).
+_SHARED_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "go", "gob", "gov", "int", "ltd", "mil", "ne",
+                                  "net", "nic", "nom", "or", "org", "plc", "sch"})
+_SHARED_HOSTS = frozenset({
+    "github.io", "gitlab.io", "blogspot.com", "wordpress.com", "medium.com", "substack.com", "tumblr.com",
+    "netlify.app", "vercel.app", "pages.dev", "workers.dev", "web.app", "firebaseapp.com", "appspot.com",
+    "herokuapp.com", "azurewebsites.net", "cloudfront.net", "readthedocs.io", "neocities.org", "glitch.me",
+    "wixsite.com", "weebly.com", "livejournal.com", "typepad.com", "bearblog.dev", "micro.blog",
+})
+# Last path segments a server answers for their directory (/a/b/index.html is /a/b); compared lower-cased.
+_INDEX_FILES = frozenset({"index.html", "index.htm", "index.php", "default.aspx", "default.htm", "default.html"})
+_INDEX_ENDINGS = tuple(sorted(_INDEX_FILES))
+_INDEX_TAIL = max(map(len, _INDEX_FILES))
+_AMP_SUFFIX = re.compile(r"\.amp(\.[A-Za-z0-9]+)?$")
+
+
+def _edition_host(host: str) -> str:
+    """The host without first labels m., mobile., amp. (and a www. they uncover), while at least two
+    labels remain and they are not a domain whose sites are other people's (m.co.uk, m.github.io stay)."""
+    while True:
+        if host.startswith("www."):
+            host = host[4:]
+            continue
+        if not host.startswith(_EDITION_HOSTS):
+            return host
+        rest = host.partition(".")[2]
+        head, dot, tld = rest.partition(".")
+        if not dot or rest in _SHARED_HOSTS or (head in _SHARED_SECOND_LEVEL and len(tld) == 2):
+            return host
+        host = rest
+
+
+def _site_path(path: str) -> str:
+    """The path without trailing slashes (/a/b/ is /a/b; the root stays /), without its directory's index
+    file (/a/b/index.html is /a/b) and without AMP markers, until none is left: a last segment ``amp``
+    (/x/amp, /x/amp/), a leading one (/amp/x), ``.amp`` before the extension or at the end (/x.amp.html,
+    /x.amp). An AMP marker never leaves the root (/amp stays), and ``amp`` inside the path (/x/amp/y) or
+    inside a segment (/campaign/amp-stadium) is no marker. Segments are compared as written (paths are
+    case-sensitive), index files in any case (default.aspx is Default.aspx on the servers that use it)."""
+    while True:
+        path = path.rstrip("/")
+        if not path:
+            return "/"
+        head, _, last = path.rpartition("/")
+        if last.lower() in _INDEX_FILES or (last == "amp" and head and not head.endswith("/")):  # /x/amp
+            path = head
+        elif (m := _AMP_SUFFIX.search(last)) and m.start() > 0:  # /x.amp, /x.amp.html
+            path = f"{head}/{last[:m.start()]}{m.group(1) or ''}"
+        elif path.startswith("/amp/") and len(path) > 5:  # /amp/x
+            path = path[4:]
+        else:
+            return path
+
+
 @functools.lru_cache(maxsize=8192)
 def canonical_link(url: str) -> str | None:
     """A comparable form of an article URL, or None if it is not an absolute http(s) URL.
 
     Lower-cased scheme and host, no default port, no `www.`, no fragment, no tracking parameters,
-    remaining parameters sorted, and http/https treated alike (the key drops the scheme).
+    remaining parameters sorted, and http/https treated alike (the key drops the scheme). The mobile and
+    AMP editions of a page are the page: no first host label ``m.``, ``mobile.`` or ``amp.`` (see
+    _edition_host), no AMP marker in the path (see _site_path) or the query (_AMP_SWITCHES). A
+    directory's index file is the directory, and no trailing slash: ``/a/b/``, ``/a/b/index.html`` and
+    ``/a/b`` are one page (the root stays ``/``).
     """
     try:
         parts = urlsplit(url.strip())
@@ -51,13 +120,33 @@ def canonical_link(url: str) -> str | None:
         return None
     if host.startswith("www."):
         host = host[4:]
+    if host.startswith(_EDITION_HOSTS):
+        host = _edition_host(host)
     if ":" in host:  # an IPv6 literal keeps its brackets, or the key would not read back as a URL
         host = f"[{host}]"
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    query = ""
+    if parts.query:
+        query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                                 if not _is_tracking(k) and (k.lower(), v.lower()) not in _AMP_SWITCHES))
     path = parts.path or "/"
-    return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
+    # _site_path only where it may change something (a cheap test; "amp" in "example" is a false alarm)
+    if (path[-1] == "/" and path != "/") or "amp" in path or path[-_INDEX_TAIL:].lower().endswith(_INDEX_ENDINGS):
+        path = _site_path(path)
+    return urlunsplit(("", host, path, query, "")).lstrip("/")
+
+
+def relink_key(key: str) -> str | None:
+    """A stored link key (``l:`` and a canonical link made under earlier rules) in the current form, or None
+    for a key that is not one. Such a link lacks its scheme: a port 80 in it was an https URL's (http's
+    default port was dropped), any other link reads the same under either scheme."""
+    if not key.startswith("l:"):
+        return None
+    link = key[2:]
+    scheme = "https" if link.partition("/")[0].endswith(":80") else "http"
+    canon = canonical_link(f"{scheme}://{link}")
+    return f"l:{canon}" if canon else None
 
 
 def clean_link(url: str) -> str:

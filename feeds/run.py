@@ -27,7 +27,16 @@ from urllib.parse import urlsplit
 from feeds import schedule
 from feeds.classify import Matcher, visible_text
 from feeds.config import Config
-from feeds.dedup import body_hash, canonical_link, content_hash, item_uid, keys_for, shared_links
+from feeds.dedup import (
+    LINK_FORM,
+    body_hash,
+    canonical_link,
+    content_hash,
+    item_uid,
+    keys_for,
+    relink_key,
+    shared_links,
+)
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact
 from feeds.models import Entry
@@ -51,6 +60,9 @@ PREFERENCE_KEY = "stories.prefer_sources"
 RULES_KEY = "channels.rules"  # a digest of the channel rules the stored items are sorted under
 LOOK_KEY = "output.config"  # a digest of what the published documents were rendered under
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
+# meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
+# recorded: 1, a store from before this was recorded)
+LINK_FORM_KEY = "dedup.link_form"
 
 Now = Callable[[], datetime]
 
@@ -350,6 +362,20 @@ class Pipeline:
                      ", ".join(sorted(touched)))
         return touched
 
+    def _follow_link_form(self) -> None:
+        """When the store's link keys were made under other canonical_link rules than the current ones
+        (recorded in `meta`), rewrite them to the current form once: an item stored before is then still
+        found by its link, from another source (a re-post) or from its own under a new id (a feed whose
+        ids change), instead of coming back as a new item."""
+        if self.store.meta_value(LINK_FORM_KEY) == LINK_FORM:
+            return
+        with self.store.tx() as c:
+            moved, dropped = self.store.relink_keys(c, relink_key)
+            self.store.set_meta_value(c, LINK_FORM_KEY, LINK_FORM)
+        if moved or dropped:
+            log.info("stored link keys brought to canonical link form %s: %d rewritten, %d dropped (their new "
+                     "form was another item's)", LINK_FORM, moved, dropped)
+
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
             progress: Callable[[int, int, int], None] | None = None,
@@ -360,6 +386,7 @@ class Pipeline:
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
         self._follow_preference()
         self._follow_config()
+        self._follow_link_form()
         if force_all:  # every source but the gone ones: no schedule decisions needed to choose
             self._host_retry = dict(self.store.host_retry_after())
             due = [r for r in rows.values() if not r.gone]

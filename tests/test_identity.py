@@ -15,6 +15,7 @@ from feeds.dedup import (
     item_uid,
     keys_for,
     normalise_title,
+    relink_key,
     shared_links,
 )
 from feeds.models import Entry
@@ -136,3 +137,141 @@ def test_keys_are_deterministic(guid: str, source: int) -> None:
     e = entry(guid=guid, title=guid)
     assert keys_for(e, source) == keys_for(e, source)
     assert item_uid(keys_for(e, source).guid_key) == item_uid(keys_for(e, source).guid_key)
+
+
+# -- editions of one page: AMP, mobile hosts, index files, trailing slashes ---------------------------------
+
+
+def test_canonical_link_amp_editions_are_the_page() -> None:
+    page = "theguardian.com/world/2025/jul/04/storm"
+    for url in ("https://amp.theguardian.com/world/2025/jul/04/storm",  # AMP host
+                "https://www.theguardian.com/world/2025/jul/04/storm/amp",  # last segment
+                "https://www.theguardian.com/world/2025/jul/04/storm/amp/",
+                "https://theguardian.com/amp/world/2025/jul/04/storm",  # leading segment
+                "https://theguardian.com/world/2025/jul/04/storm?amp=1",  # switches in the query
+                "https://theguardian.com/world/2025/jul/04/storm?amp",
+                "https://theguardian.com/world/2025/jul/04/storm?amp=true",
+                "https://theguardian.com/world/2025/jul/04/storm?outputType=amp&utm_source=x"):
+        assert canonical_link(url) == page, url
+    assert canonical_link("https://www.bbc.co.uk/news/world-123.amp") == "bbc.co.uk/news/world-123"
+    assert canonical_link("https://e.com/x.amp.html") == canonical_link("https://e.com/x.html") == "e.com/x.html"
+    assert canonical_link("https://e.com/x?amp=1&id=7") == "e.com/x?id=7"  # other parameters stay
+
+
+def test_canonical_link_mobile_hosts_are_the_site() -> None:
+    assert canonical_link("https://m.bbc.co.uk/news/x") == canonical_link("https://bbc.co.uk/news/x") == \
+        "bbc.co.uk/news/x"
+    assert canonical_link("https://mobile.twitter.com/a/status/1") == "twitter.com/a/status/1"
+    assert canonical_link("https://m.www.e.com/x") == canonical_link("https://www.m.e.com/x") == "e.com/x"
+
+
+def test_canonical_link_index_file_is_its_directory() -> None:
+    for name in ("index.html", "index.htm", "index.php", "default.aspx", "Default.aspx", "default.htm",
+                 "default.html", "INDEX.HTML"):
+        assert canonical_link(f"https://e.com/a/b/{name}") == "e.com/a/b", name
+    assert canonical_link("https://e.com/index.html") == canonical_link("https://e.com/") == "e.com/"
+    assert canonical_link("https://e.com/index.php?p=12") == canonical_link("https://e.com/?p=12") == "e.com/?p=12"
+
+
+def test_canonical_link_trailing_slash_is_not_significant_but_the_root_stays() -> None:
+    assert canonical_link("https://e.com/2025/07/storm/") == canonical_link("https://e.com/2025/07/storm") == \
+        "e.com/2025/07/storm"
+    assert canonical_link("https://e.com/a/?q=1") == "e.com/a?q=1"
+    assert canonical_link("https://e.com/a//") == "e.com/a"
+    assert canonical_link("https://e.com") == canonical_link("https://e.com//") == "e.com/"
+
+
+def test_canonical_link_keeps_what_is_no_edition_marker() -> None:
+    # each URL ends in "/" so that the rules that must not apply are seen not applying where another did
+    same = {
+        "https://e.com/campaign/amp-stadium/": "e.com/campaign/amp-stadium",  # amp inside a segment
+        "https://e.com/x/amp/y/": "e.com/x/amp/y",  # amp inside the path
+        "https://e.com/amp/": "e.com/amp",  # never down to the root
+        "https://e.com/amp.html/": "e.com/amp.html",  # nothing before .amp
+        "https://e.com/x.amp/y/": "e.com/x.amp/y",  # .amp not in the last segment
+        "https://e.com/x//amp/": "e.com/x//amp",  # an empty segment before amp
+        "https://e.com/x/AMP/": "e.com/x/AMP",  # path segments are compared as written
+        "https://e.com/index.html/x/": "e.com/index.html/x",  # an index file inside the path
+        "https://e.com/myindex.html/": "e.com/myindex.html",
+        "https://e.com/x/?amp=0": "e.com/x?amp=0",  # amp=0 is no AMP switch: kept
+        "https://e.com/x/?amp=yes&outputType=html": "e.com/x?amp=yes&outputType=html",
+        "https://m.co/x/": "m.co/x",  # one label would be left
+        "https://mobile.example/x/": "mobile.example/x",
+        "https://m.co.uk/x/": "m.co.uk/x",  # the site "m" under co.uk, not co.uk's mobile edition
+        "https://amp.com.au/x/": "amp.com.au/x",
+        "https://m.github.io/x/": "m.github.io/x",  # a user's site on a hosting domain
+        "https://en.m.wikipedia.org/wiki/X/": "en.m.wikipedia.org/wiki/X",  # m. only as the first label
+        "https://mx.e.com/x/": "mx.e.com/x",
+        "https://e.com:8080/x/": "e.com:8080/x",
+    }
+    for url, canon in same.items():
+        assert canonical_link(url) == canon, url
+        assert canonical_link("https://" + canon) == canon, url
+
+
+segments = st.from_regex(r"[a-z0-9][a-z0-9-]{0,7}", fullmatch=True).filter(lambda s: s != "amp")
+plain_hosts = st.from_regex(r"[a-z]{1,8}\.[a-z]{2,8}\.(com|org|example)", fullmatch=True).filter(
+    lambda h: h.split(".")[0] not in ("m", "mobile", "amp", "www"))
+plain_links = st.tuples(plain_hosts, st.lists(segments, min_size=1, max_size=4),
+                        st.lists(st.tuples(st.sampled_from(["id", "p", "page"]), st.from_regex(r"[0-9]{1,3}",
+                                                                                                fullmatch=True)),
+                                 max_size=2, unique_by=lambda kv: kv[0]))
+EDITIONS = [
+    lambda h, p, q: f"https://amp.{h}{p}{q}", lambda h, p, q: f"https://m.{h}{p}{q}",
+    lambda h, p, q: f"https://mobile.{h}{p}{q}", lambda h, p, q: f"https://{h}{p}/amp{q}",
+    lambda h, p, q: f"https://{h}{p}/amp/{q}", lambda h, p, q: f"https://{h}/amp{p}{q}",
+    lambda h, p, q: f"https://{h}{p}.amp{q}", lambda h, p, q: f"https://{h}{p}/{q}",
+    lambda h, p, q: f"https://{h}{p}/index.html{q}", lambda h, p, q: f"https://{h}{p}/default.aspx{q}",
+    lambda h, p, q: f"https://{h}{p}{q}{'&' if q else '?'}amp=1",
+]
+
+
+@given(plain_links, plain_links, st.lists(st.sampled_from(range(len(EDITIONS))), min_size=1, max_size=3))
+def test_canonical_link_editions_are_their_page_and_merge_nothing_else(
+        a: tuple[str, list[str], list[tuple[str, str]]], b: tuple[str, list[str], list[tuple[str, str]]],
+        which: list[int]) -> None:
+    def parts(link: tuple[str, list[str], list[tuple[str, str]]]) -> tuple[str, str, str]:
+        host, segs, qs = link
+        return host, "/" + "/".join(segs), ("?" + "&".join(f"{k}={v}" for k, v in qs)) if qs else ""
+
+    page = canonical_link("https://{}{}{}".format(*parts(a)))
+    assert page is not None
+    url = "https://{}{}{}".format(*parts(a))
+    for i in which:  # editions of editions: an AMP page on a mobile host, with its index file...
+        h, rest = url.removeprefix("https://").split("/", 1)
+        p, _, q = ("/" + rest).partition("?")
+        url = EDITIONS[i](h, p.rstrip("/") or "", f"?{q}" if q else "")
+    assert canonical_link(url) == page, url
+    assert canonical_link("https://" + page) == page
+    other = canonical_link("https://{}{}{}".format(*parts(b)))
+    ha, pa, qa = parts(a)
+    hb, pb, qb = parts(b)
+    assert (canonical_link(url) == other) == ((ha, pa, sorted(a[2])) == (hb, pb, sorted(b[2])))
+
+
+def test_relink_key_gives_a_stored_link_key_its_current_form() -> None:
+    assert relink_key("l:e.com/a/b/") == "l:e.com/a/b"
+    assert relink_key("l:m.e.com/x/amp") == "l:e.com/x"
+    assert relink_key("l:e.com/x?amp=1&id=2") == "l:e.com/x?id=2"
+    assert relink_key("l:e.com:80/x/") == "l:e.com:80/x"  # an https URL on port 80 (http's 80 was dropped)
+    assert relink_key("l:e.com:443/x/") == "l:e.com:443/x"
+    assert relink_key("l:[::1]:8080/x/index.html") == "l:[::1]:8080/x"
+    assert relink_key("g:1:https://e.com/x/") is None  # an id key is no link key
+
+
+@given(st.sampled_from(["http", "https"]), st.sampled_from(["", "m.", "amp."]), hosts,
+       st.sampled_from([None, 80, 443, 8080]), paths,
+       st.sampled_from(["", "/", "/amp", "/index.html", ".amp"]), params)
+def test_relink_key_of_an_earlier_form_is_the_current_key(scheme: str, edition: str, host: str, port: int | None,
+                                                          path: str, tail: str,
+                                                          qs: list[tuple[str, str]]) -> None:
+    query = "&".join(f"{k}={v}" for k, v in sorted(qs))
+    rest = (path + tail if path or tail != ".amp" else "/") + (f"?{query}" if query else "")
+    netloc = edition + host + (f":{port}" if port else "")
+    # the link as canonical links 1 wrote it: the host lower-cased, without www. or its scheme's default port
+    port_part = f":{port}" if port and port != {"http": 80, "https": 443}[scheme] else ""
+    earlier = edition + host + port_part + (rest if rest.startswith("/") else "/" + rest)
+    current = relink_key(f"l:{earlier}")
+    assert current == f"l:{canonical_link(f'{scheme}://{netloc}{rest}')}"
+    if path:  # an edition's key is its page's
+        assert current == relink_key(f"l:{host}{port_part}{path}" + (f"?{query}" if query else ""))

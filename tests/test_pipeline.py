@@ -9,10 +9,11 @@ from typing import Any
 import feedparser
 import pytest
 from feedgen_util import rss
+from sqlalchemy import text
 
 from feeds.config import parse_config
-from feeds.dedup import canonical_link
-from feeds.run import Pipeline
+from feeds.dedup import LINK_FORM, canonical_link
+from feeds.run import LINK_FORM_KEY, Pipeline
 from feeds.store import Store
 
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
@@ -87,6 +88,45 @@ def test_same_link_or_title_across_sources_is_one_item(tmp_path: Path) -> None:
     assert links["alternate"] == "https://a.example/storm" and links["related"] == "https://b.example/other-url"
     assert canonical_link(market.link) == "a.example/markets"
     assert "utm_source" not in market.link  # tracking parameters never reach the reader
+
+
+def test_link_keys_of_an_older_store_are_rewritten_once(tmp_path: Path) -> None:
+    d = NOW - timedelta(hours=2)
+    a = rss([{"title": "Storm hits coast", "guid": "a1", "link": "https://a.example/storm/", "date": d},
+             {"title": "Markets rally", "guid": "a2", "link": "https://m.a.example/markets", "date": d},
+             {"title": "Cup final", "guid": "a3", "link": "https://a.example/sport", "date": d}])
+    pipe, store, clock = setup(tmp_path, {"a": a, "b": rss([])})
+    assert pipe.run(force_all=True).new_items == 3
+    assert store.meta_value(LINK_FORM_KEY) == LINK_FORM
+
+    def link_keys() -> set[str]:
+        with store.tx() as c:
+            return {str(k) for k in c.execute(text("SELECT key FROM item_keys WHERE key LIKE 'l:%'")).scalars()}
+
+    assert link_keys() == {"l:a.example/storm", "l:a.example/markets", "l:a.example/sport"}
+    # the store as the earlier canonical links left it: their forms, and no form recorded
+    with store.tx() as c:
+        c.execute(text("UPDATE item_keys SET key = 'l:a.example/storm/' WHERE key = 'l:a.example/storm'"))
+        c.execute(text("UPDATE item_keys SET key = 'l:m.a.example/markets' WHERE key = 'l:a.example/markets'"))
+        # another item's key in an earlier form of a stored key: that item keeps its key, this one goes
+        c.execute(text("INSERT INTO item_keys (key, item_id) SELECT 'l:a.example/sport/', item_id FROM item_keys "
+                       "WHERE key = 'l:a.example/storm/'"))
+        c.execute(text("DELETE FROM meta WHERE key = :k"), {"k": LINK_FORM_KEY})
+    # another outlet's copies, under other titles: found by their links, re-posts and not new items
+    (tmp_path / "b.xml").write_bytes(rss([
+        {"title": "Coast battered", "guid": "b1", "link": "https://a.example/storm", "date": d},
+        {"title": "Stocks up", "guid": "b2", "link": "https://a.example/markets/amp", "date": d}]))
+    clock.t = NOW + timedelta(minutes=30)
+    assert pipe.run(force_all=True).new_items == 0
+    assert store.counts()["items"] == 3
+    assert link_keys() == {"l:a.example/storm", "l:a.example/markets", "l:a.example/sport"}
+    assert store.meta_value(LINK_FORM_KEY) == LINK_FORM
+    # once: a store whose form is recorded is not read again
+    with store.tx() as c:
+        c.execute(text("UPDATE item_keys SET key = 'l:a.example/sport/' WHERE key = 'l:a.example/sport'"))
+    clock.t = NOW + timedelta(minutes=60)
+    pipe.run(force_all=True)
+    assert "l:a.example/sport/" in link_keys()
 
 
 def test_same_title_outside_the_window_is_a_new_item(tmp_path: Path) -> None:

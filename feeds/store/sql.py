@@ -616,6 +616,37 @@ class Store:
         c.execute(insert(k).prefix_with("OR IGNORE", dialect="sqlite").values(key=key, item_id=item_id))
 
     @staticmethod
+    def relink_keys(c: Connection, relink: Callable[[str], str | None], step: int = 2000) -> tuple[int, int]:
+        """Rewrite the stored link keys (``l:``) that ``relink`` gives another form (None: left as they are),
+        a range of item ids at a time. A key whose new form is already stored (another item's, or one
+        rewritten before it) is deleted: the item that has the new form keeps it, as a new key of an edit
+        leaves an existing one (feeds.run). Returns (rewritten, deleted)."""
+        k = S.item_keys
+        top = int(c.execute(select(func.max(k.c.item_id))).scalar() or 0)
+        moved = dropped = 0
+        for lo in range(0, top, step):
+            keys = c.execute(select(k.c.key).where(k.c.item_id > lo, k.c.item_id <= lo + step,
+                                                   func.substr(k.c.key, 1, 2) == "l:")).scalars()
+            moves = {old: new for old in map(str, keys) if (new := relink(old)) is not None and new != old}
+            if not moves:
+                continue
+            taken = set(Store.lookup_keys(c, sorted(set(moves.values()))))
+            rename, drop = [], []
+            for old, new in moves.items():
+                if new in taken:
+                    drop.append(old)
+                else:
+                    taken.add(new)
+                    rename.append({"old": old, "new": new})
+            if rename:
+                c.execute(update(k).where(k.c.key == bindparam("old")).values(key=bindparam("new")), rename)
+            for i in range(0, len(drop), CHUNK):
+                c.execute(delete(k).where(k.c.key.in_(drop[i:i + CHUNK])))
+            moved += len(rename)
+            dropped += len(drop)
+        return moved, dropped
+
+    @staticmethod
     def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
         if pairs:
             _many(c, _INSERT_CHANNELS, pairs)
