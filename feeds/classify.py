@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import functools
-import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from feeds.config import Channel, compile_patterns
-from feeds.sanitize import DROP_WITH_CONTENT, text_of, xml_safe
+from feeds.sanitize import visible_text as visible_text  # read here (run.py, tests) as before
 
 _ASCII_WORD = re.compile(r"[0-9a-z]+")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits (\w without the underscore)
@@ -110,54 +108,6 @@ def tokens(text: str) -> list[str]:
     if special.search(folded) is None:
         return _WORD.findall(folded)
     return word.findall(folded)
-
-
-# elements that start a new line or box, or stand between words (img, br, a table cell): words never run
-# on across them. Other elements, unknown ones included, are inline: "Ukr<b>aine</b>" shows "Ukraine".
-_BREAKS = frozenset({
-    "address", "article", "aside", "audio", "blockquote", "br", "caption", "center", "dd", "details", "dialog", "dir",
-    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hgroup", "hr", "img", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "rp", "rt", "section", "summary",
-    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
-})
-
-
-@functools.cache
-def _html() -> tuple[Any, Any]:
-    """lxml.etree and an HTML parser (lxml's HTML rules, as the sanitiser's parser reads a summary) that
-    drops comments and processing instructions and has no size limit on a text; imported on first use."""
-    from lxml import etree
-
-    return etree, etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
-
-
-def visible_text(markup: str) -> str:
-    """The text a reader sees in an HTML fragment (an item's summary), on one line: its text, entities
-    decoded, without attributes, comments, or the elements the sanitiser drops with their content (scripts,
-    styles, forms, ...: feeds.sanitize.DROP_WITH_CONTENT); words run on across inline elements
-    ("Ukr<b>aine</b>") but not across blocks, line breaks, images or table cells. The HTML is read by
-    lxml's HTML parser, as the sanitiser reads what it publishes (HTML5's rules: a "<" that opens no tag is
-    text, a comment ends at "-->"; no limit on a text's size). Text without "<" is only unescaped."""
-    if "<" not in markup:
-        return " ".join((html.unescape(markup) if "&" in markup else markup).split())
-    etree, parser = _html()
-    markup = xml_safe(markup)  # as the sanitiser reads it: a control character would make lxml refuse a text
-    try:
-        root = etree.fromstring(f"<html><body>{markup}</body></html>", parser)
-        hidden = False
-        for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
-            tag = el.tag
-            if tag in _BREAKS:
-                el.tail = " " + el.tail if el.tail else " "
-                el.text = " " + el.text if el.text else " "
-            elif tag in DROP_WITH_CONTENT:
-                hidden = True
-        if hidden:
-            etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
-        return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
-    except Exception:  # noqa: BLE001 - whatever lxml refuses (not seen since xml_safe): the text as the
-        # sanitiser's fallback reads it, as it then publishes it
-        return text_of(markup)
 
 
 def keyword_words(keyword: str) -> tuple[tuple[str, ...], bool]:

@@ -16,7 +16,8 @@ text repairs). Whenever it meets a construct whose effect it does not model it b
 Deliberate differences (see docs/parsing.md): ``summary``/``content`` hold the feed's own HTML
 (XML-unsafe characters removed), not feedparser's sanitised copy; the pipeline sanitises with
 :func:`feeds.sanitize.sanitize_html` when it publishes. HTML *titles* containing markup or
-entities are reduced to text through feedparser's own sanitiser so titles stay identical.
+entities go through feedparser's own sanitiser so titles stay identical; both paths then read the text
+a reader sees in them (:func:`feeds.parse.text_of`).
 
 ``python3 -m feeds.fastparse --check DIR...`` compares the fast path with feedparser on files.
 """

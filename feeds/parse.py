@@ -12,7 +12,6 @@ from typing import Any
 from feeds.models import Entry, ParsedFeed
 from feeds.schedule import ttl_from_feed
 
-_TAG_RE = re.compile(r"<[^>]*>")
 _WS_RE = re.compile(r"\s+")
 # Characters that are not allowed in XML 1.0 documents (we publish XML): C0 controls but tab/LF/CR,
 # plus lone surrogates and the two non-characters.
@@ -49,8 +48,15 @@ def clean_text(value: str) -> str:
 
 
 def html_to_text(value: str) -> str:
-    """Turn an HTML fragment into one line of plain text."""
-    return clean_text(html.unescape(_TAG_RE.sub(" ", value)))
+    """Turn an HTML fragment (an HTML title) into one line of the text a reader sees: read as the summaries
+    are (:func:`feeds.sanitize.visible_text`): words run on across inline tags ("H<sub>2</sub>O"), blocks and
+    line breaks separate them, a "<" that opens no tag is text ("3 < 5"), entities decoded once. Without a
+    "<" (nearly every title) there is no markup to read: entities are only decoded."""
+    if "<" not in value:
+        return clean_text(html.unescape(value)) if "&" in value else clean_text(value)
+    from feeds.sanitize import visible_text  # lxml, imported on the first title with markup
+
+    return clean_text(visible_text(value))
 
 
 def _dt(parsed: Any) -> datetime | None:

@@ -270,9 +270,53 @@ def _text_only(fragment: str) -> str:
 
 
 def text_excerpt(fragment: str, limit: int = 600) -> str:
-    """Plain text of an HTML fragment, cut at a word boundary."""
-    text = " ".join(htmllib.unescape(re.sub(r"<[^>]*>", " ", fragment)).split())
+    """Plain text of an HTML fragment (what a reader sees: :func:`visible_text`), cut at a word boundary."""
+    text = visible_text(fragment)
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
+
+
+# elements that start a new line or box, or stand between words (img, br, a table cell): words never run
+# on across them. Other elements, unknown ones included, are inline: "Ukr<b>aine</b>" shows "Ukraine".
+_BREAKS = frozenset({
+    "address", "article", "aside", "audio", "blockquote", "br", "caption", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hgroup", "hr", "img", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "rp", "rt", "section", "summary",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
+})
+_text_parser: Any = None
+
+
+def visible_text(markup: str) -> str:
+    """The text a reader sees in an HTML fragment (an item's summary, an HTML title), on one line: its text,
+    entities decoded once, without attributes, comments, or the elements the sanitiser drops with their
+    content (scripts, styles, forms, ...: DROP_WITH_CONTENT); words run on across inline elements
+    ("Ukr<b>aine</b>", "H<sub>2</sub>O") but not across blocks, line breaks, images or table cells. The HTML
+    is read by lxml's HTML parser, as the sanitiser reads what it publishes (HTML5's rules: a "<" that opens
+    no tag is text, a comment ends at "-->"; no limit on a text's size). Text without "<" is only
+    unescaped."""
+    global _text_parser
+    if "<" not in markup:
+        return " ".join((htmllib.unescape(markup) if "&" in markup else markup).split())
+    etree = _etree()
+    if _text_parser is None:  # the sanitiser's rules, but no comments or PIs and no size limit on a text
+        _text_parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+    markup = xml_safe(markup)  # as the sanitiser reads it: a control character would make lxml refuse a text
+    try:
+        root = etree.fromstring(f"<html><body>{markup}</body></html>", _text_parser)
+        hidden = False
+        for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
+            tag = el.tag
+            if tag in _BREAKS:
+                el.tail = " " + el.tail if el.tail else " "
+                el.text = " " + el.text if el.text else " "
+            elif tag in DROP_WITH_CONTENT:
+                hidden = True
+        if hidden:
+            etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)
+        return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
+    except Exception:  # noqa: BLE001 - whatever lxml refuses (not seen since xml_safe): the text as the
+        # sanitiser's fallback reads it, as it then publishes it
+        return text_of(markup)

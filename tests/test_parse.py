@@ -165,6 +165,48 @@ def test_html_in_rss_title_reduced_to_text() -> None:
     assert [e.title for e in p.entries] == ["Tom & Jerry again", "Para text", "AT&T < 5"]
 
 
+def test_html_titles_are_the_text_a_reader_sees() -> None:
+    """An HTML title is read as a browser reads it (as summaries are, feeds.sanitize.visible_text): a "<" that
+    opens no tag is text, inline tags join their words, blocks and breaks separate them, entities are decoded
+    once. The regex that cut tags out lost what followed "<" and split "H<sub>2</sub>O" into "H 2 O"."""
+    rss = """<rss version="2.0"><channel><title>t</title>
+      <item><title>Scores: 3 &lt; 5, but &lt;b&gt;Kyiv&lt;/b&gt; wins</title><guid>1</guid></item>
+      <item><title>H&lt;sub&gt;2&lt;/sub&gt;O on Mars</title><guid>2</guid></item>
+      <item><title><![CDATA[SmartCity Kochi to raise  <span class='webrupee'>₹</span>4,000 crore]]></title>
+        <guid>3</guid></item>
+      <item><title><![CDATA[Arch St Apts (redwood city) &#x0024;1725 525ft<sup>2</sup>]]></title><guid>4</guid></item>
+      </channel></rss>""".encode()
+    p = _same_as_reference(rss)
+    assert [e.title for e in p.entries] == [
+        "Scores: 3 < 5, but Kyiv wins", "H2O on Mars", "SmartCity Kochi to raise ₹4,000 crore",
+        "Arch St Apts (redwood city) $1725 525ft2"]
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom">
+      <title type="html">A &lt;i&gt;feed&lt;/i&gt; &amp;amp; more</title>
+      <id>urn:f</id><updated>2024-01-01T00:00:00Z</updated>
+      <entry><id>urn:1</id><updated>2024-01-01T00:00:00Z</updated>
+        <title type="html">If 3 &lt; 5 and 6 &gt; 2 then Ukr&lt;b&gt;aine&lt;/b&gt; wins</title></entry>
+      <entry><id>urn:2</id><updated>2024-01-01T00:00:00Z</updated>
+        <title type="html">Kyiv&lt;br&gt;Odesa&lt;p&gt;Lviv&lt;/p&gt;</title></entry>
+      <entry><id>urn:3</id><updated>2024-01-01T00:00:00Z</updated>
+        <title type="html">AT&amp;amp;amp;T: &amp;lt;b&amp;gt; is &lt;b&gt;bold&lt;/b&gt;</title></entry>
+      </feed>"""
+    p = _same_as_reference(atom)
+    assert p.title == "A feed & more"
+    # entities decoded once: XML gives the HTML "AT&amp;amp;T: &lt;b&gt;", whose text is "AT&amp;T: <b>"
+    assert [e.title for e in p.entries] == [
+        "If 3 < 5 and 6 > 2 then Ukraine wins", "Kyiv Odesa Lviv", "AT&amp;T: <b> is bold"]
+
+
+def test_html_to_text_without_markup_only_decodes_entities() -> None:
+    from feeds.parse import html_to_text
+
+    assert html_to_text("  Tom &amp; Jerry\n &lt;3 ") == "Tom & Jerry <3"
+    assert html_to_text("AT&amp;amp;T") == "AT&amp;T"
+    assert html_to_text("a\x01b  c") == "ab c"
+    assert html_to_text("a\x01<b>b</b>\u2028 c") == "ab c"
+    assert html_to_text("") == ""
+
+
 def test_control_characters_stripped() -> None:
     # raw C0 controls make the document ill-formed: feedparser's loose parser reads it, text stays clean
     doc = b"""<rss version="2.0"><channel><title>t\x01itle</title>

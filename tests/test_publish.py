@@ -346,3 +346,14 @@ def test_published_links_are_the_stored_address(tmp_path: Path, stored: str) -> 
     want = LINKS[stored] if "utm_" not in stored else stored
     hrefs = re.findall(r'href="([^"]*)"', e.summary)
     assert [unquote(htmllib.unescape(h)) for h in hrefs] == [unquote(want)]
+
+
+def test_an_oversized_summarys_excerpt_is_the_text_a_reader_sees() -> None:
+    """A summary too long to publish as HTML becomes an excerpt of its text: words are not split at inline
+    tags (the tag regex made "Ukr<b>aine</b>" two words), blocks still separate them."""
+    from feeds.publish import MAX_SUMMARY_HTML  # publish.build_entries excerpts a summary longer than this
+    from feeds.sanitize import sanitize_html, text_excerpt
+
+    body = sanitize_html("<p>Ukr<b>aine</b>: H<sub>2</sub>O &amp; 3 &lt; 5</p><p>next</p>" + "<p>x</p>" * 5000)
+    assert len(body) > MAX_SUMMARY_HTML
+    assert text_excerpt(body, 40) == "Ukraine: H2O & 3 < 5 next x x x x x x x…"
