@@ -3,6 +3,7 @@ headless Chromium (DOM dump and a phone-sized screenshot), with every local link
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -162,3 +163,63 @@ def test_a_right_to_left_override_in_a_headline_stays_in_the_headline(tmp_path: 
     li = lhtml.fromstring(page).find(".//li")
     # each feed text is isolated in its own <bdi>: the override ends with the headline
     assert [b.text for b in li.iter("bdi")] == ["\u202eevil headline", "Alpha Wire"]
+
+
+WIDE = ("<p>Log:</p><pre>" + "\u00a0".join(f"col{i:03d}" for i in range(300)) + "</pre>"
+        + "<table><tr>" + "".join(f"<th>Heading number {i}</th>" for i in range(40)) + "</tr><tr>"
+        + "".join(f"<td>value {i}</td>" for i in range(39)) + "<td>https://example.org/" + "segment" * 80
+        + "</td></tr></table><p>See https://example.org/" + "longpathsegment" * 40 + " and <code>" + "x" * 400
+        + "</code></p>")
+
+
+def _css_rules(css: str) -> dict[str, dict[str, str]]:
+    """selector -> {property: value} for the page's flat CSS (no nesting but @media, whose rules are left out)."""
+    css = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^}]*\})*\s*\}", "", css)
+    rules: dict[str, dict[str, str]] = {}
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        decls = dict(tuple(p.strip() for p in d.split(":", 1)) for d in body.split(";") if ":" in d)
+        for sel in selectors.split(","):
+            rules.setdefault(sel.strip(), {}).update(decls)
+    return rules
+
+
+def test_wide_summary_blocks_scroll_inside_themselves() -> None:
+    """A summary's <pre> or <table> wider than a phone scrolls in its own box; long words wrap (inherited from
+    the body: "anywhere" would squeeze table cells to a letter a line)."""
+    from feeds.formats import html as html_fmt
+
+    rules = _css_rules(html_fmt.CSS)
+    for sel in (".summary pre", ".summary table"):
+        assert {"display": "block", "max-width": "100%", "overflow-x": "auto"}.items() <= rules[sel].items(), sel
+    assert rules["body"]["overflow-wrap"] == "break-word"
+    assert rules.get(".summary", {}).get("overflow-wrap", "break-word") == "break-word"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+def test_a_page_with_wide_summaries_is_no_wider_than_a_phone(tmp_path: Path) -> None:
+    """A channel page whose summary holds a wide <pre>, a wide table and long unbroken words, in a 400 px frame
+    (headless Chromium lays a window out at least 500 px wide): the page is no wider than the frame (it was
+    21,499 px with the <pre>, 3,358 px with the table)."""
+    cfg = make_config(tmp_path, channels=CHANNELS)
+    store = Store.open(cfg.store_path)
+    try:
+        Fill(store).story(["world"], "Alpha Wire", "Wide things", T0, summary=WIDE, link="https://a.example/w")
+        assert not publish(cfg, store).errors
+    finally:
+        store.close()
+    page = cfg.output.dir / "world.html"
+    assert "<pre>" in page.read_text() and "<table>" in page.read_text()
+    frame = tmp_path / "frame.html"
+    frame.write_text(
+        f'<!DOCTYPE html><body style="margin:0"><iframe id="f" src="{page.as_uri()}" width="400" height="800"'
+        ' style="border:0"></iframe><script>addEventListener("load", () => { const d = document.getElementById("f")'
+        '.contentDocument.documentElement; document.body.dataset.width = d.scrollWidth + " " + d.clientWidth; })'
+        "</script></body>")
+    res = chromium("--allow-file-access-from-files", "--window-size=400,800", "--hide-scrollbars",
+                   "--virtual-time-budget=5000", "--dump-dom", frame.as_uri(), profile=tmp_path / "profile")
+    assert res.returncode == 0, res.stderr[-2000:]
+    m = re.search(r'data-width="(\d+) (\d+)"', res.stdout)
+    assert m, res.stdout[-2000:]
+    width, viewport = map(int, m.groups())
+    assert viewport == 400
+    assert width <= viewport

@@ -22,6 +22,9 @@ FEED_TYPES = (  # format, file suffix, media type, label
     ("rss", "rss", "application/rss+xml", "RSS"),
 )
 
+# Long words and URLs wrap at the page's width (body: overflow-wrap:break-word, inherited: "anywhere" would also
+# squeeze table cells to a letter a line); what cannot wrap (a summary's <pre> lines, a table wider than a
+# phone) scrolls inside its own box instead of widening the page.
 CSS = """
 :root{color-scheme:light dark;--muted:#5a5a5a;--rule:#d8d8d8;--accent:#0b57d0}
 @media (prefers-color-scheme:dark){:root{--muted:#a8a8a8;--rule:#3a3a3a;--accent:#8ab4f8}}
@@ -38,6 +41,7 @@ article,section{border-bottom:1px solid var(--rule);padding:.5rem 0 .75rem}
 h2{font-size:1.2rem;line-height:1.3;margin:.5rem 0 .25rem}
 .meta{color:var(--muted);font-size:.875rem;margin:.15rem 0 .4rem}
 .summary img{max-width:100%;height:auto}
+.summary pre,.summary table{display:block;max-width:100%;overflow-x:auto}
 .summary>:first-child{margin-top:0}.summary>:last-child{margin-bottom:0}
 .also{font-size:.925rem;margin:.4rem 0 0}
 .also ul,section ul{margin:.25rem 0;padding-left:1.25rem}
