@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -217,10 +218,24 @@ class _Reader:
         value = self.get(name, dict, "a table", {})
         return _Reader(self.file, value, self.key(name))
 
+    def unknown(self, name: str, known: Iterable[str]) -> ConfigError:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        return ConfigError(self.file, self.key(name), f"no such key (unknown key{hint})")
+
+    def expect(self, known: Collection[str]) -> None:
+        """Refuse a key that is not one of `known` now, before what the absence of a key means is judged: a
+        channel whose only rule is a misspelled "inlcude" is an unknown key, not a channel without rules."""
+        for name in self.table:
+            if name not in known:
+                raise self.unknown(name, known)
+
     def done(self) -> None:
         for name in self.table:
             if name not in self.used:
-                raise ConfigError(self.file, self.key(name), "no such key (unknown key)")
+                raise self.unknown(name, self.used)
 
 
 def _fmt(d: timedelta) -> str:
@@ -262,11 +277,21 @@ def _local_url(base: Path, url: str) -> str:
     return (base / url).resolve().as_uri()
 
 
+# The keys of the tables whose keys are checked against each other (a key's absence means something: no
+# rules, no sources): an unknown key among them is refused before those checks (_Reader.expect).
+_TOP_KEYS = frozenset({"output", "store", "fetch", "schedule", "dedup", "stories", "daemon", "serve", "sources",
+                       "channels"})
+_SOURCE_KEYS = frozenset({"url", "name", "interval", "headers"})
+_CHANNEL_KEYS = frozenset({"title", "include", "exclude", "regex", "exclude_regex", "sources", "match_all",
+                           "fallback", "formats", "description"})
+
+
 def _source(file: str, base: Path, table: Any, i: int) -> Source:
     where = f"sources[{i}]"
     if not isinstance(table, dict):
         raise ConfigError(file, where, "a table with url = ...", table)
     r = _Reader(file, table, where)
+    r.expect(_SOURCE_KEYS)
     url = r.string("url", required=True).strip()
     parts = urlsplit(url)
     if parts.scheme in ("http", "https"):
@@ -302,6 +327,7 @@ def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...])
     if not isinstance(table, dict):
         raise ConfigError(file, where, "a table", table)
     r = _Reader(file, table, where)
+    r.expect(_CHANNEL_KEYS)
     title = r.string("title", required=True).strip()
     include = r.strings("include")
     exclude = r.strings("exclude")
@@ -380,6 +406,7 @@ def _parse_config(text: str, path: Path) -> Config:
         raise ConfigError(file, "", f"valid TOML ({e})") from e
     base = path.resolve().parent
     top = _Reader(file, data, "")
+    top.expect(_TOP_KEYS)  # "[[source]]" is an unknown key, not a config without sources
 
     o = top.table_of("output")
     out_dir = base / _path_string(o, "dir", "output")

@@ -266,3 +266,49 @@ def test_a_fallback_channel_with_rules_of_its_own_is_refused(tmp_path: Path, rul
     assert ei.value.key == "channels.rest.fallback"
     assert "no other channel took" in ei.value.expected
     assert str(tmp_path / "feeds.toml") in str(ei.value)
+
+
+@pytest.mark.parametrize(("old", "new", "key", "hint"), [
+    # the only rule misspelled: was "channels.ukraine.include: expected at least one keyword ..., got []"
+    ('include = ["Ukraine", "Kyiv", "Zelensky"]\nexclude = ["Ukraine Airlines"]', 'inlcude = ["Ukraine"]',
+     "channels.ukraine.inlcude", "include"),
+    ('title = "Ukraine"', 'titel = "Ukraine"', "channels.ukraine.titel", "title"),  # was: title required
+    ("fallback = true", "falback = true", "channels.rest.falback", "fallback"),  # was: no rules
+    ('url = "local/feed.xml"', 'ulr = "local/feed.xml"', "sources[1].ulr", "url"),  # was: url required
+    # was: channels.ukraine.sources[0] is not a configured source
+    ('title = "Ukraine"', 'title = "Ukraine"\nsources = ["Example World"]', "source", "sources"),
+])
+def test_a_misspelled_key_is_reported_before_what_its_absence_would_mean(tmp_path: Path, old: str, new: str,
+                                                                         key: str, hint: str) -> None:
+    text = GOOD.replace(old, new, 1)
+    if key == "source":
+        text = text.replace("[[sources]]", "[[source]]")
+    assert text != GOOD
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path, text)
+    assert ei.value.key == key
+    assert f'unknown key; did you mean "{hint}"?' in ei.value.expected
+    assert str(tmp_path / "feeds.toml") in str(ei.value)
+
+
+def test_feeds_check_names_a_misspelled_rule_key(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text('[[sources]]\nurl = "a.xml"\n[channels.a]\ntitle = "A"\ninlcude = ["x"]\n')
+    r = subprocess.run([sys.executable, "-m", "feeds.cli", "--config", str(cfg), "check"], capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r.stderr
+    assert f"{cfg}: channels.a.inlcude: expected no such key (unknown key; did you mean \"include\"?)" in r.stderr
+    assert "at least one keyword" not in r.stderr
+
+
+def test_every_key_of_a_source_and_a_channel_is_known(tmp_path: Path) -> None:
+    # the key lists the early unknown-key check uses are the keys read
+    text = GOOD.replace('interval = "30m"', 'interval = "30m"\nheaders = { X-Token = "t" }').replace(
+        'exclude = ["Ukraine Airlines"]', 'exclude = ["Ukraine Airlines"]\nregex = ["Kyiv"]\nexclude_regex = ["x"]\n'
+        'sources = ["Example World"]\nmatch_all = false\nfallback = false\nformats = ["json"]\ndescription = "d"')
+    cfg = load(tmp_path, text)
+    assert cfg.channels[0].description == "d"  # type: ignore[attr-defined]
+    assert cfg.sources[0].headers == (("X-Token", "t"),)  # type: ignore[attr-defined]
