@@ -234,12 +234,15 @@ def _hash(body: bytes) -> str:
     return body_hash(body)
 
 
+_USERINFO = re.compile(r"(?<=//)[^/?#\s'\"]*@")
+
+
 def redact(url: str, mask: str = "***@") -> str:
     """A URL fit for logs: user:password replaced by ``mask`` ("" to leave them out altogether)."""
     try:
         p = urlsplit(url)
-    except ValueError:
-        return url
+    except ValueError:  # not a URL ("http://u:pw@[::1/"), but what looks like its credentials still goes
+        return _USERINFO.sub(mask, url)
     if p.username or p.password:
         host = p.netloc.rpartition("@")[2]  # the host and port as written (a bad port must not raise here)
         return p._replace(netloc=f"{mask}{host}").geturl()
@@ -608,7 +611,7 @@ class Fetcher:
                 if origin is None:
                     origin = t
             except _BadURL as e:
-                return self._fail(url, f"invalid URL ({_short(e)})", "url", start)
+                return self._fail(url, f"invalid URL ({_short(_USERINFO.sub('***@', str(e)))})", "url", start)
             except _BadHeader as e:
                 return self._fail(url, f"request failed ({_short(e)})", "http", start)
             sem = self._sem(t.host)
@@ -620,17 +623,17 @@ class Fetcher:
                 try:
                     resp = self._send(t, headers, deadline)
                 except x.NewConnectionError as e:  # a subclass of ConnectTimeoutError: refused, no such host
-                    return self._fail(url, f"connection failed ({_short(e)})", "connect", start)
+                    return self._fail(url, _connect_error(e, t), "connect", start)
                 except x.ConnectTimeoutError:
                     return self._fail(url, "connect timeout", "timeout", start)
                 except x.ReadTimeoutError:
                     return self._fail(url, "read timeout", "timeout", start)
                 except x.LocationValueError as e:
-                    return self._fail(url, f"invalid URL ({_short(e)})", "url", start)
+                    return self._fail(url, f"invalid URL ({_short(_USERINFO.sub('***@', str(e)))})", "url", start)
                 except (x.ProtocolError, x.SSLError, x.ProxyError, x.ClosedPoolError, OSError) as e:
-                    return self._fail(url, f"connection failed ({_short(e)})", "connect", start)
+                    return self._fail(url, _connect_error(e, t), "connect", start)
                 except x.HTTPError as e:
-                    return self._fail(url, f"request failed ({_short(e)})", "http", start)
+                    return self._fail(url, f"request failed ({_plain(e)})", "http", start)
                 try:
                     status = resp.status
                     h = resp.headers
@@ -685,7 +688,7 @@ class Fetcher:
                                            error_kind="deadline", elapsed=time.monotonic() - start)
                     except Exception as e:  # reset mid-body, truncated chunked body, bad gzip, read timeout
                         kind = "timeout" if "timed out" in str(e).lower() else "read"
-                        return FetchResult(**common, error=f"body read failed ({_short(e)})",  # type: ignore[arg-type]
+                        return FetchResult(**common, error=f"body read failed ({_plain(e)})",  # type: ignore[arg-type]
                                            error_kind=kind, elapsed=time.monotonic() - start)
                     if not body.strip():
                         return FetchResult(**common, error="empty body", error_kind="empty",  # type: ignore[arg-type]
@@ -757,9 +760,87 @@ def _drain(resp: BaseHTTPResponse) -> None:
             left -= len(data)
 
 
-def _short(e: BaseException) -> str:
+def _short(e: BaseException | str) -> str:
     text = str(e)
     # urllib3 errors name the pool or connection first; keep the end, which names the cause
     if len(text) > 160:
         text = "…" + text[-160:]
     return text
+
+
+# how urllib3 names a connection or pool in its messages ("GuardedHTTPConnection(host='127.0.0.1', port=1): ")
+_CONN_REPR = re.compile(r"\b\w*(?:Connection|ConnectionPool)\(host=(?:'[^']*'|[^,]*), port=[^)]*\)(?::\s*)?")
+# the line of Python's ssl module that OpenSSL's messages end with: "... self-signed certificate (_ssl.c:1006)"
+_SSL_LINE = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """`e` and the errors it wraps, outermost first: urllib3 carries the cause among its arguments
+    (ProtocolError("Connection aborted.", ConnectionResetError(...)), SSLError(ssl.SSLError(...))) or as
+    __cause__ (NewConnectionError from the socket's OSError)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and len(out) < 10 and all(cur is not seen for seen in out):
+        out.append(cur)
+        inner = next((a for a in reversed(cur.args) if isinstance(a, BaseException)), None)
+        cur = inner if inner is not None else cur.__cause__
+    return out
+
+
+def _what(e: BaseException) -> tuple[str, str]:
+    """(what went wrong, the system's or the TLS library's own words for it, or ""), from the innermost cause
+    that tells: users read this in `feeds status` and the logs, where urllib3's text named its classes and
+    their reprs ("GuardedHTTPConnection(host=..., port=1): Failed to establish a new connection: [Errno 111]
+    Connection refused")."""
+    import http.client
+    import ssl
+    import zlib
+
+    from urllib3.exceptions import DecodeError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    for c in reversed(_chain(e)):
+        if isinstance(c, ssl.SSLError):  # OpenSSL's words, with its code: "[SSL: CERTIFICATE_VERIFY_FAILED] ..."
+            return "TLS failed", _SSL_LINE.sub("", str(c)) or str(c.reason or type(c).__name__)
+        if isinstance(c, socket.gaierror):
+            return "cannot resolve host", c.strerror or str(c)
+        if isinstance(c, ConnectionRefusedError):
+            return "connection refused", ""
+        if isinstance(c, http.client.RemoteDisconnected):  # before its bases ConnectionResetError, BadStatusLine
+            return "the server closed the connection without answering", ""
+        if isinstance(c, ConnectionResetError):
+            return "connection reset by the server", ""
+        if isinstance(c, http.client.BadStatusLine):
+            return "the answer is not HTTP", repr(str(c.args[0] if c.args else "").strip()[:60])
+        if isinstance(c, http.client.IncompleteRead):  # urllib3's own is one too, counting bytes
+            got = c.partial if isinstance(c.partial, int) else len(c.partial)
+            more = f", {c.expected:,} more expected" if isinstance(c.expected, int) else ""
+            return "the connection ended early", f"{got:,} bytes read{more}"
+        if isinstance(c, DecodeError):
+            coding = re.search(r"content-encoding: ([\w-]+)", str(c.args[0]) if c.args else "")
+            inner = next((a for a in c.args if isinstance(a, zlib.error | OSError | ValueError)), None)
+            what = f"the body is not valid {coding.group(1)}" if coding else "the body could not be decoded"
+            return what, str(inner) if inner is not None else ""
+        if isinstance(c, TimeoutError | Urllib3Timeout):
+            return "timed out", ""
+        if isinstance(c, OSError) and c.strerror:
+            return "connection failed", c.strerror
+    return "", _short(_CONN_REPR.sub("", str(e)).strip() or type(e).__name__)  # urllib3's words, without reprs
+
+
+def _plain(e: BaseException) -> str:
+    """An error while reading a body, in words (see _what)."""
+    what, detail = _what(e)
+    return f"{what}: {detail}" if what and detail else what or detail
+
+
+def _connect_error(e: BaseException, t: _Target) -> str:
+    """An error before any answer, in words, with the host and port it was about (never credentials: the
+    target's host is only the host): "connection refused (127.0.0.1:1)"."""
+    what, detail = _what(e)
+    what = what or "connection failed"
+    if what == "cannot resolve host":
+        return f"cannot resolve host {t.host} ({detail})"
+    host = f"[{t.host}]" if ":" in t.host else t.host
+    where = f"{host}:{t.port or _DEFAULT_PORT.get(t.scheme, '')}"
+    return f"{what} ({where}: {detail})" if detail else f"{what} ({where})"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
+import re
 import socket
+import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -513,3 +516,104 @@ def test_validators_follow_a_redirect_whose_target_changes_its_query_each_time(s
     assert first.status == 200 and first.final_url == srv.url("/cdn?token=1")
     again = fetcher.fetch(srv.url("/a"), etag=first.etag, validators_url=first.final_url)
     assert again.status == 304 and again.final_url == srv.url("/cdn?token=2")
+
+
+# -- error texts: plain words, the host and port, the cause; no class names, no credentials -------------
+
+_CLASS_NAMES = re.compile(r"\w+(?:Error|Exception|Connection|Pool|Disconnected|Read|Line)\(|Errno|_ssl\.c|"
+                          r"Connection aborted|Connection broken")
+
+
+def _serve_raw(answer: Callable[[socket.socket], None]) -> tuple[socket.socket, int]:
+    """A server that reads the request and then does `answer` to the connection (one thread per server)."""
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                answer(conn)
+            conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+
+
+@pytest.mark.parametrize(("name", "answer", "kind", "expected"), [
+    ("reset", _reset, "connect", "connection reset by the server (127.0.0.1:{port})"),
+    ("no answer", lambda c: c.shutdown(socket.SHUT_RDWR), "connect",
+     "the server closed the connection without answering (127.0.0.1:{port})"),
+    ("not HTTP", lambda c: c.sendall(b"hello there\r\n\r\n"), "connect",
+     "the answer is not HTTP (127.0.0.1:{port}: 'hello there')"),
+    ("short body", lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n<rss>"), "read",
+     "body read failed (the connection ended early: 5 bytes read, 4,995 more expected)"),
+    ("reset mid-body", lambda c: (c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"<rss>" * 10),
+                                  time.sleep(0.2), _reset(c)), "read",
+     "body read failed (connection reset by the server)"),
+    ("bad gzip", lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 8\r\n\r\nnot gzip"),
+     "read", "body read failed (the body is not valid gzip: Error -3 while decompressing data: incorrect header "
+     "check)"),
+])
+def test_fetch_errors_are_plain_words_with_host_port_and_cause(fetcher: Fetcher, name: str,
+                                                               answer: Callable[[socket.socket], None], kind: str,
+                                                               expected: str) -> None:
+    """Errors went to `feeds status` and the logs as urllib3 wrote them: "connection failed
+    (GuardedHTTPConnection(host='127.0.0.1', port=1): Failed to establish a new connection: [Errno 111]
+    Connection refused)", "body read failed (("Connection broken: IncompleteRead(5 bytes read, 4995 more
+    expected)", IncompleteRead(...)))"."""
+    server, port = _serve_raw(answer)
+    try:
+        r = fetcher.fetch(f"http://reader:hunter2@127.0.0.1:{port}/feed")
+    finally:
+        server.close()
+    assert (r.error_kind, r.error) == (kind, expected.format(port=port)), name
+    assert not _CLASS_NAMES.search(r.error or "") and "hunter2" not in (r.error or "")
+
+
+def test_connect_errors_name_the_host_and_port_and_the_systems_words(fetcher: Fetcher, srv: Loopback) -> None:
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    from feeds.fetch import _connect_error, _prepare
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    for url in (f"http://127.0.0.1:{port}/x", f"http://user:secret@127.0.0.1:{port}/x"):
+        r = fetcher.fetch(url)
+        assert (r.error_kind, r.error) == ("connect", f"connection refused (127.0.0.1:{port})")
+    srv.routes["/f"] = static(FEED)
+    r = fetcher.fetch(f"https://127.0.0.1:{srv.port}/f")  # TLS to a plain HTTP server: OpenSSL's words
+    assert r.error_kind == "connect" and (r.error or "").startswith(f"TLS failed (127.0.0.1:{srv.port}: [SSL: "), r
+    assert not _CLASS_NAMES.search(r.error or "")
+    # what urllib3 raises for a name that does not resolve and an unreachable network (made here: no DNS
+    # lookup or routing in a test)
+    t = _prepare("http://user:secret@no-such-host.invalid:8080/feed")
+    conn = type("GuardedHTTPConnection", (), {"__str__": lambda self: "GuardedHTTPConnection(host='x', port=1)"})()
+    gai = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    try:
+        raise NameResolutionError("no-such-host.invalid", conn, gai) from gai  # type: ignore[arg-type]
+    except NameResolutionError as e:
+        assert _connect_error(e, t) == "cannot resolve host no-such-host.invalid (Name or service not known)"
+    unreachable = OSError(113, "No route to host")
+    try:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {unreachable}") from unreachable  # type: ignore[arg-type]
+    except NewConnectionError as e:
+        assert _connect_error(e, t) == "connection failed (no-such-host.invalid:8080: No route to host)"
+    assert _connect_error(ConnectionRefusedError(111, "Connection refused"), _prepare("http://[::1]:1/")) == \
+        "connection refused ([::1]:1)"
+
+
+def test_a_url_that_does_not_parse_keeps_its_credentials_out_of_the_error(fetcher: Fetcher) -> None:
+    r = fetcher.fetch("http://reader:hunter2@[::1/feed")  # urlsplit refuses it, so redact could not see them
+    assert r.error_kind == "url" and "hunter2" not in (r.error or "") and "reader" not in (r.error or ""), r

@@ -138,3 +138,22 @@ def test_cli_status_without_a_store_creates_nothing_and_check_fails(tmp_path: Pa
     assert r.returncode == 3 and "no source has ever been fetched successfully" in r.stdout
     assert not (tmp_path / "var").exists()
     assert server.requests() == []
+
+
+def test_a_refused_connection_is_plain_words_in_status(rig_factory: Callable[..., Rig],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The last error was urllib3's text: "connection failed (GuardedHTTPConnection(host='127.0.0.1', port=1):
+    Failed to establish a new connection: [Errno 111] Connection refused)"."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there
+    rig = rig_factory([("down", f"http://reader:hunter2@127.0.0.1:{port}/feed")])
+    rig.pipe.run()
+    code, out = run_status(rig, capsys, json=True)
+    last = json.loads(out)["sources"][0]["last_error"]
+    assert last == f"connection refused (127.0.0.1:{port})"
+    code, out = run_status(rig, capsys)
+    assert f"connection refused (127.0.0.1:{port})" in out and "Connection(" not in out and "hunter2" not in out
