@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="feeds",
         description="Collect RSS/Atom sources, collapse duplicate stories, publish themed Atom channels.",
         epilog="Exit codes: 0 ok, 1 all sources failed or a write failed, 2 bad config, "
-               "3 status --check failed, 75 store busy (another run), 130 interrupted.")
+               "3 status --check failed, 70 internal error (a bug in feeds), 75 store busy (another run), "
+               "130 interrupted.")
     _common(p, top=True)
     common = argparse.ArgumentParser(add_help=False)
     _common(common, top=False)

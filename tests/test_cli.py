@@ -204,6 +204,18 @@ def test_help_lists_commands() -> None:
         assert cmd in r.stdout
 
 
+def test_help_lists_every_exit_code_the_readme_documents() -> None:
+    # 70 (an internal error) was documented in README.md but missing from --help
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    documented = re.findall(r"`(\d+)`", readme.split("Exit codes:", 1)[1].split("\n\n", 1)[0])
+    assert {"0", "1", "2", "3", "70", "75", "130"} <= set(documented)
+    r = subprocess.run([sys.executable, "-m", "feeds.cli", "--help"], capture_output=True, text=True, check=True)
+    listed = re.findall(r"\b(\d+) ", " ".join(r.stdout.split("Exit codes:", 1)[1].split()))
+    assert listed == sorted(set(documented), key=int)
+
+
 def test_explain_shows_score_and_terms(demo: Path) -> None:
     r = feeds("explain", "Russia Makes History by Recognizing Taliban Government in Afghanistan",
               "Russia Becomes The First Nation to Officially Recognize Taliban Governance in Afghanistan", cwd=demo)
