@@ -1,6 +1,7 @@
-"""Offline validation of the documents feeds publishes (Atom 1.0, RFC 5005 archives, RSS 2.0, JSON Feed 1.1).
+"""Offline validation of the documents feeds publishes (Atom 1.0, RFC 5005 archives, RSS 2.0, JSON Feed 1.1,
+and the OPML 2.0 subscription list; the HTML pages are no feeds: refused as NotAFeed).
 
-The rules follow RFC 4287 / RFC 5005 / the RSS 2.0 spec / JSON Feed 1.1 and the messages the W3C Feed
+The rules follow RFC 4287 / RFC 5005 / the RSS 2.0 spec / JSON Feed 1.1 / OPML 2.0 and the messages the W3C Feed
 Validation Service reports for them; problem codes reuse the W3C message names wherever one exists so a
 problem found here can be looked up at https://validator.w3.org/feed/docs/.  A few codes are project
 policy (documented at their definition below).  Every check is implemented here; nothing is fetched:
@@ -39,6 +40,7 @@ __all__ = [
     "validate_atom",
     "validate_document",
     "validate_json_feed",
+    "validate_opml",
     "validate_rss2",
 ]
 
@@ -1649,17 +1651,82 @@ def validate_json_feed(data: bytes, *, self_url: str | None = None, now: datetim
 
 
 # ---------------------------------------------------------------------------------------------------------
+# OPML 2.0 subscription lists (http://opml.org/spec2.opml): index.opml
+# ---------------------------------------------------------------------------------------------------------
+
+_OPML_VERSIONS = ("1.0", "1.1", "2.0")
+
+
+def validate_opml(data: bytes, *, self_url: str | None = None, now: datetime | None = None) -> list[Problem]:
+    """Validate an OPML subscription list: the opml root with its version, a head (its dates RFC 822 dates)
+    and a body of outlines, each with a text; a feed's outline has type="rss" and an xmlUrl, and every
+    xmlUrl, htmlUrl and url is a full URL. OPML has no self link: ``self_url`` is not used."""
+    report = _Report()
+    root = _parse_xml(data, report)
+    if root is None:
+        return report.problems
+    if root.tag != "opml":
+        report.error("UndefinedElement", report.where(root), f"root element must be opml, not {root.tag}")
+        return report.problems
+    version = root.get("version")
+    if version not in _OPML_VERSIONS:
+        report.error("InvalidOPMLVersion", report.where(root), f"opml version must be one of "
+                     f"{', '.join(_OPML_VERSIONS)}, not {version!r}")
+    for el in root.iter():
+        if isinstance(el.tag, str) and any(_bad_characters(t) for t in (el.text or "", *el.attrib.values())):
+            report.warning("BadCharacters", report.where(el), f"{_local(el)} contains bad characters")
+    rss = _RssChecker(report, None, _now(now))  # its URL and RFC 822 date rules are OPML's
+    head, body = root.find("head"), root.find("body")
+    for name, part in (("head", head), ("body", body)):
+        if part is None:
+            report.error("MissingElement", report.where(root), f"missing opml element: {name}")
+    for el in head if head is not None else ():
+        if el.tag in ("dateCreated", "dateModified"):
+            rss.check_date(el)
+    outlines = list(body.iter("outline")) if body is not None else []
+    if body is not None and not outlines:
+        report.error("MissingElement", report.where(body), "missing body element: outline (at least one)")
+    for o in outlines:
+        where = report.where(o)
+        if o.get("text") is None:
+            report.error("MissingAttribute", where, "missing outline attribute: text")
+        kind = (o.get("type") or "").lower()
+        if kind == "rss" and o.get("xmlUrl") is None:
+            report.warning("MissingXmlURL", where, 'an outline of type "rss" must have an xmlUrl')
+        elif not kind and o.get("xmlUrl") is not None:
+            report.warning("MissingOutlineType", where, 'an outline with an xmlUrl must have type="rss"')
+        for attr in ("xmlUrl", "htmlUrl", "url"):
+            value = o.get(attr)
+            if value is not None:
+                rss.check_url(value, f"{where}/@{attr}", attr)
+    return report.problems
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Dispatch and CLI
 # ---------------------------------------------------------------------------------------------------------
 
+# an HTML page (feeds' index.html and channel pages, or a site's page where a feed was expected): its start
+_HTML_PAGE_RE = re.compile(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S)
+
 
 def validate_document(data: bytes, *, self_url: str | None = None, now: datetime | None = None) -> list[Problem]:
-    """Sniff the format (JSON Feed, RSS 2.0 or Atom) and validate accordingly."""
+    """Sniff the format (JSON Feed, OPML, RSS 2.0 or Atom) and validate accordingly. An HTML page is no feed:
+    one NotAFeed error (feeds' HTML pages are checked by its tests, not here)."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         return validate_json_feed(data, self_url=self_url, now=now)
-    if re.search(rb"<rss[\s>]", data[:4096]) and not re.search(rb"<(?:\w+:)?feed[\s>]", data[:4096]):
-        return validate_rss2(data, self_url=self_url, now=now)
+    start = data[:4096]
+    if not re.search(rb"<(?:\w+:)?feed[\s>]", start):
+        if re.search(rb"<opml[\s>]", start) and not re.search(rb"<rss[\s>]", start):
+            return validate_opml(data, self_url=self_url, now=now)
+        if re.search(rb"<rss[\s>]", start):
+            return validate_rss2(data, self_url=self_url, now=now)
+        if _HTML_PAGE_RE.match(data[3:] if data.startswith(b"\xef\xbb\xbf") else data):
+            report = _Report()
+            report.error("NotAFeed", "/", "an HTML page, not a feed: feeds.validate checks Atom (and RFC 5005 "
+                         "archives), RSS 2.0, JSON Feed and OPML documents")
+            return report.problems
     return validate_atom(data, self_url=self_url, now=now)
 
 

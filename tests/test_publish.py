@@ -190,6 +190,15 @@ def test_demo_every_document_is_valid(demo: Config) -> None:
     assert (out / "index.html").is_file() and (out / "index.opml").is_file()
 
 
+def test_the_subscription_list_is_valid_opml_and_the_pages_are_refused_as_no_feeds(demo: Config) -> None:
+    # docs/publishing.md said the validator checks every document; it refused index.opml ("root element must
+    # be atom:feed") and the HTML pages (an XML parsing error)
+    out = demo.output.dir
+    assert errors_and_warnings(validate_document((out / "index.opml").read_bytes())) == []
+    for page in ["index.html", *(f"{ch.slug}.html" for ch in demo.channels)]:
+        assert [p.code for p in validate_document((out / page).read_bytes())] == ["NotAFeed"], page
+
+
 def test_formats_carry_the_same_entries_and_ids(demo: Config) -> None:
     out = demo.output.dir
     for ch in demo.channels:

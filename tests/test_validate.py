@@ -23,13 +23,15 @@ from feeds.validate import (
     validate_atom,
     validate_document,
     validate_json_feed,
+    validate_opml,
     validate_rss2,
 )
 
 DATA = Path(__file__).parent / "data" / "validate"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 Validator = Callable[..., list[Problem]]
-VALIDATORS: dict[str, Validator] = {"atom": validate_atom, "rss": validate_rss2, "json": validate_json_feed}
+VALIDATORS: dict[str, Validator] = {"atom": validate_atom, "rss": validate_rss2, "json": validate_json_feed,
+                                    "opml": validate_opml, "document": validate_document}
 
 GOOD = [
     ("good.atom", "atom", "https://feeds.example.org/channels/tech.atom"),
@@ -234,7 +236,7 @@ def test_billion_laughs_does_not_expand() -> None:
 
 def test_garbage_input_never_crashes() -> None:
     for data in (b"", b"\x00\x01\x02", b"<", b"<?xml version='1.0'?>", b"\xff\xfe<\x00", b"{", b"null", b"[]"):
-        for validator in (validate_atom, validate_rss2, validate_json_feed, validate_document):
+        for validator in (validate_atom, validate_rss2, validate_json_feed, validate_opml, validate_document):
             problems = validator(data, now=NOW)
             assert problems, (validator.__name__, data)
             assert all(p.level == "error" or p.level == "warning" for p in problems)
@@ -669,6 +671,25 @@ def test_cli_reports_problems_and_exit_status(tmp_path: Path, capsys: pytest.Cap
     assert v.main(["--self-url", "https://feeds.example.org/channels/tech.rss", str(DATA / "good.rss")]) == 0
     assert v.main([str(tmp_path / "missing.atom")]) == 1
     assert v.main([]) == 2
+
+
+def test_opml_and_html_pages_are_sniffed(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m feeds.validate` on feeds' index.opml reported "root element must be atom:feed, not opml", and on
+    an HTML page an XML parsing error: the subscription list is checked as OPML, a page is refused as no feed."""
+    assert validate_document((DATA / "good.opml").read_bytes(), now=NOW) == []
+    bad_version = (DATA / "bad" / "opml-version.opml").read_bytes()
+    assert codes(validate_document(bad_version, now=NOW)) == ["InvalidOPMLVersion"]
+    page = (DATA / "bad" / "page.html").read_bytes()
+    for variant in (page, b"\xef\xbb\xbf" + page, page.replace(b"<!DOCTYPE html>\n", b""),
+                    b"<!-- generated -->\n" + page.upper()):
+        assert codes(validate_document(variant, now=NOW)) == ["NotAFeed"], variant[:40]
+    assert codes(validate_opml(page, now=NOW)) == ["SAXError", "UnexpectedDoctype"]  # no OPML, no crash
+    assert codes(validate_opml((DATA / "good.atom").read_bytes(), now=NOW)) == ["UndefinedElement"]
+    # a feed whose content holds an HTML page's markup is still a feed
+    assert validate_document((DATA / "good.atom").read_bytes(), self_url=GOOD[0][2], now=NOW) == []
+    assert v.main([str(DATA / "good.opml")]) == 0
+    assert v.main([str(DATA / "bad" / "page.html")]) == 1
+    assert "NotAFeed" in capsys.readouterr().out
 
 
 def test_cli_as_module() -> None:
