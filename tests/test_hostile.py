@@ -560,3 +560,28 @@ def test_character_references_xml_cannot_hold_in_html_never_stop_publishing(tmp_
     summaries = {e.title: e.summary for e in feedparser.parse((out / "all.atom").read_bytes()).entries}
     assert "after" in summaries["Control 0"] and "abcde" in summaries["Control 1"].replace("\ufffd", "")
     assert "y" in summaries["Control 2"] and "tab" in summaries["Control 2"]
+
+
+def test_a_headline_with_markup_in_its_text_is_text_in_every_format(tmp_path: Path) -> None:
+    """An item without a summary had its plain-text headline written into RSS `<description>`, which readers
+    read as HTML: "x <script>alert(1)</script>" published a script, "<img src=x onerror=...>" a handler, and
+    "Nice <gorilla>" lost its word (the validator: SecurityRisk, SecurityRiskAttr, NotHtml)."""
+    from feeds.validate import validate_document
+
+    titles = ["x <script>alert(1)</script>", "Why <img src=x onerror=alert(1)> matters",
+              "Nice <gorilla> what's he weigh?", "AT&T < 5 && 6 > 2"]
+    items = [rss_item(t, f"t{i}", link=f"https://site.example/t/{i}") for i, t in enumerate(titles)]
+    errors = run_pipeline(tmp_path, {"titles": rss_doc(items).encode()}, formats='["atom", "json", "rss", "html"]',
+                          extra="[stories]\nenabled = false\n")
+    assert errors == []
+    out = tmp_path / "out"
+    rss = etree.fromstring((out / "all.rss").read_bytes())
+    published = {}
+    for item in rss.iter("item"):
+        description = item.findtext("description") or ""
+        assert_inert(description, f"rss {item.findtext('title')}")
+        published[item.findtext("title")] = lhtml.fromstring(f"<div>{description}</div>").text_content()
+    assert published == {t: t for t in titles}
+    for name in ("all.rss", "all.atom", "all.json"):
+        problems = validate_document((out / name).read_bytes(), self_url=BASE_URL + name)
+        assert [p for p in problems if p.level == "error" or p.code == "NotHtml"] == [], (name, problems)

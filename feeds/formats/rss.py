@@ -4,6 +4,7 @@ writer stamps lastBuildDate with the current time, which would change the bytes 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
@@ -47,7 +48,9 @@ def render_rss(info: FeedInfo, entries: Sequence[RenderEntry]) -> bytes:
         sub(item, "title", e.title)
         if e.link:
             sub(item, "link", e.link)
-        sub(item, "description", e.summary_html or e.title)
+        # a description is HTML to every reader: a headline standing in for a missing summary is escaped, as
+        # JSON Feed's content_html does ("x <script>" is text)
+        sub(item, "description", e.summary_html or f"<p>{html.escape(e.title, quote=False)}</p>")
         sub(item, f"{{{DC_NS}}}creator", e.author)
         for c in e.categories:
             sub(item, "category", c)
