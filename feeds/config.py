@@ -73,6 +73,7 @@ class Output:
     formats: tuple[str, ...] = ("atom",)
     archive: bool = True
     hub: str | None = None
+    content: str = "summary"  # what an entry carries: "summary" (the feed's summary) or "full" (its full text)
 
 
 @dataclass(frozen=True)
@@ -422,6 +423,9 @@ def _parse_config(text: str, path: Path) -> Config:
     hub = o.string("hub")
     if hub is not None:
         hub = _check_http_url(o, "hub", hub)
+    content = o.string("content", "summary")
+    if content not in ("summary", "full"):
+        raise o.fail("content", '"summary" (the feed\'s summary) or "full" (its full text when it has one)', content)
     output = Output(
         dir=out_dir,
         base_url=base_url,
@@ -432,6 +436,7 @@ def _parse_config(text: str, path: Path) -> Config:
         formats=formats,
         archive=o.boolean("archive", True),
         hub=hub,
+        content=content,
     )
     o.done()
 

@@ -39,6 +39,7 @@ from feeds.store import ItemRow, Store, StoryEntry
 log = logging.getLogger("feeds.publish")
 
 MAX_SUMMARY_HTML = 20_000
+MAX_CONTENT_HTML = 200_000  # output.content = "full": an article's text, up to this much HTML
 ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
 ARCHIVE_CHUNK = 500  # stories rendered at a time when moving them into the archive
 MAX_SHARED = 2000  # entries kept at a time for a later channel that publishes the same story (~5 KB each)
@@ -176,9 +177,10 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
         link = safe_url(clean_link(rep.link), None) if rep.link else None
         link = iri(link) if link else None
         related = _related(st, link, sightings)
-        body = rep.summary or rep.content
+        full = cfg.output.content == "full"
+        body = (rep.content or rep.summary) if full else (rep.summary or rep.content)
         summary = sanitize_html(body, rep.link) if body else ""
-        if len(summary) > MAX_SUMMARY_HTML:
+        if len(summary) > (MAX_CONTENT_HTML if full else MAX_SUMMARY_HTML):
             summary = f"<p>{html.escape(text_excerpt(summary, 1200), quote=False)}</p>"
         gen = (gens or {}).get(st.story_id, 1)
         updated = max(st.updated, st.published)
