@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("a", help="first headline, or an item's entry id")
     e.add_argument("b", help="second headline, or an item's entry id")
     e.add_argument("--json", action="store_true", help="machine-readable output")
+    im = sub.add_parser("import", help="add the feeds of an OPML file (another reader's export) to the config")
+    im.add_argument("file", type=Path, metavar="FILE.opml", help="the OPML file (- for standard input)")
+    im.add_argument("--dry-run", "-n", action="store_true", help="print what would be added; write nothing")
+    im.add_argument("--interval", type=_interval, default=None,
+                    help='interval for the imported sources, as in the config ("30m", "2h")')
     return p
 
 
@@ -93,6 +98,20 @@ def _duration(text: str) -> Any:
         return parse_duration(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _interval(text: str) -> str:
+    """A source interval as the config takes it (checked by the config's own rules)."""
+    import tomli_w
+
+    from feeds.config import parse_config
+    from feeds.errors import ConfigError
+
+    try:
+        parse_config(tomli_w.dumps({"sources": [{"url": "https://example.org/", "interval": text}]}), Path("x"))
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(f"expected {e.expected}, got {text!r}") from None
+    return text
 
 
 def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
@@ -308,6 +327,141 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from feeds.explain import explain_main
 
     return int(explain_main(_load(args), args))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Append the OPML file's feeds that the config lacks as [[sources]] tables; the file's own text is
+    kept byte for byte, the new text is loaded by the config parser first, and written atomically."""
+    import json
+    from datetime import UTC, datetime
+    from functools import partial
+
+    from feeds.config import parse_config
+    from feeds.errors import ConfigError
+    from feeds.opml import parse_opml, plan_import, redact, render_sources
+
+    path = _config_path(args)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "an existing config file (create one with `feeds init` first)") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "a config file (it is a directory)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "", f"a readable UTF-8 file ({e})") from None
+    cfg = parse_config(text, path)
+    source = "standard input" if str(args.file) == "-" else str(args.file)
+    plan = plan_import(parse_opml(_read_opml(args.file), source), [(s.url, s.name) for s in cfg.sources])
+
+    if plan.added and not args.dry_run:
+        newline = "\r\n" if "\r\n" in text else "\n"
+        # one blank line between the file's last line and the new tables (a last line without its line end
+        # gets one)
+        sep = "" if not text or text.endswith(newline * 2) else newline if text.endswith("\n") else newline * 2
+        header = f"imported from {Path(source).name} by `feeds import` on {datetime.now(UTC):%Y-%m-%d}"
+        new_text = text + sep + render_sources(plan.added, interval=args.interval, header=header, newline=newline)
+        try:
+            new_cfg = parse_config(new_text, path)
+        except ConfigError as e:
+            if e.expected.startswith("valid TOML"):  # e.g. sources = [...] written inline: it cannot grow
+                raise ConfigError(str(path), "sources", "sources written as [[sources]] tables, so that imported "
+                                  "ones can be appended (is it an inline array, sources = [...]?); nothing "
+                                  "written", None) from None
+            raise ConfigError(str(path), e.key, f"{e.expected} (in the config with the imported sources; "
+                              "nothing written)", e.got) from None
+        old, new = cfg.sources, new_cfg.sources
+        if new[:len(old)] != old or [(s.url, s.name) for s in new[len(old):]] != [(a.url, a.name)
+                                                                                   for a in plan.added]:
+            raise RuntimeError("the config with the imported sources does not list them as planned")
+        _replace_file(path, raw, new_text.encode("utf-8"))
+
+    n_added, n_present, n_skipped = len(plan.added), len(plan.present), len(plan.skipped)
+    verb = "would add" if args.dry_run else "added"
+    print(f"{source}: {verb} {n_added}, already present {n_present}, skipped {n_skipped} (config {path})")
+    quoted = partial(json.dumps, ensure_ascii=False)
+    for a in plan.added:
+        print(f"+ {quoted(a.name)} {redact(a.url)}" + (f"  [{' / '.join(a.folder)}]" if a.folder else ""))
+    for p in plan.present:  # with -v, or when the URL is written differently in the config
+        if args.verbose or p.url != p.configured_url:
+            print(f"= {redact(p.url)} already present as {quoted(p.name)}"
+                  + (f" ({redact(p.configured_url)})" if p.url != p.configured_url else ""))
+    for k in plan.skipped:
+        print(f"- {f'line {k.line}: ' if k.line else ''}{k.what}: {k.reason}")
+    folders = plan.folders() if plan.added else {}
+    if folders:
+        print("OPML folders are not channels (a channel needs rules of its own); to make one of a folder, add "
+              "[channels.<slug>] with a title, a rule (match_all = true, or include = [...]) and its sources:")
+        for folder, names in folders.items():
+            print(f"  {' / '.join(folder)}: sources = [{', '.join(map(quoted, names))}]")
+    if args.dry_run:
+        print("dry run: nothing written")
+    elif plan.added:
+        print("the next `feeds run` fetches the new sources (a running `feeds daemon` reads the config on SIGHUP)")
+    return EXIT_OK
+
+
+def _read_opml(file: Path) -> bytes:
+    """The OPML file's bytes, at most MAX_OPML_BYTES (more is refused without reading it all)."""
+    from feeds.opml import MAX_OPML_BYTES, OpmlError
+
+    try:
+        if str(file) == "-":
+            data: bytes = sys.stdin.buffer.read(MAX_OPML_BYTES + 1)
+        else:
+            with file.open("rb") as f:
+                data = f.read(MAX_OPML_BYTES + 1)
+    except FileNotFoundError:
+        raise OpmlError(str(file), "no such file") from None
+    except IsADirectoryError:
+        raise OpmlError(str(file), "is a directory, not an OPML file") from None
+    except OSError as e:
+        raise OpmlError(str(file), f"cannot be read ({e.strerror or e})") from None
+    if len(data) > MAX_OPML_BYTES:
+        raise OpmlError(str(file), f"is larger than {MAX_OPML_BYTES // (1024 * 1024)} MiB: refused "
+                                   "(no subscription list is that large)")
+    return data
+
+
+def _replace_file(path: Path, old: bytes, data: bytes) -> None:
+    """Replace `path` (whose bytes were `old`) by `data` atomically: a temporary file in the same directory,
+    fsynced, with the file's permission bits (and owner, where allowed), then os.replace and an fsync of the
+    directory. A symlink is followed (the file it points to is replaced, the link kept). The file is
+    compared with `old` just before the swap: an edit made meanwhile is not lost (nothing is written)."""
+    import stat
+    import tempfile
+
+    from feeds.errors import FeedsError
+
+    target = Path(os.path.realpath(path))
+    st = target.stat()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):  # only root may give a file away: the owner stays ours
+                    os.fchown(fd, st.st_uid, st.st_gid)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.read_bytes() != old:
+            raise FeedsError(f"{path}: changed while importing; nothing written (run the import again)")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 if __name__ == "__main__":
