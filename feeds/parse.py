@@ -50,13 +50,14 @@ def clean_text(value: str) -> str:
 def html_to_text(value: str) -> str:
     """Turn an HTML fragment (an HTML title) into one line of the text a reader sees: read as the summaries
     are (:func:`feeds.sanitize.visible_text`): words run on across inline tags ("H<sub>2</sub>O"), blocks and
-    line breaks separate them, a "<" that opens no tag is text ("3 < 5"), entities decoded once. Without a
+    line breaks separate them, a "<" that opens no tag is text ("3 < 5"), entities decoded once, and a tag
+    hides nothing ("Styling <select> boxes": no title holds a form or a script). Without a
     "<" (nearly every title) there is no markup to read: entities are only decoded."""
     if "<" not in value:
         return clean_text(html.unescape(value)) if "&" in value else clean_text(value)
     from feeds.sanitize import visible_text  # lxml, imported on the first title with markup
 
-    return clean_text(visible_text(value))
+    return clean_text(visible_text(value, headline=True))
 
 
 def _dt(parsed: Any) -> datetime | None:

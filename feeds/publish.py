@@ -312,16 +312,26 @@ def _doc_names(channel: Channel) -> list[str]:
 _FORMAT_EXTS = ("atom", "json", "rss", "html")
 
 
-def remove_stale_documents(cfg: Config, removed: Collection[str]) -> list[Path]:
-    """Delete what earlier publishes wrote and the config no longer asks for: every document and the archive
-    of the channels in `removed` (taken out of the config), and a configured channel's documents in formats
-    it no longer lists. Only names this module writes are touched. Returns what was deleted."""
+def document_formats(cfg: Config) -> dict[str, list[str]]:
+    """The formats each channel's documents are published in (what a later config change may take back)."""
+    return {ch.slug: [name.rsplit(".", 1)[1] for name in _doc_names(ch)] for ch in cfg.channels}
+
+
+def remove_stale_documents(cfg: Config, removed: Collection[str], published: dict[str, list[str]]) -> list[Path]:
+    """Delete what earlier publishes wrote and the config no longer asks for: the documents and the archive of
+    the channels in `removed` (taken out of the config), and a configured channel's documents in formats it
+    no longer lists. ``published``: the formats each channel was published in before (`document_formats` of
+    the earlier config; a channel absent from it: its Atom feed only, the one document every channel has), so
+    a file of the same name that feeds never wrote (the operator's own ``news.html`` beside a channel
+    published as Atom only) is left alone. Returns what was deleted."""
     out = cfg.output.dir
     gone: list[Path] = []
-    doomed = [out / f"{slug}.{ext}" for slug in sorted(removed) for ext in _FORMAT_EXTS]
+    doomed = [out / f"{slug}.{ext}" for slug in sorted(removed) for ext in published.get(slug, ["atom"])
+              if ext in _FORMAT_EXTS]
     for ch in cfg.channels:
         keep = set(_doc_names(ch))
-        doomed += [out / f"{ch.slug}.{ext}" for ext in _FORMAT_EXTS if f"{ch.slug}.{ext}" not in keep]
+        doomed += [out / f"{ch.slug}.{ext}" for ext in published.get(ch.slug, ())
+                   if ext in _FORMAT_EXTS and f"{ch.slug}.{ext}" not in keep]
     for path in doomed:
         try:
             path.unlink()

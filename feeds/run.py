@@ -59,6 +59,7 @@ VALIDATOR_BATCH = 100
 PREFERENCE_KEY = "stories.prefer_sources"
 RULES_KEY = "channels.rules"  # a digest of the channel rules the stored items are sorted under
 LOOK_KEY = "output.config"  # a digest of what the published documents were rendered under
+FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published in (slug -> formats)
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
@@ -169,11 +170,15 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(json.dumps(value, default=repr).encode(), digest_size=16).hexdigest()
 
 
-def _same_post(a_published: float, a_hash: str, b_published: float, b_hash: str) -> bool:
+def _same_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
     """Whether two items of one source with the same title, under different ids and links, are one post: the
-    same date (a feed that changes its ids) or the same text (a feed that dates its items anew on each fetch).
-    Another date and other text is another post that reuses the title."""
-    return abs(a_published - b_published) < 1.0 or a_hash == b_hash
+    same text (summary and content: a feed that changes its ids and links, or dates its items anew on each
+    fetch), or, when neither has any text, the same date. Other text is another post that reuses the title
+    (a changelog's "Lost Ark" of each day, even dated alike: a date without a time puts a day's posts at
+    midnight)."""
+    if any(a_text) or any(b_text):
+        return a_text == b_text
+    return abs(a_published - b_published) < 1.0
 
 
 def _is_first_key(uid: str, key: str) -> bool:
@@ -292,20 +297,31 @@ class Pipeline:
         channel taken out of the config, and of a format a channel no longer lists, are deleted, and the
         store forgets such a channel (added again later, it starts afresh)."""
         cfg, st = self.cfg, self.store
+        # the sources count for the rules only where a channel names some (an item is matched by its source's
+        # name): adding a source then re-sorts nothing; for the documents, by their names (an entry's outlet)
+        named = sorted([s.url, s.name] for s in cfg.sources) if any(ch.sources for ch in cfg.channels) else []
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
-                          ch.fallback] for ch in cfg.channels] + [[s.url, s.name] for s in cfg.sources])
-        look = _digest([repr(cfg.output), [repr(ch) for ch in cfg.channels], [[s.url, s.name] for s in cfg.sources]])
+                          ch.fallback] for ch in cfg.channels] + named)
+        look = _digest([repr(cfg.output), [repr(ch) for ch in cfg.channels], sorted(s.name for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
         if not (resort or republish):
             return
         configured = {ch.slug for ch in cfg.channels}
         removed = {slug for slug in st.channel_slugs() - configured if _SLUG.fullmatch(slug)}
+        from feeds.publish import document_formats
+
+        formats = json.dumps(document_formats(cfg), sort_keys=True)
         if republish and cfg.output.dir:
             # the documents first, the store's record of the channels after: a run that dies in between
-            # finds the removed channels in the store again next time
+            # finds the removed channels in the store again next time. Only formats the earlier config
+            # published are deleted (none recorded, a store from before this was kept: Atom feeds only).
             from feeds.publish import remove_stale_documents
 
-            for path in remove_stale_documents(cfg, removed):
+            try:
+                before = json.loads(st.meta_value(FORMATS_KEY) or "{}")
+            except ValueError:
+                before = {}
+            for path in remove_stale_documents(cfg, removed, before if isinstance(before, dict) else {}):
                 log.info("deleted %s: no longer configured", path)
         if removed:
             with st.tx() as c:
@@ -317,6 +333,7 @@ class Pipeline:
             if cfg.output.dir:
                 st.mark_dirty(c, configured if republish else touched & configured)
                 st.set_meta_value(c, LOOK_KEY, look)
+                st.set_meta_value(c, FORMATS_KEY, formats)
 
     def _resort(self) -> set[str]:
         """Sort every stored item into the channels under the current rules, a chunk of items per transaction
@@ -702,7 +719,8 @@ class Pipeline:
         new_keys: list[list[str]] = []
         new_entries: list[Entry] = []
         pending: set[str] = set()  # link keys of new_rows (duplicates inside this document)
-        pending_titles: dict[str, list[tuple[float, str]]] = {}  # title key -> (published, content hash) of new_rows
+        # title key -> (published, (summary, content)) of new_rows having it
+        pending_titles: dict[str, list[tuple[float, tuple[str, str]]]] = {}
         reposted: list[int] = []
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
@@ -723,11 +741,12 @@ class Pipeline:
                 match = exact[k.link_key]
             elif k.title_key and k.title_key in titles:
                 ts = published.timestamp()
-                for item_id, pub, src, h in titles[k.title_key]:
+                text = (e.summary, e.content)
+                for item_id, pub, src, summary, content in titles[k.title_key]:
                     # another source's item: the same title within the window is a copy of it; this source's
-                    # own: only if it is the same post (its date or its text), else a new post that reuses a
-                    # title (a changelog's "Lost Ark" of each day, a daily "Live updates")
-                    if abs(pub - ts) <= window and (src != row.id or _same_post(pub, h, ts, chash)):
+                    # own: only if it is the same post (its text; without text, its date), else a new post that
+                    # reuses a title (a changelog's "Lost Ark" of each day, a daily "Live updates")
+                    if abs(pub - ts) <= window and (src != row.id or _same_post(pub, (summary, content), ts, text)):
                         match = item_id
                         break
             if match is not None and (own := owned.get(match)) is not None and k.link_key \
@@ -757,13 +776,13 @@ class Pipeline:
             # the title window and the same post (as this source's stored items are matched by title)
             ts = published.timestamp()
             if (k.link_key and k.link_key in pending) or (window > 0 and k.title_key and any(
-                    abs(t - ts) <= window and _same_post(t, h, ts, chash)
-                    for t, h in pending_titles.get(k.title_key, ()))):
+                    abs(t - ts) <= window and _same_post(t, txt, ts, (e.summary, e.content))
+                    for t, txt in pending_titles.get(k.title_key, ()))):
                 continue
             if k.link_key:
                 pending.add(k.link_key)
             if k.title_key:
-                pending_titles.setdefault(k.title_key, []).append((ts, chash))
+                pending_titles.setdefault(k.title_key, []).append((ts, (e.summary, e.content)))
             new_rows.append({
                 "uid": item_uid(k.guid_key), "source_id": row.id, "guid": e.guid, "link": e.link,
                 "title": e.title, "summary": e.summary, "content": e.content, "author": e.author,

@@ -289,14 +289,19 @@ _BREAKS = frozenset({
 _text_parser: Any = None
 
 
-def visible_text(markup: str) -> str:
+def visible_text(markup: str, *, headline: bool = False) -> str:
     """The text a reader sees in an HTML fragment (an item's summary, an HTML title), on one line: its text,
     entities decoded once, without attributes, comments, or the elements the sanitiser drops with their
     content (scripts, styles, forms, ...: DROP_WITH_CONTENT); words run on across inline elements
     ("Ukr<b>aine</b>", "H<sub>2</sub>O") but not across blocks, line breaks, images or table cells. The HTML
     is read by lxml's HTML parser, as the sanitiser reads what it publishes (HTML5's rules: a "<" that opens
     no tag is text, a comment ends at "-->"; no limit on a text's size). Text without "<" is only
-    unescaped."""
+    unescaped.
+
+    ``headline``: the markup is a title, where a tag is a slip of the writer's, never a form or a script
+    (and never closed: "Styling <select> boxes", "Why <script> tags fail"): every element's text is kept,
+    and nothing closes the fragment, so an element that holds raw text ends with the title instead of
+    swallowing the closing tags."""
     global _text_parser
     if "<" not in markup:
         return " ".join((htmllib.unescape(markup) if "&" in markup else markup).split())
@@ -305,14 +310,15 @@ def visible_text(markup: str) -> str:
         _text_parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
     markup = xml_safe(markup)  # as the sanitiser reads it: a control character would make lxml refuse a text
     try:
-        root = etree.fromstring(f"<html><body>{markup}</body></html>", _text_parser)
+        root = etree.fromstring(f"<html><body>{markup}" if headline else f"<html><body>{markup}</body></html>",
+                                _text_parser)
         hidden = False
         for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
             tag = el.tag
             if tag in _BREAKS:
                 el.tail = " " + el.tail if el.tail else " "
                 el.text = " " + el.text if el.text else " "
-            elif tag in DROP_WITH_CONTENT:
+            elif tag in DROP_WITH_CONTENT and not headline:
                 hidden = True
         if hidden:
             etree.strip_elements(root, *DROP_WITH_CONTENT, with_tail=False)

@@ -4,6 +4,7 @@ config loses its documents. File sources, a real SQLite store, outputs read back
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -181,8 +182,52 @@ def test_an_unchanged_config_sorts_and_republishes_nothing(tmp_path: Path, monke
     run(tmp_path, clock)  # the same config, nothing new from the sources
     assert calls == []
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()} == before
+    # a source added (no channel names sources): nothing to sort again; the documents are published again
+    (tmp_path / "c.xml").write_bytes(rss([]))
+    write(tmp_path, ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber"]\n',
+          sources='[[sources]]\nurl = "a.xml"\nname = "Alpha"\n[[sources]]\nurl = "b.xml"\nname = "Beta"\n'
+                  '[[sources]]\nurl = "c.xml"\nname = "Gamma"\n')
+    run(tmp_path, clock)
+    assert calls == ["publish"]
+    calls.clear()
     # a change of the rules: sorted again (two chunks: the items, then none left) and published
     write(tmp_path, ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber", "Mac"]\n')
     run(tmp_path, clock)
     assert calls == ["sort", "sort", "publish"]
     assert titles(tmp_path, "uber") == ["New Mac mini reviewed", "Uber chief resigns after board revolt"]
+
+
+def test_files_feeds_never_wrote_are_left_alone(tmp_path: Path) -> None:
+    """Only formats a channel was published in are deleted when the config stops asking for them: the
+    operator's own news.html beside a channel published as Atom only survives any config change, and a
+    store from before the formats were recorded deletes no format at all."""
+    clock = Clock(NOW)
+    news = '[channels.news]\ntitle = "News"\nmatch_all = true\n'
+    write(tmp_path, news)
+    run(tmp_path, clock)
+    out = tmp_path / "out"
+    (out / "news.html").write_text("<p>mine</p>")
+    (out / "news.json").write_text("{}")
+    write(tmp_path, news.replace('"News"', '"World news"'))  # a change that republishes
+    run(tmp_path, clock)
+    assert (out / "news.html").read_text() == "<p>mine</p>" and (out / "news.json").read_text() == "{}"
+    assert feed(tmp_path, "news.atom").feed.title == "World news"
+    # published as JSON too, then not: that JSON goes (feeds wrote it); the HTML page never was feeds'
+    write(tmp_path, news.replace("match_all", 'formats = ["atom", "json"]\nmatch_all'))
+    run(tmp_path, clock)
+    assert json.loads((out / "news.json").read_text())["title"] == "News"
+    write(tmp_path, news)
+    run(tmp_path, clock)
+    assert not (out / "news.json").exists() and (out / "news.html").read_text() == "<p>mine</p>"
+    # a store that never recorded its formats (an earlier version): no format is taken for feeds'
+    write(tmp_path, news.replace("match_all", 'formats = ["atom", "rss"]\nmatch_all'))
+    run(tmp_path, clock)
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    try:
+        con.execute("DELETE FROM meta WHERE key = 'output.formats'")
+        con.commit()
+    finally:
+        con.close()
+    write(tmp_path, news)
+    run(tmp_path, clock)
+    assert (out / "news.rss").exists() and (out / "news.html").exists()

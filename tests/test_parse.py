@@ -197,6 +197,19 @@ def test_html_titles_are_the_text_a_reader_sees() -> None:
         "If 3 < 5 and 6 > 2 then Ukraine wins", "Kyiv Odesa Lviv", "AT&amp;T: <b> is bold"]
 
 
+def test_a_tag_in_a_title_hides_none_of_its_words() -> None:
+    """A title's tags are a writer's slips, never a form, and never closed: the words after "<select>" or
+    "<form>" are the title's (read as a summary is, they were dropped as the
+    element's content: "Styling <select> boxes -- a guide" was "Styling", and two posts so cut were one item)."""
+    rss = b"""<rss version="2.0"><channel><title>t</title>
+      <item><title><![CDATA[Styling <select> boxes &mdash; a guide]]></title><guid>1</guid></item>
+      <item><title><![CDATA[Why <form> tags and </div> break pages]]></title><guid>2</guid></item>
+      </channel></rss>"""
+    p = _same_as_reference(rss)
+    assert [e.title for e in p.entries] == ["Styling boxes — a guide", "Why tags and break pages"]
+    # (a script's content is another matter: feedparser, the reference, drops it before the title is read)
+
+
 def test_html_to_text_without_markup_only_decodes_entities() -> None:
     from feeds.parse import html_to_text
 

@@ -95,7 +95,14 @@ def test_a_long_full_text_is_kept_where_a_summary_would_be_cut(tmp_path: Path) -
     assert full.count("<p>") == 600
 
 
-def test_a_bad_content_setting_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_content_setting_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    log = logging.getLogger("feeds")  # main() sets up the "feeds" logger: put it back afterwards
+    monkeypatch.setattr(log, "handlers", list(log.handlers))
+    monkeypatch.setattr(log, "level", log.level)
+    monkeypatch.setattr(log, "propagate", log.propagate)
     (tmp_path / "feeds.toml").write_text('[output]\ncontent = "everything"\n[[sources]]\nurl = "a.xml"\n'
                                          '[channels.all]\ntitle = "All"\nmatch_all = true\n')
     assert main(["-c", str(tmp_path / "feeds.toml"), "check"]) == 2

@@ -100,6 +100,20 @@ def test_a_sources_posts_reusing_one_title_within_the_window_are_each_an_item(tm
     assert stored(tmp_path) == ["Live updates"] * 2 + ["Lost Ark"] * 4
 
 
+def test_posts_dated_by_day_only_are_told_apart_by_their_text(tmp_path: Path) -> None:
+    """A feed that dates without a time puts a day's posts at midnight: two "Lost Ark" entries of one day with
+    their own ids, links and text are two items (the same date alone made them one); without any text the
+    date still decides."""
+    midnight = NOW.replace(hour=0, minute=0)
+    day = [{"title": "Lost Ark", "guid": f"p-{n}", "link": f"https://log.example/{n}", "summary": f"change {n}",
+            "date": midnight} for n in (101, 102)]
+    bare = [{"title": "Links", "guid": f"l-{n}", "link": f"https://links.example/{n}", "date": midnight}
+            for n in (1, 2)]
+    pipe, _, _ = setup(tmp_path, {"log": rss(day), "links": rss(bare)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Links", "Lost Ark", "Lost Ark"]
+
+
 def test_another_sources_same_title_within_the_window_is_still_a_copy(tmp_path: Path) -> None:
     a = [{"title": "Quake hits the coast of Chile", "link": "https://a.example/1", "date": NOW - timedelta(hours=2)}]
     b = [{"title": "Quake hits the coast of Chile", "link": "https://b.example/x", "summary": "other words",

@@ -43,7 +43,7 @@ _INSERT_SLOTS = insert(S.archive_slots)
 _LOOKUP_KEYS = select(S.item_keys.c.key, S.item_keys.c.item_id).where(
     S.item_keys.c.key.in_(bindparam("v", expanding=True)))
 _LOOKUP_TITLES = select(S.items.c.title_key, S.items.c.id, S.items.c.published, S.items.c.source_id,
-                        S.items.c.content_hash).where(
+                        S.items.c.summary, S.items.c.content).where(
     S.items.c.title_key.in_(bindparam("v", expanding=True))).order_by(S.items.c.id)
 _ITEM_HASHES = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
                       S.items.c.published).where(S.items.c.id.in_(bindparam("v", expanding=True)))
@@ -546,13 +546,13 @@ class Store:
         return out
 
     @staticmethod
-    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[tuple[int, float, int, str]]]:
-        """title key -> (item id, published, source id, content hash) of the items having it, oldest first."""
-        out: dict[str, list[tuple[int, float, int, str]]] = {}
+    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[tuple[int, float, int, str, str]]]:
+        """title key -> (item id, published, source id, summary, content) of the items having it, oldest first."""
+        out: dict[str, list[tuple[int, float, int, str, str]]] = {}
         for i in range(0, len(title_keys), CHUNK):
             chunk = title_keys[i:i + CHUNK]
-            for tk, item_id, pub, src, chash in c.execute(_LOOKUP_TITLES, {"v": chunk}):
-                out.setdefault(tk, []).append((item_id, pub, src, chash))
+            for tk, item_id, pub, src, summary, content in c.execute(_LOOKUP_TITLES, {"v": chunk}):
+                out.setdefault(tk, []).append((item_id, pub, src, summary or "", content or ""))
         return out
 
     @staticmethod
