@@ -7,6 +7,7 @@ stories); this module only wires them to the store, the network and the output d
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -21,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -302,7 +304,10 @@ class Pipeline:
         named = sorted([s.url, s.name] for s in cfg.sources) if any(ch.sources for ch in cfg.channels) else []
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
                           ch.fallback] for ch in cfg.channels] + named)
-        look = _digest([repr(cfg.output), [repr(ch) for ch in cfg.channels], sorted(s.name for s in cfg.sources)])
+        # (not where the documents are: a moved directory lacks them all and is published anyway, and a copy of
+        # a site in another directory is the same site)
+        look = _digest([repr(dataclasses.replace(cfg.output, dir=Path())), [repr(ch) for ch in cfg.channels],
+                        sorted(s.name for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
         if not (resort or republish):
             return

@@ -231,3 +231,29 @@ def test_files_feeds_never_wrote_are_left_alone(tmp_path: Path) -> None:
     write(tmp_path, news)
     run(tmp_path, clock)
     assert (out / "news.rss").exists() and (out / "news.html").exists()
+
+
+def test_a_copy_of_the_site_in_another_directory_is_not_a_config_change(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config, store and output copied elsewhere (a move, a backup restored) resolve to other absolute
+    paths: nothing is sorted or published again for that (a copied benchmark run republished everything)."""
+    import shutil
+
+    import feeds.publish
+
+    clock = Clock(NOW)
+    first = tmp_path / "one"
+    first.mkdir()
+    write(first, ALL)
+    run(first, clock)
+    second = tmp_path / "two"
+    shutil.copytree(first, second)
+    calls: list[str] = []
+    formats = feeds.publish.document_formats  # read only when the config differs from the store's record
+    monkeypatch.setattr(feeds.publish, "document_formats", lambda *a: calls.append("changed") or formats(*a))
+    # (its file sources are other URLs there: new sources, fetched as such; that is not what is checked)
+    run(second, clock)
+    assert calls == []
+    write(second, ALL.replace('"All"', '"Everything"'))  # and a real change is seen there
+    run(second, clock)
+    assert calls == ["changed"]
