@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
-from feeds.parse import _XML_BAD, clean_text, text_of
+from feeds.parse import _XML_BAD, clean_text, localized_date, text_of
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -325,7 +325,7 @@ def parse_date(value: str) -> datetime | None:
                     return stamp - timedelta(minutes=offset)
     except (ValueError, OverflowError):
         pass  # e.g. 31 February: feedparser then tries its other parsers
-    return _reference_date(value)
+    return _reference_date(value) or localized_date(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import calendar
 import contextlib
 import html
 import re
-from datetime import UTC, datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.models import Entry, ParsedFeed
@@ -60,6 +61,55 @@ def html_to_text(value: str) -> str:
     return clean_text(visible_text(value, headline=True))
 
 
+# Month names and abbreviations of the languages whose feeds write RFC 822 dates in their own words
+# ("Seg, 24 Set 2018 19:42:40 -0300"): feedparser reads English names only, and such an item was taken as
+# undated (its first-seen time: a 2018 article on top of the channel as if new). Portuguese, Spanish,
+# French, Italian, German, Dutch; accents folded before lookup. A name two languages share means the same
+# month in both; no name of one language is another month in another.
+_LOCAL_MONTHS = {name: month for month, names in enumerate((
+    ("jan", "janeiro", "ene", "enero", "janv", "janvier", "gen", "gennaio", "januar", "jaenner", "januari"),
+    ("fev", "fevereiro", "feb", "febrero", "fevr", "fevrier", "febbraio", "februar", "februari"),
+    ("mar", "marco", "marzo", "mars", "maerz", "marz", "mrz", "maart", "mrt"),
+    ("abr", "abril", "avr", "avril", "apr", "aprile", "april"),
+    ("mai", "maio", "may", "mayo", "mag", "maggio", "mei"),
+    ("jun", "junho", "junio", "juin", "giu", "giugno", "juni"),
+    ("jul", "julho", "julio", "juil", "juillet", "lug", "luglio", "juli"),
+    ("ago", "agosto", "aout", "aug", "august", "augustus"),
+    ("set", "setembro", "sep", "sept", "septiembre", "septembre", "settembre", "september"),
+    ("out", "outubro", "oct", "octubre", "octobre", "ott", "ottobre", "okt", "oktober"),
+    ("nov", "novembro", "noviembre", "novembre", "november"),
+    ("dez", "dezembro", "dic", "diciembre", "dec", "decembre", "dicembre", "dezember", "december"),
+), start=1) for name in names}
+_LOCAL_DATE = re.compile(
+    r"\s*(?:[^\W\d_]+\.?,?\s+)?(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"\s*(z|gmt|utc|ut|[+-]\d{2}:?\d{2})?\s*", re.IGNORECASE)
+
+
+def localized_date(value: str) -> datetime | None:
+    """An RFC 822 date written with another language's day and month names ("Seg, 24 Set 2018 19:42:40 -0300",
+    "Mo, 03 Mär 2025 08:00:00 +0100", "mer. 5 févr. 2025 10:00 +0100"), as UTC; None for anything else. A
+    zone left out is UTC. Only for what feedparser could not read."""
+    m = _LOCAL_DATE.fullmatch(value)
+    if m is None:
+        return None
+    d, name, y, hh, mi, ss, tz = m.groups()
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    month = _LOCAL_MONTHS.get("".join(c for c in folded if not unicodedata.combining(c)))
+    if month is None:
+        return None
+    offset = 0
+    if tz and tz[0] in "+-":
+        digits = tz[1:].replace(":", "")
+        offset = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if tz[0] == "-" else 1)
+    try:
+        if not 1900 <= int(y) <= 9000:
+            return None
+        stamp = datetime(int(y), month, int(d), int(hh), int(mi), int(ss or 0), tzinfo=UTC)
+    except ValueError:
+        return None
+    return stamp - timedelta(minutes=offset)
+
+
 def _dt(parsed: Any) -> datetime | None:
     if not parsed:
         return None
@@ -83,6 +133,10 @@ def _text_of(detail: Any, fallback: str) -> str:
     return text_of(None, fallback)
 
 
+def _local(raw: Any) -> datetime | None:
+    return localized_date(raw.strip()) if isinstance(raw, str) and raw.strip() else None
+
+
 def _entry(e: Any) -> Entry:
     title = _text_of(e.get("title_detail"), e.get("title", "") or "")
     summary = _XML_BAD.sub("", e.get("summary", "") or "")
@@ -102,8 +156,13 @@ def _entry(e: Any) -> Entry:
     guid = clean_text(e.get("id", "") or "") or None
     link = clean_text(e.get("link", "") or "") or None
     author = clean_text(e.get("author", "") or "")
-    # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning)
-    updated = _dt(e.get("updated_parsed") if "updated_parsed" in e else e.get("published_parsed"))
+    # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning); a date feedparser
+    # could not read may be one in another language's words (as the fast path's parse_date falls back too)
+    published = _dt(e.get("published_parsed")) or _local(dict.get(e, "published"))
+    if dict.__contains__(e, "updated"):
+        updated = _dt(e.get("updated_parsed")) or _local(dict.get(e, "updated"))
+    else:
+        updated = published
     return Entry(
         guid=guid,
         link=link,
@@ -112,7 +171,7 @@ def _entry(e: Any) -> Entry:
         content=content.strip(),
         author=author,
         categories=tuple(cats),
-        published=_dt(e.get("published_parsed")) or updated,
+        published=published or updated,
         updated=updated,
     )
 

@@ -390,3 +390,53 @@ def test_clean_text_fast_path_agrees_with_the_regexes(value: str) -> None:
     from feeds.parse import _WS_RE, _XML_BAD, clean_text
 
     assert clean_text(value) == _WS_RE.sub(" ", _XML_BAD.sub("", value)).strip()
+
+
+def test_dates_in_another_languages_words_are_read() -> None:
+    """RFC 822 dates with Portuguese, German, French or Spanish day and month names (a Brazilian news feed's
+    "Seg, 24 Set 2018 19:42:40 -0300"): feedparser reads none, and such items were taken as undated (first
+    seen now: a 2018 article on top of the channel as if new). Both parse paths read them alike; anything else
+    stays undated."""
+    rss = b"""<rss version="2.0"><channel><title>t</title>
+      <item><title>a</title><guid>1</guid><pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate></item>
+      <item><title>b</title><guid>2</guid><pubDate>Mo, 03 M\xc3\xa4r 2025 08:00:00 +0100</pubDate></item>
+      <item><title>c</title><guid>3</guid><pubDate>mer. 5 f\xc3\xa9vr. 2025 10:00 +0100</pubDate></item>
+      <item><title>d</title><guid>4</guid><pubDate>mi\xc3\xa9, 05 dic 2024 10:00:00 GMT</pubDate></item>
+      <item><title>e</title><guid>5</guid><pubDate>Seg, 31 Fev 2018 10:00:00 +0000</pubDate></item>
+      <item><title>f</title><guid>6</guid><pubDate>Foo, 24 Xyz 2018 19:42:40 -0300</pubDate></item>
+      </channel></rss>"""
+    p = _same_as_reference(rss)
+    assert [e.published for e in p.entries] == [
+        datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC), datetime(2025, 3, 3, 7, 0, tzinfo=UTC),
+        datetime(2025, 2, 5, 9, 0, tzinfo=UTC), datetime(2024, 12, 5, 10, 0, tzinfo=UTC), None, None]
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+      <updated>2024-01-01T00:00:00Z</updated>
+      <entry><id>urn:1</id><title>x</title><updated>Di, 04 Feb 2025 12:00:00 +0000</updated></entry></feed>"""
+    p = _same_as_reference(atom)
+    assert (p.entries[0].published, p.entries[0].updated) == (datetime(2025, 2, 4, 12, 0, tzinfo=UTC),) * 2
+
+
+_MONTH_WORDS = {  # one language a list: the names its feeds write (as written, accents and case kept)
+    "pt": ["Jan", "Fev", "Mar", "Abr", "Mai", "Jun", "Jul", "Ago", "Set", "Out", "Nov", "Dez"],
+    "de": ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"],
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "es": ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"],
+    "it": ["gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic"],
+    "nl": ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"],
+}
+
+
+@given(when=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)).map(
+           lambda d: d.replace(microsecond=0)),
+       lang=st.sampled_from(sorted(_MONTH_WORDS)), minutes=st.integers(-12 * 60, 14 * 60).map(lambda m: m - m % 15),
+       weekday=st.sampled_from(["", "Seg, ", "Mo, ", "mer. ", "mié, ", "zo "]))
+def test_a_localized_date_is_the_moment_it_writes(when: datetime, lang: str, minutes: int, weekday: str) -> None:
+    from datetime import timedelta
+
+    from feeds.parse import localized_date
+
+    sign = "-" if minutes < 0 else "+"
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    text = (f"{weekday}{when.day:02d} {_MONTH_WORDS[lang][when.month - 1]} {when.year} "
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}")
+    assert localized_date(text) == when.replace(tzinfo=UTC) - timedelta(minutes=minutes)
