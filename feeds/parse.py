@@ -80,16 +80,20 @@ _LOCAL_MONTHS = {name: month for month, names in enumerate((
     ("nov", "novembro", "noviembre", "novembre", "november"),
     ("dez", "dezembro", "dic", "diciembre", "dec", "decembre", "dicembre", "dezember", "december"),
 ), start=1) for name in names}
+# matched against the text with its spaces collapsed (one space at most between parts: no backtracking over
+# runs of white space) and at most _LOCAL_DATE_MAX characters long
 _LOCAL_DATE = re.compile(
-    r"\s*(?:[^\W\d_]+\.?,?\s+)?(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
-    r"\s*(z|gmt|utc|ut|[+-]\d{2}:?\d{2})?\s*", re.IGNORECASE)
+    r"(?:[^\W\d_]+\.?,? )?(\d{1,2})\.? ([^\W\d_]+)\.? (\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"(?: ?(z|gmt|utc|ut|[+-]\d{2}:?\d{2}))?", re.IGNORECASE)
+_LOCAL_DATE_MAX = 64
 
 
 def localized_date(value: str) -> datetime | None:
     """An RFC 822 date written with another language's day and month names ("Seg, 24 Set 2018 19:42:40 -0300",
     "Mo, 03 Mär 2025 08:00:00 +0100", "mer. 5 févr. 2025 10:00 +0100"), as UTC; None for anything else. A
     zone left out is UTC. Only for what feedparser could not read."""
-    m = _LOCAL_DATE.fullmatch(value)
+    value = " ".join(value.split())
+    m = _LOCAL_DATE.fullmatch(value) if len(value) <= _LOCAL_DATE_MAX else None
     if m is None:
         return None
     d, name, y, hh, mi, ss, tz = m.groups()
@@ -100,7 +104,10 @@ def localized_date(value: str) -> datetime | None:
     offset = 0
     if tz and tz[0] in "+-":
         digits = tz[1:].replace(":", "")
-        offset = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if tz[0] == "-" else 1)
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 14 or minutes > 59:  # no zone is further from UTC
+            return None
+        offset = (hours * 60 + minutes) * (-1 if tz[0] == "-" else 1)
     try:
         if not 1900 <= int(y) <= 9000:
             return None

@@ -321,12 +321,13 @@ def remove_stale_documents(cfg: Config, removed: Collection[str], published: dic
     """Delete what earlier publishes wrote and the config no longer asks for: the documents and the archive of
     the channels in `removed` (taken out of the config), and a configured channel's documents in formats it
     no longer lists. ``published``: the formats each channel was published in before (`document_formats` of
-    the earlier config; a channel absent from it: its Atom feed only, the one document every channel has), so
-    a file of the same name that feeds never wrote (the operator's own ``news.html`` beside a channel
-    published as Atom only) is left alone. Returns what was deleted."""
+    the earlier config), so a file of the same name that feeds never wrote (the operator's own ``news.html``
+    beside a channel published as Atom only) is left alone. Without a record (a store from before it was kept)
+    a configured channel loses no format, and a removed channel (the store's: feeds published it) every one of
+    its documents. Returns what was deleted."""
     out = cfg.output.dir
     gone: list[Path] = []
-    doomed = [out / f"{slug}.{ext}" for slug in sorted(removed) for ext in published.get(slug, ["atom"])
+    doomed = [out / f"{slug}.{ext}" for slug in sorted(removed) for ext in published.get(slug, _FORMAT_EXTS)
               if ext in _FORMAT_EXTS]
     for ch in cfg.channels:
         keep = set(_doc_names(ch))

@@ -172,15 +172,18 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(json.dumps(value, default=repr).encode(), digest_size=16).hexdigest()
 
 
-def _same_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
-    """Whether two items of one source with the same title, under different ids and links, are one post: the
-    same text (summary and content: a feed that changes its ids and links, or dates its items anew on each
-    fetch), or, when neither has any text, the same date. Other text is another post that reuses the title
-    (a changelog's "Lost Ark" of each day, even dated alike: a date without a time puts a day's posts at
-    midnight)."""
-    if any(a_text) or any(b_text):
-        return a_text == b_text
-    return abs(a_published - b_published) < 1.0
+def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
+               b_published: float, b_text: tuple[str, str], b_known: bool) -> bool:
+    """Whether an item of one source and a new entry of it with the same title, under different ids and links,
+    are one post, the stored one no longer listed under its own id (an item still listed is another post:
+    `_ingest`). ``known``: the item has an id or a link of its own. Both known: the same date (a feed whose ids
+    and links change on every fetch keeps the date, its text may carry a counter); otherwise the same text (a
+    feed without ids or links that dates its items anew on each fetch). So a daily episode that repeats its
+    show's description keeps its own item (another date), and a changelog's entries titled by what they
+    changed (no ids, no links) are told apart by their text."""
+    if a_known and b_known:
+        return abs(a_published - b_published) < 1.0
+    return a_text == b_text
 
 
 def _is_first_key(uid: str, key: str) -> bool:
@@ -301,13 +304,14 @@ class Pipeline:
         cfg, st = self.cfg, self.store
         # the sources count for the rules only where a channel names some (an item is matched by its source's
         # name): adding a source then re-sorts nothing; for the documents, by their names (an entry's outlet)
-        named = sorted([s.url, s.name] for s in cfg.sources) if any(ch.sources for ch in cfg.channels) else []
+        named = sorted({s.name for s in cfg.sources} & {n for ch in cfg.channels for n in ch.sources})
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
                           ch.fallback] for ch in cfg.channels] + named)
         # (not where the documents are: a moved directory lacks them all and is published anyway, and a copy of
         # a site in another directory is the same site)
         look = _digest([repr(dataclasses.replace(cfg.output, dir=Path())), [repr(ch) for ch in cfg.channels],
-                        sorted(s.name for s in cfg.sources)])
+                        sorted([s.name, s.url if s.url.startswith(("http://", "https://")) else ""]
+                               for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
         if not (resort or republish):
             return
@@ -319,7 +323,7 @@ class Pipeline:
         if republish and cfg.output.dir:
             # the documents first, the store's record of the channels after: a run that dies in between
             # finds the removed channels in the store again next time. Only formats the earlier config
-            # published are deleted (none recorded, a store from before this was kept: Atom feeds only).
+            # published are deleted (none recorded, a store from before this was kept: only removed channels').
             from feeds.publish import remove_stale_documents
 
             try:
@@ -716,6 +720,7 @@ class Pipeline:
                       and (k.link_key is None or k.link_key not in exact)]
         titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}
         hashes = st.item_hashes(c, list({exact[k.guid_key] for _, k in batch if k.guid_key in exact}))
+        listed = {exact[k.guid_key] for _, k in batch if k.guid_key in exact}  # stored items this document lists
         # this source's items that entries not known by their id are found by their link: (guid, title key,
         # content hash, story id, entry id) by item id
         owned = st.items_of_source(c, row.id, sorted({exact[k.link_key] for _, k in batch if k.guid_key not in exact
@@ -746,12 +751,13 @@ class Pipeline:
                 match = exact[k.link_key]
             elif k.title_key and k.title_key in titles:
                 ts = published.timestamp()
-                text = (e.summary, e.content)
-                for item_id, pub, src, summary, content in titles[k.title_key]:
+                text, known = (e.summary, e.content), bool(e.guid or e.link)
+                for item_id, pub, src, s_known, summary, content in titles[k.title_key]:
                     # another source's item: the same title within the window is a copy of it; this source's
-                    # own: only if it is the same post (its text; without text, its date), else a new post that
-                    # reuses a title (a changelog's "Lost Ark" of each day, a daily "Live updates")
-                    if abs(pub - ts) <= window and (src != row.id or _same_post(pub, (summary, content), ts, text)):
+                    # own: only if it is the same post (_same_post), else a new post that reuses a title (a
+                    # changelog's "Lost Ark" of each day, a daily "Live updates" or episode)
+                    if abs(pub - ts) <= window and (src != row.id or (
+                            item_id not in listed and _same_post(pub, (summary, content), s_known, ts, text, known))):
                         match = item_id
                         break
             if match is not None and (own := owned.get(match)) is not None and k.link_key \
@@ -777,11 +783,11 @@ class Pipeline:
                 exact[k.guid_key] = match
                 reposted.append(match)  # its story now credits one more outlet
                 continue
-            # the same item twice in one document under two ids: the same link, or the same title within
-            # the title window and the same post (as this source's stored items are matched by title)
+            # the same item twice in one document under two ids: the same link, or the same title, date and text
+            # (a document lists its posts once each: same-titled entries with their own date or text are posts)
             ts = published.timestamp()
             if (k.link_key and k.link_key in pending) or (window > 0 and k.title_key and any(
-                    abs(t - ts) <= window and _same_post(t, txt, ts, (e.summary, e.content))
+                    abs(t - ts) < 1.0 and txt == (e.summary, e.content)
                     for t, txt in pending_titles.get(k.title_key, ()))):
                 continue
             if k.link_key:

@@ -287,6 +287,10 @@ _BREAKS = frozenset({
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
 })
 _text_parser: Any = None
+# elements whose content HTML reads as raw text (the rest of a title after an unclosed "<textarea>" would be
+# read as text, tags and all): in a title their tags are taken out before it is read
+_RAW_TEXT_TAGS = re.compile(r"</?(?:textarea|title|xmp|plaintext|script|style|iframe|noembed|noframes|noscript)"
+                            r"(?=[\s/>])[^<>]*>", re.IGNORECASE)
 
 
 def visible_text(markup: str, *, headline: bool = False) -> str:
@@ -309,6 +313,8 @@ def visible_text(markup: str, *, headline: bool = False) -> str:
     if _text_parser is None:  # the sanitiser's rules, but no comments or PIs and no size limit on a text
         _text_parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
     markup = xml_safe(markup)  # as the sanitiser reads it: a control character would make lxml refuse a text
+    if headline:
+        markup = _RAW_TEXT_TAGS.sub("", markup)
     try:
         root = etree.fromstring(f"<html><body>{markup}" if headline else f"<html><body>{markup}</body></html>",
                                 _text_parser)

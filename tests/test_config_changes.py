@@ -231,6 +231,37 @@ def test_files_feeds_never_wrote_are_left_alone(tmp_path: Path) -> None:
     write(tmp_path, news)
     run(tmp_path, clock)
     assert (out / "news.rss").exists() and (out / "news.html").exists()
+    # ... while a channel taken out of such a store's config loses every document feeds may have published
+    write(tmp_path, news + '[channels.more]\ntitle = "More"\nmatch_all = true\nformats = ["atom", "rss"]\n')
+    run(tmp_path, clock)
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    try:
+        con.execute("DELETE FROM meta WHERE key = 'output.formats'")
+        con.commit()
+    finally:
+        con.close()
+    write(tmp_path, news)
+    run(tmp_path, clock)
+    assert not (out / "more.atom").exists() and not (out / "more.rss").exists()
+
+
+def test_a_sources_new_public_address_is_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents carry each source's public feed address (RSS <source url>, JSON Feed feed_url): a source
+    moved to another http(s) address is a change to publish, not only a renamed one."""
+    import feeds.publish
+
+    clock = Clock(NOW)
+    one = '[[sources]]\nurl = "http://127.0.0.1:1/a.xml"\nname = "Alpha"\n'
+    write(tmp_path, ALL, sources=one)
+    run(tmp_path, clock)  # the fetch is refused: a failed source, published all the same
+    calls: list[str] = []
+    formats = feeds.publish.document_formats
+    monkeypatch.setattr(feeds.publish, "document_formats", lambda *a: calls.append("changed") or formats(*a))
+    run(tmp_path, clock)
+    assert calls == []
+    write(tmp_path, ALL, sources=one.replace("a.xml", "feed/a.xml"))
+    run(tmp_path, clock)
+    assert calls == ["changed"]
 
 
 def test_a_copy_of_the_site_in_another_directory_is_not_a_config_change(tmp_path: Path,

@@ -207,6 +207,13 @@ def test_a_tag_in_a_title_hides_none_of_its_words() -> None:
       </channel></rss>"""
     p = _same_as_reference(rss)
     assert [e.title for e in p.entries] == ["Styling boxes — a guide", "Why tags and break pages"]
+    # an element whose content HTML reads as raw text does not turn the rest of the title into text, tags and all
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+      <updated>2024-01-01T00:00:00Z</updated>
+      <entry><id>urn:1</id><updated>2024-01-01T00:00:00Z</updated>
+        <title type="html">How to auto-resize a &lt;textarea&gt; with &lt;code&gt;CSS&lt;/code&gt;</title></entry>
+      </feed>"""
+    assert [e.title for e in _same_as_reference(atom).entries] == ["How to auto-resize a with CSS"]
     # (a script's content is another matter: feedparser, the reference, drops it before the title is read)
 
 
@@ -440,3 +447,15 @@ def test_a_localized_date_is_the_moment_it_writes(when: datetime, lang: str, min
     text = (f"{weekday}{when.day:02d} {_MONTH_WORDS[lang][when.month - 1]} {when.year} "
             f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}")
     assert localized_date(text) == when.replace(tzinfo=UTC) - timedelta(minutes=minutes)
+
+
+def test_a_long_run_of_spaces_in_a_date_costs_nothing() -> None:
+    """localized_date's pattern once backtracked over a run of white space: 64 kB of spaces before a stray
+    character in one pubDate took 27 s of a run. The text is collapsed and bounded first; such a date is none."""
+    from feeds.parse import localized_date
+
+    junk = "24 set 2018 19:42:40 " + "\t " * 32000 + "+0100x"
+    assert localized_date(junk) is None
+    assert localized_date("24   set\t2018  19:42:40   +0100") == datetime(2018, 9, 24, 18, 42, 40, tzinfo=UTC)
+    assert localized_date("24 set 2018 19:42:40 +9999") is None  # no zone is that far from UTC
+

@@ -114,6 +114,39 @@ def test_posts_dated_by_day_only_are_told_apart_by_their_text(tmp_path: Path) ->
     assert stored(tmp_path) == ["Links", "Lost Ark", "Lost Ark"]
 
 
+def test_daily_episodes_repeating_their_shows_description_are_each_an_item(tmp_path: Path) -> None:
+    """A podcast's episodes share a title and the show's description, each with its own id, link and date: one
+    item each, whether the feed lists the earlier ones (they are still listed under their ids) or only the
+    latest (another date). Judged by their text alone, five of eight daily episodes were taken for re-posts."""
+    def episode(n: int) -> dict[str, object]:
+        return {"title": "The Daily Briefing", "guid": f"ep-{n}", "link": f"https://pod.example/{n}",
+                "summary": "Your morning news in ten minutes.", "date": NOW + timedelta(days=n)}
+
+    for name, keep in (("listed", 8), ("latest", 1)):
+        tmp = tmp_path / name
+        tmp.mkdir()
+        pipe, _, clock = setup(tmp, {"pod": rss([episode(0)])}, NO_STORIES)
+        for day in range(8):
+            clock.t = NOW + timedelta(days=day, hours=1)
+            (tmp / "pod.xml").write_bytes(rss([episode(n) for n in range(day, -1, -1)][:keep]))
+            pipe.run(force_all=True)
+        assert stored(tmp) == ["The Daily Briefing"] * 8, name
+
+
+def test_a_post_whose_ids_links_and_counter_change_on_every_fetch_stays_one_item(tmp_path: Path) -> None:
+    """A feed that puts a session token in its ids and links and a view counter in its text, on every fetch:
+    the post keeps its date, and stays one item (judged by its text it became a new item at every fetch)."""
+    pipe, _, clock = setup(tmp_path, {"s": rss([])}, NO_STORIES)
+    for fetch in range(4):
+        clock.t = NOW + timedelta(hours=fetch)
+        (tmp_path / "s.xml").write_bytes(rss([
+            {"title": "Council votes on the budget", "guid": f"https://s.example/a?sid={fetch}",
+             "link": f"https://s.example/a?sid={fetch}", "summary": f"The vote. Views: {1000 + fetch}",
+             "date": NOW - timedelta(hours=1)}]))
+        pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Council votes on the budget"]
+
+
 def test_another_sources_same_title_within_the_window_is_still_a_copy(tmp_path: Path) -> None:
     a = [{"title": "Quake hits the coast of Chile", "link": "https://a.example/1", "date": NOW - timedelta(hours=2)}]
     b = [{"title": "Quake hits the coast of Chile", "link": "https://b.example/x", "summary": "other words",

@@ -42,8 +42,9 @@ _INSERT_STORIES = insert(S.stories)
 _INSERT_SLOTS = insert(S.archive_slots)
 _LOOKUP_KEYS = select(S.item_keys.c.key, S.item_keys.c.item_id).where(
     S.item_keys.c.key.in_(bindparam("v", expanding=True)))
+TitleRow = tuple[int, float, int, bool, str, str]
 _LOOKUP_TITLES = select(S.items.c.title_key, S.items.c.id, S.items.c.published, S.items.c.source_id,
-                        S.items.c.summary, S.items.c.content).where(
+                        S.items.c.guid, S.items.c.link, S.items.c.summary, S.items.c.content).where(
     S.items.c.title_key.in_(bindparam("v", expanding=True))).order_by(S.items.c.id)
 _ITEM_HASHES = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
                       S.items.c.published).where(S.items.c.id.in_(bindparam("v", expanding=True)))
@@ -546,13 +547,14 @@ class Store:
         return out
 
     @staticmethod
-    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[tuple[int, float, int, str, str]]]:
-        """title key -> (item id, published, source id, summary, content) of the items having it, oldest first."""
-        out: dict[str, list[tuple[int, float, int, str, str]]] = {}
+    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[TitleRow]]:
+        """title key -> (item id, published, source id, whether it has an id or a link, summary, content) of the
+        items having it, oldest first."""
+        out: dict[str, list[TitleRow]] = {}
         for i in range(0, len(title_keys), CHUNK):
             chunk = title_keys[i:i + CHUNK]
-            for tk, item_id, pub, src, summary, content in c.execute(_LOOKUP_TITLES, {"v": chunk}):
-                out.setdefault(tk, []).append((item_id, pub, src, summary or "", content or ""))
+            for tk, item_id, pub, src, guid, link, summary, content in c.execute(_LOOKUP_TITLES, {"v": chunk}):
+                out.setdefault(tk, []).append((item_id, pub, src, bool(guid or link), summary or "", content or ""))
         return out
 
     @staticmethod
