@@ -197,6 +197,16 @@ def test_an_unchanged_config_sorts_and_republishes_nothing(tmp_path: Path, monke
     assert titles(tmp_path, "uber") == ["New Mac mini reviewed", "Uber chief resigns after board revolt"]
 
 
+def forget_formats(tmp: Path) -> None:
+    """Make the store one from before the formats were recorded."""
+    con = sqlite3.connect(tmp / "feeds.db")
+    try:
+        con.execute("DELETE FROM meta WHERE key = 'output.formats'")
+        con.commit()
+    finally:
+        con.close()
+
+
 def test_files_feeds_never_wrote_are_left_alone(tmp_path: Path) -> None:
     """Only formats a channel was published in are deleted when the config stops asking for them: the
     operator's own news.html beside a channel published as Atom only survives any config change, and a
@@ -222,24 +232,14 @@ def test_files_feeds_never_wrote_are_left_alone(tmp_path: Path) -> None:
     # a store that never recorded its formats (an earlier version): no format is taken for feeds'
     write(tmp_path, news.replace("match_all", 'formats = ["atom", "rss"]\nmatch_all'))
     run(tmp_path, clock)
-    con = sqlite3.connect(tmp_path / "feeds.db")
-    try:
-        con.execute("DELETE FROM meta WHERE key = 'output.formats'")
-        con.commit()
-    finally:
-        con.close()
+    forget_formats(tmp_path)
     write(tmp_path, news)
     run(tmp_path, clock)
     assert (out / "news.rss").exists() and (out / "news.html").exists()
     # ... while a channel taken out of such a store's config loses every document feeds may have published
     write(tmp_path, news + '[channels.more]\ntitle = "More"\nmatch_all = true\nformats = ["atom", "rss"]\n')
     run(tmp_path, clock)
-    con = sqlite3.connect(tmp_path / "feeds.db")
-    try:
-        con.execute("DELETE FROM meta WHERE key = 'output.formats'")
-        con.commit()
-    finally:
-        con.close()
+    forget_formats(tmp_path)
     write(tmp_path, news)
     run(tmp_path, clock)
     assert not (out / "more.atom").exists() and not (out / "more.rss").exists()
