@@ -293,17 +293,19 @@ class Pipeline:
 
     def _follow_config(self) -> None:
         """Make a config change hold for what is already stored and published, not only for what arrives
-        after it. When the channel rules (or the sources' names they may name) differ from those the stored
+        after it. When the channel rules (or the source names they use) differ from those the stored
         items were sorted under (a digest in `meta`; unknown in a store from before it was kept), every
         stored item is sorted again: a new channel gets the stored items it matches, an item a channel's
         rules no longer match leaves it (and goes to the fallback channel if nothing else takes it), and a
         story's entry follows its reports. When anything the documents are rendered from changed (channel
-        titles, formats, `output`, source names), every channel is published again; the documents of a
+        titles, formats, `output` but its directory, the sources' names and public addresses), every channel is
+        published again; the documents of a
         channel taken out of the config, and of a format a channel no longer lists, are deleted, and the
         store forgets such a channel (added again later, it starts afresh)."""
         cfg, st = self.cfg, self.store
-        # the sources count for the rules only where a channel names some (an item is matched by its source's
-        # name): adding a source then re-sorts nothing; for the documents, by their names (an entry's outlet)
+        # the sources count for the rules only by the names channels use (an item is matched by its source's
+        # name): adding a source then re-sorts nothing; for the documents, by their names and public addresses
+        # (an entry's outlet and its feed URL are published; a file: source's path is not)
         named = sorted({s.name for s in cfg.sources} & {n for ch in cfg.channels for n in ch.sources})
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
                           ch.fallback] for ch in cfg.channels] + named)
