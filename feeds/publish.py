@@ -106,15 +106,7 @@ def headline(item: ItemRow) -> str:
     """What a report is called: its title, or for a report without one (a micro-blog post, a status update)
     the first words of its text, as readers show such posts; empty when it has neither."""
     title = " ".join((item.title or "").split())
-    if title:
-        return title
-    from feeds.classify import visible_text
-
-    text = " ".join(visible_text(item.summary or item.content or "").split())
-    if len(text) <= UNTITLED_WORDS:
-        return text
-    cut = text.rfind(" ", 0, UNTITLED_WORDS)
-    return text[:cut if cut > UNTITLED_WORDS // 2 else UNTITLED_WORDS].rstrip(" ,;:-") + "…"
+    return title or text_excerpt(item.summary or item.content or "", UNTITLED_WORDS)
 
 
 def _first_uid(story: StoryEntry) -> str:

@@ -303,9 +303,9 @@ def visible_text(markup: str, *, headline: bool = False) -> str:
     unescaped.
 
     ``headline``: the markup is a title, where a tag is a slip of the writer's, never a form or a script
-    (and never closed: "Styling <select> boxes", "Why <script> tags fail"): every element's text is kept,
-    and nothing closes the fragment, so an element that holds raw text ends with the title instead of
-    swallowing the closing tags."""
+    (and never closed: "Styling <select> boxes", "Why <textarea> grows"): every element's text is kept, and
+    the tags of elements whose content HTML reads as raw text are taken out first (the rest of the title
+    would otherwise be read as text, tags and all)."""
     global _text_parser
     if "<" not in markup:
         return " ".join((htmllib.unescape(markup) if "&" in markup else markup).split())
@@ -316,8 +316,7 @@ def visible_text(markup: str, *, headline: bool = False) -> str:
     if headline:
         markup = _RAW_TEXT_TAGS.sub("", markup)
     try:
-        root = etree.fromstring(f"<html><body>{markup}" if headline else f"<html><body>{markup}</body></html>",
-                                _text_parser)
+        root = etree.fromstring(f"<html><body>{markup}</body></html>", _text_parser)
         hidden = False
         for el in root.iter():  # the names checked here: lxml's own tag filter took longer than the parse
             tag = el.tag

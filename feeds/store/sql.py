@@ -708,9 +708,7 @@ class Store:
     @staticmethod
     def story_member_channels(c: Connection, story_id: int) -> set[str]:
         """The channels any report of the story is in."""
-        i, ic = S.items, S.item_channels
-        q = select(ic.c.channel).distinct().join(i, i.c.id == ic.c.item_id).where(i.c.story_id == story_id)
-        return {str(ch) for ch in c.execute(q).scalars()}
+        return Store.member_channels_of_stories(c, [story_id]).get(story_id, set())
 
     @staticmethod
     def delete_story_channels(c: Connection, story_id: int, channels: Collection[str]) -> None:
