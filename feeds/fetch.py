@@ -70,6 +70,9 @@ class FetchResult:
     elapsed: float = 0.0
     body_hash: str | None = None  # dedup.body_hash of the body (feed-level dates masked)
     headers: Mapping[str, str] = field(default_factory=dict)
+    # set by the pipeline when the feed was found elsewhere than the URL asked (`Pipeline._fetch`): the URL
+    # the source is to be fetched at from now on (the feed a web page names, or the configured URL again)
+    fetch_at: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -533,9 +533,50 @@ class Pipeline:
                 self.store.update_sources(c, list(pending.items()))
 
     def _fetch(self, row: SourceRow) -> FetchResult:
-        # validators are sent back exactly as received; a moved source is fetched at its new URL
-        return self.fetcher.fetch(row.fetch_url or row.url, etag=row.etag, last_modified=row.last_modified,
-                                  headers=self.headers.get(row.url), validators_url=row.validators_url)
+        """Fetch a source (in a fetch thread). Validators are sent back exactly as received; a moved source
+        is fetched at its new URL. A web page is not a feed: the feed it names is fetched instead
+        (`feeds.discover`), and the result says to fetch there from now on (`FetchResult.fetch_at`). A source
+        whose new URL (a permanent redirect's target, or the feed its page named) is gone (404, 410) is
+        looked up at its configured URL again: if that gives a feed, now or through its page, it is used."""
+        url = row.fetch_url or row.url
+        res = self._discover(row, self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified,
+                                                     headers=self.headers.get(row.url),
+                                                     validators_url=row.validators_url))
+        if row.fetch_url and row.fetch_url != row.url and res.status in (404, 410):
+            again = self._discover(row, self.fetcher.fetch(row.url, headers=self.headers.get(row.url)))
+            if again.ok:
+                return dataclasses.replace(again, fetch_at=again.fetch_at or row.url,
+                                           elapsed=res.elapsed + again.elapsed)
+        return res
+
+    def _discover(self, row: SourceRow, res: FetchResult) -> FetchResult:
+        """``res`` itself, unless its body is a web page: then the fetch of the first feed the page names (its
+        `fetch_at` that feed's URL), or an error saying the page names none."""
+        page = res.final_url or res.url
+        if not (res.ok and res.status == 200 and res.body and page.startswith(("http:", "https:"))):
+            return res
+        from feeds import discover
+
+        if not discover.is_html_page(res.body):
+            return res
+        links = [u for u in discover.feed_links(res.body, page) if u != page]
+        if not links:
+            return dataclasses.replace(
+                res, body=None, body_hash=None, error_kind="not-a-feed",
+                error='a web page, not a feed, and it names no feed (<link rel="alternate" '
+                      'type="application/rss+xml" href="...">): give the feed\'s own address')
+        target = links[0]
+        # the source's own headers (credentials among them) go only to the page's origin
+        same_origin = urlsplit(target)[:2] == urlsplit(row.url)[:2]
+        found = self.fetcher.fetch(target, etag=row.etag, last_modified=row.last_modified,
+                                   headers=self.headers.get(row.url) if same_origin else None,
+                                   validators_url=row.validators_url)
+        elapsed = res.elapsed + found.elapsed
+        if found.ok and found.status == 200 and found.body and discover.is_html_page(found.body):
+            return dataclasses.replace(
+                found, body=None, body_hash=None, error_kind="not-a-feed", elapsed=elapsed,
+                error=f"a web page, not a feed; the feed it names ({redact(target)}) is a web page too")
+        return dataclasses.replace(found, fetch_at=target, elapsed=elapsed)
 
     # -- one source ----------------------------------------------------------------------------
     def _failed_internally(self, row: SourceRow, res: FetchResult, e: Exception) -> SourceOutcome:
@@ -615,6 +656,14 @@ class Pipeline:
                       redirect_first_seen=seen.first_seen.timestamp() if seen else None,
                       redirect_count=seen.count if seen else 0)
         policy = self.policy(row.url)
+        if res.fetch_at is not None and not error:
+            # the feed a web page named, or the configured URL again after the new one was gone: fetched there
+            # from now on (a feed's validators came with this response: _validators keeps them for its URL)
+            moved = None if res.fetch_at == row.url else res.fetch_at
+            if moved != row.fetch_url:
+                log.info("%s: fetching %s from now on", row.name,
+                         f"the feed its page names, {redact(moved)}," if moved else "its configured URL again")
+                common.update(fetch_url=moved)
         if seen and schedule.should_move(seen, policy, now):
             log.warning("%s: moved permanently to %s; fetching there from now on", row.name, redact(seen.target))
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)

@@ -127,7 +127,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             d = schedule.decide(history_of(row, host_retry), policy, key=row.url, now=now)
             reason = d.reason
             if row.fetch_url and row.fetch_url != row.url:
-                reason += f"; moved permanently to {redact(row.fetch_url)}"
+                reason += f"; fetched at {redact(row.fetch_url)} (moved permanently, or the feed its page names)"
             if row.redirect_target:
                 reason += (f"; permanent redirect to {redact(row.redirect_target)} seen {row.redirect_count}x "
                            f"(moves after {policy.redirect_persist_count}x over "
