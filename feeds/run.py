@@ -1119,10 +1119,16 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
         if conn is not None and computed:
             store.put_vectors(conn, [(i, k, stories.encode_vector(index.item_vector(i))) for i, k in computed])
 
+    def began() -> None:
+        """The stories begun before the window: when they began (a story spans at most the window)."""
+        for story_id, published in store.story_starts(since).items():
+            index.story_began(story_id, datetime.fromtimestamp(published, UTC))
+
     if embedder is None:
         with closing(store.window_items(since)) as window_rows:  # its read connection ends here, whatever happens
             for r in rows(window_rows):
                 index.add_known(*r)
+        began()
         store_computed()
         return index, newest
     # semantic mode: only the embeddings of this model and of the title each item has now (an older
@@ -1135,6 +1141,7 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     have = {item_id: key for item_id, key, _ in stored if key in taken}
     try:
         index.add_known_many(rows(window))
+        began()
         store_computed()
         if conn is not None:
             missing = [(item_id, title) for item_id, title, *_ in window if have.get(item_id) != embedder.key(title)]

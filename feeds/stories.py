@@ -863,7 +863,7 @@ class _Story:
     """
 
     __slots__ = ("story_id", "centroid", "counts", "norm2", "spec2", "tail2", "head", "members", "latest",
-                 "dirty", "norm", "factor")
+                 "first", "dirty", "norm", "factor")
 
     def __init__(self, story_id: int) -> None:
         self.story_id = story_id
@@ -876,6 +876,8 @@ class _Story:
         self.head: AbstractSet[str] = set()  # a _CutHead from _start until a second member joins
         self.members: dict[int, None] = {}  # live item ids, insertion order
         self.latest = -math.inf  # newest member's published time, POSIX seconds
+        # earliest report's published time, evicted members too (a story spans at most the window from it)
+        self.first = math.inf
         self.dirty = 0
         self.norm = 0.0  # sqrt(norm2), refreshed by the index after each change
         self.factor = 1.0  # cohesion divisor of the score, refreshed likewise
@@ -1745,7 +1747,7 @@ class StoryIndex:
                 if a + sr * tn < low:
                     continue
                 st = stories[sid]  # read only now: most stories stop above, without touching theirs
-                if abs(ts - st.latest) > window:
+                if abs(ts - st.latest) > window or ts - st.first > window:
                     continue
                 head = st.head
                 rest2 = r2 - math.fsum(head.squares(q) if type(head) is _CutHead else
@@ -1808,7 +1810,7 @@ class StoryIndex:
         best_score = 0.0
         for sid in itertools.chain(lex, (s for s in sem.stories_at_least(sims, low) if s not in lex)):
             st = stories[sid]
-            if abs(ts - st.latest) > window or sid in avoid:
+            if abs(ts - st.latest) > window or ts - st.first > window or sid in avoid:
                 continue
             lx = lex.get(sid)
             if lx is None:
@@ -1833,7 +1835,7 @@ class StoryIndex:
         w = self.config.semantic_weight
         out: dict[int, tuple[float, float, float]] = {}
         for sid, st in self._stories.items():
-            if abs(ts - st.latest) > self._window_s:
+            if abs(ts - st.latest) > self._window_s or ts - st.first > self._window_s:
                 continue
             lx = self._lexical_score(q, qspec, st)
             sm = float(sims[sem.row_of[sid]])
@@ -1894,8 +1896,7 @@ class StoryIndex:
             df[t] = df.get(t, 0) + 1
         st.norm2, st.spec2, st.tail2 = n2, s2, n2
         st.members[item_id] = None
-        if ts > st.latest:
-            st.latest = ts
+        st.latest = st.first = ts
         heapq.heappush(self._heap, (ts, self._seq, item_id))
         self._seq += 1
         # _refresh of a story that has never been posted
@@ -1961,6 +1962,8 @@ class StoryIndex:
         self._refresh(st, vec)
         if ts > st.latest:
             st.latest = ts
+        if ts < st.first:
+            st.first = ts
         heapq.heappush(self._heap, (ts, self._seq, item_id))
         self._seq += 1
         return new
@@ -2048,6 +2051,16 @@ class StoryIndex:
             for c in chunk:
                 self.add_known(*c)
         sem.pending = {}
+
+    def story_began(self, story_id: int, published: datetime) -> None:
+        """Tell the index when a live story's earliest report was published, when that report is no longer
+        in it (start-up from the store: only the window's items come back). A story takes no report
+        published more than the window after its earliest, so a daily headline ("Stocks close higher")
+        does not chain into one story for ever; an index fed without a restart knows this by itself."""
+        st = self._stories.get(story_id)
+        ts = published.timestamp()
+        if st is not None and ts < st.first:
+            st.first = ts
 
     def evict(self, now: datetime) -> None:
         """Drop items published before ``now - window``."""

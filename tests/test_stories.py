@@ -401,7 +401,8 @@ def brute_best(ix: StoryIndex, vec: dict[str, float], ts: float) -> tuple[int | 
     best, best_score = None, 0.0
     for sid in sorted(ix._stories):
         story = ix._stories[sid]
-        if abs(ts - story.latest) > ix._window_s or story.norm == 0.0:  # termless items: nothing to share
+        if abs(ts - story.latest) > ix._window_s or ts - story.first > ix._window_s or story.norm == 0.0:
+            # out of the window (a story spans at most it from its first report), or termless: nothing to share
             continue
         dot = sum(w * story.centroid.get(t, 0.0) for t, w in vec.items())
         score = dot / (story.norm * story.factor)
@@ -506,7 +507,7 @@ def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float) -> set[in
     out = set()
     for sid, story in ix._stories.items():
         nf = ix._nf[sid]
-        if abs(ts - story.latest) > ix._window_s or nf == 0.0:
+        if abs(ts - story.latest) > ix._window_s or ts - story.first > ix._window_s or nf == 0.0:
             continue
         shared = [t for t in q if t in story.head]
         a = math.fsum(q[t] * story.centroid[t] for t in shared) / nf
@@ -631,13 +632,13 @@ def _general_start(ix: StoryIndex, item_id: int, ts: float, vec: dict[str, float
         ix._df[t] = ix._df.get(t, 0) + 1
     story.members[item_id] = None
     ix._refresh(story, vec)
-    story.latest = ts
+    story.latest = story.first = ts
 
 
 def _index_state(ix: StoryIndex) -> tuple[object, ...]:
     # orders that matter later (a centroid's becomes a member's term order, so a summation order) as lists
     return ({sid: (list(s.centroid.items()), s.counts, s.norm2, s.spec2, s.tail2, s.head, list(s.members),
-                   s.latest, s.norm, s.factor) for sid, s in ix._stories.items()},
+                   s.latest, s.first, s.norm, s.factor) for sid, s in ix._stories.items()},
             {i: (it.story_id, it.ts, it.terms, it.weights) for i, it in ix._items.items()}, ix._heap, ix._seq,
             {t: list(p.items()) for t, p in ix._weights.items()}, {t: list(p.items()) for t, p in ix._high.items()},
             ix._df, ix._ub, ix._ub_stale, ix._nf, ix._ref, ix._scale, ix._tailed)
@@ -751,7 +752,7 @@ def brute_blend(ix: StoryIndex, embs: dict[int, object], vec: dict[str, float], 
     w = cfg.semantic_weight
     out = []
     for sid, story in ix._stories.items():
-        if abs(ts - story.latest) > ix._window_s:
+        if abs(ts - story.latest) > ix._window_s or ts - story.first > ix._window_s:
             continue
         s = np.sum([np.asarray(embs[m], dtype=np.float64) for m in story.members], axis=0)
         norm = float(np.linalg.norm(s))
@@ -841,13 +842,17 @@ def test_semantic_rebuild_from_known_items_matches() -> None:
     live = StoryIndex(cfg, embed)
     rows = ["storm hits coast", "quake strikes coast", "Fed raises rates", "Fed raises rates again",
             "court rules against bill", "Apple unveils iPhone", "storm hits Japan coast", "oil prices fall"]
+    began: dict[int, datetime] = {}  # story -> its first report's time (the store's stories.published)
     for i, title in enumerate(rows):
-        live.add(i, title, "", T0 + timedelta(hours=i * 4))
+        sid = live.add(i, title, "", T0 + timedelta(hours=i * 4)).story_id
+        began.setdefault(sid, T0 + timedelta(hours=i * 4))
     live.evict(T0 + timedelta(hours=30))
     assert 0 < len(live) < len(rows)
     rebuilt = StoryIndex(cfg, embed)
     known = [(i, rows[i], "", T0 + timedelta(hours=i * 4), live.story_of(i)) for i in sorted(live._items)]
     rebuilt.add_known_many(iter(known), batch_size=2)
+    for sid in {k[4] for k in known}:  # as load_story_index does: the stories begun before the window
+        rebuilt.story_began(sid, began[sid])
     assert {i: rebuilt.story_of(i) for i, *_ in known} == {i: live.story_of(i) for i, *_ in known}
     a, b = live._sem, rebuilt._sem
     assert a is not None and b is not None and not b.pending

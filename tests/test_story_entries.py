@@ -296,3 +296,87 @@ def test_changing_prefer_sources_re_chooses_every_storys_link(tmp_path: Path) ->
     assert links == [("https://a.example/1", ["https://b.example/1"]),
                      ("https://b.example/1", ["https://a.example/1"]),
                      ("https://a.example/1", ["https://b.example/1"])]
+
+
+def test_a_daily_headline_does_not_chain_into_one_story_for_ever(tmp_path: Path) -> None:
+    """Three outlets post a reworded daily market wrap for eight days. A story spans at most the window
+    (72 h) from its earliest report: the wraps make several entries, not one entry whose headline is eight
+    days old while every later day hides in its related links. One run, a run a day, and a run a day in a
+    new process (the index rebuilt from the store) give the same entries."""
+    titles = {"a": "Wall Street closes higher as tech stocks rally",
+              "b": "Stocks close higher on Wall Street as tech shares rally",
+              "c": "Tech stocks rally lifts Wall Street to a higher close"}
+    start = NOW - timedelta(days=8)
+
+    def doc(name: str, days: int, last: int = 8) -> bytes:  # the wraps of the last `last` of `days` days
+        return rss([{"title": titles[name], "guid": f"{name}{d}", "link": f"https://{name}.example/wrap/{d}",
+                     "date": start + timedelta(days=d, hours={"a": 6, "b": 14, "c": 22}[name])}
+                    for d in range(max(0, days - last), days)])
+
+    groups = []
+    for mode in ("once", "daily", "restarts"):
+        tmp = tmp_path / mode
+        tmp.mkdir()
+        days = 8 if mode == "once" else 1
+        pipe, store, clock = setup(tmp, {n: doc(n, days) for n in titles})
+        clock.t = start + timedelta(days=days - 1, hours=23)
+        pipe.run(force_all=True)
+        for d in range(days + 1, 9):
+            if mode == "restarts":
+                pipe.close()
+                from feeds.run import Pipeline
+
+                pipe = Pipeline(pipe.cfg, store, now=clock)
+            for n in titles:  # a feed listing today's wrap only (yesterday's, listed too, is its sibling)
+                (tmp / f"{n}.xml").write_bytes(doc(n, d, last=1))
+            clock.t = start + timedelta(days=d - 1, hours=23)
+            pipe.run(force_all=True)
+        got = []
+        for e in entries(tmp):
+            links = sorted(x.href for x in e.links if x.rel in ("alternate", "related"))
+            wrap_days = [int(h.rsplit("/", 1)[1]) for h in links]
+            assert max(wrap_days) - min(wrap_days) <= 3, (mode, links)  # 72 h from its earliest report
+            got.append(links)
+        groups.append(sorted(got))
+        assert sum(len(g) for g in got) == 24  # every report in one entry or another
+        pipe.close()
+        store.close()
+    assert groups[1] == groups[2]
+    assert len(groups[1]) >= 3, groups[1]
+
+
+def test_a_story_begun_before_the_loaded_window_keeps_its_start_after_a_restart(tmp_path: Path) -> None:
+    """A new process loads only the window (the newest report less 72 h): a story whose first report is
+    older is known by its later reports only, and must still take no report more than 72 h after its
+    first, as the process that saw it all would not."""
+    t = NOW - timedelta(hours=80)
+    first = {"title": "Magnitude 7.1 earthquake strikes off the coast of northern Japan", "guid": "a1",
+             "link": "https://a.example/q", "date": t}
+    second = {"title": "Earthquake of magnitude 7.1 strikes off northern Japan coast", "guid": "b1",
+              "link": "https://b.example/q", "date": t + timedelta(hours=10)}
+    newest = {"title": "Parliament approves the budget after a long night of votes", "guid": "d1",
+              "link": "https://d.example/b", "date": t + timedelta(hours=74)}
+    late = {"title": "Northern Japan coast earthquake of magnitude 7.1 strikes", "guid": "c1",
+            "link": "https://c.example/q", "date": t + timedelta(hours=75)}
+    groups = []
+    for restart in (False, True):
+        tmp = tmp_path / f"restart-{restart}"
+        tmp.mkdir()
+        pipe, store, clock = setup(tmp, {"a": rss([first]), "b": rss([second]), "c": rss([]), "d": rss([newest])})
+        clock.t = NOW - timedelta(minutes=30)
+        pipe.run(force_all=True)
+        if restart:
+            pipe.close()
+            from feeds.run import Pipeline
+
+            pipe = Pipeline(pipe.cfg, store, now=clock)
+        (tmp / "c.xml").write_bytes(rss([late]))
+        clock.t = NOW
+        pipe.run(force_all=True)
+        groups.append(sorted(sorted(x.href for x in e.links if x.rel in ("alternate", "related"))
+                             for e in entries(tmp)))
+        pipe.close()
+        store.close()
+    assert groups[0] == groups[1]
+    assert ["https://a.example/q", "https://b.example/q"] in groups[0]  # the quake's first day
+    assert ["https://c.example/q"] in groups[0]  # 75 h after its first report: a new entry

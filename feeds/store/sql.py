@@ -825,6 +825,15 @@ class Store:
                 yield (int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4]),
                        None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]))
 
+    def story_starts(self, since: float) -> dict[int, float]:
+        """story id -> its earliest report's published time, for the stories having an item published since
+        ``since`` but begun before it (the story index's start-up: their first reports are not loaded)."""
+        i, s = S.items, S.stories
+        live = select(i.c.story_id).where(i.c.published >= since).distinct().scalar_subquery()
+        q = select(s.c.id, s.c.published).where(s.c.id.in_(live), s.c.published < since)
+        with self.engine.connect() as c:
+            return {int(r[0]): float(r[1]) for r in c.execute(q)}
+
     # -- per-item vectors: embeddings (semantic mode) and the story index's term vectors ----------
     # Both tables are (item_id, key, vector): a row is used only when its key matches what the caller
     # would compute now, goes with its item (ON DELETE CASCADE) and is pruned once out of the window.
