@@ -200,6 +200,75 @@ def _normalise_title_any(title: str) -> str:
     return " ".join("".join(out).split())
 
 
+# Words that say nothing of which post a title is: function words and what a recurring post is called
+# ("Morning Briefing", "Weeknotes", "Open thread", "Letters to the editor, Monday"). A title with fewer than
+# DISTINCT_TITLE_WORDS other words is generic: two outlets may both use it for different posts.
+_GENERIC_TITLE_WORDS = frozenset("""
+the and for with from that this are was were has have had not but you your our its his her their they them
+what when where why how who all any can will into over after about than then there here also just more most
+new news today daily weekly monthly tonight morning evening night edition episode podcast live update updates
+digest roundup round links link notes weeknotes week weekend open thread letters letter editor editors
+briefing brief newsletter review recap highlights summary part post first hello world welcome about contact
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+september october november december
+""".split())  # noqa: SIM905 - a word list reads best as words
+DISTINCT_TITLE_WORDS = 3
+# How much two reports' texts must share to be one post told twice: the share of their first TEXT_WORDS
+# words (as sets) that they have in common (Jaccard). A wire story's copies carry the same lede; two
+# outlets' "Morning Briefing" posts do not.
+TEXT_WORDS = 40
+TEXT_AGREEMENT = 0.5
+_TAG_RE = re.compile(r"<[^>]*>")
+_WORD_RE = re.compile(r"\w+")
+
+
+def distinct_title(title_key: str) -> bool:
+    """Whether a normalised title (`normalise_title`) names one post rather than a kind of post: at least
+    DISTINCT_TITLE_WORDS words of three letters or more that are neither numbers nor generic words."""
+    n = 0
+    for w in title_key.split():
+        if len(w) >= 3 and not w.isdigit() and w not in _GENERIC_TITLE_WORDS:
+            n += 1
+            if n >= DISTINCT_TITLE_WORDS:
+                return True
+    return False
+
+
+def _lede_words(text: str) -> set[str]:
+    """The first TEXT_WORDS words of a sanitised HTML text, lower-cased (tags and entities read loosely:
+    only the words matter)."""
+    import html
+
+    if "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    words: list[str] = []
+    for m in _WORD_RE.finditer(text.lower()):
+        words.append(m.group())
+        if len(words) == TEXT_WORDS:
+            break
+    return set(words)
+
+
+def texts_agree(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two reports' (summary, content) tell the same text: their ledes (the summary, or the
+    content when there is none) share at least TEXT_AGREEMENT of their words. An empty text agrees with
+    nothing: it says nothing either way."""
+    wa, wb = _lede_words(a[0] or a[1]), _lede_words(b[0] or b[1])
+    if not wa or not wb:
+        return False
+    return len(wa & wb) >= TEXT_AGREEMENT * len(wa | wb)
+
+
+def copy_of_other_source(title_key: str, a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether another source's report with the same normalised title (within the title window) is a copy
+    of this one (a syndicated or re-posted story): its title names one post (`distinct_title`), or its text
+    agrees (`texts_agree`). Two outlets' "Morning Briefing" or "Weeknotes" with their own texts are two
+    posts; a wire headline is one story however its teaser was cut."""
+    return distinct_title(title_key) or texts_agree(a, b)
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """The ways an incoming entry may already be known."""

@@ -34,6 +34,7 @@ from feeds.dedup import (
     body_hash,
     canonical_link,
     content_hash,
+    copy_of_other_source,
     item_uid,
     keys_for,
     relink_key,
@@ -798,26 +799,40 @@ class Pipeline:
                     self._edit(c, row, item_id, story_id, e, k, updated, nowts, out)
                 continue
             match: int | None = None
+            own_title = False  # the match is this source's own item, found by its title
             if k.link_key and k.link_key in exact:
                 match = exact[k.link_key]
             elif k.title_key and k.title_key in titles:
                 ts = published.timestamp()
                 text, known = (e.summary, e.content), bool(e.guid or e.link)
+                gap = math.inf
                 for item_id, pub, src, s_known, summary, content in titles[k.title_key]:
-                    # another source's item: the same title within the window is a copy of it; this source's
-                    # own: only if it is the same post (_same_post), else a new post that reuses a title (a
-                    # changelog's "Lost Ark" of each day, a daily "Live updates" or episode)
-                    if abs(pub - ts) <= window and (src != row.id or (
-                            item_id not in listed and _same_post(pub, (summary, content), s_known, ts, text, known))):
-                        match = item_id
-                        break
-            if match is not None and (own := owned.get(match)) is not None and k.link_key \
-                    and exact.get(k.link_key) == match:
-                # this source's own item found by its link under another id (a feed whose ids change on every
-                # fetch; an id-less item): the same item, without a sighting of itself, known by its current
-                # id from now on (its first and its current id keys: two rows, however often the id changes; a
-                # later change of its link still finds it), and an edit if its text changed -- unless both
-                # have ids and their titles differ: another item of this source pointing at the same page
+                    # this source's own item: only if it is the same post (_same_post), else a new post that
+                    # reuses a title (a changelog's "Lost Ark" of each day, a daily "Live updates" or
+                    # episode); another source's: a copy if the title names one post or the texts agree
+                    # (copy_of_other_source: two outlets' "Morning Briefing" are two posts). Its own item
+                    # first, then the nearest in time (not the oldest: yesterday's briefing is not today's)
+                    if abs(pub - ts) > window:
+                        continue
+                    if src == row.id:
+                        if item_id not in listed and _same_post(pub, (summary, content), s_known, ts, text, known):
+                            match, own_title = item_id, True
+                            break
+                    elif abs(pub - ts) < gap and copy_of_other_source(k.title_key, text, (summary, content)):
+                        match, gap = item_id, abs(pub - ts)
+            own = None
+            if match is not None:
+                if k.link_key and exact.get(k.link_key) == match:
+                    own = owned.get(match)
+                elif own_title:
+                    own = st.items_of_source(c, row.id, [match]).get(match)
+            if own is not None:
+                # this source's own item found by its link or its title under another id (a feed whose ids
+                # change on every fetch; an id-less item; a site moved to another domain, its ids and links
+                # with it): the same item, without a sighting of itself, known by its current id from now on
+                # (its first and its current id keys: two rows, however often the id changes; a later change
+                # of its link still finds it), and an edit if its text or link changed -- unless both have
+                # ids and their titles differ: another item of this source pointing at the same page
                 guid, title_key, old_hash, story_id, uid = own
                 if not (e.guid and guid and k.title_key != title_key):
                     exact[k.guid_key] = match

@@ -11,12 +11,15 @@ from feeds.dedup import (
     _normalise_title_any,
     canonical_link,
     clean_link,
+    copy_of_other_source,
+    distinct_title,
     fallback_id,
     item_uid,
     keys_for,
     normalise_title,
     relink_key,
     shared_links,
+    texts_agree,
 )
 from feeds.models import Entry
 
@@ -275,3 +278,30 @@ def test_relink_key_of_an_earlier_form_is_the_current_key(scheme: str, edition: 
     assert current == f"l:{canonical_link(f'{scheme}://{netloc}{rest}')}"
     if path:  # an edition's key is its page's
         assert current == relink_key(f"l:{host}{port_part}{path}" + (f"?{query}" if query else ""))
+
+
+_texts = st.lists(st.sampled_from([*"abc de<>&;p/", "storm", " the ", "&amp;", "<p>", "</p>"]),
+                  max_size=30).map("".join)
+
+
+@given(_texts, _texts, _texts, _texts)
+def test_texts_agree_is_symmetric_and_a_text_agrees_with_itself(s1: str, c1: str, s2: str, c2: str) -> None:
+    a, b = (s1, c1), (s2, c2)
+    assert texts_agree(a, b) == texts_agree(b, a)
+    assert copy_of_other_source("morning briefing", a, b) == copy_of_other_source("morning briefing", b, a)
+    if "storm" in (s1 or c1).replace("<p>", " ").replace("</p>", " ") and "<" not in (s1 or c1).replace(
+            "<p>", "").replace("</p>", ""):
+        assert texts_agree(a, a)  # a text with a word in it tells itself
+
+
+@given(st.lists(st.sampled_from(["the", "morning", "briefing", "26", "november", "of", "a", "letters"]), max_size=8))
+def test_a_title_of_generic_words_names_no_post(words: list[str]) -> None:
+    assert not distinct_title(" ".join(words))
+    assert distinct_title(" ".join([*words, "harbour", "crane", "collapse"]))
+
+
+def test_texts_agree_reads_words_not_markup() -> None:
+    lede = "The central bank held its rate at 4.5 per cent on Thursday"
+    assert texts_agree((f"<p>{lede}, as expected.</p>", ""), ("", f"{lede} &amp; signalled cuts"))
+    assert not texts_agree(("France votes on pensions", ""), ("Storm warning for the coast", ""))
+    assert not texts_agree(("", ""), ("", ""))  # nothing said: the title decides

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import feedparser
@@ -290,3 +291,100 @@ def test_an_id_an_item_was_first_stored_under_keeps_finding_it(tmp_path: Path) -
         pipe.run(force_all=True)
         rows.append(key_rows(tmp_path))
     assert stored(tmp_path) == ["Budget passes the Senate"] and len(set(rows)) == 1
+
+
+def sightings(tmp: Path) -> list[tuple[str, str]]:
+    """(item title, sighting source name) of every sighting: a report of a stored item by another source."""
+    con = sqlite3.connect(tmp / "feeds.db")
+    try:
+        return sorted((str(t), str(n)) for t, n in con.execute(
+            "SELECT i.title, s.name FROM sightings g JOIN items i ON i.id = g.item_id "
+            "JOIN sources s ON s.id = g.source_id"))
+    finally:
+        con.close()
+
+
+def test_two_outlets_recurring_generic_title_are_each_their_own_posts(tmp_path: Path) -> None:
+    """Two outlets' "Morning Briefing" (a generic title: the kind of post, not the post) with their own texts
+    are two posts, not a copy: the second outlet's briefing was hidden under the first's, and its next day's
+    briefing matched the first outlet's briefing of the day before and was lost altogether."""
+    d1, d2 = NOW - timedelta(hours=30), NOW - timedelta(hours=6)
+    fa = [{"title": "Morning Briefing", "guid": "x1", "link": "https://fa.example/b/1", "date": d1,
+           "summary": "France votes on the pension reform; markets wait for the central bank."}]
+    fb = [{"title": "Morning briefing", "guid": "y1", "link": "https://fb.example/m/1", "date": d1 + timedelta(hours=1),
+           "summary": "Storm warning for the north coast; schools closed in three counties."}]
+    pipe, _, clock = setup(tmp_path, {"fa": rss(fa), "fb": rss(fb)}, NO_STORIES)
+    clock.t = d1 + timedelta(hours=2)
+    pipe.run(force_all=True)
+    fa.insert(0, {"title": "Morning Briefing", "guid": "x2", "link": "https://fa.example/b/2", "date": d2,
+                  "summary": "Day two: the pension vote passes by eleven votes after a night session."})
+    fb.insert(0, {"title": "Morning briefing", "guid": "y2", "link": "https://fb.example/m/2",
+                  "date": d2 + timedelta(hours=1), "summary": "Day two at FB: a heatwave follows the storm inland."})
+    (tmp_path / "fa.xml").write_bytes(rss(fa))
+    (tmp_path / "fb.xml").write_bytes(rss(fb))
+    clock.t = NOW
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Morning Briefing"] * 2 + ["Morning briefing"] * 2
+    assert sightings(tmp_path) == []
+    assert len(feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries) == 4
+
+
+def test_a_generic_title_with_the_same_text_is_still_a_copy(tmp_path: Path) -> None:
+    text = "The central bank held its rate at 4.5 per cent on Thursday, as markets had expected, and signalled"
+    a = [{"title": "Markets update", "guid": "a1", "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
+          "summary": text + " two cuts later this year."}]
+    b = [{"title": "Markets Update", "guid": "b1", "link": "https://b.example/x", "date": NOW - timedelta(hours=1),
+          "summary": text + " a cut in the spring. (Wire)"}]
+    pipe, _, _ = setup(tmp_path, {"a": rss(a), "b": rss(b)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == ["Markets update"]
+    assert sightings(tmp_path) == [("Markets update", "b")]
+
+
+def test_a_copy_is_credited_to_the_nearest_report_in_time_not_the_oldest(tmp_path: Path) -> None:
+    """One outlet's daily post and a second outlet re-posting it each day: the second day's copy belongs to
+    the second day's post (the oldest within the window was taken: the copy was lost, its sighting already
+    there)."""
+    title = "Harbour crane collapse inquiry hears from engineers"
+    d1, d2 = NOW - timedelta(hours=30), NOW - timedelta(hours=4)
+    a = [{"title": title, "guid": "a2", "link": "https://a.example/2", "date": d2, "summary": "Second day."},
+         {"title": title, "guid": "a1", "link": "https://a.example/1", "date": d1, "summary": "First day."}]
+    b = [{"title": title, "guid": "b2", "link": "https://b.example/2", "date": d2 + timedelta(minutes=30)},
+         {"title": title, "guid": "b1", "link": "https://b.example/1", "date": d1 + timedelta(minutes=30)}]
+    pipe, store, _ = setup(tmp_path, {"a": rss(a), "b": rss(b)}, NO_STORIES)
+    pipe.run(force_all=True)
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    try:
+        got = sorted(con.execute("SELECT i.link, g.link FROM sightings g JOIN items i ON i.id = g.item_id"))
+    finally:
+        con.close()
+    assert got == [("https://a.example/1", "https://b.example/1"), ("https://a.example/2", "https://b.example/2")]
+
+
+def test_a_site_moved_to_another_domain_keeps_its_items_and_takes_their_new_links(tmp_path: Path) -> None:
+    """A site moves domain; its guids are its permalinks, so ids and links change together. Its posts are
+    the same posts (same titles and dates): found by their titles, they take the new links and ids, and the
+    source is not shown as having "also reported" its own posts."""
+    def doc(host: str) -> bytes:
+        return ("<?xml version='1.0'?><rss version='2.0'><channel><title>Eps2</title><link>https://x/</link>"
+                "<description>d</description>" + "".join(
+                    f"<item><title>Bakery wins national bread award, part {n}</title>"
+                    f"<link>{host}/2026/11/bakery-{n}/</link><guid>{host}/2026/11/bakery-{n}/</guid>"
+                    f"<pubDate>{format_datetime(NOW - timedelta(hours=n))}</pubDate>"
+                    f"<description>The bakery on Mill Street, story {n}.</description></item>"
+                    for n in (1, 2)) + "</channel></rss>").encode()
+
+    pipe, _, clock = setup(tmp_path, {"eps2": doc("http://eps2.example.com")})
+    pipe.run(force_all=True)
+    before = {e.id: e for e in feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries}
+    (tmp_path / "eps2.xml").write_bytes(doc("https://eps2news.org"))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    after = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
+    assert sorted(e.id for e in after) == sorted(before)  # the same entries
+    for e in after:
+        assert e.link.startswith("https://eps2news.org/2026/11/bakery-"), e.link
+        assert not [x for x in e.links if x.rel == "related"]
+        assert "Also reported by" not in e.summary
+    assert sightings(tmp_path) == []
+    assert len(stored(tmp_path)) == 2
