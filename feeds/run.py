@@ -826,7 +826,7 @@ class Pipeline:
                     own = owned.get(match)
                 elif own_title:
                     own = st.items_of_source(c, row.id, [match]).get(match)
-            if own is not None:
+            if own is not None and match is not None:
                 # this source's own item found by its link or its title under another id (a feed whose ids
                 # change on every fetch; an id-less item; a site moved to another domain, its ids and links
                 # with it): the same item, without a sighting of itself, known by its current id from now on

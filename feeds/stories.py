@@ -1244,6 +1244,19 @@ SIBLING_MIN_FRAME = 2
 SIBLING_BUCKET = 64
 
 
+# A wire service's revision marker: "UPDATE 2-Oil sinks ...", "... -- 2nd Update", "... (Update 3)", "REFILE-...".
+# Revisions of one report are not posts of a series: without their markers, the titles are the same report's.
+_REVISION = re.compile(
+    r"(?i)^\s*(?:update|updated|refile|corrected|rpt|wrapup)(?:\s*\d{1,2})?\s*[-:\u2013\u2014]+\s*"
+    r"|\s*(?:[-\u2013\u2014]+|\(|\[)\s*(?:(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth"
+    r"|seventh|eighth|ninth|tenth)\s+)?update(?:d)?(?:\s*\d{1,2})?\s*[)\]]?\s*$")
+
+
+def without_revision(title: str) -> str:
+    """A title without a wire revision marker (`_REVISION`), at its start or end."""
+    return _REVISION.sub("", title) if "pdate" in title or "PDATE" in title or "-" in title else title
+
+
 def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict[str, frozenset[str]]:
     """Title -> the titles of one feed document that are its siblings (see SIBLING_MIN_FRAME): the same
     frame of words (compared lower-cased, after normalize_text) around fillings that each have a term
@@ -1257,7 +1270,7 @@ def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict
     raw: dict[str, list[str]] = {}  # title -> its words
     for t in titles:
         if t and t not in raw:
-            ws = _tokens(_chunks(t))
+            ws = _tokens(_chunks(without_revision(t)))  # a report's revisions are not a series
             if len(ws) > SIBLING_MIN_FRAME:  # room for a frame and a filling
                 raw[t] = ws
     words = {t: [w.lower() for w in ws] for t, ws in raw.items()}

@@ -1283,3 +1283,21 @@ def test_source_profile_properties(document: list[tuple[str, str, float]]) -> No
         for k in prof.factors.keys() & plain.keys():
             for r in rest:
                 assert weighed[k] * plain[r] <= plain[k] * weighed[r] * (1 + 1e-9)
+
+
+def test_revision_markers_are_not_installments() -> None:
+    w = stories_mod.without_revision
+    assert w("UPDATE 2-Oil sinks on weak China data") == "Oil sinks on weak China data"
+    assert w("Oil Futures Fall as China Signals Demand Concerns -- Update") == \
+        "Oil Futures Fall as China Signals Demand Concerns"
+    assert w("Merger deal agreed -- 2nd Update") == w("Merger deal agreed (Update 3)") == "Merger deal agreed"
+    assert w("REFILE-Oil sinks") == "Oil sinks"
+    # "update" as a word of the headline stays
+    assert w("Titanfall requires day one patch update") == "Titanfall requires day one patch update"
+    assert w("Pre-update notes for the release") == "Pre-update notes for the release"
+    got = stories_mod.siblings(["Merger deal agreed by banana firms -- 2nd Update",
+                                "Merger deal agreed by banana firms -- 3rd Update",
+                                "Making sourdough bread, part 1: the starter",
+                                "Making sourdough bread, part 2: the starter"])
+    assert "Merger deal agreed by banana firms -- 2nd Update" not in got  # revisions: no siblings
+    assert got["Making sourdough bread, part 1: the starter"] == {"Making sourdough bread, part 2: the starter"}

@@ -380,3 +380,23 @@ def test_a_story_begun_before_the_loaded_window_keeps_its_start_after_a_restart(
     assert groups[0] == groups[1]
     assert ["https://a.example/q", "https://b.example/q"] in groups[0]  # the quake's first day
     assert ["https://c.example/q"] in groups[0]  # 75 h after its first report: a new entry
+
+
+def test_a_wire_storys_numbered_updates_are_one_story_not_a_series(tmp_path: Path) -> None:
+    """A wire's revisions of one report ("-- 2nd Update", "UPDATE 2-") differ only in the revision number:
+    they were taken for posts of one series (siblings, which never share a story) and split into
+    several entries with the same headline."""
+    head = "Chiquita, Fyffes Agree to $1.07 Billion Merger Deal"
+    marks = ["", " -- Update", " -- 2nd Update", " -- 3rd Update", " -- 4th Update"]
+    wsj = [{"title": head + m, "guid": f"w{n}", "link": f"https://wsj.example/chiquita-{n}",
+            "date": T0 + timedelta(minutes=40 * n)} for n, m in enumerate(marks)]
+    reuters = [{"title": f"UPDATE {n}-Chiquita and Fyffes join to make world's biggest banana firm", "guid": f"r{n}",
+                "link": f"https://reuters.example/chiquita-{n}", "date": T0 + timedelta(minutes=30 + 40 * n)}
+               for n in (1, 2)]
+    pipe, _, _ = setup(tmp_path, {"wsj": rss(wsj[::-1]), "reuters": rss(reuters[::-1])})
+    pipe.run(force_all=True)
+    es = entries(tmp_path)
+    wsj_entries = [e for e in es if any("wsj.example" in x.href for x in e.links)]
+    assert len(wsj_entries) == 1, [e.title for e in es]
+    reuters_entries = [e for e in es if any("reuters.example" in x.href for x in e.links)]
+    assert len(reuters_entries) == 1, [e.title for e in es]
