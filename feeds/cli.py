@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add  # type: ignore[method-assign]
     r = sub.add_parser("run", help="fetch due sources once and publish (for cron)")
-    r.add_argument("--all", action="store_true", help="fetch every source, due or not")
+    r.add_argument("--all", action="store_true", help="fetch every source, due or not (but those gone: 410)")
     r.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                    help="wait this long for a running feeds to finish instead of leaving at once")
     i = sub.add_parser("init", help="write a starter config")
@@ -253,7 +253,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"feeds: {path} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_CONFIG
-    text = "# feeds configuration: see README.md for every key.\n" + tomli_w.dumps(starter_config())
+    starter = starter_config()
+    sources = starter.pop("sources")
+    # the sources as [[sources]] tables (tomli-w writes short tables inline, sources = [{...}], which
+    # `feeds import` cannot append to), after the rest
+    text = ("# feeds configuration: see README.md for every key.\n" + tomli_w.dumps(starter)
+            + "".join("\n[[sources]]\n" + tomli_w.dumps(src) for src in sources))
     parse_config(text, path)  # what we write must load
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -261,11 +266,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _Progress:
-    """Sources done / total and new items, redrawn in place; only on a terminal."""
+class _Progress(logging.Filter):
+    """Sources done / total and new items, redrawn in place; only on a terminal. As a filter of the log
+    handlers it clears its line before a message is written (a warning was glued onto "39/80 sources, 788
+    new items"); the next progress call draws it again under the message."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")  # back to the line's start, erase it
+            self.shown = False
+        return True
 
     def __call__(self, done: int, total: int, new: int) -> None:
         sys.stderr.write(f"\r{done}/{total} sources, {new} new items ")
@@ -283,11 +297,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     progress = _Progress() if (sys.stderr.isatty() and not args.quiet and not args.verbose) else None
+    handlers = list(logging.getLogger("feeds").handlers) if progress is not None else []
+    for h in handlers:
+        h.addFilter(progress)  # type: ignore[arg-type]  # (not None: handlers is empty otherwise)
     with StoreLock(cfg.store_path).acquire(wait=args.wait):
         try:
             report = run_once(cfg, force_all=args.all, progress=progress)
         finally:
-            if progress:
+            if progress is not None:
+                for h in handlers:
+                    h.removeFilter(progress)
                 progress.finish()
     for err in report.publish_errors:
         print(f"feeds: {err}", file=sys.stderr)
@@ -354,7 +373,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     source = "standard input" if str(args.file) == "-" else str(args.file)
     plan = plan_import(parse_opml(_read_opml(args.file), source), [(s.url, s.name) for s in cfg.sources])
 
-    if plan.added and not args.dry_run:
+    if plan.added:  # a dry run checks the new text too: what it says would be added, a real run adds
         newline = "\r\n" if "\r\n" in text else "\n"
         # one blank line between the file's last line and the new tables (a last line without its line end
         # gets one)
@@ -374,7 +393,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if new[:len(old)] != old or [(s.url, s.name) for s in new[len(old):]] != [(a.url, a.name)
                                                                                    for a in plan.added]:
             raise RuntimeError("the config with the imported sources does not list them as planned")
-        _replace_file(path, raw, new_text.encode("utf-8"))
+        if not args.dry_run:
+            _replace_file(path, raw, new_text.encode("utf-8"))
 
     n_added, n_present, n_skipped = len(plan.added), len(plan.present), len(plan.skipped)
     verb = "would add" if args.dry_run else "added"

@@ -316,6 +316,10 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
     for k, v in htable.items():
         if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9-]+", k):
             raise ConfigError(file, f"{where}.headers.{k}", "a header name mapped to a string")
+        if re.search(r"[\x00-\x08\x0a-\x1f\x7f]", v) or not v.isascii() and not _latin1(v):
+            # a line break would end the header (every fetch of the source would fail at the HTTP layer)
+            raise ConfigError(file, f"{where}.headers.{k}", "a one-line header value (no line breaks or control "
+                              "characters; Latin-1 text; the value is not shown: it may hold credentials)")
         headers.append((k, v))
     r.done()
     return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers))
@@ -502,8 +506,11 @@ def _parse_config(text: str, path: Path) -> Config:
     dm.done()
 
     sv = top.table_of("serve")
+    host = sv.string("host", "127.0.0.1")
+    if not _listen_host(host):
+        raise sv.fail("host", "an IP address or a host name to listen on (127.0.0.1, ::1, 0.0.0.0, localhost)", host)
     serve = Serve(
-        host=sv.string("host", "127.0.0.1"),
+        host=host,
         port=sv.number("port", 8080, lo=0, hi=65535, integer=True),
         max_age=sv.number("max_age", 300, lo=0, hi=86400 * 7, integer=True),
     )
@@ -526,16 +533,19 @@ def _parse_config(text: str, path: Path) -> Config:
             raise ConfigError(file, f"sources[{i}].name", f"a name not already used by sources[{names[src.name]}]",
                               src.name)
         names[src.name] = i
-    for j, ref in enumerate(stories.prefer_sources):
-        if ref not in names:
-            what = "the name of a configured source" + (" (its name, not its URL)" if ref in seen else "")
-            raise ConfigError(file, f"stories.prefer_sources[{j}]", what, ref)
-
     raw_channels = top.get("channels", dict, "a table of channels ([channels.<slug>])", {})
     channels = tuple(_channel(file, slug, t, formats) for slug, t in raw_channels.items())
     # a channel's sources as the names of the sources they refer to: an item is matched by its source's
     # name, and a source given as "a.xml" is known by its resolved file: URL (the raw string matched nothing)
     name_of = {src.url: src.name for src in sources} | {name: name for name in names}  # a name first
+    preferred: list[str] = []  # stories.prefer_sources as names, given as a channel's sources are
+    for j, ref in enumerate(stories.prefer_sources):
+        name = name_of.get(ref) or name_of.get(_local_url(base, ref))
+        if name is None:
+            raise ConfigError(file, f"stories.prefer_sources[{j}]", "the name, URL or path of a configured source",
+                              ref)
+        preferred.append(name)
+    stories = replace(stories, prefer_sources=tuple(dict.fromkeys(preferred)))
     resolved: list[Channel] = []
     for ch in channels:
         refs: list[str] = []
@@ -597,6 +607,30 @@ def check_paths(cfg: Config) -> None:
             continue
         if parent is not None and not parent.is_dir():
             raise ConfigError(file, key, f"a path under a directory ({parent} is a file)", str(path))
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _listen_host(host: str) -> bool:
+    """Whether a [serve] host is an IP address or a syntactically valid host name (not looked up here)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def starter_config() -> dict[str, Any]:

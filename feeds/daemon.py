@@ -39,7 +39,7 @@ from feeds.config import Config
 
 log = logging.getLogger("feeds.daemon")
 
-EXIT_OK, EXIT_CONFIG, EXIT_LOCKED = 0, 2, 75
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
 JOB_ID = "tick"
 _STOP, _RELOAD = "stop", "reload"
 
@@ -101,11 +101,17 @@ class Daemon:
         self.pipeline: Any = None
         self.ticks = 0
         self.abandoned = False  # the running tick did not end within shutdown_timeout
+        self.exit_code = EXIT_OK  # what the daemon exits with once stopped (1: --serve could not serve)
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # only a queue put here: SimpleQueue.put is safe to call from a signal handler
         self.signals.put(_RELOAD if signum == signal.SIGHUP else _STOP)
+
+    def fail(self, code: int) -> None:
+        """Stop the daemon, to exit with ``code`` (a part of it that cannot go on: --serve on a busy port)."""
+        self.exit_code = code
+        self.signals.put(_STOP)
 
     def install_signals(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -262,7 +268,7 @@ class Daemon:
             self.abandoned = True
             log.warning("the running tick did not finish within %gs; abandoning it (sources it finished are "
                         "committed, the rest are fetched next time)", timeout)
-        return EXIT_OK
+        return self.exit_code
 
 
 def _leave(code: int) -> None:
@@ -306,12 +312,16 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
         from feeds.serve import ListenError, serve
 
         def serving() -> None:
+            # a daemon asked to serve that cannot stops, exit 1 (a service manager restarts it; a daemon that
+            # went on without serving would leave the readers' feeds unserved and nobody told)
             try:
                 serve(cfg.output.dir, cfg.serve.host, cfg.serve.port, max_age=cfg.serve.max_age)
             except ListenError as e:  # a busy port: one line, not a traceback
-                log.error("--serve failed (%s); the daemon goes on without it", e)
+                log.error("--serve failed (%s); stopping the daemon", e)
+                d.fail(EXIT_FAILED)
             except Exception:
-                log.exception("--serve failed; the daemon goes on without it")
+                log.exception("--serve failed; stopping the daemon")
+                d.fail(EXIT_FAILED)
 
         cfg.output.dir.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=serving, name="serve", daemon=True).start()

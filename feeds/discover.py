@@ -29,6 +29,17 @@ _FIRST_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9:_.-]*)")
 _SNIFF = 4096
 
 
+def root_element(body: bytes) -> str | None:
+    """The name of a markup document's first element (after its prologue), as written; None if none
+    is found in its first few kilobytes."""
+    head = body[:_SNIFF]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    m = _PROLOGUE.match(head)
+    first = _FIRST_TAG.match(head[m.end():] if m else head)
+    return first.group(1).decode("ascii", "replace")[:64] if first else None
+
+
 def is_html_page(body: bytes) -> bool:
     """Whether the document's first element is ``<html>`` (or it opens with an HTML doctype): an HTML
     page, not a feed. A feed whose server calls it text/html starts with ``<rss>``, ``<feed>`` or
@@ -87,4 +98,4 @@ def feed_links(body: bytes, page_url: str) -> list[str]:
     return [url for _, url in sorted(found, key=lambda f: f[0])]  # stable: the page's order otherwise
 
 
-__all__ = ["FEED_TYPES", "feed_links", "is_html_page"]
+__all__ = ["FEED_TYPES", "feed_links", "is_html_page", "root_element"]

@@ -196,7 +196,13 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
     d = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     if not d.get("version") and not d.entries:
         exc = d.get("bozo_exception")
-        raise ParseFailed(f"not a feed ({type(exc).__name__ if exc else 'unknown format'}: {exc})")
+        if exc is not None:
+            raise ParseFailed(f"not a feed ({type(exc).__name__}: {exc})")
+        from feeds.discover import root_element
+
+        root = root_element(data)
+        raise ParseFailed(f"not a feed (a document whose root element is <{root}>, not RSS, Atom or RDF)" if root
+                          else "not a feed (no RSS, Atom, RDF or JSON Feed in it)")
     feed = d.get("feed", {})
     entries = tuple(_entry(e) for e in d.entries)
     bozo = None

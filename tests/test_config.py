@@ -312,3 +312,32 @@ def test_every_key_of_a_source_and_a_channel_is_known(tmp_path: Path) -> None:
     cfg = load(tmp_path, text)
     assert cfg.channels[0].description == "d"  # type: ignore[attr-defined]
     assert cfg.sources[0].headers == (("X-Token", "t"),)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ['"a\\nb"', '"Bearer x\\r\\nX-Evil: 1"', '"tab\\u0000nul"', '"Zürich ✓"'])
+def test_a_header_value_that_cannot_be_sent_is_a_config_error(tmp_path: Path, value: str) -> None:
+    # a line break passed feeds check, and every fetch of the source then failed at the HTTP layer
+    text = GOOD.replace('interval = "30m"', f'interval = "30m"\nheaders = {{ X-Token = {value} }}')
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path, text)
+    assert e.value.key == "sources[0].headers.X-Token" and "one-line header value" in e.value.expected
+    assert "Bearer" not in str(e.value)  # the value is never shown: it may be a credential
+
+
+def test_latin1_and_tab_header_values_pass(tmp_path: Path) -> None:
+    text = GOOD.replace('interval = "30m"', 'interval = "30m"\nheaders = { X-Token = "caf\\u00e9\\tok" }')
+    assert load(tmp_path, text).sources[0].headers == (("X-Token", "caf\u00e9\tok"),)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("host", "ok"), [("127.0.0.1", True), ("::1", True), ("0.0.0.0", True), ("localhost", True),
+                                          ("feeds.example.org", True), ("no such host!", False), ("", False),
+                                          ("-bad.example", False), ("a..b", False), ("http://x/", False)])
+def test_the_serve_host_is_checked_with_the_config(tmp_path: Path, host: str, ok: bool) -> None:
+    # "no such host!" passed feeds check; feeds serve then exited 2 on it
+    text = GOOD + f'\n[serve]\nhost = "{host}"\n'
+    if ok:
+        assert load(tmp_path, text).serve.host == host
+    else:
+        with pytest.raises(ConfigError) as e:
+            load(tmp_path, text)
+        assert e.value.key == "serve.host"

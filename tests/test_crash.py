@@ -6,9 +6,10 @@ passes `PRAGMA integrity_check` and every document in the output directory parse
 new one, never half of one). After a last clean run, the published entries are exactly the items
 the sources hold: none lost, none twice.
 
-A write failure is covered too: when the output directory cannot be written (its path runs through a
-regular file, which fails even for root) the run exits 1 with the reason on stderr and leaves the
-previously published documents as they were.
+Output that cannot be written is covered too: an output directory whose path runs through a regular file
+(which fails even for root) is a config error, exit 2 before anything is fetched or written; a document
+path occupied by a directory fails that write only (exit 1, the reason on stderr), and in both cases the
+previously published documents stay as they were.
 """
 
 from __future__ import annotations

@@ -298,3 +298,22 @@ def test_a_reload_that_changes_the_tick_changes_its_misfire_grace(tmp_path: Path
     d.wait_for(lambda: ticks() > before, "the late tick", timeout=4)
     rc, _ = d.terminate()
     assert rc == 0, d.log()
+
+
+def test_daemon_serve_on_a_busy_port_stops_with_exit_1(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """A daemon asked to serve that cannot listen stops (exit 1) instead of going on without serving:
+    a service manager restarts it, and nobody is left with feeds that are not served."""
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        config = daemon_config(tmp_path, [], extra=f"[serve]\nport = {busy.getsockname()[1]}\n")
+        d = Daemon(config, "--serve")
+        daemons.append(d)
+        rc = d.proc.wait(timeout=30)
+        assert rc == 1, d.log()
+        assert "--serve failed" in d.log() and "Traceback" not in d.log()
+    finally:
+        busy.close()

@@ -371,6 +371,23 @@ def test_bad_or_missing_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = feeds_import(capsys, inline, str(DATA / "miniflux.opml"))
     assert code == 2 and "inline array" in err and "nothing written" in err
     assert inline.read_text() == text and leftovers(tmp_path) == []
+    # a dry run says so too, instead of promising what the real import then refuses
+    code, out, err = feeds_import(capsys, inline, "--dry-run", str(DATA / "miniflux.opml"))
+    assert code == 2 and "inline array" in err and "would add" not in out
+    assert inline.read_text() == text
+
+
+def test_the_config_feeds_init_writes_takes_imported_sources(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The documented first steps: `feeds init`, then `feeds import` (init wrote sources = [{...}] inline)."""
+    cfg = tmp_path / "config" / "feeds.toml"
+    assert cli.main(["--config", str(cfg), "init"]) == 0
+    code, out, err = feeds_import(capsys, cfg, str(DATA / "miniflux.opml"))
+    assert code == 0, err
+    from feeds.config import load_config
+
+    names = [s.name for s in load_config(cfg).sources]
+    assert names[0] == "Example World" and len(names) > 1
 
 
 def test_failed_write_keeps_the_config(cfg: Path, capsys: pytest.CaptureFixture[str],

@@ -459,3 +459,13 @@ def test_a_long_run_of_spaces_in_a_date_costs_nothing() -> None:
     assert localized_date("24   set\t2018  19:42:40   +0100") == datetime(2018, 9, 24, 18, 42, 40, tzinfo=UTC)
     assert localized_date("24 set 2018 19:42:40 +9999") is None  # no zone is that far from UTC
 
+
+
+def test_a_document_that_is_no_feed_says_what_it_is() -> None:
+    # a sitemap served as application/xml said "not a feed (unknown format: None)"
+    sitemap = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url/></urlset>'
+    with pytest.raises(ParseFailed, match=r"root element is <urlset>, not RSS, Atom or RDF"):
+        parse(sitemap, "https://example.org/sitemap.xml", "application/xml")
+    with pytest.raises(ParseFailed) as e:
+        parse(b"<html><body>This domain is parked</body></html>", "https://example.org/", "application/rss+xml")
+    assert "None" not in str(e.value) and "<html>" in str(e.value)

@@ -173,3 +173,27 @@ def test_another_programs_sqlite_database_is_refused_untouched(tmp_path: Path) -
         with pytest.raises(StoreError, match="not a feeds store"):
             Store.open(db)
         assert db.read_bytes() == before and not (tmp_path / f"app{n}.db-wal").exists()
+
+
+def test_a_source_put_back_in_the_config_starts_afresh_at_its_configured_url(tmp_path: Path) -> None:
+    """A source moved by a permanent redirect (or to the feed its page named) and later taken out of the
+    config and put back is fetched at its configured URL again: removing and re-adding it was the only way
+    back, and it kept the moved URL (and its validators) for good."""
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        rows = store.sync_sources([("https://a.example/feed", "A")])
+        with store.tx() as c:
+            store.update_source(c, rows["https://a.example/feed"].id, fetch_url="https://b.example/dead",
+                                etag='"x"', validators_url="https://b.example/dead", gone=True, redirect_count=2,
+                                redirect_target="https://c.example/", body_hash="h")
+        assert store.sync_sources([]) == {}
+        back = store.sync_sources([("https://a.example/feed", "A")])["https://a.example/feed"]
+        assert (back.fetch_url, back.etag, back.validators_url, back.gone, back.redirect_count,
+                back.redirect_target, back.body_hash) == (None, None, None, False, 0, None, None)
+        # a source that stays in the config keeps what it learnt
+        with store.tx() as c:
+            store.update_source(c, back.id, fetch_url="https://b.example/new")
+        assert store.sync_sources([("https://a.example/feed", "A")])["https://a.example/feed"].fetch_url == \
+            "https://b.example/new"
+    finally:
+        store.close()

@@ -482,10 +482,13 @@ class Store:
                 if r is None:
                     c.execute(insert(S.sources).values(url=url, name=name, active=True, consecutive_failures=0,
                                                        gone=False, redirect_count=0, items_total=0, last_new=0))
-                elif not r.active:  # back in the config: a fresh start (a source once gone is polled again)
+                elif not r.active:  # back in the config: a fresh start (a source once gone is polled again,
+                    # a source once moved is fetched at its configured URL again, without old validators)
                     c.execute(update(S.sources).where(S.sources.c.url == url).values(
                         name=name, active=True, gone=False, consecutive_failures=0, first_failure_at=None,
-                        last_attempt=None, next_due=None, state=None))
+                        last_attempt=None, next_due=None, state=None, fetch_url=None, redirect_target=None,
+                        redirect_first_seen=None, redirect_count=0, etag=None, last_modified=None,
+                        validators_url=None, body_hash=None))
                 elif r.name != name:
                     c.execute(update(S.sources).where(S.sources.c.url == url).values(name=name))
             for url, r in rows.items():
