@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urljoin, urlparse, urlsplit
 
 ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn", "div", "dl", "dt",
-    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
-    "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "table", "tbody",
-    "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var",
+    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd",
+    "li", "mark", "ol", "p", "pre", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strong", "sub", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var",
 })
 # Elements whose content is dropped with them (not unwrapped).
 DROP_WITH_CONTENT = frozenset({
@@ -41,6 +41,12 @@ ALLOWED_ATTRS = {
     "time": frozenset({"datetime"}),
 }
 URL_ATTRS = frozenset({"href", "src", "cite"})
+# Attributes every kept element may have, with the values they may take: the direction and the language
+# of right-to-left text (<p dir="rtl">, an Arabic quote in an English post) are content, not style.
+GLOBAL_ATTRS = {
+    "dir": re.compile(r"(?i)ltr|rtl|auto").fullmatch,
+    "lang": re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,4}").fullmatch,
+}
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # a numeric character reference; its ";" is optional, as in HTML
@@ -170,7 +176,15 @@ def _sanitize_tree(fragment: str, base: str | None) -> str:
             for name in list(attrib):
                 lname = name.lower()
                 if lname not in allowed:
-                    del attrib[name]
+                    ok = GLOBAL_ATTRS.get(lname)
+                    value = attrib[name].strip()
+                    if ok is None or not ok(value):
+                        del attrib[name]
+                    else:  # as written by us: a lower-case name, the value trimmed (a direction lower-cased)
+                        value = value.lower() if lname == "dir" else value
+                        if name != lname or value != attrib[name]:
+                            del attrib[name]
+                            attrib[lname] = value
                     continue
                 if lname in URL_ATTRS:
                     url = safe_url(attrib[name], base)

@@ -585,3 +585,15 @@ def test_a_headline_with_markup_in_its_text_is_text_in_every_format(tmp_path: Pa
     for name in ("all.rss", "all.atom", "all.json"):
         problems = validate_document((out / name).read_bytes(), self_url=BASE_URL + name)
         assert [p for p in problems if p.level == "error" or p.code == "NotHtml"] == [], (name, problems)
+
+
+def test_text_direction_and_language_survive_sanitising() -> None:
+    # <p dir="rtl">: an Arabic paragraph rendered left to right ("!" on the wrong side) once dir was dropped
+    from feeds.sanitize import sanitize_html
+
+    out = sanitize_html('<p DIR=" RTL " lang="ar" onclick="x()">مرحبا بالعالم! (test)</p>'
+                        '<span dir="sideways" lang="x y" style="color:red">a</span><bdi dir="auto">b</bdi>'
+                        '<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>')
+    assert '<p lang="ar" dir="rtl">' in out or '<p dir="rtl" lang="ar">' in out
+    assert "<span>a</span>" in out and "onclick" not in out and "style" not in out
+    assert '<bdi dir="auto">b</bdi>' in out and "<rt>kan</rt>" in out
