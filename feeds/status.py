@@ -113,6 +113,11 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             channel_states = store.channel_states()
             runs = store.last_runs(1)
             last_run = runs[0] if runs else None
+            if last_run is not None and not last_run.get("sources"):
+                # a cron run with nothing due says little: the last run that fetched too
+                fetched = store.last_runs(1, fetching=True)
+                if fetched:
+                    last_run = dict(last_run, last_fetching=fetched[0])
         finally:
             store.close()
     sources = []
@@ -189,6 +194,10 @@ def render(data: dict[str, Any]) -> str:
         out.append(f"last run: {run['mode']} {_ago(run['started'], now)}, {run['sources']} fetched, {run['ok']} ok, "
                    f"{run['failed']} failed, {run['new_items']} new items"
                    + ("" if run.get("finished") else " (did not finish)"))
+        f = run.get("last_fetching")
+        if f:
+            out.append(f"last run that fetched: {f['mode']} {_ago(f['started'], now)}, {f['sources']} fetched, "
+                       f"{f['ok']} ok, {f['failed']} failed, {f['new_items']} new items")
     out.append("")
     rows = []
     for s in data["sources"]:
@@ -218,6 +227,10 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
     if out["last_run"]:
         run = dict(out["last_run"])
         run["started"], run["finished"] = _iso(run["started"]), _iso(run.get("finished"))
+        if run.get("last_fetching"):
+            f = dict(run["last_fetching"])
+            f["started"], f["finished"] = _iso(f["started"]), _iso(f.get("finished"))
+            run["last_fetching"] = f
         out["last_run"] = run
     return out
 

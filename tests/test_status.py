@@ -157,3 +157,16 @@ def test_a_refused_connection_is_plain_words_in_status(rig_factory: Callable[...
     assert last == f"connection refused (127.0.0.1:{port})"
     code, out = run_status(rig, capsys)
     assert f"connection refused (127.0.0.1:{port})" in out and "Connection(" not in out and "hunter2" not in out
+
+
+def test_status_shows_the_last_run_that_fetched_after_a_run_with_nothing_due(tmp_path: Path,
+                                                                             server: FeedServer) -> None:
+    server.routes["/a"] = conditional("a", lambda: 2)
+    cfg = write_config(tmp_path, [("a", server.url("/a"))])
+    assert feeds_cli(cfg, "run").returncode == 0
+    assert feeds_cli(cfg, "run").returncode == 0  # nothing due: a run that fetched nothing
+    out = feeds_cli(cfg, "status").stdout
+    assert "last run: run" in out and "0 fetched" in out
+    assert "last run that fetched: run" in out and "1 fetched, 1 ok, 0 failed, 2 new items" in out, out
+    data = json.loads(feeds_cli(cfg, "status", "--json").stdout)
+    assert data["last_run"]["last_fetching"]["new_items"] == 2

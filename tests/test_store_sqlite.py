@@ -197,3 +197,24 @@ def test_a_source_put_back_in_the_config_starts_afresh_at_its_configured_url(tmp
             "https://b.example/new"
     finally:
         store.close()
+
+
+def test_the_run_log_keeps_90_days_and_status_finds_the_last_run_that_fetched(tmp_path: Path) -> None:
+    """cron every minute added a run row a minute for ever; and `feeds status` showed only the last run,
+    a no-op one ("0 fetched") most of the time."""
+    from feeds.store.sql import RUNS_KEPT
+
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        day = 86400.0
+        t0 = 1_700_000_000.0
+        for d in range(0, 100, 10):  # a run every ten days, fetching on the first five
+            rid = store.start_run(t0 + d * day, "run")
+            store.finish_run(rid, t0 + d * day + 1, 3 if d < 50 else 0, 3 if d < 50 else 0, 0, 1)
+        started = sorted(r["started"] for r in store.last_runs(100))
+        assert started[0] >= t0 + 90 * day - RUNS_KEPT.total_seconds()  # older ones forgotten
+        assert len(started) == 10 - 1  # the run of day 0 is more than 90 days before the last one
+        assert store.last_runs(1)[0]["sources"] == 0
+        assert store.last_runs(1, fetching=True)[0]["started"] == t0 + 40 * day
+    finally:
+        store.close()

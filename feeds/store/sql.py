@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -138,6 +139,7 @@ class StoryEntry:
     channels: tuple[str, ...] = ()
 
 
+RUNS_KEPT = timedelta(days=90)  # how long the run log keeps a run (feeds status shows the last ones)
 # an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None)
 WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None]
 
@@ -1069,13 +1071,21 @@ class Store:
             return int(c.execute(insert(S.runs).values(started=started, mode=mode)).inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, run_id: int, finished: float, sources: int, ok: int, failed: int, new: int) -> None:
+        """Record a run's end; runs started more than RUNS_KEPT before it are forgotten (cron every minute
+        added a row a minute for ever)."""
         with self.tx() as c:
             c.execute(update(S.runs).where(S.runs.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
+            c.execute(delete(S.runs).where(S.runs.c.started < finished - RUNS_KEPT.total_seconds(),
+                                           S.runs.c.id != run_id))
 
-    def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
+    def last_runs(self, n: int = 5, *, fetching: bool = False) -> list[dict[str, Any]]:
+        """The last n runs, newest first; with ``fetching``, only runs that fetched a source."""
+        q = select(S.runs).order_by(S.runs.c.id.desc()).limit(n)
+        if fetching:
+            q = q.where(S.runs.c.sources > 0)
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(select(S.runs).order_by(S.runs.c.id.desc()).limit(n))]
+            return [dict(r._mapping) for r in c.execute(q)]
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
