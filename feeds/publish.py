@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +109,24 @@ def headline(item: ItemRow) -> str:
     return title or text_excerpt(item.summary or item.content or "", UNTITLED_WORDS)
 
 
+def _represented(st: StoryEntry, rep_id: int) -> StoryEntry:
+    """The story with the report `rep_id` standing for it (see Store.channel_representatives), the others in
+    their order (published, then first stored); the story itself when that is its representative already."""
+    if rep_id == st.rep.id:
+        return st
+    members = sorted((st.rep, *st.others), key=lambda m: (m.published, m.id))
+    rep = next((m for m in members if m.id == rep_id), None)
+    if rep is None:
+        return st
+    return replace(st, rep=rep, others=tuple(m for m in members if m.id != rep_id))
+
+
+def _in_channel(cfg: Config, store: Store, slug: str, stories: Sequence[StoryEntry]) -> list[StoryEntry]:
+    """The stories as one channel publishes them: each represented by a report the channel's rules took."""
+    reps = store.channel_representatives(slug, [st.story_id for st in stories], cfg.stories.prefer_sources)
+    return [_represented(st, reps.get(st.story_id, st.rep.id)) for st in stories]
+
+
 def _first_uid(story: StoryEntry) -> str:
     for m in (story.rep, *story.others):
         if m.id == story.story_id:
@@ -191,8 +209,12 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
 
 
 def _render_stories(cfg: Config, store: Store, ids: Sequence[int], sources: _Sources,
-                    gens: dict[int, int] | None = None) -> list[RenderEntry]:
+                    gens: dict[int, int] | None = None, reps: dict[int, int] | None = None) -> list[RenderEntry]:
+    """The entries of the stories `ids`, each represented by its report in `reps` (story id -> item id: see
+    Store.channel_representatives), else by its own representative."""
     stories = store.story_entries(ids)
+    if reps:
+        stories = [_represented(st, reps.get(st.story_id, st.rep.id)) for st in stories]
     item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
     return build_entries(cfg, stories, store.sightings_of(item_ids), sources, gens)
 
@@ -214,27 +236,31 @@ class _Entry:
 
 
 class _Shared:
-    """Entries this publish renders for more than one channel (a story in the same generation renders
-    to the same entry in every channel): rendered and serialised once, kept until their last use.
+    """Entries this publish renders for more than one channel (a story in the same generation, represented
+    by the same report, renders to the same entry in every channel): rendered and serialised once, kept
+    until their last use.
 
-    `uses` counts, per (story, generation), the channels that will still render it; an entry is kept
-    while a later channel needs it, at most MAX_SHARED at a time (beyond that it is rendered again)."""
+    `uses` counts, per (story, generation), the channels that will still render it; an entry is kept, under
+    its representative, while a later channel needs the story, at most MAX_SHARED at a time (beyond that it
+    is rendered again)."""
 
     def __init__(self, uses: dict[tuple[int, int], int] | None = None) -> None:
         self.uses = uses if uses is not None else {}
-        self.kept: dict[tuple[int, int], _Entry] = {}
+        self.kept: dict[tuple[int, int], dict[int, _Entry]] = {}  # (story, generation) -> representative -> entry
+        self.size = 0
 
-    def render(self, cfg: Config, store: Store, ids: Sequence[int], sources: _Sources,
+    def render(self, cfg: Config, store: Store, slug: str, ids: Sequence[int], sources: _Sources,
                gens: dict[int, int]) -> list[_Entry]:
-        """_render_stories for `ids` (those still in the store, in that order), reusing what an earlier
-        channel rendered."""
+        """_render_stories for `ids` (those still in the store, in that order) as channel `slug` publishes
+        them (each represented by a report it took), reusing what an earlier channel rendered."""
         kept, uses = self.kept, self.uses
+        reps = store.channel_representatives(slug, ids, cfg.stories.prefer_sources)
         keys = [(sid, gens.get(sid, 1)) for sid in ids]
-        missing = [sid for sid, key in zip(ids, keys, strict=True) if key not in kept]
-        new = {e.story_id: e for e in _render_stories(cfg, store, missing, sources, gens)} if missing else {}
+        have = [kept.get(key, {}).get(reps.get(sid, 0)) for sid, key in zip(ids, keys, strict=True)]
+        missing = [sid for sid, x in zip(ids, have, strict=True) if x is None]
+        new = {e.story_id: e for e in _render_stories(cfg, store, missing, sources, gens, reps)} if missing else {}
         out = []
-        for sid, key in zip(ids, keys, strict=True):
-            x = kept.get(key)
+        for sid, key, x in zip(ids, keys, have, strict=True):
             if x is None:
                 e = new.get(sid)
                 if e is None:  # the story vanished from the store meanwhile
@@ -244,10 +270,12 @@ class _Shared:
             left = uses.pop(key, 1) - 1
             if left > 0:
                 uses[key] = left
-                if len(kept) < MAX_SHARED:
-                    kept[key] = x
+                variants = kept.get(key)
+                if self.size < MAX_SHARED and (variants is None or reps[sid] not in variants):
+                    kept.setdefault(key, {})[reps[sid]] = x
+                    self.size += 1
             else:
-                kept.pop(key, None)
+                self.size -= len(kept.pop(key, {}))
         return out
 
 
@@ -403,7 +431,7 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     for i in range(0, len(oldest_first), ARCHIVE_CHUNK):  # bounded memory when a long history is archived
         chunk = oldest_first[i:i + ARCHIVE_CHUNK]
         gens = {sid: gen for sid, _up, gen in chunk}
-        entries = shared.render(cfg, store, [sid for sid, _up, _gen in chunk], sources, gens)
+        entries = shared.render(cfg, store, ch.slug, [sid for sid, _up, _gen in chunk], sources, gens)
         by_story = {x.entry.story_id: x.xml for x in entries}
         rows = []
         for sid, up, gen in chunk:
@@ -516,11 +544,11 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
     xml: list[atom.EntryXml] | None = None
     if cfg.output.archive:
         live = _archive(cfg, store, ch, base_info, sources, page_size, write, shared, planned)
-        rendered = shared.render(cfg, store, live.ids, sources, live.gens)
+        rendered = shared.render(cfg, store, ch.slug, live.ids, sources, live.gens)
         entries, xml = [x.entry for x in rendered], [x.xml for x in rendered]
         pages = live.pages
     else:
-        stories = store.channel_stories(ch.slug, cfg.output.entries)
+        stories = _in_channel(cfg, store, ch.slug, store.channel_stories(ch.slug, cfg.output.entries))
         item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
         entries = build_entries(cfg, stories, store.sightings_of(item_ids), sources)
     updated = max((e.updated for e in entries), default=None) or _empty_updated(store, ch.slug, now)
@@ -567,9 +595,10 @@ def render_opml(cfg: Config) -> bytes:
 def _index_headlines(cfg: Config, store: Store, ch: Channel, sources: _Sources) -> list[RenderEntry]:
     if cfg.output.archive:
         top = store.unarchived_channel_stories(ch.slug, use_marks=True)[0][:INDEX_HEADLINES]
-        return _render_stories(cfg, store, [sid for sid, _up, _gen in top], sources,
-                               {sid: gen for sid, _up, gen in top})
-    stories = store.channel_stories(ch.slug, INDEX_HEADLINES)
+        ids = [sid for sid, _up, _gen in top]
+        return _render_stories(cfg, store, ids, sources, {sid: gen for sid, _up, gen in top},
+                               store.channel_representatives(ch.slug, ids, cfg.stories.prefer_sources))
+    stories = _in_channel(cfg, store, ch.slug, store.channel_stories(ch.slug, INDEX_HEADLINES))
     return build_entries(cfg, stories, {}, sources)
 
 

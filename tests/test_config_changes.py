@@ -107,7 +107,11 @@ def test_a_story_follows_its_reports_into_a_channel_limited_to_one_source(tmp_pa
     run(tmp_path, clock)
     write(tmp_path, ALL + '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Beta"]\n')
     run(tmp_path, clock)
-    assert titles(tmp_path, "beta") == ["Uber chief resigns after board revolt"]  # the story of Beta's report
+    # the story of Beta's report, which stands for it there: the channel takes Beta's reports only
+    (e,) = feed(tmp_path, "beta.atom").entries
+    assert (e.title, e.link, e.author) == ("Uber boss quits as investors revolt", "https://b.example/1", "Beta")
+    assert [x.href for x in e.links if x.rel == "related"] == ["https://a.example/1"]
+    assert e.id == next(x.id for x in feed(tmp_path, "all.atom").entries if x.title == ITEMS_A[0]["title"])
     # Beta renamed: the channel names a source that no longer exists, so it loses the story
     write(tmp_path, ALL + '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Alpha"]\n')
     run(tmp_path, clock)

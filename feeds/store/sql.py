@@ -56,6 +56,13 @@ _CHANNELS_OF_ITEMS = select(S.item_channels.c.item_id, S.item_channels.c.channel
 _STORIES_BY_ID = select(S.stories).where(S.stories.c.id.in_(bindparam("v", expanding=True)))
 _STORY_CHANNELS_OF = select(S.story_channels.c.story_id, S.story_channels.c.channel).where(
     S.story_channels.c.story_id.in_(bindparam("v", expanding=True)))
+# the reports of stories that one channel's rules took: story id, item id, published, source name
+_CHANNEL_REPORTS = (select(S.items.c.story_id, S.items.c.id, S.items.c.published, S.sources.c.name)
+                    .join(S.item_channels, S.item_channels.c.item_id == S.items.c.id)
+                    .join(S.sources, S.sources.c.id == S.items.c.source_id)
+                    .where(S.item_channels.c.channel == bindparam("ch"),
+                           S.items.c.story_id.in_(bindparam("v", expanding=True))))
+_STORY_REPS = select(S.stories.c.id, S.stories.c.rep_item_id).where(S.stories.c.id.in_(bindparam("v", expanding=True)))
 # a story's reports with their source's name, as ItemRow takes them
 _STORY_MEMBERS = (select(*[S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary",
                                                   "content", "author", "categories", "published", "updated",
@@ -799,6 +806,31 @@ class Store:
         if changed:
             _many(c, _SET_REPRESENTATIVE, [{"b_id": sid, "b_rep": rep} for sid, rep in changed])
         return sorted(sid for sid, _ in changed)
+
+    def channel_representatives(self, slug: str, ids: Sequence[int], prefer: Collection[str]) -> dict[int, int]:
+        """The report that stands for each story in one channel (its link, headline, author and summary there):
+        the story's representative when the channel's rules took that report, else, by the rule that chose it
+        (see rerank_representatives), the earliest report of a source in ``prefer`` among the reports the
+        channel took, else the earliest of those (ties: the first stored). A story of which the channel took
+        no report (a store that never recorded it) keeps its representative. Story id -> item id, for the
+        stories of ``ids`` that are in the store."""
+        out: dict[int, int] = {}
+        with self.engine.connect() as c:
+            for n in range(0, len(ids), CHUNK):
+                chunk = list(ids[n:n + CHUNK])
+                reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": chunk})}
+                taken: dict[int, set[int]] = {}
+                best: dict[int, tuple[bool, float, int]] = {}
+                for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}):
+                    sid, item_id = int(sid), int(item_id)
+                    taken.setdefault(sid, set()).add(item_id)
+                    rank = (name not in prefer, float(published), item_id)
+                    if sid not in best or rank < best[sid]:
+                        best[sid] = rank
+                for sid, rep in reps.items():
+                    took = taken.get(sid)
+                    out[sid] = best[sid][2] if took and rep not in took else rep
+        return out
 
     @staticmethod
     def story_channels_of(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:

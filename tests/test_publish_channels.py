@@ -1,0 +1,165 @@
+"""What a channel publishes of a story: the report standing for it there is one the channel's rules took
+(its headline, link, author, summary), and the story's other reports are related links.
+
+The real pipeline on local feed files (a real SQLite store); every document is parsed back (feedparser,
+lxml) and validated."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from feedgen_util import rss
+from lxml import etree
+from lxml import html as lhtml
+from test_pipeline import NOW, Clock
+from test_publish import BASE, assert_valid
+
+from feeds.config import Config, parse_config
+from feeds.publish import publish
+from feeds.run import Pipeline
+from feeds.store import Store
+
+A = "{http://www.w3.org/2005/Atom}"
+T = NOW - timedelta(hours=3)  # 09:00
+
+ALPHA = {"title": "Senate passes $60 billion Ukraine aid package after late-night vote", "guid": "a1",
+         "link": "https://alpha.example/aid", "date": T, "summary": "Alpha's account of the vote."}
+BETA = {"title": "Senate passes $60 billion aid package after late-night vote", "guid": "b1",
+        "link": "https://beta.example/aid", "date": T + timedelta(hours=1), "summary": "Beta's account of the vote."}
+GAMMA = {"title": "Senate passes $60 billion aid package in late-night vote", "guid": "g1",
+         "link": "https://gamma.example/aid", "date": T + timedelta(hours=2), "summary": "Gamma's account."}
+NAMES = {"alpha": "Alpha News", "beta": "Beta Times", "gamma": "Gamma Post"}
+
+CHANNELS = """
+[channels.all]
+title = "All"
+match_all = true
+
+[channels.politics]
+title = "Politics"
+include = ["Senate"]
+exclude = ["Ukraine"]
+
+[channels.beta]
+title = "Beta only"
+match_all = true
+sources = ["Beta Times"]
+"""
+
+
+def pipeline(tmp: Path, feeds: dict[str, list[dict[str, object]]], *, output: str = "",
+             stories: str = "") -> tuple[Config, Pipeline, Store]:
+    srcs = ""
+    for name, items in feeds.items():
+        (tmp / f"{name}.xml").write_bytes(rss(items))
+        srcs += f'[[sources]]\nurl = "{name}.xml"\nname = "{NAMES[name]}"\n'
+    text = f"""
+[output]
+dir = "out"
+base_url = "{BASE}"
+formats = ["atom", "json", "rss", "html"]
+{output}
+[store]
+path = "feeds.db"
+[stories]
+{stories}
+{srcs}
+{CHANNELS}
+"""
+    cfg = parse_config(text, tmp / "feeds.toml")
+    store = Store.open(cfg.store_path)
+    return cfg, Pipeline(cfg, store, now=Clock(NOW)), store
+
+
+def entries(path: Path) -> list[feedparser.FeedParserDict]:
+    doc = feedparser.parse(path.read_bytes())
+    assert not doc.bozo, path
+    return list(doc.entries)
+
+
+def related(e: feedparser.FeedParserDict) -> list[str]:
+    return [x.href for x in e.links if x.rel == "related"]
+
+
+@pytest.mark.parametrize("archive", [True, False])
+def test_a_channel_publishes_a_story_through_a_report_its_rules_took(tmp_path: Path, archive: bool) -> None:
+    """Alpha's report names Ukraine, which Politics excludes; Beta's, an hour later, does not: the story is in
+    Politics through Beta's report, and Beta's report is what Politics shows, not Alpha's headline and link. A
+    channel of Beta's reports only never shows Alpha's. The entry keeps the story's id everywhere."""
+    cfg, pipe, store = pipeline(tmp_path, {"alpha": [ALPHA], "beta": [BETA]},
+                                output=f"archive = {'true' if archive else 'false'}")
+    try:
+        pipe.run(force_all=True)
+    finally:
+        pipe.close()
+        store.close()
+    (everything,) = entries(tmp_path / "out" / "all.atom")
+    assert (everything.title, everything.link, everything.author) == (ALPHA["title"], ALPHA["link"], "Alpha News")
+    assert related(everything) == [BETA["link"]]
+    for slug in ("politics", "beta"):
+        (e,) = entries(tmp_path / "out" / f"{slug}.atom")
+        assert (e.title, e.link, e.author, e.source.title) == (BETA["title"], BETA["link"], "Beta Times", "Beta Times")
+        assert "Beta's account" in e.summary and "Alpha's account" not in e.summary
+        assert related(e) == [ALPHA["link"]]  # the other report, one click away
+        assert e.id == everything.id and e.updated == everything.updated
+        # JSON Feed and RSS carry the same entry
+        (item,) = json.loads((tmp_path / "out" / f"{slug}.json").read_bytes())["items"]
+        assert (item["id"], item["title"], item["url"]) == (e.id, BETA["title"], BETA["link"])
+        assert item["_feeds"]["source"]["title"] == "Beta Times"
+        (r,) = entries(tmp_path / "out" / f"{slug}.rss")
+        assert (r.id, r.title, r.link) == (e.id, BETA["title"], BETA["link"])
+        # and the page
+        (art,) = lhtml.fromstring((tmp_path / "out" / f"{slug}.html").read_bytes()).findall(".//article")
+        assert art.find("h2/a").get("href") == BETA["link"] and art.find("h2").text_content() == BETA["title"]
+        assert art.find(".//p[@class='meta']/a").text_content() == "Beta Times"
+    index = lhtml.fromstring((tmp_path / "out" / "index.html").read_bytes())
+    assert [s.find(".//li/a").get("href") for s in index.findall(".//section")] == [
+        ALPHA["link"], BETA["link"], BETA["link"]]
+    assert_valid(tmp_path / "out")
+
+
+def test_the_preferred_source_stands_for_the_story_only_where_the_channel_took_its_report(tmp_path: Path) -> None:
+    cfg, pipe, store = pipeline(tmp_path, {"alpha": [ALPHA], "beta": [BETA], "gamma": [GAMMA]},
+                                stories='prefer_sources = ["Gamma Post"]')
+    try:
+        pipe.run(force_all=True)
+    finally:
+        pipe.close()
+        store.close()
+    links = {slug: [(e.link, sorted(related(e))) for e in entries(tmp_path / "out" / f"{slug}.atom")]
+             for slug in ("all", "politics", "beta")}
+    assert links == {"all": [(GAMMA["link"], [ALPHA["link"], BETA["link"]])],
+                     "politics": [(GAMMA["link"], [ALPHA["link"], BETA["link"]])],
+                     "beta": [(BETA["link"], [ALPHA["link"], GAMMA["link"]])]}
+
+
+def test_an_archived_entry_keeps_the_channels_report_and_the_storys_id(tmp_path: Path) -> None:
+    """With one live entry, the aid story goes to the archive when a later story comes: each channel's
+    archived snapshot shows that channel's report under the one id, walking the archive meets each id once,
+    and a publish with nothing new writes nothing."""
+    later = {"title": "Senate confirms new ambassador to Japan", "guid": "b2", "link": "https://beta.example/amb",
+             "date": T + timedelta(hours=4)}
+    cfg, pipe, store = pipeline(tmp_path, {"alpha": [ALPHA], "beta": [later, BETA]}, output="entries = 1")
+    try:
+        pipe.run(force_all=True)
+        archived = {}
+        for slug in ("all", "politics", "beta"):
+            (live,) = entries(tmp_path / "out" / f"{slug}.atom")
+            assert live.link == later["link"]
+            root = etree.fromstring((tmp_path / "out" / "archive" / slug / "1.atom").read_bytes())
+            (entry,) = root.findall(f"{A}entry")
+            archived[slug] = (entry.findtext(f"{A}id"), entry.findtext(f"{A}title"),
+                              [x.get("href") for x in entry.findall(f"{A}link")])
+            assert live.id != archived[slug][0]
+        assert archived["all"] == (archived["all"][0], ALPHA["title"], [ALPHA["link"], BETA["link"]])
+        assert archived["politics"] == archived["beta"] == (archived["all"][0], BETA["title"],
+                                                            [BETA["link"], ALPHA["link"]])
+        assert_valid(tmp_path / "out")
+        assert publish(cfg, store, ping=False).written == []
+    finally:
+        pipe.close()
+        store.close()
