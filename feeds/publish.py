@@ -42,6 +42,7 @@ MAX_SUMMARY_HTML = 20_000
 MAX_CONTENT_HTML = 200_000  # output.content = "full": an article's text, up to this much HTML
 ARCHIVE_PAGE_SIZE = 100  # entries per archive page; fixed, so a full page never changes
 ARCHIVE_CHUNK = 500  # stories rendered at a time when moving them into the archive
+MAX_RELATED = 20  # other reports listed with an entry (rel="related" links, "Also reported by"); the rest are counted
 MAX_SHARED = 2000  # entries kept at a time for a later channel that publishes the same story (~5 KB each)
 MAX_PLANNED = 100_000  # stories of the channels' pending lists read ahead to find those shared
 INDEX_HEADLINES = 5
@@ -178,6 +179,36 @@ def _related(st: StoryEntry, link: str | None,
     return related
 
 
+def _bounded(related: list[Related]) -> tuple[list[Related], list[Related]]:
+    """The other reports listed with an entry, at most MAX_RELATED, and those left out. Of a longer list,
+    each outlet's first report is kept before any outlet's second (a story told by 40 outlets lists 20 of
+    them, not one outlet's 20 follow-ups); what is kept stays in the list's order."""
+    if len(related) <= MAX_RELATED:
+        return related, []
+    firsts: list[int] = []
+    outlets: set[str] = set()
+    for i, r in enumerate(related):
+        if r.source not in outlets:
+            outlets.add(r.source)
+            firsts.append(i)
+    keep = set(firsts[:MAX_RELATED])
+    for i in range(len(related)):
+        if len(keep) >= MAX_RELATED:
+            break
+        keep.add(i)
+    return ([r for i, r in enumerate(related) if i in keep],
+            [r for i, r in enumerate(related) if i not in keep])
+
+
+def _left_out(rep_source: str, shown: Sequence[Related], hidden: Sequence[Related]) -> str:
+    """The line that counts the reports an entry does not list (it precedes the list in every format)."""
+    n = len(hidden)
+    outlets = len({r.source for r in hidden} - {r.source for r in shown} - {rep_source})
+    by = f", from {outlets} more outlet{'s' if outlets != 1 else ''}," if outlets else ""
+    return (f"<p>{n} more report{'s' if n != 1 else ''} of this story{by} {'are' if n != 1 else 'is'} "
+            "not listed below.</p>")
+
+
 def build_entries(cfg: Config, stories: Sequence[StoryEntry],
                   sightings: dict[int, list[tuple[str, str | None, str | None]]],
                   sources: _Sources, gens: dict[int, int] | None = None) -> list[RenderEntry]:
@@ -186,12 +217,14 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
         rep = st.rep
         link = safe_url(clean_link(rep.link), None) if rep.link else None
         link = iri(link) if link else None
-        related = _related(st, link, sightings)
+        related, hidden = _bounded(_related(st, link, sightings))
         full = cfg.output.content == "full"
         body = (rep.content or rep.summary) if full else (rep.summary or rep.content)
         summary = sanitize_html(body, rep.link) if body else ""
         if len(summary) > (MAX_CONTENT_HTML if full else MAX_SUMMARY_HTML):
             summary = f"<p>{html.escape(text_excerpt(summary, 1200), quote=False)}</p>"
+        if hidden:
+            summary += _left_out(rep.source_name, related, hidden)
         gen = (gens or {}).get(st.story_id, 1)
         updated = max(st.updated, st.published)
         out.append(RenderEntry(

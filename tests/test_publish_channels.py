@@ -1,8 +1,9 @@
 """What a channel publishes of a story: the report standing for it there is one the channel's rules took
-(its headline, link, author, summary), and the story's other reports are related links.
+(its headline, link, author, summary), the story's other reports are related links, and a story of many
+reports lists a bounded number of them.
 
-The real pipeline on local feed files (a real SQLite store); every document is parsed back (feedparser,
-lxml) and validated."""
+The real pipeline on local feed files (a real SQLite store) or a store filled directly (tests/test_publish.py's
+Fill); every document is parsed back (feedparser, lxml) and validated."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from feedgen_util import rss
 from lxml import etree
 from lxml import html as lhtml
 from test_pipeline import NOW, Clock
-from test_publish import BASE, assert_valid
+from test_publish import BASE, T0, Fill, assert_valid, make_config
 
 from feeds.config import Config, parse_config
-from feeds.publish import publish
+from feeds.publish import MAX_RELATED, publish
 from feeds.run import Pipeline
 from feeds.store import Store
 
@@ -163,3 +164,50 @@ def test_an_archived_entry_keeps_the_channels_report_and_the_storys_id(tmp_path:
     finally:
         pipe.close()
         store.close()
+
+
+# -- a story of many reports --------------------------------------------------------------------------------
+def many(tmp: Path, others: list[tuple[str, str, float]]) -> Path:
+    tmp.mkdir(exist_ok=True)
+    cfg = make_config(tmp)
+    store = Store.open(cfg.store_path)
+    try:
+        Fill(store).story(["news"], "Lead Wire", "Quake strikes the coast", T0, others=others)
+        assert not publish(cfg, store, ping=False).errors
+    finally:
+        store.close()
+    assert_valid(cfg.output.dir)
+    return cfg.output.dir
+
+
+def test_a_story_of_many_reports_lists_a_bounded_number_of_them(tmp_path: Path) -> None:
+    """One outlet's 25 follow-ups come first, ten other outlets' reports later: the entry lists MAX_RELATED
+    reports, every outlet's first one among them, and says how many it leaves out."""
+    follow_ups = [("Wire One", f"Quake update {i}", T0 + 60 * i) for i in range(1, 26)]
+    outlets = [(f"Outlet {k}", f"Quake report from outlet {k}", T0 + 3600 + k) for k in range(10)]
+    out = many(tmp_path, follow_ups + outlets)
+    (e,) = entries(out / "news.atom")
+    links = related(e)
+    assert len(links) == MAX_RELATED
+    titles = [x.title.split(": ", 1)[1] for x in e.links if x.rel == "related"]
+    # in time order: Wire One's first ten reports, then each other outlet's
+    assert titles == [f"Quake update {i}" for i in range(1, 11)] + [t for _s, t, _w in outlets]
+    assert "15 more reports of this story are not listed below." in e.summary
+    assert e.summary.count("<li>") == MAX_RELATED
+    (item,) = json.loads((out / "news.json").read_bytes())["items"]
+    assert len(item["_feeds"]["also_reported_by"]) == MAX_RELATED
+    assert "15 more reports" in item["content_html"]
+    (art,) = lhtml.fromstring((out / "news.html").read_bytes()).findall(".//article")
+    assert len(art.findall(".//div[@class='also']//li")) == MAX_RELATED
+    assert "15 more reports of this story are not listed below." in art.find(".//div[@class='summary']").text_content()
+
+
+def test_the_note_counts_the_outlets_left_out_and_a_list_at_the_bound_is_whole(tmp_path: Path) -> None:
+    others = [(f"Outlet {k:02d}", f"Quake report number {k}", T0 + 60 * k) for k in range(1, MAX_RELATED + 12)]
+    out = many(tmp_path / "over", others)
+    (e,) = entries(out / "news.atom")
+    assert [x.title for x in e.links if x.rel == "related"] == [f"{s}: {t}" for s, t, _w in others[:MAX_RELATED]]
+    assert "11 more reports of this story, from 11 more outlets, are not listed below." in e.summary
+    out = many(tmp_path / "exact", others[:MAX_RELATED])
+    (e,) = entries(out / "news.atom")
+    assert len(related(e)) == MAX_RELATED and "not listed" not in e.summary
