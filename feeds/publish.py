@@ -209,10 +209,19 @@ def _left_out(rep_source: str, shown: Sequence[Related], hidden: Sequence[Relate
             "not listed below.</p>")
 
 
+@dataclass
+class StoryRender(RenderEntry):
+    """An entry as publish builds it: `reported` is when the report that stands for the story (its link,
+    headline, author) was published, the time of its byline on the HTML page; `published` stays the story's
+    (its first report's), as its id and `updated` are."""
+
+    reported: datetime | None = None
+
+
 def build_entries(cfg: Config, stories: Sequence[StoryEntry],
                   sightings: dict[int, list[tuple[str, str | None, str | None]]],
                   sources: _Sources, gens: dict[int, int] | None = None) -> list[RenderEntry]:
-    out = []
+    out: list[RenderEntry] = []
     for st in stories:
         rep = st.rep
         link = safe_url(clean_link(rep.link), None) if rep.link else None
@@ -227,7 +236,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             summary += _left_out(rep.source_name, related, hidden)
         gen = (gens or {}).get(st.story_id, 1)
         updated = max(st.updated, st.published)
-        out.append(RenderEntry(
+        out.append(StoryRender(
             id=development_id(_first_uid(st), gen), story_id=st.story_id, gen=gen,
             title=headline(rep) or "(untitled)", link=link,
             published=plain_time(st.published), updated=entry_time(updated, st.story_id, gen),
@@ -236,7 +245,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             source_name=rep.source_name, source_link=sources.site.get(rep.source_name),
             source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
             source_updated=plain_time(max(rep.updated, rep.published)),
-            source_feed=sources.feed.get(rep.source_name), related=related,
+            source_feed=sources.feed.get(rep.source_name), related=related, reported=plain_time(rep.published),
         ))
     return out
 
@@ -550,6 +559,12 @@ def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo,
 
 
 # -- one channel ---------------------------------------------------------------------------------------
+def _page_entries_html(entries: Sequence[RenderEntry]) -> list[RenderEntry]:
+    """The channel page's entries, each dated by the report it shows: its byline is that outlet and when it
+    published that report (the feeds' `published` is the story's first report's)."""
+    return [replace(e, published=e.reported) if isinstance(e, StoryRender) and e.reported else e for e in entries]
+
+
 def _feed_info(cfg: Config, ch: Channel, name: str, updated: datetime) -> FeedInfo:
     html_url = cfg.feed_url(f"{ch.slug}.html") if _has_html(cfg, ch) else cfg.output.base_url
     hub = redact(cfg.output.hub, mask="") if cfg.output.hub else None  # no user:password (feeds pings with them)
@@ -603,7 +618,7 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
     if _has_html(cfg, ch):
         page = html.render_channel_page(
             site_title=cfg.output.title, lang=cfg.output.language, slug=ch.slug, title=ch.title,
-            description=ch.description, formats=ch.formats, entries=entries,
+            description=ch.description, formats=ch.formats, entries=_page_entries_html(entries),
             archive_href=archive_name(ch.slug, pages) if pages else None)
         write(out / f"{ch.slug}.html", page)
     return changed, entries, updated

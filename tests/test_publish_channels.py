@@ -1,6 +1,6 @@
 """What a channel publishes of a story: the report standing for it there is one the channel's rules took
 (its headline, link, author, summary), the story's other reports are related links, and a story of many
-reports lists a bounded number of them.
+reports lists a bounded number of them, and the HTML page dates each story by the report it shows.
 
 The real pipeline on local feed files (a real SQLite store) or a store filled directly (tests/test_publish.py's
 Fill); every document is parsed back (feedparser, lxml) and validated."""
@@ -8,7 +8,7 @@ Fill); every document is parsed back (feedparser, lxml) and validated."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -211,3 +211,28 @@ def test_the_note_counts_the_outlets_left_out_and_a_list_at_the_bound_is_whole(t
     out = many(tmp_path / "exact", others[:MAX_RELATED])
     (e,) = entries(out / "news.atom")
     assert len(related(e)) == MAX_RELATED and "not listed" not in e.summary
+
+
+# -- the HTML page's byline and order ----------------------------------------------------------------------------
+def page_times(path: Path) -> list[tuple[str, str, str]]:
+    """(headline, outlet, time) of each story on a channel page, top to bottom."""
+    doc = lhtml.fromstring(path.read_bytes())
+    return [(a.find("h2").text_content(), a.find(".//p[@class='meta']/a").text_content(),
+             a.find(".//p[@class='meta']/time").get("datetime")) for a in doc.findall(".//article")]
+
+
+def test_the_page_dates_a_preferred_report_by_its_own_time(tmp_path: Path) -> None:
+    """Gamma's report, preferred, stands for a story Beta reported first: the page's byline is Gamma's and
+    Gamma's time, not Beta's; the feeds' published time stays the story's (its first report's)."""
+    cfg, pipe, store = pipeline(tmp_path, {"beta": [BETA], "gamma": [GAMMA]},
+                                stories='prefer_sources = ["Gamma Post"]')
+    try:
+        pipe.run(force_all=True)
+    finally:
+        pipe.close()
+        store.close()
+    gamma_time = (T + timedelta(hours=2)).isoformat()
+    assert page_times(tmp_path / "out" / "all.html") == [(GAMMA["title"], "Gamma Post", gamma_time)]
+    (e,) = entries(tmp_path / "out" / "all.atom")
+    assert e.author == "Gamma Post"
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T + timedelta(hours=1)
