@@ -236,3 +236,29 @@ def test_the_page_dates_a_preferred_report_by_its_own_time(tmp_path: Path) -> No
     (e,) = entries(tmp_path / "out" / "all.atom")
     assert e.author == "Gamma Post"
     assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T + timedelta(hours=1)
+
+
+def test_the_page_lists_stories_newest_first_by_the_time_it_shows(tmp_path: Path) -> None:
+    """A story first reported at T0 that developed five hours later is the feeds' newest entry (its `updated`);
+    the page shows it by its report, at T0, so it lists it after a story reported at T0 + 3 h: the times a
+    reader sees go newest first."""
+    cfg = make_config(tmp_path)
+    store = Store.open(cfg.store_path)
+    try:
+        f = Fill(store)
+        early = f.story(["news"], "Alpha Wire", "Harbour reopens after storm", T0)
+        f.story(["news"], "Beta Post", "Bridge vote passes", T0 + 3 * 3600)
+        f.story(["news"], "Gamma Daily", "Rain expected over the weekend", T0 + 3600)
+        f.touch(early, ["news"], T0 + 5 * 3600)
+        assert not publish(cfg, store, ping=False).errors
+    finally:
+        store.close()
+    out = cfg.output.dir
+    assert [e.title for e in entries(out / "news.atom")] == [
+        "Harbour reopens after storm", "Bridge vote passes", "Rain expected over the weekend"]
+    shown = page_times(out / "news.html")
+    assert [h for h, _o, _t in shown] == [
+        "Bridge vote passes", "Rain expected over the weekend", "Harbour reopens after storm"]
+    times = [t for _h, _o, t in shown]
+    assert times == sorted(times, reverse=True)
+    assert times[-1] == datetime.fromtimestamp(T0, UTC).isoformat()
