@@ -395,6 +395,9 @@ def remove_stale_documents(cfg: Config, removed: Collection[str], published: dic
         keep = set(_doc_names(ch))
         doomed += [out / f"{ch.slug}.{ext}" for ext in published.get(ch.slug, ())
                    if ext in _FORMAT_EXTS and f"{ch.slug}.{ext}" not in keep]
+    if any("html" in fmts for fmts in published.values()) and not any(_has_html(cfg, ch) for ch in cfg.channels):
+        # the site's index page went with the last channel page (it linked the deleted documents)
+        doomed.append(out / "index.html")
     for path in doomed:
         try:
             path.unlink()

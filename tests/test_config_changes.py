@@ -292,3 +292,18 @@ def test_a_copy_of_the_site_in_another_directory_is_not_a_config_change(tmp_path
     write(second, ALL.replace('"All"', '"Everything"'))  # and a real change is seen there
     run(second, clock)
     assert calls == ["changed"]
+
+
+def test_the_index_page_goes_with_the_last_html_channel(tmp_path: Path) -> None:
+    # html dropped from every channel: each channel page was deleted but index.html stayed for good, listing
+    # removed channels and linking the deleted pages
+    clock = Clock(NOW)
+    html = ALL.replace("match_all = true", 'match_all = true\nformats = ["atom", "html"]')
+    write(tmp_path, html)
+    run(tmp_path, clock)
+    out = tmp_path / "out"
+    assert (out / "all.html").exists() and (out / "index.html").exists()
+    write(tmp_path, ALL)
+    run(tmp_path, clock)
+    assert not (out / "all.html").exists() and not (out / "index.html").exists()
+    assert (out / "all.atom").exists() and (out / "index.opml").exists()
