@@ -919,6 +919,7 @@ class Pipeline:
         re-post of the edited text is then known), and its channels as the rules now say: a channel it no
         longer matches loses it, and its story's entry there if no other report of the story is in it."""
         st = self.store
+        before_title = st.items_of_source(c, row.id, [item_id]).get(item_id, (None, None))[1]
         st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                        author=e.author, categories="\t".join(e.categories), link=e.link,
                        updated=max(updated.timestamp(), nowts if e.updated is None else 0),
@@ -926,6 +927,14 @@ class Pipeline:
         if k.link_key:
             st.insert_keys(c, [{"key": k.link_key, "item_id": item_id}])  # kept if another item has it
         out.updated += 1
+        if before_title != k.title_key:
+            # a corrected headline of the report a story's entry stands on is news to its readers: the story's
+            # `updated` moves to when it was seen (a summary's edit, a counter, does not move it)
+            story = st.stories_by_id(c, [story_id]).get(story_id)
+            if story is not None and story["rep_item_id"] == item_id and nowts > float(story["updated"]):
+                st.update_story(c, story_id, updated=nowts)
+                listed = st.story_channels_of(c, [story_id]).get(story_id, set())
+                st.set_story_channels(c, story_id, listed, nowts)
         chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
         before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
         left = before.difference(chans)

@@ -388,3 +388,30 @@ def test_a_site_moved_to_another_domain_keeps_its_items_and_takes_their_new_link
         assert "Also reported by" not in e.summary
     assert sightings(tmp_path) == []
     assert len(stored(tmp_path)) == 2
+
+
+def test_a_corrected_headline_moves_the_entrys_updated_and_a_summary_edit_does_not(tmp_path: Path) -> None:
+    """A source corrects a headline (same id, same dates): the entry showed the new title under the old
+    `updated`, so readers that refresh an entry only when it moves kept the wrong headline. A summary's
+    edit (a counter, a typo) leaves it, as before."""
+    post = {"title": "Finance minister resigns", "link": "https://a.example/1", "guid": "1",
+            "date": NOW - timedelta(hours=2), "summary": "The minister resigned on Monday."}
+    pipe, _, clock = setup(tmp_path, {"a": rss([post])})
+    pipe.run(force_all=True)
+
+    def entry() -> feedparser.FeedParserDict:
+        es = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
+        assert len(es) == 1
+        return es[0]
+
+    first = entry()
+    (tmp_path / "a.xml").write_bytes(rss([dict(post, summary="The minister resigned on Monday, aides said.")]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    assert entry().summary != first.summary and entry().updated == first.updated
+    (tmp_path / "a.xml").write_bytes(rss([dict(post, title="Finance minister Jones resigns after audit")]))
+    clock.t = NOW + timedelta(minutes=40)
+    pipe.run(force_all=True)
+    e = entry()
+    assert e.title == "Finance minister Jones resigns after audit" and e.id == first.id
+    assert e.updated_parsed > first.updated_parsed
