@@ -30,6 +30,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     ids: dict[str, int] = {}  # entry id -> item id, for stored items in the window
     vectors: dict[str, dict[str, float]] = {}
     sources: dict[str, int] = {}  # entry id -> source id, for stored items
+    stored: dict[str, tuple[float, int]] = {}  # entry id -> (published, story id), for stored items
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -40,7 +41,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if _looks_like_id(ref) else None
                 if found is not None:  # an entry id names a stored item
-                    item_id, title, summary, sources[ref] = found
+                    item_id, title, summary, sources[ref], published, story_id = found
+                    stored[ref] = (published, story_id)
                     texts[ref] = (title, summary, f"stored item {ref}")
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -64,9 +66,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     both = args.a in sources and args.b in sources
     sibling = both and sources[args.a] == sources[args.b] and bool(stories.siblings([a_title, b_title]))
     now: str | None = None  # where the two stored items are now
-    if index is not None and args.a in ids and args.b in ids:
-        sa, sb = index.story_of(ids[args.a]), index.story_of(ids[args.b])
-        now = "one story" if sa == sb else "two stories"
+    apart: float | None = None  # hours between two stored reports, when more than the story window
+    if args.a in stored and args.b in stored:
+        now = "one story" if stored[args.a][1] == stored[args.b][1] else "two stories"
+        gap = abs(stored[args.a][0] - stored[args.b][0])
+        if gap > cfg.stories.window.total_seconds():
+            apart = gap / 3600
     if getattr(args, "json", False):
         doc = {"score": ex.score, "same_story": ex.same_story, "threshold": scfg.threshold,
                "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}
@@ -74,6 +79,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
         if now is not None:
             doc["now"] = now
+        if apart is not None:
+            doc["hours_apart"] = round(apart, 1)
         if both:
             doc["siblings"] = sibling
         print(json.dumps(doc, indent=2))
@@ -87,6 +94,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         if sibling:
             print("siblings: two posts of one series in one feed (one frame of words, fillings with no term in "
                   "common): kept apart whatever the score when the feed lists both at once")
+        if apart is not None:
+            window_h = cfg.stories.window.total_seconds() / 3600
+            print(f"time: published {apart:.0f} h apart, more than the story window ({window_h:g} h): never one "
+                  "story, whatever the score")
         if now is not None:
             print(f"now: {now} in the store (decided in arrival order, against whole stories)")
     return 0

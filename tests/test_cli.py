@@ -322,3 +322,40 @@ def test_serve_command_serves_the_published_feeds(demo: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_they_are_too_far_apart(
+        tmp_path: Path) -> None:
+    """An entry id is its story's first report's; once the entry stands on another report (a preferred
+    outlet's), explain scored the first report, not the headline the reader sees. And two stored reports
+    further apart than the story window were scored as "same story" without a word about time."""
+    import json
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    quake = "Magnitude 7.1 earthquake strikes off the coast of northern Japan"
+    (tmp_path / "a.xml").write_bytes(rss([{"title": quake, "guid": "a1", "link": "https://a.example/q",
+                                           "date": base}]))
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Earthquake of magnitude 7.1 strikes northern Japan coast",
+                                           "guid": "b1", "link": "https://b.example/q",
+                                           "date": base + timedelta(hours=1)},
+                                          {"title": quake, "guid": "b2", "link": "https://b.example/q2",
+                                           "date": base + timedelta(hours=100)}]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[stories]\nprefer_sources = ["B"]\n'
+                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
+                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    r = feeds("explain", "--config", "feeds.toml", uid["a1"], "Japan earthquake", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "a (stored item" in r.stdout and "Earthquake of magnitude 7.1 strikes northern Japan coast" in r.stdout
+    r = feeds("explain", "--config", "feeds.toml", uid["b1"], uid["b2"], cwd=tmp_path)
+    assert "time: published 99 h apart, more than the story window (72 h)" in r.stdout, r.stdout
+    assert "now: two stories" in r.stdout
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uid["b1"], uid["b2"], "--json",
+                            cwd=tmp_path).stdout)
+    assert data["hours_apart"] == 99.0 and data["now"] == "two stories"

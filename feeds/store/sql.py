@@ -919,12 +919,21 @@ class Store:
         """Drop the story vectors of items published before a time (out of the window). Returns how many."""
         return Store._prune_rows(c, S.item_vectors, before)
 
-    def item_text(self, uid: str) -> tuple[int, str, str, int] | None:
-        """Id, title, summary and source id of the item with this entry id, if stored."""
+    def item_text(self, uid: str) -> tuple[int, str, str, int, float, int] | None:
+        """Id, title, summary, source id, published time and story id of the item with this entry id, if
+        stored; for a story's entry id (its first report's) whose entry stands on another report now (its
+        representative), that report's: what the entry shows."""
+        i, s = S.items, S.stories
+        cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id)
         with self.engine.connect() as c:
-            row = c.execute(select(S.items.c.id, S.items.c.title, S.items.c.summary, S.items.c.source_id)
-                            .where(S.items.c.uid == uid)).first()
-        return (int(row[0]), str(row[1]), str(row[2]), int(row[3])) if row is not None else None
+            row = c.execute(select(*cols).where(i.c.uid == uid)).first()
+            if row is not None and int(row[0]) == int(row[5]):
+                rep = c.execute(select(*cols).join(s, s.c.rep_item_id == i.c.id).where(
+                    s.c.id == int(row[5]), i.c.id != int(row[0]))).first()
+                row = rep if rep is not None else row
+        if row is None:
+            return None
+        return int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5])
 
     def newest_published(self) -> float | None:
         with self.engine.connect() as c:
