@@ -137,6 +137,9 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> N
     handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"
                                            if log_file else "feeds: %(levelname)s: %(message)s"))
+    from feeds.logs import EscapeControls
+
+    handler.addFilter(EscapeControls())  # servers' texts in messages: no terminal escapes, no forged lines
     root = logging.getLogger("feeds")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,6 +7,7 @@ paths, output.dir, store.path) resolve against the directory holding the config 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Collection, Iterable
@@ -504,6 +505,16 @@ def _parse_config(text: str, path: Path) -> Config:
         log_file=(base / log_file) if log_file else None,
     )
     dm.done()
+    # the output directory is published as it is (feeds serve, a web server): the store, the config and the
+    # log (URL credentials, headers) must not be in it
+    served = "a path outside output.dir (the output directory is served as it is: this file would be published)"
+    if _inside(store_path, out_dir):
+        raise ConfigError(file, "store.path", served, str(store_path))
+    if daemon.log_file is not None and _inside(daemon.log_file, out_dir):
+        raise ConfigError(file, "daemon.log_file", served, str(daemon.log_file))
+    if _inside(path, out_dir):
+        raise ConfigError(file, "output.dir", "a directory that does not hold this config file (the output "
+                          "directory is served as it is: the config would be published)", str(out_dir))
 
     sv = top.table_of("serve")
     host = sv.string("host", "127.0.0.1")
@@ -607,6 +618,15 @@ def check_paths(cfg: Config) -> None:
             continue
         if parent is not None and not parent.is_dir():
             raise ConfigError(file, key, f"a path under a directory ({parent} is a file)", str(path))
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or under it (symlinks resolved as far as they exist)."""
+    try:
+        p, d = path.resolve(), directory.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compared as written
+        p, d = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
+    return p == d or d in p.parents
 
 
 def _latin1(text: str) -> bool:

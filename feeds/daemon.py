@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any
 
 from feeds.config import Config
+from feeds.logs import EscapeControls
 
 log = logging.getLogger("feeds.daemon")
 
@@ -61,6 +62,7 @@ def log_handler(cfg: Config) -> logging.Handler:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(EscapeControls())  # servers' texts in messages: no terminal escapes, no forged lines
     return handler
 
 

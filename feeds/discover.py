@@ -27,6 +27,7 @@ FEED_TYPES = frozenset({
 _PROLOGUE = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<![A-Za-z][^>]*>)*", re.S)
 _FIRST_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9:_.-]*)")
 _SNIFF = 4096
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def root_element(body: bytes) -> str | None:
@@ -67,8 +68,18 @@ def feed_links(body: bytes, page_url: str) -> list[str]:
     order but comments feeds last."""
     import lxml.html  # imported only when a page is met
 
+    # a page that declares no charset is read as Latin-1 by lxml: one that decodes as UTF-8 is given as text
+    # (most pages are UTF-8; an href with "é" came out as "Ã©"), any other as bytes (its own declaration)
+    markup: str | bytes = body
+    if b"charset" not in body[:_SNIFF].lower():
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        else:
+            markup = _XML_DECL.sub("", text, count=1)  # lxml refuses text with an encoding declaration
     try:
-        doc = lxml.html.document_fromstring(body)
+        doc = lxml.html.document_fromstring(markup)
     except (ValueError, TypeError, lxml.etree.ParserError):
         return []
     base = page_url

@@ -252,6 +252,47 @@ def redact(url: str, mask: str = "***@") -> str:
     return url
 
 
+# Query parameters that carry a secret (a private feed's key): a URL with one is never published.
+_SECRET_PARAM = re.compile(r"(?i)token|secret|pass|auth|key|sig|session|^sid$|^hash$|credential")
+
+
+def public_url(url: str) -> str | None:
+    """A source's URL fit to publish (RSS <source url>, JSON Feed feed_url), or None: an http(s) URL
+    without user:password and without a query parameter named like a secret (``?private_token=``,
+    ``?key=``, ``?auth=``; private feeds carry their key there)."""
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return None
+    if "@" in p.netloc:
+        return None
+    if p.query and any(_SECRET_PARAM.search(unquote(part.partition("=")[0]))
+                       for part in p.query.replace(";", "&").split("&")):
+        return None
+    return url
+
+
+def same_site(url: str, base: str) -> bool:
+    """Whether ``url`` is on ``base``'s site: the same host (a leading ``www.`` aside) and port, and the same
+    scheme or ``base``'s http upgraded to https. What a source's own headers may go to, and where a page
+    reached from a source's address may name its feed."""
+    try:
+        a, b = urlsplit(url), urlsplit(base)
+        a_port, b_port = a.port or _DEFAULT_PORT.get(a.scheme), b.port or _DEFAULT_PORT.get(b.scheme)
+    except ValueError:
+        return False
+    if not (a.scheme == b.scheme or (b.scheme, a.scheme) == ("http", "https")):
+        return False
+    host_a, host_b = (a.hostname or "").removeprefix("www."), (b.hostname or "").removeprefix("www.")
+    same_port = a_port == b_port or (a.scheme != b.scheme and a.port is None and b.port is None)
+    return bool(host_a) and host_a == host_b and same_port
+
+
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
 

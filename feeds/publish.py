@@ -30,7 +30,7 @@ from feeds import __version__
 from feeds.config import Channel, Config
 from feeds.dedup import canonical_link, clean_link
 from feeds.errors import PublishError
-from feeds.fetch import redact
+from feeds.fetch import public_url, redact
 from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
@@ -146,9 +146,9 @@ def _sources(store: Store) -> _Sources:
     feed: dict[str, str | None] = {}
     for s in store.sources():
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
-        url = s.fetch_url or s.url
-        public = url.startswith(("http://", "https://")) and "@" not in url.split("/", 3)[2]  # no user:password
-        feed[s.name] = iri(url) if public and safe_url(url, None) else None
+        # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
+        url = public_url(s.fetch_url or s.url)
+        feed[s.name] = iri(url) if url and safe_url(url, None) else None
     return _Sources(site, feed)
 
 

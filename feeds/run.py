@@ -41,7 +41,7 @@ from feeds.dedup import (
     shared_links,
 )
 from feeds.errors import ConfigError
-from feeds.fetch import Fetcher, FetchResult, redact
+from feeds.fetch import Fetcher, FetchResult, redact, same_site
 from feeds.models import Entry
 from feeds.parse import ParseFailed, parse
 from feeds.store import SourceRow, Store
@@ -540,40 +540,61 @@ class Pipeline:
         whose new URL (a permanent redirect's target, or the feed its page named) is gone (404, 410) is
         looked up at its configured URL again: if that gives a feed, now or through its page, it is used."""
         url = row.fetch_url or row.url
-        res = self._discover(row, self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified,
-                                                     headers=self.headers.get(row.url),
-                                                     validators_url=row.validators_url))
-        if row.fetch_url and row.fetch_url != row.url and res.status in (404, 410):
-            again = self._discover(row, self.fetcher.fetch(row.url, headers=self.headers.get(row.url)))
+        res = self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified, headers=self._headers(row, url),
+                                 validators_url=row.validators_url)
+        if url == row.url:
+            return self._discover(row, res)  # only the configured address's own page may name the feed
+        if res.status in (404, 410) or self._is_page(res):
+            # the new address (a move's, a found feed's) is gone or serves a page now: the configured one again
+            again = self._discover(row, self.fetcher.fetch(row.url, headers=self._headers(row, row.url)))
             if again.ok:
                 return dataclasses.replace(again, fetch_at=again.fetch_at or row.url,
                                            elapsed=res.elapsed + again.elapsed)
         return res
 
+    def _headers(self, row: SourceRow, url: str) -> Mapping[str, str] | None:
+        """The source's own headers (credentials among them) for a fetch of ``url``: only on the site of the
+        configured address (a moved source's or a found feed's new address on another host gets none)."""
+        headers = self.headers.get(row.url)
+        return headers if headers and same_site(url, row.url) else None
+
+    @staticmethod
+    def _is_page(res: FetchResult) -> bool:
+        if not (res.ok and res.status == 200 and res.body):
+            return False
+        from feeds import discover
+
+        return discover.is_html_page(res.body)
+
     def _discover(self, row: SourceRow, res: FetchResult) -> FetchResult:
-        """``res`` itself, unless its body is a web page: then the fetch of the first feed the page names (its
-        `fetch_at` that feed's URL), or an error saying the page names none."""
+        """``res`` (a fetch of the source's configured address) itself, unless its body is a web page: then the
+        fetch of the first feed the page names (its `fetch_at` that feed's URL), or an error saying the page
+        names none. A page reached through a redirect to another site (a captive portal, a parked domain)
+        names nothing feeds follows."""
         page = res.final_url or res.url
-        if not (res.ok and res.status == 200 and res.body and page.startswith(("http:", "https:"))):
+        if not (page.startswith(("http:", "https:")) and self._is_page(res)):
             return res
         from feeds import discover
 
-        if not discover.is_html_page(res.body):
-            return res
-        links = [u for u in discover.feed_links(res.body, page) if u != page]
+        if not same_site(page, row.url):
+            return dataclasses.replace(
+                res, body=None, body_hash=None, error_kind="not-a-feed",
+                error=f"a web page on another site ({redact(page)}, after a redirect), not a feed; the feed it may "
+                      "name is not followed")
+        links = [u for u in discover.feed_links(res.body or b"", page) if u != page]
         if not links:
             return dataclasses.replace(
                 res, body=None, body_hash=None, error_kind="not-a-feed",
                 error='a web page, not a feed, and it names no feed (<link rel="alternate" '
                       'type="application/rss+xml" href="...">): give the feed\'s own address')
         target = links[0]
-        # the source's own headers (credentials among them) go only to the page's origin
-        same_origin = urlsplit(target)[:2] == urlsplit(row.url)[:2]
+        # the source's own headers go only to its own site; validators only to the URL that gave them (a store
+        # from before schema 5 has none recorded: the URL fetched then)
         found = self.fetcher.fetch(target, etag=row.etag, last_modified=row.last_modified,
-                                   headers=self.headers.get(row.url) if same_origin else None,
-                                   validators_url=row.validators_url)
+                                   headers=self._headers(row, target),
+                                   validators_url=row.validators_url or (row.fetch_url or row.url))
         elapsed = res.elapsed + found.elapsed
-        if found.ok and found.status == 200 and found.body and discover.is_html_page(found.body):
+        if self._is_page(found):
             return dataclasses.replace(
                 found, body=None, body_hash=None, error_kind="not-a-feed", elapsed=elapsed,
                 error=f"a web page, not a feed; the feed it names ({redact(target)}) is a web page too")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.config import Config
+from feeds.logs import escape_controls
 
 EXIT_OK, EXIT_USAGE, EXIT_CHECK = 0, 2, 3
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)", re.IGNORECASE)
@@ -201,7 +202,8 @@ def render(data: dict[str, Any]) -> str:
     out.append("")
     rows = []
     for s in data["sources"]:
-        note = f"{s['last_error']}; {s['reason']}" if s["last_error"] else s["reason"]
+        # errors and moved addresses are servers' texts: no terminal escapes on the operator's screen
+        note = escape_controls(f"{s['last_error']}; {s['reason']}" if s["last_error"] else s["reason"])
         rows.append([s["name"], s["state"], _ago(s["last_attempt"], now),
                      "-" if s["http_status"] is None else str(s["http_status"]), str(s["items"]),
                      _until(s["next_due"], now), note])

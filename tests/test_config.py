@@ -341,3 +341,18 @@ def test_the_serve_host_is_checked_with_the_config(tmp_path: Path, host: str, ok
         with pytest.raises(ConfigError) as e:
             load(tmp_path, text)
         assert e.value.key == "serve.host"
+
+
+@pytest.mark.parametrize(("out_dir", "store", "extra", "key"), [
+    (".", "feeds.db", "", "store.path"),  # the store beside the config, all of it served
+    ("site", "site/feeds.db", "", "store.path"),
+    ("site", "data/feeds.db", '[daemon]\nlog_file = "site/logs/feeds.log"\n', "daemon.log_file"),
+    (".", "../var/feeds.db", "", "output.dir"),  # the config itself
+])
+def test_nothing_secret_lives_in_the_served_output_directory(tmp_path: Path, out_dir: str, store: str, extra: str,
+                                                             key: str) -> None:
+    # output.dir = "." passed feeds check, and feeds serve then served feeds.db and feeds.toml (credentials)
+    text = GOOD.replace('dir = "out"', f'dir = "{out_dir}"').replace('path = "data/feeds.db"', f'path = "{store}"')
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path, text + extra)
+    assert e.value.key == key and "served as it is" in e.value.expected

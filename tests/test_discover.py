@@ -77,6 +77,16 @@ def test_feed_links_follow_the_pages_base() -> None:
         "https://mirror.example.net/news/rss.xml"]
 
 
+def test_a_utf8_page_without_a_charset_is_read_as_utf8() -> None:
+    # lxml reads a page that declares no charset as Latin-1: "café" in an href came back as "cafÃ©"
+    body = '<html><head><link rel="alternate" type="application/rss+xml" href="/café/feed.xml"></head></html>'
+    assert feed_links(body.encode(), "https://example.org/") == ["https://example.org/café/feed.xml"]
+    declared = "<?xml version='1.0' encoding='utf-8'?>" + body
+    assert feed_links(declared.encode(), "https://example.org/") == ["https://example.org/café/feed.xml"]
+    latin1 = body.replace("<head>", '<head><meta charset="iso-8859-1">').encode("latin-1")
+    assert feed_links(latin1, "https://example.org/") == ["https://example.org/café/feed.xml"]
+
+
 def test_a_page_naming_no_feed_names_none() -> None:
     assert feed_links(page(), "https://example.org/") == []
     assert feed_links(b"", "https://example.org/") == []
@@ -196,8 +206,58 @@ def test_credentials_go_only_to_the_pages_own_origin(rig_factory: Callable[..., 
         assert rig.pipe.run().new_items == 1
         assert server.requests("/")[0].headers.get("Authorization") == "Bearer s3cret"
         assert "Authorization" not in other.requests("/feed.xml")[0].headers
+        # and on every later fetch of the found feed, fetched directly: the credentials went there from the
+        # second run on
+        rig.clock.advance(timedelta(hours=2))
+        rig.pipe.run(force_all=True)
+        assert len(other.requests("/feed.xml")) == 2
+        assert all("Authorization" not in r.headers for r in other.requests("/feed.xml"))
     finally:
         other.close()
+
+
+def test_a_page_reached_through_a_redirect_to_another_site_moves_nothing(rig_factory: Callable[..., Rig],
+                                                                         server: FeedServer) -> None:
+    """A working feed answers once with a temporary redirect to another site's page (a captive portal, a
+    hijacked redirect) naming a feed of its own: that one response moved the source there for good."""
+    portal = FeedServer("127.0.0.3")
+    try:
+        state = {"portal": False}
+        feed = conditional("real", lambda: 1)
+        server.routes["/feed"] = lambda req: (Reply(302, b"", {"Location": portal.url("/portal")}) if state["portal"]
+                                              else feed(req))
+        portal.routes["/portal"] = lambda req: html_reply(page(alt("/evil.xml")))
+        portal.routes["/evil.xml"] = conditional("evil", lambda: 3)
+        rig = rig_factory([("real", server.url("/feed"))])
+        assert rig.pipe.run().new_items == 1
+        state["portal"] = True
+        rig.clock.advance(timedelta(hours=2))
+        assert rig.pipe.run(force_all=True).all_failed
+        err = rig.row("real").last_error or ""
+        assert "a web page on another site" in err and rig.row("real").fetch_url is None
+        assert portal.count("/evil.xml") == 0
+        state["portal"] = False
+        rig.clock.advance(timedelta(hours=2))
+        assert not rig.pipe.run(force_all=True).failed
+        assert rig.row("real").fetch_url is None and server.count("/feed") == 3
+    finally:
+        portal.close()
+
+
+def test_legacy_validators_do_not_go_to_the_found_feed(rig_factory: Callable[..., Rig], server: FeedServer) -> None:
+    # a store from before schema 5 records no URL for its validators: they belong to the URL fetched then,
+    # not to the feed a page names
+    server.routes["/"] = lambda req: Reply(503, b"busy")
+    server.routes["/feed.xml"] = conditional("site", lambda: 1)
+    rig = rig_factory([("site", server.url("/"))])
+    rig.pipe.run()  # the source's row, not moved yet
+    with rig.store.tx() as c:  # as an upgraded store has it: validators from the page, their URL unknown
+        rig.store.update_source(c, rig.row("site").id, etag='"site-v1"', validators_url=None)
+    server.routes["/"] = lambda req: html_reply(page(alt("/feed.xml")))
+    rig.clock.advance(timedelta(hours=2))
+    rig.pipe.run(force_all=True)
+    assert "If-None-Match" not in server.requests("/feed.xml")[0].headers
+    assert rig.row("site").fetch_url == server.url("/feed.xml")
 
 
 def test_feeds_run_on_a_site_address_publishes_its_feed(tmp_path: Path, server: FeedServer) -> None:
