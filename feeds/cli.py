@@ -239,6 +239,14 @@ def _load(args: argparse.Namespace) -> Any:
 
 def cmd_check(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    if cfg.stories.enabled and cfg.stories.semantic:
+        # the model is loaded at the first new item only; a check loads it now (a corrupt model file or
+        # vocabulary is a config error here, not a run that skips every source with something new)
+        from feeds.run import story_embedder
+
+        embedder = story_embedder(cfg)
+        if embedder is not None:
+            embedder.load()
     if args.verbose:
         print(f"{cfg.path}: ok: {len(cfg.sources)} sources, {len(cfg.channels)} channels")
     return EXIT_OK
@@ -316,6 +324,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.verbose:
         print(f"{report.due} due, {len(report.outcomes) - len(report.failed)} ok, {len(report.failed)} failed, "
               f"{report.new_items} new items, {len(report.published)} files written")
+    config_errors = [o for o in report.failed if (o.error or "").startswith("config error")]
+    if config_errors:
+        # found only at run time (a semantic model file that does not load): the sources with something new
+        # were skipped and back off; the run is a config failure, not a success
+        print(f"feeds: {len(config_errors)} of {len(report.outcomes)} sources skipped: {config_errors[0].error}",
+              file=sys.stderr)
+        return EXIT_CONFIG
     if report.publish_errors:
         return EXIT_FAILED
     if report.all_failed:

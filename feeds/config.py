@@ -494,6 +494,8 @@ def _parse_config(text: str, path: Path) -> Config:
     if stories.semantic and stories.enabled:
         missing = semantic_missing()
         if missing is not None:
+            if missing.startswith("FEEDS_SEMANTIC_"):  # the environment names files that are not there
+                raise st.fail("semantic", f"false, or model files that are there ({missing})", True)
             raise st.fail("semantic", f"false, or the semantic extra installed: pip install 'feeds[semantic]' "
                                       f"({missing})", True)
 

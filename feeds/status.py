@@ -176,6 +176,12 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
         names = ", ".join(s["name"] for s in broken[:5]) + (", ..." if len(broken) > 5 else "")
         problems.append(f"{len(broken)} of {len(sources)} sources broken ({100 * len(broken) / len(sources):.0f}%), "
                         f"more than --max-broken {max_broken:g}: {names}")
+    # a config problem found only at run time (a semantic model file that does not load) holds every source
+    # with something new back: a problem at once, not after the days a source takes to count as broken
+    misconfigured = [s for s in sources if (s["last_error"] or "").startswith("config error")]
+    if misconfigured:
+        problems.append(f"{len(misconfigured)} sources skipped for a config error: "
+                        f"{escape_controls(misconfigured[0]['last_error'])}")
     return Check(not problems, tuple(problems), last, len(broken), len(sources))
 
 

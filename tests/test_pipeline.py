@@ -304,3 +304,14 @@ def test_a_failing_store_still_stops_the_run(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(sqlalchemy.exc.OperationalError):
         pipe.run(force_all=True)
     assert all(r.consecutive_failures == 0 for r in store.sources())
+
+
+def test_an_error_text_is_cut_at_a_word() -> None:
+    # the stored and logged error ended "... Protobuf parsing failed.), go; skipped this run" ("got True" cut)
+    from feeds.run import _cut
+
+    assert _cut("short") == "short"
+    long = "config error: " + "word " * 80 + "got True"
+    cut = _cut(long)
+    assert len(cut) <= 300 and cut.endswith("word…") and " go" not in cut[-5:]
+    assert _cut("x" * 400).endswith("…") and len(_cut("x" * 400)) == 300  # no space: cut where it must

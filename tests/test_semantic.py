@@ -361,10 +361,13 @@ def test_feeds_run_with_semantic_on_the_demo(tmp_path: Path) -> None:
 
 @needs_model
 def test_a_model_file_that_cannot_be_loaded_is_a_config_error_and_its_sources_back_off(tmp_path: Path) -> None:
-    """A corrupt model file (there, so `feeds check` passes; it is loaded at the first story) was an
-    "internal error" with a traceback for every source with new items: it is said as the config problem it
-    is, naming the file, and the sources back off as failing sources do, so the next run (or a daemon's
-    next tick) does not fetch them all again (found by a review)."""
+    """A corrupt model file (there; it is loaded at the first story) was an "internal error" with a
+    traceback for every source with new items: it is said as the config problem it is, naming the file, and
+    the sources back off as failing sources do, so the next run (or a daemon's next tick) does not fetch
+    them all again (found by a review). A later review found it silent where it counts: `feeds check`
+    passed, a run whose sources with new items were all skipped exited 0 when others had nothing new, and
+    `status --check` said OK for the days a source takes to count as broken. Changed on purpose: `check`
+    loads the model (exit 2), a run with such skips exits 2, and `status --check` reports them."""
     import json
     import os
     import shutil
@@ -386,14 +389,38 @@ def test_a_model_file_that_cannot_be_loaded_is_a_config_error_and_its_sources_ba
         return subprocess.run([sys.executable, "-m", "feeds.cli", *args], cwd=tmp_path, capture_output=True,
                               text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
 
-    assert feeds("check").returncode == 0
+    c = feeds("check")
+    assert c.returncode == 2 and "stories.semantic" in c.stderr and str(bad / "model.onnx") in c.stderr, c.stderr
     r = feeds("run")
-    assert r.returncode == 1, (r.returncode, r.stderr)  # every source failed
+    assert r.returncode == 2, (r.returncode, r.stderr)  # sources skipped for a config error
     assert "stories.semantic" in r.stderr and str(bad / "model.onnx") in r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
     sources = json.loads(feeds("status", "--json").stdout)["sources"]
     assert sources and all(s["failures"] == 1 and "stories.semantic" in s["last_error"] and not s["due"]
                            for s in sources)
+    s = feeds("status", "--check")
+    assert s.returncode == 3 and "config error" in s.stdout + s.stderr, (s.stdout, s.stderr)
     r = feeds("run")  # the next run: they back off, nothing is fetched or failed again
     assert r.returncode == 0, r.stderr
     assert all(s["failures"] == 1 for s in json.loads(feeds("status", "--json").stdout)["sources"])
+
+
+def test_files_the_environment_names_that_are_not_there_are_said_to_be(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # FEEDS_SEMANTIC_MODEL=/nonexistent said "pip install 'feeds[semantic]'", with the extra installed
+    monkeypatch.setenv("FEEDS_SEMANTIC_MODEL", str(tmp_path / "nope.onnx"))
+    assert sem.missing() == f"FEEDS_SEMANTIC_MODEL={tmp_path / 'nope.onnx'}: no such file or directory"
+    monkeypatch.setenv("FEEDS_SEMANTIC_MODEL", str(tmp_path))
+    assert "a directory without model.onnx" in (sem.missing() or "")
+    (tmp_path / "m.bin").write_bytes(b"x")
+    monkeypatch.setenv("FEEDS_SEMANTIC_MODEL", str(tmp_path / "m.bin"))
+    assert "not a .onnx or .safetensors file" in (sem.missing() or "")
+    monkeypatch.delenv("FEEDS_SEMANTIC_MODEL")
+    monkeypatch.setenv("FEEDS_SEMANTIC_VOCAB", str(tmp_path / "vocab.txt"))
+    assert sem.missing() == f"FEEDS_SEMANTIC_VOCAB={tmp_path / 'vocab.txt'}: no such file"
+    from feeds.config import parse_config
+    from feeds.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        parse_config('[stories]\nsemantic = true\n', tmp_path / "feeds.toml")
+    assert "FEEDS_SEMANTIC_VOCAB" in e.value.expected and "pip install" not in e.value.expected

@@ -356,3 +356,20 @@ def test_model_identity_follows_the_files_not_their_names(tmp_path: Path) -> Non
     assert sem.model_identity("onnx", max_tokens=64) != ident
     if sem.available("numpy"):
         assert sem.model_identity("numpy") != ident
+
+
+@needs_model
+def test_embeddings_leave_with_the_window_after_the_semantic_mode_is_turned_off(tmp_path: Path,
+                                                                                counter: Counter) -> None:
+    # pruning was done only with the semantic mode on: rows stored while it was on stayed for ever
+    rows = seed_rows()
+    write_feeds(tmp_path, rows)
+    cfg = semantic_config(tmp_path)
+    run(cfg)
+    assert len(stored_vectors(cfg.store_path)) == 21
+    off = config(tmp_path, semantic=False)
+    later = max(ts for ts, _, _ in rows) + timedelta(days=4)
+    (tmp_path / "a.xml").write_bytes(rss([{"title": "Central bank raises rates to curb inflation", "guid": "new",
+                                           "date": later}]))
+    run(off, later)
+    assert stored_vectors(cfg.store_path) == {}  # the old window's rows are gone; the new item has none
