@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
-from feeds.parse import _XML_BAD, clean_text, localized_date, text_of
+from feeds.parse import _XML_BAD, clean_text, entry_media, localized_date, person_names, text_of
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -440,7 +440,7 @@ class _Ctx:
 
     __slots__ = ("id", "link", "title", "title_detail", "summary", "content", "author", "authors", "tags", "tag_count",
                  "published", "updated", "has_updated", "depths", "image", "ttl", "sy_period", "sy_frequency",
-                 "has_summary_key")
+                 "has_summary_key", "enclosures", "media", "thumbnails", "artwork", "source_authors", "author_detail")
 
     def __init__(self) -> None:
         self.id: str | None = None
@@ -451,6 +451,9 @@ class _Ctx:
         self.content: list[str] = []
         self.author: str | None = None
         self.authors: list[dict[str, str]] = []
+        # feedparser's author_detail: a dict of its own, or (set by the sync of a text author) one of `authors`,
+        # which every later name or address saved then changes too
+        self.author_detail: dict[str, str] | None = None
         self.tags: list[list[str | None]] = []
         self.tag_count: dict[tuple[str | None, str | None, str | None], int] = {}  # tags' contents, counted
         self.published: datetime | None = None
@@ -462,6 +465,13 @@ class _Ctx:
         self.sy_period: str | None = None
         self.sy_frequency: str | None = None
         self.has_summary_key = False
+        # media as feedparser keeps them: enclosure links (href, type, length), media:content (url, type, medium,
+        # size), media:thumbnail URLs, the itunes:image URL; and whether a <source> names an author
+        self.enclosures: list[tuple[str | None, str | None, str | None]] = []
+        self.media: list[tuple[str | None, str | None, str | None, str | None]] = []
+        self.thumbnails: list[str | None] = []
+        self.artwork: str | None = None
+        self.source_authors = False
 
 
 _NO_ATTRS: dict[str, str] = {}
@@ -541,6 +551,32 @@ def _map_type(t: str) -> str:
     if t == "xhtml":
         return "application/xhtml+xml"
     return t
+
+
+# What feedparser takes for an e-mail address in an author string (its _sync_author_detail), written again: the
+# local part, "@", a dotted host name or the first three numbers of a bracketed IPv4 address, a top-level part
+# of 2-4 letters or 1-3 digits, an optional "]" and "?subject=...".
+_ADDRESS = re.compile(r"[A-Za-z0-9_.+-]+@(?:\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.|(?:[A-Za-z0-9-]+\.)+)"
+                      r"(?:[A-Za-z]{2,4}|[0-9]{1,3})\]?(?:\?subject=\S+)?")
+
+
+def _split_address(author: str) -> tuple[str, str | None]:
+    """The name and e-mail address feedparser reads in an author string ("bob@example.org (Bob)": "Bob" and
+    the address): the first address found is taken out, with the empty brackets it leaves, and one opening
+    and one closing parenthesis at the ends. Without an address: the string as it is, and None."""
+    m = _ADDRESS.search(author)
+    if m is None:
+        return author, None
+    email = m.group(0)
+    name = author.replace(email, "")
+    for empty in ("()", "<>", "&lt;&gt;"):
+        name = name.replace(empty, "")
+    name = name.strip()
+    if name.startswith("("):
+        name = name[1:]
+    if name.endswith(")"):
+        name = name[:-1]
+    return name.strip(), email
 
 
 class _Walker:
@@ -663,7 +699,9 @@ class _Walker:
             ({"image"}, self.image), ({"textinput"}, self.textinput), ({"source"}, self.source),
             (_OTHER_CONTENT, self.other_content),
             (_SKIP_SUBTREE | {"name", "email", "uri", "url", "homepage", "media:thumbnail"}, self.skipped),
-            ({"itunes:owner"}, self.owner), ({"rss", "rdf:rdf", "media:group", "media:content"}, self.container),
+            ({"itunes:owner"}, self.owner), ({"rss", "rdf:rdf", "media:group"}, self.container),
+            ({"media:content"}, self.media_content), ({"media:thumbnail"}, self.thumbnail),
+            ({"enclosure"}, self.enclosure), ({"itunes:image", "itunes:link"}, self.artwork),
         ):
             for n in names:
                 table[n] = handler
@@ -731,6 +769,8 @@ class _Walker:
             inner = self.name(node.tag, node.prefix)
             if inner in _SOURCE_FORBIDDEN:
                 raise _Bail(f"{inner} inside source")
+            if inner in _AUTHOR:  # its authors are the entry's if it names none (see _build)
+                self.entries[-1].source_authors = True
             if inner in _TITLE:
                 if node.getparent() is not el or len(node):
                     raise _Bail("nested title inside source")
@@ -742,11 +782,69 @@ class _Walker:
             raise _Bail("base64")
 
     def owner(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """itunes:owner: feedparser saves its name and e-mail as the publisher's, and (its _save_author) into
+        the context's last author too, which feed-level authors (inherited by entries) then hold."""
         if self.inentry:
             raise _Bail("owner in entry")
+        ctx = self.context()
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            cname = self.name(child.tag, child.prefix)
+            key = {"itunes:name": "name", "name": "name", "itunes:email": "email", "email": "email"}.get(cname)
+            if key is None or len(child):
+                raise _Bail("unexpected element in itunes:owner")
+            self.sync_author(ctx)
+            if not ctx.authors:
+                ctx.authors.append({})
+            ctx.authors[-1][key] = _text(child).strip()
 
     def container(self, el: Any, name: str, a: dict[str, str]) -> None:
         self.children(el)
+
+    def entry_context(self) -> _Ctx | None:
+        """The entry an element's values go to (None: the feed, an image or a text input)."""
+        ctx = self.context()
+        return ctx if self.inentry and ctx is not self.sink else None
+
+    @staticmethod
+    def href_of(a: dict[str, str]) -> str | None:
+        """feedparser's _enforce_href: url, else uri, else href (an empty url or uri leaves href as it is)."""
+        href = a.get("url", a.get("uri", a.get("href")))
+        return href if href else a.get("href")
+
+    def enclosure(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """RSS <enclosure>: its attributes as they are (feedparser does not resolve the URL)."""
+        self.skipped(el, name, a)
+        ctx = self.entry_context()
+        if ctx is not None:
+            ctx.enclosures.append((self.href_of(a), a.get("type"), a.get("length")))
+
+    def media_content(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """media:content: its attributes as they are; its children are read as anywhere else."""
+        ctx = self.entry_context()
+        if ctx is not None:
+            ctx.media.append((a.get("url"), a.get("type"), a.get("medium"), a.get("filesize") or a.get("length")))
+        self.children(el)
+
+    def thumbnail(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """media:thumbnail: its url attribute as it is, else its text (resolved, as feedparser pops a url)."""
+        self.skipped(el, name, a)
+        ctx = self.entry_context()
+        if ctx is not None:
+            if "url" in a:
+                ctx.thumbnails.append(a["url"])
+            else:
+                text = self.finish(_text(el), "url", True)
+                ctx.thumbnails.append(text if text.strip() else None)
+
+    def artwork(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """itunes:image (and itunes:link, which feedparser takes for one): href, else url, the last one wins."""
+        self.skipped(el, name, a)
+        ctx = self.entry_context()
+        href = a.get("href") or a.get("url")
+        if ctx is not None and href:
+            ctx.artwork = href
 
     def skipped(self, el: Any, name: str, a: dict[str, str]) -> None:
         """Elements whose values land in keys we never read; their children must be harmless too."""
@@ -837,6 +935,8 @@ class _Walker:
             href = _join(self.base or "", href if href else a["href"])
             if rel == "alternate" and _map_type(ctype) in _HTML_TYPES:
                 ctx.link = href
+            elif rel == "enclosure" and self.inentry and ctx is not self.sink:
+                ctx.enclosures.append((href, a.get("type", "text/html"), a.get("length")))
             return
         expecting = self.infeed or self.inentry
         out = self.finish(_text(el), "link", expecting)
@@ -846,6 +946,8 @@ class _Walker:
             if not self.inimage:
                 out = _LINK_AMP.sub(r"&\g<1>", out.replace("&amp;", "&"))
                 ctx.link = out
+                if rel == "enclosure":  # feedparser gives the link's text to the link it made (an enclosure)
+                    ctx.enclosures.append((out or None, a.get("type", "text/html"), a.get("length")))
         elif ctx is self.feed:
             ctx.link = _LINK_AMP.sub(r"&\g<1>", out)
 
@@ -906,17 +1008,24 @@ class _Walker:
                 raise _Bail("mixed author")
             if self.store(ctx, "author"):
                 ctx.author = ""
-        self.sync_author(ctx, final=True)
+        self.sync_author(ctx)
         self.inauthor = False
 
     def save_author(self, ctx: _Ctx, key: str, value: str) -> None:
+        """feedparser's _save_author: into author_detail, then (after a sync) into the last author."""
+        if ctx.author_detail is None:
+            ctx.author_detail = {}
+        ctx.author_detail[key] = value
         self.sync_author(ctx)
+        if not ctx.authors:
+            ctx.authors.append({})
         ctx.authors[-1][key] = value
 
     @staticmethod
-    def sync_author(ctx: _Ctx, final: bool = False) -> None:
-        """feedparser's author-detail sync: a detail with a name/email becomes the author string."""
-        detail = ctx.authors[-1] if ctx.authors else {}
+    def sync_author(ctx: _Ctx) -> None:
+        """feedparser's author-detail sync: a detail with a name/email becomes the author string; an empty one
+        (an author given as text) takes the name and e-mail address feedparser finds in the author string."""
+        detail = ctx.authors[-1] if ctx.authors else {}  # without authors: a detail that is then dropped
         if detail:
             name, email = detail.get("name"), detail.get("email")
             if name and email:
@@ -925,13 +1034,14 @@ class _Walker:
                 ctx.author = name
             elif email:
                 ctx.author = email
-        elif ctx.author and not final:
-            # feedparser splits the previous author string into name/email here
-            if "@" in ctx.author:
-                raise _Bail("author string with an address parsed into details")
-            detail["name"] = ctx.author
-            if not ctx.authors:
-                ctx.authors.append(detail)
+        elif ctx.author:
+            name, email = _split_address(ctx.author)
+            if (name or email) and ctx.author_detail is None:
+                ctx.author_detail = detail  # the same dict: what is saved into author_detail later changes it
+            if name:
+                detail["name"] = name
+            if email:
+                detail["email"] = email
 
     def category(self, el: Any, name: str, a: dict[str, str]) -> None:
         ctx = self.context()
@@ -1054,10 +1164,15 @@ def _version(root: Any, name: str) -> str:
     raise _Bail("unknown RDF flavour")
 
 
-def _build(w: _Walker, bozo: str | None) -> ParsedFeed:
+def _names(ctx: _Ctx) -> tuple[str, ...]:
+    return person_names((d.get("name"), d.get("email")) for d in ctx.authors)
+
+
+def _build(w: _Walker, bozo: str | None, url: str) -> ParsedFeed:
     from feeds.schedule import ttl_from_feed
 
     entries = []
+    feed_authors = _names(w.feed)
     for e in w.entries:
         title = text_of(e.title_detail, e.title or "")
         # lxml only hands out characters XML allows; _repair cleans what it changes itself
@@ -1075,16 +1190,23 @@ def _build(w: _Walker, bozo: str | None) -> ParsedFeed:
             if t and t not in cats:
                 cats.append(t)
         updated = e.updated if e.has_updated else e.published
+        if not e.authors and e.source_authors:
+            raise _Bail("the authors of an entry's source")  # feedparser reads them (RFC 4287's inheritance)
+        link = clean_text(e.link or "") or None
+        enclosures, image = entry_media(e.enclosures, e.media, e.thumbnails, e.artwork,
+                                        url if url.startswith(("http://", "https://")) else link)
         entries.append(Entry(
             guid=clean_text(e.id or "") or None,
-            link=clean_text(e.link or "") or None,
+            link=link,
             title=title,
             summary=summary.strip(),
             content=content.strip(),
-            author=clean_text(e.author or ""),
+            authors=_names(e) if e.authors else feed_authors,
             categories=tuple(cats),
             published=e.published or updated,
             updated=updated,
+            enclosures=enclosures,
+            image=image,
         ))
     f = w.feed
     return ParsedFeed(
@@ -1134,7 +1256,7 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
         return None
     w.version = _version(root, name)
     w.walk(root)
-    return _build(w, bozo)
+    return _build(w, bozo, url)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1167,8 +1289,10 @@ def compare(data: bytes, url: str = "") -> tuple[str, str]:
     extra = []
     if (fast.title, fast.link, fast.ttl_seconds) != (ref.title, ref.link, ref.ttl_seconds):
         extra.append("feed title/link/ttl")
-    if [(e.author, e.categories) for e in fast.entries] != [(e.author, e.categories) for e in ref.entries]:
-        extra.append("author/categories")
+    if [(e.authors, e.categories) for e in fast.entries] != [(e.authors, e.categories) for e in ref.entries]:
+        extra.append("authors/categories")
+    if [(e.enclosures, e.image) for e in fast.entries] != [(e.enclosures, e.image) for e in ref.entries]:
+        extra.append("enclosures/image")
     return "fast", ", ".join(extra)
 
 
@@ -1207,7 +1331,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{verdict:9} {path} {detail}")
     total = sum(counts.values())
     print(f"files: {total}  fast path: {counts['fast']}  fell back: {counts['fallback']}  "
-          f"disagreed: {counts['disagree']}  (fast but author/categories/feed fields differ: {soft})")
+          f"disagreed: {counts['disagree']}  (fast but authors/categories/enclosures/feed fields differ: {soft})")
     return 1 if counts["disagree"] else 0
 
 

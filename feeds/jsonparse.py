@@ -14,8 +14,11 @@ into the same Entry the RSS/Atom paths give:
   ``content_html`` (kept as the fast XML path keeps HTML: unsafe characters removed, sanitised when
   published), else ``content_text`` escaped, a paragraph per blank-line-separated block; as on the RSS
   path the content copies into an empty summary, so an untitled post's text reaches channel rules and stories;
-* author: the first named author of the item (``authors``, or version 1's ``author``), else of the feed
-  (the specification's inheritance); categories: ``tags``;
+* authors: the names of the item's authors (``authors``, or version 1's ``author``), else of the feed's
+  (the specification's inheritance), without e-mail addresses (feeds.parse.author_names); categories:
+  ``tags``;
+* enclosures: ``attachments`` (``url`` resolved as a link is, ``mime_type``, ``size_in_bytes``); image:
+  ``image``, else the first image attachment (feeds.parse.entry_media: http(s) only, bounded);
 * published / updated: ``date_published`` / ``date_modified`` (RFC 3339), published falling back to
   updated as on the other paths.
 
@@ -59,17 +62,23 @@ def _id(value: Any) -> str:
     return ""
 
 
-def _author(obj: Mapping[str, Any]) -> str:
-    """The first author's name: ``authors`` (1.1) or ``author`` (1)."""
+def _authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """The authors' names: ``authors`` (1.1), then ``author`` (1); see feeds.parse.author_names."""
+    from feeds.parse import author_names
+
     authors = obj.get("authors")
     candidates = authors if isinstance(authors, list) else []
     one = obj.get("author")
     if isinstance(one, dict):
         candidates = [*candidates, one]
-    for a in candidates:
-        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip():
-            return str(a["name"])
-    return ""
+    return author_names(a.get("name") for a in candidates if isinstance(a, dict))
+
+
+def _attachments(item: Mapping[str, Any]) -> list[tuple[object, object, object]]:
+    """An item's attachments as (url, mime_type, size_in_bytes), what feeds.parse.entry_media reads."""
+    attachments = item.get("attachments")
+    return [(a.get("url"), a.get("mime_type"), a.get("size_in_bytes"))
+            for a in (attachments if isinstance(attachments, list) else ()) if isinstance(a, dict)]
 
 
 def _text_html(text: str) -> str:
@@ -92,7 +101,7 @@ def _resolved(fragment: str, base: str) -> str:
 def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
     """Parse a JSON Feed document; raises feeds.parse.ParseFailed when the bytes hold none."""
     from feeds.fastparse import _looks_like_html, parse_date
-    from feeds.parse import _XML_BAD, ParseFailed, clean_text
+    from feeds.parse import _XML_BAD, ParseFailed, clean_text, entry_media
 
     try:
         doc = json.loads(data, strict=False)  # a raw control character in a string is read
@@ -136,7 +145,7 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
             return None
         return value
 
-    feed_author = _author(doc)
+    feed_authors = _authors(doc)
     entries = []
     skipped = no_id = 0
     for item in items:
@@ -172,16 +181,20 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
             # own that is the external_url, another site (a linkblog's post): resolve them here, against the
             # feed, whose page the HTML was written for (the sanitiser does it; publishing sanitises again)
             summary, content = _resolved(summary, base), _resolved(content, base)
+        link = own or link_of(field(item, "external_url", "item "))
+        enclosures, image = entry_media(_attachments(item), (), (), item.get("image"), base or link)
         entries.append(Entry(
             guid=guid,
-            link=own or link_of(field(item, "external_url", "item ")),
+            link=link,
             title=clean_text(html.unescape(title)) if "&" in title else title,  # entities seen in the wild
             summary=summary,
             content=content,
-            author=clean_text(_author(item) or feed_author),
+            authors=_authors(item) or feed_authors,
             categories=tuple(cats),
             published=parse_date(field(item, "date_published", "item ").strip()) or updated,
             updated=updated,
+            enclosures=enclosures,
+            image=image,
         ))
     if skipped:
         problems.append("1 item is not an object" if skipped == 1 else f"{skipped} items are not objects")

@@ -7,10 +7,13 @@ import contextlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from feeds.models import Entry, ParsedFeed
+from feeds.models import Enclosure, Entry, ParsedFeed
+from feeds.sanitize import safe_url
 from feeds.schedule import ttl_from_feed
 
 _WS_RE = re.compile(r"\s+")
@@ -33,6 +36,182 @@ def _drop_impossible_charrefs(data: bytes) -> bytes:
         return b"" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m.group(0)
 
     return _CHARREF.sub(repl, data) if b"&#" in data else data
+
+
+# -- authors ------------------------------------------------------------------------------------------
+MAX_AUTHORS = 10  # names kept per entry
+MAX_AUTHOR_CHARS = 200  # of one name
+
+# An e-mail address standing where a name should ("Caleb (noreply@blogger.com)", "hello@example.co.uk (Simone
+# Silvestroni)", "Dana <dana@example.org>", "mailto:dana@example.org"): never published (most are noreply
+# addresses or personal ones). A handle ("@dana") or "Team@Home" has no dotted domain: a name.
+_EMAIL = re.compile(r"(?:mailto:)?[^\s@()<>\[\]{},;:\"]+@[^\s@()<>\[\]{},;:\"'.]+(?:\.[^\s@()<>\[\]{},;:\"'.]+)+",
+                    re.IGNORECASE)
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]|\{\s*\}")
+_WRAPPED = ("()", "<>", "[]", "{}")
+
+
+def author_name(value: str) -> str:
+    """A person's name as feeds publishes it: plain text without e-mail addresses ("Caleb
+    (noreply@blogger.com)" and "hello@example.co.uk (Simone Silvestroni)" are "Caleb" and "Simone
+    Silvestroni"); "" when nothing of a name is left (an address alone, punctuation). At most
+    MAX_AUTHOR_CHARS characters, cut at a space when there is one."""
+    text = clean_text(value)
+    if "@" in text:
+        text = clean_text(_EMPTY_BRACKETS.sub(" ", _EMAIL.sub(" ", text))).strip(" ,;:|/-\u2013\u2014")
+        while len(text) >= 2 and text[0] + text[-1] in _WRAPPED:
+            text = text[1:-1].strip()
+    if not any(ch.isalnum() for ch in text):
+        return ""
+    if len(text) > MAX_AUTHOR_CHARS:
+        cut = text[:MAX_AUTHOR_CHARS]
+        text = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip()
+    return text
+
+
+def author_names(names: Iterable[object]) -> tuple[str, ...]:
+    """The names to publish of these authors (in order, each once, at most MAX_AUTHORS): see author_name."""
+    out: list[str] = []
+    for raw in names:
+        name = author_name(raw) if isinstance(raw, str) else ""
+        if name and name not in out:
+            out.append(name)
+            if len(out) == MAX_AUTHORS:
+                break
+    return tuple(out)
+
+
+# feedparser reads at most four letters of an address's top-level domain ("editor@pod.example" as
+# "editor@pod.exam"): the rest stays in the name it makes of an author string, "ple (Pat Editor" of
+# "editor@pod.example (Pat Editor)", "Pat Editor (ple" of "Pat Editor (editor@pod.example)", "Pat <ple>" of
+# "Pat <editor@pod.example>". Such a name is mended when its address ends in four letters.
+_CUT_ADDRESS = re.compile(r"@[^@]*\.[A-Za-z]{4}$")
+_TAIL_BEFORE = re.compile(r"[A-Za-z]+ *\(([^()]*)")
+_TAIL_AFTER = re.compile(r"([^()]*?) *\([A-Za-z]+")
+_TAIL_ANGLE = re.compile(r" *<[A-Za-z]+>")
+
+
+def person_names(people: Iterable[tuple[object, object]]) -> tuple[str, ...]:
+    """author_names of (name, e-mail address) pairs as feedparser gives them, a name feedparser cut from an
+    address it read short mended first (see _CUT_ADDRESS)."""
+    names: list[object] = []
+    for name, email in people:
+        if isinstance(name, str) and isinstance(email, str) and _CUT_ADDRESS.search(email):
+            m = _TAIL_BEFORE.fullmatch(name) or _TAIL_AFTER.fullmatch(name)
+            name = m.group(1) if m else _TAIL_ANGLE.sub("", name)
+        names.append(name)
+    return author_names(names)
+
+
+# -- enclosures and thumbnails -----------------------------------------------------------------------------
+MAX_ENCLOSURES = 5  # media files kept per entry: a hostile or careless feed cannot bloat every document
+MAX_MEDIA_URL = 2048  # characters of a media URL (longer: dropped)
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+# media types by a URL's file extension, for a file whose feed names none (or names text/html, what feedparser
+# gives an Atom link without a type): a small fixed table, the same on every machine (mimetypes reads the
+# system's files)
+_BY_EXTENSION = {
+    "mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac", "oga": "audio/ogg", "ogg": "audio/ogg",
+    "opus": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav", "mp4": "video/mp4", "m4v": "video/mp4",
+    "mov": "video/quicktime", "webm": "video/webm", "ogv": "video/ogg", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+    "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif", "pdf": "application/pdf",
+    "epub": "application/epub+zip",
+}
+_MEDIA_KINDS = ("audio/", "video/")  # what a podcast app plays
+
+# what a feed gives of a media file: (url, type, length) of an RSS enclosure, an Atom enclosure link or a JSON
+# Feed attachment; (url, type, medium, size) of a media:content
+RawEnclosure = tuple[object, object, object]
+RawMedia = tuple[object, object, object, object]
+
+
+def media_url(raw: object, base: str | None) -> str | None:
+    """An absolute http(s) URL of a media file (relative: against ``base``), through the sanitiser's URL
+    safety (never javascript: or data:), at most MAX_MEDIA_URL characters; None otherwise. A Gravatar
+    avatar (WordPress.com lists its authors' as media:content) is the author's picture, not the item's."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_MEDIA_URL:
+        return None
+    url = safe_url(raw, base if base and base.startswith(("http://", "https://")) else None)
+    if url is None or len(url) > MAX_MEDIA_URL or not url.lower().startswith(("http://", "https://")):
+        return None
+    if "/avatar/" in url and "gravatar.com" in url.lower():
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return None
+        if host == "gravatar.com" or host.endswith(".gravatar.com"):
+            return None
+    return url
+
+
+def media_type(raw: object, url: str) -> str:
+    """The media type the feed gives (lower-case, without parameters), else the one the URL's file extension
+    names, else ""."""
+    declared = raw.split(";", 1)[0].strip().lower() if isinstance(raw, str) else ""
+    if declared != "text/html" and _MEDIA_TYPE.fullmatch(declared):
+        return declared
+    path = urlsplit(url).path
+    ext = path.rsplit(".", 1)[1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return _BY_EXTENSION.get(ext, "")
+
+
+def media_length(raw: object) -> int | None:
+    """A length in bytes: a positive whole number (the string of one, as feeds write it), else None (0, what
+    many feeds write for "unknown", is None too)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 16:
+            return None
+        raw = int(raw)
+    return raw if isinstance(raw, int) and 0 < raw < 2**53 else None
+
+
+def entry_media(enclosures: Sequence[RawEnclosure], media: Sequence[RawMedia], thumbnails: Sequence[object],
+                artwork: object, base: str | None) -> tuple[tuple[Enclosure, ...], str | None]:
+    """An entry's media files and thumbnail from what its feed gives, the same on every parse path.
+
+    Enclosures (RSS, Atom, JSON Feed attachments: whatever their type, the publisher chose them), then the
+    audio and video media:content (by type or medium; its images are a post's pictures, already in its
+    text, and Flash players and the like are nothing to play), each URL once (a later copy fills in a type or
+    length the first lacked), at most MAX_ENCLOSURES; only what media_url accepts. The thumbnail: the first
+    media:thumbnail, else the itunes:image (an episode's artwork) or JSON Feed image, else the first image
+    media:content, else the first image enclosure."""
+    if not (enclosures or media or thumbnails or artwork):  # nearly every entry of a news feed
+        return (), None
+    found: dict[str, tuple[str, int | None]] = {}  # url -> type, length
+
+    def add(url: str | None, mtype: str, length: int | None) -> None:
+        if url is None:
+            return
+        if url in found:
+            old_type, old_length = found[url]
+            found[url] = (old_type or mtype, old_length if old_length is not None else length)
+        elif len(found) < MAX_ENCLOSURES:
+            found[url] = (mtype, length)
+
+    for raw, kind, size in enclosures:
+        url = media_url(raw, base)
+        if url is not None:
+            add(url, media_type(kind, url), media_length(size))
+    images: list[str] = []
+    for raw, kind, medium, size in media:
+        url = media_url(raw, base)
+        if url is None:
+            continue
+        mtype = media_type(kind, url)
+        medium = medium.strip().lower() if isinstance(medium, str) else ""
+        if mtype.startswith(_MEDIA_KINDS) or (not mtype and medium in ("audio", "video")):
+            add(url, mtype, media_length(size))
+        elif mtype.startswith("image/") or (not mtype and medium == "image"):
+            images.append(url)
+    pictures = images + [url for url, (mtype, _length) in found.items() if mtype.startswith("image/")]
+    image = next((u for u in (media_url(t, base) for t in thumbnails) if u), None) or media_url(artwork, base)
+    return tuple(Enclosure(url, mtype, length) for url, (mtype, length) in found.items()), \
+        image or next(iter(pictures), None)
 
 
 class ParseFailed(Exception):
@@ -144,7 +323,29 @@ def _local(raw: Any) -> datetime | None:
     return localized_date(raw.strip()) if isinstance(raw, str) and raw.strip() else None
 
 
-def _entry(e: Any) -> Entry:
+def _has_authors(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj.get("authors"))
+
+
+def _names(obj: Any) -> tuple[str, ...]:
+    """The names of feedparser's ``authors`` of an entry, its source or its feed (see person_names)."""
+    authors = obj.get("authors") if isinstance(obj, dict) else None
+    return person_names((a.get("name"), a.get("email")) for a in authors or () if isinstance(a, dict))
+
+
+def _raw_media(e: Any) -> tuple[list[RawEnclosure], list[RawMedia], list[object], object]:
+    """An entry's enclosures (RSS enclosure, Atom link rel=enclosure: feedparser's ``enclosures``),
+    media:content, media:thumbnail URLs and itunes:image, as feedparser gives them."""
+    enclosures = [(x.get("href"), x.get("type"), x.get("length")) for x in e.get("enclosures", None) or ()
+                  if isinstance(x, dict)]
+    media = [(x.get("url"), x.get("type"), x.get("medium"), x.get("filesize") or x.get("length"))
+             for x in e.get("media_content", None) or () if isinstance(x, dict)]
+    thumbs = [x.get("url") for x in e.get("media_thumbnail", None) or () if isinstance(x, dict)]
+    art = e.get("image", None)
+    return enclosures, media, thumbs, art.get("href") if isinstance(art, dict) else None
+
+
+def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
     title = _text_of(e.get("title_detail"), e.get("title", "") or "")
     summary = _XML_BAD.sub("", e.get("summary", "") or "")
     content = ""
@@ -162,7 +363,12 @@ def _entry(e: Any) -> Entry:
             cats.append(term)
     guid = clean_text(e.get("id", "") or "") or None
     link = clean_text(e.get("link", "") or "") or None
-    author = clean_text(e.get("author", "") or "")
+    # every author's name; an entry without authors has its source's, else its feed's (RFC 4287 4.2.1); one
+    # whose authors have no name (an address alone) has none
+    source = e.get("source", None)
+    authors = _names(e) if _has_authors(e) else _names(source) if _has_authors(source) else feed_authors
+    base = url if url.startswith(("http://", "https://")) else link
+    enclosures, image = entry_media(*_raw_media(e), base)
     # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning); a date feedparser
     # could not read may be one in another language's words (as the fast path's parse_date falls back too)
     published = _dt(e.get("published_parsed")) or _local(dict.get(e, "published"))
@@ -176,10 +382,12 @@ def _entry(e: Any) -> Entry:
         title=title,
         summary=summary.strip(),
         content=content.strip(),
-        author=author,
+        authors=authors,
         categories=tuple(cats),
         published=published or updated,
         updated=updated,
+        enclosures=enclosures,
+        image=image,
     )
 
 
@@ -204,7 +412,8 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         raise ParseFailed(f"not a feed (a document whose root element is <{root}>, not RSS, Atom or RDF)" if root
                           else "not a feed (no RSS, Atom, RDF or JSON Feed in it)")
     feed = d.get("feed", {})
-    entries = tuple(_entry(e) for e in d.entries)
+    feed_authors = _names(feed)
+    entries = tuple(_entry(e, url, feed_authors) for e in d.entries)
     bozo = None
     if d.get("bozo"):
         exc = d.get("bozo_exception")
@@ -251,4 +460,5 @@ def _parse_xml(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     return parse_feedparser(data, url, content_type)
 
 
-__all__ = ["ParseFailed", "clean_text", "html_to_text", "parse", "parse_feedparser", "text_of"]
+__all__ = ["MAX_AUTHORS", "MAX_ENCLOSURES", "ParseFailed", "author_name", "author_names", "clean_text", "entry_media",
+           "html_to_text", "media_url", "parse", "parse_feedparser", "person_names", "text_of"]

@@ -30,7 +30,7 @@ def test_the_reference_document_gives_every_field() -> None:
     assert second.guid == "2" and second.link == "https://example.org/second-item" and second.title == "Title"
     assert second.summary == "A summary"
     assert second.content == 'Content with <a href="http://example.com/">link</a>'  # content_html over content_text
-    assert second.author == "Joe"  # the item's only author has no name: the feed's first named author
+    assert second.authors == ("Joe", "Jane")  # the item's only author has no name: the feed's named authors
     assert second.published == datetime(2020, 1, 2, 21, 0, tzinfo=UTC)  # 14:00-07:00
     assert second.updated == datetime(2020, 1, 4, 0, 0, tzinfo=UTC)  # 01:00+0100
     # an untitled post with content only: as on the RSS path the content fills the empty summary (what

@@ -2,7 +2,7 @@
 
 tests/data/corpus holds a copy of part of the shared corpus (see its README); for every file where
 :func:`feeds.fastparse.fast_parse` returns a result, the ids, titles, links and dates of every entry
-(and, stricter than required, authors, categories, feed title/link/ttl) must equal what
+(and, stricter than required, authors, categories, enclosures and thumbnails, feed title/link/ttl) must equal what
 :func:`feeds.parse.parse_feedparser` gives, in the same order. The full shared corpus is checked with
 ``python3 -m feeds.fastparse --check ../shared/corpus`` (see docs/parsing.md).
 """
@@ -27,7 +27,7 @@ def _key(p: ParsedFeed) -> list[tuple[object, ...]]:
 
 
 def _extra(p: ParsedFeed) -> tuple[object, ...]:
-    return p.title, p.link, p.ttl_seconds, [(e.author, e.categories) for e in p.entries]
+    return p.title, p.link, p.ttl_seconds, [(e.authors, e.categories, e.enclosures, e.image) for e in p.entries]
 
 
 def test_corpus_is_present() -> None:
