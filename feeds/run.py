@@ -44,7 +44,7 @@ from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, FetchResult, redact, same_site
 from feeds.models import Entry
 from feeds.parse import ParseFailed, parse
-from feeds.store import SourceRow, Store
+from feeds.store import SourceRow, Store, encode_enclosures
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -896,7 +896,7 @@ class Pipeline:
                 "title": e.title, "summary": e.summary, "content": e.content, "author": e.author,
                 "categories": "\t".join(e.categories), "published": published.timestamp(),
                 "updated": updated.timestamp(), "first_seen": nowts, "title_key": k.title_key,
-                "content_hash": chash, "story_id": 0,
+                "content_hash": chash, "story_id": 0, "enclosures": encode_enclosures(e.enclosures), "image": e.image,
             })
             new_keys.append(list(k.exact()))
             new_entries.append(e)
@@ -953,6 +953,7 @@ class Pipeline:
         before_title = st.items_of_source(c, row.id, [item_id]).get(item_id, (None, None))[1]
         st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                        author=e.author, categories="\t".join(e.categories), link=e.link,
+                       enclosures=encode_enclosures(e.enclosures), image=e.image,
                        updated=max(updated.timestamp(), nowts if e.updated is None else 0),
                        content_hash=content_hash(e), title_key=k.title_key)
         if k.link_key:

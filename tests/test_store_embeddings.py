@@ -58,6 +58,10 @@ def semantic_config(d: Path) -> Config:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _columns(db: Path, table: str) -> list[str]:
+    return [str(r[1]) for r in query(db, f'PRAGMA table_info("{table}")')]
+
+
 def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "feeds.db"
     shutil.copy(V1_STORE, db)
@@ -67,15 +71,24 @@ def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Pat
     assert len(before["items"]) == 21 and len(before["sightings"]) == 1
 
     Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors) -> 4 (archive_marks.written) -> 5
+    # (sources.validators_url) -> 6 (items.enclosures, items.image)
     after = table_rows(db)
-    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 5
+    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 6
     assert after["item_embeddings"] == [] and after["item_vectors"] == []
     for name, rows in before.items():
         if name == "archive_marks":  # each channel's pages taken as written up to its archive's size
             assert after[name] == [(*r, sum(1 for a in before["archive_slots"] if a[0] == r[0])) for r in rows]
             assert rows
-        elif name == "sources":  # (5) the URL that gave the validators: not known, so the fetch URL's
-            assert after[name] == [(*r, None) for r in rows] and rows
+        elif name == "sources":  # (5) the URL that gave the validators: not known, so the fetch URL's; (6) the
+            # validators and the body's hash forgotten: each source is read in full once
+            cols = _columns(db, "sources")
+            forgotten = {cols.index(c) for c in ("etag", "last_modified", "body_hash")}
+            assert after[name] == [(*(None if i in forgotten else v for i, v in enumerate(r)), None) for r in rows]
+            assert rows and any(r[i] is not None for r in rows for i in forgotten)
+        elif name == "items":  # (6) no media files, no thumbnail (the documents they came from are not kept), the
+            # content hash forgotten: each item is stored again, with its media, when its feed next lists it
+            content_hash = _columns(db, "items").index("content_hash")
+            assert after[name] == [(*r[:content_hash], "", *r[content_hash + 1:], "", None) for r in rows] and rows
         elif name != "meta":
             assert after[name] == rows, name
     assert query(db, "PRAGMA integrity_check") == [("ok",)] and query(db, "PRAGMA foreign_key_check") == []

@@ -74,7 +74,8 @@ def test_driver_executemany_stores_what_sqlalchemy_would(tmp_path: Path) -> None
                                     "updated": 1.5 * i, "first_seen": 1_700_000_000, "title_key": f"t{i}",
                                     "content_hash": "h", "story_id": i}
             if with_defaults:
-                r.update(summary="s", content="", author="a\u00e9", categories="x\ty")
+                r.update(summary="s", content="", author="a\u00e9", categories="x\ty",
+                         enclosures='[["http://h/a.mp3","audio/mpeg",1]]' if i == 1 else "", image=None)
             out.append(r)
         return out
 

@@ -21,7 +21,9 @@ from sqlalchemy import (
 
 # 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings). 3: item_vectors (the
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
-SCHEMA_VERSION = 5
+# 4: archive_marks.written. 5: sources.validators_url. 6: items.enclosures and items.image (an item's media
+# files and thumbnail, published with it).
+SCHEMA_VERSION = 6
 metadata = MetaData()
 
 meta = Table(
@@ -80,7 +82,7 @@ items = Table(
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False, default=""),
     Column("content", Text, nullable=False, default=""),
-    Column("author", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),  # the authors' names, tab-separated (before: one string)
     Column("categories", Text, nullable=False, default=""),  # tab-separated
     Column("published", Float, nullable=False),
     Column("updated", Float, nullable=False),
@@ -88,6 +90,10 @@ items = Table(
     Column("title_key", Text),
     Column("content_hash", String(32), nullable=False),
     Column("story_id", Integer, nullable=False),
+    # (6) the item's media files as JSON, [[url, type, length], ...] (type "" and length null when unknown);
+    # "" when it has none (nearly every item, and every item stored before version 6). image: its thumbnail.
+    Column("enclosures", Text, nullable=False, server_default="", default=""),
+    Column("image", Text),
     Index("ix_items_title_key", "title_key", "published"),
     Index("ix_items_story", "story_id"),
     Index("ix_items_published", "published"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feeds.errors import StoreError
+from feeds.models import Enclosure
 from feeds.store import schema as S
 
 CHUNK = 500  # bound for IN (...) lists
@@ -66,7 +68,7 @@ _STORY_REPS = select(S.stories.c.id, S.stories.c.rep_item_id).where(S.stories.c.
 # a story's reports with their source's name, as ItemRow takes them
 _STORY_MEMBERS = (select(*[S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary",
                                                   "content", "author", "categories", "published", "updated",
-                                                  "first_seen", "story_id")], S.sources.c.name)
+                                                  "first_seen", "story_id", "enclosures", "image")], S.sources.c.name)
                   .join(S.sources, S.sources.c.id == S.items.c.source_id)
                   .where(S.items.c.story_id.in_(bindparam("v", expanding=True)))
                   .order_by(S.items.c.published, S.items.c.id))
@@ -131,7 +133,33 @@ class ItemRow:
     updated: float
     first_seen: float
     story_id: int
+    enclosures: str  # JSON (see encode_enclosures), "" for none
+    image: str | None
     source_name: str
+
+
+def encode_enclosures(enclosures: Sequence[Enclosure]) -> str:
+    """An item's media files as the store keeps them (items.enclosures): "" for none, else a JSON array of
+    [url, type, length]."""
+    if not enclosures:
+        return ""
+    return json.dumps([[e.url, e.type, e.length] for e in enclosures], ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_enclosures(stored: str | None) -> list[Enclosure]:
+    """items.enclosures back as Enclosure values; what is not one (a damaged value) is left out."""
+    if not stored:
+        return []
+    try:
+        rows = json.loads(stored)
+    except ValueError:
+        return []
+    out = []
+    for r in rows if isinstance(rows, list) else ():
+        if isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and isinstance(r[1], str) \
+                and (r[2] is None or (isinstance(r[2], int) and not isinstance(r[2], bool))):
+            out.append(Enclosure(r[0], r[1], r[2]))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,10 +340,25 @@ def _upgrade_4_to_5(c: Connection) -> None:
         c.execute(text("ALTER TABLE sources ADD COLUMN validators_url TEXT"))
 
 
+def _upgrade_5_to_6(c: Connection) -> None:
+    """Version 6 adds items.enclosures and items.image (an item's media files and thumbnail). Items stored
+    before have none, and their authors are one string as the feed gave it ("address (Name)"): the feeds'
+    documents are not kept, so each source is read again in full once (its validators and body hash
+    forgotten: no 304, no "unchanged body") and each item it still lists is stored again (its content hash
+    forgotten: an edit, which writes its media files and its authors' names; its text is what it was)."""
+    have = {col["name"] for col in inspect(c).get_columns("items")}
+    if "enclosures" not in have:
+        c.execute(text("ALTER TABLE items ADD COLUMN enclosures TEXT NOT NULL DEFAULT ''"))
+    if "image" not in have:
+        c.execute(text("ALTER TABLE items ADD COLUMN image TEXT"))
+    c.execute(update(S.sources).values(etag=None, last_modified=None, validators_url=None, body_hash=None))
+    c.execute(update(S.items).where(S.items.c.enclosures == "").values(content_hash=""))
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6}
 
 
 def _schema_version(row: object, where: str) -> int:
