@@ -33,8 +33,10 @@ from feeds.errors import PublishError
 from feeds.fetch import public_url, redact
 from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
+from feeds.models import Enclosure
+from feeds.parse import MAX_ENCLOSURES, author_names, media_url
 from feeds.sanitize import safe_url, sanitize_html, text_excerpt
-from feeds.store import ItemRow, Store, StoryEntry
+from feeds.store import ItemRow, Store, StoryEntry, decode_enclosures
 
 log = logging.getLogger("feeds.publish")
 
@@ -218,6 +220,25 @@ class StoryRender(RenderEntry):
     reported: datetime | None = None
 
 
+def authors_of(item: ItemRow) -> list[str]:
+    """A report's authors' names as published: the stored names (tab-separated; a store from before them holds
+    the feed's one author string, "Name (address)" or "address (Name)", whose address is never published),
+    else the outlet's name."""
+    return list(author_names(item.author.split("\t"))) or [item.source_name]
+
+
+def media_of(item: ItemRow) -> tuple[list[Enclosure], str | None]:
+    """A report's media files and thumbnail as published: the stored ones, each URL checked again as the
+    parser checked it (absolute http(s), safe, bounded) and written as an IRI."""
+    enclosures = []
+    for x in decode_enclosures(item.enclosures)[:MAX_ENCLOSURES]:
+        url = media_url(x.url, None)
+        if url is not None:
+            enclosures.append(Enclosure(iri(url), x.type, x.length))
+    image = media_url(item.image, None)
+    return enclosures, iri(image) if image else None
+
+
 def build_entries(cfg: Config, stories: Sequence[StoryEntry],
                   sightings: dict[int, list[tuple[str, str | None, str | None]]],
                   sources: _Sources, gens: dict[int, int] | None = None) -> list[RenderEntry]:
@@ -236,16 +257,18 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             summary += _left_out(rep.source_name, related, hidden)
         gen = (gens or {}).get(st.story_id, 1)
         updated = max(st.updated, st.published)
+        enclosures, image = media_of(rep)  # a story's media are its representative report's
         out.append(StoryRender(
             id=development_id(_first_uid(st), gen), story_id=st.story_id, gen=gen,
             title=headline(rep) or "(untitled)", link=link,
             published=plain_time(st.published), updated=entry_time(updated, st.story_id, gen),
-            author=" ".join(rep.author.split()) or rep.source_name, body_html=summary,
+            authors=authors_of(rep), body_html=summary,
             categories=[c.strip() for c in rep.categories.split("\t") if c.strip()],
             source_name=rep.source_name, source_link=sources.site.get(rep.source_name),
             source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
             source_updated=plain_time(max(rep.updated, rep.published)),
-            source_feed=sources.feed.get(rep.source_name), related=related, reported=plain_time(rep.published),
+            source_feed=sources.feed.get(rep.source_name), related=related, enclosures=enclosures, image=image,
+            reported=plain_time(rep.published),
         ))
     return out
 

@@ -156,7 +156,7 @@ def test_a_right_to_left_override_in_a_headline_stays_in_the_headline(tmp_path: 
 
     t = datetime(2025, 7, 4, tzinfo=UTC)
     e = RenderEntry(id="urn:uuid:1", story_id=1, title="\u202eevil headline", link="https://a.example/1",
-                    published=t, updated=t, author="", body_html="", categories=[], source_name="Alpha Wire",
+                    published=t, updated=t, authors=[], body_html="", categories=[], source_name="Alpha Wire",
                     source_link=None, source_id="urn:uuid:2", source_updated=t)
     page = html_fmt.render_index(site_title="S", lang=None, channels=[html_fmt.ChannelLinks(
         slug="news", title="News", description="", formats=("atom",), headlines=[e], has_page=True)])

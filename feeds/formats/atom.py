@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.formats.model import FeedInfo, RenderEntry, rfc3339
+from feeds.models import Enclosure
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FH_NS = "http://purl.org/syndication/history/1.0"
@@ -53,6 +54,15 @@ def _text(s: str) -> str:
 def _attr(s: str) -> str:
     """An attribute value escaped as libxml2 writes it (inside double quotes)."""
     return _ATTR_ESC.sub(_esc_match, s) if _ATTR_ESC.search(s) else s
+
+
+def _attr_if(name: str, value: str) -> str:
+    """` name="value"`, or nothing for an empty value."""
+    return f'{name}="{_attr(value)}"' if value else ""
+
+
+def _length(x: Enclosure) -> str:
+    return str(x.length) if x.length is not None else ""
 
 
 def _esc_match(m: re.Match[str]) -> str:
@@ -101,15 +111,18 @@ def _entry_lines(e: RenderEntry) -> list[_Line] | None:
         links.append(f'<link rel="alternate" type="text/html" href="{_attr(e.link)}"/>')
     links += [f'<link rel="related" type="text/html" href="{_attr(r.link)}" title="{_attr(f"{r.source}: {r.title}")}"/>'
               for r in e.related if r.link]
-    values = [e.id, e.title, e.author, summary, e.source_id, e.source_name, *links, *e.categories]
+    links += [f'<link rel="enclosure"{_attr_if(" type", x.type)} href="{_attr(x.url)}"'
+              f'{_attr_if(" length", _length(x))}/>' for x in e.enclosures]
+    values = [e.id, e.title, *e.authors, summary, e.source_id, e.source_name, *links, *e.categories]
     if e.source_link:
         values.append(e.source_link)
     if _NOT_XML.search("".join(values)):
         return None
     out: list[_Line] = [(0, "<entry>", None), _leaf(1, "id", e.id), _leaf(1, "title", e.title),
                         _leaf(1, "updated", e.updated.isoformat())]
-    if e.author:  # feedgen leaves out an author without a name
-        out += [(1, "<author>", None), _leaf(2, "name", e.author), (1, "</author>", None)]
+    for name in e.authors:
+        if name:  # feedgen leaves out an author without a name
+            out += [(1, "<author>", None), _leaf(2, "name", name), (1, "</author>", None)]
     if not e.link:  # no alternate link: RFC 4287 then requires content
         out.append(_leaf(1, "content", summary or f"<p>{html.escape(e.title, quote=False)}</p>", ' type="html"'))
         tail_links = links
@@ -150,7 +163,8 @@ def _generator(info: FeedInfo, entries: Sequence[RenderEntry]) -> Any:
         fe.title(e.title)
         fe.updated(e.updated)
         fe.published(min(e.published, e.updated))
-        fe.author({"name": e.author})
+        if e.authors:
+            fe.author([{"name": name} for name in e.authors])
         if e.link:  # feedgen 1.0 drops link attributes: links are rewritten below
             fe.link(href=e.link, rel="alternate")
         summary = e.summary_html
@@ -180,7 +194,9 @@ def _finish(root: Any, info: FeedInfo, entries: Sequence[RenderEntry]) -> None:
 
 
 def _fix_links(entry: Any, e: RenderEntry) -> None:
-    """Write the entry's links with their rel, type and title (feedgen 1.0 loses the attributes)."""
+    """Write the entry's links with their rel, type, title and length (feedgen 1.0 loses the attributes):
+    the alternate link, one related link per other report, one enclosure link per media file (its type and
+    length when known)."""
     from lxml import etree
 
     old = entry.findall(f"{_A}link")
@@ -192,9 +208,12 @@ def _fix_links(entry: Any, e: RenderEntry) -> None:
         new.append({"rel": "alternate", "type": "text/html", "href": e.link})
     new += [{"rel": "related", "type": "text/html", "href": r.link, "title": f"{r.source}: {r.title}"}
             for r in e.related if r.link]
+    for x in e.enclosures:  # type and length only when known
+        attrs = {"rel": "enclosure", "type": x.type, "href": x.url, "length": _length(x)}
+        new.append({k: v for k, v in attrs.items() if v or k == "href"})
     for i, attrs in enumerate(new):
         el = etree.Element(f"{_A}link")
-        for k in ("rel", "type", "href", "title"):
+        for k in ("rel", "type", "href", "title", "length"):
             if k in attrs:
                 el.set(k, attrs[k])
         entry.insert(pos + i, el)

@@ -15,6 +15,7 @@ from datetime import datetime
 from html import escape
 
 from feeds.formats.model import RenderEntry, rfc3339
+from feeds.models import Enclosure
 
 FEED_TYPES = (  # format, file suffix, media type, label
     ("atom", "atom", "application/atom+xml", "Atom"),
@@ -43,7 +44,7 @@ h2{font-size:1.2rem;line-height:1.3;margin:.5rem 0 .25rem}
 .summary img{max-width:100%;height:auto}
 .summary pre,.summary table{display:block;max-width:100%;overflow-x:auto}
 .summary>:first-child{margin-top:0}.summary>:last-child{margin-bottom:0}
-.also{font-size:.925rem;margin:.4rem 0 0}
+.also,.media{font-size:.925rem;margin:.4rem 0 0}
 .also ul,section ul{margin:.25rem 0;padding-left:1.25rem}
 .also li,section li{margin:.2rem 0}
 footer{color:var(--muted);font-size:.875rem;margin-top:1rem}
@@ -95,17 +96,39 @@ def _bdi(text: str) -> str:
     return f"<bdi>{escape(text)}</bdi>"
 
 
+_KINDS = {"audio": "Audio", "video": "Video", "image": "Image"}
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _media(x: Enclosure) -> str:
+    """A plain link to a media file, saying what it is ("Audio (audio/mpeg, 54.9 MB)"): nothing plays by
+    itself, nothing is fetched until the reader follows it."""
+    details = [d for d in (x.type, _size(x.length) if x.length is not None else "") if d]
+    label = _KINDS.get(x.type.split("/", 1)[0], "File") + (f" ({', '.join(details)})" if details else "")
+    type_ = f' type="{escape(x.type)}"' if x.type else ""
+    return f'<a href="{escape(x.url)}"{type_}>{escape(label)}</a>'
+
+
 def _article(e: RenderEntry) -> str:
     title = _bdi(e.title)
     heading = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
     source = (f'<a href="{escape(e.source_link)}">{_bdi(e.source_name)}</a>' if e.source_link
               else _bdi(e.source_name))
     meta = [source, _when(e.published)]
-    if e.author and e.author != e.source_name:
-        meta.append(f"by {_bdi(e.author)}")
+    names = [a for a in e.authors if a.strip()]
+    if names and names != [e.source_name]:  # each name isolated on its own (one may be right-to-left)
+        meta.append("by " + ", ".join(_bdi(a) for a in names))
     parts = [f'<article id="story-{e.story_id}">', f"<h2>{heading}</h2>", f'<p class="meta">{" · ".join(meta)}</p>']
     if e.body_html:
         parts.append(f'<div class="summary">{e.body_html}</div>')
+    if e.enclosures:
+        parts.append(f'<p class="media">Media: {" · ".join(_media(x) for x in e.enclosures)}</p>')
     if e.related:
         items = "".join(f'<li><a href="{escape(r.link)}">{_bdi(r.source)}</a>: {_bdi(r.title)}</li>' if r.link
                         else f"<li>{_bdi(r.source)} (the same report)</li>" for r in e.related)

@@ -1,4 +1,5 @@
-"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the same entries and ids as the Atom feed."""
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the same entries and ids as the Atom feed; an item's
+authors, its media files as ``attachments`` and its thumbnail as ``image``."""
 
 from __future__ import annotations
 
@@ -38,9 +39,17 @@ def _item(e: RenderEntry) -> dict[str, Any]:
     item["content_html"] = e.summary_html or f"<p>{html.escape(e.title, quote=False)}</p>"
     item["date_published"] = rfc3339(min(e.published, e.updated))
     item["date_modified"] = rfc3339(e.updated)
-    item["authors"] = [{"name": e.author}]
+    authors = [{"name": name} for name in e.authors if name]
+    if authors:
+        item["authors"] = authors
+    if e.image:
+        item["image"] = e.image
     if e.categories:
         item["tags"] = list(e.categories)
+    if e.enclosures:  # mime_type is required: a file whose type is unknown is application/octet-stream
+        item["attachments"] = [{"url": x.url, "mime_type": x.type or "application/octet-stream",
+                                **({"size_in_bytes": x.length} if x.length is not None else {})}
+                               for x in e.enclosures]
     source: dict[str, Any] = {"title": e.source_name}
     if e.source_link:
         source["home_page_url"] = e.source_link

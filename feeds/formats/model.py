@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import quoteattr
+
+from feeds.models import Enclosure
 
 GENERATOR = "feeds"
 # Sub-second digits of an entry's `updated`: a per-story tie-breaker (see entry_time).
@@ -49,6 +52,11 @@ def rfc3339(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
 
+def playable(enclosures: Iterable[Enclosure]) -> Enclosure | None:
+    """The first audio or video file: what a podcast app plays (RSS 2.0 allows one enclosure an item)."""
+    return next((x for x in enclosures if x.type.startswith(("audio/", "video/"))), None)
+
+
 @dataclass(frozen=True)
 class Related:
     """Another outlet's report of the same story."""
@@ -68,7 +76,7 @@ class RenderEntry:
     link: str | None
     published: datetime
     updated: datetime
-    author: str
+    authors: list[str]  # the representative report's authors' names (else its outlet's name); "" ones are left out
     body_html: str  # the representative report's sanitised summary (may be empty)
     categories: list[str]
     source_name: str
@@ -78,6 +86,9 @@ class RenderEntry:
     source_feed: str | None = None  # the source's feed URL when it is public (http/https)
     gen: int = 1
     related: list[Related] = field(default_factory=list)
+    # the representative report's media files (absolute http(s) IRIs) and thumbnail
+    enclosures: list[Enclosure] = field(default_factory=list)
+    image: str | None = None
 
     @property
     def summary_html(self) -> str:

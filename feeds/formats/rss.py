@@ -1,5 +1,7 @@
 """RSS 2.0 with the Atom feed's entries: guid isPermaLink="false" carries the Atom entry id, atom:link
-rel="self" (and rel="hub") as the W3C validator recommends. Built with lxml directly: feedgen's RSS
+rel="self" (and rel="hub") as the W3C validator recommends; one dc:creator per author; the entry's first
+audio or video file as its <enclosure> (RSS 2.0 allows one; length 0 when unknown, as the specification's
+readers take it). Built with lxml directly: feedgen's RSS
 writer stamps lastBuildDate with the current time, which would change the bytes on every run."""
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-from feeds.formats.model import FeedInfo, RenderEntry
+from feeds.formats.model import FeedInfo, RenderEntry, playable
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -51,9 +53,13 @@ def render_rss(info: FeedInfo, entries: Sequence[RenderEntry]) -> bytes:
         # a description is HTML to every reader: a headline standing in for a missing summary is escaped, as
         # JSON Feed's content_html does ("x <script>" is text)
         sub(item, "description", e.summary_html or f"<p>{html.escape(e.title, quote=False)}</p>")
-        sub(item, f"{{{DC_NS}}}creator", e.author)
+        for name in e.authors:  # Dublin Core's creator may repeat: one per author
+            sub(item, f"{{{DC_NS}}}creator", name)
         for c in e.categories:
             sub(item, "category", c)
+        media = playable(e.enclosures)  # RSS 2.0 allows one enclosure: the first a podcast app can play
+        if media is not None:
+            sub(item, "enclosure", url=media.url, length=str(media.length or 0), type=media.type)
         sub(item, "guid", e.id, isPermaLink="false")
         sub(item, "pubDate", rfc822(min(e.published, e.updated)))
         if e.source_feed:
