@@ -131,7 +131,8 @@ def media_url(raw: object, base: str | None) -> str | None:
     avatar (WordPress.com lists its authors' as media:content) is the author's picture, not the item's."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_MEDIA_URL:
         return None
-    url = safe_url(raw, base if base and base.startswith(("http://", "https://")) else None)
+    # an absolute URL stands on its own (a base that does not parse would refuse it); a relative one needs one
+    url = safe_url(raw, None) or (safe_url(raw, base) if base and base.startswith(("http://", "https://")) else None)
     if url is None or len(url) > MAX_MEDIA_URL or not url.lower().startswith(("http://", "https://")):
         return None
     if "/avatar/" in url and "gravatar.com" in url.lower():

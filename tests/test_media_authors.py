@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from feeds.fastparse import fast_parse
 from feeds.models import Enclosure, Entry, ParsedFeed
-from feeds.parse import MAX_ENCLOSURES, author_names, parse, parse_feedparser
+from feeds.parse import MAX_ENCLOSURES, author_names, media_url, parse, parse_feedparser
 
 DATA = Path(__file__).parent / "data"
 URL = "https://example.com/feeds/main.xml"
@@ -211,3 +211,13 @@ def test_both_parse_paths_read_media_and_authors_alike(items: list[str], channel
     for e in fast.entries:
         assert all(x.url.startswith("https://") for x in e.enclosures) and len(e.enclosures) <= MAX_ENCLOSURES
         assert not any("@" in a and "." in a.split("@")[-1] for a in e.authors)
+
+
+def test_media_urls_are_absolute_http_and_checked() -> None:
+    assert media_url("https://a.example/x.mp3", "http://[::1") == "https://a.example/x.mp3"  # a bad base: no matter
+    assert media_url("x.mp3", "http://[::1") is None and media_url("x.mp3", None) is None  # relative, no base
+    assert media_url("//cdn.example/a.mp3", "https://b.example/f") == "https://cdn.example/a.mp3"
+    assert media_url("../a b.mp3", "https://b.example/f/g/") == "https://b.example/f/a%20b.mp3"
+    for bad in ("mailto:a@b.example", "javascript:alert(1)", "JaVaScRiPt:x", "data:audio/mpeg;base64,AA", "ftp://f.example/a",
+                "file:///etc/passwd", f"https://a.example/{'x' * 2100}", "https://secure.gravatar.com/avatar/abc", 7):
+        assert media_url(bad, "https://b.example/") is None, bad
