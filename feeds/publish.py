@@ -587,12 +587,10 @@ def _render_archive_page(cfg: Config, store: Store, ch: Channel, info: FeedInfo,
 # -- one channel ---------------------------------------------------------------------------------------
 def _page_entries_html(entries: Sequence[RenderEntry]) -> list[RenderEntry]:
     """The channel page's entries, each dated by the report it shows (its byline is that outlet and when it
-    published that report; the feeds' `published` is the story's first report's), newest first by that
-    time: the times a reader sees go down the page. The feeds' order is the stories' `updated`, which a feed
-    reader shows as an update; the page has no such mark, and in that order its times read out of order.
-    Ties keep the feeds' order."""
-    dated = [replace(e, published=e.reported) if isinstance(e, StoryRender) and e.reported else e for e in entries]
-    return sorted(dated, key=lambda e: e.published, reverse=True)
+    published that report; the feeds' `published` is the story's first report's), in the feeds' order (the
+    stories' `updated`, newest first): a story that moved since its report says "updated <time>" beside its
+    byline (formats/html.py), so the times that order the page are the ones it shows."""
+    return [replace(e, published=e.reported) if isinstance(e, StoryRender) and e.reported else e for e in entries]
 
 
 def _feed_info(cfg: Config, ch: Channel, name: str, updated: datetime) -> FeedInfo:

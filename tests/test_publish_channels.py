@@ -238,10 +238,11 @@ def test_the_page_dates_a_preferred_report_by_its_own_time(tmp_path: Path) -> No
     assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T + timedelta(hours=1)
 
 
-def test_the_page_lists_stories_newest_first_by_the_time_it_shows(tmp_path: Path) -> None:
+def test_the_page_lists_stories_in_the_feeds_order_and_says_when_one_moved(tmp_path: Path) -> None:
     """A story first reported at T0 that developed five hours later is the feeds' newest entry (its `updated`);
-    the page shows it by its report, at T0, so it lists it after a story reported at T0 + 3 h: the times a
-    reader sees go newest first."""
+    the page showed it at the top with its report's time, T0, above a story reported at T0 + 3 h ("newest
+    first" read out of order). The page keeps the feeds' order and says "updated <time>" beside that
+    story's byline: the times that order the page are the ones it shows."""
     cfg = make_config(tmp_path)
     store = Store.open(cfg.store_path)
     try:
@@ -254,11 +255,19 @@ def test_the_page_lists_stories_newest_first_by_the_time_it_shows(tmp_path: Path
     finally:
         store.close()
     out = cfg.output.dir
-    assert [e.title for e in entries(out / "news.atom")] == [
-        "Harbour reopens after storm", "Bridge vote passes", "Rain expected over the weekend"]
+    order = ["Harbour reopens after storm", "Bridge vote passes", "Rain expected over the weekend"]
+    assert [e.title for e in entries(out / "news.atom")] == order
     shown = page_times(out / "news.html")
-    assert [h for h, _o, _t in shown] == [
-        "Bridge vote passes", "Rain expected over the weekend", "Harbour reopens after storm"]
-    times = [t for _h, _o, t in shown]
-    assert times == sorted(times, reverse=True)
-    assert times[-1] == datetime.fromtimestamp(T0, UTC).isoformat()
+    assert [h for h, _o, _t in shown] == order
+    assert shown[0][2] == datetime.fromtimestamp(T0, UTC).isoformat()  # its report's time in the byline
+    doc = lhtml.fromstring((out / "news.html").read_bytes())
+    ordering = []  # per story: the time that orders it (its "updated" if shown, else its report's)
+    for a in doc.findall(".//article"):
+        times = [t.get("datetime") for t in a.findall(".//p[@class='meta']/time")]
+        ordering.append(times[-1])
+        if a.find("h2").text_content() == "Harbour reopens after storm":
+            assert len(times) == 2 and "updated" in a.find(".//p[@class='meta']").text_content()
+        else:
+            assert len(times) == 1
+    assert ordering == sorted(ordering, reverse=True)
+    assert ordering[0] == datetime.fromtimestamp(T0 + 5 * 3600, UTC).isoformat()

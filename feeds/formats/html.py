@@ -121,6 +121,8 @@ def _article(e: RenderEntry) -> str:
     source = (f'<a href="{escape(e.source_link)}">{_bdi(e.source_name)}</a>' if e.source_link
               else _bdi(e.source_name))
     meta = [source, _when(e.published)]
+    if (e.updated - e.published).total_seconds() >= 60:  # the story moved since (a development): the page's
+        meta.append("updated " + _when(e.updated))        # order is the feeds', by that time
     names = [a for a in e.authors if a.strip()]
     if names and names != [e.source_name]:  # each name isolated on its own (one may be right-to-left)
         meta.append("by " + ", ".join(_bdi(a) for a in names))
