@@ -317,6 +317,12 @@ def content_hash(entry: Entry) -> str:
     for part in (entry.title, entry.summary, entry.content, entry.link or "", entry.author, *entry.categories):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x00")
+    if entry.enclosures or entry.image:  # its media files (a podcast moving its episodes to another host);
+        # only when it has some, so an entry without media keeps the hash it was stored with
+        h.update(b"\x01media")
+        for x in entry.enclosures:
+            h.update(f"{x.url}\x00{x.type}\x00{x.length}\x00".encode("utf-8", "surrogatepass"))
+        h.update((entry.image or "").encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

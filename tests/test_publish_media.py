@@ -272,3 +272,38 @@ def test_a_json_feed_sources_attachments_are_published(tmp_path: Path) -> None:
     assert [x.name for x in e.authors] == ["Jo"]
     (item,) = json.loads((cfg.output.dir / "news.json").read_text())["items"]
     assert item["image"] == "https://j.example/1.png"
+
+
+def test_a_podcast_moving_its_files_alone_is_an_edit_and_items_without_media_keep_their_hash(tmp_path: Path) -> None:
+    """A podcast moved its episodes to another host, nothing else changed: the content hash that decides edits
+    did not cover media files, so the item kept its old (dead) file for good."""
+    from feeds.dedup import content_hash
+    from feeds.models import Enclosure, Entry
+
+    def episode(host: str) -> bytes:
+        return (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title><link>https://pod.example/</link>'
+                b"<description>d</description><item><title>Episode one</title><guid isPermaLink=\"false\">1</guid>"
+                b"<link>https://pod.example/1</link><pubDate>Tue, 01 Jul 2025 08:00:00 GMT</pubDate>"
+                b'<enclosure url="https://' + host.encode() + b'/one.mp3" length="1234" type="audio/mpeg"/>'
+                b"</item></channel></rss>")
+
+    (tmp_path / "pod.xml").write_bytes(episode("old-cdn.example"))
+    cfg = run_sources(tmp_path, {"Pod": "pod.xml"})
+    links = [x.href for e in feedparser.parse((cfg.output.dir / "news.atom").read_bytes()).entries for x in e.links
+             if x.rel == "enclosure"]
+    assert links == ["https://old-cdn.example/one.mp3"]
+    (tmp_path / "pod.xml").write_bytes(episode("new-cdn.example"))
+    run_sources(tmp_path, {"Pod": "pod.xml"})
+    links = [x.href for e in feedparser.parse((cfg.output.dir / "news.atom").read_bytes()).entries for x in e.links
+             if x.rel == "enclosure"]
+    assert links == ["https://new-cdn.example/one.mp3"]
+    # an entry without media files hashes as before media were kept (a stored item is not edited for it)
+    plain = Entry(guid="1", link="https://a.example/1", title="T", summary="S", authors=("A",), categories=("c",))
+    with_media = Entry(guid="1", link="https://a.example/1", title="T", summary="S", authors=("A",), categories=("c",),
+                       enclosures=(Enclosure("https://cdn.example/x.mp3", "audio/mpeg", 1),))
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=12)
+    for part in ("T", "S", "", "https://a.example/1", "A", "c"):
+        h.update(part.encode() + b"\x00")
+    assert content_hash(plain) == h.hexdigest() != content_hash(with_media)
