@@ -86,7 +86,11 @@ def feed_links(body: bytes, page_url: str) -> list[str]:
     for b in doc.iter("base"):
         href = (b.get("href") or "").strip()
         if href:
-            base = urljoin(page_url, href)
+            try:
+                base = urljoin(page_url, href)
+                urlsplit(base)
+            except ValueError:  # "http://[oops/": no base, the page's own address
+                base = page_url
         break
     found: list[tuple[bool, str]] = []
     seen: set[str] = set()

@@ -252,32 +252,10 @@ def redact(url: str, mask: str = "***@") -> str:
     return url
 
 
-# Query parameters that carry a secret (a private feed's key): a URL with one is never published.
-_SECRET_PARAM = re.compile(r"(?i)token|secret|pass|auth|key|sig|session|^sid$|^hash$|credential")
-
-
-def public_url(url: str) -> str | None:
-    """A source's URL fit to publish (RSS <source url>, JSON Feed feed_url), or None: an http(s) URL
-    without user:password and without a query parameter named like a secret (``?private_token=``,
-    ``?key=``, ``?auth=``; private feeds carry their key there)."""
-    if not url.startswith(("http://", "https://")):
-        return None
-    try:
-        p = urlsplit(url)
-    except ValueError:
-        return None
-    if "@" in p.netloc:
-        return None
-    if p.query and any(_SECRET_PARAM.search(unquote(part.partition("=")[0]))
-                       for part in p.query.replace(";", "&").split("&")):
-        return None
-    return url
-
-
 def same_site(url: str, base: str) -> bool:
     """Whether ``url`` is on ``base``'s site: the same host (a leading ``www.`` aside) and port, and the same
-    scheme or ``base``'s http upgraded to https. What a source's own headers may go to, and where a page
-    reached from a source's address may name its feed."""
+    scheme or ``base``'s http upgraded to https: where a page reached from a source's address may name its
+    feed (what may get the source's credentials is `same_origin`'s, stricter)."""
     try:
         a, b = urlsplit(url), urlsplit(base)
         a_port, b_port = a.port or _DEFAULT_PORT.get(a.scheme), b.port or _DEFAULT_PORT.get(b.scheme)
@@ -290,7 +268,20 @@ def same_site(url: str, base: str) -> bool:
     return bool(host_a) and host_a == host_b and same_port
 
 
-_DEFAULT_PORT = {"http": 80, "https": 443}
+def same_origin(url: str, base: str) -> bool:
+    """Whether ``url`` may get the credentials of a source configured at ``base`` (its `headers`): the rule a
+    redirect hop follows (`_same_origin`): the same host, and the same scheme and port, or http upgraded to
+    https on the default ports. (`same_site`, looser, only decides which pages may name a feed.)"""
+    try:
+        a, b = urlsplit(base), urlsplit(url)
+        pa, pb = a.port or _DEFAULT_PORT.get(a.scheme), b.port or _DEFAULT_PORT.get(b.scheme)
+    except ValueError:
+        return False
+    if not a.hostname or a.hostname != b.hostname:
+        return False
+    if a.scheme == b.scheme:
+        return pa == pb
+    return (a.scheme, b.scheme) == ("http", "https") and (pa, pb) == (80, 443)
 
 
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "

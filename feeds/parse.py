@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.models import Enclosure, Entry, ParsedFeed
-from feeds.sanitize import safe_url
+from feeds.sanitize import public_url, safe_url
 from feeds.schedule import ttl_from_feed
 
 _WS_RE = re.compile(r"\s+")
@@ -51,16 +51,23 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]|\{\s*\}")
 _WRAPPED = ("()", "<>", "[]", "{}")
 
 
+_MAILTO = re.compile(r"(?i)\bmailto:\S*")
+_UNMATCHED_END = re.compile(r"\s*[(<\[]\s*$|^\s*[)>\]]\s*")
+
+
 def author_name(value: str) -> str:
     """A person's name as feeds publishes it: plain text without e-mail addresses ("Caleb
     (noreply@blogger.com)" and "hello@example.co.uk (Simone Silvestroni)" are "Caleb" and "Simone
     Silvestroni"); "" when nothing of a name is left (an address alone, punctuation). At most
     MAX_AUTHOR_CHARS characters, cut at a space when there is one."""
     text = clean_text(value)
-    if "@" in text:
+    if "@" in text or ":" in text:
+        text = _MAILTO.sub(" ", text)  # "mailto:" left by an address taken out ("mailto:x@y" as a name)
         text = clean_text(_EMPTY_BRACKETS.sub(" ", _EMAIL.sub(" ", text))).strip(" ,;:|/-\u2013\u2014")
         while len(text) >= 2 and text[0] + text[-1] in _WRAPPED:
             text = text[1:-1].strip()
+    if "(" in text or "<" in text or "[" in text or ")" in text or ">" in text or "]" in text:
+        text = _UNMATCHED_END.sub("", text).strip(" ,;:|/-\u2013\u2014")  # feedparser's "Bob and Ann ("
     if not any(ch.isalnum() for ch in text):
         return ""
     if len(text) > MAX_AUTHOR_CHARS:
@@ -133,7 +140,8 @@ def media_url(raw: object, base: str | None) -> str | None:
         return None
     # an absolute URL stands on its own (a base that does not parse would refuse it); a relative one needs one
     url = safe_url(raw, None) or (safe_url(raw, base) if base and base.startswith(("http://", "https://")) else None)
-    if url is None or len(url) > MAX_MEDIA_URL or not url.lower().startswith(("http://", "https://")):
+    if url is None or len(url) > MAX_MEDIA_URL or public_url(url) is None:
+        # not http(s), or a private feed's per-subscriber file (?token=): never published
         return None
     if "/avatar/" in url and "gravatar.com" in url.lower():
         try:

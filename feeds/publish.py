@@ -30,12 +30,12 @@ from feeds import __version__
 from feeds.config import Channel, Config
 from feeds.dedup import canonical_link, clean_link
 from feeds.errors import PublishError
-from feeds.fetch import public_url, redact
+from feeds.fetch import redact
 from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.models import Enclosure
 from feeds.parse import MAX_ENCLOSURES, author_names, media_url
-from feeds.sanitize import safe_url, sanitize_html, text_excerpt
+from feeds.sanitize import public_url, safe_url, sanitize_html, text_excerpt
 from feeds.store import ItemRow, Store, StoryEntry, decode_enclosures
 
 log = logging.getLogger("feeds.publish")

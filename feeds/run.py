@@ -41,7 +41,7 @@ from feeds.dedup import (
     shared_links,
 )
 from feeds.errors import ConfigError
-from feeds.fetch import Fetcher, FetchResult, redact, same_site
+from feeds.fetch import Fetcher, FetchResult, redact, same_origin, same_site
 from feeds.models import Entry
 from feeds.parse import ParseFailed, parse
 from feeds.store import SourceRow, Store, encode_enclosures
@@ -547,14 +547,24 @@ class Pipeline:
         """Fetch a source (in a fetch thread). Validators are sent back exactly as received; a moved source
         is fetched at its new URL. A web page is not a feed: the feed it names is fetched instead
         (`feeds.discover`), and the result says to fetch there from now on (`FetchResult.fetch_at`). A source
-        whose new URL (a permanent redirect's target, or the feed its page named) is gone (404, 410) is
-        looked up at its configured URL again: if that gives a feed, now or through its page, it is used."""
+        whose new URL (a permanent redirect's target, or the feed its page named) is gone (410, or 404 twice in a
+        row) or serves a page is looked up at its configured URL again: if that gives a feed, now or through
+        its page, it is used. Nothing here raises: an error reading a page is the source's failure."""
         url = row.fetch_url or row.url
         res = self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified, headers=self._headers(row, url),
                                  validators_url=row.validators_url)
+        try:
+            return self._follow(row, url, res)
+        except Exception as e:  # noqa: BLE001 - a page's markup must not stop the run (this runs in a fetch thread)
+            return dataclasses.replace(res, body=None, body_hash=None, error_kind="internal",
+                                       error=_cut(f"internal error reading the page ({type(e).__name__}: {e})"))
+
+    def _follow(self, row: SourceRow, url: str, res: FetchResult) -> FetchResult:
+        """What `_fetch` makes of the response ``res`` to ``url``: see there."""
         if url == row.url:
             return self._discover(row, res)  # only the configured address's own page may name the feed
-        if res.status in (404, 410) or self._is_page(res):
+        # gone (410), missing twice in a row (a 404 may pass), or a page now: the configured address again
+        if res.status == 410 or (res.status == 404 and row.consecutive_failures >= 1) or self._is_page(res):
             # the new address (a move's, a found feed's) is gone or serves a page now: the configured one again
             again = self._discover(row, self.fetcher.fetch(row.url, headers=self._headers(row, row.url)))
             if again.ok:
@@ -563,10 +573,11 @@ class Pipeline:
         return res
 
     def _headers(self, row: SourceRow, url: str) -> Mapping[str, str] | None:
-        """The source's own headers (credentials among them) for a fetch of ``url``: only on the site of the
-        configured address (a moved source's or a found feed's new address on another host gets none)."""
+        """The source's own headers (credentials among them) for a fetch of ``url``: only at the configured
+        address's origin, as on a redirect hop (a moved source's or a found feed's new address elsewhere gets
+        none)."""
         headers = self.headers.get(row.url)
-        return headers if headers and same_site(url, row.url) else None
+        return headers if headers and same_origin(url, row.url) else None
 
     @staticmethod
     def _is_page(res: FetchResult) -> bool:
@@ -960,13 +971,18 @@ class Pipeline:
             st.insert_keys(c, [{"key": k.link_key, "item_id": item_id}])  # kept if another item has it
         out.updated += 1
         if before_title != k.title_key:
-            # a corrected headline of the report a story's entry stands on is news to its readers: the story's
-            # `updated` moves to when it was seen (a summary's edit, a counter, does not move it)
+            # a corrected headline of a report the story's entry stands on (the story's representative, or the
+            # report a channel shows: Store.channel_representatives) is news to its readers: the story's
+            # `updated` moves to when it was seen, in its channels (a summary's edit, a counter, does not)
             story = st.stories_by_id(c, [story_id]).get(story_id)
-            if story is not None and story["rep_item_id"] == item_id and nowts > float(story["updated"]):
-                st.update_story(c, story_id, updated=nowts)
+            if story is not None and nowts > float(story["updated"]):
                 listed = st.story_channels_of(c, [story_id]).get(story_id, set())
-                st.set_story_channels(c, story_id, listed, nowts)
+                prefer = self.cfg.stories.prefer_sources
+                if story["rep_item_id"] == item_id or any(
+                        st.channel_representatives(ch, [story_id], prefer).get(story_id) == item_id
+                        for ch in sorted(listed)):
+                    st.update_story(c, story_id, updated=nowts)
+                    st.set_story_channels(c, story_id, listed, nowts)
         chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
         before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
         left = before.difference(chans)

@@ -11,7 +11,7 @@ import html as htmllib
 import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin, urlparse, urlsplit
+from urllib.parse import unquote, urljoin, urlparse, urlsplit
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn", "div",
@@ -64,6 +64,29 @@ _URL_ESCAPE = re.compile("[\u0000-\u0020\u007f-\u00a0\u200e\u200f\u2028-\u202e\u
 
 def _percent(m: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in m.group().encode("utf-8"))
+
+
+# Query parameters that carry a secret (a private feed's key): a URL with one is never published.
+_SECRET_PARAM = re.compile(r"(?i)token|secret|pass|auth|key|sig|session|^sid$|^hash$|credential")
+
+
+def public_url(url: str) -> str | None:
+    """A URL fit to publish (a source's, in RSS <source url> and JSON Feed feed_url; a media file's), or
+    None: an http(s) URL without user:password and without a query parameter named like a secret
+    (``?private_token=``, ``?key=``, ``?auth=``, ``?token-hash=``: private feeds and their per-subscriber
+    media files carry their key there)."""
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return None
+    if "@" in p.netloc:
+        return None
+    if p.query and any(_SECRET_PARAM.search(unquote(part.partition("=")[0]))
+                       for part in p.query.replace(";", "&").split("&")):
+        return None
+    return url
 
 
 def safe_url(value: str, base: str | None) -> str | None:

@@ -1254,7 +1254,7 @@ _REVISION = re.compile(
 
 def without_revision(title: str) -> str:
     """A title without a wire revision marker (`_REVISION`), at its start or end."""
-    return _REVISION.sub("", title) if "pdate" in title or "PDATE" in title or "-" in title else title
+    return _REVISION.sub("", title)
 
 
 def siblings(titles: Iterable[str], cache: dict[str, str] | None = None) -> dict[str, frozenset[str]]:

@@ -221,3 +221,13 @@ def test_media_urls_are_absolute_http_and_checked() -> None:
     for bad in ("mailto:a@b.example", "javascript:alert(1)", "JaVaScRiPt:x", "data:audio/mpeg;base64,AA", "ftp://f.example/a",
                 "file:///etc/passwd", f"https://a.example/{'x' * 2100}", "https://secure.gravatar.com/avatar/abc", 7):
         assert media_url(bad, "https://b.example/") is None, bad
+
+
+def test_an_author_name_keeps_nothing_of_an_address() -> None:
+    # "mailto:" was published as an author's name; feedparser's "Bob and Ann (" of two addressed names too
+    from feeds.parse import author_name
+
+    assert author_name("mailto:") == "" and author_name("mailto:x@y.com") == ""
+    assert author_name("Bob (bob@example.org) and Ann (ann@example.org)") == "Bob and Ann"
+    assert author_name("Bob and Ann (") == "Bob and Ann"
+    assert author_name("Pat (Editor)") == "Pat (Editor)" and author_name("Re: the editor") == "Re: the editor"

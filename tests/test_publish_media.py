@@ -307,3 +307,30 @@ def test_a_podcast_moving_its_files_alone_is_an_edit_and_items_without_media_kee
     for part in ("T", "S", "", "https://a.example/1", "A", "c"):
         h.update(part.encode() + b"\x00")
     assert content_hash(plain) == h.hexdigest() != content_hash(with_media)
+
+
+def test_a_private_feeds_per_subscriber_media_urls_are_not_published(tmp_path: Path) -> None:
+    """A private podcast puts each subscriber's token in its files' URLs (Patreon's ?token-hash=): they were
+    published to every reader of the channel (found by the final review), as source URLs with ?token= were
+    before them."""
+    secret = "https://c10.patreonusercontent.example/ep.mp3?token-time=1&token-hash=SEKRIT"
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title><link>https://pod.example/</link>'
+            b"<description>d</description><item><title>Members episode</title><guid isPermaLink=\"false\">1</guid>"
+            b"<link>https://pod.example/1</link><pubDate>Tue, 01 Jul 2025 08:00:00 GMT</pubDate>"
+            b'<enclosure url="' + secret.replace("&", "&amp;").encode() + b'" length="1" type="audio/mpeg"/>'
+            b'<enclosure url="https://cdn.example/public.mp3" length="2" type="audio/mpeg"/>'
+            b"</item></channel></rss>")
+    (tmp_path / "pod.xml").write_bytes(body)
+    cfg = run_sources(tmp_path, {"Pod": "pod.xml"})
+    for doc in ("news.atom", "news.rss", "news.json", "news.html"):
+        text = (cfg.output.dir / doc).read_text()
+        assert "SEKRIT" not in text and "https://cdn.example/public.mp3" in text, doc
+    # and what a store holds from before is checked again when it is published
+    store = Store.open(cfg.store_path)
+    try:
+        with store.tx() as c:
+            c.execute(S.items.update().values(enclosures=json.dumps([[secret, "audio/mpeg", 1]])))
+        publish(cfg, store)
+    finally:
+        store.close()
+    assert "SEKRIT" not in (cfg.output.dir / "news.atom").read_text()

@@ -415,3 +415,31 @@ def test_a_corrected_headline_moves_the_entrys_updated_and_a_summary_edit_does_n
     e = entry()
     assert e.title == "Finance minister Jones resigns after audit" and e.id == first.id
     assert e.updated_parsed > first.updated_parsed
+
+
+def test_a_corrected_headline_of_the_report_a_channel_shows_moves_the_story(tmp_path: Path) -> None:
+    """The story's representative is Alpha's report; a channel limited to Beta shows Beta's. Beta corrects
+    its headline: the entry that channel shows changed, but only a correction of the story's representative
+    moved the story (found by the final review)."""
+    alpha = {"title": "Magnitude 7.1 earthquake strikes off the coast of northern Japan", "guid": "a1",
+             "link": "https://a.example/q", "date": NOW - timedelta(hours=3)}
+    beta = {"title": "Earthquake of magnitude 7.1 strikes northern Japan coast", "guid": "b1",
+            "link": "https://b.example/q", "date": NOW - timedelta(hours=2)}
+    extra = '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["b"]\n'
+    pipe, _, clock = setup(tmp_path, {"a": rss([alpha]), "b": rss([beta])}, extra)
+    pipe.run(force_all=True)
+
+    def beta_entry() -> feedparser.FeedParserDict:
+        es = feedparser.parse((tmp_path / "out" / "beta.atom").read_bytes()).entries
+        assert len(es) == 1
+        return es[0]
+
+    first = beta_entry()
+    assert first.link == "https://b.example/q"
+    corrected = dict(beta, title="Earthquake of magnitude 7.3 strikes northern Japan coast")
+    (tmp_path / "b.xml").write_bytes(rss([corrected]))
+    clock.t = NOW + timedelta(minutes=30)
+    pipe.run(force_all=True)
+    e = beta_entry()
+    assert e.title == "Earthquake of magnitude 7.3 strikes northern Japan coast" and e.id == first.id
+    assert e.updated_parsed > first.updated_parsed

@@ -15,8 +15,8 @@ import pytest
 from feedgen_util import rss
 from test_scheduling_pipeline import feeds_cli
 
-from feeds.fetch import public_url
 from feeds.logs import escape_controls
+from feeds.sanitize import public_url
 
 
 @pytest.mark.parametrize(("url", "public"), [

@@ -1301,3 +1301,10 @@ def test_revision_markers_are_not_installments() -> None:
                                 "Making sourdough bread, part 2: the starter"])
     assert "Merger deal agreed by banana firms -- 2nd Update" not in got  # revisions: no siblings
     assert got["Making sourdough bread, part 1: the starter"] == {"Making sourdough bread, part 2: the starter"}
+
+
+def test_revision_markers_with_a_colon_or_a_dash_are_taken_off() -> None:
+    w = stories_mod.without_revision
+    assert w("REFILE: Oil sinks on weak China data") == "Oil sinks on weak China data"
+    assert w("CORRECTED: Oil sinks on weak China data") == "Oil sinks on weak China data"
+    assert w("UPDATE 3\u2014Oil sinks") == "Oil sinks"
