@@ -1160,8 +1160,9 @@ class Store:
         with self.tx() as c:
             c.execute(update(S.runs).where(S.runs.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
-            c.execute(delete(S.runs).where(S.runs.c.started < finished - RUNS_KEPT.total_seconds(),
-                                           S.runs.c.id != run_id))
+            old = S.runs.c.started < finished - RUNS_KEPT.total_seconds()
+            if c.execute(select(S.runs.c.id).where(old).limit(1)).first() is not None:  # no write when none is
+                c.execute(delete(S.runs).where(old, S.runs.c.id != run_id))
 
     def last_runs(self, n: int = 5, *, fetching: bool = False) -> list[dict[str, Any]]:
         """The last n runs, newest first; with ``fetching``, only runs that fetched a source."""
