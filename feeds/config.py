@@ -552,25 +552,19 @@ def _parse_config(text: str, path: Path) -> Config:
     # a channel's sources as the names of the sources they refer to: an item is matched by its source's
     # name, and a source given as "a.xml" is known by its resolved file: URL (the raw string matched nothing)
     name_of = {src.url: src.name for src in sources} | {name: name for name in names}  # a name first
-    preferred: list[str] = []  # stories.prefer_sources as names, given as a channel's sources are
-    for j, ref in enumerate(stories.prefer_sources):
-        name = name_of.get(ref) or name_of.get(_local_url(base, ref))
-        if name is None:
-            raise ConfigError(file, f"stories.prefer_sources[{j}]", "the name, URL or path of a configured source",
-                              ref)
-        preferred.append(name)
-    stories = replace(stories, prefer_sources=tuple(dict.fromkeys(preferred)))
-    resolved: list[Channel] = []
-    for ch in channels:
-        refs: list[str] = []
-        for j, ref in enumerate(ch.sources):
+
+    def source_names(refs: Iterable[str], key: str) -> tuple[str, ...]:
+        """Sources given by name, URL or path (channels' `sources`, `stories.prefer_sources`) as their names."""
+        out: list[str] = []
+        for j, ref in enumerate(refs):
             name = name_of.get(ref) or name_of.get(_local_url(base, ref))
             if name is None:
-                raise ConfigError(file, f"channels.{ch.slug}.sources[{j}]", "the name or URL of a configured source",
-                                  ref)
-            refs.append(name)
-        resolved.append(replace(ch, sources=tuple(dict.fromkeys(refs))))
-    channels = tuple(resolved)
+                raise ConfigError(file, f"{key}[{j}]", "the name, URL or path of a configured source", ref)
+            out.append(name)
+        return tuple(dict.fromkeys(out))
+
+    stories = replace(stories, prefer_sources=source_names(stories.prefer_sources, "stories.prefer_sources"))
+    channels = tuple(replace(ch, sources=source_names(ch.sources, f"channels.{ch.slug}.sources")) for ch in channels)
     reserved = {"index", "archive"}
     for ch in channels:
         if ch.slug in reserved:

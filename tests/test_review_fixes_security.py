@@ -19,6 +19,27 @@ from feeds.logs import escape_controls
 from feeds.sanitize import public_url
 
 
+def raw_server(response: bytes) -> tuple[socket.socket, int]:
+    """A loopback server answering every request with these bytes, as they are (a status line no HTTP library
+    would write); close the socket to stop it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(response)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, srv.getsockname()[1]
+
+
 @pytest.mark.parametrize(("url", "public"), [
     ("https://example.org/feed.xml", True),
     ("https://example.org/index.php?feed=rss2&cat=3", True),
@@ -40,24 +61,8 @@ def test_a_source_url_with_a_token_is_not_published(tmp_path: Path) -> None:
     """A private feed's key in its query string (?private_token=) was published in RSS <source url> and
     JSON Feed's feed_url to every reader."""
     body = rss([{"title": "A post of a private feed", "guid": "1", "link": "https://p.example/1"}])
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    port = srv.getsockname()[1]
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n"
-                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-
-    threading.Thread(target=serve, daemon=True).start()
+    srv, port = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     try:
         url = f"http://127.0.0.1:{port}/feed?private_token=SEKRIT"
         (tmp_path / "feeds.toml").write_text(
@@ -83,24 +88,9 @@ def test_escape_controls_writes_every_control_character_visibly() -> None:
 
 @pytest.fixture
 def hostile_server() -> Iterator[int]:
-    """Answers every request with a status line whose reason carries terminal escapes and a line break."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 503 Busy\x1b[2J\x1b]0;pwn\x07\r\nContent-Length: 0\r\n"
-                             b"Connection: close\r\n\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield srv.getsockname()[1]
+    """Answers every request with a status line whose reason carries terminal escapes."""
+    srv, port = raw_server(b"HTTP/1.1 503 Busy\x1b[2J\x1b]0;pwn\x07\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    yield port
     srv.close()
 
 
