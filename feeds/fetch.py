@@ -270,18 +270,12 @@ def same_site(url: str, base: str) -> bool:
 
 def same_origin(url: str, base: str) -> bool:
     """Whether ``url`` may get the credentials of a source configured at ``base`` (its `headers`): the rule a
-    redirect hop follows (`_same_origin`): the same host, and the same scheme and port, or http upgraded to
-    https on the default ports. (`same_site`, looser, only decides which pages may name a feed.)"""
+    redirect hop follows (`_same_origin`, on the URLs as they go on the wire). (`same_site`, looser, only
+    decides which pages may name a feed.)"""
     try:
-        a, b = urlsplit(base), urlsplit(url)
-        pa, pb = a.port or _DEFAULT_PORT.get(a.scheme), b.port or _DEFAULT_PORT.get(b.scheme)
-    except ValueError:
+        return _same_origin(_prepare(base), _prepare(url))
+    except Exception:  # noqa: BLE001 - a URL that cannot be prepared gets nothing
         return False
-    if not a.hostname or a.hostname != b.hostname:
-        return False
-    if a.scheme == b.scheme:
-        return pa == pb
-    return (a.scheme, b.scheme) == ("http", "https") and (pa, pb) == (80, 443)
 
 
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "

@@ -2,20 +2,20 @@
 
 A server's status line, an error text or a URL a page names can carry terminal escapes (``ESC[2J`` clears
 the screen, ``ESC]0;...BEL`` sets the window title) or line breaks (a forged log line). What feeds logs or
-prints goes through `escape_controls`: every control character (C0, DEL, C1) written as ``\\xNN``.
+prints goes through `escape_controls`: every character that does not print written as ``\\xNN``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def escape_controls(text: str) -> str:
-    """``text`` with its control characters written as ``\\xNN`` (line breaks and tabs too)."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROLS.search(text) else text
+def escape_controls(text: str, also: str = "") -> str:
+    """``text`` with every character that does not print (controls, line breaks and tabs, other invisible
+    separators) and those in ``also`` written as ``\\xNN``."""
+    if text.isprintable() and not (also and any(ch in text for ch in also)):
+        return text
+    return "".join(ch if ch.isprintable() and ch not in also else f"\\x{ord(ch):02x}" for ch in text)
 
 
 class EscapeControls(logging.Filter):

@@ -834,11 +834,11 @@ class Pipeline:
             chash = content_hash(e)
             if k.guid_key in exact:
                 item_id = exact[k.guid_key]
-                old_hash, item_source, story_id, _ = hashes.get(item_id, ("", 0, 0, 0.0))
+                old_hash, item_source, story_id, _, old_title = hashes.get(item_id, ("", 0, 0, 0.0, None))
                 # an edit of an item this source published: take the new text. A re-post of another
                 # source's item never rewrites it (two versions would overwrite each other on each run).
                 if old_hash != chash and item_source == row.id:
-                    self._edit(c, row, item_id, story_id, e, k, updated, nowts, out)
+                    self._edit(c, row, item_id, story_id, old_title, e, k, updated, nowts, out)
                 continue
             match: int | None = None
             own_title = False  # the match is this source's own item, found by its title
@@ -880,7 +880,7 @@ class Pipeline:
                     exact[k.guid_key] = match
                     st.rekey_item(c, match, f"g:{row.id}:", k.guid_key, functools.partial(_is_first_key, uid))
                     if old_hash != chash:
-                        self._edit(c, row, match, story_id, e, k, updated, nowts, out)
+                        self._edit(c, row, match, story_id, title_key, e, k, updated, nowts, out)
                     continue
                 match = None
             if match is not None:  # an exact re-post of a stored item, maybe by another source
@@ -955,13 +955,13 @@ class Pipeline:
         st.insert_channels(c, chan_rows)
         out.new += len(ids)
 
-    def _edit(self, c: Any, row: SourceRow, item_id: int, story_id: int, e: Entry, k: Any, updated: datetime,
-              nowts: float, out: SourceOutcome) -> None:
-        """An edit of an item this source published: its new text, its new title and link keys (an exact
-        re-post of the edited text is then known), and its channels as the rules now say: a channel it no
-        longer matches loses it, and its story's entry there if no other report of the story is in it."""
+    def _edit(self, c: Any, row: SourceRow, item_id: int, story_id: int, before_title: str | None, e: Entry, k: Any,
+              updated: datetime, nowts: float, out: SourceOutcome) -> None:
+        """An edit of an item this source published (``before_title``: its stored title key): its new text,
+        its new title and link keys (an exact re-post of the edited text is then known), and its channels as
+        the rules now say: a channel it no longer matches loses it, and its story's entry there if no other
+        report of the story is in it."""
         st = self.store
-        before_title = st.items_of_source(c, row.id, [item_id]).get(item_id, (None, None))[1]
         st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                        author=e.author, categories="\t".join(e.categories), link=e.link,
                        enclosures=encode_enclosures(e.enclosures), image=e.image,

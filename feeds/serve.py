@@ -43,6 +43,7 @@ from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from feeds.errors import FeedsError
+from feeds.logs import escape_controls
 
 __all__ = ["LOGGER_NAME", "main", "make_app", "serve"]
 
@@ -272,7 +273,7 @@ def _without_last_modified(headers: Headers) -> Headers:
 
 
 def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() and ch != '"' else f"\\x{ord(ch):02x}" for ch in text)
+    return escape_controls(text, also='"')  # a quoted field of the access log
 
 
 # --------------------------------------------------------------------------- the application

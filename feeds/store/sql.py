@@ -50,7 +50,7 @@ _LOOKUP_TITLES = select(S.items.c.title_key, S.items.c.id, S.items.c.published, 
                         S.items.c.guid, S.items.c.link, S.items.c.summary, S.items.c.content).where(
     S.items.c.title_key.in_(bindparam("v", expanding=True))).order_by(S.items.c.id)
 _ITEM_HASHES = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
-                      S.items.c.published).where(S.items.c.id.in_(bindparam("v", expanding=True)))
+                      S.items.c.published, S.items.c.title_key).where(S.items.c.id.in_(bindparam("v", expanding=True)))
 _ITEM_ORIGINS = select(S.items.c.id, S.sources.c.name, S.items.c.published).join(
     S.sources, S.sources.c.id == S.items.c.source_id).where(S.items.c.id.in_(bindparam("v", expanding=True)))
 _CHANNELS_OF_ITEMS = select(S.item_channels.c.item_id, S.item_channels.c.channel).where(
@@ -613,12 +613,12 @@ class Store:
         return out
 
     @staticmethod
-    def item_hashes(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int, int, float]]:
-        """content_hash, source_id, story_id and published time of items."""
-        out: dict[int, tuple[str, int, int, float]] = {}
+    def item_hashes(c: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int, int, float, str | None]]:
+        """content_hash, source_id, story_id, published time and title key of items."""
+        out: dict[int, tuple[str, int, int, float, str | None]] = {}
         for i in range(0, len(ids), CHUNK):
             for r in c.execute(_ITEM_HASHES, {"v": ids[i:i + CHUNK]}):
-                out[r[0]] = (r[1], r[2], r[3], float(r[4]))
+                out[r[0]] = (r[1], r[2], r[3], float(r[4]), r[5])
         return out
 
     @staticmethod
