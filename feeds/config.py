@@ -23,6 +23,7 @@ DEFAULT_CONFIG = Path("config/feeds.toml")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 60}  # a bare number means minutes
+KEEP_MIN = timedelta(days=7)  # [store] keep: the shortest retention
 FORMATS = ("atom", "json", "rss", "html")
 # characters XML 1.0 does not allow (C0 controls but tab, LF and CR; U+FFFE, U+FFFF; lone surrogates):
 # config text ends up in published documents (titles, descriptions, source names, author)
@@ -138,6 +139,8 @@ class Config:
     stories: Stories = field(default_factory=Stories)
     daemon: Daemon = field(default_factory=Daemon)
     serve: Serve = field(default_factory=Serve)
+    # [store] keep: stories whose reports are all older are forgotten (None: kept for ever); docs/hardening.md
+    store_keep: timedelta | None = None
 
     def feed_url(self, name: str) -> str:
         return self.output.base_url + name
@@ -447,6 +450,7 @@ def _parse_config(text: str, path: Path) -> Config:
 
     s = top.table_of("store")
     store_path = base / _path_string(s, "path", "feeds.db")
+    store_keep = s.duration("keep", None, lo=KEEP_MIN, hi=timedelta(days=36_500))
     s.done()
 
     f = top.table_of("fetch")
@@ -569,9 +573,14 @@ def _parse_config(text: str, path: Path) -> Config:
     for ch in channels:
         if ch.slug in reserved:
             raise ConfigError(file, f"channels.{ch.slug}", f"a slug other than {', '.join(sorted(reserved))}", ch.slug)
+    longest = max(stories.window, dedup.title_window)
+    if store_keep is not None and store_keep <= longest:  # an item still matched against must not be forgotten
+        raise ConfigError(file, "store.keep", f"a duration longer than stories.window and dedup.title_window "
+                          f"({_fmt(longest)})", s.table.get("keep"))
     top.done()
     return Config(path=path, output=output, store_path=store_path, sources=sources, channels=channels,
-                  fetch=fetch, schedule=schedule, dedup=dedup, stories=stories, daemon=daemon, serve=serve)
+                  fetch=fetch, schedule=schedule, dedup=dedup, stories=stories, daemon=daemon, serve=serve,
+                  store_keep=store_keep)
 
 
 def semantic_missing() -> str | None:
@@ -654,7 +663,7 @@ def starter_config() -> dict[str, Any]:
     """What `feeds init` writes (through tomli-w)."""
     return {
         "output": {"dir": "output", "base_url": "http://127.0.0.1:8080/", "entries": 100, "title": "My feeds"},
-        "store": {"path": "feeds.db"},
+        "store": {"path": "feeds.db", "keep": "365d"},  # a new installation forgets stories after a year
         "schedule": {"interval": "15m"},
         "sources": [
             {"url": "https://www.example.com/world/rss.xml", "name": "Example World"},

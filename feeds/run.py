@@ -64,6 +64,8 @@ RULES_KEY = "channels.rules"  # a digest of the channel rules the stored items a
 LOOK_KEY = "output.config"  # a digest of what the published documents were rendered under
 FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published in (slug -> formats)
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
+PRUNE_EVERY = timedelta(days=1)  # [store] keep: how often old stories are looked for
+PRUNE_BATCH = 500  # stories forgotten per transaction
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
@@ -263,6 +265,7 @@ class Pipeline:
         # sources wrote ~55,000 such updates). This holds because nothing else clears the flag while a run
         # holds the store's lock (publish is called only at the end of run)
         self._marked: set[str] = set()
+        self._forgetting: set[int] | None = None  # sources having forgotten keys (Store.forgetting_sources), per run
         self._policies: dict[tuple[timedelta | None, str | None], schedule.Policy] = {}
 
     def close(self) -> None:
@@ -422,6 +425,7 @@ class Pipeline:
         now = self.now()
         report = RunReport(started=now)
         self._marked = set()
+        self._forgetting = None
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
         self._follow_preference()
         self._follow_config()
@@ -509,11 +513,59 @@ class Pipeline:
             pub = publish(self.cfg, self.store, to_publish)
             report.published = [str(p) for p in pub.written]
             report.publish_errors = pub.errors
+        if not report.stopped:
+            self.prune(now)
         report.finished = self.now()
         if run_id is not None:
             self.store.finish_run(run_id, report.finished.timestamp(), len(due),
                                   len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
+
+    def _unforgotten(self, c: Any, source_id: int, batch: list[tuple[Entry, Any]],
+                     exact: Mapping[str, int]) -> list[tuple[Entry, Any]]:
+        """The entries of a document not of a forgotten item (`[store] keep`): an entry stored under none of
+        its keys but under a forgotten one was pruned, not new. The source's forgotten keys its document no
+        longer lists are dropped (it will not list them again: they could come back only as new posts)."""
+        if self._forgetting is None:
+            self._forgetting = self.store.forgetting_sources()
+        if not self._forgetting:
+            return batch
+        unknown = [key for _, k in batch if k.guid_key not in exact and (k.link_key is None or k.link_key not in exact)
+                   for key in k.exact()]
+        gone = self.store.forgotten_keys(c, unknown) if unknown else set()
+        if source_id in self._forgetting and not self.store.unlisted_forgotten(
+                c, source_id, {key for _, k in batch for key in k.exact()}):
+            self._forgetting.discard(source_id)
+        return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
+
+    def prune(self, now: datetime) -> tuple[int, int]:
+        """`[store] keep`: forget the stories whose reports are all older (first seen and published before
+        now - keep), except those a channel's documents hold; at most once a day (meta `pruned_at`), in
+        transactions of PRUNE_BATCH stories. Returns (stories, reports) forgotten."""
+        keep = self.cfg.store_keep
+        if keep is None:
+            return 0, 0
+        st = self.store
+        nowts = now.timestamp()
+        last = st.meta_value("pruned_at")
+        if last is not None and nowts - float(last) < PRUNE_EVERY.total_seconds():
+            return 0, 0
+        out = self.cfg.output
+        protect: set[int] = set()
+        for ch in self.cfg.channels:
+            protect.update(st.live_stories(ch.slug, out.entries, out.archive))
+        ids = st.prunable_stories(nowts - keep.total_seconds(), protect)
+        reports = 0
+        for n in range(0, len(ids), PRUNE_BATCH):
+            with st.tx() as c:
+                reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
+        with st.tx() as c:
+            st.set_meta_value(c, "pruned_at", repr(nowts))
+        self._forgetting = None
+        if ids:
+            log.info("forgot %d stories (%d reports) older than %s ([store] keep)", len(ids), reports,
+                     datetime.fromtimestamp(nowts - keep.total_seconds(), UTC).isoformat(timespec="seconds"))
+        return len(ids), reports
 
     def prune_window_rows(self) -> None:
         """Drop the stored story vectors (and, in semantic mode, embeddings) of items now out of the story
@@ -810,6 +862,9 @@ class Pipeline:
         if not batch:
             return
         exact = st.lookup_keys(c, [key for _, k in batch for key in k.exact()])
+        batch = self._unforgotten(c, row.id, batch, exact)  # read once a run: none unless a prune ran
+        if not batch:
+            return
         title_keys = [k.title_key for _, k in batch if k.title_key and k.guid_key not in exact
                       and (k.link_key is None or k.link_key not in exact)]
         titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}

@@ -71,9 +71,9 @@ def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Pat
     assert len(before["items"]) == 21 and len(before["sightings"]) == 1
 
     Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors) -> 4 (archive_marks.written) -> 5
-    # (sources.validators_url) -> 6 (items.enclosures, items.image)
+    # (sources.validators_url) -> 6 (items.enclosures, items.image) -> 7 (forgotten)
     after = table_rows(db)
-    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 6
+    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 7
     assert after["item_embeddings"] == [] and after["item_vectors"] == []
     for name, rows in before.items():
         if name == "archive_marks":  # each channel's pages taken as written up to its archive's size

@@ -22,8 +22,8 @@ from sqlalchemy import (
 # 1: the first schema. 2: item_embeddings (semantic mode's stored title embeddings). 3: item_vectors (the
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
 # 4: archive_marks.written. 5: sources.validators_url. 6: items.enclosures and items.image (an item's media
-# files and thumbnail, published with it).
-SCHEMA_VERSION = 6
+# files and thumbnail, published with it). 7: forgotten (the keys of items `[store] keep` pruned).
+SCHEMA_VERSION = 7
 metadata = MetaData()
 
 meta = Table(
@@ -106,6 +106,17 @@ item_keys = Table(
     Index("ix_item_keys_item", "item_id"),
 )
 
+# The keys of items pruned by `[store] keep` (Store.prune): an entry a feed still lists under one of them is
+# known, not new. `source_id`: the source whose document may list the key (a `g:` key's own source; a link
+# key's item's source); a source's keys its document no longer lists are dropped when it is next read.
+forgotten = Table(
+    "forgotten", metadata,
+    Column("key", Text, primary_key=True),
+    Column("source_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_forgotten_source", "source_id"),
+)
+
 # Exact re-posts of an item by other sources: kept so a story can credit every outlet.
 sightings = Table(
     "sightings", metadata,
@@ -137,6 +148,7 @@ story_channels = Table(
     Column("story_id", Integer, primary_key=True),
     Column("updated", Float, nullable=False),
     Index("ix_story_channels_order", "channel", "updated"),
+    Index("ix_story_channels_story", "story_id"),  # (7) a story's rows, without a scan of every channel's
 )
 
 channels = Table(

@@ -355,10 +355,16 @@ def _upgrade_5_to_6(c: Connection) -> None:
     c.execute(update(S.items).where(S.items.c.enclosures == "").values(content_hash=""))
 
 
+def _upgrade_6_to_7(c: Connection) -> None:
+    """Version 7 adds forgotten (the keys of items pruned by `[store] keep`; empty until the first prune)."""
+    S.forgotten.create(c, checkfirst=True)
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6,
+             6: _upgrade_6_to_7}
 
 
 def _schema_version(row: object, where: str) -> int:
@@ -961,6 +967,90 @@ class Store:
     def prune_vectors(c: Connection, before: float) -> int:
         """Drop the story vectors of items published before a time (out of the window). Returns how many."""
         return Store._prune_rows(c, S.item_vectors, before)
+
+    # -- retention ([store] keep) -------------------------------------------------------------------
+    def live_stories(self, slug: str, entries: int, archive: bool) -> list[int]:
+        """The stories a channel's documents hold (or may hold at its next publish): with an archive, every
+        story not archived since it last changed (after a publish, the live ones; more if a publish failed);
+        without, the newest ``entries``."""
+        if archive:
+            return [sid for sid, _up, _gen in self.unarchived_channel_stories(slug, use_marks=True)[0]]
+        sc = S.story_channels
+        with self.engine.connect() as c:
+            return [int(r[0]) for r in c.execute(
+                select(sc.c.story_id).where(sc.c.channel == slug)
+                .order_by(sc.c.updated.desc(), sc.c.story_id.desc()).limit(entries))]
+
+    def prunable_stories(self, before: float, protect: Collection[int]) -> list[int]:
+        """The stories published, updated and holding only reports first seen and published before a time,
+        except those in ``protect`` and the newest item's (item ids are max + 1: never one given twice)."""
+        i, s, sc = S.items, S.stories, S.story_channels
+        with self.engine.connect() as c:
+            top = c.execute(select(i.c.story_id).order_by(i.c.id.desc()).limit(1)).scalar()
+            # what must stay, read once each (a correlated query per story scanned story_channels per story)
+            keep = set(protect) | {top}
+            keep.update(c.execute(select(i.c.story_id).where(
+                (i.c.first_seen >= before) | (i.c.published >= before)).distinct()).scalars())
+            keep.update(c.execute(select(sc.c.story_id).where(sc.c.updated >= before).distinct()).scalars())
+            q = select(s.c.id).where(s.c.published < before, s.c.updated < before).order_by(s.c.id)
+            return [int(sid) for sid in c.execute(q).scalars() if sid not in keep]
+
+    @staticmethod
+    def forget_stories(c: Connection, story_ids: Sequence[int], now: float) -> int:
+        """Delete stories with their reports and everything stored of them (keys, sightings, channel rows,
+        vectors, embeddings); each report's keys are kept in `forgotten`, so a feed still listing it does not
+        bring it back as new. Archive slots stay (the archive pages are frozen). Returns the reports deleted."""
+        i, k = S.items, S.item_keys
+        items: dict[int, int] = {}  # item id -> its source
+        for n in range(0, len(story_ids), CHUNK):
+            for iid, src in c.execute(select(i.c.id, i.c.source_id).where(i.c.story_id.in_(story_ids[n:n + CHUNK]))):
+                items[int(iid)] = int(src)
+        ids = sorted(items)
+        rows = []
+        for n in range(0, len(ids), CHUNK):
+            for key, iid in c.execute(select(k.c.key, k.c.item_id).where(k.c.item_id.in_(ids[n:n + CHUNK]))):
+                src = items[int(iid)]
+                if key.startswith("g:"):  # g:<source>:<id>: the source whose document lists it
+                    head = key[2:].split(":", 1)[0]
+                    src = int(head) if head.isdigit() else src
+                rows.append({"key": key, "source_id": src, "at": now})
+        _upsert(c, S.forgotten, rows, ("key",), ("source_id", "at"))
+        for n in range(0, len(ids), CHUNK):
+            chunk = ids[n:n + CHUNK]
+            for table in (S.item_keys, S.sightings, S.item_channels, S.item_vectors, S.item_embeddings):
+                c.execute(delete(table).where(table.c.item_id.in_(chunk)))
+            c.execute(delete(i).where(i.c.id.in_(chunk)))
+        for n in range(0, len(story_ids), CHUNK):
+            chunk = list(story_ids[n:n + CHUNK])
+            c.execute(delete(S.story_channels).where(S.story_channels.c.story_id.in_(chunk)))
+            c.execute(delete(S.stories).where(S.stories.c.id.in_(chunk)))
+        return len(ids)
+
+    def forgetting_sources(self) -> set[int]:
+        """The sources some forgotten key belongs to."""
+        f = S.forgotten
+        with self.engine.connect() as c:
+            return {int(r[0]) for r in c.execute(select(f.c.source_id).distinct())}
+
+    @staticmethod
+    def forgotten_keys(c: Connection, keys: Sequence[str]) -> set[str]:
+        """Which of these keys are of forgotten (pruned) items."""
+        f = S.forgotten
+        out: set[str] = set()
+        for n in range(0, len(keys), CHUNK):
+            out.update(r[0] for r in c.execute(select(f.c.key).where(f.c.key.in_(keys[n:n + CHUNK]))))
+        return out
+
+    @staticmethod
+    def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str]) -> int:
+        """Drop the source's forgotten keys its document no longer lists (``listed``: the keys it lists);
+        returns how many of its keys are left."""
+        f = S.forgotten
+        mine = [r[0] for r in c.execute(select(f.c.key).where(f.c.source_id == source_id))]
+        gone = [key for key in mine if key not in listed]
+        for n in range(0, len(gone), CHUNK):
+            c.execute(delete(f).where(f.c.key.in_(gone[n:n + CHUNK])))
+        return len(mine) - len(gone)
 
     def item_text(self, uid: str) -> tuple[int, str, str, int, float, int] | None:
         """Id, title, summary, source id, published time and story id of the item with this entry id, if

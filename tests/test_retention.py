@@ -1,0 +1,209 @@
+"""`[store] keep`: old stories are forgotten, a feed still listing them does not bring them back, and what
+the channels' documents hold is never pruned (local feed files, an injected clock, a real SQLite file)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from feedgen_util import rss
+
+from feeds.config import parse_config
+from feeds.errors import ConfigError
+from feeds.run import Pipeline
+from feeds.store import Store
+
+NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
+T0 = NOW - timedelta(days=40)  # when the old posts were first read
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+HEADLINES = {1: "Harbour cranes idle as dockers strike", 2: "Council approves new cycle lanes downtown",
+             3: "Local bakery wins national bread award", 4: "Storm warning issued for the northern coast",
+             5: "Museum reopens after roof repairs", 9: "School choir heads to European finals"}
+
+
+def post(n: int, when: datetime) -> dict[str, object]:
+    return {"title": HEADLINES[n], "guid": f"p{n}", "link": f"https://site.example/posts/{n}", "date": when,
+            "summary": f"{HEADLINES[n]}: the full report."}
+
+
+def setup(tmp: Path, output: str, keep: str = "30d") -> tuple[Pipeline, Store, Clock]:
+    cfg = parse_config(f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+{output}
+[store]
+path = "feeds.db"
+keep = "{keep}"
+[[sources]]
+url = "s.xml"
+name = "S"
+[channels.all]
+title = "All"
+match_all = true
+""", tmp / "feeds.toml")
+    store = Store.open(cfg.store_path)
+    clock = Clock(T0)
+    return Pipeline(cfg, store, now=clock), store, clock
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def titles(tmp: Path) -> list[str]:
+    return [e.title for e in feedparser.parse((tmp / "out" / "all.atom").read_bytes()).entries]
+
+
+def test_old_stories_are_forgotten_and_a_feed_still_listing_them_does_not_bring_them_back(tmp_path: Path) -> None:
+    feed = tmp_path / "s.xml"
+    old = [post(1, T0 - timedelta(hours=2)), post(2, T0 - timedelta(hours=1))]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    assert pipe.run(force_all=True).new_items == 2
+
+    clock.t = NOW  # 40 days on: a new post; the two old ones are still listed
+    feed.write_bytes(rss([post(3, NOW - timedelta(hours=1)), *old]))
+    assert pipe.run(force_all=True).new_items == 1
+    db = tmp_path / "feeds.db"
+    assert [r[0] for r in query(db, "SELECT title FROM items")] == [HEADLINES[3]]
+    assert query(db, "SELECT count(*) FROM stories") == [(1,)]
+    for table in ("item_keys", "sightings", "item_channels", "story_channels", "item_vectors"):
+        assert query(db, f"SELECT count(*) FROM {table} WHERE item_id NOT IN (SELECT id FROM items)"
+                     if table not in ("story_channels",) else
+                     f"SELECT count(*) FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)") == [(0,)]
+    assert sorted(r[0] for r in query(db, "SELECT key FROM forgotten")) == [
+        "g:1:p1", "g:1:p2", "l:site.example/posts/1", "l:site.example/posts/2"]
+    assert titles(tmp_path) == [HEADLINES[3]]
+
+    # the feed changes and still lists the old posts: known (forgotten), not new
+    clock.t = NOW + timedelta(hours=1)
+    feed.write_bytes(rss([post(4, NOW), post(3, NOW - timedelta(hours=1)), *old]))
+    assert pipe.run(force_all=True).new_items == 1
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    assert query(db, "SELECT count(*) FROM forgotten") == [(4,)]
+
+    # post 1 leaves the feed: its keys are dropped (the feed will not list it again); post 2's stay
+    clock.t = NOW + timedelta(hours=2)
+    feed.write_bytes(rss([post(4, NOW), post(3, NOW - timedelta(hours=1)), old[1]]))
+    assert pipe.run(force_all=True).new_items == 0
+    assert sorted(r[0] for r in query(db, "SELECT key FROM forgotten")) == ["g:1:p2", "l:site.example/posts/2"]
+    assert query(db, "PRAGMA foreign_key_check") == [] and query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_what_a_channel_shows_is_never_forgotten(tmp_path: Path) -> None:
+    """A quiet channel's entries may be older than keep: they stay, and so does its document."""
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0 - timedelta(hours=2)), post(2, T0 - timedelta(hours=1))]))
+    pipe, store, clock = setup(tmp_path, "entries = 5\narchive = false")
+    pipe.run(force_all=True)
+    before = (tmp_path / "out" / "all.atom").read_bytes()
+    clock.t = NOW
+    feed.write_bytes(rss([post(1, T0 - timedelta(hours=2))]))  # a change, nothing new
+    pipe.run(force_all=True)
+    assert query(tmp_path / "feeds.db", "SELECT count(*) FROM items") == [(2,)]
+    assert query(tmp_path / "feeds.db", "SELECT count(*) FROM forgotten") == [(0,)]
+    assert (tmp_path / "out" / "all.atom").read_bytes() == before
+
+
+def test_archived_stories_are_forgotten_and_the_archive_pages_stay(tmp_path: Path) -> None:
+    feed = tmp_path / "s.xml"
+    old = [post(n, T0 - timedelta(hours=n)) for n in range(1, 6)]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 2")
+    pipe.run(force_all=True)  # posts 1 and 2 live, 3 to 5 archived
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM archive_slots") == [(3,)]
+
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW - timedelta(hours=1)), *old]))
+    assert pipe.run(force_all=True).new_items == 1  # post 2 archived too; then 2 to 5 forgotten
+    assert titles(tmp_path) == [HEADLINES[9], HEADLINES[1]]
+    assert sorted(r[0] for r in query(db, "SELECT title FROM items")) == sorted([HEADLINES[1], HEADLINES[9]])
+    # the archive is as it was published: every archived entry is still on its pages, read back
+    archived = [e.title for p in sorted((tmp_path / "out" / "archive" / "all").iterdir())
+                for e in feedparser.parse(p.read_bytes()).entries]
+    assert sorted(archived) == sorted(HEADLINES[n] for n in range(2, 6))
+    assert query(db, "SELECT count(*) FROM archive_slots") == [(4,)]
+
+    clock.t = NOW + timedelta(days=2)  # another prune: the live stories stay, no document changes
+    docs = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    feed.write_bytes(rss([post(9, NOW - timedelta(hours=1))]))
+    pipe.run(force_all=True)
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == docs
+
+
+def test_the_prune_runs_once_a_day(tmp_path: Path) -> None:
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0)]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    for n, when, items in ((2, T0 + timedelta(days=30, hours=-1), 2),  # post 1 not old yet
+                           (3, T0 + timedelta(days=30, hours=1), 3),  # old now, but the last prune was 2 h ago
+                           (4, T0 + timedelta(days=31), 3)):  # a day on: post 1 goes
+        clock.t = when
+        feed.write_bytes(rss([post(n, when), post(1, T0)]))
+        pipe.run(force_all=True)
+        assert query(db, "SELECT count(*) FROM items") == [(items,)], n
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ('keep = "3d"', "a duration from 7d"),
+    ('keep = "10d"\n[stories]\nwindow = "14d"', "longer than stories.window"),
+    ("keep = true", "a duration"),
+])
+def test_keep_is_checked(tmp_path: Path, extra: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(f'[output]\ndir = "out"\n[store]\n{extra}\n', tmp_path / "feeds.toml")
+    assert "store.keep" in str(e.value) and expected in str(e.value)
+
+
+def test_old_posts_read_for_the_first_time_are_kept_for_keep_after_that(tmp_path: Path) -> None:
+    """A source added today whose feed lists posts published two months ago: kept 30 days from now."""
+    feed = tmp_path / "s.xml"
+    # (post 1, listed last, is also the newest item: never forgotten, so that no item id is given twice)
+    feed.write_bytes(rss([post(2, NOW - timedelta(days=61)), post(1, NOW - timedelta(days=60))]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    clock.t = NOW
+    assert pipe.run(force_all=True).new_items == 2
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    clock.t = NOW + timedelta(days=31)
+    pipe.run(force_all=True)
+    assert query(db, "SELECT title FROM items") == [(HEADLINES[1],)]  # the one the channel shows stays
+
+
+def test_an_item_id_is_never_given_twice(tmp_path: Path) -> None:
+    """Ids (and so story ids, which archive slots name) are max + 1: the newest item is never forgotten, even
+    when no channel shows it, so a forgotten id is never given to a new item."""
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, NOW - timedelta(days=60)), post(2, NOW - timedelta(days=61))]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    clock.t = NOW
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT id, title FROM items ORDER BY id") == [(1, HEADLINES[1]), (2, HEADLINES[2])]
+    clock.t = NOW + timedelta(days=31)  # post 2 (id 2) is old and not shown (post 1 is newer)
+    pipe.run(force_all=True)
+    clock.t = NOW + timedelta(days=32)
+    feed.write_bytes(rss([post(3, clock.t), post(1, NOW - timedelta(days=60)), post(2, NOW - timedelta(days=61))]))
+    pipe.run(force_all=True)
+    assert query(db, "SELECT max(id) FROM items WHERE title = ?".replace("?", repr(HEADLINES[3]))) == [(3,)]
