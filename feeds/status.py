@@ -103,6 +103,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     host_retry: dict[str, float] = {}
     channel_states: dict[str, dict[str, Any]] = {}
     last_run: dict[str, Any] | None = None
+    pruned_at: str | None = None
     store_exists = cfg.store_path.exists()
     if store_exists:
         from feeds.store import Store
@@ -112,6 +113,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             rows = {r.url: r for r in store.sources()}
             host_retry = store.host_retry_after()
             channel_states = store.channel_states()
+            pruned_at = store.meta_value("pruned_at")
             runs = store.last_runs(1)
             last_run = runs[0] if runs else None
             if last_run is not None and not last_run.get("sources"):
@@ -154,7 +156,9 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
         channels.append({"slug": ch.slug, "title": ch.title, "entries": int(st.get("entries") or 0),
                          "last_change": st.get("last_change"), "pending": bool(st.get("dirty", False))})
     return {"now": now.timestamp(), "config": str(cfg.path), "store": str(cfg.store_path), "store_exists": store_exists,
-            "last_run": last_run, "sources": sources, "channels": channels}
+            "last_run": last_run, "sources": sources, "channels": channels,
+            "keep": cfg.store_keep.total_seconds() if cfg.store_keep is not None else None,
+            "pruned_at": float(pruned_at) if pruned_at is not None else None}
 
 
 def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
@@ -193,6 +197,11 @@ def _table(headers: list[str], rows: list[list[str]], wrap_last: int = 100) -> s
     return "\n".join(lines)
 
 
+def _fmt_keep(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:g} days" if days >= 1 else f"{seconds / 3600:g} hours"
+
+
 def render(data: dict[str, Any]) -> str:
     now = datetime.fromtimestamp(data["now"], UTC)
     out = [f"store: {data['store']}" + ("" if data["store_exists"] else " (not created yet: run `feeds run`)")]
@@ -205,6 +214,11 @@ def render(data: dict[str, Any]) -> str:
         if f:
             out.append(f"last run that fetched: {f['mode']} {_ago(f['started'], now)}, {f['sources']} fetched, "
                        f"{f['ok']} ok, {f['failed']} failed, {f['new_items']} new items")
+    if data["keep"] is None:
+        out.append("keeps: every item ([store] keep is not set)")
+    else:
+        out.append(f"keeps: stories of the last {_fmt_keep(data['keep'])}; old ones last looked for "
+                   f"{_ago(data['pruned_at'], now) if data['pruned_at'] is not None else 'never'}")
     out.append("")
     rows = []
     for s in data["sources"]:
@@ -240,6 +254,7 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
             f["started"], f["finished"] = _iso(f["started"]), _iso(f.get("finished"))
             run["last_fetching"] = f
         out["last_run"] = run
+    out["pruned_at"] = _iso(out["pruned_at"])
     return out
 
 

@@ -207,3 +207,22 @@ def test_an_item_id_is_never_given_twice(tmp_path: Path) -> None:
     feed.write_bytes(rss([post(3, clock.t), post(1, NOW - timedelta(days=60)), post(2, NOW - timedelta(days=61))]))
     pipe.run(force_all=True)
     assert query(db, "SELECT max(id) FROM items WHERE title = ?".replace("?", repr(HEADLINES[3]))) == [(3,)]
+
+
+def test_status_says_how_long_the_store_keeps_things(tmp_path: Path) -> None:
+    import json
+
+    from feeds.status import _json_ready, collect, render
+
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0)]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    cfg = pipe.cfg
+    assert "keeps: stories of the last 30 days; old ones last looked for never" in render(collect(cfg, T0))
+    pipe.run(force_all=True)
+    clock.t = T0 + timedelta(hours=3)
+    assert "keeps: stories of the last 30 days; old ones last looked for 3h ago" in render(collect(cfg, clock.t))
+    doc = json.loads(json.dumps(_json_ready(collect(cfg, clock.t))))
+    assert doc["keep"] == 30 * 86400 and doc["pruned_at"] == T0.isoformat().replace("+00:00", "Z")
+    plain = parse_config('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n', tmp_path / "plain.toml")
+    assert "keeps: every item ([store] keep is not set)" in render(collect(plain, clock.t))
