@@ -520,7 +520,8 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     pages = archive_pages(size, page_size)
     out = cfg.output.dir
     first_touched = low // page_size + 1 if size > low else pages + 1
-    for page in range(1, pages + 1):
+    # pages whose slots [store] keep dropped stay as they were published (if one is missing, it stays so)
+    for page in range(store.archive_floor(ch.slug) // page_size + 1, pages + 1):
         target = out / archive_name(ch.slug, page)
         if page in done or (page < first_touched and target.exists()):
             continue  # written above, or a page before the first new entry: its entries and links are as they were
@@ -680,9 +681,12 @@ def _index_headlines(cfg: Config, store: Store, ch: Channel, sources: _Sources) 
 
 # -- the whole publish -------------------------------------------------------------------------------
 def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
-            page_size: int = ARCHIVE_PAGE_SIZE, ping: bool = True) -> PublishReport:
+            page_size: int | None = None, ping: bool = True) -> PublishReport:
     """Render the given channels (all when None; any channel with a missing document too) and the
-    site documents; write what changed; announce changed feeds to the WebSub hub."""
+    site documents; write what changed; announce changed feeds to the WebSub hub. ``page_size``: the
+    archive's (ARCHIVE_PAGE_SIZE unless given)."""
+    if page_size is None:
+        page_size = ARCHIVE_PAGE_SIZE
     from feeds.formats import html as html_fmt
 
     report = PublishReport()

@@ -559,13 +559,42 @@ class Pipeline:
         for n in range(0, len(ids), PRUNE_BATCH):
             with st.tx() as c:
                 reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
+        pages = self._drop_archive_pages(nowts - keep.total_seconds())
         with st.tx() as c:
             st.set_meta_value(c, "pruned_at", repr(nowts))
         self._forgetting = None
+        if pages:
+            log.info("dropped the stored entries of %d archive pages older than keep (the pages stay)", pages)
         if ids:
             log.info("forgot %d stories (%d reports) older than %s ([store] keep)", len(ids), reports,
                      datetime.fromtimestamp(nowts - keep.total_seconds(), UTC).isoformat(timespec="seconds"))
         return len(ids), reports
+
+    def _drop_archive_pages(self, before: float) -> int:
+        """Drop the stored slots of archive pages whose entries were all archived before a time and are all of
+        forgotten stories, from each channel's first page on (never its newest full page, which the open page
+        dates itself by); returns how many pages. The pages themselves stay as published."""
+        if not self.cfg.output.archive:
+            return 0
+        from feeds import publish
+
+        size_of = publish.ARCHIVE_PAGE_SIZE
+        st = self.store
+        dropped = 0
+        for ch in self.cfg.channels:
+            floor = st.archive_floor(ch.slug)
+            full = min(st.archive_size(ch.slug), st.archive_written(ch.slug)) // size_of
+            stop = floor
+            with st.tx() as c:
+                for page in range(floor // size_of + 1, full):
+                    start = (page - 1) * size_of
+                    if not st.archive_droppable(c, ch.slug, start, start + size_of, before):
+                        break
+                    stop = start + size_of
+                if stop > floor:
+                    st.drop_archive_slots(c, ch.slug, stop)
+                    dropped += (stop - floor) // size_of
+        return dropped
 
     def prune_window_rows(self) -> None:
         """Drop the stored story vectors (and, in semantic mode, embeddings) of items now out of the story

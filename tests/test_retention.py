@@ -30,7 +30,10 @@ class Clock:
 
 HEADLINES = {1: "Harbour cranes idle as dockers strike", 2: "Council approves new cycle lanes downtown",
              3: "Local bakery wins national bread award", 4: "Storm warning issued for the northern coast",
-             5: "Museum reopens after roof repairs", 9: "School choir heads to European finals"}
+             5: "Museum reopens after roof repairs", 9: "School choir heads to European finals",
+             10: "Ferry timetable changes for winter", 11: "Farmers market moves to the old station",
+             12: "Library extends weekend opening hours", 13: "River cleanup draws hundreds of volunteers",
+             14: "Tram line extension opens to the airport", 15: "Chess prodigy, 11, beats grandmaster"}
 
 
 def post(n: int, when: datetime) -> dict[str, object]:
@@ -226,3 +229,69 @@ def test_status_says_how_long_the_store_keeps_things(tmp_path: Path) -> None:
     assert doc["keep"] == 30 * 86400 and doc["pruned_at"] == T0.isoformat().replace("+00:00", "Z")
     plain = parse_config('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n', tmp_path / "plain.toml")
     assert "keeps: every item ([store] keep is not set)" in render(collect(plain, clock.t))
+
+
+def test_old_archive_pages_give_their_stored_entries_up_and_stay_as_published(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feeds import publish
+
+    monkeypatch.setattr(publish, "ARCHIVE_PAGE_SIZE", 2)
+    feed = tmp_path / "s.xml"
+    old = [post(n, T0 - timedelta(hours=n)) for n in (1, 2, 3, 4, 5, 10, 11, 12)]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 2")
+    pipe.run(force_all=True)  # 2 live, 6 archived: pages 1 to 3 full, page 4 open
+    db = tmp_path / "feeds.db"
+    archive = tmp_path / "out" / "archive" / "all"
+    pages = {p.name: p.read_bytes() for p in archive.iterdir()}
+    assert sorted(pages) == ["1.atom", "2.atom", "3.atom", "4.atom"]
+
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW - timedelta(hours=1)), *old]))
+    pipe.run(force_all=True)  # one more archived (page 4); the old stories forgotten, then pages 1 and 2's slots
+    assert query(db, "SELECT seq FROM archive_slots ORDER BY seq") == [(4,), (5,), (6,)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'archive.floor.all'") == [("4",)]
+    for name in ("1.atom", "2.atom", "3.atom"):  # as published
+        assert (archive / name).read_bytes() == pages[name]
+    # the chain still holds every archived entry once, from the pages on disk
+    seen: list[str] = []
+    doc = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes())
+    while True:
+        prev = [ln.href for ln in doc.feed.get("links", []) if ln.rel == "prev-archive"]
+        if not prev:
+            break
+        doc = feedparser.parse((archive / prev[0].rsplit("/", 1)[1]).read_bytes())
+        seen += [e.title for e in doc.entries]
+    assert sorted(seen) == sorted(HEADLINES[n] for n in (2, 3, 4, 5, 10, 11, 12))
+
+    # a page whose slots are gone is never written again, even when missing; new slots follow on
+    (archive / "1.atom").unlink()
+    clock.t = NOW + timedelta(hours=1)
+    feed.write_bytes(rss([post(13, clock.t), post(9, NOW - timedelta(hours=1)), *old]))
+    pipe.run(force_all=True)
+    assert not (archive / "1.atom").exists() and (archive / "2.atom").read_bytes() == pages["2.atom"]
+    assert query(db, "SELECT seq FROM archive_slots ORDER BY seq") == [(4,), (5,), (6,), (7,)]
+    assert [e.title for e in feedparser.parse((archive / "4.atom").read_bytes()).entries] == [
+        HEADLINES[1], HEADLINES[2]]  # archived now and at the run before
+
+
+def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_stories(tmp_path: Path) -> None:
+    """A story still in the channel (a development of it live, say) keeps its page's slots: its earlier
+    snapshots count its generations."""
+    store = Store.open(tmp_path / "feeds.db")
+    store.add_archive_slots("all", [{"seq": n, "story_id": 10 + n, "gen": 1, "updated": 100.0 + n, "entry": "<entry/>"}
+                                    for n in range(4)])
+    with store.tx() as c:
+        assert store.archive_droppable(c, "all", 0, 2, 200.0)
+        assert not store.archive_droppable(c, "all", 2, 4, 102.5)  # seq 3 archived after the time
+        assert not store.archive_droppable(c, "all", 2, 6, 200.0)  # not all there
+        store.upsert_story_channels(c, [{"channel": "all", "story_id": 11, "updated": 150.0}])
+        assert not store.archive_droppable(c, "all", 0, 2, 200.0)  # story 11 is still the channel's
+        assert store.archive_droppable(c, "all", 2, 4, 200.0)
+        store.drop_archive_slots(c, "all", 2)
+    assert store.archive_size("all") == 4 and store.archive_floor("all") == 2
+    assert [seq for seq, _ in store.archive_entries("all", 0, 4)] == [2, 3]
+    with store.tx() as c:  # a channel taken out of the config: a channel added again under its slug starts afresh
+        store.forget_channels(c, ["all"])
+    assert store.archive_size("all") == 0 and store.archive_floor("all") == 0
+    store.close()

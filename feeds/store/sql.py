@@ -36,6 +36,7 @@ from feeds.models import Enclosure
 from feeds.store import schema as S
 
 CHUNK = 500  # bound for IN (...) lists
+ARCHIVE_FLOOR = "archive.floor."  # meta key prefix: a channel's archive slots dropped (Store.archive_floor)
 
 _INSERT_ITEMS = insert(S.items)
 _INSERT_KEYS = insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite")
@@ -764,6 +765,7 @@ class Store:
         want = sorted(slugs)
         for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
             c.execute(delete(t).where(t.c.channel.in_(want)))
+        c.execute(delete(S.meta).where(S.meta.c.key.in_([ARCHIVE_FLOOR + slug for slug in want])))
         c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
 
     @staticmethod
@@ -1195,9 +1197,35 @@ class Store:
             return int(v) if v is not None else 0
 
     def archive_size(self, slug: str) -> int:
+        """The number of entries ever archived in the channel: its last slot's position + 1 (the first
+        pages' slots may have been dropped, `drop_archive_slots`)."""
+        a = S.archive_slots
         with self.engine.connect() as c:
-            return int(c.execute(select(func.count()).select_from(S.archive_slots)
-                                 .where(S.archive_slots.c.channel == slug)).scalar() or 0)
+            top = c.execute(select(func.max(a.c.seq)).where(a.c.channel == slug)).scalar()
+            return int(top) + 1 if top is not None else self.archive_floor(slug)
+
+    def archive_floor(self, slug: str) -> int:
+        """How many of the channel's first archive slots were dropped by `[store] keep` (whole pages): the
+        pages they were on stay as published and are never written again."""
+        v = self.meta_value(ARCHIVE_FLOOR + slug)
+        return int(v) if v is not None else 0
+
+    @staticmethod
+    def archive_droppable(c: Connection, slug: str, start: int, stop: int, before: float) -> bool:
+        """Whether the archive slots start <= seq < stop are all there, archived before a time, and of stories
+        the channel no longer has (forgotten): nothing the store still shows needs them."""
+        a, sc = S.archive_slots, S.story_channels
+        span = (a.c.channel == slug) & (a.c.seq >= start) & (a.c.seq < stop)
+        if int(c.execute(select(func.count()).select_from(a).where(span)).scalar() or 0) != stop - start:
+            return False
+        held = select(sc.c.story_id).where(sc.c.channel == a.c.channel, sc.c.story_id == a.c.story_id).exists()
+        return c.execute(select(a.c.seq).where(span, (a.c.updated >= before) | held).limit(1)).first() is None
+
+    @staticmethod
+    def drop_archive_slots(c: Connection, slug: str, stop: int) -> None:
+        """Drop the channel's archive slots before position ``stop`` (a page boundary) and record it."""
+        c.execute(delete(S.archive_slots).where(S.archive_slots.c.channel == slug, S.archive_slots.c.seq < stop))
+        Store.set_meta_value(c, ARCHIVE_FLOOR + slug, str(stop))
 
     def add_archive_slots(self, slug: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append entries to a channel's archive: dicts of seq, story_id, gen, updated, entry."""
