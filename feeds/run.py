@@ -522,10 +522,10 @@ class Pipeline:
         return report
 
     def _unforgotten(self, c: Any, source_id: int, batch: list[tuple[Entry, Any]],
-                     exact: Mapping[str, int]) -> list[tuple[Entry, Any]]:
+                     exact: Mapping[str, int], nowts: float) -> list[tuple[Entry, Any]]:
         """The entries of a document not of a forgotten item (`[store] keep`): an entry stored under none of
-        its keys but under a forgotten one was pruned, not new. The source's forgotten keys its document no
-        longer lists are dropped (it will not list them again: they could come back only as new posts)."""
+        its keys but under a forgotten one was pruned, not new. The source's forgotten keys its document has
+        not listed for longer than keep are dropped (`Store.unlisted_forgotten`)."""
         if self._forgetting is None:
             self._forgetting = self.store.forgetting_sources()
         if not self._forgetting:
@@ -533,9 +533,14 @@ class Pipeline:
         unknown = [key for _, k in batch if k.guid_key not in exact and (k.link_key is None or k.link_key not in exact)
                    for key in k.exact()]
         gone = self.store.forgotten_keys(c, unknown) if unknown else set()
-        if source_id in self._forgetting and not self.store.unlisted_forgotten(
-                c, source_id, {key for _, k in batch for key in k.exact()}):
-            self._forgetting.discard(source_id)
+        if source_id in self._forgetting:
+            # a key unlisted for longer than keep goes (a feed that lists a post again after a gap, or a
+            # truncated document, still finds it); without keep any more, none goes
+            keep = self.cfg.store_keep
+            drop_before = nowts - keep.total_seconds() if keep is not None else -math.inf
+            if not self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()},
+                                                 nowts, drop_before):
+                self._forgetting.discard(source_id)
         return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
 
     def prune(self, now: datetime) -> tuple[int, int]:
@@ -561,6 +566,7 @@ class Pipeline:
                 reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
         pages = self._drop_archive_pages(nowts - keep.total_seconds())
         with st.tx() as c:
+            st.forget_removed_sources(c, nowts - keep.total_seconds())
             st.set_meta_value(c, "pruned_at", repr(nowts))
         self._forgetting = None
         if pages:
@@ -891,7 +897,7 @@ class Pipeline:
         if not batch:
             return
         exact = st.lookup_keys(c, [key for _, k in batch for key in k.exact()])
-        batch = self._unforgotten(c, row.id, batch, exact)  # read once a run: none unless a prune ran
+        batch = self._unforgotten(c, row.id, batch, exact, nowts)  # read once a run: none unless a prune ran
         if not batch:
             return
         title_keys = [k.title_key for _, k in batch if k.title_key and k.guid_key not in exact

@@ -15,6 +15,7 @@ from feeds.config import parse_config
 from feeds.errors import ConfigError
 from feeds.run import Pipeline
 from feeds.store import Store
+from feeds.store import schema as S
 
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
 T0 = NOW - timedelta(days=40)  # when the old posts were first read
@@ -41,7 +42,9 @@ def post(n: int, when: datetime) -> dict[str, object]:
             "summary": f"{HEADLINES[n]}: the full report."}
 
 
-def setup(tmp: Path, output: str, keep: str = "30d") -> tuple[Pipeline, Store, Clock]:
+def setup(tmp: Path, output: str, keep: str = "30d",
+          sources: tuple[str, ...] = ("s",)) -> tuple[Pipeline, Store, Clock]:
+    listed = "".join(f'[[sources]]\nurl = "{name}.xml"\nname = "{name.upper()}"\n' for name in sources)
     cfg = parse_config(f"""
 [output]
 dir = "out"
@@ -50,9 +53,7 @@ base_url = "https://feeds.example.org/"
 [store]
 path = "feeds.db"
 keep = "{keep}"
-[[sources]]
-url = "s.xml"
-name = "S"
+{listed}
 [channels.all]
 title = "All"
 match_all = true
@@ -102,11 +103,19 @@ def test_old_stories_are_forgotten_and_a_feed_still_listing_them_does_not_bring_
     assert query(db, "SELECT count(*) FROM items") == [(2,)]
     assert query(db, "SELECT count(*) FROM forgotten") == [(4,)]
 
-    # post 1 leaves the feed: its keys are dropped (the feed will not list it again); post 2's stay
+    # post 1 leaves the feed: its keys are marked, and dropped once unlisted for longer than keep
     clock.t = NOW + timedelta(hours=2)
     feed.write_bytes(rss([post(4, NOW), post(3, NOW - timedelta(hours=1)), old[1]]))
     assert pipe.run(force_all=True).new_items == 0
-    assert sorted(r[0] for r in query(db, "SELECT key FROM forgotten")) == ["g:1:p2", "l:site.example/posts/2"]
+    assert query(db, "SELECT key, unlisted FROM forgotten ORDER BY key") == [
+        ("g:1:p1", clock.t.timestamp()), ("g:1:p2", None), ("l:site.example/posts/1", clock.t.timestamp()),
+        ("l:site.example/posts/2", None)]
+    clock.t = NOW + timedelta(days=31)
+    feed.write_bytes(rss([post(5, clock.t), post(4, NOW), post(3, NOW - timedelta(hours=1)), old[1]]))
+    assert pipe.run(force_all=True).new_items == 1
+    keys = sorted(r[0] for r in query(db, "SELECT key FROM forgotten"))  # (posts 3 and 4 forgotten now too)
+    assert keys == ["g:1:p2", "g:1:p3", "g:1:p4", "l:site.example/posts/2", "l:site.example/posts/3",
+                    "l:site.example/posts/4"]
     assert query(db, "PRAGMA foreign_key_check") == [] and query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -294,4 +303,128 @@ def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_s
     with store.tx() as c:  # a channel taken out of the config: a channel added again under its slug starts afresh
         store.forget_channels(c, ["all"])
     assert store.archive_size("all") == 0 and store.archive_floor("all") == 0
+    store.close()
+
+
+def test_a_feed_that_lists_forgotten_posts_again_after_a_gap_still_finds_them(tmp_path: Path) -> None:
+    """A truncated document (or a feed of "popular" posts) leaves old posts out for a while: not new after."""
+    feed = tmp_path / "s.xml"
+    old = [post(n, T0 - timedelta(hours=n)) for n in (1, 2, 3)]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    pipe.run(force_all=True)
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW), *old]))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items") == [(1,)]
+    clock.t = NOW + timedelta(hours=1)
+    feed.write_bytes(rss([post(9, NOW)]))  # a short document
+    assert pipe.run(force_all=True).new_items == 0
+    clock.t = NOW + timedelta(days=3)
+    feed.write_bytes(rss([post(10, clock.t), post(9, NOW), *old]))  # the full list again
+    assert pipe.run(force_all=True).new_items == 1
+    assert query(db, "SELECT count(*) FROM forgotten WHERE unlisted IS NOT NULL") == [(0,)]
+
+
+def test_a_post_another_source_re_posted_stays_known_while_that_source_lists_it(tmp_path: Path) -> None:
+    """Source B (an aggregator whose ids change on every build) re-posts A's post, found by its link."""
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    first = post(1, T0 - timedelta(hours=1))
+
+    def b_doc(build: int) -> bytes:
+        return rss([dict(first, guid=f"b-{build}", title="Harbour cranes idle as dockers strike (via A)")])
+
+    a.write_bytes(rss([first]))
+    b.write_bytes(b_doc(0))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", sources=("a", "b"))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items") == [(1,)] and query(db, "SELECT count(*) FROM sightings") == [(1,)]
+    clock.t = NOW
+    a.write_bytes(rss([post(9, NOW), first]))
+    b.write_bytes(b_doc(1))
+    pipe.run(force_all=True)
+    assert query(db, "SELECT count(*) FROM items") == [(1,)]  # post 1 forgotten
+    assert sorted(query(db, "SELECT key, source_id FROM forgotten WHERE key LIKE 'l:%'")) == [
+        ("l:site.example/posts/1", 1), ("l:site.example/posts/1", 2)]
+    clock.t = NOW + timedelta(days=40)  # A dropped post 1 long ago; B still lists it, under a new id
+    a.write_bytes(rss([post(10, clock.t)]))
+    pipe.run(force_all=True)
+    b.write_bytes(b_doc(2))
+    assert pipe.run(force_all=True).new_items == 0
+
+
+def test_forgotten_link_keys_follow_a_new_link_form(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "feeds.db")
+    with store.tx() as c:
+        c.execute(S.forgotten.insert(), [{"key": "l:old/1", "source_id": 1, "at": 5.0, "unlisted": None},
+                                         {"key": "l:old/1", "source_id": 2, "at": 5.0, "unlisted": 7.0},
+                                         {"key": "l:new/2", "source_id": 1, "at": 6.0, "unlisted": None},
+                                         {"key": "l:old/2", "source_id": 1, "at": 5.0, "unlisted": None},
+                                         {"key": "g:1:x", "source_id": 1, "at": 5.0, "unlisted": None}])
+        store.relink_keys(c, lambda k: k.replace("l:old/", "l:new/") if k.startswith("l:old/") else None)
+        rows = sorted(c.execute(S.forgotten.select()).all())
+    assert rows == [("g:1:x", 1, 5.0, None), ("l:new/1", 1, 5.0, None), ("l:new/1", 2, 5.0, 7.0),
+                    ("l:new/2", 1, 6.0, None)]
+    store.close()
+
+
+def test_a_removed_source_s_forgotten_keys_go_after_keep(tmp_path: Path) -> None:
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0 - timedelta(hours=1))]))
+    other = tmp_path / "t.xml"
+    other.write_bytes(rss([post(2, T0 - timedelta(hours=2))]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", sources=("s", "t"))
+    pipe.run(force_all=True)
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW), post(1, T0 - timedelta(hours=1))]))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert {r[0] for r in query(db, "SELECT source_id FROM forgotten")} == {1, 2}
+    pipe2, _, clock2 = setup(tmp_path, "entries = 1\narchive = false")  # t taken out of the config
+    clock2.t = NOW + timedelta(days=2)
+    pipe2.run(force_all=True)
+    assert {r[0] for r in query(db, "SELECT source_id FROM forgotten")} == {1, 2}  # not yet: forgotten 2 days ago
+    clock2.t = NOW + timedelta(days=31)
+    pipe2.run(force_all=True)
+    assert {r[0] for r in query(db, "SELECT source_id FROM forgotten")} == {1}
+
+
+def test_a_story_re_posted_lately_is_kept(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    first = post(1, T0 - timedelta(hours=1))
+    a.write_bytes(rss([first]))
+    b.write_bytes(rss([]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", sources=("a", "b"))
+    pipe.run(force_all=True)
+    clock.t = NOW - timedelta(days=1)
+    b.write_bytes(rss([dict(first, guid="b1")]))  # another outlet re-posts it yesterday
+    pipe.run(force_all=True)
+    clock.t = NOW
+    a.write_bytes(rss([post(9, NOW), first]))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert sorted(r[0] for r in query(db, "SELECT title FROM items")) == sorted([HEADLINES[1], HEADLINES[9]])
+
+
+def test_the_channel_row_inserted_last_is_never_forgotten(tmp_path: Path) -> None:
+    """SQLite gives a new row the largest rowid + 1, and a channel's archive marks find new rows by rowid:
+    forgetting the row inserted last would give its rowid again, below a mark."""
+    db = tmp_path / "feeds.db"
+    store = Store.open(db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("INSERT INTO sources (id, url, name, active, consecutive_failures, gone, redirect_count, "
+                    "items_total, last_new) VALUES (1, 'u', 'S', 1, 0, 0, 0, 0, 0)")
+        for n, story in ((1, 1), (2, 2), (3, 3)):
+            con.execute("INSERT INTO items (id, uid, source_id, title, summary, content, author, categories, "
+                        "published, updated, first_seen, content_hash, story_id, enclosures) "
+                        "VALUES (?, ?, 1, 't', '', '', '', '', 10, 10, 10, 'h', ?, '')", (n, f"u{n}", story))
+            con.execute("INSERT INTO stories (id, rep_item_id, size, published, updated) VALUES (?, ?, 1, 10, 10)",
+                        (story, n))
+        for story in (3, 2, 1):  # story 1's row is the last one
+            con.execute("INSERT INTO story_channels (channel, story_id, updated) VALUES ('all', ?, 10)", (story,))
+    con.close()
+    assert store.prunable_stories(100.0, ()) == [2]  # 3: the newest item's; 1: the last channel row's
     store.close()

@@ -106,14 +106,17 @@ item_keys = Table(
     Index("ix_item_keys_item", "item_id"),
 )
 
-# The keys of items pruned by `[store] keep` (Store.prune): an entry a feed still lists under one of them is
-# known, not new. `source_id`: the source whose document may list the key (a `g:` key's own source; a link
-# key's item's source); a source's keys its document no longer lists are dropped when it is next read.
+# The keys of items forgotten by `[store] keep` (Store.forget_stories): an entry a feed still lists under one of
+# them is known, not new. One row per (key, source whose document may list it): a `g:` key's own source; a link
+# key's item's source and every source that re-posted the item (its sightings). `unlisted`: since when the
+# source's document has not listed the key (NULL: it did at its last read); a row unlisted for longer than
+# keep is dropped (a feed that lists a post again after a short gap, a truncated document, still finds it).
 forgotten = Table(
     "forgotten", metadata,
     Column("key", Text, primary_key=True),
-    Column("source_id", Integer, nullable=False),
+    Column("source_id", Integer, primary_key=True),
     Column("at", Float, nullable=False),
+    Column("unlisted", Float),
     Index("ix_forgotten_source", "source_id"),
 )
 

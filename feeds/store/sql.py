@@ -708,7 +708,26 @@ class Store:
                 c.execute(delete(k).where(k.c.key.in_(drop[i:i + CHUNK])))
             moved += len(rename)
             dropped += len(drop)
+        Store._relink_forgotten(c, relink)
         return moved, dropped
+
+    @staticmethod
+    def _relink_forgotten(c: Connection, relink: Callable[[str], str | None]) -> None:
+        """relink_keys for the forgotten link keys: each row under its new form (one already there stays)."""
+        f = S.forgotten
+        rows = c.execute(select(f.c.key, f.c.source_id, f.c.at, f.c.unlisted)
+                         .where(func.substr(f.c.key, 1, 2) == "l:")).all()
+        moved = [(r, new) for r in rows if (new := relink(str(r[0]))) is not None and new != r[0]]
+        for n in range(0, len(moved), CHUNK):
+            part = moved[n:n + CHUNK]
+            c.execute(delete(f).where(f.c.key == bindparam("old"), f.c.source_id == bindparam("src")),
+                      [{"old": r[0], "src": r[1]} for r, _ in part])
+            taken = {(str(k), int(s)) for k, s in c.execute(
+                select(f.c.key, f.c.source_id).where(f.c.key.in_(sorted({new for _, new in part}))))}
+            fresh = {(new, int(r[1])): {"key": new, "source_id": int(r[1]), "at": r[2], "unlisted": r[3]}
+                     for r, new in part if (new, int(r[1])) not in taken}
+            if fresh:
+                c.execute(insert(f), list(fresh.values()))
 
     @staticmethod
     def insert_channels(c: Connection, pairs: list[dict[str, Any]]) -> None:
@@ -986,7 +1005,7 @@ class Store:
     def prunable_stories(self, before: float, protect: Collection[int]) -> list[int]:
         """The stories published, updated and holding only reports first seen and published before a time,
         except those in ``protect`` and the newest item's (item ids are max + 1: never one given twice)."""
-        i, s, sc = S.items, S.stories, S.story_channels
+        i, s, sc, sg = S.items, S.stories, S.story_channels, S.sightings
         with self.engine.connect() as c:
             top = c.execute(select(i.c.story_id).order_by(i.c.id.desc()).limit(1)).scalar()
             # what must stay, read once each (a correlated query per story scanned story_channels per story)
@@ -994,6 +1013,12 @@ class Store:
             keep.update(c.execute(select(i.c.story_id).where(
                 (i.c.first_seen >= before) | (i.c.published >= before)).distinct()).scalars())
             keep.update(c.execute(select(sc.c.story_id).where(sc.c.updated >= before).distinct()).scalars())
+            keep.update(c.execute(select(i.c.story_id).join(sg, sg.c.item_id == i.c.id)  # re-posted lately
+                                  .where(sg.c.seen >= before).distinct()).scalars())
+            if c.dialect.name == "sqlite":  # the channel row last inserted: its rowid is never given again (the
+                # archive's marks find new rows by rowid)
+                keep.update(c.execute(text("SELECT story_id FROM story_channels ORDER BY rowid DESC LIMIT 1"))
+                            .scalars())
             q = select(s.c.id).where(s.c.published < before, s.c.updated < before).order_by(s.c.id)
             return [int(sid) for sid in c.execute(q).scalars() if sid not in keep]
 
@@ -1008,15 +1033,22 @@ class Store:
             for iid, src in c.execute(select(i.c.id, i.c.source_id).where(i.c.story_id.in_(story_ids[n:n + CHUNK]))):
                 items[int(iid)] = int(src)
         ids = sorted(items)
-        rows = []
+        reposters: dict[int, set[int]] = {}  # item id -> the sources that re-posted it
+        for n in range(0, len(ids), CHUNK):
+            sg = S.sightings
+            for iid, src in c.execute(select(sg.c.item_id, sg.c.source_id).where(sg.c.item_id.in_(ids[n:n + CHUNK]))):
+                reposters.setdefault(int(iid), set()).add(int(src))
+        rows: dict[tuple[str, int], dict[str, Any]] = {}
         for n in range(0, len(ids), CHUNK):
             for key, iid in c.execute(select(k.c.key, k.c.item_id).where(k.c.item_id.in_(ids[n:n + CHUNK]))):
-                src = items[int(iid)]
-                if key.startswith("g:"):  # g:<source>:<id>: the source whose document lists it
+                iid = int(iid)
+                owners = {items[iid]} | reposters.get(iid, set())  # whose documents may list it
+                if key.startswith("g:"):  # g:<source>:<id>: only that source's document lists it
                     head = key[2:].split(":", 1)[0]
-                    src = int(head) if head.isdigit() else src
-                rows.append({"key": key, "source_id": src, "at": now})
-        _upsert(c, S.forgotten, rows, ("key",), ("source_id", "at"))
+                    owners = {int(head)} if head.isdigit() else owners
+                for src in owners:
+                    rows[key, src] = {"key": key, "source_id": src, "at": now, "unlisted": None}
+        _upsert(c, S.forgotten, list(rows.values()), ("key", "source_id"), ("at", "unlisted"))
         for n in range(0, len(ids), CHUNK):
             chunk = ids[n:n + CHUNK]
             for table in (S.item_keys, S.sightings, S.item_channels, S.item_vectors, S.item_embeddings):
@@ -1044,15 +1076,30 @@ class Store:
         return out
 
     @staticmethod
-    def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str]) -> int:
-        """Drop the source's forgotten keys its document no longer lists (``listed``: the keys it lists);
-        returns how many of its keys are left."""
+    def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str], now: float,
+                           drop_before: float) -> int:
+        """After a read of the source's document (``listed``: the keys it lists): mark its forgotten keys the
+        document does not list as unlisted since now (unless they were), clear the mark of those it lists
+        again, and drop those unlisted since before ``drop_before``. Returns how many of its keys are left.
+        Writes only what changed."""
         f = S.forgotten
-        mine = [r[0] for r in c.execute(select(f.c.key).where(f.c.source_id == source_id))]
-        gone = [key for key in mine if key not in listed]
+        mine = c.execute(select(f.c.key, f.c.unlisted).where(f.c.source_id == source_id)).all()
+        gone = [key for key, since in mine if key not in listed and since is not None and since < drop_before]
+        left = [key for key, since in mine if key not in listed and since is None]
+        back = [key for key, since in mine if key in listed and since is not None]
+        for keys, values in ((left, {"unlisted": now}), (back, {"unlisted": None})):
+            for n in range(0, len(keys), CHUNK):
+                c.execute(update(f).where(f.c.source_id == source_id, f.c.key.in_(keys[n:n + CHUNK])).values(values))
         for n in range(0, len(gone), CHUNK):
-            c.execute(delete(f).where(f.c.key.in_(gone[n:n + CHUNK])))
+            c.execute(delete(f).where(f.c.source_id == source_id, f.c.key.in_(gone[n:n + CHUNK])))
         return len(mine) - len(gone)
+
+    @staticmethod
+    def forget_removed_sources(c: Connection, before: float) -> int:
+        """Drop the forgotten keys of sources no longer configured, forgotten before a time."""
+        f, src = S.forgotten, S.sources
+        removed = select(src.c.id).where(src.c.active.is_(False))
+        return int(c.execute(delete(f).where(f.c.source_id.in_(removed), f.c.at < before)).rowcount or 0)
 
     def item_text(self, uid: str) -> tuple[int, str, str, int, float, int] | None:
         """Id, title, summary, source id, published time and story id of the item with this entry id, if
