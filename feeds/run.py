@@ -566,7 +566,7 @@ class Pipeline:
                 reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
         pages = self._drop_archive_pages(nowts - keep.total_seconds())
         with st.tx() as c:
-            st.forget_removed_sources(c, nowts - keep.total_seconds())
+            st.forget_stale_keys(c, nowts - keep.total_seconds())
             st.set_meta_value(c, "pruned_at", repr(nowts))
         self._forgetting = None
         if pages:
@@ -895,6 +895,7 @@ class Pipeline:
             seen_guids.add(k.guid_key)
             batch.append((e, k))
         if not batch:
+            self._unforgotten(c, row.id, [], {}, nowts)  # a document listing nothing lists no forgotten key
             return
         exact = st.lookup_keys(c, [key for _, k in batch for key in k.exact()])
         batch = self._unforgotten(c, row.id, batch, exact, nowts)  # read once a run: none unless a prune ran

@@ -294,8 +294,8 @@ def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_s
         assert store.archive_droppable(c, "all", 0, 2, 200.0)
         assert not store.archive_droppable(c, "all", 2, 4, 102.5)  # seq 3 archived after the time
         assert not store.archive_droppable(c, "all", 2, 6, 200.0)  # not all there
-        store.upsert_story_channels(c, [{"channel": "all", "story_id": 11, "updated": 150.0}])
-        assert not store.archive_droppable(c, "all", 0, 2, 200.0)  # story 11 is still the channel's
+        c.execute(S.stories.insert().values(id=11, rep_item_id=11, size=1, published=100.0, updated=150.0))
+        assert not store.archive_droppable(c, "all", 0, 2, 200.0)  # story 11 is stored: it may come back
         assert store.archive_droppable(c, "all", 2, 4, 200.0)
         store.drop_archive_slots(c, "all", 2)
     assert store.archive_size("all") == 4 and store.archive_floor("all") == 2
@@ -428,3 +428,28 @@ def test_the_channel_row_inserted_last_is_never_forgotten(tmp_path: Path) -> Non
     con.close()
     assert store.prunable_stories(100.0, ()) == [2]  # 3: the newest item's; 1: the last channel row's
     store.close()
+
+
+def test_a_source_whose_document_lists_nothing_or_that_fails_for_good_lets_its_keys_go(tmp_path: Path) -> None:
+    feed = tmp_path / "s.xml"
+    old = [post(1, T0 - timedelta(hours=1))]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", sources=("s", "t"))
+    other = tmp_path / "t.xml"
+    other.write_bytes(rss([post(2, T0 - timedelta(hours=2))]))
+    pipe.run(force_all=True)
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW), *old]))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert sorted(query(db, "SELECT source_id, unlisted FROM forgotten")) == [(1, None), (1, None), (2, None),
+                                                                                (2, None)]
+    clock.t = NOW + timedelta(hours=1)
+    feed.write_bytes(rss([]))  # s lists nothing now
+    other.unlink()  # t fails from now on
+    pipe.run(force_all=True)
+    assert sorted(query(db, "SELECT source_id, unlisted FROM forgotten")) == [
+        (1, clock.t.timestamp()), (1, clock.t.timestamp()), (2, None), (2, None)]
+    clock.t = NOW + timedelta(days=32)
+    pipe.run(force_all=True)
+    assert query(db, "SELECT count(*) FROM forgotten") == [(0,)]

@@ -1095,11 +1095,17 @@ class Store:
         return len(mine) - len(gone)
 
     @staticmethod
-    def forget_removed_sources(c: Connection, before: float) -> int:
-        """Drop the forgotten keys of sources no longer configured, forgotten before a time."""
+    def forget_stale_keys(c: Connection, before: float) -> int:
+        """Drop the forgotten keys unlisted since before a time (their document may not have changed since),
+        and those forgotten before it of sources no longer read: not configured, gone, or failing since
+        before that time (their documents are not read, so their keys are never unlisted)."""
         f, src = S.forgotten, S.sources
-        removed = select(src.c.id).where(src.c.active.is_(False))
-        return int(c.execute(delete(f).where(f.c.source_id.in_(removed), f.c.at < before)).rowcount or 0)
+        removed = select(src.c.id).where(src.c.active.is_(False) | src.c.gone.is_(True)
+                                         | (src.c.first_failure_at < before))
+        stale = (f.c.unlisted < before) | (f.c.source_id.in_(removed) & (f.c.at < before))
+        if c.execute(select(f.c.key).where(stale).limit(1)).first() is None:  # no write when none is
+            return 0
+        return int(c.execute(delete(f).where(stale)).rowcount or 0)
 
     def item_text(self, uid: str) -> tuple[int, str, str, int, float, int] | None:
         """Id, title, summary, source id, published time and story id of the item with this entry id, if
@@ -1261,12 +1267,14 @@ class Store:
     def archive_droppable(c: Connection, slug: str, start: int, stop: int, before: float) -> bool:
         """Whether the archive slots start <= seq < stop are all there, archived before a time, and of stories
         the channel no longer has (forgotten): nothing the store still shows needs them."""
-        a, sc = S.archive_slots, S.story_channels
+        a, s = S.archive_slots, S.stories
         span = (a.c.channel == slug) & (a.c.seq >= start) & (a.c.seq < stop)
         if int(c.execute(select(func.count()).select_from(a).where(span)).scalar() or 0) != stop - start:
             return False
-        held = select(sc.c.story_id).where(sc.c.channel == a.c.channel, sc.c.story_id == a.c.story_id).exists()
-        return c.execute(select(a.c.seq).where(span, (a.c.updated >= before) | held).limit(1)).first() is None
+        # a story still stored may come back to the channel (an edit, a rule changed back): its snapshots
+        # count its generations, so its entry id is never one a frozen page carries
+        alive = select(s.c.id).where(s.c.id == a.c.story_id).exists()
+        return c.execute(select(a.c.seq).where(span, (a.c.updated >= before) | alive).limit(1)).first() is None
 
     @staticmethod
     def drop_archive_slots(c: Connection, slug: str, stop: int) -> None:
