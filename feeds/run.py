@@ -514,7 +514,13 @@ class Pipeline:
             report.published = [str(p) for p in pub.written]
             report.publish_errors = pub.errors
         if not report.stopped:
-            self.prune(now)
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                self.prune(now)
+            except SQLAlchemyError as e:  # housekeeping (a locked or full disk): the run's work is done; the
+                # prune's finished transactions stand, and the next run does the rest (pruned_at is written last)
+                log.warning("could not forget old stories ([store] keep): %s", e)
         report.finished = self.now()
         if run_id is not None:
             self.store.finish_run(run_id, report.finished.timestamp(), len(due),

@@ -453,3 +453,29 @@ def test_a_source_whose_document_lists_nothing_or_that_fails_for_good_lets_its_k
     clock.t = NOW + timedelta(days=32)
     pipe.run(force_all=True)
     assert query(db, "SELECT count(*) FROM forgotten") == [(0,)]
+
+
+def test_a_prune_that_fails_is_a_warning_and_the_next_run_does_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    feed = tmp_path / "s.xml"
+    old = [post(1, T0 - timedelta(hours=1))]
+    feed.write_bytes(rss(old))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    pipe.run(force_all=True)
+    def full_disk(*args: object) -> int:
+        raise OperationalError("DELETE", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Store, "forget_stories", staticmethod(full_disk))
+    clock.t = NOW
+    feed.write_bytes(rss([post(9, NOW), *old]))
+    report = pipe.run(force_all=True)
+    assert report.new_items == 1 and titles(tmp_path) == [HEADLINES[9]]  # the run's work is done
+    assert "could not forget old stories" in caplog.text
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    monkeypatch.undo()
+    clock.t = NOW + timedelta(hours=1)
+    pipe.run(force_all=True)  # pruned_at was not written: the next run prunes
+    assert query(db, "SELECT count(*) FROM items") == [(1,)]
