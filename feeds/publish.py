@@ -521,7 +521,19 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     out = cfg.output.dir
     first_touched = low // page_size + 1 if size > low else pages + 1
     # pages whose slots [store] keep dropped stay as they were published (if one is missing, it stays so)
-    for page in range(store.archive_floor(ch.slug) // page_size + 1, pages + 1):
+    floor = store.archive_floor(ch.slug) // page_size
+    lost = [page for page in range(1, floor + 1) if not (out / archive_name(ch.slug, page)).exists()]
+    told = f"archive.lost.{ch.slug}"  # meta: how many were missing when last said (said once, not every run)
+    if len(lost) != int(store.meta_value(told) or 0):
+        with store.tx() as c:
+            store.set_meta_value(c, told, str(len(lost)))
+    else:
+        lost = []
+    if lost:
+        log.warning("%s: archive pages %s are missing and cannot be written again (their entries were forgotten, "
+                    "[store] keep): a reader walking the archive stops there", ch.slug,
+                    ", ".join(map(str, lost[:10])) + (f" and {len(lost) - 10} more" if len(lost) > 10 else ""))
+    for page in range(floor + 1, pages + 1):
         target = out / archive_name(ch.slug, page)
         if page in done or (page < first_touched and target.exists()):
             continue  # written above, or a page before the first new entry: its entries and links are as they were

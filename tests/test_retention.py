@@ -241,7 +241,7 @@ def test_status_says_how_long_the_store_keeps_things(tmp_path: Path) -> None:
 
 
 def test_old_archive_pages_give_their_stored_entries_up_and_stay_as_published(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from feeds import publish
 
     monkeypatch.setattr(publish, "ARCHIVE_PAGE_SIZE", 2)
@@ -279,9 +279,16 @@ def test_old_archive_pages_give_their_stored_entries_up_and_stay_as_published(
     feed.write_bytes(rss([post(13, clock.t), post(9, NOW - timedelta(hours=1)), *old]))
     pipe.run(force_all=True)
     assert not (archive / "1.atom").exists() and (archive / "2.atom").read_bytes() == pages["2.atom"]
+    assert "all: archive pages 1 are missing and cannot be written again" in caplog.text
     assert query(db, "SELECT seq FROM archive_slots ORDER BY seq") == [(4,), (5,), (6,), (7,)]
     assert [e.title for e in feedparser.parse((archive / "4.atom").read_bytes()).entries] == [
         HEADLINES[1], HEADLINES[2]]  # archived now and at the run before
+    caplog.clear()
+    clock.t += timedelta(hours=1)
+    feed.write_bytes(rss([post(14, clock.t), post(13, NOW + timedelta(hours=1)), post(9, NOW - timedelta(hours=1)),
+                          *old]))
+    pipe.run(force_all=True)
+    assert "archive pages" not in caplog.text  # said once
 
 
 def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_stories(tmp_path: Path) -> None:

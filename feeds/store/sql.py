@@ -784,7 +784,8 @@ class Store:
         want = sorted(slugs)
         for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
             c.execute(delete(t).where(t.c.channel.in_(want)))
-        c.execute(delete(S.meta).where(S.meta.c.key.in_([ARCHIVE_FLOOR + slug for slug in want])))
+        c.execute(delete(S.meta).where(S.meta.c.key.in_([k + slug for slug in want
+                                                         for k in (ARCHIVE_FLOOR, "archive.lost.")])))
         c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
 
     @staticmethod
