@@ -523,13 +523,7 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     # pages whose slots [store] keep dropped stay as they were published (if one is missing, it stays so)
     floor = store.archive_floor(ch.slug) // page_size
     lost = [page for page in range(1, floor + 1) if not (out / archive_name(ch.slug, page)).exists()]
-    told = f"archive.lost.{ch.slug}"  # meta: how many were missing when last said (said once, not every run)
-    if len(lost) != int(store.meta_value(told) or 0):
-        with store.tx() as c:
-            store.set_meta_value(c, told, str(len(lost)))
-    else:
-        lost = []
-    if lost:
+    if store.lost_pages_changed(ch.slug, len(lost)) and lost:
         log.warning("%s: archive pages %s are missing and cannot be written again (their entries were forgotten, "
                     "[store] keep): a reader walking the archive stops there", ch.slug,
                     ", ".join(map(str, lost[:10])) + (f" and {len(lost) - 10} more" if len(lost) > 10 else ""))

@@ -530,8 +530,8 @@ class Pipeline:
     def _unforgotten(self, c: Any, source_id: int, batch: list[tuple[Entry, Any]],
                      exact: Mapping[str, int], nowts: float) -> list[tuple[Entry, Any]]:
         """The entries of a document not of a forgotten item (`[store] keep`): an entry stored under none of
-        its keys but under a forgotten one was pruned, not new. The source's forgotten keys its document has
-        not listed for longer than keep are dropped (`Store.unlisted_forgotten`)."""
+        its keys but under a forgotten one was pruned, not new. The source's forgotten keys the document does
+        not list are marked unlisted (`Store.unlisted_forgotten`; the prune drops those unlisted too long)."""
         if self._forgetting is None:
             self._forgetting = self.store.forgetting_sources()
         if not self._forgetting:
@@ -540,13 +540,7 @@ class Pipeline:
                    for key in k.exact()]
         gone = self.store.forgotten_keys(c, unknown) if unknown else set()
         if source_id in self._forgetting:
-            # a key unlisted for longer than keep goes (a feed that lists a post again after a gap, or a
-            # truncated document, still finds it); without keep any more, none goes
-            keep = self.cfg.store_keep
-            drop_before = nowts - keep.total_seconds() if keep is not None else -math.inf
-            if not self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()},
-                                                 nowts, drop_before):
-                self._forgetting.discard(source_id)
+            self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()}, nowts)
         return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
 
     def prune(self, now: datetime) -> tuple[int, int]:

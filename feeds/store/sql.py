@@ -37,6 +37,7 @@ from feeds.store import schema as S
 
 CHUNK = 500  # bound for IN (...) lists
 ARCHIVE_FLOOR = "archive.floor."  # meta key prefix: a channel's archive slots dropped (Store.archive_floor)
+ARCHIVE_LOST = "archive.lost."  # meta key prefix: its pages found missing when last said (Store.lost_pages_changed)
 
 _INSERT_ITEMS = insert(S.items)
 _INSERT_KEYS = insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite")
@@ -785,7 +786,7 @@ class Store:
         for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
             c.execute(delete(t).where(t.c.channel.in_(want)))
         c.execute(delete(S.meta).where(S.meta.c.key.in_([k + slug for slug in want
-                                                         for k in (ARCHIVE_FLOOR, "archive.lost.")])))
+                                                         for k in (ARCHIVE_FLOOR, ARCHIVE_LOST)])))
         c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
 
     @staticmethod
@@ -997,11 +998,8 @@ class Store:
         without, the newest ``entries``."""
         if archive:
             return [sid for sid, _up, _gen in self.unarchived_channel_stories(slug, use_marks=True)[0]]
-        sc = S.story_channels
         with self.engine.connect() as c:
-            return [int(r[0]) for r in c.execute(
-                select(sc.c.story_id).where(sc.c.channel == slug)
-                .order_by(sc.c.updated.desc(), sc.c.story_id.desc()).limit(entries))]
+            return self._channel_story_ids(c, slug, entries)
 
     def prunable_stories(self, before: float, protect: Collection[int]) -> list[int]:
         """The stories published, updated and holding only reports first seen and published before a time,
@@ -1035,8 +1033,8 @@ class Store:
                 items[int(iid)] = int(src)
         ids = sorted(items)
         reposters: dict[int, set[int]] = {}  # item id -> the sources that re-posted it
+        sg = S.sightings
         for n in range(0, len(ids), CHUNK):
-            sg = S.sightings
             for iid, src in c.execute(select(sg.c.item_id, sg.c.source_id).where(sg.c.item_id.in_(ids[n:n + CHUNK]))):
                 reposters.setdefault(int(iid), set()).add(int(src))
         rows: dict[tuple[str, int], dict[str, Any]] = {}
@@ -1077,23 +1075,17 @@ class Store:
         return out
 
     @staticmethod
-    def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str], now: float,
-                           drop_before: float) -> int:
+    def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str], now: float) -> None:
         """After a read of the source's document (``listed``: the keys it lists): mark its forgotten keys the
-        document does not list as unlisted since now (unless they were), clear the mark of those it lists
-        again, and drop those unlisted since before ``drop_before``. Returns how many of its keys are left.
-        Writes only what changed."""
+        document does not list as unlisted since now (unless they were), and clear the mark of those it lists
+        again; `forget_stale_keys` drops the keys unlisted for too long. Writes only what changed."""
         f = S.forgotten
         mine = c.execute(select(f.c.key, f.c.unlisted).where(f.c.source_id == source_id)).all()
-        gone = [key for key, since in mine if key not in listed and since is not None and since < drop_before]
         left = [key for key, since in mine if key not in listed and since is None]
         back = [key for key, since in mine if key in listed and since is not None]
         for keys, values in ((left, {"unlisted": now}), (back, {"unlisted": None})):
             for n in range(0, len(keys), CHUNK):
                 c.execute(update(f).where(f.c.source_id == source_id, f.c.key.in_(keys[n:n + CHUNK])).values(values))
-        for n in range(0, len(gone), CHUNK):
-            c.execute(delete(f).where(f.c.source_id == source_id, f.c.key.in_(gone[n:n + CHUNK])))
-        return len(mine) - len(gone)
 
     @staticmethod
     def forget_stale_keys(c: Connection, before: float) -> int:
@@ -1158,11 +1150,14 @@ class Store:
     def channel_stories(self, slug: str, limit: int, offset: int = 0) -> list[StoryEntry]:
         """Newest stories of a channel (by story `updated`), each with all its reports."""
         with self.engine.connect() as c:
-            q = (select(S.story_channels.c.story_id).where(S.story_channels.c.channel == slug)
-                 .order_by(S.story_channels.c.updated.desc(), S.story_channels.c.story_id.desc())
-                 .limit(limit).offset(offset))
-            ids = [r[0] for r in c.execute(q)]
-            return self._story_entries(c, ids)
+            return self._story_entries(c, self._channel_story_ids(c, slug, limit, offset))
+
+    @staticmethod
+    def _channel_story_ids(c: Connection, slug: str, limit: int, offset: int = 0) -> list[int]:
+        sc = S.story_channels
+        q = (select(sc.c.story_id).where(sc.c.channel == slug)
+             .order_by(sc.c.updated.desc(), sc.c.story_id.desc()).limit(limit).offset(offset))
+        return [int(r[0]) for r in c.execute(q)]
 
     def _story_entries(self, c: Connection, ids: list[int]) -> list[StoryEntry]:
         if not ids:
@@ -1267,7 +1262,7 @@ class Store:
     @staticmethod
     def archive_droppable(c: Connection, slug: str, start: int, stop: int, before: float) -> bool:
         """Whether the archive slots start <= seq < stop are all there, archived before a time, and of stories
-        the channel no longer has (forgotten): nothing the store still shows needs them."""
+        gone from the store (forgotten), not only from the channel: nothing the store still shows needs them."""
         a, s = S.archive_slots, S.stories
         span = (a.c.channel == slug) & (a.c.seq >= start) & (a.c.seq < stop)
         if int(c.execute(select(func.count()).select_from(a).where(span)).scalar() or 0) != stop - start:
@@ -1276,6 +1271,15 @@ class Store:
         # count its generations, so its entry id is never one a frozen page carries
         alive = select(s.c.id).where(s.c.id == a.c.story_id).exists()
         return c.execute(select(a.c.seq).where(span, (a.c.updated >= before) | alive).limit(1)).first() is None
+
+    def lost_pages_changed(self, slug: str, lost: int) -> bool:
+        """Whether the number of the channel's archive pages below its floor found missing differs from when
+        last told (recorded now): said once, not at every publish."""
+        if lost == int(self.meta_value(ARCHIVE_LOST + slug) or 0):
+            return False
+        with self.tx() as c:
+            self.set_meta_value(c, ARCHIVE_LOST + slug, str(lost))
+        return True
 
     @staticmethod
     def drop_archive_slots(c: Connection, slug: str, stop: int) -> None:
