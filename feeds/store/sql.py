@@ -287,6 +287,21 @@ def _delete_channels(c: Connection, owner: Any, owner_id: int, channels: Collect
     if channels:
         t = owner.table
         c.execute(delete(t).where(owner == owner_id, t.c.channel.in_(sorted(channels))))
+        if t is S.story_channels:
+            _clamp_archive_marks(c)
+
+
+_CLAMP_MARKS = text("UPDATE archive_marks SET rowid_mark = (SELECT coalesce(max(rowid), 0) FROM story_channels) "
+                    "WHERE rowid_mark > (SELECT coalesce(max(rowid), 0) FROM story_channels)")
+
+
+def _clamp_archive_marks(c: Connection) -> None:
+    """After rows of story_channels were deleted: no archive mark above the last rowid. SQLite gives a new row
+    max(rowid) + 1, so the rowid of a deleted last row is given again; a mark at or above it would take the new
+    row for one the archive already saw (a story entering a channel dated before its live window was then
+    never archived). Two lookups of the rowid b-tree's end."""
+    if c.dialect.name == "sqlite":
+        c.execute(_CLAMP_MARKS)
 
 
 def _upsert(c: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
@@ -785,6 +800,7 @@ class Store:
         want = sorted(slugs)
         for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
             c.execute(delete(t).where(t.c.channel.in_(want)))
+        _clamp_archive_marks(c)  # the other channels' marks
         c.execute(delete(S.meta).where(S.meta.c.key.in_([k + slug for slug in want
                                                          for k in (ARCHIVE_FLOOR, ARCHIVE_LOST)])))
         c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
@@ -1057,6 +1073,7 @@ class Store:
             chunk = list(story_ids[n:n + CHUNK])
             c.execute(delete(S.story_channels).where(S.story_channels.c.story_id.in_(chunk)))
             c.execute(delete(S.stories).where(S.stories.c.id.in_(chunk)))
+        _clamp_archive_marks(c)
         return len(ids)
 
     def forgetting_sources(self) -> set[int]:
