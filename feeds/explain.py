@@ -52,7 +52,13 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     for ref in (args.a, args.b):
         if _looks_like_id(ref) and ref not in texts:
             where = f"the store {cfg.store_path}" if store is not None else f"the store (none yet at {cfg.store_path})"
-            print(f"feeds: explain: no item with the entry id {ref} in {where}; give a stored item's entry id "
+            why = ""
+            if cfg.store_keep is not None and store is not None:
+                from feeds.status import fmt_duration
+
+                why = (f" (the store forgets stories older than [store] keep = {fmt_duration(cfg.store_keep)}: an "
+                       "entry of an old archive page may be one of them)")
+            print(f"feeds: explain: no item with the entry id {ref} in {where}{why}; give a stored item's entry id "
                   "or a headline", file=sys.stderr)
             return EXIT_USAGE
     if index is None and cfg.stories.semantic:  # no store yet: prior weights, but the embeddings all the same

@@ -520,13 +520,9 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     pages = archive_pages(size, page_size)
     out = cfg.output.dir
     first_touched = low // page_size + 1 if size > low else pages + 1
-    # pages whose slots [store] keep dropped stay as they were published (if one is missing, it stays so)
+    # pages whose slots [store] keep dropped stay as they were published (if one is missing, it stays so: the
+    # daily prune says so, `report_lost_pages`)
     floor = store.archive_floor(ch.slug) // page_size
-    lost = [page for page in range(1, floor + 1) if not (out / archive_name(ch.slug, page)).exists()]
-    if store.lost_pages_changed(ch.slug, len(lost)) and lost:
-        log.warning("%s: archive pages %s are missing and cannot be written again (their entries were forgotten, "
-                    "[store] keep): a reader walking the archive stops there", ch.slug,
-                    ", ".join(map(str, lost[:10])) + (f" and {len(lost) - 10} more" if len(lost) > 10 else ""))
     for page in range(floor + 1, pages + 1):
         target = out / archive_name(ch.slug, page)
         if page in done or (page < first_touched and target.exists()):
@@ -540,6 +536,27 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
 
 
 _Pending = tuple[list[tuple[int, float, int]], int]  # Store.unarchived_channel_stories
+
+
+def report_lost_pages(cfg: Config, store: Store, page_size: int | None = None) -> None:
+    """Warn about archive pages below a channel's floor (their stored entries dropped by `[store] keep`) that
+    are missing on disk and cannot be written again: once per change of their number (by the daily prune, so
+    a publish's cost does not grow with the pages below the floor; one directory listing a channel)."""
+    size = page_size or ARCHIVE_PAGE_SIZE
+    for ch in cfg.channels:
+        floor = store.archive_floor(ch.slug) // size
+        if not floor:
+            continue
+        try:
+            with os.scandir(cfg.output.dir / "archive" / ch.slug) as it:
+                present = {e.name for e in it}
+        except OSError:
+            present = set()
+        lost = [page for page in range(1, floor + 1) if f"{page}.atom" not in present]
+        if store.lost_pages_changed(ch.slug, len(lost)) and lost:
+            log.warning("%s: archive pages %s are missing and cannot be written again (their entries were "
+                        "forgotten, [store] keep): a reader walking the archive stops there", ch.slug,
+                        ", ".join(map(str, lost[:10])) + (f" and {len(lost) - 10} more" if len(lost) > 10 else ""))
 
 
 def _plan(cfg: Config, store: Store, channels: Sequence[Channel]) -> tuple[dict[str, _Pending], _Shared]:

@@ -539,6 +539,8 @@ class Pipeline:
         unknown = [key for _, k in batch if k.guid_key not in exact and (k.link_key is None or k.link_key not in exact)
                    for key in k.exact()]
         gone = self.store.forgotten_keys(c, unknown) if unknown else set()
+        if gone and self.store.adopt_forgotten(c, source_id, gone, nowts):
+            self._forgetting.add(source_id)  # (another source's keys: a source moved to a new URL, a copy)
         if source_id in self._forgetting:
             self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()}, nowts)
         return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
@@ -553,7 +555,8 @@ class Pipeline:
         st = self.store
         nowts = now.timestamp()
         last = st.meta_value("pruned_at")
-        if last is not None and nowts - float(last) < PRUNE_EVERY.total_seconds():
+        # a prune "in the future" (one run under a clock set ahead) is due: else none would run until that date
+        if last is not None and 0 <= nowts - float(last) < PRUNE_EVERY.total_seconds():
             return 0, 0
         out = self.cfg.output
         protect: set[int] = set()
@@ -565,6 +568,10 @@ class Pipeline:
             with st.tx() as c:
                 reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
         pages = self._drop_archive_pages(nowts - keep.total_seconds())
+        if out.archive and out.dir:
+            from feeds.publish import report_lost_pages
+
+            report_lost_pages(self.cfg, st)
         with st.tx() as c:
             st.forget_stale_keys(c, nowts - keep.total_seconds())
             st.set_meta_value(c, "pruned_at", repr(nowts))
@@ -577,9 +584,11 @@ class Pipeline:
         return len(ids), reports
 
     def _drop_archive_pages(self, before: float) -> int:
-        """Drop the stored slots of archive pages whose entries were all archived before a time and are all of
-        forgotten stories, from each channel's first page on (never its newest full page, which the open page
-        dates itself by); returns how many pages. The pages themselves stay as published."""
+        """Drop the stored slots of archive pages whose entries were all archived before a time, from each
+        channel's first page on (never its newest full page, which the open page dates itself by); returns how
+        many pages. The pages themselves stay as published. The slots of stories still stored stay until those
+        are forgotten (`Store.drop_archive_slots`): one such story (a quiet channel's only entry) no longer
+        holds every later page's slots in the store."""
         if not self.cfg.output.archive:
             return 0
         from feeds import publish
@@ -597,7 +606,7 @@ class Pipeline:
                     if not st.archive_droppable(c, ch.slug, start, start + size_of, before):
                         break
                     stop = start + size_of
-                if stop > floor:
+                if stop > 0:  # also again at the same floor: the kept slots of stories forgotten since
                     st.drop_archive_slots(c, ch.slug, stop)
                     dropped += (stop - floor) // size_of
         return dropped
@@ -1053,6 +1062,9 @@ class Pipeline:
         the rules now say: a channel it no longer matches loses it, and its story's entry there if no other
         report of the story is in it."""
         st = self.store
+        # every channel the story's entry is in shows this report (its headline, or a related link's title):
+        # all of them are published again, not only the ones this report is sorted into
+        shown = st.story_channels_of(c, [story_id]).get(story_id, set())
         st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                        author=e.author, categories="\t".join(e.categories), link=e.link,
                        enclosures=encode_enclosures(e.enclosures), image=e.image,
@@ -1083,7 +1095,7 @@ class Pipeline:
         if left:  # the story stays in a channel it left only if another of its reports is there
             listed = st.story_channels_of(c, [story_id]).get(story_id, set())
             st.delete_story_channels(c, story_id, listed - st.story_member_channels(c, story_id))
-        out.channels |= before.union(chans)
+        out.channels |= before.union(chans, shown)
 
     # -- stories -------------------------------------------------------------------------------
     def _story_index(self, c: Connection) -> Any:

@@ -73,7 +73,10 @@ def _iso(ts: float | None) -> str | None:
 def _ago(ts: float | None, now: datetime) -> str:
     if ts is None:
         return "never"
-    return f"{fmt_duration(now - datetime.fromtimestamp(ts, UTC))} ago"
+    delta = now - datetime.fromtimestamp(ts, UTC)
+    if delta < timedelta(0):  # written under a clock set ahead (or this one is behind)
+        return f"{fmt_duration(-delta)} in the future"
+    return f"{fmt_duration(delta)} ago"
 
 
 def _until(ts: float | None, now: datetime) -> str:

@@ -279,21 +279,26 @@ def test_old_archive_pages_give_their_stored_entries_up_and_stay_as_published(
     feed.write_bytes(rss([post(13, clock.t), post(9, NOW - timedelta(hours=1)), *old]))
     pipe.run(force_all=True)
     assert not (archive / "1.atom").exists() and (archive / "2.atom").read_bytes() == pages["2.atom"]
-    assert "all: archive pages 1 are missing and cannot be written again" in caplog.text
     assert query(db, "SELECT seq FROM archive_slots ORDER BY seq") == [(4,), (5,), (6,), (7,)]
     assert [e.title for e in feedparser.parse((archive / "4.atom").read_bytes()).entries] == [
         HEADLINES[1], HEADLINES[2]]  # archived now and at the run before
+    # the daily prune looks for missing pages below the floor (a publish's cost does not grow with them)
+    assert "archive pages" not in caplog.text
+    clock.t = NOW + timedelta(days=1, hours=1)
+    pipe.run(force_all=True)
+    assert "all: archive pages 1 are missing and cannot be written again" in caplog.text
     caplog.clear()
-    clock.t += timedelta(hours=1)
+    clock.t += timedelta(days=1)
     feed.write_bytes(rss([post(14, clock.t), post(13, NOW + timedelta(hours=1)), post(9, NOW - timedelta(hours=1)),
                           *old]))
     pipe.run(force_all=True)
     assert "archive pages" not in caplog.text  # said once
 
 
-def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_stories(tmp_path: Path) -> None:
-    """A story still in the channel (a development of it live, say) keeps its page's slots: its earlier
-    snapshots count its generations."""
+def test_an_archive_page_is_droppable_when_all_there_and_old_and_a_stored_storys_slot_stays(tmp_path: Path) -> None:
+    """A story still stored (a quiet channel shows it, a development of it is live) keeps its slot when its
+    page is dropped: its snapshots count its generations. It no longer holds the page (and every later one)
+    in the store: one such story kept a busy channel's whole archive for ever (found by a review)."""
     store = Store.open(tmp_path / "feeds.db")
     store.add_archive_slots("all", [{"seq": n, "story_id": 10 + n, "gen": 1, "updated": 100.0 + n, "entry": "<entry/>"}
                                     for n in range(4)])
@@ -302,10 +307,13 @@ def test_an_archive_page_is_droppable_only_when_all_there_old_and_of_forgotten_s
         assert not store.archive_droppable(c, "all", 2, 4, 102.5)  # seq 3 archived after the time
         assert not store.archive_droppable(c, "all", 2, 6, 200.0)  # not all there
         c.execute(S.stories.insert().values(id=11, rep_item_id=11, size=1, published=100.0, updated=150.0))
-        assert not store.archive_droppable(c, "all", 0, 2, 200.0)  # story 11 is stored: it may come back
-        assert store.archive_droppable(c, "all", 2, 4, 200.0)
+        assert store.archive_droppable(c, "all", 0, 2, 200.0)  # story 11 is stored: its slot stays (below)
         store.drop_archive_slots(c, "all", 2)
     assert store.archive_size("all") == 4 and store.archive_floor("all") == 2
+    assert [seq for seq, _ in store.archive_entries("all", 0, 4)] == [1, 2, 3]
+    with store.tx() as c:  # story 11 forgotten: the same floor again drops its slot
+        c.execute(S.stories.delete().where(S.stories.c.id == 11))
+        store.drop_archive_slots(c, "all", 2)
     assert [seq for seq, _ in store.archive_entries("all", 0, 4)] == [2, 3]
     with store.tx() as c:  # a channel taken out of the config: a channel added again under its slug starts afresh
         store.forget_channels(c, ["all"])
@@ -437,7 +445,7 @@ def test_the_channel_row_inserted_last_is_never_forgotten(tmp_path: Path) -> Non
     store.close()
 
 
-def test_a_source_whose_document_lists_nothing_or_that_fails_for_good_lets_its_keys_go(tmp_path: Path) -> None:
+def test_a_source_whose_document_lists_nothing_lets_its_keys_go_and_a_failing_one_keeps_them(tmp_path: Path) -> None:
     feed = tmp_path / "s.xml"
     old = [post(1, T0 - timedelta(hours=1))]
     feed.write_bytes(rss(old))
@@ -459,7 +467,16 @@ def test_a_source_whose_document_lists_nothing_or_that_fails_for_good_lets_its_k
         (1, clock.t.timestamp()), (1, clock.t.timestamp()), (2, None), (2, None)]
     clock.t = NOW + timedelta(days=32)
     pipe.run(force_all=True)
-    assert query(db, "SELECT count(*) FROM forgotten") == [(0,)]
+    # s's keys went (unlisted for longer than keep); t, failing, keeps its own: they stop growing when it fails,
+    # and a feed back from an outage still finds the posts it lists known (it dropped them after keep before)
+    assert query(db, "SELECT source_id, unlisted FROM forgotten") == [(2, None), (2, None)]
+    pipe2, _, clock2 = setup(tmp_path, "entries = 1\narchive = false")  # t taken out of the config
+    clock2.t = NOW + timedelta(days=33)
+    pipe2.run(force_all=True)
+    assert query(db, "SELECT count(*) FROM forgotten") == [(2,)]  # removed a day ago
+    clock2.t = NOW + timedelta(days=63)
+    pipe2.run(force_all=True)
+    assert query(db, "SELECT count(*) FROM forgotten") == [(0,)]  # not read for longer than keep
 
 
 def test_a_prune_that_fails_is_a_warning_and_the_next_run_does_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -486,3 +503,164 @@ def test_a_prune_that_fails_is_a_warning_and_the_next_run_does_it(tmp_path: Path
     clock.t = NOW + timedelta(hours=1)
     pipe.run(force_all=True)  # pruned_at was not written: the next run prunes
     assert query(db, "SELECT count(*) FROM items") == [(1,)]
+
+
+def test_a_quiet_channels_story_does_not_keep_a_busy_channels_archive_in_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet channel shows one old story for good (what a channel shows is never forgotten); that story
+    is also on the busy channel's first archive page. Pages are dropped from the first on, so that one page
+    kept every later page's stored entries: archive_slots grew for ever (found by a review, over 120 days)."""
+    from feeds import publish
+
+    monkeypatch.setattr(publish, "ARCHIVE_PAGE_SIZE", 2)
+    feed = tmp_path / "s.xml"
+    store = Store.open(tmp_path / "feeds.db")
+    clock = Clock(T0)
+    text = """
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+entries = 2
+[store]
+path = "feeds.db"
+keep = "10d"
+[[sources]]
+url = "s.xml"
+name = "S"
+[channels.all]
+title = "All"
+match_all = true
+[channels.quakes]
+title = "Quakes"
+include = ["earthquake"]
+"""
+    pipe = Pipeline(parse_config(text, tmp_path / "feeds.toml"), store, now=clock)
+    posts: list[dict[str, object]] = []
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+             "lima", "mike", "november"]
+    for day in range(40):
+        clock.t = T0 + timedelta(days=day)
+        for _ in range(2):
+            n = len(posts)
+            title = ("Earthquake shakes the northern coast" if n == 3
+                     else f"{words[n % 14]} {words[(n // 14) % 14]} council report number {n}")
+            posts.append({"title": title, "guid": f"p{n}", "link": f"https://s.example/{n}", "date": clock.t,
+                          "summary": f"{title}."})
+        feed.write_bytes(rss(list(reversed(posts[-6:]))))
+        pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    quake = query(db, "SELECT story_id FROM items WHERE title LIKE 'Earthquake%'")
+    assert quake  # still stored: the quakes channel shows it
+    assert [e.title for e in feedparser.parse((tmp_path / "out" / "quakes.atom").read_bytes()).entries] == [
+        "Earthquake shakes the northern coast"]
+    floor = int(store.meta_value("archive.floor.all") or 0)
+    assert floor > 50  # 80 posts archived in "all": most of its pages were dropped despite the quake's page
+    below = query(db, f"SELECT story_id FROM archive_slots WHERE channel = 'all' AND seq < {floor}")
+    assert below == quake  # the stored story's slot stays (its generations); the others' went
+    assert query(db, "SELECT count(*) FROM archive_slots")[0][0] < 30
+    # nothing new for longer than keep: every page but the newest full one is dropped (the floor stops)
+    clock.t += timedelta(days=11)
+    pipe.run(force_all=True)
+    floor = int(store.meta_value("archive.floor.all") or 0)
+    assert query(db, f"SELECT story_id FROM archive_slots WHERE channel = 'all' AND seq < {floor}") == quake
+    # the quakes channel taken out: the story is forgotten at the next prune, and its slot goes with it,
+    # though no page was dropped then
+    clock.t += timedelta(days=1)
+    Pipeline(parse_config(text.split("[channels.quakes]")[0], tmp_path / "feeds.toml"), store, now=clock).run(
+        force_all=True)
+    assert query(db, "SELECT count(*) FROM items WHERE title LIKE 'Earthquake%'") == [(0,)]
+    assert int(store.meta_value("archive.floor.all") or 0) == floor
+    assert query(db, f"SELECT story_id FROM archive_slots WHERE channel = 'all' AND seq < {floor}") == []
+
+
+@pytest.mark.parametrize("how", ["moved", "put-back"])
+def test_a_source_moved_or_put_back_still_finds_the_forgotten_posts_it_lists(tmp_path: Path, how: str) -> None:
+    """A feed lists a pinned post for good. It is forgotten; then the source moves to a new URL (a new source
+    row: another outlet's keys were not its own), or is out of the config for a few days: the pinned post
+    came back as new once the first row's keys went (those of a removed source went `keep` after they were
+    forgotten, however short the removal) (found by a review)."""
+    pinned = {"title": HEADLINES[1], "guid": "pin", "link": "https://site.example/pinned", "date": T0,
+              "summary": "Read this first."}
+    posts: list[dict[str, object]] = []
+
+    def config(url: str | None) -> Pipeline:
+        listed = f'[[sources]]\nurl = "{url}"\nname = "S"\n' if url else ""
+        text = f"""
+[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+entries = 1
+archive = false
+[store]
+path = "feeds.db"
+keep = "10d"
+[[sources]]
+url = "o.xml"
+name = "O"
+{listed}
+[channels.all]
+title = "All"
+match_all = true
+"""
+        return Pipeline(parse_config(text, tmp_path / "feeds.toml"), store, now=clock)
+
+    store = Store.open(tmp_path / "feeds.db")
+    clock = Clock(T0)
+    (tmp_path / "o.xml").write_bytes(rss([]))
+    url = "s.xml"
+    for day in range(40):
+        clock.t = T0 + timedelta(days=day)
+        posts.append({"title": f"Daily council notes for day number {day}", "guid": f"d{day}",
+                      "link": f"https://site.example/d/{day}", "date": clock.t, "summary": f"Notes {day}."})
+        doc = rss([*reversed(posts[-3:]), pinned])
+        if how == "moved" and day >= 20:
+            url = "s2.xml"
+        (tmp_path / "s.xml").write_bytes(doc)
+        (tmp_path / "s2.xml").write_bytes(doc)
+        out = how == "put-back" and 20 <= day < 25
+        report = config(None if out else url).run(force_all=True)
+        if day > 0 and not out:
+            assert report.new_items == (1 if how == "moved" or day != 25 else 3), day  # never the pinned post
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items WHERE guid = 'pin'") == [(0,)]  # forgotten, never back
+
+
+def test_a_prune_dated_in_the_future_does_not_stop_the_next_ones(tmp_path: Path) -> None:
+    """One run under a clock set a year ahead wrote pruned_at a year ahead: no prune ran until that date, and
+    `status` said it happened "305d ago" (found by a review)."""
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0)]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", keep="10d")
+    clock.t = NOW + timedelta(days=365)
+    pipe.run(force_all=True)
+    ahead = float(store.meta_value("pruned_at") or 0)
+    assert ahead == clock.t.timestamp()
+    from feeds import status
+
+    assert "in the future" in status._ago(ahead, NOW)
+    clock.t = NOW
+    pipe.run(force_all=True)
+    assert float(store.meta_value("pruned_at") or 0) == NOW.timestamp()
+
+
+def test_explain_of_a_forgotten_entry_id_says_the_store_may_have_forgotten_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0 - timedelta(hours=1))]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false")
+    pipe.run(force_all=True)
+    (uid,) = query(tmp_path / "feeds.db", "SELECT uid FROM items")[0]
+    clock.t = NOW
+    feed.write_bytes(rss([post(3, NOW)]))
+    pipe.run(force_all=True)
+    pipe.close()
+    store.close()
+    (tmp_path / "feeds.toml").write_text(
+        '[output]\ndir = "out"\nbase_url = "https://feeds.example.org/"\n[store]\npath = "feeds.db"\nkeep = "30d"\n'
+        '[[sources]]\nurl = "s.xml"\nname = "S"\n[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    r = subprocess.run([sys.executable, "-m", "feeds", "-c", str(tmp_path / "feeds.toml"), "explain", str(uid),
+                        "Harbour cranes idle"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"no item with the entry id {uid}" in r.stderr and "[store] keep = 30d" in r.stderr

@@ -443,3 +443,38 @@ def test_a_corrected_headline_of_the_report_a_channel_shows_moves_the_story(tmp_
     e = beta_entry()
     assert e.title == "Earthquake of magnitude 7.3 strikes northern Japan coast" and e.id == first.id
     assert e.updated_parsed > first.updated_parsed
+
+
+def test_an_edited_report_republishes_every_channel_its_story_is_in(tmp_path: Path) -> None:
+    """Alpha's report stands for the story; the story is in a Kyiv channel only through Beta's report. Alpha
+    corrects its headline: the story moved in both channels, but only the channels Alpha's report is sorted
+    into were published again, so the Kyiv channel kept the old `updated` and headline for good (found by
+    the crash-campaign review)."""
+    alpha = {"title": "Officials announce Ravenor emergency plan for power grid", "guid": "a1",
+             "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
+             "summary": "Officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+    beta = {"title": "Kyiv officials announce Ravenor emergency plan for power grid", "guid": "b1",
+            "link": "https://b.example/1", "date": NOW - timedelta(hours=1),
+            "summary": "Kyiv officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+    extra = '[channels.kyiv]\ntitle = "Kyiv"\ninclude = ["Kyiv"]\n'
+    pipe, _, clock = setup(tmp_path, {"a": rss([alpha]), "b": rss([beta])}, extra)
+    pipe.run(force_all=True)
+
+    def kyiv() -> feedparser.FeedParserDict:
+        es = feedparser.parse((tmp_path / "out" / "kyiv.atom").read_bytes()).entries
+        assert len(es) == 1
+        return es[0]
+
+    def related(e: feedparser.FeedParserDict) -> list[str]:
+        return [ln.get("title", "") for ln in e.links if ln.rel == "related"]
+
+    first = kyiv()
+    assert first.title == beta["title"]  # the channel shows the report its rules took; Alpha's is related
+    assert related(first) == [f"a: {alpha['title']}"]
+    corrected = dict(alpha, title="Officials announce Ravenor emergency plan for power grid (corrected)")
+    (tmp_path / "a.xml").write_bytes(rss([corrected]))
+    clock.t = NOW + timedelta(minutes=30)
+    pipe.run(force_all=True)
+    e = kyiv()
+    assert e.id == first.id and related(e) == [f"a: {corrected['title']}"]
+    assert e.updated_parsed > first.updated_parsed

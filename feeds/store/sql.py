@@ -45,6 +45,7 @@ _INSERT_CHANNELS = insert(S.item_channels).prefix_with("OR IGNORE", dialect="sql
 _INSERT_SIGHTINGS = insert(S.sightings).prefix_with("OR IGNORE", dialect="sqlite")
 _INSERT_STORIES = insert(S.stories)
 _INSERT_SLOTS = insert(S.archive_slots)
+_INSERT_FORGOTTEN = insert(S.forgotten)
 _LOOKUP_KEYS = select(S.item_keys.c.key, S.item_keys.c.item_id).where(
     S.item_keys.c.key.in_(bindparam("v", expanding=True)))
 TitleRow = tuple[int, float, int, bool, str, str]
@@ -1092,6 +1093,22 @@ class Store:
         return out
 
     @staticmethod
+    def adopt_forgotten(c: Connection, source_id: int, keys: Collection[str], now: float) -> bool:
+        """The source's document lists these forgotten keys: the source is one of their owners from now on
+        (a source moved to a new URL, another outlet's copy), so they stay while it lists them, whatever
+        happens to the others' rows. Returns whether any row was added."""
+        f = S.forgotten
+        want = sorted(keys)
+        have: set[str] = set()
+        for n in range(0, len(want), CHUNK):
+            have.update(r[0] for r in c.execute(select(f.c.key).where(f.c.source_id == source_id,
+                                                                       f.c.key.in_(want[n:n + CHUNK]))))
+        new = [{"key": k, "source_id": source_id, "at": now, "unlisted": None} for k in want if k not in have]
+        if new:
+            _many(c, _INSERT_FORGOTTEN, new)
+        return bool(new)
+
+    @staticmethod
     def unlisted_forgotten(c: Connection, source_id: int, listed: Collection[str], now: float) -> None:
         """After a read of the source's document (``listed``: the keys it lists): mark its forgotten keys the
         document does not list as unlisted since now (unless they were), and clear the mark of those it lists
@@ -1107,11 +1124,13 @@ class Store:
     @staticmethod
     def forget_stale_keys(c: Connection, before: float) -> int:
         """Drop the forgotten keys unlisted since before a time (their document may not have changed since),
-        and those forgotten before it of sources no longer read: not configured, gone, or failing since
-        before that time (their documents are not read, so their keys are never unlisted)."""
+        and those forgotten before it of sources no longer read since before it: taken out of the config, or
+        gone (their documents are not read, so their keys are never unlisted). A source put back in the config
+        within that time, or back from an outage however long (a failing source keeps its keys: they stop
+        growing when it fails), still finds the posts it lists known."""
         f, src = S.forgotten, S.sources
-        removed = select(src.c.id).where(src.c.active.is_(False) | src.c.gone.is_(True)
-                                         | (src.c.first_failure_at < before))
+        removed = select(src.c.id).where((src.c.active.is_(False) | src.c.gone.is_(True))
+                                         & (func.coalesce(src.c.last_attempt, 0.0) < before))
         stale = (f.c.unlisted < before) | (f.c.source_id.in_(removed) & (f.c.at < before))
         if c.execute(select(f.c.key).where(stale).limit(1)).first() is None:  # no write when none is
             return 0
@@ -1277,17 +1296,20 @@ class Store:
         return int(v) if v is not None else 0
 
     @staticmethod
+    def archive_floor_in(c: Connection, slug: str) -> int:
+        """archive_floor, in a transaction."""
+        v = c.execute(select(S.meta.c.value).where(S.meta.c.key == ARCHIVE_FLOOR + slug)).scalar()
+        return int(v) if v is not None else 0
+
+    @staticmethod
     def archive_droppable(c: Connection, slug: str, start: int, stop: int, before: float) -> bool:
-        """Whether the archive slots start <= seq < stop are all there, archived before a time, and of stories
-        gone from the store (forgotten), not only from the channel: nothing the store still shows needs them."""
-        a, s = S.archive_slots, S.stories
+        """Whether the archive slots start <= seq < stop are all there and were all archived before a time. (A
+        story on the page that is still stored keeps its slot when the page is dropped: `drop_archive_slots`.)"""
+        a = S.archive_slots
         span = (a.c.channel == slug) & (a.c.seq >= start) & (a.c.seq < stop)
         if int(c.execute(select(func.count()).select_from(a).where(span)).scalar() or 0) != stop - start:
             return False
-        # a story still stored may come back to the channel (an edit, a rule changed back): its snapshots
-        # count its generations, so its entry id is never one a frozen page carries
-        alive = select(s.c.id).where(s.c.id == a.c.story_id).exists()
-        return c.execute(select(a.c.seq).where(span, (a.c.updated >= before) | alive).limit(1)).first() is None
+        return c.execute(select(a.c.seq).where(span, a.c.updated >= before).limit(1)).first() is None
 
     def lost_pages_changed(self, slug: str, lost: int) -> bool:
         """Whether the number of the channel's archive pages below its floor found missing differs from when
@@ -1300,9 +1322,16 @@ class Store:
 
     @staticmethod
     def drop_archive_slots(c: Connection, slug: str, stop: int) -> None:
-        """Drop the channel's archive slots before position ``stop`` (a page boundary) and record it."""
-        c.execute(delete(S.archive_slots).where(S.archive_slots.c.channel == slug, S.archive_slots.c.seq < stop))
-        Store.set_meta_value(c, ARCHIVE_FLOOR + slug, str(stop))
+        """Drop the channel's archive slots before position ``stop`` (a page boundary) and record it as the floor.
+        The slot of a story still stored stays (below the floor, never rendered again) until the story is
+        forgotten: a story may come back to the channel (an edit, a rule changed back, a quiet channel holding
+        it meanwhile), and its slots count its generations, so its entry never takes an id a frozen page
+        carries. Called again with the same floor, it drops the slots of stories forgotten since."""
+        a = S.archive_slots
+        gone = ~select(S.stories.c.id).where(S.stories.c.id == a.c.story_id).exists()
+        c.execute(delete(a).where(a.c.channel == slug, a.c.seq < stop, gone))
+        if Store.archive_floor_in(c, slug) != stop:
+            Store.set_meta_value(c, ARCHIVE_FLOOR + slug, str(stop))
 
     def add_archive_slots(self, slug: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append entries to a channel's archive: dicts of seq, story_id, gen, updated, entry."""
