@@ -1013,9 +1013,10 @@ class Pipeline:
             new_entries.append(e)
         st.insert_keys(c, key_rows)
         st.add_sightings(c, [s for s in sightings if s["source_id"] != 0])
-        if reposted:
+        if reposted:  # the story's entry credits one more outlet in every channel the story is in
             for chans_of in st.channels_of_items(c, reposted).values():
                 out.channels |= set(chans_of)
+            out.channels |= st.story_channels_of_items(c, reposted)
         if not new_rows:
             return
         # ids are decided here (this process is the only writer: it holds the store lock), so stories

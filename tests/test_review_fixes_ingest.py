@@ -478,3 +478,30 @@ def test_an_edited_report_republishes_every_channel_its_story_is_in(tmp_path: Pa
     e = kyiv()
     assert e.id == first.id and related(e) == [f"a: {corrected['title']}"]
     assert e.updated_parsed > first.updated_parsed
+
+
+def test_a_re_post_republishes_every_channel_its_story_is_in(tmp_path: Path) -> None:
+    """A third outlet re-posts Alpha's report (same link): the story's entry credits one more outlet in every
+    channel the story is in, but only the channels Alpha's report is sorted into were published again: the
+    Kyiv channel (the story is there through Beta's report) stayed stale until something else touched it
+    (found after a crash campaign: a full publish after a completed run rewrote documents)."""
+    alpha = {"title": "Officials announce Ravenor emergency plan for power grid", "guid": "a1",
+             "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
+             "summary": "Officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+    beta = {"title": "Kyiv officials announce Ravenor emergency plan for power grid", "guid": "b1",
+            "link": "https://b.example/1", "date": NOW - timedelta(hours=1),
+            "summary": "Kyiv officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+    extra = '[channels.kyiv]\ntitle = "Kyiv"\ninclude = ["Kyiv"]\n'
+    pipe, store, clock = setup(tmp_path, {"a": rss([alpha]), "b": rss([beta]), "c": rss([])}, extra)
+    pipe.run(force_all=True)
+    kyiv = tmp_path / "out" / "kyiv.atom"
+    first = kyiv.read_bytes()
+    (tmp_path / "c.xml").write_bytes(rss([dict(alpha, guid="c1")]))  # c re-posts Alpha's report
+    clock.t = NOW + timedelta(minutes=30)
+    assert pipe.run(force_all=True).new_items == 0
+    after = kyiv.read_bytes()
+    assert after != first  # published again
+    from feeds.publish import publish
+
+    publish(pipe.cfg, store)  # a full publish finds nothing stale
+    assert kyiv.read_bytes() == after

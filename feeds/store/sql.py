@@ -841,6 +841,17 @@ class Store:
                 out.setdefault(item_id, []).append(ch)
         return out
 
+    @staticmethod
+    def story_channels_of_items(c: Connection, ids: Sequence[int]) -> set[str]:
+        """The channels the stories of these items are in (an entry there shows every report of its story)."""
+        i, sc = S.items, S.story_channels
+        q = (select(sc.c.channel).distinct().select_from(sc.join(i, i.c.story_id == sc.c.story_id))
+             .where(i.c.id.in_(bindparam("v", expanding=True))))
+        out: set[str] = set()
+        for n in range(0, len(ids), CHUNK):
+            out.update(str(ch) for ch in c.execute(q, {"v": list(ids[n:n + CHUNK])}).scalars())
+        return out
+
     # -- stories -------------------------------------------------------------------------------
     @staticmethod
     def insert_stories(c: Connection, rows: list[dict[str, Any]]) -> None:
