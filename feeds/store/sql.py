@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
@@ -943,8 +944,22 @@ class Store:
 
     @staticmethod
     def upsert_story_channels(c: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Channel entries of stories (dicts of channel, story_id, updated): inserted, or `updated` set."""
+        """Channel entries of stories (dicts of channel, story_id, updated): inserted, or `updated` set.
+
+        A channel's archive mark is lowered to the oldest `updated` set here: the next publish finds a row
+        whose `updated` moved but stays below the mark (a development of an archived story dated before the
+        live window) as it finds new rows, and archives it as a new generation. Without this it was archived
+        only when the marks happened to be lower (a channel not yet full, a first publish): the documents
+        depended on the path the store took."""
         _upsert(c, S.story_channels, rows, ("channel", "story_id"), ("updated",))
+        if rows and c.dialect.name == "sqlite":
+            low: dict[str, float] = {}
+            for r in rows:
+                ch, up = r["channel"], float(r["updated"])
+                if up < low.get(ch, math.inf):
+                    low[ch] = up
+            c.exec_driver_sql("UPDATE archive_marks SET updated_mark = ? WHERE channel = ? AND updated_mark > ?",
+                              [(up, ch, up) for ch, up in sorted(low.items())])
 
     @staticmethod
     def set_story_channels(c: Connection, story_id: int, slugs: Iterable[str], updated: float) -> None:
