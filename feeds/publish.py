@@ -538,13 +538,12 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
 _Pending = tuple[list[tuple[int, float, int]], int]  # Store.unarchived_channel_stories
 
 
-def report_lost_pages(cfg: Config, store: Store, page_size: int | None = None) -> None:
+def report_lost_pages(cfg: Config, store: Store) -> None:
     """Warn about archive pages below a channel's floor (their stored entries dropped by `[store] keep`) that
     are missing on disk and cannot be written again: once per change of their number (by the daily prune, so
     a publish's cost does not grow with the pages below the floor; one directory listing a channel)."""
-    size = page_size or ARCHIVE_PAGE_SIZE
     for ch in cfg.channels:
-        floor = store.archive_floor(ch.slug) // size
+        floor = store.archive_floor(ch.slug) // ARCHIVE_PAGE_SIZE
         if not floor:
             continue
         try:

@@ -1013,9 +1013,8 @@ class Pipeline:
             new_entries.append(e)
         st.insert_keys(c, key_rows)
         st.add_sightings(c, [s for s in sightings if s["source_id"] != 0])
-        if reposted:  # the story's entry credits one more outlet in every channel the story is in
-            for chans_of in st.channels_of_items(c, reposted).values():
-                out.channels |= set(chans_of)
+        if reposted:  # the story's entry credits one more outlet in every channel the story is in (its
+            # reports' channels among them)
             out.channels |= st.story_channels_of_items(c, reposted)
         if not new_rows:
             return
@@ -1080,13 +1079,12 @@ class Pipeline:
             # `updated` moves to when it was seen, in its channels (a summary's edit, a counter, does not)
             story = st.stories_by_id(c, [story_id]).get(story_id)
             if story is not None and nowts > float(story["updated"]):
-                listed = st.story_channels_of(c, [story_id]).get(story_id, set())
                 prefer = self.cfg.stories.prefer_sources
                 if story["rep_item_id"] == item_id or any(
                         st.channel_representatives(ch, [story_id], prefer).get(story_id) == item_id
-                        for ch in sorted(listed)):
+                        for ch in sorted(shown)):
                     st.update_story(c, story_id, updated=nowts)
-                    st.set_story_channels(c, story_id, listed, nowts)
+                    st.set_story_channels(c, story_id, shown, nowts)
         chans = self.matcher.classify(e.title, visible_text(e.summary), e.categories, row.name)
         before = set(st.channels_of_items(c, [item_id]).get(item_id, []))
         left = before.difference(chans)

@@ -1318,8 +1318,8 @@ class Store:
     def archive_floor(self, slug: str) -> int:
         """How many of the channel's first archive slots were dropped by `[store] keep` (whole pages): the
         pages they were on stay as published and are never written again."""
-        v = self.meta_value(ARCHIVE_FLOOR + slug)
-        return int(v) if v is not None else 0
+        with self.engine.connect() as c:
+            return self.archive_floor_in(c, slug)
 
     @staticmethod
     def archive_floor_in(c: Connection, slug: str) -> int:
