@@ -275,14 +275,17 @@ def test_a_v3_store_takes_its_archive_pages_as_written(tmp_path: Path) -> None:
     assert not publish(cfg, store, page_size=PAGE).errors and snapshot(cfg.output.dir) == before
 
 
-@pytest.mark.parametrize("how", ["leaves", "channel-removed"])
+@pytest.mark.parametrize("how", ["leaves", "channel-removed", "older-feeds"])
 def test_a_story_entering_a_channel_under_a_reused_rowid_is_still_archived(
         big: tuple[Config, Store, list[int]], how: str) -> None:
     """The archive finds a channel's new entries by rowid (rows inserted after its mark). SQLite gives a new
     row max(rowid) + 1, so deleting the last inserted row (a story leaving a channel: an edit the rules now
     exclude, a re-sort; or a channel taken out of the config) hands its rowid to the next row: that row,
     dated before the live window, was taken for one already seen and never reached the archive (gone from
-    every document)."""
+    every document). Two protections each keep it: no mark stays above the last rowid after a deletion, and
+    setting a row's `updated` lowers the channel's updated mark (the row is found by its date). "older-feeds":
+    a store an older feeds left with its mark above the last rowid (it deleted the row and kept the mark):
+    only the lowered updated mark finds the row there."""
     cfg, store, ids = big
     out = cfg.output.dir
     f = Fill(store)
@@ -296,8 +299,18 @@ def test_a_story_entering_a_channel_under_a_reused_rowid_is_still_archived(
         if how == "leaves":
             assert last[0] == ids[-1]
             store.delete_story_channels(c, ids[-1], {"news"})  # the newest story leaves the channel
+        elif how == "older-feeds":  # the delete alone, as a feeds before the mark's clamp did it
+            c.exec_driver_sql("DELETE FROM story_channels WHERE rowid = ?", (last[1],))
         else:
             store.forget_channels(c, {"elsewhere"})
+    if how == "older-feeds":
+        with store.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT rowid_mark FROM archive_marks WHERE channel = 'news'").scalar() \
+                == last[1]  # the damage: the mark sits on the rowid the next row gets
+        store.close()
+        store = Store.open(cfg.store_path)
+        f = Fill(store)
+        f.next_id = 60_000
     late = f.story(["news"], "Beta Post", "Old news found late", T0 - 3600)  # dated before the live window
     with store.engine.connect() as c:
         reused = c.exec_driver_sql("SELECT rowid FROM story_channels WHERE story_id = ?", (late,)).scalar()
