@@ -462,13 +462,22 @@ def archive_pages(size: int, page_size: int) -> int:
     """How many archive pages a channel with `size` archived entries has.
 
     Pages 1..size//page_size are full; the next one is open (partial, or empty right after a page
-    filled). There are always at least two pages once anything is archived, so every full page has
-    its next-archive link from the moment it is full (and never changes again), and even the first
-    page is linked to a neighbour as RFC 5005 asks.
+    filled), so every full page has its next-archive link from the moment it is full (and never changes
+    again). While the first page is still filling it is the only page: the open page, linked from the
+    subscription document like every open page (`open_page_link`), with no neighbour to link to.
     """
     if size <= 0:
         return 0
-    return max(2, size // page_size + 1)
+    return size // page_size + 1
+
+
+def open_page_link(url: str, size: int) -> str:
+    """The subscription document's prev-archive link to the open archive page: its URL with the archive's
+    size as a query (`?n=237`). RFC 5005 lets a reader keep an archive document it has fetched and never
+    fetch that URL again; the open page gains entries, so the link to it changes whenever it does, and
+    a reader that caches archive documents by URL fetches it again (the file is the same: a query does
+    not change which file a static server sends)."""
+    return f"{url}?n={size}"
 
 
 @dataclass
@@ -476,6 +485,7 @@ class _Live:
     ids: list[int]
     gens: dict[int, int]
     pages: int  # archive pages after this publish
+    size: int  # archived entries after this publish
 
 
 def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _Sources, page_size: int,
@@ -532,7 +542,7 @@ def _archive(cfg: Config, store: Store, ch: Channel, info: FeedInfo, sources: _S
     full = len(live) >= cfg.output.entries
     store.set_archive_marks(ch.slug, rowid_mark, min(up for _sid, up, _gen in live) if full and live else 0.0,
                             size)
-    return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages)
+    return _Live([sid for sid, _up, _gen in live], {sid: gen for sid, _up, gen in live}, pages, size)
 
 
 _Pending = tuple[list[tuple[int, float, int]], int]  # Store.unarchived_channel_stories
@@ -639,13 +649,13 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
     from feeds.formats import html, jsonfeed, rss
 
     base_info = _feed_info(cfg, ch, f"{ch.slug}.atom", plain_time(now))
-    pages = 0
+    pages = size = 0
     xml: list[atom.EntryXml] | None = None
     if cfg.output.archive:
         live = _archive(cfg, store, ch, base_info, sources, page_size, write, shared, planned)
         rendered = shared.render(cfg, store, ch.slug, live.ids, sources, live.gens)
         entries, xml = [x.entry for x in rendered], [x.xml for x in rendered]
-        pages = live.pages
+        pages, size = live.pages, live.size
     else:
         stories = _in_channel(cfg, store, ch.slug, store.channel_stories(ch.slug, cfg.output.entries))
         item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
@@ -653,7 +663,7 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
     updated = max((e.updated for e in entries), default=None) or _empty_updated(store, ch.slug, now)
     out = cfg.output.dir
     changed: list[str] = []
-    prev_archive = cfg.feed_url(archive_name(ch.slug, pages)) if pages else None
+    prev_archive = open_page_link(cfg.feed_url(archive_name(ch.slug, pages)), size) if pages else None
     docs: list[tuple[str, Callable[[FeedInfo], bytes]]] = [
         (f"{ch.slug}.atom", lambda info: atom.render_feed(info, entries, prev_archive=prev_archive, xml=xml))]
     if "json" in ch.formats:
@@ -670,7 +680,7 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
         page = html.render_channel_page(
             site_title=cfg.output.title, lang=cfg.output.language, slug=ch.slug, title=ch.title,
             description=ch.description, formats=ch.formats, entries=_page_entries_html(entries),
-            archive_href=archive_name(ch.slug, pages) if pages else None)
+            archive_href=open_page_link(archive_name(ch.slug, pages), size) if pages else None)
         write(out / f"{ch.slug}.html", page)
     return changed, entries, updated
 

@@ -1085,11 +1085,10 @@ def _archive_checks(feed: Any, report: _Report, *, check_hrefs: bool = True) -> 
         if is_archive:
             report.error("ArchiveAndComplete", where, "a document cannot be both fh:archive and fh:complete")
 
-    if is_archive and not is_complete:
-        if "prev-archive" not in by_rel and "next-archive" not in by_rel:
-            report.warning("ArchiveIncomplete", where, "archive document should link to prev-archive or next-archive")
-        if "current" not in by_rel:
-            report.warning("MissingCurrentInArchive", where, "archive document should have a current link")
+    # an archive document linking neither prev-archive nor next-archive is the only one (RFC 5005: prev-archive
+    # unless it is the oldest, next-archive unless it is the newest), so that alone is no problem
+    if is_archive and not is_complete and "current" not in by_rel:
+        report.warning("MissingCurrentInArchive", where, "archive document should have a current link")
     if not is_archive and not is_complete:
         for lk in by_rel.get("current", []):
             href = str(lk.get("href", "")).strip()

@@ -22,8 +22,9 @@ PAGE = 50
 
 
 def doc_of(out: Path, url: str) -> etree._Element:
+    """The document a URL of the site names (a query, as on the link to the open page, names the same file)."""
     assert url.startswith(BASE), url
-    return etree.fromstring((out / url[len(BASE):]).read_bytes())
+    return etree.fromstring((out / url[len(BASE):].split("?", 1)[0]).read_bytes())
 
 
 def links(root: etree._Element, rel: str) -> list[str]:
@@ -79,7 +80,10 @@ def test_walk_recovers_every_entry_exactly_once(big: tuple[Config, Store, list[i
     docs = walk(out)
     # live feed, then pages 5 (30 entries), 4, 3, 2, 1 (50 each)
     assert [len(e) for _u, e in docs] == [20, 30, 50, 50, 50, 50]
-    assert [u for u, _e in docs[1:]] == [f"{BASE}archive/news/{n}.atom" for n in (5, 4, 3, 2, 1)]
+    # the open page is linked with the archive's size (a reader that keeps archive documents by URL fetches
+    # it again once it has gained entries); the full pages by their own URLs
+    assert [u for u, _e in docs[1:]] == [f"{BASE}archive/news/5.atom?n=230"] + [
+        f"{BASE}archive/news/{n}.atom" for n in (4, 3, 2, 1)]
     found = all_ids(out)
     assert len(found) == len(set(found)) == 250
     assert set(found) == {story_uid(store, s) for s in ids}
@@ -154,19 +158,51 @@ def test_story_updated_after_it_was_archived(big: tuple[Config, Store, list[int]
     assert snapshot(out)["archive/news/1.atom"] == before["archive/news/1.atom"]
 
 
-def test_small_archive_has_two_linked_pages(tmp_path: Path) -> None:
+def test_a_reader_that_keeps_archive_pages_by_url_misses_nothing(tmp_path: Path) -> None:
+    """RFC 5005 lets a reader keep an archive document it has fetched and never fetch that URL again. Found by
+    a subscriber review: page 1 was published with a next-archive link to an empty page 2 while it was still
+    filling, and the open page kept its URL as it gained entries, so a reader polling less often than stories
+    passed through the live feed missed what was archived meanwhile. The first page is now the only page
+    while it fills, and the live feed links the open page with the archive's size."""
     cfg = make_config(tmp_path, entries=20, formats=("atom",))
+    out = cfg.output.dir
     store = Store.open(cfg.store_path)
+    kept: dict[str, list[str]] = {}  # the reader's archive documents, by the URL it fetched
+    seen: set[str] = set()
+
+    def poll() -> None:  # the live feed, then prev-archive until a document it already keeps
+        url = f"{BASE}news.atom"
+        root = doc_of(out, url)
+        seen.update(str(e.findtext(f"{A}id")) for e in root.findall(f"{A}entry"))
+        prev = links(root, "prev-archive")
+        while prev and prev[0] not in kept:
+            url = prev[0]
+            root = doc_of(out, url)
+            kept[url] = [str(e.findtext(f"{A}id")) for e in root.findall(f"{A}entry")]
+            seen.update(kept[url])
+            prev = links(root, "prev-archive")
+
+    ids: list[int] = []
     try:
-        fill(store, 25)
-        publish(cfg, store, page_size=PAGE)
+        for n in (25, 30, 45, 60, 7):  # more stories than the live feed holds between two polls, mostly
+            ids += fill(store, n, start=len(ids))
+            assert not publish(cfg, store, page_size=PAGE).errors
+            poll()
+            assert_valid(out)
+            if len(ids) == 25:  # 5 archived: page 1 is the only page, linked with the archive's size
+                assert links(doc_of(out, f"{BASE}news.atom"), "prev-archive") == [f"{BASE}archive/news/1.atom?n=5"]
+                p1 = doc_of(out, f"{BASE}archive/news/1.atom")
+                assert links(p1, "next-archive") == links(p1, "prev-archive") == []
+        assert seen == {story_uid(store, s) for s in ids}
+        # page 1 got its next-archive link when it filled, and the full pages stay as they are
+        assert links(doc_of(out, f"{BASE}archive/news/1.atom"), "next-archive") == [f"{BASE}archive/news/2.atom"]
+        before = snapshot(out)
+        ids += fill(store, 30, start=len(ids))
+        assert not publish(cfg, store, page_size=PAGE).errors
+        after = snapshot(out)
+        assert all(after[f"archive/news/{n}.atom"] == before[f"archive/news/{n}.atom"] for n in (1, 2))
     finally:
         store.close()
-    out = cfg.output.dir
-    assert [len(e) for _u, e in walk(out)] == [20, 0, 5]
-    assert_valid(out)  # no ArchiveIncomplete: page 1 links next-archive to (empty) page 2
-    p1 = doc_of(out, f"{BASE}archive/news/1.atom")
-    assert links(p1, "next-archive") == [f"{BASE}archive/news/2.atom"]
 
 
 def test_missing_page_is_rendered_again_identically(big: tuple[Config, Store, list[int]]) -> None:
@@ -212,7 +248,10 @@ def test_late_arrivals_dated_before_the_live_window_are_archived(big: tuple[Conf
     f.touch(ids[5], ["news"], T0 + 60 * 100)
     report = publish(cfg, store, page_size=PAGE)
     written = {p.relative_to(out).as_posix() for p in report.written}
-    assert written == {"archive/news/5.atom"}  # the open page only; the live feed did not change
+    # the open page, and the live feed only for its link to the open page, which names the archive's new size
+    # (253 entries, 20 of them live)
+    assert written == {"archive/news/5.atom", "news.atom"}
+    assert links(doc_of(out, f"{BASE}news.atom"), "prev-archive") == [f"{BASE}archive/news/5.atom?n=233"]
     found = all_ids(out)
     assert len(found) == len(set(found)) == 253
     assert {story_uid(store, late), story_uid(store, other), story_uid(store, ids[5]),

@@ -197,6 +197,15 @@ def test_get_returns_file_with_validators(server: Server) -> None:
     assert "content-encoding" not in resp.headers
 
 
+def test_a_query_names_the_same_file(server: Server) -> None:
+    # the live feed links the open archive page with the archive's size as a query (`3.atom?n=237`)
+    plain = fetch(server.port, "/archive/tech-2024.atom")
+    queried = fetch(server.port, "/archive/tech-2024.atom?n=237")
+    assert plain.status == queried.status == 200
+    assert queried.body == plain.body == (server.out / "archive/tech-2024.atom").read_bytes()
+    assert queried.headers["etag"] == plain.headers["etag"]
+
+
 def test_if_none_match_gives_304(server: Server) -> None:
     etag = fetch(server.port, "/tech.atom").headers["etag"]
     for header in (etag, f"W/{etag}", f'"nope", {etag}', f'"a,b", W/"x" ,{etag}', "*"):

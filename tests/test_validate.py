@@ -457,8 +457,10 @@ def test_validate_archive_links_standalone() -> None:
     # accepts an already-parsed root too
     from lxml import etree
 
-    root = etree.fromstring((DATA / "bad" / "archive-incomplete.atom").read_bytes())
-    assert codes(validate_archive_links(root)) == ["ArchiveIncomplete"]
+    root = etree.fromstring((DATA / "bad" / "archive-missing-current.atom").read_bytes())
+    assert codes(validate_archive_links(root)) == ["MissingCurrentInArchive"]
+    # an archive document linking neither way is the only one: nothing to say about it
+    assert validate_archive_links((DATA / "good-lone-archive.atom").read_bytes()) == []
 
 
 def test_subscription_document_with_prev_archive_is_not_an_archive() -> None:
