@@ -29,6 +29,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # rewritten once (feeds.run, Pipeline._follow_link_form). 1: host, port, www., fragment, tracking
 # parameters, sorted query. 2: also mobile and AMP editions, index files and trailing slashes.
 LINK_FORM = "2"
+# The rules stored title keys (items.title_key: normalise_title of the item's title) were made under: a store
+# that records none (from before this) has its keys made again from the stored titles once (feeds.run,
+# Pipeline._follow_title_form). A feeds before the edit of an item rewrote its title key kept the old title's
+# key with the corrected title, and the next read of that item took the key's difference for a new correction.
+TITLE_FORM = "1"
 ITEM_NS = uuid.UUID("6f1bd6c2-4a58-4c1e-9a33-0e6f0c0a5b10")
 
 

@@ -9,14 +9,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from feeds.config import Config
+
+if TYPE_CHECKING:
+    from feeds.store import Store
 
 EXIT_USAGE = 2
 
 
 def _looks_like_id(ref: str) -> bool:
     return ref[:9].lower() == "urn:uuid:"
+
+
+def _development_of(store: Store, ref: str) -> tuple[str, int] | None:
+    """The story entry id and generation of a development's entry id (a story published again after it
+    was archived: its id is derived from the story's, docs/publishing.md), if the store has that story."""
+    from feeds.formats.model import development_id
+
+    for uid, top in store.archived_generations():
+        for gen in range(2, top + 2):  # archived `top` times: its developments up to the next one
+            if development_id(uid, gen) == ref:
+                return uid, gen
+    return None
 
 
 def explain_main(cfg: Config, args: argparse.Namespace) -> int:
@@ -40,10 +56,14 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             index, _ = load_story_index(cfg, store)
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if _looks_like_id(ref) else None
+                kind = f"stored item {ref}"
+                if found is None and _looks_like_id(ref) and (dev := _development_of(store, ref)) is not None:
+                    found = store.item_text(dev[0])  # a development's entry shows what its story's does
+                    kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
                 if found is not None:  # an entry id names a stored item
                     item_id, title, summary, sources[ref], published, story_id = found
                     stored[ref] = (published, story_id)
-                    texts[ref] = (title, summary, f"stored item {ref}")
+                    texts[ref] = (title, summary, kind)
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
                         vectors[ref] = index.item_vector(item_id)

@@ -31,12 +31,14 @@ from feeds.classify import Matcher, visible_text
 from feeds.config import Config
 from feeds.dedup import (
     LINK_FORM,
+    TITLE_FORM,
     body_hash,
     canonical_link,
     content_hash,
     copy_of_other_source,
     item_uid,
     keys_for,
+    normalise_title,
     relink_key,
     shared_links,
 )
@@ -69,6 +71,7 @@ PRUNE_BATCH = 500  # stories forgotten per transaction
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
+TITLE_FORM_KEY = "dedup.title_form"  # likewise, normalise_title's (feeds.dedup.TITLE_FORM) for items.title_key
 
 Now = Callable[[], datetime]
 
@@ -418,6 +421,20 @@ class Pipeline:
             log.info("stored link keys brought to canonical link form %s: %d rewritten, %d dropped (their new "
                      "form was another item's)", LINK_FORM, moved, dropped)
 
+    def _follow_title_form(self) -> None:
+        """When the store's title keys were made under other rules than the current ones (or none is recorded:
+        a store from before this), make them again from the stored titles once. A feeds before the edit of an
+        item rewrote its title key kept the old headline's key beside the corrected headline: read again (a
+        schema 6 upgrade reads every item again), the item was taken for a new correction and its story came
+        back to the top of its channels as news (found by a review of upgrades)."""
+        if self.store.meta_value(TITLE_FORM_KEY) == TITLE_FORM:
+            return
+        with self.store.tx() as c:
+            moved = self.store.retitle_keys(c, lambda title: normalise_title(title) or None)
+            self.store.set_meta_value(c, TITLE_FORM_KEY, TITLE_FORM)
+        if moved:
+            log.info("stored title keys made again from their titles (title form %s): %d rewritten", TITLE_FORM, moved)
+
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
             progress: Callable[[int, int, int], None] | None = None,
@@ -430,6 +447,7 @@ class Pipeline:
         self._follow_preference()
         self._follow_config()
         self._follow_link_form()
+        self._follow_title_form()
         if force_all:  # every source but the gone ones: no schedule decisions needed to choose
             self._host_retry = dict(self.store.host_retry_after())
             due = [r for r in rows.values() if not r.gone]

@@ -12,8 +12,8 @@ from feedgen_util import rss
 from sqlalchemy import text
 
 from feeds.config import parse_config
-from feeds.dedup import LINK_FORM, canonical_link
-from feeds.run import LINK_FORM_KEY, Pipeline
+from feeds.dedup import LINK_FORM, TITLE_FORM, canonical_link, normalise_title
+from feeds.run import LINK_FORM_KEY, TITLE_FORM_KEY, Pipeline
 from feeds.store import Store
 
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
@@ -127,6 +127,36 @@ def test_link_keys_of_an_older_store_are_rewritten_once(tmp_path: Path) -> None:
     clock.t = NOW + timedelta(minutes=60)
     pipe.run(force_all=True)
     assert "l:a.example/sport/" in link_keys()
+
+
+def test_a_title_key_an_older_feeds_left_stale_is_made_again_and_no_correction_is_seen(tmp_path: Path) -> None:
+    """A feeds before the edit of an item rewrote its title key kept the old headline's key beside the corrected
+    headline; a schema 6 upgrade reads every item again (its content hash forgotten), and the stale key made
+    the item a new correction: the story came back to the top of its channels as news at the upgrade (found
+    by a review of upgrades from older feeds)."""
+    d = NOW - timedelta(hours=2)
+    typo, fixed = "Kyiv power grid attack leaves 12 killedd", "Kyiv power grid attack leaves 12 killed"
+    pipe, store, clock = setup(tmp_path, {"a": rss([{"title": typo, "guid": "a1", "link": "https://a.example/1",
+                                                      "date": d}])})
+    pipe.run(force_all=True)
+    (tmp_path / "a.xml").write_bytes(rss([{"title": fixed, "guid": "a1", "link": "https://a.example/1", "date": d}]))
+    clock.t = NOW + timedelta(minutes=30)
+    pipe.run(force_all=True)  # the correction: the entry moves, once
+    [entry] = published(tmp_path)
+    assert entry.title == fixed and entry.updated_parsed[:6] == clock.t.timetuple()[:6]
+    assert store.meta_value(TITLE_FORM_KEY) == TITLE_FORM
+    with store.tx() as c:  # the store as the older feeds and a schema 6 upgrade left it
+        c.execute(text("UPDATE items SET title_key = :k, content_hash = ''"), {"k": normalise_title(typo)})
+        c.execute(text("UPDATE sources SET etag = NULL, last_modified = NULL, validators_url = NULL, "
+                       "body_hash = NULL"))  # read in full again
+        c.execute(text("DELETE FROM meta WHERE key = :k"), {"k": TITLE_FORM_KEY})
+    clock.t = NOW + timedelta(hours=6)
+    pipe.run(force_all=True)
+    [again] = published(tmp_path)
+    assert again.id == entry.id and again.updated == entry.updated  # nothing new to its readers
+    with store.tx() as c:
+        assert c.execute(text("SELECT title_key FROM items")).scalar() == normalise_title(fixed)
+    assert store.meta_value(TITLE_FORM_KEY) == TITLE_FORM
 
 
 def test_same_title_outside_the_window_is_a_new_item(tmp_path: Path) -> None:

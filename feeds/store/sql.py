@@ -343,13 +343,15 @@ def _upgrade_2_to_3(c: Connection) -> None:
 
 
 def _upgrade_3_to_4(c: Connection) -> None:
-    """Version 4 adds archive_marks.written (the archive size whose pages are all on disk); an existing
-    store's pages are taken as written up to its current archive size."""
+    """Version 4 adds archive_marks.written (the archive size whose pages are all on disk). An existing store
+    records none: the feeds that wrote it saved slots before their pages, so a run killed in between left a
+    page short of its entries for good, and nothing tells which. Its first publish renders every page again
+    from the slots and writes those whose bytes differ (the intact ones keep their bytes and times; found by
+    a review of upgrades, which had the short page stay short)."""
     if "written" not in {col["name"] for col in inspect(c).get_columns("archive_marks")}:
         c.execute(text("ALTER TABLE archive_marks ADD COLUMN written INTEGER"))
-    a, m = S.archive_slots, S.archive_marks
-    size = select(func.count()).select_from(a).where(a.c.channel == m.c.channel).scalar_subquery()
-    c.execute(update(m).where(m.c.written.is_(None)).values(written=size))
+    m = S.archive_marks
+    c.execute(update(m).where(m.c.written.is_(None)).values(written=0))
 
 
 def _upgrade_4_to_5(c: Connection) -> None:
@@ -728,6 +730,21 @@ class Store:
             dropped += len(drop)
         Store._relink_forgotten(c, relink)
         return moved, dropped
+
+    @staticmethod
+    def retitle_keys(c: Connection, key_of: Callable[[str], str | None], step: int = 2000) -> int:
+        """Set every item's title key to ``key_of`` its stored title where it differs, a range of item ids at a
+        time; returns how many were rewritten."""
+        t = S.items
+        top = int(c.execute(select(func.max(t.c.id))).scalar() or 0)
+        moved = 0
+        for lo in range(0, top, step):
+            rows = c.execute(select(t.c.id, t.c.title, t.c.title_key).where(t.c.id > lo, t.c.id <= lo + step))
+            fix = [{"b_id": i, "b_key": new} for i, title, old in rows if (new := key_of(title or "")) != old]
+            if fix:
+                c.execute(update(t).where(t.c.id == bindparam("b_id")).values(title_key=bindparam("b_key")), fix)
+                moved += len(fix)
+        return moved
 
     @staticmethod
     def _relink_forgotten(c: Connection, relink: Callable[[str], str | None]) -> None:
@@ -1177,6 +1194,16 @@ class Store:
         if row is None:
             return None
         return int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5])
+
+    def archived_generations(self) -> Iterator[tuple[str, int]]:
+        """(entry id of the story, the highest generation any channel's archive holds of it) for every story
+        with archive slots: a development of the story (generation 2, 3, ...) is published once the story has
+        been archived and changed (docs/publishing.md)."""
+        a, i = S.archive_slots, S.items
+        q = select(i.c.uid, func.max(a.c.gen)).join(i, i.c.id == a.c.story_id).group_by(a.c.story_id)
+        with self.engine.connect() as c:
+            for uid, gen in c.execute(q):
+                yield str(uid), int(gen)
 
     def newest_published(self) -> float | None:
         with self.engine.connect() as c:
