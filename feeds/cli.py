@@ -323,7 +323,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"feeds: {err}", file=sys.stderr)
     if args.verbose:
         print(f"{report.due} due, {len(report.outcomes) - len(report.failed)} ok, {len(report.failed)} failed, "
-              f"{report.new_items} new items, {len(report.published)} files written")
+              + (f"{report.held} held back (Retry-After), " if report.held else "")
+              + f"{report.new_items} new items, {len(report.published)} files written")
     config_errors = [o for o in report.failed if (o.error or "").startswith("config error")]
     if config_errors:
         # found only at run time (a semantic model file that does not load): the sources with something new

@@ -211,8 +211,9 @@ class Daemon:
             took = time.monotonic() - started
             self.ticks += 1
             level = logging.INFO if report.outcomes or report.published or report.stopped else logging.DEBUG
-            log.log(level, "tick: %d due, %d ok, %d failed, %d new items, %d files written%s (%.1fs)",
-                    report.due, len(report.outcomes) - len(report.failed), len(report.failed), report.new_items,
+            log.log(level, "tick: %d due, %d ok, %d failed, %s%d new items, %d files written%s (%.1fs)",
+                    report.due, len(report.outcomes) - len(report.failed), len(report.failed),
+                    f"{report.held} held back (Retry-After), " if report.held else "", report.new_items,
                     len(report.published), ", stopped early" if report.stopped else "", took)
             for err in report.publish_errors:
                 log.error("%s", err)

@@ -38,7 +38,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote, unquote, urljoin, urlparse, urlsplit, urlunparse
 
 from feeds import USER_AGENT
@@ -535,16 +535,19 @@ class Fetcher:
             return sem
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-              headers: Mapping[str, str] | None = None, validators_url: str | None = None) -> FetchResult:
+              headers: Mapping[str, str] | None = None, validators_url: str | None = None,
+              waits: HostWaits | None = None) -> FetchResult:
         """Fetch a source. The validators go only to `validators_url` (default: `url`), the URL that gave
         them, or a hop with its scheme, host and path (a signed redirect target with a new query each time):
         another hop of a redirect could answer 304 for a document never read. The source's own
-        `headers` go to every hop of its origin; Authorization and Cookie among them not to another."""
+        `headers` go to every hop of its origin; Authorization and Cookie among them not to another.
+        With `waits`, a host's 429 or 503 with Retry-After is told to it before the host's next request may
+        start, and a request to a host it holds is not made (error_kind HELD)."""
         start = time.monotonic()
         try:
             if url.startswith("file:"):
                 return self._fetch_file(url, etag, start)
-            return self._fetch_http(url, etag, last_modified, headers or {}, start, validators_url or url)
+            return self._fetch_http(url, etag, last_modified, headers or {}, start, validators_url or url, waits)
         except Exception as e:  # a source's fault must never escape as an exception
             return FetchResult(url=url, error=f"{type(e).__name__}: {e}"[:500], error_kind="internal",
                                elapsed=time.monotonic() - start)
@@ -593,11 +596,12 @@ class Fetcher:
         return b"".join(chunks)
 
     def _fetch_http(self, url: str, etag: str | None, last_modified: str | None,
-                    extra: Mapping[str, str], start: float, validators_url: str) -> FetchResult:
+                    extra: Mapping[str, str], start: float, validators_url: str,
+                    waits: HostWaits | None = None) -> FetchResult:
         guard = _Guard(start + self.cfg.deadline - time.monotonic())
         _local.guard = guard
         try:
-            res = self._fetch_hops(url, etag, last_modified, extra, start, validators_url)
+            res = self._fetch_hops(url, etag, last_modified, extra, start, validators_url, waits)
         finally:
             guard.cancel()
             _local.guard = None
@@ -620,7 +624,8 @@ class Fetcher:
                             chunked=False)
 
     def _fetch_hops(self, url: str, etag: str | None, last_modified: str | None,
-                    extra: Mapping[str, str], start: float, validators_url: str) -> FetchResult:
+                    extra: Mapping[str, str], start: float, validators_url: str,
+                    waits: HostWaits | None = None) -> FetchResult:
         x = self._x
         cfg = self.cfg
         deadline = start + cfg.deadline
@@ -649,6 +654,8 @@ class Fetcher:
                 return FetchResult(url=url, error=f"deadline of {cfg.deadline:g}s passed", error_kind="deadline",
                                    elapsed=time.monotonic() - start)
             try:
+                if waits is not None and waits.held(t.host):  # checked holding the host's slot: see `asked`
+                    return FetchResult(url=url, error_kind=HELD, elapsed=time.monotonic() - start)
                 try:
                     resp = self._send(t, headers, deadline)
                 except x.NewConnectionError as e:  # a subclass of ConnectTimeoutError: refused, no such host
@@ -666,6 +673,8 @@ class Fetcher:
                 try:
                     status = resp.status
                     h = resp.headers
+                    if waits is not None and status in (429, 503) and h.get("Retry-After"):
+                        waits.asked(t.host, h["Retry-After"])  # before the slot is free for the next request
                     if "set-cookie" in h:
                         self._keep_cookies(t, headers, h)
                     if status in PERMANENT + TEMPORARY and h.get("Location"):
@@ -731,6 +740,19 @@ class Fetcher:
 
     def _fail(self, url: str, why: str, kind: str, start: float, status: int | None = None) -> FetchResult:
         return FetchResult(url=url, status=status, error=why, error_kind=kind, elapsed=time.monotonic() - start)
+
+
+HELD = "held"  # FetchResult.error_kind of a request not made: HostWaits held its host
+
+
+class HostWaits(Protocol):
+    """What a run knows of hosts that asked it to wait (429 or 503 with Retry-After), shared by the fetch
+    threads: `asked` hears of an answer before the host's next request may start, `held` says whether a
+    request to the host must not be made now."""
+
+    def held(self, host: str) -> bool: ...
+
+    def asked(self, host: str, retry_after: str) -> None: ...
 
 
 _ORIGIN_ONLY = frozenset({"authorization", "proxy-authorization", "cookie"})

@@ -43,7 +43,7 @@ from feeds.dedup import (
     shared_links,
 )
 from feeds.errors import ConfigError
-from feeds.fetch import Fetcher, FetchResult, redact, same_origin, same_site
+from feeds.fetch import HELD, Fetcher, FetchResult, redact, same_origin, same_site
 from feeds.models import Entry
 from feeds.parse import ParseFailed, parse
 from feeds.store import SourceRow, Store, encode_enclosures
@@ -105,6 +105,7 @@ class RunReport:
     published: list[str] = field(default_factory=list)
     publish_errors: list[str] = field(default_factory=list)
     stopped: bool = False  # the stop callback ended the run early; unprocessed results were dropped
+    held: int = 0  # due sources not fetched: their host asked this run to wait (Retry-After)
 
     @property
     def new_items(self) -> int:
@@ -262,6 +263,9 @@ class Pipeline:
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
         self._pruned_at = -math.inf  # _newest when window rows were last pruned
         self._host_retry: dict[str, float] | None = None  # hosts table, read once per run
+        # host -> until when (POSIX) a response of this run asked it to wait (429/503 with Retry-After): written
+        # by the fetch threads as the answer comes, so the fetches queued behind it hold back at once
+        self._held: dict[str, float] = {}
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -458,6 +462,7 @@ class Pipeline:
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()
+        self._held = {}
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -493,6 +498,13 @@ class Pipeline:
                     queue.popleft()
                     refill()
                     done += 1
+                    if result.error_kind == HELD:  # not fetched: nothing to record, the hosts table says when
+                        report.held += 1
+                        log.info("%s: not fetched, its host asked to wait (Retry-After) until %s", row.name,
+                                 _dt(self._held.get(_hostname(result.url))))
+                        if progress:
+                            progress(done, len(due), report.new_items)
+                        continue
                     try:
                         outcome = self.process(row, result)
                     except Exception as e:  # noqa: BLE001 - one source's data meeting a bug: the others still run
@@ -666,12 +678,24 @@ class Pipeline:
         its page, it is used. Nothing here raises: an error reading a page is the source's failure."""
         url = row.fetch_url or row.url
         res = self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified, headers=self._headers(row, url),
-                                 validators_url=row.validators_url)
+                                 validators_url=row.validators_url, waits=self)
+        if res.status in (429, 503) and res.retry_after:  # the source's own host waits too (as _process records)
+            self.asked(_hostname(url), res.retry_after)
         try:
             return self._follow(row, url, res)
         except Exception as e:  # noqa: BLE001 - a page's markup must not stop the run (this runs in a fetch thread)
             return dataclasses.replace(res, body=None, body_hash=None, error_kind="internal",
                                        error=_cut(f"internal error reading the page ({type(e).__name__}: {e})"))
+
+    # HostWaits (feeds.fetch), for the fetch threads: a host's answer asking to wait holds back the requests
+    # of this run queued behind it, not only the next run's (the hosts table)
+    def held(self, host: str) -> bool:
+        return self._held.get(host, -math.inf) > self.now().timestamp()
+
+    def asked(self, host: str, retry_after: str) -> None:
+        until = schedule.parse_retry_after(retry_after, self.now())
+        if until is not None and host:
+            self._held[host] = max(self._held.get(host, -math.inf), until.timestamp())
 
     def _follow(self, row: SourceRow, url: str, res: FetchResult) -> FetchResult:
         """What `_fetch` makes of the response ``res`` to ``url``: see there."""
