@@ -954,7 +954,10 @@ class Pipeline:
             return
         title_keys = [k.title_key for _, k in batch if k.title_key and k.guid_key not in exact
                       and (k.link_key is None or k.link_key not in exact)]
-        titles = st.lookup_titles(c, title_keys) if window > 0 and title_keys else {}
+        # only items within the window of one of these entries can match (the loop below checks each): a title
+        # that recurs for ever ("Live updates") does not read its whole history at every run
+        stamps = [min(e.published or now, now).timestamp() for e, _ in batch] if window > 0 and title_keys else []
+        titles = st.lookup_titles(c, title_keys, min(stamps) - window, max(stamps) + window) if stamps else {}
         hashes = st.item_hashes(c, list({exact[k.guid_key] for _, k in batch if k.guid_key in exact}))
         listed = {exact[k.guid_key] for _, k in batch if k.guid_key in exact}  # stored items this document lists
         # this source's items that entries not known by their id are found by their link: (guid, title key,

@@ -484,7 +484,8 @@ def test_every_fault_in_one_run_is_recorded_and_the_good_sources_still_publish(t
             "truncated": raw.url("/short"), "s500": srv.url("/500"), "s502": srv.url("/502"),
             "s503": srv.url("/503"), "s504": srv.url("/504"), "s429": srv.url("/429"),
             # a host name of its own: its Retry-After holds back its host's other fetches of the run too
-            "s429-ra": srv.url("/429-ra").replace("127.0.0.1", "localhost"), "loop": srv.url("/loop-a"), "chain": srv.url("/chain0"), "huge": raw.url("/huge"),
+            "s429-ra": srv.url("/429-ra").replace("127.0.0.1", "localhost"),
+            "loop": srv.url("/loop-a"), "chain": srv.url("/chain0"), "huge": raw.url("/huge"),
             "bomb": srv.url("/bomb"), "empty": srv.url("/empty"), "html": srv.url("/html"),
         }
         cfg = write_config(tmp_path, list(urls.items()), fetch=FAST_FETCH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,35 @@ def test_a_title_key_an_older_feeds_left_stale_is_made_again_and_no_correction_i
     with store.tx() as c:
         assert c.execute(text("SELECT title_key FROM items")).scalar() == normalise_title(fixed)
     assert store.meta_value(TITLE_FORM_KEY) == TITLE_FORM
+
+
+def test_a_recurring_title_reads_only_the_items_within_the_title_window(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The title lookup read every stored item with the title, ever, and then skipped those outside the window:
+    a feed titling every post "Live updates" made each run read its whole history (found by a review of
+    algorithmic costs: 1 s to 8.5 s per run over 16 runs)."""
+    from feeds.store import sql
+
+    def feed(day: int) -> bytes:
+        return rss([{"title": "Live updates", "guid": f"d{day}-{i}", "date": NOW + timedelta(days=day, hours=i)}
+                    for i in range(5)])
+
+    pipe, store, clock = setup(tmp_path, {"a": feed(0)})
+    read: list[int] = []
+    real = sql.Store.lookup_titles
+
+    def counting(c: Any, keys: Any, lo: float = -math.inf, hi: float = math.inf) -> Any:
+        out = real(c, keys, lo, hi)
+        read.append(sum(len(v) for v in out.values()))
+        return out
+
+    monkeypatch.setattr(sql.Store, "lookup_titles", staticmethod(counting))
+    for day in (0, 4, 8, 12):  # a run every 4 days, each with 5 new "Live updates"
+        clock.t = NOW + timedelta(days=day, hours=6)
+        (tmp_path / "a.xml").write_bytes(feed(day))
+        pipe.run(force_all=True)
+    assert store.counts()["items"] == 20  # every post its own item
+    assert read[1:] == [0, 0, 0]  # the earlier days' posts are not read again
 
 
 def test_same_title_outside_the_window_is_a_new_item(tmp_path: Path) -> None:

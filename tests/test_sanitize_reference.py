@@ -151,6 +151,11 @@ def test_documents_and_edge_cases_sanitise_as_before() -> None:
         "<table><tr><td>1</td></tr></table>", "<p>\r\n</p>", "<body><p>x</p></body>", "<head></head><p>x</p>",
         "<svg><script>x</script></svg>after", '<div><form action="x"><input></form>rest</div>',
         "<p>a</p><p>b</p>" * 50,
+        # text moved onto one element by many drops (joined once at the end since the drops were made linear)
+        "<foo>hello world</foo>" * 300, "<!--c-->text" * 300, "<script>x</script>text" * 300,
+        "<p>a</p><foo>b</foo>" * 200, "lead" + "<x><y>b</y>c<z>d</z>e</x>f" * 100,
+        "<p>" + "<u2>in<b>b</b>out</u2>tail<!--c-->more" * 100 + "</p>",
+        "<ul>" + "<li>a<foo>b<bar>c</bar>d</foo>e</li>" * 100 + "</ul>",
     ]
     for c in cases:
         for base in BASES:

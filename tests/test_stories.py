@@ -1308,3 +1308,31 @@ def test_revision_markers_with_a_colon_or_a_dash_are_taken_off() -> None:
     assert w("REFILE: Oil sinks on weak China data") == "Oil sinks on weak China data"
     assert w("CORRECTED: Oil sinks on weak China data") == "Oil sinks on weak China data"
     assert w("UPDATE 3\u2014Oil sinks") == "Oil sinks"
+
+
+def test_a_huge_titles_terms_come_from_its_head() -> None:
+    """A hostile title of megabytes cost seconds and hundreds of MB when read, and again at every run of the
+    story window (its stored vector): its terms are read from its first MAX_TITLE_CHARS characters."""
+    from feeds.stories import MAX_TITLE_CHARS
+
+    head = " ".join(f"word{i}" for i in range(200))
+    title = head + " " + "x" * (MAX_TITLE_CHARS - len(head)) + " zanzibar " + "filler " * 2000
+    ix = StoryIndex(StoryConfig())
+    vec = ix.vector(title)
+    assert "word0" in vec and "word199" in vec
+    assert not any("zanzibar" in t for t in vec) and len(vec) <= 202
+
+
+def test_evicting_a_story_whose_reports_share_one_time_keeps_its_latest_time() -> None:
+    import random
+
+    rng = random.Random(5)
+    ix = StoryIndex(StoryConfig())
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    times = [t0 + timedelta(hours=rng.choice([0, 0, 0, 1, 2, 30, 60])) for _ in range(400)]
+    for i, t in enumerate(sorted(times)):
+        ix.add(i, rng.choice(["Storm closes the coast road", "Storm closes coast road again"]), "", t)
+    for hours in (73, 74, 75, 103, 133):
+        ix.evict(t0 + timedelta(hours=hours))
+        for story in ix._stories.values():
+            assert story.latest == max(ix._items[m].ts for m in story.members)

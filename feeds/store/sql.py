@@ -52,7 +52,8 @@ _LOOKUP_KEYS = select(S.item_keys.c.key, S.item_keys.c.item_id).where(
 TitleRow = tuple[int, float, int, bool, str, str]
 _LOOKUP_TITLES = select(S.items.c.title_key, S.items.c.id, S.items.c.published, S.items.c.source_id,
                         S.items.c.guid, S.items.c.link, S.items.c.summary, S.items.c.content).where(
-    S.items.c.title_key.in_(bindparam("v", expanding=True))).order_by(S.items.c.id)
+    S.items.c.title_key.in_(bindparam("v", expanding=True)), S.items.c.published >= bindparam("lo"),
+    S.items.c.published <= bindparam("hi")).order_by(S.items.c.id)
 _ITEM_HASHES = select(S.items.c.id, S.items.c.content_hash, S.items.c.source_id, S.items.c.story_id,
                       S.items.c.published, S.items.c.title_key).where(S.items.c.id.in_(bindparam("v", expanding=True)))
 _ITEM_ORIGINS = select(S.items.c.id, S.sources.c.name, S.items.c.published).join(
@@ -629,13 +630,17 @@ class Store:
         return out
 
     @staticmethod
-    def lookup_titles(c: Connection, title_keys: Sequence[str]) -> dict[str, list[TitleRow]]:
+    def lookup_titles(c: Connection, title_keys: Sequence[str], lo: float = -math.inf,
+                      hi: float = math.inf) -> dict[str, list[TitleRow]]:
         """title key -> (item id, published, source id, whether it has an id or a link, summary, content) of the
-        items having it, oldest first."""
+        items having it published between lo and hi (POSIX seconds, inclusive), oldest first (the index on
+        (title_key, published) reads only those)."""
         out: dict[str, list[TitleRow]] = {}
+        lo, hi = max(lo, -1e300), min(hi, 1e300)  # a bound SQLite binds as a number
         for i in range(0, len(title_keys), CHUNK):
             chunk = title_keys[i:i + CHUNK]
-            for tk, item_id, pub, src, guid, link, summary, content in c.execute(_LOOKUP_TITLES, {"v": chunk}):
+            for tk, item_id, pub, src, guid, link, summary, content in c.execute(
+                    _LOOKUP_TITLES, {"v": chunk, "lo": lo, "hi": hi}):
                 out.setdefault(tk, []).append((item_id, pub, src, bool(guid or link), summary or "", content or ""))
         return out
 
