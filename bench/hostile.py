@@ -6,7 +6,8 @@ ratio per step (about 4 is linear, about 16 quadratic). One command:
 The cases are the ones a review of algorithmic costs found quadratic (docs/hardening.md):
 * sanitize_html over a summary of many tags it removes (every publish of the entry paid it);
 * sanitize_html and visible_text over one tag with a huge attribute list (lxml's HTML parser checks each
-  attribute against those before it);
+  attribute against those before it), and over a "<b" that a long run without ">" follows (the pattern
+  that cuts such tags, made possessive);
 * the fast parser over one <item> with a huge attribute list (lxml's items() looks each value up by name);
 * StoryIndex.evict of one story whose reports all have the same time (undated items take the time read);
 * StoryIndex.add of an item with a huge title.
@@ -52,6 +53,13 @@ def tag_attributes(n: int) -> Callable[[], object]:
     return lambda: (sanitize_html(html), visible_text(html))
 
 
+def unclosed_tag(n: int) -> Callable[[], object]:
+    from feeds.sanitize import sanitize_html, visible_text
+
+    html = "<p>Markets: a <b" + "x" * n + "</p>"  # a "<" and a long run that no ">" closes
+    return lambda: (sanitize_html(html), visible_text(html))
+
+
 def parse_attributes(n: int) -> Callable[[], object]:
     from feeds.parse import parse
 
@@ -83,6 +91,7 @@ CASES: list[tuple[str, Callable[[int], Callable[[], object]], int]] = [
     ("sanitize: removed tags", sanitize_removed_tags, 20_000),
     ("sanitize: comments", sanitize_comments, 20_000),
     ("sanitize+text: one tag's attributes", tag_attributes, 10_000),
+    ("sanitize+text: an unclosed tag's run", unclosed_tag, 20_000),
     ("parse: one element's attributes", parse_attributes, 5_000),
     ("stories: evict one same-time story", evict_same_time, 2_000),
     ("stories: add a huge title", huge_title, 25_000),

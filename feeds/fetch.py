@@ -655,7 +655,8 @@ class Fetcher:
                                    elapsed=time.monotonic() - start)
             try:
                 if waits is not None and waits.held(t.host):  # checked holding the host's slot: see `asked`
-                    return FetchResult(url=url, error_kind=HELD, elapsed=time.monotonic() - start)
+                    return FetchResult(url=url, error=f"not fetched: {t.host} asked to wait (Retry-After)",
+                                       error_kind=HELD, elapsed=time.monotonic() - start)
                 try:
                     resp = self._send(t, headers, deadline)
                 except x.NewConnectionError as e:  # a subclass of ConnectTimeoutError: refused, no such host

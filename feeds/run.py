@@ -462,7 +462,9 @@ class Pipeline:
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()
-        self._held = {}
+        # the hosts that asked to wait, from earlier runs too: a source whose redirect leads to one does not ask
+        # it before its time (its own schedule looks up only its own host); `run --all` asks every source
+        self._held = {} if force_all else dict(self._host_retry or {})
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -500,8 +502,7 @@ class Pipeline:
                     done += 1
                     if result.error_kind == HELD:  # not fetched: nothing to record, the hosts table says when
                         report.held += 1
-                        log.info("%s: not fetched, its host asked to wait (Retry-After) until %s", row.name,
-                                 _dt(self._held.get(_hostname(result.url))))
+                        log.info("%s: %s", row.name, result.error)
                         if progress:
                             progress(done, len(due), report.new_items)
                         continue
@@ -677,10 +678,9 @@ class Pipeline:
         row) or serves a page is looked up at its configured URL again: if that gives a feed, now or through
         its page, it is used. Nothing here raises: an error reading a page is the source's failure."""
         url = row.fetch_url or row.url
-        res = self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified, headers=self._headers(row, url),
-                                 validators_url=row.validators_url, waits=self)
-        if res.status in (429, 503) and res.retry_after:  # the source's own host waits too (as _process records)
-            self.asked(_hostname(url), res.retry_after)
+        res = self._asking(url, self.fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified,
+                                                   headers=self._headers(row, url),
+                                                   validators_url=row.validators_url, waits=self))
         try:
             return self._follow(row, url, res)
         except Exception as e:  # noqa: BLE001 - a page's markup must not stop the run (this runs in a fetch thread)
@@ -697,6 +697,13 @@ class Pipeline:
         if until is not None and host:
             self._held[host] = max(self._held.get(host, -math.inf), until.timestamp())
 
+    def _asking(self, url: str, res: FetchResult) -> FetchResult:
+        """``res``, a fetch of ``url``, after a 429/503 with Retry-After holds ``url``'s host too (the fetcher
+        holds the host that answered; after a redirect the asked URL's host waits as well, as _process records)."""
+        if res.status in (429, 503) and res.retry_after:
+            self.asked(_hostname(url), res.retry_after)
+        return res
+
     def _follow(self, row: SourceRow, url: str, res: FetchResult) -> FetchResult:
         """What `_fetch` makes of the response ``res`` to ``url``: see there."""
         if url == row.url:
@@ -704,7 +711,8 @@ class Pipeline:
         # gone (410), missing twice in a row (a 404 may pass), or a page now: the configured address again
         if res.status == 410 or (res.status == 404 and row.consecutive_failures >= 1) or self._is_page(res):
             # the new address (a move's, a found feed's) is gone or serves a page now: the configured one again
-            again = self._discover(row, self.fetcher.fetch(row.url, headers=self._headers(row, row.url)))
+            again = self._discover(row, self._asking(row.url, self.fetcher.fetch(
+                row.url, headers=self._headers(row, row.url), waits=self)))
             if again.ok:
                 return dataclasses.replace(again, fetch_at=again.fetch_at or row.url,
                                            elapsed=res.elapsed + again.elapsed)
@@ -749,9 +757,9 @@ class Pipeline:
         target = links[0]
         # the source's own headers go only to its own site; validators only to the URL that gave them (a store
         # from before schema 5 has none recorded: the URL fetched then)
-        found = self.fetcher.fetch(target, etag=row.etag, last_modified=row.last_modified,
-                                   headers=self._headers(row, target),
-                                   validators_url=row.validators_url or (row.fetch_url or row.url))
+        found = self._asking(target, self.fetcher.fetch(
+            target, etag=row.etag, last_modified=row.last_modified, headers=self._headers(row, target),
+            validators_url=row.validators_url or (row.fetch_url or row.url), waits=self))
         elapsed = res.elapsed + found.elapsed
         if self._is_page(found):
             return dataclasses.replace(

@@ -413,6 +413,29 @@ def test_retry_after_holds_back_the_fetches_of_the_host_queued_in_the_same_run(
     assert all(rig.row(n).state == "ok" for n in names)
 
 
+def test_a_source_redirected_to_a_waiting_host_waits_in_later_runs_too(
+        rig_factory: Callable[..., Rig], server: FeedServer, server2: FeedServer) -> None:
+    """A source whose own host is another one is due on its own schedule; its redirect to a host that asked to
+    wait went there again at its next run (found by the final review: only the run's own answers held a host)."""
+    limited = {"on": True}
+    server.routes["/limited"] = lambda req: (Reply(429, b"slow down", {"Retry-After": "3600"}) if limited["on"]
+                                             else feed_reply("limited", [1]))
+    server.routes["/target"] = lambda req: feed_reply("target", [1])
+    server2.routes["/redir"] = lambda req: Reply(302, b"", {"Location": server.url("/target")})
+    rig = rig_factory([("limited", server.url("/limited")), ("redir", server2.url("/redir"))])
+    rig.pipe.run()
+    first = server.count("/target")  # 1 only if "redir" got there before the 429 came back
+    for minutes in (20, 20):  # "redir" is due on its own schedule; the host it leads to still asks to wait
+        rig.clock.advance(timedelta(minutes=minutes))
+        report = rig.pipe.run()
+        assert report.held == 1
+    assert server.count("/target") == first and server2.count("/redir") >= 2
+    limited["on"] = False
+    rig.clock.advance(timedelta(minutes=21))  # past the hour: the host may be asked
+    rig.pipe.run()
+    assert server.count("/target") == first + 1 and rig.row("redir").state == "ok"
+
+
 def test_gone_stops_polling_and_says_so(rig_factory: Callable[..., Rig], server: FeedServer) -> None:
     server.routes["/gone"] = lambda req: Reply(410, b"gone")
     rig = rig_factory([("gone", server.url("/gone"))])
