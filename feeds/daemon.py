@@ -318,7 +318,8 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
             # a daemon asked to serve that cannot stops, exit 1 (a service manager restarts it; a daemon that
             # went on without serving would leave the readers' feeds unserved and nobody told)
             try:
-                serve(cfg.output.dir, cfg.serve.host, cfg.serve.port, max_age=cfg.serve.max_age)
+                serve(cfg.output.dir, cfg.serve.host, cfg.serve.port, max_age=cfg.serve.max_age,
+                      announce=lambda line: log.info("serve: %s", line))  # the bound port in the log too
             except ListenError as e:  # a busy port: one line, not a traceback
                 log.error("--serve failed (%s); stopping the daemon", e)
                 d.fail(EXIT_FAILED)

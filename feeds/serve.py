@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -648,11 +648,13 @@ def serve(
     *,
     max_age: int = 300,
     threads: int = 4,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``output_dir`` with waitress until SIGTERM or SIGINT, then return normally.
 
     Prints ``listening on http://HOST:PORT/`` on stdout once the socket is bound (useful
-    with ``port=0``).  Signal handlers are only installed when called from the main thread.
+    with ``port=0``), and tells ``announce`` the same line (the daemon logs it).  Signal handlers are only
+    installed when called from the main thread.
     Connections are bounded by the open-file limit and closed after ``_CHANNEL_TIMEOUT`` seconds
     of silence; waitress has no deadline for a whole request's headers, so a server facing the
     internet belongs behind a reverse proxy (docs/publishing.md).
@@ -687,7 +689,10 @@ def serve(
     try:
         with contextlib.suppress(_Stop):
             for bound_host, bound_port in _listen_addresses(server):
-                print(f"listening on {_url(bound_host, bound_port)}", flush=True)
+                line = f"listening on {_url(bound_host, bound_port)}"
+                print(line, flush=True)
+                if announce is not None:
+                    announce(line)
             server.run()  # returns by itself after catching SystemExit/KeyboardInterrupt
     finally:
         stopping = True

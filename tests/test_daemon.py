@@ -239,6 +239,7 @@ def _lock_reload_scenario(tmp_path: Path, daemons: list[Daemon], server: FeedSer
     # --serve: the output directory is served while the daemon runs
     d.wait_for(lambda: "listening on http://" in d.out.read_text(), "--serve to listen")
     url = d.out.read_text().split("listening on ", 1)[1].split()[0]
+    assert f"serve: listening on {url}" in d.log(logfile)  # the bound port (port = 0) in the log file too
     d.wait_for(lambda: (tmp_path / "out" / "index.opml").exists(), "the first publish")
     with urllib.request.urlopen(url + "index.opml", timeout=10) as resp:  # noqa: S310 - loopback
         assert resp.status == 200 and b"<opml" in resp.read()
