@@ -436,6 +436,30 @@ def test_a_source_redirected_to_a_waiting_host_waits_in_later_runs_too(
     assert server.count("/target") == first + 1 and rig.row("redir").state == "ok"
 
 
+def test_the_feed_a_page_names_on_a_waiting_host_waits_too(
+        rig_factory: Callable[..., Rig], server: FeedServer, server2: FeedServer) -> None:
+    """The fetch of the feed a page names went to its host even while that host asked to wait (found by the
+    final review: only the source's own fetch was held)."""
+    limited = {"on": True}
+    server.routes["/limited"] = lambda req: (Reply(429, b"slow down", {"Retry-After": "3600"}) if limited["on"]
+                                             else feed_reply("limited", [1]))
+    server.routes["/feed"] = lambda req: feed_reply("feed", [1])
+    page = (f'<html><head><link rel="alternate" type="application/atom+xml" href="{server.url("/feed")}">'
+            "</head><body>A site</body></html>").encode()
+    server2.routes["/site"] = lambda req: Reply(200, page, {"Content-Type": "text/html"})
+    rig = rig_factory([("limited", server.url("/limited")), ("site", server2.url("/site"))])
+    rig.pipe.run()
+    first = server.count("/feed")  # 1 only if the page's feed was asked before the 429 came back
+    for minutes in (20, 20):  # "site" is due on its own schedule: its page is read, the feed it names waits
+        rig.clock.advance(timedelta(minutes=minutes))
+        assert rig.pipe.run().held == 1
+    assert server.count("/feed") == first and server2.count("/site") >= 2
+    limited["on"] = False
+    rig.clock.advance(timedelta(minutes=21))
+    rig.pipe.run()
+    assert server.count("/feed") >= first + 1 and rig.row("site").state == "ok"
+
+
 def test_gone_stops_polling_and_says_so(rig_factory: Callable[..., Rig], server: FeedServer) -> None:
     server.routes["/gone"] = lambda req: Reply(410, b"gone")
     rig = rig_factory([("gone", server.url("/gone"))])
