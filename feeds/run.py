@@ -690,7 +690,8 @@ class Pipeline:
     # HostWaits (feeds.fetch), for the fetch threads: a host's answer asking to wait holds back the requests
     # of this run queued behind it, not only the next run's (the hosts table)
     def held(self, host: str) -> bool:
-        return self._held.get(host, -math.inf) > self.now().timestamp()
+        until = self._held.get(host)  # most runs hold no host: no clock read per request
+        return until is not None and until > self.now().timestamp()
 
     def asked(self, host: str, retry_after: str) -> None:
         until = schedule.parse_retry_after(retry_after, self.now())

@@ -417,6 +417,13 @@ def test_a_corrected_headline_moves_the_entrys_updated_and_a_summary_edit_does_n
     assert e.updated_parsed > first.updated_parsed
 
 
+def only_entry(tmp: Path, slug: str) -> feedparser.FeedParserDict:
+    """The one entry of a channel's published Atom feed."""
+    es = feedparser.parse((tmp / "out" / f"{slug}.atom").read_bytes()).entries
+    assert len(es) == 1
+    return es[0]
+
+
 def test_a_corrected_headline_of_the_report_a_channel_shows_moves_the_story(tmp_path: Path) -> None:
     """The story's representative is Alpha's report; a channel limited to Beta shows Beta's. Beta corrects
     its headline: the entry that channel shows changed, but only a correction of the story's representative
@@ -430,9 +437,7 @@ def test_a_corrected_headline_of_the_report_a_channel_shows_moves_the_story(tmp_
     pipe.run(force_all=True)
 
     def beta_entry() -> feedparser.FeedParserDict:
-        es = feedparser.parse((tmp_path / "out" / "beta.atom").read_bytes()).entries
-        assert len(es) == 1
-        return es[0]
+        return only_entry(tmp_path, "beta")
 
     first = beta_entry()
     assert first.link == "https://b.example/q"
@@ -461,9 +466,7 @@ def test_an_edited_report_republishes_every_channel_its_story_is_in(tmp_path: Pa
     pipe.run(force_all=True)
 
     def kyiv() -> feedparser.FeedParserDict:
-        es = feedparser.parse((tmp_path / "out" / "kyiv.atom").read_bytes()).entries
-        assert len(es) == 1
-        return es[0]
+        return only_entry(tmp_path, "kyiv")
 
     def related(e: feedparser.FeedParserDict) -> list[str]:
         return [ln.get("title", "") for ln in e.links if ln.rel == "related"]
