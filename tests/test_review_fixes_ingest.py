@@ -450,18 +450,22 @@ def test_a_corrected_headline_of_the_report_a_channel_shows_moves_the_story(tmp_
     assert e.updated_parsed > first.updated_parsed
 
 
+# one story told by Alpha and by Beta, in a Kyiv channel only through Beta's report (its headline names Kyiv)
+RAVENOR_ALPHA = {"title": "Officials announce Ravenor emergency plan for power grid", "guid": "a1",
+                 "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
+                 "summary": "Officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+RAVENOR_BETA = {"title": "Kyiv officials announce Ravenor emergency plan for power grid", "guid": "b1",
+                "link": "https://b.example/1", "date": NOW - timedelta(hours=1),
+                "summary": "Kyiv officials announce a Ravenor emergency plan for the power grid on Tuesday."}
+KYIV_CHANNEL = '[channels.kyiv]\ntitle = "Kyiv"\ninclude = ["Kyiv"]\n'
+
+
 def test_an_edited_report_republishes_every_channel_its_story_is_in(tmp_path: Path) -> None:
     """Alpha's report stands for the story; the story is in a Kyiv channel only through Beta's report. Alpha
     corrects its headline: the story moved in both channels, but only the channels Alpha's report is sorted
     into were published again, so the Kyiv channel kept the old `updated` and headline for good (found by
     the crash-campaign review)."""
-    alpha = {"title": "Officials announce Ravenor emergency plan for power grid", "guid": "a1",
-             "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
-             "summary": "Officials announce a Ravenor emergency plan for the power grid on Tuesday."}
-    beta = {"title": "Kyiv officials announce Ravenor emergency plan for power grid", "guid": "b1",
-            "link": "https://b.example/1", "date": NOW - timedelta(hours=1),
-            "summary": "Kyiv officials announce a Ravenor emergency plan for the power grid on Tuesday."}
-    extra = '[channels.kyiv]\ntitle = "Kyiv"\ninclude = ["Kyiv"]\n'
+    alpha, beta, extra = RAVENOR_ALPHA, RAVENOR_BETA, KYIV_CHANNEL
     pipe, _, clock = setup(tmp_path, {"a": rss([alpha]), "b": rss([beta])}, extra)
     pipe.run(force_all=True)
 
@@ -488,13 +492,7 @@ def test_a_re_post_republishes_every_channel_its_story_is_in(tmp_path: Path) -> 
     channel the story is in, but only the channels Alpha's report is sorted into were published again: the
     Kyiv channel (the story is there through Beta's report) stayed stale until something else touched it
     (found after a crash campaign: a full publish after a completed run rewrote documents)."""
-    alpha = {"title": "Officials announce Ravenor emergency plan for power grid", "guid": "a1",
-             "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
-             "summary": "Officials announce a Ravenor emergency plan for the power grid on Tuesday."}
-    beta = {"title": "Kyiv officials announce Ravenor emergency plan for power grid", "guid": "b1",
-            "link": "https://b.example/1", "date": NOW - timedelta(hours=1),
-            "summary": "Kyiv officials announce a Ravenor emergency plan for the power grid on Tuesday."}
-    extra = '[channels.kyiv]\ntitle = "Kyiv"\ninclude = ["Kyiv"]\n'
+    alpha, beta, extra = RAVENOR_ALPHA, RAVENOR_BETA, KYIV_CHANNEL
     pipe, store, clock = setup(tmp_path, {"a": rss([alpha]), "b": rss([beta]), "c": rss([])}, extra)
     pipe.run(force_all=True)
     kyiv = tmp_path / "out" / "kyiv.atom"
