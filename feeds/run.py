@@ -502,6 +502,9 @@ class Pipeline:
                     done += 1
                     if result.error_kind == HELD:  # not fetched: nothing to record, the hosts table says when
                         report.held += 1
+                        if result.fetch_at == row.url and row.fetch_url:  # but a move that ended (_follow)
+                            with self.store.tx() as c:
+                                self.store.update_source(c, row.id, fetch_url=None)
                         log.info("%s: %s", row.name, result.error)
                         if progress:
                             progress(done, len(due), report.new_items)
@@ -717,6 +720,11 @@ class Pipeline:
             if again.ok:
                 return dataclasses.replace(again, fetch_at=again.fetch_at or row.url,
                                            elapsed=res.elapsed + again.elapsed)
+            if res.status == 410:
+                # gone for good there: the configured address is the source's again, and its answer (a failure
+                # that backs off, a 410 of its own, a host asking to wait) is the source's, never "gone" for a
+                # move that ended
+                return dataclasses.replace(again, fetch_at=row.url, elapsed=res.elapsed + again.elapsed)
         return res
 
     def _headers(self, row: SourceRow, url: str) -> Mapping[str, str] | None:
@@ -846,6 +854,10 @@ class Pipeline:
                       redirect_first_seen=seen.first_seen.timestamp() if seen else None,
                       redirect_count=seen.count if seen else 0)
         policy = self.policy(row.url)
+        if res.fetch_at == row.url and row.fetch_url and error:
+            # the new address was gone and the configured one failed: asked there (directly) from now on
+            log.info("%s: fetching its configured URL again (its new address is gone)", row.name)
+            common.update(fetch_url=None)
         if res.fetch_at is not None and not error:
             # the feed a web page named, or the configured URL again after the new one was gone: fetched there
             # from now on (a feed's validators came with this response: _validators keeps them for its URL)

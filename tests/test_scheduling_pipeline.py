@@ -460,6 +460,62 @@ def test_the_feed_a_page_names_on_a_waiting_host_waits_too(
     assert server.count("/feed") >= first + 1 and rig.row("site").state == "ok"
 
 
+def test_a_moved_sources_configured_address_on_a_waiting_host_waits_too(
+        rig_factory: Callable[..., Rig], server: FeedServer, server2: FeedServer) -> None:
+    """A moved source whose new address is gone (410) falls back to its configured address; that fetch is
+    held while the configured address's host asked to wait, like any other request to it, and the source is
+    not taken for gone: the move is over, and the configured address is asked once its host is ready (the
+    410 was the source's outcome: "gone, never polled again")."""
+    limited = {"on": True}
+    server.routes["/limited"] = lambda req: (Reply(429, b"slow down", {"Retry-After": "21600"}) if limited["on"]
+                                             else feed_reply("limited", [1]))
+    server.routes["/old"] = lambda req: feed_reply("old", [1])
+    server2.routes["/new"] = lambda req: Reply(410, b"gone")
+    rig = rig_factory([("limited", server.url("/limited")), ("mover", server.url("/old"))])
+    rig.pipe.run()  # "limited" asks its host to wait six hours
+    first = server.count("/old")  # 1 only if "mover" was asked before the 429 came back
+    with rig.store.tx() as c:  # moved (a permanent redirect persisted) to the other host
+        rig.store.update_source(c, rig.row("mover").id, fetch_url=server2.url("/new"))
+    rig.until_due("mover")
+    assert rig.pipe.run().held == 1
+    row = rig.row("mover")
+    assert (server2.count("/new"), server.count("/old")) == (1, first)
+    assert (row.gone, row.fetch_url) == (False, None)  # the move is over; its configured host waits
+    for _ in range(3):  # due again only when the configured address's host is ready: nothing is asked
+        rig.clock.advance(timedelta(hours=1))
+        rig.pipe.run()
+    assert (server2.count("/new"), server.count("/old")) == (1, first)
+    limited["on"] = False
+    rig.clock.advance(timedelta(hours=3, minutes=1))
+    rig.pipe.run()
+    row = rig.row("mover")
+    assert (server.count("/old"), row.state, row.gone, server2.count("/new")) == (first + 1, "ok", False, 1)
+
+
+def test_a_moved_sources_configured_address_failing_once_is_no_reason_to_give_up(
+        rig_factory: Callable[..., Rig], server: FeedServer, server2: FeedServer) -> None:
+    """A moved source whose new address is gone (410) while its configured address fails for a while (503)
+    backs off like any failing source and comes back with its configured address (it was "gone, never polled
+    again": the 410 of the ended move was taken for the source's)."""
+    down = {"on": True}
+    server.routes["/old"] = lambda req: Reply(503, b"down") if down["on"] else feed_reply("old", [1, 2])
+    server2.routes["/new"] = lambda req: Reply(410, b"gone")
+    rig = rig_factory([("mover", server.url("/old"))])
+    rig.pipe.run()
+    with rig.store.tx() as c:  # moved (a permanent redirect persisted) to the other host
+        rig.store.update_source(c, rig.row("mover").id, fetch_url=server2.url("/new"))
+    rig.until_due("mover")
+    rig.pipe.run()
+    row = rig.row("mover")
+    assert (row.gone, row.fetch_url, row.last_status, row.consecutive_failures) == (False, None, 503, 2)
+    assert server2.count("/new") == 1
+    down["on"] = False
+    rig.until_due("mover")
+    assert rig.pipe.run().new_items == 2
+    row = rig.row("mover")
+    assert (row.state, row.fetch_url, server2.count("/new")) == ("ok", None, 1)
+
+
 def test_gone_stops_polling_and_says_so(rig_factory: Callable[..., Rig], server: FeedServer) -> None:
     server.routes["/gone"] = lambda req: Reply(410, b"gone")
     rig = rig_factory([("gone", server.url("/gone"))])
