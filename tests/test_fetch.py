@@ -617,3 +617,52 @@ def test_connect_errors_name_the_host_and_port_and_the_systems_words(fetcher: Fe
 def test_a_url_that_does_not_parse_keeps_its_credentials_out_of_the_error(fetcher: Fetcher) -> None:
     r = fetcher.fetch("http://reader:hunter2@[::1/feed")  # urlsplit refuses it, so redact could not see them
     assert r.error_kind == "url" and "hunter2" not in (r.error or "") and "reader" not in (r.error or ""), r
+
+
+def test_a_request_queued_for_the_hosts_slot_hears_its_retry_after_before_it_goes(srv: Loopback) -> None:
+    """The fetcher tells the run's HostWaits of a 429's Retry-After while it still holds the host's slot, so a
+    request waiting for that slot is not made (the race the in-slot call closes: without it the waiting request
+    went out as soon as the slot was free)."""
+    import threading
+
+    from feeds.fetch import HELD
+
+    class Waits:
+        def __init__(self) -> None:
+            self.hosts: dict[str, str] = {}
+
+        def held(self, host: str) -> bool:
+            return host in self.hosts
+
+        def asked(self, host: str, retry_after: str) -> None:
+            self.hosts[host] = retry_after
+
+    go = threading.Event()
+
+    def busy(req: Request) -> Response:
+        go.wait(5)
+        return Response(429, b"slow down", {"Retry-After": "60"})
+
+    srv.routes["/busy"] = busy
+    srv.routes["/other"] = static(FEED)
+    waits = Waits()
+    f = Fetcher(Fetch(per_host=1, workers=2))
+    try:
+        out: dict[str, Any] = {}
+        first = threading.Thread(target=lambda: out.update(first=f.fetch(srv.url("/busy"), waits=waits)))
+        first.start()
+        for _ in range(500):  # the first request holds the host's only slot
+            if srv.requests:
+                break
+            time.sleep(0.01)
+        second = threading.Thread(target=lambda: out.update(second=f.fetch(srv.url("/other"), waits=waits)))
+        second.start()
+        time.sleep(0.2)  # the second request waits for the slot (if it comes later, it is held all the same)
+        go.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        go.set()
+        f.close()
+    assert out["first"].status == 429 and waits.hosts == {"127.0.0.1": "60"}
+    assert out["second"].error_kind == HELD and [r.path for r in srv.requests] == ["/busy"]
