@@ -99,7 +99,20 @@ def iri(url: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _slugish(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
+    """A source name as the last segment of its Atom `<source><id>`: ASCII letters and digits, accents
+    folded, the rest hyphens. A name with any other character (another script, an accent) also gets a
+    digest of the name, so that outlets whose names fold alike ("Київ Пост", "朝日": nothing left) keep
+    distinct ids; an ASCII name's id is as before."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    if name.isascii():
+        return slug or "source"
+    import hashlib
+    import unicodedata
+
+    folded = "".join(ch for ch in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(ch))
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}" if slug else digest
 
 
 UNTITLED_WORDS = 80  # characters of an untitled report's text that stand for its title

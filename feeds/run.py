@@ -557,7 +557,8 @@ class Pipeline:
                 log.warning("could not forget old stories ([store] keep): %s", e)
         report.finished = self.now()
         if run_id is not None:
-            self.store.finish_run(run_id, report.finished.timestamp(), len(due),
+            # fetched: the sources asked (not those held back by a host's Retry-After, nor those a stop left)
+            self.store.finish_run(run_id, report.finished.timestamp(), len(report.outcomes),
                                   len(report.outcomes) - len(report.failed), len(report.failed), report.new_items)
         return report
 

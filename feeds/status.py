@@ -178,10 +178,12 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     elif now - datetime.fromtimestamp(last, UTC) > max_age:
         problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
                         f"{fmt_duration(max_age)}")
-    broken = [s for s in sources if s["state"] == "broken"]
+    # a gone source (410) is polled no more: a dead subscription counts as broken, not as fine
+    broken = [s for s in sources if s["state"] in ("broken", "gone")]
     if sources and len(broken) / len(sources) > max_broken:
         names = ", ".join(s["name"] for s in broken[:5]) + (", ..." if len(broken) > 5 else "")
-        problems.append(f"{len(broken)} of {len(sources)} sources broken ({100 * len(broken) / len(sources):.0f}%), "
+        what = "broken or gone" if any(s["state"] == "gone" for s in broken) else "broken"
+        problems.append(f"{len(broken)} of {len(sources)} sources {what} ({100 * len(broken) / len(sources):.0f}%), "
                         f"more than --max-broken {max_broken:g}: {names}")
     # a config problem found only at run time (a semantic model file that does not load) holds every source
     # with something new back: a problem at once, not after the days a source takes to count as broken

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import feedparser
+import lxml.html
 import pytest
 
 from feeds.config import Config, parse_config
@@ -366,3 +367,29 @@ def test_an_oversized_summarys_excerpt_is_the_text_a_reader_sees() -> None:
     body = sanitize_html("<p>Ukr<b>aine</b>: H<sub>2</sub>O &amp; 3 &lt; 5</p><p>next</p>" + "<p>x</p>" * 5000)
     assert len(body) > MAX_SUMMARY_HTML
     assert text_excerpt(body, 40) == "Ukraine: H2O & 3 < 5 next x x x x x x x…"
+
+
+def test_outlets_named_in_other_scripts_keep_distinct_source_ids_and_summaries_their_direction(
+        tmp_path: Path) -> None:
+    """Every outlet named in another script had the Atom `<source><id>` .../sources/source (the slug kept
+    only a-z and 0-9), so a reader grouping by source showed them as one; accents were cut out of the slug
+    ("la-d-p-che"). An Arabic summary was laid out left to right on the HTML page (found by a review with
+    outlets in eight languages)."""
+    cfg = make_config(tmp_path)
+    store = Store.open(cfg.store_path)
+    fill = Fill(store)
+    names = ["Київ Пост", "朝日テスト", "الجزيرة تست", "La Dépêche du Matin", "La Depeche du Matin", "Gamma Post"]
+    for i, name in enumerate(names):
+        fill.source(name, site=f"https://outlet{i}.example/")
+        fill.story(["news"], name, f"Headline {i} {name}", T0 + 60 * i, link=f"https://outlet{i}.example/a/{i}",
+                   summary="<p>قتل 20 شخصا على الأقل في غزة.</p>" if i == 2 else "")
+    assert not publish(cfg, store).errors
+    store.close()
+    atom = feedparser.parse((cfg.output.dir / "news.atom").read_bytes())
+    ids = {e.source.title: e.source.id for e in atom.entries}
+    assert set(ids) == set(names) and len(set(ids.values())) == len(names)
+    assert ids["Gamma Post"].endswith("/sources/gamma-post")  # an ASCII name's id is as it was
+    assert ids["La Dépêche du Matin"].rsplit("/", 1)[1].startswith("la-depeche-du-matin-")
+    page = lxml.html.fromstring((cfg.output.dir / "news.html").read_bytes())
+    (arabic,) = [d for d in page.xpath('//div[@class="summary"]') if "غزة" in d.text_content()]
+    assert arabic.get("dir") == "auto"

@@ -402,6 +402,8 @@ def test_retry_after_holds_back_the_fetches_of_the_host_queued_in_the_same_run(
     fetched = [n for n in names if server.count(f"/{n}")]
     assert len(fetched) <= 3  # those that had the host's slots before the 429 came (per_host = 2)
     assert report.held == len(names) - len(fetched) and server2.count("/other") == 1  # another host goes on
+    run = rig.store.last_runs(1)[0]  # `feeds status`: "N fetched" counts the requests made, not the held
+    assert (run["sources"], run["failed"]) == (len(fetched) + 2, 1)
     for n in names:
         row = rig.row(n)
         if n not in fetched:  # not fetched, not failed: due again once the host may be asked

@@ -111,6 +111,20 @@ def test_check_fails_when_too_many_sources_are_broken(rig_factory: Callable[...,
     assert code == 0 and "broken: failing for" in out
 
 
+def test_check_counts_gone_sources_as_broken(rig_factory: Callable[..., Rig], server: FeedServer,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A gone source (410) is polled no more: `status --check` said "0 of 3 sources broken" after a week of
+    410s (found by a migration review); a dead subscription is what a health check is for."""
+    server.routes["/ok"] = conditional("ok", lambda: 1)
+    server.routes["/gone"] = lambda req: Reply(410, b"")
+    rig = rig_factory([("ok", server.url("/ok")), ("g1", server.url("/gone")), ("g2", server.url("/gone") + "?2")])
+    rig.pipe.run()
+    assert rig.row("g1").state == rig.row("g2").state == "gone"
+    code, out = run_status(rig, capsys, check=True, max_age="1h")
+    assert code == 3 and "2 of 3 sources broken or gone (67%), more than --max-broken 0.5: g1, g2" in out
+    assert run_status(rig, capsys, check=True, max_age="1h", max_broken=0.7)[0] == 0
+
+
 def test_bad_arguments_exit_2(filled: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_status(filled, capsys, check=True, max_age="soon")[0] == 2
     assert run_status(filled, capsys, check=True, max_broken=1.5)[0] == 2

@@ -128,7 +128,7 @@ def _article(e: RenderEntry) -> str:
         meta.append("by " + ", ".join(_bdi(a) for a in names))
     parts = [f'<article id="story-{e.story_id}">', f"<h2>{heading}</h2>", f'<p class="meta">{" · ".join(meta)}</p>']
     if e.body_html:
-        parts.append(f'<div class="summary">{e.body_html}</div>')
+        parts.append(f'<div class="summary" dir="auto">{e.body_html}</div>')  # its own direction
     if e.enclosures:
         parts.append(f'<p class="media">Media: {" · ".join(_media(x) for x in e.enclosures)}</p>')
     if e.related:
