@@ -17,7 +17,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imports stay lazy (`feeds --help`)
+    from feeds.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CHECK, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 75, 130
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in feeds
@@ -390,7 +393,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise ConfigError(str(path), "", f"a readable UTF-8 file ({e})") from None
     cfg = parse_config(text, path)
     source = "standard input" if str(args.file) == "-" else str(args.file)
-    plan = plan_import(parse_opml(_read_opml(args.file), source), [(s.url, s.name) for s in cfg.sources])
+    plan = plan_import(parse_opml(_read_opml(args.file), source), [(s.url, s.name) for s in cfg.sources],
+                       moved=_moved_sources(cfg), own_base=cfg.output.base_url)
 
     if plan.added:  # a dry run checks the new text too: what it says would be added, a real run adds
         newline = "\r\n" if "\r\n" in text else "\n"
@@ -420,13 +424,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"{source}: {verb} {n_added}, already present {n_present}, skipped {n_skipped} (config {path})")
     quoted = partial(json.dumps, ensure_ascii=False)
     for a in plan.added:
-        print(f"+ {quoted(a.name)} {redact(a.url)}" + (f"  [{' / '.join(a.folder)}]" if a.folder else ""))
+        print(f"+ {quoted(a.name)} {redact(a.url)}" + (f"  [{' / '.join(a.folder)}]" if a.folder else "")
+              + ("  (a site's address, no feed URL given: the feed its page names is read)" if a.site else ""))
     for p in plan.present:  # with -v, or when the URL is written differently in the config
         if args.verbose or p.url != p.configured_url:
             print(f"= {redact(p.url)} already present as {quoted(p.name)}"
-                  + (f" ({redact(p.configured_url)})" if p.url != p.configured_url else ""))
+                  + (f" (configured as {redact(p.configured_url)}, moved here permanently)" if p.moved
+                     else f" ({redact(p.configured_url)})" if p.url != p.configured_url else ""))
     for k in plan.skipped:
         print(f"- {f'line {k.line}: ' if k.line else ''}{k.what}: {k.reason}")
+    if plan.present and plan.missing:  # the file overlaps the config (a newer export?): what it no longer lists
+        print(f"{len(plan.missing)} configured sources are not in this file (import only adds; take out by hand "
+              "what you unsubscribed from)" + (": " + ", ".join(map(quoted, plan.missing)) if args.verbose else
+                                               "; -v lists them"))
     folders = plan.folders() if plan.added else {}
     if folders:
         print("OPML folders are not channels (a channel needs rules of its own); to make one of a folder, add "
@@ -438,6 +448,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     elif plan.added:
         print("the next `feeds run` fetches the new sources (a running `feeds daemon` reads the config on SIGHUP)")
     return EXIT_OK
+
+
+def _moved_sources(cfg: Config) -> list[tuple[str, str]]:
+    """(URL fetched now, source name) of the configured sources the store says moved (a permanent redirect,
+    or the feed a site's page names): an export from another reader lists the new URL. Nothing when there
+    is no store yet or it cannot be read (import needs only the config)."""
+    if not cfg.store_path.exists():
+        return []
+    from feeds.errors import FeedsError
+    from feeds.store import Store
+
+    try:
+        store = Store.open_readonly(cfg.store_path)  # no lock, nothing written
+    except FeedsError:
+        return []
+    try:
+        names = {s.url: s.name for s in cfg.sources}
+        return [(r.fetch_url, names[r.url]) for r in store.sources() if r.fetch_url and r.url in names]
+    finally:
+        store.close()
 
 
 def _read_opml(file: Path) -> bytes:

@@ -26,7 +26,7 @@ from feeds.errors import FeedsError
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
 MAX_NAME = 200  # characters of a name taken from an outline
-FEED_TYPES = ("rss", "atom")  # an outline's type attribute, or none
+FEED_TYPES = ("rss", "atom", "rdf", "json")  # an outline's type attribute (or none): what feeds reads
 
 _XML_DECL = re.compile(r"\A<\?xml\s[^>]*?\?>")
 _DECLARED_ENCODING = re.compile(rb"""\A<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
@@ -51,12 +51,14 @@ class OpmlError(FeedsError):
 
 @dataclass(frozen=True)
 class Feed:
-    """An outline with an http(s) xmlUrl."""
+    """An outline with an http(s) xmlUrl, or (``site``) one with only a site address (htmlUrl): feeds finds
+    the feed a site's page names, so that address is the source's."""
 
     url: str  # as written (whitespace trimmed; a feed: prefix removed)
     title: str | None  # the outline's title, else its text (cleaned); None when it has neither
     folder: tuple[str, ...]  # the names of the outlines it is nested in, outermost first
     line: int | None
+    site: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,18 +256,26 @@ def _walk(body: Any) -> Outlines:
         kind = attrs.get("type", "").strip().lower()
         children = list(el)
         inner = folder
-        if raw_url:
+        site = attrs.get("htmlurl", "").strip()
+        if not raw_url and site and not children and (not kind or kind in FEED_TYPES):
+            # a subscription exported by its site alone (xmlUrl="" or none): the site's page names its feed
+            url, why = check_url(site)
+            if url is None:
+                skipped.append(Skipped(line, shown(redact(site)), f"no xmlUrl; its htmlUrl: {why}"))
+            else:
+                feeds.append(Feed(url, title, folder, line, site=True))
+        elif raw_url:
             url, why = check_url(raw_url)
             if kind and kind not in FEED_TYPES:
                 skipped.append(Skipped(line, shown(redact(raw_url)), f'type="{shown(kind, 40)}" is not a feed '
-                                                                     "(rss or atom)"))
+                                                                     "(rss, atom, rdf or json)"))
             elif url is None:
                 skipped.append(Skipped(line, shown(redact(raw_url)), why))
             else:
                 feeds.append(Feed(url, title, folder, line))
         elif kind and kind not in FEED_TYPES and not children:
             what = shown(redact(attrs.get("url", "").strip())) or title or "(an outline without a name)"
-            skipped.append(Skipped(line, what, f'type="{shown(kind, 40)}" is not a feed (rss or atom)'))
+            skipped.append(Skipped(line, what, f'type="{shown(kind, 40)}" is not a feed (rss, atom, rdf or json)'))
         else:  # a folder (or a note: an outline with neither children nor a feed, which adds nothing)
             inner = (*folder, title or "(no name)")
         stack.extend((child, inner) for child in reversed(children))
@@ -278,6 +288,7 @@ class Addition:
     name: str
     folder: tuple[str, ...]
     line: int | None
+    site: bool = False  # the outline gave only its site's address (htmlUrl)
 
 
 @dataclass(frozen=True)
@@ -287,6 +298,7 @@ class Present:
     name: str  # the configured source's name
     folder: tuple[str, ...]
     line: int | None
+    moved: bool = False  # the URL is where the configured source is fetched now (a permanent move)
 
 
 @dataclass(frozen=True)
@@ -294,42 +306,75 @@ class Plan:
     added: tuple[Addition, ...]
     present: tuple[Present, ...]
     skipped: tuple[Skipped, ...]
+    # (line, folder, name) of a feed listed again in another place of the file (Feedly's "Must Read" and
+    # its own folder): skipped as a second source, still a member of that folder
+    again: tuple[tuple[int | None, tuple[str, ...], str], ...] = ()
+    missing: tuple[str, ...] = ()  # configured sources (names) the file does not list
 
     def folders(self) -> dict[tuple[str, ...], list[str]]:
-        """Each OPML folder (path) with the names of its sources, new and already configured."""
+        """Each OPML folder (path) with the names of its sources, new and already configured, a feed listed
+        in several folders in each of them."""
         out: dict[tuple[str, ...], list[str]] = {}
         pairs = [(a.line, a.folder, a.name) for a in self.added] + [(p.line, p.folder, p.name) for p in self.present]
-        for _, folder, name in sorted(pairs, key=lambda t: t[0] or 0):
+        for _, folder, name in sorted([*pairs, *self.again], key=lambda t: t[0] or 0):
             if folder and name not in out.setdefault(folder, []):
                 out[folder].append(name)
         return out
 
 
-def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]]) -> Plan:
+def _under(url: str, base: str) -> bool:
+    """Whether `url` is `base` or below it (scheme aside, as feed_key compares): one of the documents a
+    config with `output.base_url` = `base` publishes."""
+    u, b = feed_key(url), feed_key(base)
+    if u is None or b is None or u[:4] != b[:4]:
+        return False
+    return u[4] == b[4] or u[4].startswith(b[4] + "/")
+
+
+def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]], *,
+                moved: Iterable[tuple[str, str]] = (), own_base: str | None = None) -> Plan:
     """What importing `outlines` into a config whose sources are `configured` (url, name) does: the
     feeds to add, with a name unique among all sources (a clash becomes "Name (2)"); those already
-    configured (compared by feed_key); and the skipped outlines, with feeds listed twice in the file."""
-    known: dict[object, tuple[str, str]] = {}
+    configured (compared by feed_key), or fetched now at that URL (`moved`: (url fetched now, configured
+    source's name), a permanent move the store recorded); and the skipped outlines: feeds listed twice in
+    the file, and the documents this config publishes itself (under `own_base`, its output.base_url: its
+    own channels, from its index.opml)."""
+    configured = list(configured)
+    known: dict[object, tuple[str, str, bool]] = {}
     names: set[str] = set()
     for url, name in configured:
         key = feed_key(url)
         if key is not None:
-            known.setdefault(key, (url, name))
+            known.setdefault(key, (url, name, False))
         names.add(name)
-    first_line: dict[object, int | None] = {}
+    by_name = {name: url for url, name in configured}
+    for url, name in moved:
+        key = feed_key(url)
+        if key is not None and name in by_name:
+            known.setdefault(key, (by_name[name], name, True))
+    first: dict[object, tuple[int | None, str]] = {}  # key -> (its first line, its source's name)
+    listed: set[str] = set()
     added: list[Addition] = []
     present: list[Present] = []
     skipped = list(outlines.skipped)
+    again: list[tuple[int | None, tuple[str, ...], str]] = []
     for feed in outlines.feeds:
         key = feed_key(feed.url)
-        if key in first_line:
-            where = f"line {first_line[key]}" if first_line[key] is not None else "earlier"
+        if key in first:
+            line, name = first[key]
+            where = f"line {line}" if line is not None else "earlier"
             skipped.append(Skipped(feed.line, redact(feed.url), f"listed twice in this file (first on {where})"))
+            again.append((feed.line, feed.folder, name))
             continue
-        first_line[key] = feed.line
+        if own_base is not None and _under(feed.url, own_base):
+            skipped.append(Skipped(feed.line, redact(feed.url), "a document this config publishes itself (under "
+                                   "output.base_url): feeds would read its own channels"))
+            continue
         if key in known:
-            url, name = known[key]
-            present.append(Present(feed.url, url, name, feed.folder, feed.line))
+            url, name, was_moved = known[key]
+            present.append(Present(feed.url, url, name, feed.folder, feed.line, was_moved))
+            first[key] = (feed.line, name)
+            listed.add(name)
             continue
         base = feed.title or urlsplit(feed.url).hostname or feed.url
         name, n = base, 1
@@ -337,9 +382,11 @@ def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]]) -> Pl
             n += 1
             name = f"{base} ({n})"
         names.add(name)
-        added.append(Addition(feed.url, name, feed.folder, feed.line))
+        first[key] = (feed.line, name)
+        added.append(Addition(feed.url, name, feed.folder, feed.line, feed.site))
     skipped.sort(key=lambda s: s.line if s.line is not None else 0)
-    return Plan(tuple(added), tuple(present), tuple(skipped))
+    missing = tuple(name for url, name in configured if feed_key(url) is not None and name not in listed)
+    return Plan(tuple(added), tuple(present), tuple(skipped), tuple(again), missing)
 
 
 def _comment(text: str) -> str:

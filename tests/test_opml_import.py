@@ -25,6 +25,7 @@ from feeds.opml import (
     Addition,
     Feed,
     OpmlError,
+    Outlines,
     feed_key,
     parse_opml,
     plan_import,
@@ -139,13 +140,14 @@ def test_netnewswire_feed_scheme_and_name_fallbacks() -> None:
     assert names["https://example.net/feed.json"] == "example.net"
     # the same feed in a second folder, with a #fragment: listed twice
     assert [(s.line, s.reason) for s in plan.skipped] == [(17, "listed twice in this file (first on line 13)")]
-    assert plan.folders() == {("Swift",): ["Swift.org", "Swift by Sundell"]}
+    # ... and a member of both folders (it was left out of the second one's list: a migration review)
+    assert plan.folders() == {("Swift",): ["Swift.org", "Swift by Sundell"], ("Swift (old folder)",): ["Swift.org"]}
 
 
 def test_each_outline_left_out_has_its_reason() -> None:
     got = parse_opml((DATA / "mixed.opml").read_bytes())
     reasons = {s.line: (s.what, s.reason) for s in got.skipped}
-    assert reasons[16] == ("https://example.org/page.html", 'type="link" is not a feed (rss or atom)')
+    assert reasons[16] == ("https://example.org/page.html", 'type="link" is not a feed (rss, atom, rdf or json)')
     assert reasons[17][1].startswith('type="include"')
     assert reasons[19] == ("file:///etc/passwd",
                            "not an http(s) URL (file:); only http and https feeds are imported")
@@ -501,3 +503,91 @@ def test_imported_loopback_feed_is_fetched_by_feeds_run(tmp_path: Path) -> None:
         assert d.entries[0].source.title == "Loopback & Co"  # the name the import gave the source
     finally:
         srv.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# found by a review that migrated from six other readers
+
+
+SITE_ONLY = """<outline text="Tech" title="Tech">
+  <outline text="A" title="A" type="rss" version="RSS" htmlUrl="https://a.example/" xmlUrl=""/>
+  <outline text="B" title="B" htmlUrl="https://b.example/blog/"/>
+  <outline text="C" title="C" type="rss" xmlUrl="https://c.example/feed"/>
+  <outline text="J" title="J" type="json" xmlUrl="https://j.example/feed.json"/>
+  <outline text="R" title="R" type="rdf" xmlUrl="https://r.example/index.rdf"/>
+  <outline text="L" title="L" type="link" htmlUrl="https://l.example/"/>
+</outline>
+<outline text="Must Read" title="Must Read">
+  <outline text="C" title="C" type="rss" xmlUrl="https://c.example/feed"/>
+</outline>"""
+
+
+def test_site_only_outlines_json_and_rdf_are_imported_and_a_feed_in_two_folders_is_in_both(
+        tmp_path: Path) -> None:
+    """Outlines with only a site address (NetNewsWire writes xmlUrl="") vanished: not imported, not listed as
+    skipped ("skipped 0"); feeds reads the feed a site's page names, so the site is the source. JSON Feed and
+    RSS 1.0 outlines (type="json", "rdf") were refused as "not a feed". A feed filed in two folders was missing
+    from the second folder's list."""
+    got = parse_opml(opml(tmp_path / "a.opml", SITE_ONLY).read_bytes())
+    assert [(f.url, f.site) for f in got.feeds] == [
+        ("https://a.example/", True), ("https://b.example/blog/", True), ("https://c.example/feed", False),
+        ("https://j.example/feed.json", False), ("https://r.example/index.rdf", False),
+        ("https://c.example/feed", False)]
+    assert [s.reason for s in got.skipped] == ['type="link" is not a feed (rss, atom, rdf or json)']
+    plan = plan_import(got, [])
+    assert [a.name for a in plan.added] == ["A", "B", "C", "J", "R"]
+    assert plan.folders() == {("Tech",): ["A", "B", "C", "J", "R"], ("Must Read",): ["C"]}
+
+
+def test_a_config_never_imports_its_own_channels_nor_a_source_it_knows_moved() -> None:
+    """Importing feeds' own index.opml proposed its channels as sources (feeds reading its own output); an
+    export listing where a source moved (other readers rewrite a feed's URL after a permanent redirect) added
+    the source a second time."""
+    own = Outlines((Feed("https://feeds.example.org/ukraine.atom", "Ukraine", (), 3),
+                    Feed("http://FEEDS.example.org/sub/all.atom", "All", (), 4),
+                    Feed("https://feeds.example.org.evil/x.atom", "Look-alike", (), 5),
+                    Feed("https://new.example/f/40.xml", "Moved blog", (), 6),
+                    Feed("https://old.example/ars", "Ars", (), 7)), ())
+    plan = plan_import(own, [("https://old.example/moved/40", "Moved blog"), ("https://old.example/ars", "Ars")],
+                       moved=[("https://new.example/f/40.xml", "Moved blog")],
+                       own_base="https://feeds.example.org/")
+    assert [(s.line, s.reason.split(" (")[0]) for s in plan.skipped] == [
+        (3, "a document this config publishes itself"), (4, "a document this config publishes itself")]
+    assert [a.url for a in plan.added] == ["https://feeds.example.org.evil/x.atom"]
+    assert [(p.name, p.configured_url, p.moved) for p in plan.present] == [
+        ("Moved blog", "https://old.example/moved/40", True), ("Ars", "https://old.example/ars", False)]
+    assert plan.missing == ()
+    assert plan_import(own, [("https://old.example/ars", "Ars"), ("https://gone.example/", "Gone")]).missing == (
+        "Gone",)
+    beside = Outlines((Feed("https://feeds.example.org/outlet.atom", "Beside", (), 1),
+                       Feed("https://feeds.example.org/out/a.atom", "Own", (), 2)), ())
+    plan = plan_import(beside, [], own_base="https://feeds.example.org/out/")
+    assert [a.name for a in plan.added] == ["Beside"] and [s.line for s in plan.skipped] == [2]
+
+
+def test_import_knows_the_stores_moves_and_the_configs_own_documents(
+        cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: the store's record of a moved source and output.base_url are read by `feeds import`."""
+    from feeds.store import Store
+
+    loaded = load_config(cfg)
+    store = Store.open(loaded.store_path)
+    try:
+        rows = store.sync_sources([(s.url, s.name) for s in loaded.sources])
+        with store.tx() as c:  # LWN moved (a permanent redirect persisted)
+            store.update_source(c, rows["https://lwn.net/headlines/rss"].id, fetch_url="https://lwn.example/rss2")
+    finally:
+        store.close()
+    sub = opml(tmp_path / "export.opml",
+               '<outline type="rss" text="LWN" xmlUrl="https://lwn.example/rss2"/>'
+               '<outline type="rss" text="All" xmlUrl="https://feeds.example.org/news.atom"/>')
+    before = cfg.read_bytes()
+    code, out, err = feeds_import(capsys, cfg, "-v", str(sub))
+    assert code == 0, err
+    assert cfg.read_bytes() == before  # nothing to add
+    assert "added 0, already present 1, skipped 1" in out
+    assert ('= https://lwn.example/rss2 already present as "LWN" (configured as https://lwn.net/headlines/rss, '
+            "moved here permanently)") in out
+    assert "- line 3: https://feeds.example.org/news.atom: a document this config publishes itself" in out
+    assert '1 configured sources are not in this file (import only adds; take out by hand what you ' \
+           'unsubscribed from): "Ars Technica"' in out
