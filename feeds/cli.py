@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--dry-run", "-n", action="store_true", help="print what would be added; write nothing")
     im.add_argument("--interval", type=_interval, default=None,
                     help='interval for the imported sources, as in the config ("30m", "2h")')
+    ex = sub.add_parser("export", help="write the sources as an OPML subscription list (for another reader, "
+                                       "or a backup)")
+    ex.add_argument("file", nargs="?", type=Path, default=Path("-"), metavar="FILE.opml",
+                    help="where (default: standard output)")
     return p
 
 
@@ -448,6 +452,93 @@ def cmd_import(args: argparse.Namespace) -> int:
     elif plan.added:
         print("the next `feeds run` fetches the new sources (a running `feeds daemon` reads the config on SIGHUP)")
     return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The configured sources as OPML 2.0: each at the URL it is fetched from now (a move the store
+    recorded applied), without credentials; a channel that names its sources is a folder of them. Local
+    files are left out. What is left out is said on stderr."""
+    from datetime import UTC, datetime
+    from email.utils import format_datetime
+
+    from feeds.errors import FeedsError
+    from feeds.opml import Subscription, render_subscriptions
+
+    log = logging.getLogger("feeds")
+
+    cfg = _load(args)
+    rows: dict[str, Any] = {}
+    if cfg.store_path.exists():
+        from feeds.store import Store
+
+        try:
+            store = Store.open_readonly(cfg.store_path)  # no lock, nothing written
+        except FeedsError as e:
+            log.warning("the store's moves and site links are not used (%s)", e)
+        else:
+            try:
+                rows = {r.url: r for r in store.sources()}
+            finally:
+                store.close()
+    subs: list[Subscription] = []
+    local: list[str] = []
+    secret: list[str] = []
+    for src in cfg.sources:
+        if src.is_local:
+            local.append(src.name)
+            continue
+        row = rows.get(src.url)
+        url = (row.fetch_url if row is not None and row.fetch_url else None) or src.url
+        bare = _without_userinfo(url)
+        if bare != url or src.headers:
+            secret.append(src.name)
+        site = row.site_link if row is not None and row.site_link else (src.url if url != src.url else None)
+        subs.append(Subscription(src.name, bare, _without_userinfo(site) if site else None))
+    folders = [(ch.title, ch.sources) for ch in cfg.channels if ch.sources]
+    data = render_subscriptions(subs, folders, title=f"{cfg.output.title}: subscriptions",
+                                created=format_datetime(datetime.now(UTC), usegmt=True))
+    if str(args.file) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        _write_new_file(args.file, data)
+    if local:
+        log.warning("left out %d local file sources (no reader subscribes to a file): %s", len(local),
+                    ", ".join(local))
+    if secret:
+        log.warning("exported without their credentials (user:password in the URL, or headers): %s", ", ".join(secret))
+    return EXIT_OK
+
+
+def _without_userinfo(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, fsynced, renamed over it."""
+    import tempfile
+
+    from feeds.errors import FeedsError
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise FeedsError(f"{path}: cannot write ({e.strerror or e})") from e
 
 
 def _moved_sources(cfg: Config) -> list[tuple[str, str]]:

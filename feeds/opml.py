@@ -131,7 +131,8 @@ def feed_key(url: str) -> tuple[str, int | None, str | None, str | None, str, st
     """What makes two feed URLs the same feed when importing: the host (case-insensitive), the port (a
     scheme's default port is no port), user and password, the path without a trailing slash, and the
     query. http and https, a trailing slash and a #fragment make no difference. None for a URL that
-    is not http(s) (a configured file: source never matches an OPML feed)."""
+    is not http(s) (a configured file: source never matches an OPML feed). (plan_import also takes a URL
+    without user and password for the same feed configured with them: an export leaves them out.)"""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
@@ -342,16 +343,19 @@ def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]], *,
     configured = list(configured)
     known: dict[object, tuple[str, str, bool]] = {}
     names: set[str] = set()
+    bare: dict[object, tuple[str, str, bool]] = {}  # the same without user and password
     for url, name in configured:
         key = feed_key(url)
         if key is not None:
             known.setdefault(key, (url, name, False))
+            bare.setdefault((*key[:2], None, None, *key[4:]), (url, name, False))
         names.add(name)
     by_name = {name: url for url, name in configured}
     for url, name in moved:
         key = feed_key(url)
         if key is not None and name in by_name:
             known.setdefault(key, (by_name[name], name, True))
+            bare.setdefault((*key[:2], None, None, *key[4:]), (by_name[name], name, True))
     first: dict[object, tuple[int | None, str]] = {}  # key -> (its first line, its source's name)
     listed: set[str] = set()
     added: list[Addition] = []
@@ -370,6 +374,8 @@ def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]], *,
             skipped.append(Skipped(feed.line, redact(feed.url), "a document this config publishes itself (under "
                                    "output.base_url): feeds would read its own channels"))
             continue
+        if key not in known and key in bare:  # (a key without user and password is its own bare key)
+            known[key] = bare[key]  # a URL without credentials is the feed configured with them (an export)
         if key in known:
             url, name, was_moved = known[key]
             present.append(Present(feed.url, url, name, feed.folder, feed.line, was_moved))
@@ -409,3 +415,46 @@ def render_sources(added: Iterable[Addition], *, interval: str | None = None, he
         lines += ["[[sources]]", tomli_w.dumps(table).rstrip("\n")]
         blocks.append("\n".join(lines))
     return newline.join("\n\n".join(blocks).split("\n")) + newline if blocks else ""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A configured source as another reader subscribes to it."""
+
+    name: str
+    url: str  # where it is fetched now: the configured URL, or where it moved (a permanent redirect, the
+    # feed its page names); without user:password
+    site: str | None  # the site's address: the feed's own link, else the configured page it was found from
+
+
+def render_subscriptions(subs: Iterable[Subscription], folders: Iterable[tuple[str, Iterable[str]]], *,
+                         title: str, created: str) -> bytes:
+    """An OPML 2.0 subscription list, the shape other readers import: each folder (a channel that names its
+    sources: (its title, its source names)) an outline holding its sources' outlines, a source in several
+    folders in each, the sources in no folder at the top level. `created` is an RFC 822 date."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    subs = list(subs)
+    by_name = {s.name: s for s in subs}
+
+    def outline(s: Subscription, indent: str) -> str:
+        site = f" htmlUrl={quoteattr(s.site)}" if s.site else ""
+        return (f'{indent}<outline type="rss" text={quoteattr(s.name)} title={quoteattr(s.name)} '
+                f"xmlUrl={quoteattr(s.url)}{site}/>")
+
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",
+             f"    <title>{escape(title)}</title>", f"    <dateCreated>{escape(created)}</dateCreated>",
+             "  </head>", "  <body>"]
+    filed: set[str] = set()
+    for folder, names in folders:
+        members = [by_name[n] for n in names if n in by_name]
+        if not members:
+            continue
+        lines.append(f"    <outline text={quoteattr(folder)} title={quoteattr(folder)}>")
+        lines += [outline(m, "      ") for m in members]
+        lines.append("    </outline>")
+        filed.update(m.name for m in members)
+    lines += [outline(s, "    ") for s in subs if s.name not in filed]
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines).encode("utf-8")
+

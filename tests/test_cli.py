@@ -200,7 +200,7 @@ def test_verbose_reports_and_no_progress_in_a_pipe(demo: Path) -> None:
 
 def test_help_lists_commands() -> None:
     r = subprocess.run([sys.executable, "-m", "feeds.cli", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain"):
+    for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain", "import", "export"):
         assert cmd in r.stdout
 
 
@@ -359,3 +359,20 @@ def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_t
     data = json.loads(feeds("explain", "--config", "feeds.toml", uid["b1"], uid["b2"], "--json",
                             cwd=tmp_path).stdout)
     assert data["hours_apart"] == 99.0 and data["now"] == "two stories"
+
+
+def test_export_lists_the_demos_sources_and_says_what_it_leaves_out(demo: Path) -> None:
+    """`feeds export` on the demo, whose sources are local files: an empty subscription list, said on stderr;
+    with a loopback source added, that one is listed."""
+    r = feeds("export", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert "<opml" in r.stdout and "<outline" not in r.stdout and "left out 4 local file sources" in r.stderr
+    cfg = demo / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text() + '\n[[sources]]\nurl = "http://127.0.0.1:9/feed.xml"\nname = "Loop"\n')
+    r = feeds("export", str(demo / "subs.opml"), cwd=demo)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    from feeds.opml import parse_opml
+
+    assert [(f.title, f.url) for f in parse_opml((demo / "subs.opml").read_bytes()).feeds] == [
+        ("Loop", "http://127.0.0.1:9/feed.xml")]
+

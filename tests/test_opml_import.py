@@ -591,3 +591,84 @@ def test_import_knows_the_stores_moves_and_the_configs_own_documents(
     assert "- line 3: https://feeds.example.org/news.atom: a document this config publishes itself" in out
     assert '1 configured sources are not in this file (import only adds; take out by hand what you ' \
            'unsubscribed from): "Ars Technica"' in out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# feeds export: the sources as OPML, for another reader or a backup (a migration review missed it most)
+
+EXPORT_CONFIG = """[output]
+dir = "out"
+base_url = "https://feeds.example.org/"
+title = "Mine"
+[store]
+path = "feeds.db"
+[[sources]]
+url = "https://lwn.net/headlines/rss"
+name = "LWN"
+[[sources]]
+url = "https://jane:s3cret@private.example.org/feed"
+name = "Private & Co"
+[[sources]]
+url = "https://old.example.org/blog"
+name = "Moved blog"
+[[sources]]
+url = "https://tokens.example.org/feed"
+name = "Tokens"
+headers = { Authorization = "Bearer x" }
+[[sources]]
+url = "local.xml"
+name = "Local"
+[channels.tech]
+title = "Tech <news>"
+match_all = true
+sources = ["LWN", "Moved blog"]
+[channels.all]
+title = "All"
+match_all = true
+"""
+
+
+def test_export_writes_the_sources_as_opml_that_imports_back(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from feeds.store import Store
+
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text(EXPORT_CONFIG, encoding="utf-8")
+    (tmp_path / "local.xml").write_text("<rss/>", encoding="utf-8")
+    loaded = load_config(cfg)
+    store = Store.open(loaded.store_path)
+    try:
+        rows = store.sync_sources([(s.url, s.name) for s in loaded.sources])
+        with store.tx() as c:  # a permanent move the store recorded, and a feed's own site link
+            store.update_source(c, rows["https://old.example.org/blog"].id, fetch_url="https://new.example.org/feed")
+            store.update_source(c, rows["https://lwn.net/headlines/rss"].id, site_link="https://lwn.net/")
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert cli.main(["--config", str(cfg), "export"]) == 0
+    out, err = capsys.readouterr()
+    assert "left out 1 local file sources" in err and "Local" in err
+    assert "without their credentials" in err and "Private & Co" in err and "Tokens" in err
+    assert "s3cret" not in out and "Bearer" not in out
+    got = parse_opml(out.encode())
+    assert [(f.title, f.url, f.folder) for f in got.feeds] == [
+        ("LWN", "https://lwn.net/headlines/rss", ("Tech <news>",)),
+        ("Moved blog", "https://new.example.org/feed", ("Tech <news>",)),
+        ("Private & Co", "https://private.example.org/feed", ()),
+        ("Tokens", "https://tokens.example.org/feed", ())]
+    assert got.skipped == ()
+    # to a file (written whole), and into a fresh config: the same subscriptions, the folder hint
+    assert cli.main(["--config", str(cfg), "export", str(tmp_path / "subs.opml")]) == 0
+    assert (tmp_path / "subs.opml").read_bytes() == out.encode()
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text('[output]\ndir = "o"\nbase_url = "https://other.example/"\n[store]\npath = "f.db"\n'
+                     '[channels.news]\ntitle = "News"\nmatch_all = true\n', encoding="utf-8")
+    code, text, _ = feeds_import(capsys, fresh, str(tmp_path / "subs.opml"))
+    assert code == 0 and "added 4, already present 0, skipped 0" in text
+    assert '  Tech <news>: sources = ["LWN", "Moved blog"]' in text
+    assert [(s.name, s.url) for s in load_config(fresh).sources] == [
+        ("LWN", "https://lwn.net/headlines/rss"), ("Moved blog", "https://new.example.org/feed"),
+        ("Private & Co", "https://private.example.org/feed"), ("Tokens", "https://tokens.example.org/feed")]
+    # the config's own export read back into it adds nothing
+    code, text, _ = feeds_import(capsys, cfg, str(tmp_path / "subs.opml"))
+    assert code == 0 and "added 0, already present 4" in text
