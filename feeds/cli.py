@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser = add  # type: ignore[method-assign]
     r = sub.add_parser("run", help="fetch due sources once and publish (for cron)")
     r.add_argument("--all", action="store_true", help="fetch every source, due or not (but those gone: 410)")
+    r.add_argument("--retry-gone", action="store_true",
+                   help="also ask the sources gone (410) once more; one that answers is polled again")
     r.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                    help="wait this long for a running feeds to finish instead of leaving at once")
     i = sub.add_parser("init", help="write a starter config")
@@ -320,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         h.addFilter(progress)  # type: ignore[arg-type]  # (not None: handlers is empty otherwise)
     with StoreLock(cfg.store_path).acquire(wait=args.wait):
         try:
-            report = run_once(cfg, force_all=args.all, progress=progress)
+            report = run_once(cfg, force_all=args.all, progress=progress, retry_gone=args.retry_gone)
         finally:
             if progress is not None:
                 for h in handlers:

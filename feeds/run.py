@@ -442,7 +442,9 @@ class Pipeline:
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, force_all: bool = False, mode: str = "run",
             progress: Callable[[int, int, int], None] | None = None,
-            stop: Callable[[], bool] | None = None) -> RunReport:
+            stop: Callable[[], bool] | None = None, retry_gone: bool = False) -> RunReport:
+        """Fetch the due sources (every source with ``force_all``; the gone ones too with ``retry_gone``: a
+        gone source that answers is polled again), store what is new, publish what changed."""
         now = self.now()
         report = RunReport(started=now)
         self._marked = set()
@@ -458,6 +460,8 @@ class Pipeline:
         else:
             decisions = self.decisions(list(rows.values()), now)
             due = [r for r in rows.values() if not r.gone and schedule.is_due(decisions[r.id], now)]
+        if retry_gone:  # asked once more (`run --retry-gone`): a 410 may have been a site's mistake
+            due += [r for r in rows.values() if r.gone]
         report.due, report.skipped = len(due), len(rows) - len(due)
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
@@ -844,6 +848,9 @@ class Pipeline:
             except Exception as e:  # feedparser bug on hostile bytes: still this source's fault only
                 parse_error = _cut(f"parser failed ({type(e).__name__}: {e})")
         error = res.error or parse_error
+        if row.gone and not error:  # a gone source asked again (run --retry-gone) that answers: back
+            common["gone"] = False
+            log.warning("%s: answers again (HTTP %s): polled again", row.name, res.status)
         # permanent redirects: move only after the redirect has persisted (schedule.should_move)
         prev = (schedule.RedirectSeen(row.redirect_target, _dt(row.redirect_first_seen) or now, row.redirect_count)
                 if row.redirect_target else None)
@@ -1395,12 +1402,12 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
 
 
 def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
-             progress: Callable[[int, int, int], None] | None = None) -> RunReport:
+             progress: Callable[[int, int, int], None] | None = None, retry_gone: bool = False) -> RunReport:
     """Open the store, run the pipeline once, close. The caller holds the lock."""
     store = Store.open(cfg.store_path)
     pipe = Pipeline(cfg, store, now=now)
     try:
-        return pipe.run(force_all=force_all, progress=progress)
+        return pipe.run(force_all=force_all, progress=progress, retry_gone=retry_gone)
     finally:
         pipe.close()
         store.close()
