@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
-from feeds.parse import _XML_BAD, clean_text, entry_media, localized_date, person_names, text_of
+from feeds.parse import _XML_BAD, cjk_date, clean_text, entry_media, localized_date, person_names, text_of
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -300,9 +300,14 @@ def _reference_date(value: str) -> datetime | None:
 
 
 def parse_date(value: str) -> datetime | None:
-    """The UTC datetime feedparser gives a (stripped) date string, or None."""
+    """The UTC datetime feedparser gives a (stripped) date string, or None; a Japanese or Chinese date as it
+    means (feedparser reads it as the first of its month: feeds.parse.cjk_date)."""
     if not value:
         return None
+    if "年" in value:
+        got = cjk_date(value)
+        if got is not None:
+            return got
     try:
         m = _W3C.fullmatch(value)
         if m:

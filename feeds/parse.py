@@ -268,10 +268,31 @@ _LOCAL_MONTHS = {name: month for month, names in enumerate((
     ("nov", "novembro", "noviembre", "novembre", "november"),
     ("dez", "dezembro", "dic", "diciembre", "dec", "decembre", "dicembre", "dezember", "december"),
 ), start=1) for name in names}
+# Russian, Ukrainian and Arabic (the single-word names: Egyptian and Levantine), folded as a date's name is
+# ("май" -> "маи"); found by a review with feeds in eight languages: such items were "first seen" and topped
+# the channel above newer news
+_LOCAL_MONTHS.update({"".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)): month
+                      for month, names in enumerate((
+    ("янв", "январь", "января", "січ", "січень", "січня", "يناير"),
+    ("фев", "февр", "февраль", "февраля", "лют", "лютий", "лютого", "فبراير", "شباط"),
+    ("мар", "март", "марта", "бер", "берез", "березень", "березня", "مارس", "آذار"),
+    ("апр", "апрель", "апреля", "квіт", "кві", "квітень", "квітня", "أبريل", "ابريل", "إبريل", "نيسان"),
+    ("май", "мая", "трав", "тра", "травень", "травня", "مايو", "أيار"),
+    ("июн", "июнь", "июня", "черв", "чер", "червень", "червня", "يونيو", "يونيه", "حزيران"),
+    ("июл", "июль", "июля", "лип", "липень", "липня", "يوليو", "يوليه", "تموز"),
+    ("авг", "август", "августа", "серп", "сер", "серпень", "серпня", "أغسطس", "اغسطس", "آب"),
+    ("сен", "сент", "сентябрь", "сентября", "вер", "верес", "вересень", "вересня", "سبتمبر", "أيلول"),
+    ("окт", "октябрь", "октября", "жовт", "жов", "жовтень", "жовтня", "أكتوبر", "اكتوبر"),
+    ("ноя", "нояб", "ноябрь", "ноября", "лист", "лис", "листопад", "листопада", "نوفمبر"),
+    ("дек", "декабрь", "декабря", "груд", "гру", "грудень", "грудня", "ديسمبر"),
+), start=1) for name in names})
+# "2026年11月27日 01:18:56 +0900" (Japanese and Chinese feeds)
+_CJK_DATE = re.compile(r"(\d{4})年 ?(\d{1,2})月 ?(\d{1,2})日(?: ?[(（]?[^\W\d_][)）]?)? ?(\d{1,2}):(\d{2})(?::(\d{2}))?"
+                       r"(?: ?(z|gmt|utc|ut|jst|[+-]\d{2}:?\d{2}))?", re.IGNORECASE)
 # matched against the text with its spaces collapsed (one space at most between parts: no backtracking over
 # runs of white space) and at most _LOCAL_DATE_MAX characters long
 _LOCAL_DATE = re.compile(
-    r"(?:[^\W\d_]+\.?,? )?(\d{1,2})\.? ([^\W\d_]+)\.? (\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"(?:[^\W\d_]+\.?[,،]? )?(\d{1,2})\.? ([^\W\d_]+)\.? (\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?"
     r"(?: ?(z|gmt|utc|ut|[+-]\d{2}:?\d{2}))?", re.IGNORECASE)
 _LOCAL_DATE_MAX = 64
 
@@ -281,14 +302,38 @@ def localized_date(value: str) -> datetime | None:
     "Mo, 03 Mär 2025 08:00:00 +0100", "mer. 5 févr. 2025 10:00 +0100"), as UTC; None for anything else. A
     zone left out is UTC. Only for what feedparser could not read."""
     value = " ".join(value.split())
-    m = _LOCAL_DATE.fullmatch(value) if len(value) <= _LOCAL_DATE_MAX else None
-    if m is None:
+    if len(value) > _LOCAL_DATE_MAX:
         return None
-    d, name, y, hh, mi, ss, tz = m.groups()
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    month = _LOCAL_MONTHS.get("".join(c for c in folded if not unicodedata.combining(c)))
-    if month is None:
+    m = _LOCAL_DATE.fullmatch(value)
+    if m is not None:
+        d, name, y, hh, mi, ss, tz = m.groups()
+        folded = unicodedata.normalize("NFKD", name.casefold())
+        month = _LOCAL_MONTHS.get("".join(c for c in folded if not unicodedata.combining(c)))
+        if month is None:
+            return None
+    else:
+        return cjk_date(value)
+    return _stamp(y, month, d, hh, mi, ss, tz)
+
+
+def cjk_date(value: str) -> datetime | None:
+    """A Japanese or Chinese feed's date ("2026年11月27日 01:18:56 +0000", "2026年11月27日(金) 10:18 JST") as
+    UTC; None for anything else. feedparser reads such a date as the first of its month (one of its Korean
+    formats), so both parse paths ask this first."""
+    if "年" not in value:
         return None
+    value = " ".join(value.split())
+    c = _CJK_DATE.fullmatch(value) if len(value) <= _LOCAL_DATE_MAX else None
+    if c is None:
+        return None
+    y, mo, d, hh, mi, ss, tz = c.groups()
+    if tz and tz.lower() == "jst":
+        tz = "+0900"
+    return _stamp(y, int(mo), d, hh, mi, ss, tz)
+
+
+def _stamp(y: str, month: int, d: str, hh: str, mi: str, ss: str | None, tz: str | None) -> datetime | None:
+    """The UTC moment of a date's parts (its zone as written: "+0300", "-03:00", "gmt"; none is UTC)."""
     offset = 0
     if tz and tz[0] in "+-":
         digits = tz[1:].replace(":", "")
@@ -326,6 +371,10 @@ def _text_of(detail: Any, fallback: str) -> str:
     if isinstance(detail, dict):
         return text_of((str(detail.get("type") or ""), detail.get("value", "") or ""), fallback)
     return text_of(None, fallback)
+
+
+def _cjk(raw: Any) -> datetime | None:
+    return cjk_date(raw.strip()) if isinstance(raw, str) and "年" in raw else None
 
 
 def _local(raw: Any) -> datetime | None:
@@ -380,9 +429,9 @@ def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
     enclosures, image = entry_media(*_raw_media(e), base)
     # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning); a date feedparser
     # could not read may be one in another language's words (as the fast path's parse_date falls back too)
-    published = _dt(e.get("published_parsed")) or _local(dict.get(e, "published"))
+    published = _cjk(dict.get(e, "published")) or _dt(e.get("published_parsed")) or _local(dict.get(e, "published"))
     if dict.__contains__(e, "updated"):
-        updated = _dt(e.get("updated_parsed")) or _local(dict.get(e, "updated"))
+        updated = _cjk(dict.get(e, "updated")) or _dt(e.get("updated_parsed")) or _local(dict.get(e, "updated"))
     else:
         updated = published
     return Entry(
@@ -460,9 +509,33 @@ def parse(data: bytes, url: str = "", content_type: str | None = None) -> Parsed
     return _parse_xml(data, url, content_type)
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_DECLARED = re.compile(rb"""\A(\xef\xbb\xbf<\?xml\s[^>]*?encoding\s*=\s*)(["'])([A-Za-z0-9._:-]+)\2""")
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^;\"'\s]+)[\"']?", re.IGNORECASE)
+_UTF8 = frozenset({"utf-8", "utf8"})
+
+
+def _bom_first(data: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """A UTF-8 document by its byte order mark, whatever its XML declaration or the HTTP charset say (RFC 7303
+    3.3: the BOM takes precedence; a BOM is written by the encoder, a declaration is often a template's):
+    the declaration's encoding and a charset parameter saying otherwise are set to UTF-8 for both parsers.
+    A feed saved as UTF-8 that still declares windows-1251 was published as mojibake."""
+    if not data.startswith(_UTF8_BOM):
+        return data, content_type
+    m = _DECLARED.match(data)
+    if m and m.group(3).lower().decode("ascii") not in _UTF8:
+        data = m.group(1) + m.group(2) + b"utf-8" + m.group(2) + data[m.end():]
+    if content_type:
+        c = _CHARSET.search(content_type)
+        if c and c.group(1).lower() not in _UTF8:
+            content_type = content_type[:c.start()] + "; charset=utf-8" + content_type[c.end():]
+    return data, content_type
+
+
 def _parse_xml(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     from feeds.fastparse import fast_parse
 
+    data, content_type = _bom_first(data, content_type)
     fast = fast_parse(data, url, content_type)
     if fast is not None:
         return fast

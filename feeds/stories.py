@@ -77,6 +77,31 @@ whether which while who whom whose why will with within without would yet you yo
 yourselves via per amid among onto toward towards
 """
 
+# Function words of other languages feeds' readers follow news in (German, French, Spanish, Italian,
+# Portuguese, Dutch, Russian, Ukrainian), dropped like the English ones: the English prior knows none of
+# them, so each weighed as a rare name, and headlines sharing only "die Lage in der ... am Donnerstag" or
+# "ce qu'il faut retenir" joined. Left out: words that are English content words ("die", "den", "van",
+# "son", "sin", "plus", "pour", "par", "con", "do", "no", "man", "war", "hat", "met", "come", "nun", "hay",
+# "fur", "non", "aus", "al", "seine", "ins", "weil"); the articles kept apart from English names
+# go ("la", "le", "de", "el", "del": "La Liga" is "liga" on both sides; "Los Angeles" is a phrase).
+_FOREIGN_STOPWORDS_TEXT = """
+der das dem einer eines einem einen eine ein und oder aber mit für auf bei nach von vom zum zur
+im ist sind wird werden wurde wurden haben hatte sich nicht auch noch wie als nur über uber unter
+vor gegen zwischen durch ohne dass daß wenn sein ihre ihr wir sie er schon
+la le de les une du au aux et ou dans sur sous avec sans chez est sont été qui que quoi dont où ne pas se ce cette
+ces sa ses leur leurs il ils elle elles nous vous lui qu
+el del las una por para sus es lo como más mas pero sobre entre tras desde hasta fue ser este esta estos
+estas muy ya también tambien según segun
+il della delle dello degli dei nel nella nei alle allo agli dal dalla sul sulla per tra fra che
+uno è anche più dopo
+os dos das nos nas um uma em pelo pela pelos pelas ao aos não nao mais após apos
+het een dat voor zijn niet aan bij ook naar maar uit nog wordt worden
+и в во на с со к ко по за из от до для о об при про под над без через у а но или что как же ли не ни бы
+это этот эта эти его ее её их он она они мы вы я то так уже еще ещё будет был была были есть после
+і й та з із зі від що як чи це цей ця ці її він вона вони ви так вже ще буде був була були є але або
+після під
+"""
+
 # Very frequent content words (prior document frequency ~5%), including the staples of headlines.
 _BAND1_TEXT = """
 new say says said year years day days time times first last one two three four five six seven eight
@@ -233,10 +258,22 @@ def _chunks(text: str) -> list[str]:
     if t.isascii():  # NFKC leaves ASCII as it is
         t = t.translate(_ASCII_KEEP)
     else:
-        t = unicodedata.normalize("NFKC", t)
+        t = _fold_latin(unicodedata.normalize("NFKC", t))
         t = t.translate(_QUOTES)
         t = _KEEP.sub(" ", t)
     return t.split()  # on runs of whitespace (str.isspace, as the regex \s)
+
+
+def _fold_latin(t: str) -> str:
+    """Accents off Latin letters ("adopté" -> "adopte", "México" -> "Mexico"), as the channel rules fold
+    them: one report's accent and another's plain spelling meet. Marks on letters of other scripts stay
+    (Ukrainian "ї" is not "і")."""
+    d = unicodedata.normalize("NFD", t)
+    folded = _LATIN_MARKS.sub("", d)
+    return t if folded == d else unicodedata.normalize("NFC", folded)
+
+
+_LATIN_MARKS = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")  # the combining marks on an (undone) Latin letter
 
 
 def normalize_text(text: str) -> str:
@@ -398,7 +435,32 @@ def _stem(w: str) -> str:
     return _porter(w)
 
 
-_STOP = _band(_STOPWORDS_TEXT)
+_STOP = _band(_STOPWORDS_TEXT) | _band(_FOREIGN_STOPWORDS_TEXT)
+# French and Italian elision: "l'Assemblée", "d'Ukraine", "qu'il", "dell'Ucraina": the article or
+# pronoun glued on by an apostrophe is dropped, so the word meets its bare form
+_ELISION = re.compile(r"\A(?:[ldjnsmtc]|qu|dell|all|dall|nell|sull)'(?=[^\W\d_]{2})", re.IGNORECASE)
+# Scripts written without spaces between words (Chinese, Japanese): a run of them is read as its
+# overlapping two-character pieces, the usual way to index such text; pieces with hiragana (particles and
+# endings: "が", "を", "して") are dropped, kanji and katakana pieces kept
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
+
+
+def _cjk_pieces(token: str) -> list[str]:
+    """A token holding CJK characters as its words: each CJK run's two-character pieces (a lone character
+    as itself), pieces with hiragana dropped; the token's other letters and digits as words of their own."""
+    out: list[str] = []
+    last = 0
+    for m in _CJK.finditer(token):
+        if m.start() > last:
+            out.append(token[last:m.start()])
+        run = m.group()
+        pieces = [run] if len(run) == 1 else [run[k:k + 2] for k in range(len(run) - 1)]
+        out += [p for p in pieces if not _HIRAGANA.search(p)]
+        last = m.end()
+    if last < len(token):
+        out.append(token[last:])
+    return out
 
 
 def _stems(text: str) -> frozenset[str]:
@@ -599,6 +661,11 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         raw = _tokens(chunks)
     if not raw:
         return []
+    if not text.isascii() and any(_CJK.search(w) for w in raw):
+        raw = [p for w in raw for p in (_cjk_pieces(w) if _CJK.search(w) else (w,))]
+        inst = None  # (token positions moved; installments are Latin-script titles)
+    if "'" in text or "\u2019" in text:
+        raw = [_ELISION.sub("", w, count=1) if "'" in w[:5] else w for w in raw]  # (an elision is 1-4 letters)
     # all-caps text (more than three words, every word of two letters or more in capitals); the all()
     # stops at the first lower-case word, so ordinary text does not count its words
     shouting = (all(w.isupper() for w in raw if len(w) > 1 and w[0].isalpha())
@@ -786,7 +853,7 @@ class Explanation:
 # when old vectors must not be reused.
 # 1: a 16-bit term count (never released); 2: before installment terms ("2#part"); 3: before British -ise
 # spellings were stemmed as -ize
-VECTOR_FORMAT = 4
+VECTOR_FORMAT = 5
 _VEC_HEAD = struct.Struct("<BI")  # format, term count (a hostile title can have more than 65,535)
 
 

@@ -1336,3 +1336,43 @@ def test_evicting_a_story_whose_reports_share_one_time_keeps_its_latest_time() -
         ix.evict(t0 + timedelta(hours=hours))
         for story in ix._stories.values():
             assert story.latest == max(ix._items[m].ts for m in story.members)
+
+
+# ---------------------------------------------------------------------------------------------------
+# headlines in other languages (found by a review with outlets in eight languages)
+
+
+def _keys(text: str) -> list[str]:
+    return [t.key for t in terms(text)]
+
+
+def test_other_languages_function_words_elision_accents_and_cjk() -> None:
+    """The English prior knew no other language's function words, so each weighed as a rare name; French
+    elision glued the article on ("lassemblé"); accents kept "adopté" from "adopte"; a Japanese headline was
+    one term per run between punctuation, so no two reports shared one."""
+    assert _keys("Liveblog: Die Lage in der Ukraine am Donnerstag") == ["liveblog", "die", "lage", "ukrain",
+                                                                        "donnerstag"]
+    assert _keys("Що відомо про нові правила мобілізації") == ["відомо", "нові", "правила", "мобілізації"]
+    assert _keys("L’Assemblée adopte la loi sur l’immigration")[::3] == ["assemble", "immigr"]
+    assert _keys("México aprueba reforma") == _keys("Mexico aprueba reforma")
+    assert _keys("日銀が追加利上げを決定") == ["日銀", "追加", "加利", "利上", "決定"]  # no piece with hiragana
+    assert explain("L’Assemblée adopte la loi sur l’immigration", "", "Assemblée : la loi immigration adoptée",
+                   "").same_story
+    assert not explain("Ce que l'on sait de l'incendie à Marseille", "",
+                       "Ce que l'on sait de la grève à la SNCF", "").same_story
+    assert set(dict(explain("日銀が追加利上げを決定", "", "日銀、0.5%への利上げ決める", "").shared)) == {"日銀", "利上"}
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("Man killed in war zone, met by police", ["man", "kill", "war", "zone", "met", "polic"]),
+    ("Los Angeles fires: It'll cost $399", ["la", "fire", "cost", "399"]),
+    ("Neil Young's Pono Is Still Coming, and It'll Cost $399", ["neil", "young", "pono", "still", "come", "cost",
+                                                               "399"]),
+    ("Three die after car crash at Tian'anmen", ["3", "die", "car", "crash", "tiananmen"]),
+    ("Al Gore in Las Vegas", ["al", "gore", "vega"]),  # "las" goes, as the Spanish article, on every side
+])
+def test_english_headlines_keep_their_words(text: str, keys: list[str]) -> None:
+    """Other languages' function words that are English words ("man", "war", "met", "die", "al"), and
+    apostrophes inside English words ("It'll", "Tian'anmen": no elision), are left alone: the terms are
+    those of the version before."""
+    assert _keys(text) == keys
