@@ -412,7 +412,15 @@ def _parse_config(text: str, path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, "", f"valid TOML ({e})") from e
+        hint = ""
+        at = re.search(r"at line (\d+)", str(e))  # (Python 3.11's error has no lineno)
+        line = int(at.group(1)) if at else 0
+        lines = text.splitlines()
+        if "key" in str(e) and 0 < line <= len(lines) and not lines[line - 1].isascii():
+            # [channels.київ]: a bare key is ASCII letters, digits, - and _ only
+            hint = ('; a bare key is ASCII letters, digits, "-" and "_" only: a channel\'s slug (its documents\' '
+                    'file name) is such a word, and its title may be in any script: [channels.kyiv] title = "Київ"')
+        raise ConfigError(file, "", f"valid TOML ({e}{hint})") from e
     base = path.resolve().parent
     top = _Reader(file, data, "")
     top.expect(_TOP_KEYS)  # "[[source]]" is an unknown key, not a config without sources

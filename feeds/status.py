@@ -194,11 +194,27 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     return Check(not problems, tuple(problems), last, len(broken), len(sources))
 
 
+def _width(text: str) -> int:
+    """Columns a text takes on a terminal: East Asian wide and fullwidth characters (CJK, most emoji) two,
+    combining marks and zero-width characters none, the rest one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
 def _table(headers: list[str], rows: list[list[str]], wrap_last: int = 100) -> str:
+    """Columns aligned by their width on a terminal (a CJK name takes two columns a character)."""
     rows = [r[:-1] + [r[-1] if len(r[-1]) <= wrap_last else r[-1][:wrap_last - 1] + "…"] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    widths = [max(_width(h), *(_width(r[i]) for r in rows)) if rows else _width(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)
 
 

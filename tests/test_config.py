@@ -134,6 +134,18 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
+def test_a_bare_key_in_another_script_says_what_a_slug_may_be(tmp_path: Path) -> None:
+    """`[channels.київ]` said only "Invalid initial character for a key part" (found by a review with
+    outlets in eight languages)."""
+    text = GOOD.replace("[channels.ukraine]", "[channels.україна]")
+    assert text != GOOD
+    with pytest.raises(ConfigError, match=r'valid TOML .*line \d+.*a channel\'s slug .* title = "Київ"'):
+        load(tmp_path, text)
+    with pytest.raises(ConfigError) as ei:  # an ASCII line's TOML error gets no such hint
+        load(tmp_path, "[output\n")
+    assert "slug" not in str(ei.value)
+
+
 def test_channel_sources_must_name_configured_sources(tmp_path: Path) -> None:
     text = GOOD.replace('title = "Ukraine"', 'title = "Ukraine"\nsources = ["Nobody"]')
     with pytest.raises(ConfigError) as ei:

@@ -184,3 +184,17 @@ def test_status_shows_the_last_run_that_fetched_after_a_run_with_nothing_due(tmp
     assert "last run that fetched: run" in out and "1 fetched, 1 ok, 0 failed, 2 new items" in out, out
     data = json.loads(feeds_cli(cfg, "status", "--json").stdout)
     assert data["last_run"]["last_fetching"]["new_items"] == 2
+
+
+def test_the_table_lines_up_names_in_wide_scripts() -> None:
+    """Columns were padded by character count: a Japanese name (two terminal columns a character) or an emoji
+    pushed its row's columns out (found by two reviews)."""
+    from feeds.status import _table
+
+    lines = _table(["SOURCE", "STATE"], [["朝日テスト", "ok"], ["Plain", "gone"], ["Київ Пост 📰", "ok"],
+                                         ["Kyi\u0308v", "ok"]]).splitlines()
+    from feeds.status import _width
+
+    starts = {_width(ln[: ln.index(state)]) for ln, state in zip(lines, ["STATE", "ok", "gone", "ok", "ok"],
+                                                                  strict=True)}
+    assert starts == {14}  # "Київ Пост 📰" is 12 columns wide, then two spaces
