@@ -43,6 +43,7 @@ class Source:
     name: str
     interval: timedelta | None = None
     headers: tuple[tuple[str, str], ...] = ()  # sent as-is; never logged
+    enabled: bool = True  # false: never fetched; what it gave stays published
 
     @property
     def is_local(self) -> bool:
@@ -286,7 +287,7 @@ def _local_url(base: Path, url: str) -> str:
 # rules, no sources): an unknown key among them is refused before those checks (_Reader.expect).
 _TOP_KEYS = frozenset({"output", "store", "fetch", "schedule", "dedup", "stories", "daemon", "serve", "sources",
                        "channels"})
-_SOURCE_KEYS = frozenset({"url", "name", "interval", "headers"})
+_SOURCE_KEYS = frozenset({"url", "name", "interval", "headers", "enabled"})
 _CHANNEL_KEYS = frozenset({"title", "include", "exclude", "regex", "exclude_regex", "sources", "match_all",
                            "fallback", "formats", "description"})
 
@@ -325,8 +326,9 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
             raise ConfigError(file, f"{where}.headers.{k}", "a one-line header value (no line breaks or control "
                               "characters; Latin-1 text; the value is not shown: it may hold credentials)")
         headers.append((k, v))
+    enabled = r.boolean("enabled", True)
     r.done()
-    return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers))
+    return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers), enabled=enabled)
 
 
 def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...]) -> Channel:

@@ -462,6 +462,9 @@ class Pipeline:
             due = [r for r in rows.values() if not r.gone and schedule.is_due(decisions[r.id], now)]
         if retry_gone:  # asked once more (`run --retry-gone`): a 410 may have been a site's mistake
             due += [r for r in rows.values() if r.gone]
+        disabled = {s.url for s in self.cfg.sources if not s.enabled}
+        if disabled:  # `enabled = false`: never fetched (what they gave stays stored and published)
+            due = [r for r in due if r.url not in disabled]
         report.due, report.skipped = len(due), len(rows) - len(due)
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None

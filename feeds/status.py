@@ -152,6 +152,9 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
                 next_due=None if d.state == "gone" else d.next_due.timestamp(), due=schedule.is_due(d, now),
                 reason=reason, last_error=scrub(row.last_error),
             )
+        if not src.enabled:  # never fetched, whatever its schedule says
+            entry.update(state="disabled", next_due=None, due=False,
+                         reason="enabled = false in the config: not fetched; what it gave stays published")
         sources.append(entry)
     channels = []
     for ch in cfg.channels:
@@ -166,7 +169,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
 
 def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     now = datetime.fromtimestamp(data["now"], UTC)
-    sources = data["sources"]
+    sources = [s for s in data["sources"] if s["state"] != "disabled"]  # (enabled = false: not fetched)
     successes = [s["last_success"] for s in sources if s["last_success"] is not None]
     last = max(successes) if successes else None
     problems = []

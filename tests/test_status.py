@@ -198,3 +198,36 @@ def test_the_table_lines_up_names_in_wide_scripts() -> None:
     starts = {_width(ln[: ln.index(state)]) for ln, state in zip(lines, ["STATE", "ok", "gone", "ok", "ok"],
                                                                   strict=True)}
     assert starts == {14}  # "Київ Пост 📰" is 12 columns wide, then two spaces
+
+
+def test_a_disabled_source_is_never_fetched_and_what_it_gave_stays(rig_factory: Callable[..., Rig],
+                                                                   server: FeedServer,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`enabled = false` on a source (every other reader has a way to pause a feed; feeds had none: a migration
+    review): not fetched by any run, `status` says so, `--check` leaves it out, its items stay published."""
+    on = {"v": 1}
+    server.routes["/on"] = conditional("on", lambda: on["v"])
+    server.routes["/off"] = conditional("off", lambda: 2)
+    sources = [("on", server.url("/on")), ("off", server.url("/off"))]
+    rig = rig_factory(sources)
+    rig.pipe.run()
+    assert server.count("/off") == 1
+    on["v"] = 3  # "on" goes on publishing: the channel is written again, with "off"'s two items in it
+    off = rig_factory(sources, edit=lambda t: t.replace(f'url = "{server.url("/off")}"\n',
+                                                        f'url = "{server.url("/off")}"\nenabled = false\n'))
+    for _ in range(3):
+        off.clock.advance(timedelta(days=2))
+        off.pipe.run()
+        off.pipe.run(force_all=True)
+        off.pipe.run(retry_gone=True)
+    assert server.count("/off") == 1 and server.count("/on") >= 4
+    code, out = run_status(off, capsys, json=True, check=True, max_age="1d")
+    doc = json.loads(out)
+    by = {s["name"]: s for s in doc["sources"]}
+    assert (by["off"]["state"], by["off"]["due"], by["off"]["next_due"]) == ("disabled", False, None)
+    assert code == 0 and doc["check"]["sources"] == 1  # the disabled one is neither broken nor counted
+    assert "enabled = false" in run_status(off, capsys)[1]
+    import feedparser
+
+    titles = [e.title for e in feedparser.parse((off.cfg.output.dir / "all.atom").read_bytes()).entries]
+    assert len(titles) == 5 and doc["sources"][1]["items"] == 2
