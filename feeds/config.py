@@ -44,6 +44,7 @@ class Source:
     interval: timedelta | None = None
     headers: tuple[tuple[str, str], ...] = ()  # sent as-is; never logged
     enabled: bool = True  # false: never fetched; what it gave stays published
+    language: str | None = None  # BCP 47: the language its entries are tagged with (else the output's)
 
     @property
     def is_local(self) -> bool:
@@ -287,7 +288,7 @@ def _local_url(base: Path, url: str) -> str:
 # rules, no sources): an unknown key among them is refused before those checks (_Reader.expect).
 _TOP_KEYS = frozenset({"output", "store", "fetch", "schedule", "dedup", "stories", "daemon", "serve", "sources",
                        "channels"})
-_SOURCE_KEYS = frozenset({"url", "name", "interval", "headers", "enabled"})
+_SOURCE_KEYS = frozenset({"url", "name", "interval", "headers", "enabled", "language"})
 _CHANNEL_KEYS = frozenset({"title", "include", "exclude", "regex", "exclude_regex", "sources", "match_all",
                            "fallback", "formats", "description"})
 
@@ -327,8 +328,15 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
                               "characters; Latin-1 text; the value is not shown: it may hold credentials)")
         headers.append((k, v))
     enabled = r.boolean("enabled", True)
+    language = r.string("language")
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise r.fail("language", 'a BCP 47 language tag such as "ar" or "pt-BR"', language)
     r.done()
-    return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers), enabled=enabled)
+    return Source(url=url, name=name.strip(), interval=interval, headers=tuple(headers), enabled=enabled,
+                  language=language)
+
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 
 
 def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...]) -> Channel:
@@ -436,7 +444,7 @@ def _parse_config(text: str, path: Path) -> Config:
         if fmt not in FORMATS:
             raise ConfigError(file, f"output.formats[{j}]", f"one of {', '.join(FORMATS)}", fmt)
     lang = o.string("language")
-    if lang is not None and not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang):
+    if lang is not None and not _LANGUAGE.fullmatch(lang):
         raise o.fail("language", 'a BCP 47 language tag such as "en" or "en-GB"', lang)
     hub = o.string("hub")
     if hub is not None:

@@ -154,9 +154,12 @@ def _first_uid(story: StoryEntry) -> str:
 class _Sources:
     site: dict[str, str | None]  # source name -> its web site
     feed: dict[str, str | None]  # source name -> its public (http/https) feed URL
+    # source name -> the language its entries are tagged with: its `language` when the config gives one other
+    # than the output's (which the document as a whole carries)
+    language: dict[str, str] = field(default_factory=dict)
 
 
-def _sources(store: Store) -> _Sources:
+def _sources(store: Store, cfg: Config | None = None) -> _Sources:
     site: dict[str, str | None] = {}
     feed: dict[str, str | None] = {}
     for s in store.sources():
@@ -164,7 +167,9 @@ def _sources(store: Store) -> _Sources:
         # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
         url = public_url(s.fetch_url or s.url)
         feed[s.name] = iri(url) if url and safe_url(url, None) else None
-    return _Sources(site, feed)
+    language = {src.name: src.language for src in cfg.sources
+                if src.language and src.language != cfg.output.language} if cfg is not None else {}
+    return _Sources(site, feed, language)
 
 
 def _related(st: StoryEntry, link: str | None,
@@ -281,6 +286,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
             source_updated=plain_time(max(rep.updated, rep.published)),
             source_feed=sources.feed.get(rep.source_name), related=related, enclosures=enclosures, image=image,
+            language=sources.language.get(rep.source_name),
             reported=plain_time(rep.published),
         ))
     return out
@@ -740,7 +746,7 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     out = cfg.output.dir
     remove_stale_temps(out)
     now = datetime.now(UTC).timestamp()
-    sources = _sources(store)
+    sources = _sources(store, cfg)
     changed_urls: list[str] = []
     latest: dict[str, list[RenderEntry]] = {}
     channels = [ch for ch in cfg.channels

@@ -334,6 +334,7 @@ class Pipeline:
         # a site in another directory is the same site)
         look = _digest([repr(dataclasses.replace(cfg.output, dir=Path())), [repr(ch) for ch in cfg.channels],
                         sorted([s.name, s.url if s.url.startswith(("http://", "https://")) else ""]
+                               + ([s.language] if s.language else [])  # (none: the digest as before)
                                for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
         if not (resort or republish):

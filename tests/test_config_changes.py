@@ -134,6 +134,23 @@ def test_a_changed_title_entry_count_or_source_name_is_published_without_new_ite
     assert "Alpha Daily" in (tmp_path / "out" / "all.atom").read_text()
 
 
+def test_a_sources_new_language_is_published_without_new_items(tmp_path: Path) -> None:
+    """A source's `language` tags its entries: setting it republishes what is stored (no new item needed), and
+    a config with no language at all keeps the digest it had (nothing republished by an upgrade)."""
+    clock = Clock(NOW)
+    write(tmp_path, ALL)
+    run(tmp_path, clock)
+    before = (tmp_path / "out" / "all.atom").read_bytes()
+    run(tmp_path, clock)
+    assert (tmp_path / "out" / "all.atom").read_bytes() == before
+    write(tmp_path, ALL, sources='[[sources]]\nurl = "a.xml"\nname = "Alpha"\nlanguage = "de"\n'
+                                 '[[sources]]\nurl = "b.xml"\nname = "Beta"\n')
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    # three entries, each represented by an Alpha report (Beta's re-report joined Alpha's story)
+    assert [e.title_detail.language for e in feed(tmp_path, "all.atom").entries] == ["de", "de", "de"]
+
+
 def test_a_removed_channel_and_a_dropped_format_lose_their_documents(tmp_path: Path) -> None:
     clock = Clock(NOW)
     two = ALL + '[channels.uber]\ntitle = "Uber"\ninclude = ["Uber"]\nformats = ["atom", "json", "rss", "html"]\n'

@@ -91,7 +91,8 @@ def make_entry(r: random.Random, i: int) -> RenderEntry:
         source_id=f"http://127.0.0.1:8080/sources/s{i}", source_updated=published - timedelta(seconds=5),
         related=related, enclosures=r.choice([
             [], [], [Enclosure(f"https://m.example/{i}.mp3?a=1&b={text()}", "audio/mpeg", r.choice([None, 1, 54_91]))],
-            [Enclosure("https://m.example/x", "", None), Enclosure(f"https://m.example/é{i}.jpg", text(), 7)]]))
+            [Enclosure("https://m.example/x", "", None), Enclosure(f"https://m.example/é{i}.jpg", text(), 7)]]),
+        language=r.choice([None, None, "ar", "pt-BR"]))
 
 
 _R = random.Random(7)  # one generator for all: each entry draws its own shape

@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import feedparser
+import lxml.etree
 import lxml.html
 import pytest
 
 from feeds.config import Config, parse_config
+from feeds.errors import ConfigError
 from feeds.publish import missing_channels, publish
 from feeds.store import Store
 from feeds.validate import errors_and_warnings, validate_document
@@ -393,3 +395,40 @@ def test_outlets_named_in_other_scripts_keep_distinct_source_ids_and_summaries_t
     page = lxml.html.fromstring((cfg.output.dir / "news.html").read_bytes())
     (arabic,) = [d for d in page.xpath('//div[@class="summary"]') if "غزة" in d.text_content()]
     assert arabic.get("dir") == "auto"
+
+
+def test_an_outlets_language_tags_its_entries_in_every_format(tmp_path: Path) -> None:
+    """`output.language` was the only language: an Arabic or Japanese outlet's entries were labelled English
+    (screen readers read them with English rules, CJK glyphs chosen for the wrong language; a review with
+    outlets in eight languages). A source's `language` tags its entries: Atom xml:lang, JSON Feed item
+    language, the HTML page's article lang; an outlet in the output's language adds nothing."""
+    sources = "".join(f'[[sources]]\nurl = "https://s{i}.example/feed.xml"\nname = "{n}"\n' + (f'language = "{lang}"\n'
+                                                                                            if lang else "")
+                      for i, (n, lang) in enumerate([("Al Jazeera Test", "ar"), ("Asahi Test", "ja"),
+                                                     ("Wire", "en"), ("Plain", None)]))
+    cfg = make_config(tmp_path, sources=sources)
+    store = Store.open(cfg.store_path)
+    fill = Fill(store)
+    for i, name in enumerate(["Al Jazeera Test", "Asahi Test", "Wire", "Plain"]):
+        fill.story(["news"], name, f"Headline {i}", T0 + 60 * i, link=f"https://s{i}.example/a/{i}")
+    assert not publish(cfg, store).errors
+    store.close()
+    out = cfg.output.dir
+    assert_valid(out)
+    want = {"Headline 0": "ar", "Headline 1": "ja", "Headline 2": None, "Headline 3": None}
+    atom = lxml.etree.fromstring((out / "news.atom").read_bytes())
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    assert atom.get(xml_lang) == "en"
+    got = {e.findtext("{http://www.w3.org/2005/Atom}title"): e.get(xml_lang)
+           for e in atom.iter("{http://www.w3.org/2005/Atom}entry")}
+    assert got == want
+    parsed = {e.title: e.title_detail.language for e in feedparser.parse((out / "news.atom").read_bytes()).entries}
+    assert parsed == {t: lang or "en" for t, lang in want.items()}  # what a reader makes of it
+    items = json.loads((out / "news.json").read_text(encoding="utf-8"))["items"]
+    assert {it["title"]: it.get("language") for it in items} == want
+    page = lxml.html.fromstring((out / "news.html").read_bytes())
+    assert {a.findtext(".//h2//bdi"): a.get("lang") for a in page.iter("article")} == want
+    # a source named with a language that is no tag is a config error naming the key
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.language"):
+        make_config(tmp_path / "bad", sources='[[sources]]\nurl = "https://x.example/f"\nlanguage = "Arabic!"\n')

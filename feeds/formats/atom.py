@@ -85,7 +85,7 @@ def entry_xml(e: RenderEntry) -> EntryXml:
     if lines is None:  # a character XML cannot hold: the reference path decides (it raises ValueError)
         return _entry_xml_lxml(e)
     parts = [s for _d, s, _t in lines]
-    parts[0] = f'<entry xmlns="{ATOM_NS}">'
+    parts[0] = f'<entry xmlns="{ATOM_NS}"{_lang(e)}>'
     snapshot = "".join(parts)
     indented = "".join(f"{_INDENT[d]}{s}\n" for d, s, _t in lines)
     if any(t is not None and not t.strip() for _d, _s, t in lines):
@@ -96,6 +96,10 @@ def entry_xml(e: RenderEntry) -> EntryXml:
 
 _INDENT = ("  ", "    ", "      ")
 _Line = tuple[int, str, str | None]  # depth below the entry, the line, the element's text (None: no text)
+
+
+def _lang(e: RenderEntry) -> str:
+    return f' xml:lang="{_attr(e.language)}"' if e.language else ""
 
 
 def _leaf(depth: int, tag: str, text: str, attrs: str = "") -> _Line:
@@ -118,7 +122,7 @@ def _entry_lines(e: RenderEntry) -> list[_Line] | None:
         values.append(e.source_link)
     if _NOT_XML.search("".join(values)):
         return None
-    out: list[_Line] = [(0, "<entry>", None), _leaf(1, "id", e.id), _leaf(1, "title", e.title),
+    out: list[_Line] = [(0, f"<entry{_lang(e)}>", None), _leaf(1, "id", e.id), _leaf(1, "title", e.title),
                         _leaf(1, "updated", e.updated.isoformat())]
     for name in e.authors:
         if name:  # feedgen leaves out an author without a name
@@ -185,6 +189,8 @@ def _finish(root: Any, info: FeedInfo, entries: Sequence[RenderEntry]) -> None:
     if info.language:
         root.set(f"{{{XML_NS}}}lang", info.language)
     for el, e in zip(root.iter(f"{_A}entry"), entries, strict=True):
+        if e.language:
+            el.set(f"{{{XML_NS}}}lang", e.language)
         _fix_links(el, e)
         src = etree.SubElement(el, f"{_A}source")
         for tag, text in (("id", e.source_id), ("title", e.source_name), ("updated", rfc3339(e.source_updated))):

@@ -126,7 +126,9 @@ def _article(e: RenderEntry) -> str:
     names = [a for a in e.authors if a.strip()]
     if names and names != [e.source_name]:  # each name isolated on its own (one may be right-to-left)
         meta.append("by " + ", ".join(_bdi(a) for a in names))
-    parts = [f'<article id="story-{e.story_id}">', f"<h2>{heading}</h2>", f'<p class="meta">{" · ".join(meta)}</p>']
+    lang = f' lang="{escape(e.language)}"' if e.language else ""
+    parts = [f'<article id="story-{e.story_id}"{lang}>', f"<h2>{heading}</h2>",
+             f'<p class="meta">{" · ".join(meta)}</p>']
     if e.body_html:
         parts.append(f'<div class="summary" dir="auto">{e.body_html}</div>')  # its own direction
     if e.enclosures:

@@ -46,6 +46,8 @@ def _item(e: RenderEntry) -> dict[str, Any]:
         item["image"] = e.image
     if e.categories:
         item["tags"] = list(e.categories)
+    if e.language:  # JSON Feed 1.1: the item's language, when its outlet's is not the feed's
+        item["language"] = e.language
     if e.enclosures:  # mime_type is required: a file whose type is unknown is application/octet-stream
         item["attachments"] = [{"url": x.url, "mime_type": x.type or "application/octet-stream",
                                 **({"size_in_bytes": x.length} if x.length is not None else {})}

@@ -89,6 +89,8 @@ class RenderEntry:
     # the representative report's media files (absolute http(s) IRIs) and thumbnail
     enclosures: list[Enclosure] = field(default_factory=list)
     image: str | None = None
+    # its outlet's language when the config gives one other than the output's (xml:lang, language, lang)
+    language: str | None = None
 
     @property
     def summary_html(self) -> str:
