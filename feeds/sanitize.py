@@ -41,6 +41,16 @@ ALLOWED_ATTRS = {
     "time": frozenset({"datetime"}),
 }
 URL_ATTRS = frozenset({"href", "src", "cite"})
+# The values an allowed attribute may take where HTML says what they are (an accessibility review found
+# width="100%", colspan="abc", scope="bogus" and <time datetime="yesterday">: a machine reader took that for
+# a date); any other value goes with its attribute.
+_DIGITS = re.compile(r"[0-9]{1,5}").fullmatch
+ATTR_VALUES = {
+    "width": _DIGITS, "height": _DIGITS, "colspan": _DIGITS, "rowspan": _DIGITS,
+    "scope": re.compile(r"(?i)row|col|rowgroup|colgroup").fullmatch,
+    "datetime": re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?"
+                           r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?|[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?").fullmatch,
+}
 # Attributes every kept element may have, with the values they may take: the direction and the language
 # of right-to-left text (<p dir="rtl">, an Arabic quote in an English post) are content, not style.
 GLOBAL_ATTRS = {
@@ -229,8 +239,15 @@ def _sanitize_tree(fragment: str, base: str | None) -> str:
                         del attrib[name]
                     else:
                         attrib[name] = url
-        if tag == "img" and "src" not in attrib:
-            _drop_tree(el, texts)
+                else:
+                    valid = ATTR_VALUES.get(lname)
+                    if valid is not None and not valid(attrib[name].strip()):
+                        del attrib[name]
+        if tag == "img":
+            if "src" not in attrib:
+                _drop_tree(el, texts)
+            elif "alt" not in attrib:  # a text for those who cannot see it: its title, else none (not its file name)
+                attrib["alt"] = attrib.get("title", "")
     texts.flush()
     out: str = _etree().tostring(root, encoding="unicode", method="html")
     # strip the wrapper <div> we added

@@ -208,7 +208,7 @@ def test_a_page_with_wide_summaries_is_no_wider_than_a_phone(tmp_path: Path) -> 
     finally:
         store.close()
     page = cfg.output.dir / "world.html"
-    assert "<pre>" in page.read_text() and "<table>" in page.read_text()
+    assert '<pre tabindex="0">' in page.read_text() and '<table tabindex="0">' in page.read_text()
     frame = tmp_path / "frame.html"
     frame.write_text(
         f'<!DOCTYPE html><body style="margin:0"><iframe id="f" src="{page.as_uri()}" width="400" height="800"'
@@ -223,3 +223,33 @@ def test_a_page_with_wide_summaries_is_no_wider_than_a_phone(tmp_path: Path) -> 
     width, viewport = map(int, m.groups())
     assert viewport == 400
     assert width <= viewport
+
+
+def test_a_summarys_headings_boxes_and_images_suit_the_page(tmp_path: Path) -> None:
+    """From an accessibility review (axe-core in Chromium): a summary's h1/h2 broke the page's outline (a
+    screen reader heard a new story); scrolling code blocks and tables could not be reached by keyboard;
+    images loaded all at once; printing in dark mode gave pale links, and code blocks were cut at the page's
+    edge; an Arabic headline was left-aligned. The feeds carry the summary unchanged."""
+    from feeds.formats import html as html_fmt
+
+    cfg = make_config(tmp_path, channels=CHANNELS)
+    store = Store.open(cfg.store_path)
+    body = ('<h1>Same as the title</h1><p>x</p><h2>Part</h2><h5>Deep</h5><h6>Deepest</h6>'
+            '<pre>code</pre><table><tr><td>1</td></tr></table><img src="https://a.example/p.png" alt="P">')
+    try:
+        Fill(store).story(["world"], "Alpha Wire", "قصف على غزة", T0, summary=body, link="https://a.example/w")
+        assert not publish(cfg, store).errors
+    finally:
+        store.close()
+    page = lhtml.fromstring((cfg.output.dir / "world.html").read_bytes())
+    (art,) = page.iter("article")
+    summary = art.find(".//div")
+    assert [el.tag for el in summary.iter() if el.tag[0] == "h"] == ["h3", "h4", "h6", "h6"]
+    assert [el.get("tabindex") for el in summary.iter("pre", "table")] == ["0", "0"]
+    assert summary.find(".//img").get("loading") == "lazy"
+    assert art.find(".//h2").get("dir") == "auto" and summary.get("dir") == "auto"
+    atom = (cfg.output.dir / "world.atom").read_text(encoding="utf-8")
+    assert "&lt;h1&gt;Same as the title" in atom and "tabindex" not in atom and "loading" not in atom
+    css = html_fmt.CSS
+    assert "@media screen and (prefers-color-scheme:dark)" in css and "background:Canvas" in css
+    assert re.search(r"@media print\{[^@]*\.summary pre\{white-space:pre-wrap;overflow:visible\}", css)

@@ -427,7 +427,10 @@ def test_an_outlets_language_tags_its_entries_in_every_format(tmp_path: Path) ->
     items = json.loads((out / "news.json").read_text(encoding="utf-8"))["items"]
     assert {it["title"]: it.get("language") for it in items} == want
     page = lxml.html.fromstring((out / "news.html").read_bytes())
-    assert {a.findtext(".//h2//bdi"): a.get("lang") for a in page.iter("article")} == want
+    # on the headline and the summary; the byline and labels stay in the page's language
+    assert {a.find(".//h2").text_content(): a.find(".//h2").get("lang") for a in page.iter("article")} == want
+    assert {a.find(".//h2").text_content(): a.find(".//div").get("lang") for a in page.iter("article")} == want
+    assert all(a.get("lang") is None and a.find(".//h2").get("dir") == "auto" for a in page.iter("article"))
     # a source named with a language that is no tag is a config error naming the key
     (tmp_path / "bad").mkdir()
     with pytest.raises(ConfigError, match=r"sources\[0\]\.language"):

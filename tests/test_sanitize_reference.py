@@ -3,7 +3,9 @@ absolute URLs); its output must not change. The implementation before that chang
 reference, and hostile HTML, odd URLs and real-looking summaries must give the same result from both.
 Two rules came later and the reference has them too: references to characters XML cannot hold are dropped
 before parsing (and such characters after it), and a URL whose port is no number ("//url(javascript:x)")
-is no URL. A third: block elements not allowed as such (section, article, ...) are kept as a div."""
+is no URL. A third: block elements not allowed as such (section, article, ...) are kept as a div. A fourth:
+attributes whose values HTML defines (width, colspan, scope, datetime, ...) keep only valid values, and an
+image without alt gets its title, else an empty alt."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from feeds.sanitize import (
     ALLOWED_ATTRS,
     ALLOWED_TAGS,
     AS_DIV,
+    ATTR_VALUES,
     DROP_WITH_CONTENT,
     SAFE_SCHEMES,
     URL_ATTRS,
@@ -104,8 +107,12 @@ def ref_sanitize_html(fragment: str, base: str | None = None) -> str:
                     del el.attrib[name]
                 else:
                     el.attrib[name] = url
+            elif lname in ATTR_VALUES and not ATTR_VALUES[lname](el.attrib[name].strip()):  # a later rule
+                del el.attrib[name]
         if tag == "img" and "src" not in el.attrib:
             el.drop_tree()
+        elif tag == "img" and "alt" not in el.attrib:  # a later rule
+            el.attrib["alt"] = el.attrib.get("title", "")
     out: str = etree.tostring(root, encoding="unicode", method="html")
     if out.startswith("<div>") and out.endswith("</div>"):
         out = out[5:-6]
