@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-age", type=_duration, default="2h",
                    help="with --check: oldest acceptable last success (default 2h)")
     s.add_argument("--max-broken", type=_share, default=0.5,
-                   help="with --check: largest acceptable share of broken sources (default 0.5)")
+                   help="with --check: largest acceptable share of broken or gone sources (default 0.5)")
     d = sub.add_parser("daemon", help="run continuously, fetching sources when due")
     d.add_argument("--serve", action="store_true", help="also serve the output directory")
     sv = sub.add_parser("serve", help="serve the output directory over HTTP")
@@ -482,9 +482,17 @@ def cmd_export(args: argparse.Namespace) -> int:
                 rows = {r.url: r for r in store.sources()}
             finally:
                 store.close()
+    from feeds.sanitize import public_url
+
+    target = None if str(args.file) == "-" else args.file
+    if target is not None:
+        _refuse_to_overwrite(cfg, target)
     subs: list[Subscription] = []
     local: list[str] = []
     secret: list[str] = []
+    keyed: list[str] = []
+    seen: dict[str, str] = {}
+    shared: list[str] = []
     for src in cfg.sources:
         if src.is_local:
             local.append(src.name)
@@ -494,22 +502,51 @@ def cmd_export(args: argparse.Namespace) -> int:
         bare = _without_userinfo(url)
         if bare != url or src.headers:
             secret.append(src.name)
+        if public_url(bare) is None:  # a key in the query (?token=...) is the feed's address: kept, said
+            keyed.append(src.name)
+        if bare in seen:
+            shared.append(f"{seen[bare]} / {src.name}")
+        seen.setdefault(bare, src.name)
         site = row.site_link if row is not None and row.site_link else (src.url if url != src.url else None)
         subs.append(Subscription(src.name, bare, _without_userinfo(site) if site else None))
     folders = [(ch.title, ch.sources) for ch in cfg.channels if ch.sources]
     data = render_subscriptions(subs, folders, title=f"{cfg.output.title}: subscriptions",
                                 created=format_datetime(datetime.now(UTC), usegmt=True))
-    if str(args.file) == "-":
+    if target is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        _write_new_file(args.file, data)
+        _write_new_file(target, data)
     if local:
         log.warning("left out %d local file sources (no reader subscribes to a file): %s", len(local),
                     ", ".join(local))
     if secret:
         log.warning("exported without their credentials (user:password in the URL, or headers): %s", ", ".join(secret))
+    if keyed:
+        log.warning("exported with what looks like a key in the address's query (the feed's own address: keep "
+                    "the file private): %s", ", ".join(keyed))
+    if shared:
+        log.warning("one address once the credentials are cut (another reader gets one subscription): %s",
+                    "; ".join(shared))
     return EXIT_OK
+
+
+def _refuse_to_overwrite(cfg: Config, target: Path) -> None:
+    """An export goes to a new file or over an OPML file; never over the config, the store or another file."""
+    from feeds.errors import FeedsError
+
+    try:
+        resolved = target.resolve()
+        if resolved in (cfg.path.resolve(), cfg.store_path.resolve()):
+            raise FeedsError(f"{target}: is this config's own {'config' if resolved == cfg.path.resolve() else 'store'}"
+                             " file; nothing written (give the export a file of its own)")
+        if target.exists():
+            with target.open("rb") as f:
+                head = f.read(4096)
+            if b"<opml" not in head.lower():
+                raise FeedsError(f"{target}: exists and is not an OPML file; nothing written")
+    except OSError as e:
+        raise FeedsError(f"{target}: cannot write ({e.strerror or e})") from e
 
 
 def _without_userinfo(url: str) -> str:
@@ -533,6 +570,9 @@ def _write_new_file(path: Path, data: bytes) -> None:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
+                mask = os.umask(0)  # the mode a new file gets (mkstemp makes it 0600)
+                os.umask(mask)
+                os.fchmod(f.fileno(), 0o666 & ~mask)
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:

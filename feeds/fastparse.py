@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
-from feeds.parse import _XML_BAD, cjk_date, clean_text, entry_media, localized_date, person_names, text_of
+from feeds.parse import _XML_BAD, CJK_LIKE, cjk_date, clean_text, entry_media, localized_date, person_names, text_of
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -304,10 +304,8 @@ def parse_date(value: str) -> datetime | None:
     means (feedparser reads it as the first of its month: feeds.parse.cjk_date)."""
     if not value:
         return None
-    if "年" in value:
-        got = cjk_date(value)
-        if got is not None:
-            return got
+    if "年" in value and CJK_LIKE(value):  # decided by cjk_date alone (feeds.parse._entry_date)
+        return cjk_date(value)
     try:
         m = _W3C.fullmatch(value)
         if m:

@@ -323,13 +323,19 @@ class Plan:
         return out
 
 
-def _under(url: str, base: str) -> bool:
-    """Whether `url` is `base` or below it (scheme aside, as feed_key compares): one of the documents a
-    config with `output.base_url` = `base` publishes."""
+# what a config publishes under its output.base_url: channel documents, archive pages, the index pages
+_PUBLISHED = re.compile(r"(?:[a-z0-9-]+\.(?:atom|json|rss|html)|archive/[a-z0-9-]+/[0-9]+\.atom|index\.(?:opml|html))")
+
+
+def _published(url: str, base: str) -> bool:
+    """Whether `url` is one of the documents a config with `output.base_url` = `base` publishes (scheme
+    aside, as feed_key compares): a channel's feed below the base, not any page of its host (the user's own
+    blog beside the feeds is a feed to import)."""
     u, b = feed_key(url), feed_key(base)
-    if u is None or b is None or u[:4] != b[:4]:
+    if u is None or b is None or u[:4] != b[:4] or u[5]:
         return False
-    return u[4] == b[4] or u[4].startswith(b[4] + "/")
+    path = b[4] + "/"
+    return u[4].startswith(path) and _PUBLISHED.fullmatch(u[4][len(path):]) is not None
 
 
 def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]], *,
@@ -370,12 +376,12 @@ def plan_import(outlines: Outlines, configured: Iterable[tuple[str, str]], *,
             skipped.append(Skipped(feed.line, redact(feed.url), f"listed twice in this file (first on {where})"))
             again.append((feed.line, feed.folder, name))
             continue
-        if own_base is not None and _under(feed.url, own_base):
+        if key not in known and key in bare:  # (a key without user and password is its own bare key)
+            known[key] = bare[key]  # a URL without credentials is the feed configured with them (an export)
+        if key not in known and own_base is not None and _published(feed.url, own_base):
             skipped.append(Skipped(feed.line, redact(feed.url), "a document this config publishes itself (under "
                                    "output.base_url): feeds would read its own channels"))
             continue
-        if key not in known and key in bare:  # (a key without user and password is its own bare key)
-            known[key] = bare[key]  # a URL without credentials is the feed configured with them (an export)
         if key in known:
             url, name, was_moved = known[key]
             present.append(Present(feed.url, url, name, feed.folder, feed.line, was_moved))

@@ -287,8 +287,15 @@ _LOCAL_MONTHS.update({"".join(c for c in unicodedata.normalize("NFKD", name) if 
     ("дек", "декабрь", "декабря", "груд", "гру", "грудень", "грудня", "ديسمبر"),
 ), start=1) for name in names})
 # "2026年11月27日 01:18:56 +0900" (Japanese and Chinese feeds)
-_CJK_DATE = re.compile(r"(\d{4})年 ?(\d{1,2})月 ?(\d{1,2})日(?: ?[(（]?[^\W\d_][)）]?)? ?(\d{1,2}):(\d{2})(?::(\d{2}))?"
-                       r"(?: ?(z|gmt|utc|ut|jst|[+-]\d{2}:?\d{2}))?", re.IGNORECASE)
+# ("2026年11月27日", "… 10:18", "… 午後10時18分", "… (金) 10:18:56 +09:00", "… GMT+9", "… (JST)"); a date
+# that looks like one (CJK_LIKE) but is none of these is no date at all, on both paths
+_CJK_DATE = re.compile(
+    r"(\d{4}) ?年 ?(\d{1,2}) ?月 ?(\d{1,2}) ?日(?: ?[(（][^\W\d_]{1,3}[)）])?"
+    r"(?: ?(午前|午後)? ?(\d{1,2})(?:[:：]|時) ?(\d{2}) ?分?(?:[:：](\d{2}) ?秒?)?)?"
+    r"(?: ?[(（]?(z|gmt|utc|ut|jst|cst|[+-]\d{2}(?::?\d{2})?|(?:gmt|utc)[+-]\d{1,2})[)）]?"
+    r"(?: ?[(（][a-z]{2,4}[)）])?)?", re.IGNORECASE)  # "+0900 (JST)": the name beside the offset
+CJK_LIKE = re.compile(r"\d{4} ?年 ?\d{1,2} ?月").search
+_CJK_ZONES = {"jst": "+0900", "cst": "+0800"}  # (in a CJK date: China Standard Time)
 # matched against the text with its spaces collapsed (one space at most between parts: no backtracking over
 # runs of white space) and at most _LOCAL_DATE_MAX characters long
 _LOCAL_DATE = re.compile(
@@ -326,9 +333,19 @@ def cjk_date(value: str) -> datetime | None:
     c = _CJK_DATE.fullmatch(value) if len(value) <= _LOCAL_DATE_MAX else None
     if c is None:
         return None
-    y, mo, d, hh, mi, ss, tz = c.groups()
-    if tz and tz.lower() == "jst":
-        tz = "+0900"
+    y, mo, d, ampm, hh, mi, ss, tz = c.groups()
+    if hh is None:  # a date alone: its midnight (the zone's, when one is given)
+        hh, mi = "0", "00"
+    elif ampm is not None:
+        h = int(hh) % 12 + (12 if ampm == "午後" else 0)
+        hh = str(h)
+    if tz:
+        low = tz.lower()
+        tz = _CJK_ZONES.get(low) or tz
+        if low[:3] in ("gmt", "utc") and len(low) > 3:  # GMT+9
+            tz = f"{low[3]}{int(low[4:]):02d}00"
+        elif tz[0] in "+-" and len(tz) == 3:  # +09
+            tz += "00"
     return _stamp(y, int(mo), d, hh, mi, ss, tz)
 
 
@@ -373,8 +390,12 @@ def _text_of(detail: Any, fallback: str) -> str:
     return text_of(None, fallback)
 
 
-def _cjk(raw: Any) -> datetime | None:
-    return cjk_date(raw.strip()) if isinstance(raw, str) and "年" in raw else None
+def _entry_date(raw: Any, parsed: Any) -> datetime | None:
+    """An entry's date on the feedparser path: a CJK date by cjk_date alone (feedparser reads it as the first
+    of its month; one that matches no form is no date), else feedparser's reading, else localized_date."""
+    if isinstance(raw, str) and "年" in raw and CJK_LIKE(raw):
+        return cjk_date(raw.strip())
+    return _dt(parsed) or _local(raw)
 
 
 def _local(raw: Any) -> datetime | None:
@@ -429,9 +450,9 @@ def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
     enclosures, image = entry_media(*_raw_media(e), base)
     # FeedParserDict answers a missing updated_parsed with published_parsed (and a warning); a date feedparser
     # could not read may be one in another language's words (as the fast path's parse_date falls back too)
-    published = _cjk(dict.get(e, "published")) or _dt(e.get("published_parsed")) or _local(dict.get(e, "published"))
+    published = _entry_date(dict.get(e, "published"), e.get("published_parsed"))
     if dict.__contains__(e, "updated"):
-        updated = _cjk(dict.get(e, "updated")) or _dt(e.get("updated_parsed")) or _local(dict.get(e, "updated"))
+        updated = _entry_date(dict.get(e, "updated"), e.get("updated_parsed"))
     else:
         updated = published
     return Entry(
@@ -521,6 +542,10 @@ def _bom_first(data: bytes, content_type: str | None) -> tuple[bytes, str | None
     the declaration's encoding and a charset parameter saying otherwise are set to UTF-8 for both parsers.
     A feed saved as UTF-8 that still declares windows-1251 was published as mojibake."""
     if not data.startswith(_UTF8_BOM):
+        return data, content_type
+    try:  # a stray BOM on bytes in another encoding (a UTF-8 file included in a windows-1251 one) says nothing
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return data, content_type
     m = _DECLARED.match(data)
     if m and m.group(3).lower().decode("ascii") not in _UTF8:

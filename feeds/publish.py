@@ -100,17 +100,19 @@ def iri(url: str) -> str:
 @lru_cache(maxsize=4096)
 def _slugish(name: str) -> str:
     """A source name as the last segment of its Atom `<source><id>`: ASCII letters and digits, accents
-    folded, the rest hyphens. A name with any other character (another script, an accent) also gets a
-    digest of the name, so that outlets whose names fold alike ("Київ Пост", "朝日": nothing left) keep
-    distinct ids; an ASCII name's id is as before."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    folded ("La Dépêche" -> "la-depeche"), the rest hyphens. A name with letters or digits that fold to
+    nothing ASCII (another script: "Київ Пост", "朝日") also gets a digest of the name, so that such outlets
+    keep distinct ids; a name whose only other characters are punctuation or spaces ("Reader’s Digest",
+    "Le Monde — International") has its id as before."""
     if name.isascii():
-        return slug or "source"
+        return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "source"
     import hashlib
     import unicodedata
 
     folded = "".join(ch for ch in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(ch))
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    if not any(ch.isalnum() and not ch.isascii() for ch in folded):
+        return slug or "source"
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
     return f"{slug}-{digest}" if slug else digest
 

@@ -174,7 +174,7 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     last = max(successes) if successes else None
     problems = []
     if not sources:
-        problems.append("no sources configured")
+        problems.append("every source is disabled (enabled = false)" if data["sources"] else "no sources configured")
     elif last is None:
         problems.append("no source has ever been fetched successfully"
                         + ("" if data["store_exists"] else f" (no store yet at {data['store']})"))

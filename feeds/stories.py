@@ -82,19 +82,20 @@ yourselves via per amid among onto toward towards
 # them, so each weighed as a rare name, and headlines sharing only "die Lage in der ... am Donnerstag" or
 # "ce qu'il faut retenir" joined. Left out: words that are English content words ("die", "den", "van",
 # "son", "sin", "plus", "pour", "par", "con", "do", "no", "man", "war", "hat", "met", "come", "nun", "hay",
-# "fur", "non", "aus", "al", "seine", "ins", "weil"); the articles kept apart from English names
+# "fur", "non", "aus", "al", "seine", "ins", "weil") or names in English news ("Uber", "Das", "von der Leyen",
+# "Elle", "Che", "Uno", "Lo", "Mas", "Ser", "Dem"); the articles kept apart from English names
 # go ("la", "le", "de", "el", "del": "La Liga" is "liga" on both sides; "Los Angeles" is a phrase).
 _FOREIGN_STOPWORDS_TEXT = """
-der das dem einer eines einem einen eine ein und oder aber mit für auf bei nach von vom zum zur
-im ist sind wird werden wurde wurden haben hatte sich nicht auch noch wie als nur über uber unter
+der einer eines einem einen eine ein und oder aber mit für auf bei nach vom zum zur
+im ist sind wird werden wurde wurden haben hatte sich nicht auch noch wie als nur unter
 vor gegen zwischen durch ohne dass daß wenn sein ihre ihr wir sie er schon
 la le de les une du au aux et ou dans sur sous avec sans chez est sont été qui que quoi dont où ne pas se ce cette
-ces sa ses leur leurs il ils elle elles nous vous lui qu
-el del las una por para sus es lo como más mas pero sobre entre tras desde hasta fue ser este esta estos
+ces sa ses leur leurs il ils elles nous vous lui qu
+el del las una por para sus es como más pero sobre entre tras desde hasta fue este esta estos
 estas muy ya también tambien según segun
-il della delle dello degli dei nel nella nei alle allo agli dal dalla sul sulla per tra fra che
-uno è anche più dopo
-os dos das nos nas um uma em pelo pela pelos pelas ao aos não nao mais após apos
+il della delle dello degli dei nel nella nei alle allo agli dal dalla sul sulla per tra fra
+è anche più dopo
+os dos nos nas um uma em pelo pela pelos pelas ao aos não nao mais após apos
 het een dat voor zijn niet aan bij ook naar maar uit nog wordt worden
 и в во на с со к ко по за из от до для о об при про под над без через у а но или что как же ли не ни бы
 это этот эта эти его ее её их он она они мы вы я то так уже еще ещё будет был была были есть после

@@ -544,18 +544,24 @@ def test_a_config_never_imports_its_own_channels_nor_a_source_it_knows_moved() -
     export listing where a source moved (other readers rewrite a feed's URL after a permanent redirect) added
     the source a second time."""
     own = Outlines((Feed("https://feeds.example.org/ukraine.atom", "Ukraine", (), 3),
-                    Feed("http://FEEDS.example.org/sub/all.atom", "All", (), 4),
+                    Feed("http://FEEDS.example.org/all.json", "All", (), 4),
                     Feed("https://feeds.example.org.evil/x.atom", "Look-alike", (), 5),
                     Feed("https://new.example/f/40.xml", "Moved blog", (), 6),
-                    Feed("https://old.example/ars", "Ars", (), 7)), ())
-    plan = plan_import(own, [("https://old.example/moved/40", "Moved blog"), ("https://old.example/ars", "Ars")],
+                    Feed("https://old.example/ars", "Ars", (), 7),
+                    # the user's own blog on the same host is no document of the config's (a diff review)
+                    Feed("https://feeds.example.org/blog/atom.xml", "My blog", (), 8),
+                    Feed("https://feeds.example.org/world.rss", "Mine", (), 9)), ())
+    plan = plan_import(own, [("https://old.example/moved/40", "Moved blog"), ("https://old.example/ars", "Ars"),
+                             ("https://feeds.example.org/world.rss", "Mine")],  # configured: present, not skipped
                        moved=[("https://new.example/f/40.xml", "Moved blog")],
                        own_base="https://feeds.example.org/")
     assert [(s.line, s.reason.split(" (")[0]) for s in plan.skipped] == [
         (3, "a document this config publishes itself"), (4, "a document this config publishes itself")]
-    assert [a.url for a in plan.added] == ["https://feeds.example.org.evil/x.atom"]
+    assert [a.url for a in plan.added] == ["https://feeds.example.org.evil/x.atom",
+                                           "https://feeds.example.org/blog/atom.xml"]
     assert [(p.name, p.configured_url, p.moved) for p in plan.present] == [
-        ("Moved blog", "https://old.example/moved/40", True), ("Ars", "https://old.example/ars", False)]
+        ("Moved blog", "https://old.example/moved/40", True), ("Ars", "https://old.example/ars", False),
+        ("Mine", "https://feeds.example.org/world.rss", False)]
     assert plan.missing == ()
     assert plan_import(own, [("https://old.example/ars", "Ars"), ("https://gone.example/", "Gone")]).missing == (
         "Gone",)
@@ -672,3 +678,34 @@ def test_export_writes_the_sources_as_opml_that_imports_back(tmp_path: Path,
     # the config's own export read back into it adds nothing
     code, text, _ = feeds_import(capsys, cfg, str(tmp_path / "subs.opml"))
     assert code == 0 and "added 0, already present 4" in text
+
+
+def test_export_never_overwrites_the_config_and_says_what_another_reader_would_lose(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From a diff review: `feeds export feeds.toml` replaced the config with OPML (exit 0); two sources on
+    one address with different credentials became one subscription without a word; a key in the query was
+    exported without a word; the file was written 0600."""
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text(EXPORT_CONFIG.replace('name = "Tokens"', 'name = "Tokens"\n[[sources]]\nurl = '
+                                         '"https://bob:pw2@private.example.org/feed"\nname = "Bob"\n[[sources]]\n'
+                                         'url = "https://keyed.example.org/feed?private_token=SEKRIT"\nname = "Keyed"'),
+                   encoding="utf-8")
+    (tmp_path / "local.xml").write_text("<rss/>", encoding="utf-8")
+    before = cfg.read_bytes()
+    capsys.readouterr()
+    assert cli.main(["--config", str(cfg), "export", str(cfg)]) == 1
+    assert "this config's own config file; nothing written" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    assert cli.main(["--config", str(cfg), "export", str(tmp_path / "notes.txt")]) == 1
+    assert "exists and is not an OPML file" in capsys.readouterr().err
+    assert cfg.read_bytes() == before and (tmp_path / "notes.txt").read_text() == "mine"
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["--config", str(cfg), "export", str(tmp_path / "subs.opml")]) == 0
+        assert cli.main(["--config", str(cfg), "export", str(tmp_path / "subs.opml")]) == 0  # over its own OPML
+    finally:
+        os.umask(old)
+    err = capsys.readouterr().err
+    assert stat.S_IMODE((tmp_path / "subs.opml").stat().st_mode) == 0o644
+    assert "one address once the credentials are cut" in err and "Private & Co / Bob" in err
+    assert "key in the address's query" in err and "Keyed" in err

@@ -477,12 +477,20 @@ def test_dates_in_cyrillic_arabic_and_cjk_are_read_alike_by_both_parsers() -> No
       <item><title>d</title><guid>4</guid><pubDate>2026年11月27日(金) 10:18 JST</pubDate></item>
       <item><title>e</title><guid>5</guid><pubDate>2026年11月27日 01:18:56 +0000</pubDate></item>
       <item><title>f</title><guid>6</guid><pubDate>27 Абв 2026 05:18:56 +0200</pubDate></item>
+      <item><title>g</title><guid>7</guid><pubDate>2026年11月27日</pubDate></item>
+      <item><title>h</title><guid>8</guid><pubDate>2026年11月27日 午後10時18分 +0900 (JST)</pubDate></item>
+      <item><title>i</title><guid>9</guid><pubDate>2026年11月27日 10:18 GMT+9</pubDate></item>
+      <item><title>j</title><guid>10</guid><pubDate>2026年11月のある日</pubDate></item>
       </channel></rss>""".encode()
     p = _same_as_reference(rss)
     assert [e.published for e in p.entries] == [
         datetime(2026, 11, 27, 3, 18, 56, tzinfo=UTC), datetime(2026, 11, 26, 19, 0, tzinfo=UTC),
         datetime(2026, 11, 27, 1, 18, 56, tzinfo=UTC), datetime(2026, 11, 27, 1, 18, tzinfo=UTC),
-        datetime(2026, 11, 27, 1, 18, 56, tzinfo=UTC), None]
+        datetime(2026, 11, 27, 1, 18, 56, tzinfo=UTC), None,
+        # (a diff review: feedparser read each of these as November 1st) a date alone is its midnight; one
+        # that looks like a CJK date but is none is no date
+        datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 27, 13, 18, tzinfo=UTC),
+        datetime(2026, 11, 27, 1, 18, tzinfo=UTC), None]
 
 
 def test_a_long_run_of_spaces_in_a_date_costs_nothing() -> None:
@@ -521,6 +529,10 @@ def test_a_utf8_byte_order_mark_beats_what_the_declaration_or_the_charset_says(d
             "<item><title>Курс доллара</title><guid>1</guid></item></channel></rss>")
     got = parse(b"\xef\xbb\xbf" + text.encode("utf-8"), "http://127.0.0.1/f", content_type)
     assert (got.title, got.entries[0].title) == ("Вести", "Курс доллара")
+    # a stray BOM on bytes that are not UTF-8 says nothing: the declaration (or charset) decides, as before
+    stray = b"\xef\xbb\xbf" + text.replace(f'version="1.0"{declared}', 'version="1.0" encoding="windows-1251"'
+                                            ).encode("cp1251")
+    assert parse(stray, "http://127.0.0.1/f", "text/xml; charset=windows-1251").entries[0].title == "Курс доллара"
     # without a BOM, the declaration is what there is to go by
     cp = text.replace(f'version="1.0"{declared}', 'version="1.0" encoding="windows-1251"').encode("cp1251")
     assert parse(cp, "http://127.0.0.1/f").entries[0].title == "Курс доллара"

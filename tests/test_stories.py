@@ -1370,6 +1370,9 @@ def test_other_languages_function_words_elision_accents_and_cjk() -> None:
                                                                "399"]),
     ("Three die after car crash at Tian'anmen", ["3", "die", "car", "crash", "tiananmen"]),
     ("Al Gore in Las Vegas", ["al", "gore", "vega"]),  # "las" goes, as the Spanish article, on every side
+    ("Uber Eats to deliver in Japan", ["uber", "eat", "deliv", "japan"]),  # (a diff review: "uber" was a stopword)
+    ("Von der Leyen wins, Das and Che Guevara, Elle, Uno, Lo, Mas, Ser, Dem",
+     ["von", "leyen", "win", "das", "che", "guevara", "ell", "uno", "lo", "mas", "ser", "dem"]),
 ])
 def test_english_headlines_keep_their_words(text: str, keys: list[str]) -> None:
     """Other languages' function words that are English words ("man", "war", "met", "die", "al"), and
