@@ -33,7 +33,17 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from feeds.models import Entry, ParsedFeed
-from feeds.parse import _XML_BAD, CJK_LIKE, cjk_date, clean_text, entry_media, localized_date, person_names, text_of
+from feeds.parse import (
+    _XML_BAD,
+    CJK_LIKE,
+    cjk_date,
+    clean_text,
+    entry_media,
+    language_tag,
+    localized_date,
+    person_names,
+    text_of,
+)
 
 __all__ = ["fast_parse", "parse_date", "main"]
 
@@ -137,7 +147,7 @@ _OTHER_CONTENT = frozenset({
 # elements whose subtree never reaches the fields we produce (handled by feedparser elsewhere)
 _SKIP_SUBTREE = frozenset({
     "contributor", "dc:contributor", "generator", "created", "dcterms:created", "expirationdate",
-    "webmaster", "dc:publisher", "cloud", "dc:language", "language", "media:rating", "media:credit",
+    "webmaster", "dc:publisher", "cloud", "media:rating", "media:credit",
     "media:restriction", "media:license", "media:player", "psc:chapters", "cc:license",
     "creativecommons:license", "admin:generatoragent", "admin:errorreportsto", "itunes:block",
     "itunes:explicit", "itunes:image", "itunes:link", "dcterms:valid", "newlocation", "enclosure",
@@ -607,6 +617,7 @@ class _Walker:
         self.stable_bases: set[str] = set()
         self.table = self._table()
         self.c1 = True  # may text values contain C1 controls (see _C1_UTF8)
+        self.feed_language: str | None = None  # feedparser's feed `language`: the root's xml:lang, then elements
 
     # -- naming --------------------------------------------------------------------------------
     def name(self, tag: str, prefix: str | None) -> str:
@@ -711,6 +722,7 @@ class _Walker:
             ({"itunes:owner"}, self.owner), ({"rss", "rdf:rdf", "media:group"}, self.container),
             ({"media:content"}, self.media_content), ({"media:thumbnail"}, self.thumbnail),
             ({"enclosure"}, self.enclosure), ({"itunes:image", "itunes:link"}, self.artwork),
+            ({"language", "dc:language"}, self.language),
         ):
             for n in names:
                 table[n] = handler
@@ -854,6 +866,14 @@ class _Walker:
         href = a.get("href") or a.get("url")
         if ctx is not None and href:
             ctx.artwork = href
+
+    def language(self, el: Any, name: str, a: dict[str, str]) -> None:
+        """feedparser's <language> and <dc:language>: the feed's `language` when read in the feed itself (an
+        entry's or an image's goes where we do not read)."""
+        if len(el):
+            raise _Bail(f"element inside {name}")
+        if self.context() is self.feed:
+            self.feed_language = self.finish(_text(el), "language", True)
 
     def skipped(self, el: Any, name: str, a: dict[str, str]) -> None:
         """Elements whose values land in keys we never read; their children must be harmless too."""
@@ -1224,6 +1244,7 @@ def _build(w: _Walker, bozo: str | None, url: str) -> ParsedFeed:
         entries=tuple(entries),
         ttl_seconds=ttl_from_feed(f.ttl, f.sy_period, f.sy_frequency),
         bozo=bozo[:300] if bozo else None,
+        language=language_tag(w.feed_language),
     )
 
 
@@ -1264,6 +1285,9 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
     if name == "rdf:rdf" and root.tag != f"{{{_RDF}}}RDF":
         return None
     w.version = _version(root, name)
+    lang = root.get(f"{{{_XML_NS}}}lang", root.get("lang"))
+    if lang and (name != "rdf:rdf" or root.prefix == "rdf"):  # (feedparser: a root written feed, rss or rdf:RDF)
+        w.feed_language = lang.replace("_", "-")
     w.walk(root)
     return _build(w, bozo, url)
 
@@ -1296,8 +1320,8 @@ def compare(data: bytes, url: str = "") -> tuple[str, str]:
                 return "disagree", f"entry {i}: fast={x!r} feedparser={y!r}"
         return "disagree", f"{len(a)} entries vs {len(b)}"
     extra = []
-    if (fast.title, fast.link, fast.ttl_seconds) != (ref.title, ref.link, ref.ttl_seconds):
-        extra.append("feed title/link/ttl")
+    if (fast.title, fast.link, fast.ttl_seconds, fast.language) != (ref.title, ref.link, ref.ttl_seconds, ref.language):
+        extra.append("feed title/link/ttl/language")
     if [(e.authors, e.categories) for e in fast.entries] != [(e.authors, e.categories) for e in ref.entries]:
         extra.append("authors/categories")
     if [(e.enclosures, e.image) for e in fast.entries] != [(e.enclosures, e.image) for e in ref.entries]:

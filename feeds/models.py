@@ -60,4 +60,5 @@ class ParsedFeed:
     entries: tuple[Entry, ...] = ()
     ttl_seconds: int | None = None  # RSS <ttl> or sy:updatePeriod/updateFrequency, in seconds
     bozo: str | None = None  # a non-fatal parser complaint, kept for status
+    language: str | None = None  # the document's language (RSS <language>, dc:language, the root's xml:lang)
     extra: dict[str, str] = field(default_factory=dict)

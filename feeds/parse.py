@@ -323,6 +323,18 @@ def localized_date(value: str) -> datetime | None:
     return _stamp(y, month, d, hh, mi, ss, tz)
 
 
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")  # (a primary subtag of 2-3 letters)
+
+
+def language_tag(value: Any) -> str | None:
+    """A document's declared language as a BCP 47 tag ("en-us", "ar"), or None for anything else (empty,
+    "English", a sentence)."""
+    if not isinstance(value, str):
+        return None
+    tag = value.strip().replace("_", "-")
+    return tag if _LANGUAGE_TAG.fullmatch(tag) else None
+
+
 def cjk_date(value: str) -> datetime | None:
     """A Japanese or Chinese feed's date ("2026年11月27日 01:18:56 +0000", "2026年11月27日(金) 10:18 JST") as
     UTC; None for anything else. feedparser reads such a date as the first of its month (one of its Korean
@@ -503,6 +515,7 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         entries=entries,
         ttl_seconds=ttl_from_feed(feed.get("ttl"), feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
         bozo=bozo,
+        language=language_tag(feed.get("language")),
     )
 
 

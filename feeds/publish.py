@@ -164,13 +164,23 @@ class _Sources:
 def _sources(store: Store, cfg: Config | None = None) -> _Sources:
     site: dict[str, str | None] = {}
     feed: dict[str, str | None] = {}
+    language: dict[str, str] = {}
+    out = ((cfg.output.language if cfg is not None else None) or "").split("-")[0].lower()
     for s in store.sources():
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
         # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
         url = public_url(s.fetch_url or s.url)
         feed[s.name] = iri(url) if url and safe_url(url, None) else None
-    language = {src.name: src.language for src in cfg.sources
-                if src.language and src.language != cfg.output.language} if cfg is not None else {}
+        # the language its documents declare, when it is another than the output's ("en-us" in an "en" site
+        # is none: the primary subtags are compared)
+        if cfg is not None and s.language and s.language.split("-")[0].lower() != out:
+            language[s.name] = s.language
+    if cfg is not None:
+        for src in cfg.sources:  # the config's word first (a feed may declare its template's "en-us")
+            if src.language and src.language != cfg.output.language:
+                language[src.name] = src.language
+            elif src.language:
+                language.pop(src.name, None)
     return _Sources(site, feed, language)
 
 

@@ -942,6 +942,7 @@ class Pipeline:
                     values["ttl"] = parsed.ttl_seconds
                     values["feed_title"] = parsed.title or None
                     values["site_link"] = parsed.link or None
+                    values["language"] = parsed.language
                     self._ingest(c, row, parsed.entries, now, out, parsed.link)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new

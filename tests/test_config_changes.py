@@ -324,3 +324,35 @@ def test_the_index_page_goes_with_the_last_html_channel(tmp_path: Path) -> None:
     run(tmp_path, clock)
     assert not (out / "all.html").exists() and not (out / "index.html").exists()
     assert (out / "all.atom").exists() and (out / "index.opml").exists()
+
+
+def test_the_language_a_feed_declares_tags_its_entries_unless_it_is_the_outputs(tmp_path: Path) -> None:
+    """A source's documents' declared language (RSS <language>, the root's xml:lang) is stored (store schema
+    8) and tags its entries when its primary language is not the output's (an Arabic feed's entries were
+    labelled English: an accessibility review); a feed declaring the output's ("en-us" in an "en" site)
+    adds nothing, and the config's `language` goes before what a feed declares."""
+    clock = Clock(NOW)
+    write(tmp_path, ALL, output='language = "en"\nformats = ["atom", "json"]')
+    (tmp_path / "a.xml").write_bytes(rss(ITEMS_A).replace(b"<channel>", b"<channel><language>ar</language>", 1))
+    own = {"title": "Harbour festival draws record crowds", "guid": "b2", "link": "https://b.example/2",
+           "date": NOW - timedelta(hours=1)}
+    (tmp_path / "b.xml").write_bytes(rss([*ITEMS_B, own]).replace(b"<channel>", b"<channel><language>en-us</language>",
+                                                                   1))
+    run(tmp_path, clock)
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        assert {s.name: s.language for s in store.sources()} == {"Alpha": "ar", "Beta": "en-us"}
+    finally:
+        store.close()
+    # Alpha's three stories (Beta's Uber report joined Alpha's) are Arabic; Beta's own story is the site's "en"
+    langs = {e.title: e.title_detail.language for e in feed(tmp_path, "all.atom").entries}
+    assert sorted(langs.values()) == ["ar", "ar", "ar", "en"] and langs[own["title"]] == "en"
+    json_items = json.loads((tmp_path / "out" / "all.json").read_text())["items"]
+    assert sorted(str(it.get("language")) for it in json_items) == ["None", "ar", "ar", "ar"]
+    write(tmp_path, ALL, output='language = "en"\nformats = ["atom", "json"]',  # the config's word goes first
+          sources='[[sources]]\nurl = "a.xml"\nname = "Alpha"\nlanguage = "en"\n'
+                  '[[sources]]\nurl = "b.xml"\nname = "Beta"\n')
+    (tmp_path / "a.xml").write_bytes(rss(ITEMS_A).replace(b"<channel>", b"<channel><language>ar</language>", 1))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    assert [e.title_detail.language for e in feed(tmp_path, "all.atom").entries] == ["en"] * 4

@@ -101,7 +101,8 @@ def _same_as_reference(data: bytes, url: str = URL, content_type: str | None = N
     assert fast is not None, "expected the fast path"
     ref = parse_feedparser(data, url, content_type)
     assert [_fields(e) for e in fast.entries] == [_fields(e) for e in ref.entries]
-    assert (fast.title, fast.link, fast.ttl_seconds, fast.bozo) == (ref.title, ref.link, ref.ttl_seconds, ref.bozo)
+    assert (fast.title, fast.link, fast.ttl_seconds, fast.bozo, fast.language) == (
+        ref.title, ref.link, ref.ttl_seconds, ref.bozo, ref.language)
     assert parse(data, url, content_type) == fast
     return fast
 

@@ -27,7 +27,8 @@ def _key(p: ParsedFeed) -> list[tuple[object, ...]]:
 
 
 def _extra(p: ParsedFeed) -> tuple[object, ...]:
-    return p.title, p.link, p.ttl_seconds, [(e.authors, e.categories, e.enclosures, e.image) for e in p.entries]
+    return (p.title, p.link, p.ttl_seconds, p.language,
+            [(e.authors, e.categories, e.enclosures, e.image) for e in p.entries])
 
 
 def test_corpus_is_present() -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
 # 4: archive_marks.written. 5: sources.validators_url. 6: items.enclosures and items.image (an item's media
 # files and thumbnail, published with it). 7: forgotten (the keys of items `[store] keep` pruned).
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 metadata = MetaData()
 
 meta = Table(
@@ -61,6 +61,7 @@ sources = Table(
     Column("last_new", Integer, nullable=False, default=0),
     Column("feed_title", Text),
     Column("site_link", Text),
+    Column("language", Text),  # the language its documents declare (schema 8)
     # the URL that gave etag/last_modified (NULL: the fetch URL): they are sent to that URL only, never to
     # another hop of a redirect, which could answer 304 for a document never read
     Column("validators_url", Text),

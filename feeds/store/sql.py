@@ -117,6 +117,7 @@ class SourceRow:
     feed_title: str | None
     site_link: str | None
     validators_url: str | None = None
+    language: str | None = None  # what its documents declare (schema 8)
 
 
 _SOURCE_COLS = [f.name for f in fields(SourceRow)]
@@ -385,8 +386,15 @@ def _upgrade_6_to_7(c: Connection) -> None:
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
+def _upgrade_7_to_8(c: Connection) -> None:
+    """Version 8 adds sources.language (the language a source's documents declare; NULL until a document of
+    it is next read: its entries are tagged once its feed next changes)."""
+    if "language" not in {col["name"] for col in inspect(c).get_columns("sources")}:
+        c.execute(text("ALTER TABLE sources ADD COLUMN language TEXT"))
+
+
 _UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6,
-             6: _upgrade_6_to_7}
+             6: _upgrade_6_to_7, 7: _upgrade_7_to_8}
 
 
 def _schema_version(row: object, where: str) -> int:
