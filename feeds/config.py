@@ -680,7 +680,10 @@ def _listen_host(host: str) -> bool:
 def starter_config() -> dict[str, Any]:
     """What `feeds init` writes (through tomli-w)."""
     return {
-        "output": {"dir": "output", "base_url": "http://127.0.0.1:8080/", "entries": 100, "title": "My feeds"},
+        # language: the documents' language (HTML lang, Atom xml:lang); pages without one are read aloud by a
+        # screen reader's guess (an accessibility review)
+        "output": {"dir": "output", "base_url": "http://127.0.0.1:8080/", "entries": 100, "title": "My feeds",
+                   "language": "en"},
         "store": {"path": "feeds.db", "keep": "365d"},  # a new installation forgets stories after a year
         "schedule": {"interval": "15m"},
         "sources": [

@@ -126,6 +126,9 @@ def test_init_writes_a_loadable_config_and_refuses_to_overwrite(tmp_path: Path) 
     r = feeds("init", "my.toml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert feeds("--config", "my.toml", "check", cwd=tmp_path).returncode == 0
+    from feeds.config import load_config
+
+    assert load_config(tmp_path / "my.toml").output.language == "en"  # pages say their language (a11y review)
     r = feeds("init", "my.toml", cwd=tmp_path)
     assert r.returncode == 2 and "exists" in r.stderr
 
