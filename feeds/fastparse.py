@@ -872,7 +872,7 @@ class _Walker:
         entry's or an image's goes where we do not read)."""
         if len(el):
             raise _Bail(f"element inside {name}")
-        if self.context() is self.feed:
+        if self.infeed and self.context() is self.feed:  # (feedparser keeps feed values only inside the channel)
             self.feed_language = self.finish(_text(el), "language", True)
 
     def skipped(self, el: Any, name: str, a: dict[str, str]) -> None:
@@ -1286,7 +1286,8 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
         return None
     w.version = _version(root, name)
     lang = root.get(f"{{{_XML_NS}}}lang", root.get("lang"))
-    if lang and (name != "rdf:rdf" or root.prefix == "rdf"):  # (feedparser: a root written feed, rss or rdf:RDF)
+    if lang and name != "rdf:rdf":  # (feedparser: an rss or feed root's; it compares an RDF root's lower-cased
+    # name with "rdf:RDF", which never matches)
         w.feed_language = lang.replace("_", "-")
     w.walk(root)
     return _build(w, bozo, url)

@@ -161,11 +161,26 @@ class _Sources:
     language: dict[str, str] = field(default_factory=dict)
 
 
+_HANT_REGIONS = frozenset({"tw", "hk", "mo"})
+
+
+def _language_key(tag: str) -> str:
+    """What two language tags must share to be one language as a reader shows it: the language and its script
+    ("en-us" and "en" are one; "zh-Hans" and "zh-Hant", "sr-Latn" and "sr-Cyrl" are two; a Chinese region
+    stands for its script)."""
+    parts = tag.lower().split("-")
+    if len(parts) > 1 and len(parts[1]) == 4 and parts[1].isalpha():
+        return f"{parts[0]}-{parts[1]}"
+    if parts[0] == "zh":
+        return "zh-hant" if len(parts) > 1 and parts[1] in _HANT_REGIONS else "zh-hans"
+    return parts[0]
+
+
 def _sources(store: Store, cfg: Config | None = None) -> _Sources:
     site: dict[str, str | None] = {}
     feed: dict[str, str | None] = {}
     language: dict[str, str] = {}
-    out = ((cfg.output.language if cfg is not None else None) or "").split("-")[0].lower()
+    out = _language_key((cfg.output.language if cfg is not None else None) or "")
     for s in store.sources():
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
         # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
@@ -173,7 +188,7 @@ def _sources(store: Store, cfg: Config | None = None) -> _Sources:
         feed[s.name] = iri(url) if url and safe_url(url, None) else None
         # the language its documents declare, when it is another than the output's ("en-us" in an "en" site
         # is none: the primary subtags are compared)
-        if cfg is not None and s.language and s.language.split("-")[0].lower() != out:
+        if cfg is not None and s.language and _language_key(s.language) != out:
             language[s.name] = s.language
     if cfg is not None:
         for src in cfg.sources:  # the config's word first (a feed may declare its template's "en-us")

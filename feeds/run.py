@@ -943,6 +943,9 @@ class Pipeline:
                     values["feed_title"] = parsed.title or None
                     values["site_link"] = parsed.link or None
                     values["language"] = parsed.language
+                    if parsed.language != row.language and row.items_total:
+                        # its entries are tagged with it (feeds.publish): the channels showing them again
+                        out.channels |= self.store.story_channels_of_source(c, row.id)
                     self._ingest(c, row, parsed.entries, now, out, parsed.link)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new

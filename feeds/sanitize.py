@@ -45,8 +45,9 @@ URL_ATTRS = frozenset({"href", "src", "cite"})
 # width="100%", colspan="abc", scope="bogus" and <time datetime="yesterday">: a machine reader took that for
 # a date); any other value goes with its attribute.
 _DIGITS = re.compile(r"[0-9]{1,5}").fullmatch
+_SPAN = re.compile(r"[1-9][0-9]{0,3}").fullmatch  # HTML: colspan 1-1000, rowspan 0-65534 (0 is "to the end")
 ATTR_VALUES = {
-    "width": _DIGITS, "height": _DIGITS, "colspan": _DIGITS, "rowspan": _DIGITS,
+    "width": _DIGITS, "height": _DIGITS, "colspan": _SPAN, "rowspan": _SPAN,
     "scope": re.compile(r"(?i)row|col|rowgroup|colgroup").fullmatch,
     "datetime": re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?"
                            r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?|[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?").fullmatch,
@@ -241,8 +242,12 @@ def _sanitize_tree(fragment: str, base: str | None) -> str:
                         attrib[name] = url
                 else:
                     valid = ATTR_VALUES.get(lname)
-                    if valid is not None and not valid(attrib[name].strip()):
-                        del attrib[name]
+                    if valid is not None:
+                        value = attrib[name].strip()  # (written back trimmed: HTML's date parsing skips no space)
+                        if not valid(value):
+                            del attrib[name]
+                        elif value != attrib[name]:
+                            attrib[name] = value
         if tag == "img":
             if "src" not in attrib:
                 _drop_tree(el, texts)

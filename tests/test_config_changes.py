@@ -327,10 +327,11 @@ def test_the_index_page_goes_with_the_last_html_channel(tmp_path: Path) -> None:
 
 
 def test_the_language_a_feed_declares_tags_its_entries_unless_it_is_the_outputs(tmp_path: Path) -> None:
-    """A source's documents' declared language (RSS <language>, the root's xml:lang) is stored (store schema
-    8) and tags its entries when its primary language is not the output's (an Arabic feed's entries were
-    labelled English: an accessibility review); a feed declaring the output's ("en-us" in an "en" site)
-    adds nothing, and the config's `language` goes before what a feed declares."""
+    """A source's documents' declared language (here RSS <language>; the root's xml:lang is read alike, see
+    test_parse) is stored (store schema 8) and tags its entries when it is not the output's language (an
+    Arabic feed's entries were labelled English: an accessibility review); a feed declaring the output's
+    ("en-us" in an "en" site) adds nothing; a feed that changes its language has its entries republished
+    without new items; the config's `language` goes before what a feed declares."""
     clock = Clock(NOW)
     write(tmp_path, ALL, output='language = "en"\nformats = ["atom", "json"]')
     (tmp_path / "a.xml").write_bytes(rss(ITEMS_A).replace(b"<channel>", b"<channel><language>ar</language>", 1))
@@ -349,6 +350,12 @@ def test_the_language_a_feed_declares_tags_its_entries_unless_it_is_the_outputs(
     assert sorted(langs.values()) == ["ar", "ar", "ar", "en"] and langs[own["title"]] == "en"
     json_items = json.loads((tmp_path / "out" / "all.json").read_text())["items"]
     assert sorted(str(it.get("language")) for it in json_items) == ["None", "ar", "ar", "ar"]
+    # the feed now says German: its entries follow, though nothing in them is new (a diff review)
+    (tmp_path / "a.xml").write_bytes(rss(ITEMS_A).replace(b"<channel>", b"<channel><language>de</language>", 1))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    langs = {e.title: e.title_detail.language for e in feed(tmp_path, "all.atom").entries}
+    assert sorted(langs.values()) == ["de", "de", "de", "en"]
     write(tmp_path, ALL, output='language = "en"\nformats = ["atom", "json"]',  # the config's word goes first
           sources='[[sources]]\nurl = "a.xml"\nname = "Alpha"\nlanguage = "en"\n'
                   '[[sources]]\nurl = "b.xml"\nname = "Beta"\n')

@@ -537,3 +537,37 @@ def test_a_utf8_byte_order_mark_beats_what_the_declaration_or_the_charset_says(d
     # without a BOM, the declaration is what there is to go by
     cp = text.replace(f'version="1.0"{declared}', 'version="1.0" encoding="windows-1251"').encode("cp1251")
     assert parse(cp, "http://127.0.0.1/f").entries[0].title == "Курс доллара"
+
+
+def test_a_documents_language_is_feedparsers_on_both_paths() -> None:
+    """The feed's declared language (stored, and tagging its entries: feeds.publish) is feedparser's
+    `feed.language` on the fast path too: an RSS or Atom root's xml:lang, then the channel's <language> or
+    <dc:language>, the last one read; never one outside the channel nor an RDF root's xml:lang (found by a
+    diff review); only a BCP 47 tag with a 2-3 letter language is kept."""
+    from feeds.parse import language_tag
+
+    dc = 'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    cases = {
+        f'<rss version="2.0" xml:lang="de" {dc}><channel><title>t</title><language>ar</language>'
+        "<dc:language>fr</dc:language><item><title>a</title></item></channel></rss>": "fr",
+        '<rss version="2.0" xml:lang="de_AT"><channel><title>t</title><item><title>a</title></item></channel></rss>':
+            "de-AT",
+        '<rss version="2.0"><channel><title>t</title><item><title>a</title><language>ar</language></item>'
+        "</channel><language>fr</language></rss>": None,
+        '<rss version="2.0"><language>fr</language><channel><title>t</title><item><title>a</title></item>'
+        "</channel></rss>": None,
+        '<rss version="2.0"><channel><title>t</title><language>English</language><item><title>a</title></item>'
+        "</channel></rss>": None,
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ja"><title xml:lang="en">t</title><id>u</id>'
+        "<entry><id>e</id><title>a</title></entry></feed>": "ja",
+        f'<rdf:RDF xml:lang="de" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        f'xmlns="http://purl.org/rss/1.0/" {dc}><channel><title>t</title></channel>'
+        "<item><title>a</title></item></rdf:RDF>": None,
+        f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" {dc}>'
+        "<channel><title>t</title><dc:language>uk</dc:language></channel><item><title>a</title></item></rdf:RDF>": "uk",
+    }
+    for doc, want in cases.items():
+        assert _same_as_reference(doc.encode()).language == want, doc
+    assert [language_tag(v) for v in (" en-us ", "pt_BR", "English", "", None, "x-klingon")] == [
+        "en-us", "pt-BR", None, None, None, None]
+

@@ -437,3 +437,15 @@ def test_an_outlets_language_tags_its_entries_in_every_format(tmp_path: Path) ->
     (tmp_path / "bad").mkdir()
     with pytest.raises(ConfigError, match=r"sources\[0\]\.language"):
         make_config(tmp_path / "bad", sources='[[sources]]\nurl = "https://x.example/f"\nlanguage = "Arabic!"\n')
+
+
+def test_language_keys_tell_scripts_apart() -> None:
+    """"en-us" in an "en" site is no other language; "zh-Hant" in a "zh-Hans" one is (the glyphs differ:
+    a diff review)."""
+    from feeds.publish import _language_key
+
+    assert _language_key("en-US") == _language_key("en") == _language_key("EN-gb") == "en"
+    assert _language_key("zh-Hant") != _language_key("zh-Hans") == _language_key("zh-CN") == _language_key("zh")
+    assert _language_key("zh-TW") == _language_key("zh-hant-tw") == "zh-hant"
+    assert _language_key("sr-Latn") != _language_key("sr-Cyrl")
+

@@ -71,19 +71,20 @@ def test_v1_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: Pat
     assert len(before["items"]) == 21 and len(before["sightings"]) == 1
 
     Store.open(db).close()  # 1 -> 2 (item_embeddings) -> 3 (item_vectors) -> 4 (archive_marks.written) -> 5
-    # (sources.validators_url) -> 6 (items.enclosures, items.image) -> 7 (forgotten)
+    # (sources.validators_url) -> 6 (items.enclosures, items.image) -> 7 (forgotten) -> 8 (sources.language)
     after = table_rows(db)
-    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 7
+    assert after["meta"] == [("schema_version", str(S.SCHEMA_VERSION))] and S.SCHEMA_VERSION == 8
     assert after["item_embeddings"] == [] and after["item_vectors"] == []
     for name, rows in before.items():
         if name == "archive_marks":  # each channel's pages taken as written up to its archive's size
             assert after[name] == [(*r, sum(1 for a in before["archive_slots"] if a[0] == r[0])) for r in rows]
             assert rows
         elif name == "sources":  # (5) the URL that gave the validators: not known, so the fetch URL's; (6) the
-            # validators and the body's hash forgotten: each source is read in full once
+            # validators and the body's hash forgotten: each source is read in full once; (8) no language yet
             cols = _columns(db, "sources")
             forgotten = {cols.index(c) for c in ("etag", "last_modified", "body_hash")}
-            assert after[name] == [(*(None if i in forgotten else v for i, v in enumerate(r)), None) for r in rows]
+            assert after[name] == [(*(None if i in forgotten else v for i, v in enumerate(r)), None, None)
+                                   for r in rows]
             assert rows and any(r[i] is not None for r in rows for i in forgotten)
         elif name == "items":  # (6) no media files, no thumbnail (the documents they came from are not kept), the
             # content hash forgotten: each item is stored again, with its media, when its feed next lists it

@@ -219,3 +219,29 @@ def test_the_run_log_keeps_90_days_and_status_finds_the_last_run_that_fetched(tm
         assert store.last_runs(1, fetching=True)[0]["started"] == t0 + 40 * day
     finally:
         store.close()
+
+
+def test_a_schema_7_store_gains_the_sources_language_and_reads_every_source_again(tmp_path: Path) -> None:
+    """Schema 8 keeps the language a source's feed declares. A store from before has none: its sources'
+    validators and body hashes are forgotten, so the next run reads each document in full once and finds it
+    (with validators kept, a feed answering 304 would never be read again until it changed)."""
+    db = tmp_path / "feeds.db"
+    store = Store.open(db)
+    rows = store.sync_sources([("https://a.example/feed", "A")])
+    with store.tx() as c:
+        store.update_source(c, rows["https://a.example/feed"].id, etag='"v1"', last_modified="x", body_hash="h",
+                            feed_title="A feed")
+    store.close()
+    con = sqlite3.connect(db)  # as feeds at schema 7 left it
+    with con:
+        con.execute("ALTER TABLE sources DROP COLUMN language")
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    con.close()
+    store = Store.open(db)
+    try:
+        (row,) = store.sources()
+        assert (row.etag, row.last_modified, row.body_hash, row.language, row.feed_title) == (
+            None, None, None, None, "A feed")
+    finally:
+        store.close()
+    assert sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)

@@ -383,16 +383,18 @@ def _upgrade_6_to_7(c: Connection) -> None:
     S.forgotten.create(c, checkfirst=True)
 
 
+def _upgrade_7_to_8(c: Connection) -> None:
+    """Version 8 adds sources.language (the language a source's documents declare). A store from before holds
+    none, so each source is read again in full once (validators and body hash forgotten: no 304, no
+    "unchanged body"); a declared language found then republishes the channels of that source's stories."""
+    if "language" not in {col["name"] for col in inspect(c).get_columns("sources")}:
+        c.execute(text("ALTER TABLE sources ADD COLUMN language TEXT"))
+    c.execute(update(S.sources).values(etag=None, last_modified=None, validators_url=None, body_hash=None))
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
-def _upgrade_7_to_8(c: Connection) -> None:
-    """Version 8 adds sources.language (the language a source's documents declare; NULL until a document of
-    it is next read: its entries are tagged once its feed next changes)."""
-    if "language" not in {col["name"] for col in inspect(c).get_columns("sources")}:
-        c.execute(text("ALTER TABLE sources ADD COLUMN language TEXT"))
-
-
 _UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6,
              6: _upgrade_6_to_7, 7: _upgrade_7_to_8}
 
@@ -871,6 +873,14 @@ class Store:
             for item_id, ch in c.execute(_CHANNELS_OF_ITEMS, {"v": ids[i:i + CHUNK]}):
                 out.setdefault(item_id, []).append(ch)
         return out
+
+    @staticmethod
+    def story_channels_of_source(c: Connection, source_id: int) -> set[str]:
+        """The channels of the stories that hold a report of this source (its entries show its language)."""
+        i, sc = S.items, S.story_channels
+        q = (select(sc.c.channel).distinct().select_from(sc.join(i, i.c.story_id == sc.c.story_id))
+             .where(i.c.source_id == source_id))
+        return {str(ch) for ch in c.execute(q).scalars()}
 
     @staticmethod
     def story_channels_of_items(c: Connection, ids: Sequence[int]) -> set[str]:
