@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--dry-run", "-n", action="store_true", help="print what would be added; write nothing")
     im.add_argument("--interval", type=_interval, default=None,
                     help='interval for the imported sources, as in the config ("30m", "2h")')
+    bk = sub.add_parser("backup", help="copy the config, the output and a consistent snapshot of the store into "
+                                       "a new directory (safe while feeds runs)")
+    bk.add_argument("dir", type=Path, metavar="DIR", help="a new (or empty) directory")
     ex = sub.add_parser("export", help="write the sources as an OPML subscription list (for another reader, "
                                        "or a backup)")
     ex.add_argument("file", nargs="?", type=Path, default=Path("-"), metavar="FILE.opml",
@@ -189,6 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except OSError as e:
         print(f"feeds: {_os_error(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except ImportError as e:
+        missing = getattr(e, "name", None) or ""
+        if missing.split(".")[0] == "feeds":
+            raise  # (feeds' own module: a broken install of feeds itself, reported as it is)
+        # a package feeds needs is not where this Python looks (another user's site-packages, another venv):
+        # the environment's fault, not a bug in feeds (found by an operations review: exit 70 misled cron mail)
+        print(f"feeds: a package feeds needs cannot be imported ({e}); install feeds for this Python and user "
+              f"(pip install -e . in its checkout, or activate the environment it was installed in): "
+              f"{sys.executable}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:
         reason = _store_error(e)
@@ -547,6 +560,48 @@ def _refuse_to_overwrite(cfg: Config, target: Path) -> None:
                 raise FeedsError(f"{target}: exists and is not an OPML file; nothing written")
     except OSError as e:
         raise FeedsError(f"{target}: cannot write ({e.strerror or e})") from e
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A backup a restore can trust: the config file, then the output directory, then the store as one
+    consistent snapshot (SQLite's online backup: safe while a run or the daemon writes; copying feeds.db with
+    cp misses what is still in its write-ahead log). The output is copied before the store, so the store is
+    never behind its pages: a store ahead of its output is what a run repairs (missing and short pages are
+    written again); an output ahead of its store is not (full archive pages would be written over)."""
+    import shutil
+    import sqlite3
+
+    from feeds.errors import FeedsError
+
+    cfg = _load(args)
+    dest: Path = args.dir
+    try:
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise FeedsError(f"{dest}: exists and is not an empty directory; nothing written")
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cfg.path, dest / cfg.path.name)
+        out_copy = dest / "output"
+        if cfg.output.dir.is_dir():  # (its temporary files are a writer's own; copied as they are)
+            shutil.copytree(cfg.output.dir, out_copy, symlinks=True)
+        store_copy = dest / cfg.store_path.name
+        if cfg.store_path.exists():
+            src = sqlite3.connect(f"file:{cfg.store_path.resolve()}?mode=ro", uri=True)
+            dst = sqlite3.connect(store_copy)
+            try:
+                with dst:
+                    src.backup(dst)  # one step: one read transaction, one consistent snapshot
+                dst.execute("PRAGMA journal_mode=DELETE")  # a single file, nothing beside it
+            finally:
+                dst.close()
+                src.close()
+    except sqlite3.Error as e:
+        raise FeedsError(f"{cfg.store_path}: cannot back the store up ({e})") from e
+    except OSError as e:
+        raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
+    if not args.quiet:
+        print(f"backed up to {dest}: {cfg.path.name}, {'output/, ' if out_copy.exists() else ''}"
+              f"{store_copy.name if store_copy.exists() else '(no store yet)'}")
+    return EXIT_OK
 
 
 def _without_userinfo(url: str) -> str:

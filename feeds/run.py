@@ -71,6 +71,7 @@ PRUNE_BATCH = 500  # stories forgotten per transaction
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
+BASE_URL_KEY = "output.base_url"  # the base URL the archive pages were written under (they name it in their links)
 TITLE_FORM_KEY = "dedup.title_form"  # likewise, normalise_title's (feeds.dedup.TITLE_FORM) for items.title_key
 
 Now = Callable[[], datetime]
@@ -337,6 +338,19 @@ class Pipeline:
                                + ([s.language] if s.language else [])  # (none: the digest as before)
                                for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
+        base_before = st.meta_value(BASE_URL_KEY)
+        moved_site = base_before is not None and base_before != cfg.output.base_url
+        if base_before != cfg.output.base_url and cfg.output.dir:
+            with st.tx() as c:
+                if moved_site:
+                    # the site moved (output.base_url): every archive page names the old address in its
+                    # self, current and prev/next-archive links, so each is rendered again once and written where
+                    # its bytes differ (an operations review: the walk broke at the second page once the old
+                    # domain was gone); entry ids do not depend on it
+                    st.reset_archive_written(c)
+                    log.warning("output.base_url changed (%s -> %s): every archive page is written again once",
+                                base_before, cfg.output.base_url)
+                st.set_meta_value(c, BASE_URL_KEY, cfg.output.base_url)
         if not (resort or republish):
             return
         configured = {ch.slug for ch in cfg.channels}

@@ -10,11 +10,14 @@ URL credentials are never printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from feeds.config import Config
@@ -164,7 +167,27 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     return {"now": now.timestamp(), "config": str(cfg.path), "store": str(cfg.store_path), "store_exists": store_exists,
             "last_run": last_run, "sources": sources, "channels": channels,
             "keep": cfg.store_keep.total_seconds() if cfg.store_keep is not None else None,
-            "pruned_at": float(pruned_at) if pruned_at is not None else None}
+            "pruned_at": float(pruned_at) if pruned_at is not None else None,
+            "sizes": _sizes(cfg.store_path, cfg.output.dir)}
+
+
+def _sizes(store: Path, output: Path) -> dict[str, int]:
+    """Bytes on disk: the store, its write-ahead log, the output directory (an operator watching growth)."""
+    def size(p: Path) -> int:
+        try:
+            return p.stat().st_size
+        except OSError:
+            return 0
+
+    total = 0
+    with contextlib.suppress(OSError):
+        for root, _dirs, files in os.walk(output):
+            total += sum(size(Path(root) / f) for f in files)
+    return {"store": size(store), "wal": size(Path(f"{store}-wal")), "output": total}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
 
 def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
@@ -228,7 +251,10 @@ def _fmt_keep(seconds: float) -> str:
 
 def render(data: dict[str, Any]) -> str:
     now = datetime.fromtimestamp(data["now"], UTC)
-    out = [f"store: {data['store']}" + ("" if data["store_exists"] else " (not created yet: run `feeds run`)")]
+    sizes = data.get("sizes") or {}
+    out = [f"store: {data['store']}" + (f" ({_mb(sizes.get('store', 0))}, write-ahead log {_mb(sizes.get('wal', 0))}; "
+                                        f"output {_mb(sizes.get('output', 0))})" if data["store_exists"]
+                                        else " (not created yet: run `feeds run`)")]
     run = data["last_run"]
     if run:
         out.append(f"last run: {run['mode']} {_ago(run['started'], now)}, {run['sources']} fetched, {run['ok']} ok, "

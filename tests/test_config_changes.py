@@ -363,3 +363,28 @@ def test_the_language_a_feed_declares_tags_its_entries_unless_it_is_the_outputs(
     clock.t += timedelta(minutes=5)
     run(tmp_path, clock)
     assert [e.title_detail.language for e in feed(tmp_path, "all.atom").entries] == ["en"] * 4
+
+
+def test_a_site_moved_to_another_base_url_has_its_archive_pages_name_it(tmp_path: Path) -> None:
+    """Moving the site (output.base_url) republished the live feeds, but no archive page: each kept the old
+    address in its self, current and prev/next-archive links, so a reader's walk broke at the second page
+    once the old domain was gone (found by an operations review). Entry ids stay."""
+    clock = Clock(NOW)
+    write(tmp_path, ALL, output="entries = 1")
+    run(tmp_path, clock)
+    page = tmp_path / "out" / "archive" / "all" / "1.atom"
+    assert page.exists() and "https://feeds.example.org/" in page.read_text()
+    ids = sorted(e.id for e in feed(tmp_path, "archive/all/1.atom").entries)
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text(cfg.read_text().replace("https://feeds.example.org/", "https://news.example.net/feeds/"))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    doc = feed(tmp_path, "archive/all/1.atom")  # (an archived entry's <source><id> is an id: it stays)
+    assert not [ln for ln in doc.feed.links if "feeds.example.org" in ln.href] and doc.feed.links
+    assert {ln.href for ln in doc.feed.links if ln.rel in ("self", "current")} == {
+        "https://news.example.net/feeds/archive/all/1.atom", "https://news.example.net/feeds/all.atom"}
+    assert sorted(e.id for e in doc.entries) == ids
+    mtime = page.stat().st_mtime_ns
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)  # once: the next run writes nothing again
+    assert page.stat().st_mtime_ns == mtime

@@ -231,3 +231,16 @@ def test_a_disabled_source_is_never_fetched_and_what_it_gave_stays(rig_factory: 
 
     titles = [e.title for e in feedparser.parse((off.cfg.output.dir / "all.atom").read_bytes()).entries]
     assert len(titles) == 5 and doc["sources"][1]["items"] == 2
+
+
+def test_status_says_how_much_disk_the_store_and_the_output_take(filled: Rig,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator watching growth had no figure from feeds (found by an operations review)."""
+    filled.pipe.close()  # (the rig's store stays open: its log is what a running daemon has)
+    code, out = run_status(filled, capsys, json=True)
+    sizes = json.loads(out)["sizes"]
+    assert code == 0 and sizes["store"] == filled.cfg.store_path.stat().st_size > 0
+    assert sizes["output"] == sum(p.stat().st_size for p in filled.cfg.output.dir.rglob("*") if p.is_file()) > 0
+    first = run_status(filled, capsys)[1].splitlines()[0]
+    assert "MB" in first or "kB" in first
+    assert "write-ahead log" in first and "output" in first

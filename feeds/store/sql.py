@@ -1342,6 +1342,11 @@ class Store:
                     rows[int(sid)] = (int(sid), float(up), int(g) + 1)
         return sorted(rows.values(), key=lambda r: (-r[1], -r[0])), top
 
+    @staticmethod
+    def reset_archive_written(c: Connection) -> None:
+        """Every channel's archive pages to be rendered again (and written where their bytes differ)."""
+        c.execute(update(S.archive_marks).values(written=0))
+
     def set_archive_marks(self, slug: str, rowid_mark: int, updated_mark: float, written: int) -> None:
         """Save where a publish of the channel's archive left off, once all its pages are written."""
         m = S.archive_marks
