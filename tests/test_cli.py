@@ -203,7 +203,7 @@ def test_verbose_reports_and_no_progress_in_a_pipe(demo: Path) -> None:
 
 def test_help_lists_commands() -> None:
     r = subprocess.run([sys.executable, "-m", "feeds.cli", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain", "import", "export"):
+    for cmd in ("run", "init", "check", "status", "daemon", "serve", "explain", "import", "export", "backup"):
         assert cmd in r.stdout
 
 
