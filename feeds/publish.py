@@ -169,10 +169,12 @@ def _language_key(tag: str) -> str:
     ("en-us" and "en" are one; "zh-Hans" and "zh-Hant", "sr-Latn" and "sr-Cyrl" are two; a Chinese region
     stands for its script)."""
     parts = tag.lower().split("-")
+    ext = parts.pop(1) if len(parts) > 1 and len(parts[1]) == 3 and parts[1].isalpha() else None  # zh-cmn, zh-yue
     if len(parts) > 1 and len(parts[1]) == 4 and parts[1].isalpha():
         return f"{parts[0]}-{parts[1]}"
     if parts[0] == "zh":
-        return "zh-hant" if len(parts) > 1 and parts[1] in _HANT_REGIONS else "zh-hans"
+        hant = ext == "yue" or (len(parts) > 1 and parts[1] in _HANT_REGIONS)
+        return "zh-hant" if hant else "zh-hans"
     return parts[0]
 
 

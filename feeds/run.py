@@ -341,13 +341,14 @@ class Pipeline:
         base_before = st.meta_value(BASE_URL_KEY)
         if base_before != cfg.output.base_url and cfg.output.dir:
             with st.tx() as c:
-                # the site moved (output.base_url), or a store from before this was recorded (a move then left
-                # its pages as they were): every archive page names the address in its self, current and
-                # prev/next-archive links, so each is rendered again once and written where its bytes differ
+                # the site moved (output.base_url): every archive page names the address in its self, current
+                # and prev/next-archive links, so each is rendered again once and written where its bytes differ
                 # (an operations review: the walk broke at the second page once the old domain was gone); entry
-                # ids do not depend on it. Pages below the prune point of `[store] keep` stay as they are.
-                st.reset_archive_written(c)
+                # ids do not depend on it. Pages below the prune point of `[store] keep` stay as they are. A
+                # store from before this was recorded only records it: its full pages are final, and rendering
+                # them again would also write what changed in the config since (an author, a title)
                 if base_before is not None:
+                    st.reset_archive_written(c)
                     log.warning("output.base_url changed (%s -> %s): the archive pages are rendered again once%s",
                                 base_before, cfg.output.base_url,
                                 "" if cfg.output.archive else " (when the archive is on again)")

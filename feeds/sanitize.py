@@ -45,9 +45,9 @@ URL_ATTRS = frozenset({"href", "src", "cite"})
 # width="100%", colspan="abc", scope="bogus" and <time datetime="yesterday">: a machine reader took that for
 # a date); any other value goes with its attribute.
 _DIGITS = re.compile(r"[0-9]{1,5}").fullmatch
-_SPAN = re.compile(r"[1-9][0-9]{0,3}").fullmatch  # HTML: colspan 1-1000, rowspan 0-65534 (0 is "to the end")
+# HTML: colspan 1-1000, rowspan 0-65534 (0: to the end of the table section)
 ATTR_VALUES = {
-    "width": _DIGITS, "height": _DIGITS, "colspan": _SPAN, "rowspan": _SPAN,
+    "width": _DIGITS, "height": _DIGITS, "colspan": re.compile(r"0*[1-9][0-9]{0,3}").fullmatch, "rowspan": _DIGITS,
     "scope": re.compile(r"(?i)row|col|rowgroup|colgroup").fullmatch,
     "datetime": re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?"
                            r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?|[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?").fullmatch,

@@ -448,4 +448,5 @@ def test_language_keys_tell_scripts_apart() -> None:
     assert _language_key("zh-Hant") != _language_key("zh-Hans") == _language_key("zh-CN") == _language_key("zh")
     assert _language_key("zh-TW") == _language_key("zh-hant-tw") == "zh-hant"
     assert _language_key("sr-Latn") != _language_key("sr-Cyrl")
+    assert _language_key("zh-cmn-Hant") == _language_key("zh-yue-HK") == "zh-hant" == _language_key("zh-Hant-TW")
 

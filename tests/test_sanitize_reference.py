@@ -67,7 +67,7 @@ def ref_safe_url(value: str, base: str | None) -> str | None:
 
 # the later rule's values, written out here (not read from the code under test)
 REF_VALUES = {
-    "width": r"[0-9]{1,5}", "height": r"[0-9]{1,5}", "colspan": r"[1-9][0-9]{0,3}", "rowspan": r"[1-9][0-9]{0,3}",
+    "width": r"[0-9]{1,5}", "height": r"[0-9]{1,5}", "colspan": r"0*[1-9][0-9]{0,3}", "rowspan": r"[0-9]{1,5}",
     "scope": r"(?i)row|col|rowgroup|colgroup",
     "datetime": r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?"
                 r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?|[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,3})?)?",
@@ -193,10 +193,11 @@ def test_attributes_keep_only_the_values_html_defines() -> None:
     published (a machine reader took "yesterday" for a date); a valid value is kept, trimmed."""
     out = sanitize_html('<img src="https://a.example/p.png" width="100%" height=" 40 " alt="P">'
                         '<table><tr><th scope="bogus" colspan="abc">h</th><th scope="col" colspan="2">i</th>'
-                        '<td rowspan="0">x</td></tr></table>'
+                        '<td colspan="0">x</td><td rowspan="0">y</td></tr></table>'
                         '<time datetime="yesterday">then</time><time datetime=" 2020-01-01 ">now</time>')
     assert '<img src="https://a.example/p.png" height="40" alt="P">' in out
     assert "<th>h</th>" in out and '<th scope="col" colspan="2">i</th>' in out and "<td>x</td>" in out
+    assert '<td rowspan="0">y</td>' in out  # (0: to the end of the section)
     assert "<time>then</time>" in out and '<time datetime="2020-01-01">now</time>' in out
     assert sanitize_html('<img src="https://a.example/q.png" title="Q">') == (
         '<img src="https://a.example/q.png" title="Q" alt="Q">')
