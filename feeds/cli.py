@@ -481,19 +481,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     log = logging.getLogger("feeds")
 
     cfg = _load(args)
-    rows: dict[str, Any] = {}
-    if cfg.store_path.exists():
-        from feeds.store import Store
-
-        try:
-            store = Store.open_readonly(cfg.store_path)  # no lock, nothing written
-        except FeedsError as e:
-            log.warning("the store's moves and site links are not used (%s)", e)
-        else:
-            try:
-                rows = {r.url: r for r in store.sources()}
-            finally:
-                store.close()
+    try:
+        rows = _stored_sources(cfg)
+    except FeedsError as e:
+        rows = {}
+        log.warning("the store's moves and site links are not used (%s)", e)
+    from feeds.publish import atomic_write
     from feeds.sanitize import public_url
 
     target = None if str(args.file) == "-" else args.file
@@ -528,7 +521,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        _write_new_file(target, data)
+        atomic_write(target, data)  # whole or not at all, with the mode a new file gets
     if local:
         log.warning("left out %d local file sources (no reader subscribes to a file): %s", len(local),
                     ", ".join(local))
@@ -565,8 +558,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     """A backup a restore can trust: the config file, then the output directory, then the store as one
     consistent snapshot (SQLite's online backup: safe while a run or the daemon writes; copying feeds.db with
     cp misses what is still in its write-ahead log). The output is copied before the store, so the store is
-    never behind its pages: a store ahead of its output is what a run repairs (missing and short pages are
-    written again); an output ahead of its store is not (full archive pages would be written over)."""
+    never behind its pages (an output ahead of its store would have full archive pages written over); the
+    pages it is ahead of are written again at the first run after a restore (_restorable)."""
     import shutil
 
     from feeds.errors import FeedsError
@@ -665,49 +658,31 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all: a temporary file beside it, fsynced, renamed over it."""
-    import tempfile
+def _stored_sources(cfg: Config) -> dict[str, Any]:
+    """The store's source rows by configured URL, read without a lock (nothing written); none when there is no
+    store yet. FeedsError when it cannot be read."""
+    if not cfg.store_path.exists():
+        return {}
+    from feeds.store import Store
 
-    from feeds.errors import FeedsError
-
+    store = Store.open_readonly(cfg.store_path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                mask = os.umask(0)  # the mode a new file gets (mkstemp makes it 0600)
-                os.umask(mask)
-                os.fchmod(f.fileno(), 0o666 & ~mask)
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise FeedsError(f"{path}: cannot write ({e.strerror or e})") from e
+        return {r.url: r for r in store.sources()}
+    finally:
+        store.close()
 
 
 def _moved_sources(cfg: Config) -> list[tuple[str, str]]:
     """(URL fetched now, source name) of the configured sources the store says moved (a permanent redirect,
-    or the feed a site's page names): an export from another reader lists the new URL. Nothing when there
-    is no store yet or it cannot be read (import needs only the config)."""
-    if not cfg.store_path.exists():
-        return []
+    or the feed a site's page names): an export from another reader lists the new URL. Nothing when the
+    store cannot be read (import needs only the config)."""
     from feeds.errors import FeedsError
-    from feeds.store import Store
 
     try:
-        store = Store.open_readonly(cfg.store_path)  # no lock, nothing written
+        rows = _stored_sources(cfg)
     except FeedsError:
         return []
-    try:
-        names = {s.url: s.name for s in cfg.sources}
-        return [(r.fetch_url, names[r.url]) for r in store.sources() if r.fetch_url and r.url in names]
-    finally:
-        store.close()
+    return [(rows[s.url].fetch_url, s.name) for s in cfg.sources if s.url in rows and rows[s.url].fetch_url]
 
 
 def _read_opml(file: Path) -> bytes:

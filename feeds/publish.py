@@ -156,8 +156,8 @@ def _first_uid(story: StoryEntry) -> str:
 class _Sources:
     site: dict[str, str | None]  # source name -> its web site
     feed: dict[str, str | None]  # source name -> its public (http/https) feed URL
-    # source name -> the language its entries are tagged with: its `language` when the config gives one other
-    # than the output's (which the document as a whole carries)
+    # source name -> the language its entries are tagged with when it is not the output's (which the document
+    # as a whole carries): the config's `language`, else the one its feed declares (see _sources)
     language: dict[str, str] = field(default_factory=dict)
 
 
@@ -178,26 +178,25 @@ def _language_key(tag: str) -> str:
     return parts[0]
 
 
-def _sources(store: Store, cfg: Config | None = None) -> _Sources:
+def _sources(store: Store, cfg: Config) -> _Sources:
     site: dict[str, str | None] = {}
     feed: dict[str, str | None] = {}
     language: dict[str, str] = {}
-    out = _language_key((cfg.output.language if cfg is not None else None) or "")
+    out = _language_key(cfg.output.language or "")
     for s in store.sources():
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
         # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
         url = public_url(s.fetch_url or s.url)
         feed[s.name] = iri(url) if url and safe_url(url, None) else None
         # the language its documents declare, when it is another than the output's ("en-us" in an "en" site
-        # is none: the primary subtags are compared)
-        if cfg is not None and s.language and _language_key(s.language) != out:
+        # is none: _language_key)
+        if s.language and _language_key(s.language) != out:
             language[s.name] = s.language
-    if cfg is not None:
-        for src in cfg.sources:  # the config's word first (a feed may declare its template's "en-us")
-            if src.language and src.language != cfg.output.language:
-                language[src.name] = src.language
-            elif src.language:
-                language.pop(src.name, None)
+    for src in cfg.sources:  # the config's word first (a feed may declare its template's "en-us")
+        if src.language and src.language != cfg.output.language:
+            language[src.name] = src.language
+        elif src.language:
+            language.pop(src.name, None)
     return _Sources(site, feed, language)
 
 

@@ -662,7 +662,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         raw = _tokens(chunks)
     if not raw:
         return []
-    if not text.isascii() and any(_CJK.search(w) for w in raw):
+    if not text.isascii() and _CJK.search(text):
         raw = [p for w in raw for p in (_cjk_pieces(w) if _CJK.search(w) else (w,))]
         inst = None  # (token positions moved; installments are Latin-script titles)
     if "'" in text or "\u2019" in text:

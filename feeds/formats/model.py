@@ -89,7 +89,7 @@ class RenderEntry:
     # the representative report's media files (absolute http(s) IRIs) and thumbnail
     enclosures: list[Enclosure] = field(default_factory=list)
     image: str | None = None
-    # its outlet's language when the config gives one other than the output's (xml:lang, language, lang)
+    # its outlet's language when it is not the output's (xml:lang, language, lang): feeds.publish._sources
     language: str | None = None
 
     @property
