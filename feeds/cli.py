@@ -259,7 +259,10 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from feeds.publish import check_output_owner
+
     cfg = _load(args)
+    check_output_owner(cfg)
     if cfg.stories.enabled and cfg.stories.semantic:
         # the model is loaded at the first new item only; a check loads it now (a corrupt model file or
         # vocabulary is a config error here, not a run that skips every source with something new)
@@ -328,6 +331,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.run import run_once
 
     cfg = _load(args)
+    from feeds.publish import check_output_owner
+
+    check_output_owner(cfg)  # another store's output directory: exit 2 before anything is touched
     progress = _Progress() if (sys.stderr.isatty() and not args.quiet and not args.verbose) else None
     handlers = list(logging.getLogger("feeds").handlers) if progress is not None else []
     for h in handlers:

@@ -102,6 +102,7 @@ class Daemon:
         self.store: Any = None
         self.pipeline: Any = None
         self.ticks = 0
+        self._last_tick = time.monotonic()  # when the last tick ended (or the daemon started): see _unstall
         self.abandoned = False  # the running tick did not end within shutdown_timeout
         self.exit_code = EXIT_OK  # what the daemon exits with once stopped (1: --serve could not serve)
 
@@ -141,12 +142,14 @@ class Daemon:
     def reload(self) -> bool:
         from feeds.config import load_config
         from feeds.errors import ConfigError
+        from feeds.publish import check_output_owner
         from feeds.run import Pipeline, policy_for
 
         try:
             new = load_config(self.config_path)
             for s in new.sources:  # the scheduling policy must build too
                 policy_for(new, s.interval)
+            check_output_owner(new)  # an output directory another store publishes
         except ConfigError as e:
             log.error("reload failed, keeping the previous config: %s", e)
             return False
@@ -225,7 +228,36 @@ class Daemon:
             # one bad tick (a store error, a bug) must not end the daemon; the next tick tries again
             log.exception("tick failed")
         finally:
+            self._last_tick = time.monotonic()
             self._running.release()
+
+    def _unstall(self) -> bool:
+        """Start the ticks again when none has come for over two ticks while none runs: the scheduler plans
+        ticks on the wall clock and waits for them on the monotonic one, so a wall clock set back by D (NTP
+        correcting a clock that ran ahead, a restored snapshot) held every tick back by D (a review of time).
+        The tick is scheduled afresh from now. True when it was."""
+        tick = self.cfg.daemon.tick.total_seconds()
+        quiet = time.monotonic() - self._last_tick
+        if quiet <= 2 * tick + 1 or self._running.locked() or self.stopping.is_set():
+            return False
+        try:
+            self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
+            self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
+        except Exception as e:  # noqa: BLE001 - shutting down: nothing to start again
+            log.debug("could not start the ticks again (%s)", e)
+            return False
+        self._last_tick = time.monotonic()
+        log.warning("no tick for %.0fs (tick %gs): the clock was set back; ticking again from now", quiet, tick)
+        return True
+
+    def _watch(self) -> None:
+        """Checks every tick that ticks still come (`_unstall`)."""
+        self.started.wait()
+        while not self.stopping.wait(self.cfg.daemon.tick.total_seconds()):
+            try:
+                self._unstall()
+            except Exception:  # this thread must live on
+                log.exception("the tick watch failed")
 
     # -- lifetime ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -248,6 +280,7 @@ class Daemon:
                                misfire_grace_time=misfire_grace(tick), next_run_time=datetime.now(UTC))
         self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
         threading.Thread(target=self._control, name="signals", daemon=True).start()
+        threading.Thread(target=self._watch, name="tick-watch", daemon=True).start()
         log.info("daemon started (pid %d): %d sources, %d channels, tick %gs, store %s", os.getpid(),
                  len(cfg.sources), len(cfg.channels), tick, cfg.store_path)
         try:
@@ -289,11 +322,13 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     from feeds.config import load_config
     from feeds.errors import ConfigError, LockedError
     from feeds.lock import StoreLock
+    from feeds.publish import check_output_owner
     from feeds.run import policy_for
 
     cfg = load_config(config_path)  # ConfigError: the CLI prints it and exits 2
     for s in cfg.sources:
         policy_for(cfg, s.interval)  # and the scheduling policy it makes must be valid
+    check_output_owner(cfg)  # another store's output directory
     verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
     try:
         setup_logging(cfg, verbose, quiet)

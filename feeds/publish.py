@@ -54,6 +54,60 @@ _IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 __all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "missing_channels", "publish"]
 
 
+# Which store publishes an output directory: a random id kept in the store's meta (OWNER_KEY) and in the
+# directory (OWNER_FILE, a hidden name `feeds serve` never serves). Two configs with their own stores
+# writing one directory overwrite each other's index.html, index.opml and same-named channels, and each
+# takes the other's archive pages for its own; the second one is refused before it touches anything
+# (`check_output_owner`). A backup's store and output copy carry the same id, as does a moved store.
+OWNER_FILE = ".feeds-store"
+OWNER_KEY = "output.owner"
+_OWNER_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def output_owner(out: Path) -> str | None:
+    """The id of the store that last published the directory ``out`` (None: none recorded, or unreadable)."""
+    try:
+        text = (out / OWNER_FILE).read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return text if _OWNER_ID.fullmatch(text) else None
+
+
+def check_output_owner(cfg: Config) -> None:
+    """ConfigError (naming output.dir) when the config's output directory was published from another
+    store than the config's own: made before a run or the daemon touches anything. A store that cannot be
+    read is left to the command itself to report."""
+    from feeds.errors import ConfigError, StoreError
+    from feeds.store.sql import peek_meta
+
+    owner = output_owner(cfg.output.dir)
+    if owner is None:
+        return
+    try:
+        mine = peek_meta(cfg.store_path, OWNER_KEY)
+    except StoreError:
+        return
+    if mine == owner:
+        return
+    out, db = Path(os.path.normpath(cfg.output.dir)), Path(os.path.normpath(cfg.store_path))
+    whose = "which does not exist yet" if mine is None and not db.exists() else "which has not published there"
+    raise ConfigError(
+        str(cfg.path), "output.dir",
+        f"a directory no other store publishes to: {out} holds another store's documents, not those of {db} "
+        f"({whose}); two configs must not share an output directory (their index.html, index.opml and "
+        f"same-named channels would overwrite each other's). If that other store is gone for good, delete "
+        f"{out / OWNER_FILE} to let this one publish there")
+
+
+def claim_output(store: Store, out: Path) -> None:
+    """Record that ``store`` publishes ``out``: the store's id (made at its first publish) in OWNER_FILE."""
+    import uuid
+
+    mine = store.meta_value(OWNER_KEY) or store.meta_value_or_set(OWNER_KEY, uuid.uuid4().hex)
+    if output_owner(out) != mine:
+        atomic_write(out / OWNER_FILE, (mine + "\n").encode("ascii"))
+
+
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically; return False (and touch nothing) when the bytes are equal."""
     try:

@@ -566,11 +566,16 @@ class Pipeline:
         if report.stopped:
             to_publish = []  # leave quickly; the channels stay flagged dirty in the store for the next run
         elif to_publish or missing_index(self.cfg):
-            from feeds.publish import publish
+            from feeds.errors import PublishError
+            from feeds.publish import claim_output, publish
 
             pub = publish(self.cfg, self.store, to_publish)
             report.published = [str(p) for p in pub.written]
             report.publish_errors = pub.errors
+            try:
+                claim_output(self.store, self.cfg.output.dir)  # which store publishes there (check_output_owner)
+            except PublishError as e:
+                report.publish_errors.append(str(e))
         if not report.stopped:
             from sqlalchemy.exc import SQLAlchemyError
 
@@ -1204,7 +1209,8 @@ class Pipeline:
         if self._stories is None:
             if self._embedder is None:
                 self._embedder = story_embedder(self.cfg)
-            index, self._newest = load_story_index(self.cfg, self.store, self._embedder, conn=c)
+            index, self._newest = load_story_index(self.cfg, self.store, self._embedder, conn=c,
+                                                   now=self.now().timestamp())
             self._stories = index
         return self._stories
 
@@ -1355,7 +1361,7 @@ def story_embedder(cfg: Config) -> CachedEmbedder | None:
 
 
 def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None = None, *,
-                     conn: Connection | None = None) -> tuple[stories.StoryIndex, float]:
+                     conn: Connection | None = None, now: float | None = None) -> tuple[stories.StoryIndex, float]:
     """A story index holding the store's current window, and the newest published time in it.
 
     The window is measured between reports, not from the wall clock: it ends at the newest stored
@@ -1365,13 +1371,18 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     current weights. In semantic mode (`embedder`, made by story_embedder if not given) the window's
     stored embeddings are used; titles without one (or whose stored key is another model's or another
     title's) are embedded, in batches. What was computed is stored in `conn` if given (a writer's
-    transaction; readers such as `feeds explain` pass none and write nothing)."""
+    transaction; readers such as `feeds explain` pass none and write nothing). With ``now`` (POSIX seconds),
+    the window ends no later than it: a report stored under a clock set ahead (an undated item is dated when
+    first seen) would otherwise end the window months ahead and leave every later report alone in a story,
+    until real time passed it (a review of time)."""
     from feeds import stories
 
     if embedder is None:
         embedder = story_embedder(cfg)
     index = stories.StoryIndex(story_config(cfg), embedder)
     newest = store.newest_published() or 0.0
+    if now is not None:
+        newest = min(newest, now)
     since = newest - cfg.stories.window.total_seconds()
     # each item's vector as it entered the index, stored with it; computed (and stored, for a writer)
     # when there is none or it was made for another text or other settings. Without the semantic mode the

@@ -63,6 +63,16 @@ RETRY_AFTER_CAP = timedelta(days=7)
 """Retry-After values further away than this are treated as this (a server asking for a month of
 silence is more likely broken than sincere, and the user can still see the reason)."""
 
+CLOCK_SLACK = timedelta(minutes=5)
+"""How far after ``now`` a recorded attempt may lie before :func:`decide` takes it as made under a clock
+set ahead of this one (set back since: a restored snapshot, NTP correcting a clock that ran ahead, a
+backup restored on a machine whose clock is behind): when that attempt really was is unknown, so the
+source is due now. Closer than this (clocks of several machines, a small correction) counts as now."""
+
+BROKEN_MIN_FAILURES = 3
+"""A source is ``broken`` only after this many failures in a row: two failures days apart (a laptop
+asleep in between, its network not up yet at waking) are no evidence of a broken source."""
+
 MAX_HINT = timedelta(days=365)
 """Upper bound on any freshness hint a parser returns (max-age, Expires, ttl), to keep numbers sane.
 ``decide`` caps hints much lower, at ``Policy.max_interval``."""
@@ -328,7 +338,10 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     derived from ``key`` (a hash, so the same key always gets the same offset and different
     sources spread out). The result is never earlier than ``last_attempt + min_interval``. A
     host-wide ``retry_after`` later than ``now`` then pushes ``next_due`` to at least it, whatever
-    the state. Never raises for any ``History``.
+    the state (at most :data:`RETRY_AFTER_CAP` from now). A ``last_attempt`` more than
+    :data:`CLOCK_SLACK` after ``now`` was recorded under a clock set back since: the source is due now,
+    and a ``retry_after`` is moved back by as much. ``broken`` needs :data:`BROKEN_MIN_FAILURES`
+    failures too. Never raises for any ``History``.
     """
     now = _utc(now)
     retry_after = _opt_utc(history.retry_after)
@@ -338,6 +351,13 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     state: State
     if history.gone:
         return Decision(NEVER, "gone", "gone (HTTP 410); never polled again")
+    ahead = None  # how far the last attempt lies after now, when the clock was set back since
+    if last_attempt is not None and last_attempt > _add(now, CLOCK_SLACK):
+        ahead = last_attempt - now
+        if retry_after is not None:
+            retry_after = _add(retry_after, -ahead)  # a hold asked for then lasts what it asked, from then
+    if retry_after is not None and retry_after > _add(now, RETRY_AFTER_CAP):
+        retry_after = _add(now, RETRY_AFTER_CAP)  # (recorded under a clock far ahead: no hold is longer)
     if last_attempt is None:
         state, due, reason = "new", now, "never fetched"
     elif failures > 0:
@@ -348,7 +368,7 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
             failing_for = timedelta(0)
         failed = f"{failures} {'failure' if failures == 1 else 'failures'}"
         http = _http_status(history.last_status)
-        if failing_for >= policy.broken_after:
+        if failing_for >= policy.broken_after and failures >= BROKEN_MIN_FAILURES:
             state = "broken"
             delay = policy.broken_retry
             details = f"{failed}, last {http}" if http else failed
@@ -369,6 +389,9 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
 
     if last_attempt is not None:
         due = max(due, _add(last_attempt, policy.min_interval))
+    if ahead is not None:
+        due = now
+        reason = f"{reason}; last attempt recorded {_fmt_duration(ahead)} ahead of the clock (set back since): due now"
     if retry_after is not None and retry_after > now and retry_after > due:
         due = retry_after
         reason = f"{reason}; Retry-After from host until {_fmt_time(retry_after, now)}"

@@ -101,7 +101,7 @@ sources = [{toml_str(evil)}]
                and p not in ("deep/work/out", "deep/work/var")]
     assert outside == [], outside
     allowed = {"all.atom", "all.json", "all.rss", "all.html", "news.atom", "news.json", "news.rss", "news.html",
-               "index.opml", "index.html"}
+               "index.opml", "index.html", ".feeds-store"}  # (.feeds-store: which store publishes out/)
     inside = {p.removeprefix("deep/work/out/") for p in created if p.startswith("deep/work/out/")}
     assert inside <= allowed, inside - allowed
     assert {"all.atom", "news.atom"} <= inside

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -318,3 +319,34 @@ def test_daemon_serve_on_a_busy_port_stops_with_exit_1(tmp_path: Path, daemons: 
         assert "--serve failed" in d.log() and "Traceback" not in d.log()
     finally:
         busy.close()
+
+
+def test_ticks_start_again_after_the_wall_clock_was_set_back(tmp_path: Path) -> None:
+    # APScheduler plans ticks on the wall clock and waits for them on the monotonic one: after the wall clock
+    # was set back a day, the next tick was planned a day ahead and none came for a day. The state a step
+    # back leaves (the tick's next run a day ahead) on a real scheduler; the daemon's watch starts it again.
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from feeds.config import load_config
+    from feeds.daemon import JOB_ID
+    from feeds.daemon import Daemon as InProcess
+
+    config = daemon_config(tmp_path, [])
+    d = InProcess(config, load_config(config))
+    ran: list[float] = []
+    d.scheduler = BackgroundScheduler(timezone=UTC)
+    d.scheduler.add_job(lambda: ran.append(time.monotonic()), "interval", seconds=1, id=JOB_ID,
+                        next_run_time=datetime.now(UTC) + timedelta(days=1))
+    d.scheduler.start()
+    try:
+        assert not d._unstall()  # a tick came lately (the daemon just started): nothing to do
+        time.sleep(1.2)
+        assert not ran
+        d._last_tick -= 4  # no tick for over two ticks
+        assert d._unstall()
+        deadline = time.monotonic() + 5
+        while len(ran) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(ran) >= 2, ran  # at once, then on the interval again
+    finally:
+        d.scheduler.shutdown(wait=False)

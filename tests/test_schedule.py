@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.schedule import (
+    CLOCK_SLACK,
     MAX_HINT,
     NEVER,
     RETRY_AFTER_CAP,
@@ -374,7 +376,7 @@ def test_timezones_are_normalised() -> None:
 
 def test_overflow_saturates() -> None:
     h = fetched(last_attempt=datetime.max.replace(tzinfo=UTC) - MIN)
-    assert decide(h, EXACT, key="k", now=NOW).next_due == NEVER
+    assert decide(h, EXACT, key="k", now=datetime.max.replace(tzinfo=UTC) - 2 * MIN).next_due == NEVER
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,14 +659,24 @@ def test_fetched_source_never_due_before_min_interval(
     )
     d = decide(h, policy, key=key, now=now)
     assert d.state in {"ok", "backoff", "broken"}
+    ahead = last_attempt - now > CLOCK_SLACK  # recorded under a clock set back since: due now
     try:
-        floor = last_attempt + policy.min_interval
+        floor = now if ahead else last_attempt + policy.min_interval
     except OverflowError:
         floor = NEVER
     assert d.next_due >= floor
     assert d.next_due.tzinfo is UTC
-    if retry_after is not None and retry_after > now:
-        assert d.next_due >= retry_after
+    if retry_after is not None:
+        # a hold recorded then lasts what it asked for from then, and at most RETRY_AFTER_CAP from now
+        if ahead:
+            try:
+                retry_after -= last_attempt - now
+            except OverflowError:
+                retry_after = datetime.min.replace(tzinfo=UTC)
+        with contextlib.suppress(OverflowError):
+            retry_after = min(retry_after, now + RETRY_AFTER_CAP)
+        if retry_after > now:
+            assert d.next_due >= retry_after
     assert d == decide(h, policy, key=key, now=now)  # pure: same inputs, same answer
 
 
@@ -697,3 +709,38 @@ def test_decide_never_raises(history: History, policy: Policy, now: datetime, ke
         assert d.state == "gone" and d.next_due == NEVER
     elif history.last_attempt is None:
         assert d.state == "new"
+
+
+# --------------------------------------------------------------------------------------------
+# The clock set back or asleep (a review of time): recorded times after now are not trusted
+
+
+@pytest.mark.parametrize("back", [timedelta(minutes=6), DAY, 365 * DAY])
+@pytest.mark.parametrize("history", [fetched(), fetched(ttl=6 * 3600), failing(1, timedelta(0)), failing(9, 5 * DAY)])
+def test_a_last_attempt_recorded_ahead_of_the_clock_makes_the_source_due_now(back: timedelta,
+                                                                              history: History) -> None:
+    # one run under a clock a year ahead, then the clock put right: no source was fetched again for a year
+    d = decide(history, EXACT, key="k", now=NOW - back)
+    assert d.next_due == NOW - back and is_due(d, NOW - back), d
+    assert "ahead of the clock" in d.reason
+
+
+def test_a_last_attempt_a_little_ahead_counts_as_now() -> None:
+    d = decide(fetched(), EXACT, key="k", now=NOW - 4 * MIN)  # within CLOCK_SLACK: the interval still counts
+    assert d.next_due == NOW + 15 * MIN and not is_due(d, NOW - 4 * MIN)
+
+
+def test_a_hold_recorded_under_a_clock_set_back_since_lasts_what_it_asked() -> None:
+    # a 2 minute Retry-After recorded at the attempt; the clock then set back a day: held 2 minutes, not a day
+    d = decide(fetched(retry_after=NOW + 2 * MIN), EXACT, key="k", now=NOW - DAY)
+    assert d.next_due == NOW - DAY + 2 * MIN
+    # a host's hold from a clock far ahead (no attempt of this source to measure it by) is capped
+    d = decide(fetched(last_attempt=NOW - HOUR, retry_after=NOW + 400 * DAY), EXACT, key="k", now=NOW)
+    assert d.next_due == NOW + RETRY_AFTER_CAP
+
+
+def test_two_failures_days_apart_are_not_broken_yet() -> None:
+    # a failure, the laptop asleep four days, a failure at waking (the network not up yet): backoff, not broken
+    d = decide(failing(2, 4 * DAY), EXACT, key="k", now=NOW)
+    assert (d.state, d.next_due) == ("backoff", NOW + 30 * MIN)
+    assert decide(failing(3, 4 * DAY), EXACT, key="k", now=NOW).state == "broken"

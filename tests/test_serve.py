@@ -228,7 +228,9 @@ def test_if_modified_since(server: Server) -> None:
     later = email.utils.formatdate(FIXED_MTIME + 3600, usegmt=True)
     earlier = email.utils.formatdate(FIXED_MTIME - 86400, usegmt=True)
     assert status(If_Modified_Since=FIXED_HTTP_DATE) == 304
-    assert status(If_Modified_Since=later) == 304
+    # a later date is not this file's: 200 (a file rewritten after the clock was set back is older than a
+    # date it was served with before; the date it is served with is the one a reader sends back)
+    assert status(If_Modified_Since=later) == 200
     assert status(If_Modified_Since="Tuesday, 02-Jan-24 03:04:05 GMT") == 304  # obsolete RFC 850 form
     assert status(If_Modified_Since=earlier) == 200
     assert status(If_Modified_Since="not a date") == 200
@@ -777,3 +779,21 @@ def test_a_file_replaced_twice_within_one_second_is_not_validated_by_that_second
     status, headers, body = _call(app, "/a.atom")
     assert (status, body, headers["Last-Modified"]) == ("200 OK", v2, date)
     assert _call(app, "/a.atom", if_modified_since=date)[0] == "304 Not Modified"
+
+
+def test_a_file_rewritten_after_the_clock_was_set_back_is_not_answered_304(tmp_path: Path) -> None:
+    # version 1 served with its Last-Modified; the clock then set back a day and version 2 written: its mtime
+    # is older than the date the reader sends back, which answered 304 (If-Modified-Since alone) for a day
+    app = make_app(tmp_path)
+    target = tmp_path / "a.atom"
+    v1, v2 = b"<feed>version 1</feed>", b"<feed>version 2, a new story</feed>"
+    _replace(target, v1)
+    old = time.time() - 10
+    os.utime(target, (old, old))
+    status, headers, body = _call(app, "/a.atom")
+    assert (status, body) == ("200 OK", v1)
+    served = headers["Last-Modified"]
+    _replace(target, v2)
+    os.utime(target, (old - 86400, old - 86400))
+    assert _call(app, "/a.atom", if_modified_since=served)[::2] == ("200 OK", v2)
+    assert _call(app, "/a.atom", if_modified_since=_call(app, "/a.atom")[1]["Last-Modified"])[0] == "304 Not Modified"

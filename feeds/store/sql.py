@@ -188,6 +188,28 @@ WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 
+def peek_meta(p: Path, key: str) -> str | None:
+    """One `meta` value of the store at ``p``, read with SQLite alone and nothing written (no migration, no
+    engine: a check made before a command touches anything); None when there is no store file yet or it
+    has no such value. StoreError when the file is there but cannot be read as a store."""
+    if not p.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"{p}: cannot read the store ({e})") from e
+    try:
+        if p.stat().st_size == 0 or not con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            return None  # an empty file, or a store whose creation stopped before its meta table
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"{p}: cannot read the store ({e})") from e
+    finally:
+        con.close()
+
+
 def _foreign_tables(p: Path) -> list[str]:
     """The tables of an existing SQLite file at ``p`` that no feeds store has (by name, or by a column):
     another program's database (even one with a `meta` table of its own), which must not be taken over.
@@ -922,6 +944,15 @@ class Store:
         with self.engine.connect() as c:
             v = c.execute(select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
             return None if v is None else str(v)
+
+    def meta_value_or_set(self, key: str, value: str) -> str:
+        """The meta value of ``key``; set to ``value`` first when it has none."""
+        with self.engine.begin() as c:
+            v = c.execute(select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
+            if v is not None:
+                return str(v)
+            c.execute(insert(S.meta).values(key=key, value=value))
+            return value
 
     @staticmethod
     def set_meta_value(c: Connection, key: str, value: str) -> None:

@@ -1,0 +1,121 @@
+"""One output directory, one store: a second config publishing into another store's output directory is
+refused (exit 2, naming the file and output.dir) before it touches anything; the store's own moves,
+backups and a deliberate take-over are not."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+from test_cli import demo, feeds  # noqa: F401  (demo: a fixture)
+from test_daemon import Daemon, daemon_config, daemons  # noqa: F401  (daemons: a fixture)
+
+from feeds.publish import OWNER_FILE
+
+
+def snapshot(d: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(d)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def second_config(demo: Path, store: str = "../var/other.db") -> Path:  # noqa: F811
+    """A copy of the demo config with a store of its own and the same output directory."""
+    shutil.copytree(demo / "config", demo / "other")
+    cfg = demo / "other" / "feeds.toml"
+    text = cfg.read_text(encoding="utf-8")
+    assert 'path = "../var/feeds.db"' in text and 'dir = "../output"' in text
+    cfg.write_text(text.replace('path = "../var/feeds.db"', f'path = "{store}"'), encoding="utf-8")
+    return cfg
+
+
+def test_a_second_config_sharing_the_output_directory_is_refused_before_touching_anything(demo: Path) -> None:  # noqa: F811
+    assert feeds("run", cwd=demo).returncode == 0
+    out = demo / "output"
+    assert (out / OWNER_FILE).is_file()
+    before = snapshot(out)
+    other = second_config(demo)
+    for command in ("run", "check"):
+        r = feeds("-c", str(other), command, cwd=demo)
+        assert r.returncode == 2, (command, r.stderr)
+        assert f"{other}: output.dir: expected a directory no other store publishes to" in r.stderr, r.stderr
+        assert "another store" in r.stderr and str(out / OWNER_FILE) in r.stderr
+    assert not (demo / "var" / "other.db").exists()  # nothing created ...
+    assert snapshot(out) == before  # ... nor written
+    # the config that publishes there goes on as before
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert (out / OWNER_FILE).read_bytes() == before[OWNER_FILE][0]
+
+
+def test_a_store_started_afresh_takes_the_output_over_once_told_to(demo: Path) -> None:  # noqa: F811
+    assert feeds("run", cwd=demo).returncode == 0
+    out = demo / "output"
+    first = (out / OWNER_FILE).read_text()
+    for p in (demo / "var").glob("feeds.db*"):
+        p.unlink()
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 2 and "does not exist yet" in r.stderr, r.stderr
+    assert not (demo / "var" / "feeds.db").exists()
+    (out / OWNER_FILE).unlink()  # what the message says to do
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert (out / OWNER_FILE).read_text() != first  # the new store's id
+    assert feeds("run", "--all", cwd=demo).returncode == 0
+
+
+def test_a_moved_store_and_a_restored_backup_keep_publishing_their_output(demo: Path) -> None:  # noqa: F811
+    assert feeds("run", cwd=demo).returncode == 0
+    cfg = demo / "config" / "feeds.toml"
+    # moved: the store's id goes with it
+    (demo / "db").mkdir()
+    shutil.move(demo / "var" / "feeds.db", demo / "db" / "feeds.db")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('path = "../var/feeds.db"', 'path = "../db/feeds.db"'),
+                   encoding="utf-8")
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    # backed up, lost, restored: the copies carry the same id
+    r = feeds("backup", str(demo / "bk"), cwd=demo)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(demo / "output")
+    for p in (demo / "db").glob("feeds.db*"):
+        p.unlink()
+    shutil.copytree(demo / "bk" / "output", demo / "output")
+    shutil.copy2(demo / "bk" / "feeds.db", demo / "db" / "feeds.db")
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_daemon_will_not_start_on_or_reload_into_another_stores_output(tmp_path: Path,
+                                                                         daemons: list[Daemon]) -> None:  # noqa: F811
+    (tmp_path / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                       "<link>http://example.org/</link><description>d</description>"
+                                       "<item><title>One</title><link>http://example.org/1</link></item>"
+                                       "</channel></rss>", encoding="utf-8")
+    config = daemon_config(tmp_path, [("local", "feed.xml")])
+    text = config.read_text(encoding="utf-8")
+    r = feeds("-c", str(config), "run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / OWNER_FILE).is_file()
+    # a second config, its own store, the same output: the daemon stops at once with exit 2
+    (tmp_path / "b").mkdir()
+    other = tmp_path / "b" / "feeds.toml"
+    other.write_text(text.replace('dir = "out"', 'dir = "../out"').replace('url = "feed.xml"', 'url = "../feed.xml"'),
+                     encoding="utf-8")
+    d = Daemon(other, name="other")
+    daemons.append(d)
+    assert d.proc.wait(timeout=30) == 2
+    assert "output.dir" in d.log() and not (tmp_path / "b" / "var" / "feeds.db").exists()
+    # its own output at first; a reload that points it at the other store's output is refused
+    other.write_text(text.replace('url = "feed.xml"', 'url = "../feed.xml"'), encoding="utf-8")
+    d = Daemon(other, name="other2")
+    daemons.append(d)
+    d.wait_for(lambda: (tmp_path / "b" / "out" / OWNER_FILE).is_file(), "its first publish")
+    owner = (tmp_path / "out" / OWNER_FILE).read_bytes()
+    other.write_text(text.replace('dir = "out"', 'dir = "../out"').replace('url = "feed.xml"', 'url = "../feed.xml"'),
+                     encoding="utf-8")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for(lambda: "reload failed" in d.log(), "the refused reload")
+    assert "output.dir" in d.log()
+    rc, _ = d.terminate()
+    assert rc == 0, d.log()
+    assert (tmp_path / "out" / OWNER_FILE).read_bytes() == owner
