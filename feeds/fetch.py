@@ -67,6 +67,7 @@ class FetchResult:
     retry_after: str | None = None
     cache_control: str | None = None
     expires: str | None = None
+    date: str | None = None  # the response's Date header: the server's clock (schedule.server_offset)
     elapsed: float = 0.0
     body_hash: str | None = None  # dedup.body_hash of the body (feed-level dates masked)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -675,7 +676,7 @@ class Fetcher:
                     status = resp.status
                     h = resp.headers
                     if waits is not None and status in (429, 503) and h.get("Retry-After"):
-                        waits.asked(t.host, h["Retry-After"])  # before the slot is free for the next request
+                        waits.asked(t.host, h["Retry-After"], h.get("Date"))  # before the slot is free
                     if "set-cookie" in h:
                         self._keep_cookies(t, headers, h)
                     if status in PERMANENT + TEMPORARY and h.get("Location"):
@@ -704,7 +705,7 @@ class Fetcher:
                         content_type=h.get("Content-Type"), final_url=current,
                         permanent_redirect=permanent if all_permanent else None,
                         retry_after=h.get("Retry-After"), cache_control=h.get("Cache-Control"),
-                        expires=h.get("Expires"),
+                        expires=h.get("Expires"), date=h.get("Date"),
                     )
                     if status == 304:
                         _release(resp)
@@ -753,7 +754,7 @@ class HostWaits(Protocol):
 
     def held(self, host: str) -> bool: ...
 
-    def asked(self, host: str, retry_after: str) -> None: ...
+    def asked(self, host: str, retry_after: str, date: str | None = None) -> None: ...
 
 
 _ORIGIN_ONLY = frozenset({"authorization", "proxy-authorization", "cookie"})

@@ -68,6 +68,8 @@ FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published i
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 PRUNE_EVERY = timedelta(days=1)  # [store] keep: how often old stories are looked for
 PRUNE_BATCH = 500  # stories forgotten per transaction
+# [store] keep is not applied when the clock is further than this ahead of the servers a run heard from
+PRUNE_CLOCK_AHEAD = timedelta(hours=1)
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
@@ -267,6 +269,10 @@ class Pipeline:
         # host -> until when (POSIX) a response of this run asked it to wait (429/503 with Retry-After): written
         # by the fetch threads as the answer comes, so the fetches queued behind it hold back at once
         self._held: dict[str, float] = {}
+        # this run's answers' Date headers, a witness of the local clock: host -> how far the clock is ahead
+        # of that server's (seconds; schedule.server_offset)
+        self._offsets: dict[str, float] = {}
+        self._off: set[int] = set()  # sources whose server's clock this run was off from ours
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -489,6 +495,7 @@ class Pipeline:
         # the hosts that asked to wait, from earlier runs too: a source whose redirect leads to one does not ask
         # it before its time (its own schedule looks up only its own host); `run --all` asks every source
         self._held = {} if force_all else dict(self._host_retry or {})
+        self._offsets, self._off = {}, set()
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -616,6 +623,16 @@ class Pipeline:
         keep = self.cfg.store_keep
         if keep is None:
             return 0, 0
+        offsets = sorted(self._offsets.values())
+        if len(offsets) >= 2 and offsets[len(offsets) // 2] > PRUNE_CLOCK_AHEAD.total_seconds():
+            # the clock is ahead of most servers this run heard from: what is older than keep by this clock
+            # need not be (a run under a clock set a year ahead forgot stories for good: a review of time)
+            from feeds.status import fmt_duration
+
+            log.warning("[store] keep not applied this run: the clock is %s ahead of the servers' (the Date "
+                        "headers of %d hosts)", fmt_duration(timedelta(seconds=offsets[len(offsets) // 2])),
+                        len(offsets))
+            return 0, 0
         st = self.store
         nowts = now.timestamp()
         last = st.meta_value("pruned_at")
@@ -726,8 +743,8 @@ class Pipeline:
         until = self._held.get(host)  # most runs hold no host: no clock read per request
         return until is not None and until > self.now().timestamp()
 
-    def asked(self, host: str, retry_after: str) -> None:
-        until = schedule.parse_retry_after(retry_after, self.now())
+    def asked(self, host: str, retry_after: str, date: str | None = None) -> None:
+        until = schedule.parse_retry_after(retry_after, self.now(), date)
         if until is not None and host:
             self._held[host] = max(self._held.get(host, -math.inf), until.timestamp())
 
@@ -735,7 +752,7 @@ class Pipeline:
         """``res``, a fetch of ``url``, after a 429/503 with Retry-After holds ``url``'s host too (the fetcher
         holds the host that answered; after a redirect the asked URL's host waits as well, as _process records)."""
         if res.status in (429, 503) and res.retry_after:
-            self.asked(_hostname(url), res.retry_after)
+            self.asked(_hostname(url), res.retry_after, res.date)
         return res
 
     def _follow(self, row: SourceRow, url: str, res: FetchResult) -> FetchResult:
@@ -850,14 +867,31 @@ class Pipeline:
 
     def _process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
         now = self.now()
+        # the latest date an item may have (an undated one is dated by it): now, or the server's time when our
+        # clock is off from it (its Date header): a machine booting before NTP corrected its clock dated every
+        # new item by that clock, for good, a month early or a year late (a review of time)
+        latest = now
+        if res.date is not None and res.status is not None:
+            ahead = schedule.server_offset(res.date, now)
+            self._offsets[_hostname(res.final_url or res.url)] = ahead.total_seconds()
+            if abs(ahead) > schedule.CLOCK_SLACK:
+                latest = now - ahead
+                if not self._off:  # said once a run
+                    from feeds.status import fmt_duration
+
+                    log.warning("%s: the clock is %s %s the server's (its Date header); items are dated no later "
+                                "than their server's time", row.name, fmt_duration(ahead),
+                                "ahead of" if ahead > timedelta(0) else "behind")
+                self._off.add(row.id)
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
-        retry_after = schedule.parse_retry_after(res.retry_after, now) if res.status in (429, 503) else None
+        retry_after = schedule.parse_retry_after(res.retry_after, now, res.date) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:
             # a 304 updates only the freshness headers it carries; the others keep their stored values
             stored = (row.max_age, _dt(row.expires)) if res.status == 304 else None
-            max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored)
+            max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored,
+                                                        date=res.date)
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None
@@ -967,7 +1001,7 @@ class Pipeline:
                     if parsed.language != row.language and row.items_total:
                         # its entries are tagged with it (feeds.publish): the channels showing them again
                         out.channels |= self.store.story_channels_of_source(c, row.id)
-                    self._ingest(c, row, parsed.entries, now, out, parsed.link)
+                    self._ingest(c, row, parsed.entries, now, out, parsed.link, latest)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new
                 decision = scheduled(values)
@@ -987,7 +1021,11 @@ class Pipeline:
 
     # -- items ---------------------------------------------------------------------------------
     def _ingest(self, c: Any, row: SourceRow, entries: Sequence[Entry], now: datetime, out: SourceOutcome,
-                site: str | None = None) -> None:
+                site: str | None = None, latest: datetime | None = None) -> None:
+        """Store a document's entries (``latest``: the latest date an entry may have, ``now`` unless the
+        server's clock is ahead of ours; an undated entry is dated by it)."""
+        if latest is None:
+            latest = now
         st = self.store
         nowts = now.timestamp()
         window = self.cfg.dedup.title_window.total_seconds()
@@ -1032,8 +1070,8 @@ class Pipeline:
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
         for e, k in batch:
-            published = min(e.published or now, now)
-            updated = min(max(e.updated or published, published), now)
+            published = min(e.published or latest, latest)
+            updated = min(max(e.updated or published, published), latest)
             chash = content_hash(e)
             if k.guid_key in exact:
                 item_id = exact[k.guid_key]

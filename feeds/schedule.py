@@ -44,6 +44,7 @@ __all__ = [
     "parse_cache_control_max_age",
     "parse_expires",
     "parse_retry_after",
+    "server_offset",
     "should_move",
     "ttl_from_feed",
 ]
@@ -471,6 +472,7 @@ def freshness_hints(
     now: datetime,
     *,
     stored: tuple[int | None, datetime | None] | None = None,
+    date: str | None = None,
 ) -> tuple[int | None, datetime | None]:
     """The ``(max_age, expires)`` hints a successful response leaves a source with (RFC 9111).
 
@@ -481,7 +483,8 @@ def freshness_hints(
     For a full response ``stored`` is None: a missing header is no hint. For a 304 pass the stored
     pair: a header the 304 carries replaces the stored one and one it does not carry keeps it
     (4.3.4), so a 304 with only an ETag keeps the stored max-age and Expires. The stored values
-    are what the response they came from left (no-cache stored both as None). Never raises.
+    are what the response they came from left (no-cache stored both as None). ``date``: the response's
+    Date header (Expires is read on the local clock). Never raises.
     """
     max_age, when = stored if stored is not None else (None, None)
     if isinstance(cache_control, str):
@@ -490,7 +493,7 @@ def freshness_hints(
             return None, None
         max_age = parse_cache_control_max_age(cache_control)
     if isinstance(expires, str):
-        when = parse_expires(expires, now)
+        when = parse_expires(expires, now, date)
     if _is_int(max_age):
         when = None
     return max_age, when
@@ -505,8 +508,22 @@ def _http_date(value: str) -> datetime | None:
     return _utc(parsed)
 
 
-def parse_expires(value: str | None, now: datetime) -> datetime | None:
-    """The Expires header as aware UTC, or None.
+def server_offset(date: str | None, now: datetime) -> timedelta:
+    """How far the local clock (``now``) is ahead of the server's, by the response's ``Date`` header; zero
+    without a usable one. A date the server gives (Expires, a Retry-After date) is its clock's: moved by
+    this, it is read on ours (RFC 9111 4.2.1 computes freshness as Expires minus Date)."""
+    server = _http_date(date) if isinstance(date, str) else None
+    if server is None:
+        return timedelta(0)
+    try:
+        return _utc(now) - server
+    except OverflowError:  # pragma: no cover - _http_date gives real dates
+        return timedelta(0)
+
+
+def parse_expires(value: str | None, now: datetime, date: str | None = None) -> datetime | None:
+    """The Expires header as aware UTC, or None; with the response's ``Date`` header, read on the local
+    clock (`server_offset`).
 
     Garbage (including the common ``0`` and ``-1``) and dates not after ``now`` give None: an
     already-expired response is no hint to wait. Dates beyond ``now +`` :data:`MAX_HINT` are clamped.
@@ -516,14 +533,17 @@ def parse_expires(value: str | None, now: datetime) -> datetime | None:
     when = _http_date(value)
     if when is None:
         return None
+    when = _add(when, server_offset(date, now))
     now = _utc(now)
     if when <= now:
         return None
     return min(when, _add(now, MAX_HINT))
 
 
-def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
-    """Retry-After (delta-seconds or HTTP-date) as the aware UTC time until which to wait, or None.
+def parse_retry_after(value: str | None, now: datetime, date: str | None = None) -> datetime | None:
+    """Retry-After (delta-seconds or HTTP-date) as the aware UTC time until which to wait, or None; an
+    HTTP-date with the response's ``Date`` header is read on the local clock (`server_offset`: a server
+    two hours fast asking for two minutes held its host two hours).
 
     Values further than :data:`RETRY_AFTER_CAP` from ``now`` are clamped to it; ``0`` and dates in
     the past give ``now`` (a valid header meaning "you may retry now"); garbage, including negative
@@ -541,6 +561,7 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     when = _http_date(text)
     if when is None:
         return None
+    when = _add(when, server_offset(date, now))
     return min(max(when, now), limit)
 
 

@@ -4,12 +4,14 @@ clock is put right. Loopback server, real store, an injected clock (`Pipeline(no
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import feedparser
-from test_scheduling_pipeline import FeedServer, Reply, Rig, rig_factory, server  # noqa: F401  (fixtures)
+import pytest
+from test_scheduling_pipeline import FeedServer, Reply, Rig, rig_factory, server, server2, words  # noqa: F401  (fixtures)
 
 
 def doc(name: str, entries: list[tuple[int, str, datetime | None]]) -> bytes:
@@ -70,3 +72,85 @@ def test_a_report_stored_under_a_clock_set_ahead_does_not_end_story_grouping(ser
     quakes = [e for e in d.entries if "Japan" in e.title]
     assert len(quakes) == 1, [e.title for e in d.entries]  # one story, the other report linked
     assert [link.href for link in quakes[0].links if link.rel == "related"], quakes[0].links
+
+
+def http_date(t: datetime) -> str:
+    return email.utils.format_datetime(t, usegmt=True)
+
+
+def test_a_clock_behind_the_servers_does_not_date_items_by_it(server: FeedServer,  # noqa: F811
+                                                             rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
+    # a machine booting with its clock a month behind (no real-time clock, NTP not synced yet) dated every
+    # new item no later than its clock, for good; the server's Date header tells the time
+    rig = rig_factory([("a", server.url("/a")), ("b", server.url("/b"))])
+    t0 = rig.clock.t
+    body = doc("a", [(1, "Undated harbour report", None), (2, "Dated council report", t0 - timedelta(hours=2))])
+    headers = {"Content-Type": "application/atom+xml"}
+    server.routes["/a"] = lambda _req: Reply(200, body, {**headers, "Date": http_date(t0)})
+    server.routes["/b"] = lambda _req: Reply(200, doc("b", [(1, "Dated school report", t0 - timedelta(hours=3))]),
+                                             headers)  # no Date header: the local clock is all there is
+    rig.clock.t = t0 - timedelta(days=30)
+    assert rig.pipe.run().new_items == 3
+    d = feedparser.parse((rig.cfg.output.dir / "all.atom").read_bytes())
+    published = {e.title: datetime(*e.published_parsed[:6], tzinfo=UTC) for e in d.entries}
+    assert published == {"Undated harbour report": t0, "Dated council report": t0 - timedelta(hours=2),
+                         "Dated school report": t0 - timedelta(days=30)}
+
+
+@pytest.mark.parametrize("clock_right", [False, True])
+def test_keep_is_not_applied_under_a_clock_far_ahead_of_the_servers(server: FeedServer, server2: FeedServer,  # noqa: F811
+                                                                   rig_factory: Callable[..., Rig],  # noqa: F811
+                                                                   clock_right: bool) -> None:
+    # one run under a clock set two years ahead forgot the stories older than keep by that clock, for good
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    served = {"date": t0}
+    headers = {"Content-Type": "application/atom+xml"}
+
+    def route(body: bytes) -> Callable[[object], Reply]:
+        return lambda _req: Reply(200, body, {**headers, "Date": http_date(served["date"])})
+
+    for s, name in ((server, "a"), (server2, "b")):
+        s.routes[f"/{name}"] = route(doc(name, [(i, words(f"{name}{i}"), t0 - timedelta(hours=i)) for i in (1, 2, 3)]))
+    rig = rig_factory([("a", server.url("/a")), ("b", server2.url("/b"))],
+                      edit=lambda t: t.replace('path = "var/feeds.db"', 'path = "var/feeds.db"\nkeep = "30d"')
+                      .replace('dir = "out"', 'dir = "out"\nentries = 1\narchive = false'))
+    rig.clock.t = t0
+    assert rig.pipe.run().new_items == 6
+    rig.clock.t = t0 + timedelta(days=730)
+    if clock_right:
+        served["date"] = rig.clock.t
+    rig.pipe.run(force_all=True)
+    items = rig.store.counts()["items"]
+    assert items < 6 if clock_right else items == 6, items  # the servers still say t0: nothing forgotten
+
+
+def test_dates_a_server_gives_are_read_on_its_own_clock(server: FeedServer,  # noqa: F811
+                                                        rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
+    # a server two hours fast asking for two minutes (Retry-After as a date) held its host two hours; one a
+    # day fast whose Expires meant an hour made its source wait a day (RFC 9111: Expires minus Date)
+    headers = {"Content-Type": "application/atom+xml"}
+    rig = rig_factory([("busy", server.url("/busy")), ("cached", server.url("/cached"))])
+    now = rig.clock.t
+    fast, faster = now + timedelta(hours=2), now + timedelta(days=1)
+    server.routes["/busy"] = lambda _req: Reply(503, b"busy", {"Date": http_date(fast),
+                                                               "Retry-After": http_date(fast + timedelta(minutes=2))})
+    server.routes["/cached"] = lambda _req: Reply(200, doc("cached", [(1, "Cached one", now - timedelta(hours=1))]),
+                                                  {**headers, "Date": http_date(faster),
+                                                   "Expires": http_date(faster + timedelta(hours=1))})
+    rig.pipe.run()
+    busy, cached = rig.row("busy"), rig.row("cached")
+    assert busy.next_due is not None and busy.next_due <= (now + timedelta(minutes=15)).timestamp()  # its backoff
+    assert cached.next_due == (now + timedelta(hours=1)).timestamp()  # the interval (15m) raised to the hour
+
+
+def test_a_clock_ahead_of_the_server_does_not_date_items_by_it(server: FeedServer,  # noqa: F811
+                                                               rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
+    # an undated item read under a clock a year ahead sat on top of its channel, dated a year ahead
+    rig = rig_factory([("a", server.url("/a"))])
+    t0 = rig.clock.t
+    server.routes["/a"] = lambda _req: Reply(200, doc("a", [(1, "Undated garden notes", None)]),
+                                             {"Content-Type": "application/atom+xml", "Date": http_date(t0)})
+    rig.clock.t = t0 + timedelta(days=365)
+    assert rig.pipe.run().new_items == 1
+    e = feedparser.parse((rig.cfg.output.dir / "all.atom").read_bytes()).entries[0]
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == t0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from feeds.schedule import (
     Policy,
     RedirectSeen,
     decide,
+    freshness_hints,
     is_due,
     observe_redirect,
     parse_cache_control_max_age,
@@ -744,3 +746,15 @@ def test_two_failures_days_apart_are_not_broken_yet() -> None:
     d = decide(failing(2, 4 * DAY), EXACT, key="k", now=NOW)
     assert (d.state, d.next_due) == ("backoff", NOW + 30 * MIN)
     assert decide(failing(3, 4 * DAY), EXACT, key="k", now=NOW).state == "broken"
+
+
+def test_a_servers_dates_are_read_on_its_own_clock() -> None:
+    fast = NOW + 2 * HOUR  # the server's clock, two hours fast
+    date = format_datetime(fast, usegmt=True)
+    assert parse_retry_after(format_datetime(fast + 2 * MIN, usegmt=True), NOW, date) == NOW + 2 * MIN
+    assert parse_retry_after("120", NOW, date) == NOW + 2 * MIN  # seconds are no date
+    assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, date) == NOW + HOUR
+    assert freshness_hints(None, format_datetime(fast + HOUR, usegmt=True), NOW, date=date) == (None, NOW + HOUR)
+    # without a usable Date the local clock reads them, as before
+    for no_date in (None, "", "yesterday"):
+        assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, no_date) == fast + HOUR
