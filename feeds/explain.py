@@ -126,4 +126,9 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                   "story, whatever the score")
         if now is not None:
             print(f"now: {now} in the store (decided in arrival order, against whole stories)")
+        if "headline" in (a_kind, b_kind) and scfg.summary_weight > 0 and scfg.summary_terms > 0:
+            # a run scores a report with the first words of its summary too, which can move the score either
+            # way (a review found 13 of 50 headline pairs "same story" here that its run had kept apart)
+            print("(headlines alone: a run also reads the first words of each report's summary; give two "
+                  "entry ids to score stored reports as the run did)")
     return 0

@@ -634,7 +634,7 @@ def test_a_request_queued_for_the_hosts_slot_hears_its_retry_after_before_it_goe
         def held(self, host: str) -> bool:
             return host in self.hosts
 
-        def asked(self, host: str, retry_after: str) -> None:
+        def asked(self, host: str, retry_after: str, date: str | None = None) -> None:  # (date: the answer's Date)
             self.hosts[host] = retry_after
 
     go = threading.Event()

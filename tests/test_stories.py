@@ -363,6 +363,9 @@ def test_porter_stemmer_joins_related_forms() -> None:
     assert key_set("resigns") == key_set("resignation") == key_set("resigned")
     assert key_set("retirement") == key_set("retires")
     assert key_set("news") != key_set("new")
+    # Porter made "international" "intern" (an intern, internal) but "internationally" "internation"
+    assert key_set("international") == key_set("internationally") == key_set("internationals")
+    assert key_set("international") != key_set("intern") and key_set("international") != key_set("internal")
 
 
 def test_synonyms_numbers_and_acronyms_meet() -> None:
