@@ -538,6 +538,11 @@ september october november december
 _SPECIFIC = frozenset(_ALIASES.get(k, k) for k in _stems(_PLACES_TEXT.replace(":", " ")) | _stems(_DATES_TEXT))
 
 
+def _spec(vec: Mapping[str, float], keys: Collection[str] | None = None) -> list[tuple[str, float]]:
+    """The (term, weight) of a vector's specific terms (`_specific`), of those in ``keys`` only when given."""
+    return [(t, w) for t, w in vec.items() if _specific(t) and (keys is None or t in keys)]
+
+
 def _specific(key: str) -> bool:
     """Whether a term names a place, a date or a number: two reports that each carry such a term the
     other lacks (Iran / Algeria, January 27 / March 20, 359 / 72) are likely about different events."""
@@ -1706,11 +1711,32 @@ class StoryIndex:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _best(self, vec: Mapping[str, float], ts: float, avoid: Collection[int] = ()) -> tuple[_Story | None, float]:
+    def title_keys(self, title: str, summary: str, profile: SourceProfile | None = None) -> frozenset[str] | None:
+        """The terms of an item's headline when it names a place, a date or a number: then those are the ones
+        its conflict with a story counts (`_conflict`), not its summary's, which are mostly background (ages,
+        measurements, an earlier event) and kept apart reports of one event whose headlines agree (a review
+        of a real news day: "US kills 11 people in three strikes on alleged drug-trafficking vessels" /
+        "Strikes on 3 more alleged drug boats kill 11", 0.687 on their headlines, 0.466 with their
+        summaries). None (every term counts) when the summary adds no terms, or when the headline names none
+        and leaves it to the summary to say which event it is (a changelog's entries titled by one name)."""
+        cfg = self.config
+        if not summary or cfg.summary_weight <= 0 or cfg.summary_terms <= 0:
+            return None
+        known = None
+        if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
+            known = profile.terms.get((title, summary))
+        title_terms = known[0] if known is not None else self._item_terms(title, summary)[0]
+        if not any(_specific(k) for k, _ in title_terms):
+            return None
+        return frozenset(k for k, _ in title_terms)
+
+    def _best(self, vec: Mapping[str, float], ts: float, avoid: Collection[int] = (),
+              spec_keys: Collection[str] | None = None) -> tuple[_Story | None, float]:
         """The story with the highest score (ties: lower story id) and its score: every story of
         `_candidates` scored exactly, except the stories in ``avoid`` (ids). ``score`` is exact for every
         story that can reach the threshold; for a new story it is the best score among those scored (0.0
-        when there is none)."""
+        when there is none). ``spec_keys``: the terms whose places, dates and numbers count in a conflict
+        (`title_keys`; None: all)."""
         if not vec:
             return None, 0.0
         df = self._df
@@ -1723,7 +1749,7 @@ class StoryIndex:
             cands = [st for st in cands if st.story_id not in avoid]
         if not cands:
             return None, 0.0
-        qspec = [(t, w) for t, w in vec.items() if _specific(t)] if self.config.conflict_penalty else []
+        qspec = _spec(vec, spec_keys) if self.config.conflict_penalty else []
         best: _Story | None = None
         best_score = 0.0
         for st in cands:
@@ -1872,8 +1898,8 @@ class StoryIndex:
             score *= 1.0 - self.config.conflict_penalty * _conflict(qspec, c, st.spec2, st.norm2)
         return score
 
-    def _best_semantic(self, vec: Mapping[str, float], ts: float, e: Any,
-                       avoid: Collection[int] = ()) -> tuple[_Story | None, float]:
+    def _best_semantic(self, vec: Mapping[str, float], ts: float, e: Any, avoid: Collection[int] = (),
+                       spec_keys: Collection[str] | None = None) -> tuple[_Story | None, float]:
         """Semantic mode's _best: the story with the highest blended score (ties: lower story id).
 
         Exact: a story the lexical candidates miss scores below the threshold lexically, so it can reach
@@ -1887,7 +1913,7 @@ class StoryIndex:
         sims = sem.scores(e)
         df = self._df
         q = {t: x for t, x in vec.items() if t in df}
-        qspec = [(t, x) for t, x in vec.items() if _specific(t)] if cfg.conflict_penalty else []
+        qspec = _spec(vec, spec_keys) if cfg.conflict_penalty else []
         lex: dict[int, float] = {}
         if q:
             self._lexical_candidates(q, qspec, ts, lex)
@@ -1917,7 +1943,7 @@ class StoryIndex:
         ts = published.timestamp()
         sims = sem.scores(e)
         q = {t: x for t, x in vec.items() if t in self._df}
-        qspec = [(t, x) for t, x in vec.items() if _specific(t)] if self.config.conflict_penalty else []
+        qspec = _spec(vec, self.title_keys(title, summary)) if self.config.conflict_penalty else []
         w = self.config.semantic_weight
         out: dict[int, tuple[float, float, float]] = {}
         for sid, st in self._stories.items():
@@ -2065,7 +2091,7 @@ class StoryIndex:
             return self._add_semantic(item_id, title, summary, published, profile, avoid)
         vec = self.vector(title, summary, profile)
         ts = published.timestamp()
-        st, score = self._best(vec, ts, avoid)
+        st, score = self._best(vec, ts, avoid, self.title_keys(title, summary, profile))
         if st is not None and score >= self.config.threshold:
             matched = self._closest_member(st, vec)
             new = self._insert(item_id, st.story_id, ts, vec)
@@ -2086,7 +2112,7 @@ class StoryIndex:
         e = sem.embed_one(title)
         vec = self.vector(title, summary, profile)
         ts = published.timestamp()
-        st, score = self._best_semantic(vec, ts, e, avoid)
+        st, score = self._best_semantic(vec, ts, e, avoid, self.title_keys(title, summary, profile))
         if st is not None and score >= self.config.threshold:
             sid = st.story_id
             matched = self._closest_member(st, vec)
@@ -2254,7 +2280,7 @@ def explain(
     cosine = math.fsum(c for _, c in shared)
     # as when b is a one-item story and a the new item
     spec_b = math.fsum(w * w for t, w in vb.items() if _specific(t))
-    qspec = [(t, w) for t, w in va.items() if _specific(t)]
+    qspec = _spec(va, ix.title_keys(a_title, a_summary))
     conflict = _conflict(qspec, vb, spec_b, 1.0) if qspec and spec_b > 0.0 else 0.0
     score = cosine * (1.0 - cfg.conflict_penalty * conflict)
     semantic: float | None = None
