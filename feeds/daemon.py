@@ -103,6 +103,8 @@ class Daemon:
         self.pipeline: Any = None
         self.ticks = 0
         self._last_tick = time.monotonic()  # when the last tick ended (or the daemon started): see _unstall
+        self._tick_s = cfg.daemon.tick.total_seconds()  # the tick the job is scheduled with
+        self._schedule_lock = threading.Lock()  # a reload's reschedule and _unstall's, one at a time
         self.abandoned = False  # the running tick did not end within shutdown_timeout
         self.exit_code = EXIT_OK  # what the daemon exits with once stopped (1: --serve could not serve)
 
@@ -177,11 +179,14 @@ class Daemon:
             setup_logging(new, self.verbose, self.quiet, handler)
         if new.daemon.tick != old.daemon.tick:
             tick = new.daemon.tick.total_seconds()
-            try:  # the grace goes with the tick: a reschedule alone kept the old tick's
-                self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
-                self.scheduler.modify_job(JOB_ID, misfire_grace_time=misfire_grace(tick))
-            except Exception as e:  # noqa: BLE001 - the scheduler is shutting down: the rest of the reload holds
-                log.warning("reload: the tick interval could not be changed (%s)", e)
+            with self._schedule_lock:
+                try:  # the grace goes with the tick: a reschedule alone kept the old tick's
+                    self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
+                    self.scheduler.modify_job(JOB_ID, misfire_grace_time=misfire_grace(tick))
+                    self._tick_s = tick
+                    self._last_tick = time.monotonic()  # (the next tick is a new tick away: no stall to see)
+                except Exception as e:  # noqa: BLE001 - the scheduler is shutting down: the rest of the reload holds
+                    log.warning("reload: the tick interval could not be changed (%s)", e)
         if new.serve != old.serve or new.output.dir != old.output.dir:
             log.warning("reload: [serve] and output.dir changes take effect for --serve after a restart")
         with self._pending_lock:
@@ -236,24 +241,25 @@ class Daemon:
         ticks on the wall clock and waits for them on the monotonic one, so a wall clock set back by D (NTP
         correcting a clock that ran ahead, a restored snapshot) held every tick back by D (a review of time).
         The tick is scheduled afresh from now. True when it was."""
-        tick = self.cfg.daemon.tick.total_seconds()
-        quiet = time.monotonic() - self._last_tick
-        if quiet <= 2 * tick + 1 or self._running.locked() or self.stopping.is_set():
-            return False
-        try:
-            self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
-            self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
-        except Exception as e:  # noqa: BLE001 - shutting down: nothing to start again
-            log.debug("could not start the ticks again (%s)", e)
-            return False
-        self._last_tick = time.monotonic()
+        with self._schedule_lock:
+            tick = self._tick_s
+            quiet = time.monotonic() - self._last_tick
+            if quiet <= 2 * tick + 1 or self._running.locked() or self.stopping.is_set():
+                return False
+            try:
+                self.scheduler.reschedule_job(JOB_ID, trigger="interval", seconds=tick)
+                self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
+            except Exception as e:  # noqa: BLE001 - shutting down: nothing to start again
+                log.debug("could not start the ticks again (%s)", e)
+                return False
+            self._last_tick = time.monotonic()
         log.warning("no tick for %.0fs (tick %gs): the clock was set back; ticking again from now", quiet, tick)
         return True
 
     def _watch(self) -> None:
         """Checks every tick that ticks still come (`_unstall`)."""
         self.started.wait()
-        while not self.stopping.wait(self.cfg.daemon.tick.total_seconds()):
+        while not self.stopping.wait(self._tick_s):
             try:
                 self._unstall()
             except Exception:  # this thread must live on

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from feeds.config import Config
@@ -53,7 +54,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         store = Store.open_readonly(cfg.store_path)  # no lock, no migration, nothing written
         try:
             # weigh terms as the pipeline does now: with the current window's story frequencies
-            index, _ = load_story_index(cfg, store)
+            index, _ = load_story_index(cfg, store, now=time.time())  # (its window ends no later than now, as a run's)
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if _looks_like_id(ref) else None
                 kind = f"stored item {ref}"

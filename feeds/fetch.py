@@ -68,6 +68,7 @@ class FetchResult:
     cache_control: str | None = None
     expires: str | None = None
     date: str | None = None  # the response's Date header: the server's clock (schedule.server_offset)
+    age: str | None = None  # its Age header: how long a cache held it (the Date is the origin's, that long ago)
     elapsed: float = 0.0
     body_hash: str | None = None  # dedup.body_hash of the body (feed-level dates masked)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -705,7 +706,7 @@ class Fetcher:
                         content_type=h.get("Content-Type"), final_url=current,
                         permanent_redirect=permanent if all_permanent else None,
                         retry_after=h.get("Retry-After"), cache_control=h.get("Cache-Control"),
-                        expires=h.get("Expires"), date=h.get("Date"),
+                        expires=h.get("Expires"), date=h.get("Date"), age=h.get("Age"),
                     )
                     if status == 304:
                         _release(resp)

@@ -54,29 +54,44 @@ _IRI_BAD = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 __all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "missing_channels", "publish"]
 
 
-# Which store publishes an output directory: a random id kept in the store's meta (OWNER_KEY) and in the
-# directory (OWNER_FILE, a hidden name `feeds serve` never serves). Two configs with their own stores
-# writing one directory overwrite each other's index.html, index.opml and same-named channels, and each
-# takes the other's archive pages for its own; the second one is refused before it touches anything
-# (`check_output_owner`). A backup's store and output copy carry the same id, as does a moved store.
+# Which store publishes an output directory: a random id kept in the store's meta (OWNER_KEY), written in the
+# directory (OWNER_FILE, a hidden name `feeds serve` never serves) with a digest of where that store is
+# (its path from the directory: no machine path in a file that may be served). Two configs with their own
+# stores writing one directory overwrite each other's index.html, index.opml and same-named channels, and
+# each takes the other's archive pages for its own: a config whose store is elsewhere than the one that
+# publishes the directory is refused before it touches anything (`check_output_owner`). A store made again
+# where the publishing one was (deleted to start afresh, an ephemeral store beside a kept output, a backup
+# from before it published there) takes the directory over, and says so. A backup's store and output copy,
+# and a moved store, keep their id.
 OWNER_FILE = ".feeds-store"
 OWNER_KEY = "output.owner"
-_OWNER_ID = re.compile(r"[0-9a-f]{32}")
+_OWNER = re.compile(r"([0-9a-f]{32}) ([0-9a-f]{16})")
 
 
-def output_owner(out: Path) -> str | None:
-    """The id of the store that last published the directory ``out`` (None: none recorded, or unreadable)."""
+def output_owner(out: Path) -> tuple[str, str] | None:
+    """(store id, digest of its place) of the store that last published the directory ``out`` (None: none
+    recorded, or unreadable)."""
     try:
         text = (out / OWNER_FILE).read_text(encoding="ascii", errors="replace").strip()
     except OSError:
         return None
-    return text if _OWNER_ID.fullmatch(text) else None
+    m = _OWNER.fullmatch(text)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _store_place(cfg: Config) -> str:
+    """A digest of where the config's store is, seen from its output directory (both resolved)."""
+    import hashlib
+
+    rel = os.path.relpath(os.path.realpath(cfg.store_path), os.path.realpath(cfg.output.dir))
+    return hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def check_output_owner(cfg: Config) -> None:
-    """ConfigError (naming output.dir) when the config's output directory was published from another
-    store than the config's own: made before a run or the daemon touches anything. A store that cannot be
-    read is left to the command itself to report."""
+    """ConfigError (naming output.dir) when the config's output directory is published from another store,
+    elsewhere than the config's own: made before a run or the daemon touches anything. A store made again
+    where that one was takes it over (a warning). A store that cannot be read is left to the command itself
+    to report."""
     from feeds.errors import ConfigError, StoreError
     from feeds.store.sql import peek_meta
 
@@ -87,25 +102,30 @@ def check_output_owner(cfg: Config) -> None:
         mine = peek_meta(cfg.store_path, OWNER_KEY)
     except StoreError:
         return
-    if mine == owner:
+    if mine == owner[0]:
         return
     out, db = Path(os.path.normpath(cfg.output.dir)), Path(os.path.normpath(cfg.store_path))
-    whose = "which does not exist yet" if mine is None and not db.exists() else "which has not published there"
+    if owner[1] == _store_place(cfg):
+        log.warning("%s was published from another store at %s (made again since, or restored from before it "
+                    "published there): this one publishes there from now on", out, db)
+        return
     raise ConfigError(
         str(cfg.path), "output.dir",
-        f"a directory no other store publishes to: {out} holds another store's documents, not those of {db} "
-        f"({whose}); two configs must not share an output directory (their index.html, index.opml and "
-        f"same-named channels would overwrite each other's). If that other store is gone for good, delete "
-        f"{out / OWNER_FILE} to let this one publish there")
+        f"a directory no other store publishes to: {out} holds the documents of a store elsewhere than {db}; "
+        f"two configs must not share an output directory (their index.html, index.opml and same-named channels "
+        f"would overwrite each other's). If that store is gone for good, delete {out / OWNER_FILE} to let this "
+        f"config publish there")
 
 
-def claim_output(store: Store, out: Path) -> None:
-    """Record that ``store`` publishes ``out``: the store's id (made at its first publish) in OWNER_FILE."""
+def claim_output(store: Store, cfg: Config) -> None:
+    """Record that ``store`` (the config's) publishes its output directory: the store's id (made at its first
+    publish) and its place in OWNER_FILE."""
     import uuid
 
     mine = store.meta_value(OWNER_KEY) or store.meta_value_or_set(OWNER_KEY, uuid.uuid4().hex)
-    if output_owner(out) != mine:
-        atomic_write(out / OWNER_FILE, (mine + "\n").encode("ascii"))
+    place = _store_place(cfg)
+    if output_owner(cfg.output.dir) != (mine, place):
+        atomic_write(cfg.output.dir / OWNER_FILE, f"{mine} {place}\n".encode("ascii"))
 
 
 def atomic_write(path: Path, data: bytes) -> bool:

@@ -68,8 +68,9 @@ FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published i
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 PRUNE_EVERY = timedelta(days=1)  # [store] keep: how often old stories are looked for
 PRUNE_BATCH = 500  # stories forgotten per transaction
-# [store] keep is not applied when the clock is further than this ahead of the servers a run heard from
+# [store] keep counts back from the servers' newest time (SERVER_TIME_KEY) when the clock is further ahead of it
 PRUNE_CLOCK_AHEAD = timedelta(hours=1)
+SERVER_TIME_KEY = "clock.server_time"
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
@@ -269,10 +270,7 @@ class Pipeline:
         # host -> until when (POSIX) a response of this run asked it to wait (429/503 with Retry-After): written
         # by the fetch threads as the answer comes, so the fetches queued behind it hold back at once
         self._held: dict[str, float] = {}
-        # this run's answers' Date headers, a witness of the local clock: host -> how far the clock is ahead
-        # of that server's (seconds; schedule.server_offset)
-        self._offsets: dict[str, float] = {}
-        self._off: set[int] = set()  # sources whose server's clock this run was off from ours
+        self._server_time: float | None = None  # the newest time this run's servers gave (their Date headers)
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -494,8 +492,8 @@ class Pipeline:
         dirty: set[str] = set()
         # the hosts that asked to wait, from earlier runs too: a source whose redirect leads to one does not ask
         # it before its time (its own schedule looks up only its own host); `run --all` asks every source
-        self._held = {} if force_all else dict(self._host_retry or {})
-        self._offsets, self._off = {}, set()
+        self._held = {} if force_all else {h: t for h, t in (self._host_retry or {}).items() if schedule.holds(t, now)}
+        self._server_time = None
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -580,7 +578,7 @@ class Pipeline:
             report.published = [str(p) for p in pub.written]
             report.publish_errors = pub.errors
             try:
-                claim_output(self.store, self.cfg.output.dir)  # which store publishes there (check_output_owner)
+                claim_output(self.store, self.cfg)  # which store publishes there (check_output_owner)
             except PublishError as e:
                 report.publish_errors.append(str(e))
         if not report.stopped:
@@ -623,46 +621,61 @@ class Pipeline:
         keep = self.cfg.store_keep
         if keep is None:
             return 0, 0
-        offsets = sorted(self._offsets.values())
-        if len(offsets) >= 2 and offsets[len(offsets) // 2] > PRUNE_CLOCK_AHEAD.total_seconds():
-            # the clock is ahead of most servers this run heard from: what is older than keep by this clock
-            # need not be (a run under a clock set a year ahead forgot stories for good: a review of time)
-            from feeds.status import fmt_duration
-
-            log.warning("[store] keep not applied this run: the clock is %s ahead of the servers' (the Date "
-                        "headers of %d hosts)", fmt_duration(timedelta(seconds=offsets[len(offsets) // 2])),
-                        len(offsets))
-            return 0, 0
         st = self.store
         nowts = now.timestamp()
         last = st.meta_value("pruned_at")
         # a prune "in the future" (one run under a clock set ahead) is due: else none would run until that date
         if last is not None and 0 <= nowts - float(last) < PRUNE_EVERY.total_seconds():
             return 0, 0
+        # what is older than keep by a clock set ahead need not be (one run under a clock two years ahead forgot
+        # stories for good: a review of time): keep counts back from the servers' newest time (their Date
+        # headers, over runs) when the clock is further ahead of it than PRUNE_CLOCK_AHEAD; a store that never
+        # heard one (local files only) counts from the clock
+        until = nowts
+        witness = self._witness(st)
+        if witness is not None and nowts > witness + PRUNE_CLOCK_AHEAD.total_seconds():
+            from feeds.status import fmt_duration
+
+            until = witness + PRUNE_CLOCK_AHEAD.total_seconds()
+            log.warning("[store] keep counts back from the servers' newest time, %s: the clock is %s ahead of it",
+                        datetime.fromtimestamp(witness, UTC).isoformat(timespec="seconds"),
+                        fmt_duration(timedelta(seconds=nowts - witness)))
+        before = until - keep.total_seconds()
         out = self.cfg.output
         protect: set[int] = set()
         for ch in self.cfg.channels:
             protect.update(st.live_stories(ch.slug, out.entries, out.archive))
-        ids = st.prunable_stories(nowts - keep.total_seconds(), protect)
+        ids = st.prunable_stories(before, protect)
         reports = 0
         for n in range(0, len(ids), PRUNE_BATCH):
             with st.tx() as c:
                 reports += st.forget_stories(c, ids[n:n + PRUNE_BATCH], nowts)
-        pages = self._drop_archive_pages(nowts - keep.total_seconds())
+        pages = self._drop_archive_pages(before)
         if out.archive and out.dir:
             from feeds.publish import report_lost_pages
 
             report_lost_pages(self.cfg, st)
         with st.tx() as c:
-            st.forget_stale_keys(c, nowts - keep.total_seconds())
+            st.forget_stale_keys(c, before)
             st.set_meta_value(c, "pruned_at", repr(nowts))
         self._forgetting = None
         if pages:
             log.info("dropped the stored entries of %d archive pages older than keep (the pages stay)", pages)
         if ids:
             log.info("forgot %d stories (%d reports) older than %s ([store] keep)", len(ids), reports,
-                     datetime.fromtimestamp(nowts - keep.total_seconds(), UTC).isoformat(timespec="seconds"))
+                     datetime.fromtimestamp(before, UTC).isoformat(timespec="seconds"))
         return len(ids), reports
+
+    def _witness(self, st: Store) -> float | None:
+        """The newest time the servers gave over all runs (meta SERVER_TIME_KEY, raised by this run's)."""
+        stored = st.meta_value(SERVER_TIME_KEY)
+        known = float(stored) if stored is not None else None
+        mine = self._server_time
+        if mine is not None and (known is None or mine > known):
+            with st.tx() as c:
+                st.set_meta_value(c, SERVER_TIME_KEY, repr(mine))
+            known = mine
+        return known
 
     def _drop_archive_pages(self, before: float) -> int:
         """Drop the stored slots of archive pages whose entries were all archived before a time, from each
@@ -867,31 +880,21 @@ class Pipeline:
 
     def _process(self, row: SourceRow, res: FetchResult) -> SourceOutcome:
         now = self.now()
-        # the latest date an item may have (an undated one is dated by it): now, or the server's time when our
-        # clock is off from it (its Date header): a machine booting before NTP corrected its clock dated every
-        # new item by that clock, for good, a month early or a year late (a review of time)
-        latest = now
-        if res.date is not None and res.status is not None:
-            ahead = schedule.server_offset(res.date, now)
-            self._offsets[_hostname(res.final_url or res.url)] = ahead.total_seconds()
-            if abs(ahead) > schedule.CLOCK_SLACK:
-                latest = now - ahead
-                if not self._off:  # said once a run
-                    from feeds.status import fmt_duration
-
-                    log.warning("%s: the clock is %s %s the server's (its Date header); items are dated no later "
-                                "than their server's time", row.name, fmt_duration(ahead),
-                                "ahead of" if ahead > timedelta(0) else "behind")
-                self._off.add(row.id)
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
+        if res.date is not None and res.status is not None:
+            # the servers' clocks, a witness of ours for `[store] keep` (prune): the newest time a server gave,
+            # not one further ahead than a day (a server's clock that is wrong, ahead, is no witness)
+            server = nowts - schedule.server_offset(res.date, now, res.age).total_seconds()
+            if server <= nowts + 86400 and (self._server_time is None or server > self._server_time):
+                self._server_time = server
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
         retry_after = schedule.parse_retry_after(res.retry_after, now, res.date) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:
             # a 304 updates only the freshness headers it carries; the others keep their stored values
             stored = (row.max_age, _dt(row.expires)) if res.status == 304 else None
             max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored,
-                                                        date=res.date)
+                                                        date=res.date, age=res.age)
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None
@@ -1001,7 +1004,7 @@ class Pipeline:
                     if parsed.language != row.language and row.items_total:
                         # its entries are tagged with it (feeds.publish): the channels showing them again
                         out.channels |= self.store.story_channels_of_source(c, row.id)
-                    self._ingest(c, row, parsed.entries, now, out, parsed.link, latest)
+                    self._ingest(c, row, parsed.entries, now, out, parsed.link)
                     values["items_total"] = row.items_total + out.new
                     values["last_new"] = out.new
                 decision = scheduled(values)
@@ -1021,11 +1024,7 @@ class Pipeline:
 
     # -- items ---------------------------------------------------------------------------------
     def _ingest(self, c: Any, row: SourceRow, entries: Sequence[Entry], now: datetime, out: SourceOutcome,
-                site: str | None = None, latest: datetime | None = None) -> None:
-        """Store a document's entries (``latest``: the latest date an entry may have, ``now`` unless the
-        server's clock is ahead of ours; an undated entry is dated by it)."""
-        if latest is None:
-            latest = now
+                site: str | None = None) -> None:
         st = self.store
         nowts = now.timestamp()
         window = self.cfg.dedup.title_window.total_seconds()
@@ -1070,8 +1069,8 @@ class Pipeline:
         key_rows: list[dict[str, Any]] = []
         sightings: list[dict[str, Any]] = []
         for e, k in batch:
-            published = min(e.published or latest, latest)
-            updated = min(max(e.updated or published, published), latest)
+            published = min(e.published or now, now)
+            updated = min(max(e.updated or published, published), now)
             chash = content_hash(e)
             if k.guid_key in exact:
                 item_id = exact[k.guid_key]

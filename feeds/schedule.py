@@ -39,6 +39,7 @@ __all__ = [
     "State",
     "decide",
     "freshness_hints",
+    "holds",
     "is_due",
     "observe_redirect",
     "parse_cache_control_max_age",
@@ -339,10 +340,10 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     derived from ``key`` (a hash, so the same key always gets the same offset and different
     sources spread out). The result is never earlier than ``last_attempt + min_interval``. A
     host-wide ``retry_after`` later than ``now`` then pushes ``next_due`` to at least it, whatever
-    the state (at most :data:`RETRY_AFTER_CAP` from now). A ``last_attempt`` more than
-    :data:`CLOCK_SLACK` after ``now`` was recorded under a clock set back since: the source is due now,
-    and a ``retry_after`` is moved back by as much. ``broken`` needs :data:`BROKEN_MIN_FAILURES`
-    failures too. Never raises for any ``History``.
+    the state (one further than :data:`RETRY_AFTER_CAP` from now is none: `holds`). A ``last_attempt``
+    more than :data:`CLOCK_SLACK` after ``now`` was recorded under a clock set back since: the source is
+    due now, whatever hold was recorded. ``broken`` needs :data:`BROKEN_MIN_FAILURES` failures too.
+    Never raises for any ``History``.
     """
     now = _utc(now)
     retry_after = _opt_utc(history.retry_after)
@@ -355,10 +356,9 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     ahead = None  # how far the last attempt lies after now, when the clock was set back since
     if last_attempt is not None and last_attempt > _add(now, CLOCK_SLACK):
         ahead = last_attempt - now
-        if retry_after is not None:
-            retry_after = _add(retry_after, -ahead)  # a hold asked for then lasts what it asked, from then
-    if retry_after is not None and retry_after > _add(now, RETRY_AFTER_CAP):
-        retry_after = _add(now, RETRY_AFTER_CAP)  # (recorded under a clock far ahead: no hold is longer)
+        retry_after = None  # a hold recorded then, by that clock, says nothing of when to ask now
+    if not holds(retry_after, now):
+        retry_after = None
     if last_attempt is None:
         state, due, reason = "new", now, "never fetched"
     elif failures > 0:
@@ -397,6 +397,19 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
         due = retry_after
         reason = f"{reason}; Retry-After from host until {_fmt_time(retry_after, now)}"
     return Decision(due, state, reason)
+
+
+def holds(until: datetime | float | None, now: datetime) -> bool:
+    """Whether a host's recorded hold (Retry-After, until ``until``: aware UTC or POSIX seconds) is one to
+    honour at ``now``: one further than :data:`RETRY_AFTER_CAP` ahead was recorded under a clock set ahead
+    (no hold is longer when recorded), so it is no hold: capped instead, it would slide with the clock and
+    hold the host for as long as the clock was wrong (a review of time)."""
+    if until is None:
+        return False
+    limit = _add(_utc(now), RETRY_AFTER_CAP)
+    if isinstance(until, datetime):
+        return _utc(until) <= limit
+    return until <= limit.timestamp()
 
 
 def is_due(decision: Decision, now: datetime) -> bool:
@@ -473,6 +486,7 @@ def freshness_hints(
     *,
     stored: tuple[int | None, datetime | None] | None = None,
     date: str | None = None,
+    age: str | None = None,
 ) -> tuple[int | None, datetime | None]:
     """The ``(max_age, expires)`` hints a successful response leaves a source with (RFC 9111).
 
@@ -483,8 +497,8 @@ def freshness_hints(
     For a full response ``stored`` is None: a missing header is no hint. For a 304 pass the stored
     pair: a header the 304 carries replaces the stored one and one it does not carry keeps it
     (4.3.4), so a 304 with only an ETag keeps the stored max-age and Expires. The stored values
-    are what the response they came from left (no-cache stored both as None). ``date``: the response's
-    Date header (Expires is read on the local clock). Never raises.
+    are what the response they came from left (no-cache stored both as None). ``date``, ``age``: the
+    response's Date and Age headers (Expires is read on the local clock: `server_offset`). Never raises.
     """
     max_age, when = stored if stored is not None else (None, None)
     if isinstance(cache_control, str):
@@ -493,7 +507,7 @@ def freshness_hints(
             return None, None
         max_age = parse_cache_control_max_age(cache_control)
     if isinstance(expires, str):
-        when = parse_expires(expires, now, date)
+        when = parse_expires(expires, now, date, age)
     if _is_int(max_age):
         when = None
     return max_age, when
@@ -508,20 +522,24 @@ def _http_date(value: str) -> datetime | None:
     return _utc(parsed)
 
 
-def server_offset(date: str | None, now: datetime) -> timedelta:
-    """How far the local clock (``now``) is ahead of the server's, by the response's ``Date`` header; zero
-    without a usable one. A date the server gives (Expires, a Retry-After date) is its clock's: moved by
-    this, it is read on ours (RFC 9111 4.2.1 computes freshness as Expires minus Date)."""
+def server_offset(date: str | None, now: datetime, age: str | None = None) -> timedelta:
+    """How far the local clock (``now``) is ahead of the server's, by the response's ``Date`` header (and
+    ``Age``: a cache's copy carries the origin's Date of that long ago, RFC 9111 4.2.3); zero without a
+    usable Date. A date the server gives (Expires, a Retry-After date) is its clock's: moved by this, it is
+    read on ours (RFC 9111 4.2.1 computes freshness as Expires minus Date)."""
     server = _http_date(date) if isinstance(date, str) else None
     if server is None:
         return timedelta(0)
+    held = age.strip() if isinstance(age, str) else ""
+    if _DIGITS.fullmatch(held) and len(held) <= 10:
+        server = _add(server, timedelta(seconds=int(held)))
     try:
         return _utc(now) - server
     except OverflowError:  # pragma: no cover - _http_date gives real dates
         return timedelta(0)
 
 
-def parse_expires(value: str | None, now: datetime, date: str | None = None) -> datetime | None:
+def parse_expires(value: str | None, now: datetime, date: str | None = None, age: str | None = None) -> datetime | None:
     """The Expires header as aware UTC, or None; with the response's ``Date`` header, read on the local
     clock (`server_offset`).
 
@@ -533,7 +551,7 @@ def parse_expires(value: str | None, now: datetime, date: str | None = None) -> 
     when = _http_date(value)
     if when is None:
         return None
-    when = _add(when, server_offset(date, now))
+    when = _add(when, server_offset(date, now, age))
     now = _utc(now)
     if when <= now:
         return None

@@ -38,7 +38,7 @@ def test_a_second_config_sharing_the_output_directory_is_refused_before_touching
         r = feeds("-c", str(other), command, cwd=demo)
         assert r.returncode == 2, (command, r.stderr)
         assert f"{other}: output.dir: expected a directory no other store publishes to" in r.stderr, r.stderr
-        assert "another store" in r.stderr and str(out / OWNER_FILE) in r.stderr
+        assert "the documents of a store elsewhere" in r.stderr and str(out / OWNER_FILE) in r.stderr
     assert not (demo / "var" / "other.db").exists()  # nothing created ...
     assert snapshot(out) == before  # ... nor written
     # the config that publishes there goes on as before
@@ -47,20 +47,27 @@ def test_a_second_config_sharing_the_output_directory_is_refused_before_touching
     assert (out / OWNER_FILE).read_bytes() == before[OWNER_FILE][0]
 
 
-def test_a_store_started_afresh_takes_the_output_over_once_told_to(demo: Path) -> None:  # noqa: F811
+def test_a_store_made_again_where_it_was_takes_its_output_over_and_says_so(demo: Path) -> None:  # noqa: F811
+    # the demo reset by deleting its store, an ephemeral store beside an output that is kept: not another config
     assert feeds("run", cwd=demo).returncode == 0
     out = demo / "output"
     first = (out / OWNER_FILE).read_text()
     for p in (demo / "var").glob("feeds.db*"):
         p.unlink()
     r = feeds("run", cwd=demo)
-    assert r.returncode == 2 and "does not exist yet" in r.stderr, r.stderr
-    assert not (demo / "var" / "feeds.db").exists()
-    (out / OWNER_FILE).unlink()  # what the message says to do
-    r = feeds("run", cwd=demo)
     assert r.returncode == 0, r.stderr
+    assert "made again since" in r.stderr  # said (cron mails it)
     assert (out / OWNER_FILE).read_text() != first  # the new store's id
-    assert feeds("run", "--all", cwd=demo).returncode == 0
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0 and "made again" not in r.stderr, r.stderr
+    # the marker names no machine path (the output may be served)
+    assert str(demo) not in (out / OWNER_FILE).read_text() and "var" not in (out / OWNER_FILE).read_text()
+    # a config whose store is elsewhere is still refused, and told how to take over
+    other = second_config(demo)
+    assert feeds("-c", str(other), "run", cwd=demo).returncode == 2
+    (out / OWNER_FILE).unlink()  # what the message says to do
+    r = feeds("-c", str(other), "run", cwd=demo)
+    assert r.returncode == 0, r.stderr
 
 
 def test_a_moved_store_and_a_restored_backup_keep_publishing_their_output(demo: Path) -> None:  # noqa: F811

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -22,6 +21,7 @@ from feeds.schedule import (
     RedirectSeen,
     decide,
     freshness_hints,
+    holds,
     is_due,
     observe_redirect,
     parse_cache_control_max_age,
@@ -668,17 +668,9 @@ def test_fetched_source_never_due_before_min_interval(
         floor = NEVER
     assert d.next_due >= floor
     assert d.next_due.tzinfo is UTC
-    if retry_after is not None:
-        # a hold recorded then lasts what it asked for from then, and at most RETRY_AFTER_CAP from now
-        if ahead:
-            try:
-                retry_after -= last_attempt - now
-            except OverflowError:
-                retry_after = datetime.min.replace(tzinfo=UTC)
-        with contextlib.suppress(OverflowError):
-            retry_after = min(retry_after, now + RETRY_AFTER_CAP)
-        if retry_after > now:
-            assert d.next_due >= retry_after
+    # a hold counts unless recorded then (the attempt ahead of the clock) or further than any hold can be
+    if retry_after is not None and not ahead and holds(retry_after, now) and retry_after > now:
+        assert d.next_due >= retry_after
     assert d == decide(h, policy, key=key, now=now)  # pure: same inputs, same answer
 
 
@@ -732,13 +724,19 @@ def test_a_last_attempt_a_little_ahead_counts_as_now() -> None:
     assert d.next_due == NOW + 15 * MIN and not is_due(d, NOW - 4 * MIN)
 
 
-def test_a_hold_recorded_under_a_clock_set_back_since_lasts_what_it_asked() -> None:
-    # a 2 minute Retry-After recorded at the attempt; the clock then set back a day: held 2 minutes, not a day
+def test_a_hold_recorded_under_a_clock_set_back_since_is_no_hold() -> None:
+    # a Retry-After recorded at an attempt by a clock a day ahead: when to ask now is unknown; asked now. (Moved
+    # back by the step, it slid with every call, measured from the attempt now and again: held for good.)
     d = decide(fetched(retry_after=NOW + 2 * MIN), EXACT, key="k", now=NOW - DAY)
-    assert d.next_due == NOW - DAY + 2 * MIN
-    # a host's hold from a clock far ahead (no attempt of this source to measure it by) is capped
-    d = decide(fetched(last_attempt=NOW - HOUR, retry_after=NOW + 400 * DAY), EXACT, key="k", now=NOW)
-    assert d.next_due == NOW + RETRY_AFTER_CAP
+    assert d.next_due == NOW - DAY
+    # a host's hold further than any hold can be (recorded by a clock far ahead) is none; capped, it slid
+    for later in (0, 8, 200):
+        now = NOW + later * DAY
+        d = decide(fetched(last_attempt=now - HOUR, retry_after=NOW + 400 * DAY), EXACT, key="k", now=now)
+        assert d.next_due == now - HOUR + 15 * MIN, later
+    assert holds(NOW + RETRY_AFTER_CAP, NOW) and not holds(NOW + RETRY_AFTER_CAP + MIN, NOW)
+    assert holds((NOW + HOUR).timestamp(), NOW) and not holds((NOW + 8 * DAY).timestamp(), NOW)
+    assert not holds(None, NOW)
 
 
 def test_two_failures_days_apart_are_not_broken_yet() -> None:
@@ -755,6 +753,11 @@ def test_a_servers_dates_are_read_on_its_own_clock() -> None:
     assert parse_retry_after("120", NOW, date) == NOW + 2 * MIN  # seconds are no date
     assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, date) == NOW + HOUR
     assert freshness_hints(None, format_datetime(fast + HOUR, usegmt=True), NOW, date=date) == (None, NOW + HOUR)
+    # a cache's copy: the origin's Date of Age seconds ago (RFC 9111 4.2.3): an hour of freshness less that
+    assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, date, "600") == NOW + HOUR - 10 * MIN
+    assert freshness_hints(None, format_datetime(fast + HOUR, usegmt=True), NOW, date=date, age="600") == (
+        None, NOW + HOUR - 10 * MIN)
+    assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, date, "soon") == NOW + HOUR
     # without a usable Date the local clock reads them, as before
     for no_date in (None, "", "yesterday"):
         assert parse_expires(format_datetime(fast + HOUR, usegmt=True), NOW, no_date) == fast + HOUR
