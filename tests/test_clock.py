@@ -112,17 +112,18 @@ def test_keep_is_not_applied_under_a_clock_far_ahead_of_the_servers(server: Feed
         assert rig.store.counts()["items"] == 6
 
 
-def test_dates_a_server_gives_are_read_on_its_own_clock(server: FeedServer,  # noqa: F811
+def test_dates_a_server_gives_are_read_on_its_own_clock(server: FeedServer, server2: FeedServer,  # noqa: F811
                                                         rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
     # a server two hours fast asking for two minutes (Retry-After as a date) held its host two hours; one a
     # day fast whose Expires meant an hour made its source wait a day (RFC 9111: Expires minus Date)
     headers = {"Content-Type": "application/atom+xml"}
-    rig = rig_factory([("busy", server.url("/busy")), ("cached", server.url("/cached"))])
+    # (two hosts: the busy one's Retry-After holds back every fetch of its host)
+    rig = rig_factory([("busy", server.url("/busy")), ("cached", server2.url("/cached"))])
     now = rig.clock.t
     fast, faster = now + timedelta(hours=2), now + timedelta(days=1)
     server.routes["/busy"] = lambda _req: Reply(503, b"busy", {"Date": http_date(fast),
                                                                "Retry-After": http_date(fast + timedelta(minutes=2))})
-    server.routes["/cached"] = lambda _req: Reply(200, doc("cached", [(1, "Cached one", now - timedelta(hours=1))]),
+    server2.routes["/cached"] = lambda _req: Reply(200, doc("cached", [(1, "Cached one", now - timedelta(hours=1))]),
                                                   {**headers, "Date": http_date(faster),
                                                    "Expires": http_date(faster + timedelta(hours=1))})
     rig.pipe.run()
