@@ -65,12 +65,12 @@ __all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "missing_channe
 # and a moved store, keep their id.
 OWNER_FILE = ".feeds-store"
 OWNER_KEY = "output.owner"
-_OWNER = re.compile(r"([0-9a-f]{32}) ([0-9a-f]{16})")
+_OWNER = re.compile(r"([0-9a-f]{32})(?: ([0-9a-f]{16}))?")
 
 
-def output_owner(out: Path) -> tuple[str, str] | None:
+def output_owner(out: Path) -> tuple[str, str | None] | None:
     """(store id, digest of its place) of the store that last published the directory ``out`` (None: none
-    recorded, or unreadable)."""
+    recorded, or unreadable; the place is None in a marker that has only the id)."""
     try:
         text = (out / OWNER_FILE).read_text(encoding="ascii", errors="replace").strip()
     except OSError:
@@ -105,9 +105,9 @@ def check_output_owner(cfg: Config) -> None:
     if mine == owner[0]:
         return
     out, db = Path(os.path.normpath(cfg.output.dir)), Path(os.path.normpath(cfg.store_path))
-    if owner[1] == _store_place(cfg):
+    if owner[1] is not None and owner[1] == _store_place(cfg):
         log.warning("%s was published from another store at %s (made again since, or restored from before it "
-                    "published there): this one publishes there from now on", out, db)
+                    "published there): this config's store publishes there at its next run", out, db)
         return
     raise ConfigError(
         str(cfg.path), "output.dir",

@@ -68,9 +68,10 @@ FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published i
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 PRUNE_EVERY = timedelta(days=1)  # [store] keep: how often old stories are looked for
 PRUNE_BATCH = 500  # stories forgotten per transaction
-# [store] keep counts back from the servers' newest time (SERVER_TIME_KEY) when the clock is further ahead of it
+# [store] keep counts back from the servers' time when the clock was last heard to be further ahead of theirs
+# than this (CLOCK_AHEAD_KEY: seconds, recorded by the runs that heard a server)
 PRUNE_CLOCK_AHEAD = timedelta(hours=1)
-SERVER_TIME_KEY = "clock.server_time"
+CLOCK_AHEAD_KEY = "clock.ahead"
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
@@ -270,7 +271,7 @@ class Pipeline:
         # host -> until when (POSIX) a response of this run asked it to wait (429/503 with Retry-After): written
         # by the fetch threads as the answer comes, so the fetches queued behind it hold back at once
         self._held: dict[str, float] = {}
-        self._server_time: float | None = None  # the newest time this run's servers gave (their Date headers)
+        self._clock_ahead: float | None = None  # how far our clock is ahead of this run's servers' (seconds)
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -492,8 +493,15 @@ class Pipeline:
         dirty: set[str] = set()
         # the hosts that asked to wait, from earlier runs too: a source whose redirect leads to one does not ask
         # it before its time (its own schedule looks up only its own host); `run --all` asks every source
-        self._held = {} if force_all else {h: t for h, t in (self._host_retry or {}).items() if schedule.holds(t, now)}
-        self._server_time = None
+        bogus = [h for h, t in (self._host_retry or {}).items() if not schedule.holds(t, now)]
+        if bogus:  # recorded under a clock set ahead: no hold, now or when the clock reaches that date
+            with self.store.tx() as c:
+                for h in bogus:
+                    self.store.set_host_retry_after(c, h, None)
+            for h in bogus:
+                del self._host_retry[h]  # type: ignore[union-attr]  # (bogus is empty without it)
+        self._held = {} if force_all else dict(self._host_retry or {})
+        self._clock_ahead = None
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -585,6 +593,7 @@ class Pipeline:
             from sqlalchemy.exc import SQLAlchemyError
 
             try:
+                self._note_clock()
                 self.prune(now)
             except SQLAlchemyError as e:  # housekeeping (a locked or full disk): the run's work is done; the
                 # prune's finished transactions stand, and the next run does the rest (pruned_at is written last)
@@ -632,14 +641,14 @@ class Pipeline:
         # headers, over runs) when the clock is further ahead of it than PRUNE_CLOCK_AHEAD; a store that never
         # heard one (local files only) counts from the clock
         until = nowts
-        witness = self._witness(st)
-        if witness is not None and nowts > witness + PRUNE_CLOCK_AHEAD.total_seconds():
+        stored = st.meta_value(CLOCK_AHEAD_KEY)
+        ahead = float(stored) if stored is not None else 0.0
+        if ahead > PRUNE_CLOCK_AHEAD.total_seconds():
             from feeds.status import fmt_duration
 
-            until = witness + PRUNE_CLOCK_AHEAD.total_seconds()
-            log.warning("[store] keep counts back from the servers' newest time, %s: the clock is %s ahead of it",
-                        datetime.fromtimestamp(witness, UTC).isoformat(timespec="seconds"),
-                        fmt_duration(timedelta(seconds=nowts - witness)))
+            until = nowts - ahead
+            log.warning("[store] keep counts back from the servers' time: the clock was %s ahead of theirs when "
+                        "last heard", fmt_duration(timedelta(seconds=ahead)))
         before = until - keep.total_seconds()
         out = self.cfg.output
         protect: set[int] = set()
@@ -666,16 +675,19 @@ class Pipeline:
                      datetime.fromtimestamp(before, UTC).isoformat(timespec="seconds"))
         return len(ids), reports
 
-    def _witness(self, st: Store) -> float | None:
-        """The newest time the servers gave over all runs (meta SERVER_TIME_KEY, raised by this run's)."""
-        stored = st.meta_value(SERVER_TIME_KEY)
-        known = float(stored) if stored is not None else None
-        mine = self._server_time
-        if mine is not None and (known is None or mine > known):
-            with st.tx() as c:
-                st.set_meta_value(c, SERVER_TIME_KEY, repr(mine))
-            known = mine
-        return known
+    def _note_clock(self) -> None:
+        """Record how far the clock was ahead of the servers this run heard from (meta CLOCK_AHEAD_KEY), for
+        `[store] keep` (prune) in this and later runs; written only when it moved by a minute or more (a run
+        that heard none, or a warm run on a steady clock, writes nothing)."""
+        ahead = self._clock_ahead
+        if ahead is None:
+            return
+        st = self.store
+        stored = st.meta_value(CLOCK_AHEAD_KEY)
+        if stored is not None and abs(float(stored) - ahead) < 60:
+            return
+        with st.tx() as c:
+            st.set_meta_value(c, CLOCK_AHEAD_KEY, repr(round(ahead, 3)))
 
     def _drop_archive_pages(self, before: float) -> int:
         """Drop the stored slots of archive pages whose entries were all archived before a time, from each
@@ -883,11 +895,12 @@ class Pipeline:
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
         if res.date is not None and res.status is not None:
-            # the servers' clocks, a witness of ours for `[store] keep` (prune): the newest time a server gave,
-            # not one further ahead than a day (a server's clock that is wrong, ahead, is no witness)
-            server = nowts - schedule.server_offset(res.date, now, res.age).total_seconds()
-            if server <= nowts + 86400 and (self._server_time is None or server > self._server_time):
-                self._server_time = server
+            # the servers' clocks, a witness of ours for `[store] keep` (prune): how far our clock is ahead of
+            # the server furthest ahead of it, not one further ahead than a day (a server's wrong clock is no
+            # witness)
+            ahead = schedule.server_offset(res.date, now, res.age).total_seconds()
+            if ahead >= -86400 and (self._clock_ahead is None or ahead < self._clock_ahead):
+                self._clock_ahead = ahead
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
         retry_after = schedule.parse_retry_after(res.retry_after, now, res.date) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:

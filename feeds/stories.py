@@ -1527,14 +1527,17 @@ class StoryIndex:
             self._prior.clear()
         return _terms(text, self._keys, limit, installments)
 
+    def _title_terms(self, title: str) -> list[tuple[str, bool]]:
+        # a headline's terms are read from its first MAX_TITLE_CHARS characters: a hostile 4 MB title cost
+        # 14 s and 385 MB when read, and 4.5 s at every later run of the story window (its stored vector)
+        return self._terms(title[:MAX_TITLE_CHARS] if len(title) > MAX_TITLE_CHARS else title)
+
     def _item_terms(self, title: str, summary: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
         """The terms vector() weighs: the title's, and the summary's first summary_terms (none when
         summaries do not count), read from its head (`_summary_head`) when that holds them all."""
         cfg = self.config
         n = cfg.summary_terms
-        # a headline's terms are read from its first MAX_TITLE_CHARS characters: a hostile 4 MB title cost
-        # 14 s and 385 MB when read, and 4.5 s at every later run of the story window (its stored vector)
-        title_terms = self._terms(title[:MAX_TITLE_CHARS] if len(title) > MAX_TITLE_CHARS else title)
+        title_terms = self._title_terms(title)
         if not summary or cfg.summary_weight <= 0 or n <= 0:
             return title_terms, []
         head = _summary_head(summary, max(SUMMARY_HEAD_CHARS, SUMMARY_HEAD_CHARS_PER_TERM * n))
@@ -1725,7 +1728,7 @@ class StoryIndex:
         known = None
         if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
             known = profile.terms.get((title, summary))
-        title_terms = known[0] if known is not None else self._item_terms(title, summary)[0]
+        title_terms = known[0] if known is not None else self._title_terms(title)
         if not any(_specific(k) for k, _ in title_terms):
             return None
         return frozenset(k for k, _ in title_terms)

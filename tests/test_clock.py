@@ -124,12 +124,13 @@ def test_dates_a_server_gives_are_read_on_its_own_clock(server: FeedServer, serv
     server.routes["/busy"] = lambda _req: Reply(503, b"busy", {"Date": http_date(fast),
                                                                "Retry-After": http_date(fast + timedelta(minutes=2))})
     server2.routes["/cached"] = lambda _req: Reply(200, doc("cached", [(1, "Cached one", now - timedelta(hours=1))]),
-                                                  {**headers, "Date": http_date(faster),
+                                                  {**headers, "Date": http_date(faster), "Age": "600",
                                                    "Expires": http_date(faster + timedelta(hours=1))})
     rig.pipe.run()
     busy, cached = rig.row("busy"), rig.row("cached")
     assert busy.next_due is not None and busy.next_due <= (now + timedelta(minutes=15)).timestamp()  # its backoff
-    assert cached.next_due == (now + timedelta(hours=1)).timestamp()  # the interval (15m) raised to the hour
+    # the interval (15m) raised to what is left of the hour: a cache held the copy 10 minutes (Age)
+    assert cached.next_due == (now + timedelta(minutes=50)).timestamp()
 
 
 def test_a_hold_recorded_under_a_clock_set_ahead_does_not_hold_the_host_for_good(server: FeedServer,  # noqa: F811
@@ -147,3 +148,5 @@ def test_a_hold_recorded_under_a_clock_set_ahead_does_not_hold_the_host_for_good
     rig.clock.t = t0 + timedelta(hours=3)
     report = rig.pipe.run()
     assert (report.due, report.held, report.new_items) == (1, 0, 1), report
+    # and it is gone: ignored only while further ahead than any hold, it came back for its last 7 days
+    assert rig.store.host_retry_after() == {}
