@@ -328,11 +328,10 @@ class _Progress(logging.Filter):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from feeds.lock import StoreLock
+    from feeds.publish import check_output_owner
     from feeds.run import run_once
 
     cfg = _load(args)
-    from feeds.publish import check_output_owner
-
     check_output_owner(cfg)  # another store's output directory: exit 2 before anything is touched
     progress = _Progress() if (sys.stderr.isatty() and not args.quiet and not args.verbose) else None
     handlers = list(logging.getLogger("feeds").handlers) if progress is not None else []

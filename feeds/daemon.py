@@ -142,16 +142,11 @@ class Daemon:
 
     # -- config reload -------------------------------------------------------------------------
     def reload(self) -> bool:
-        from feeds.config import load_config
         from feeds.errors import ConfigError
-        from feeds.publish import check_output_owner
-        from feeds.run import Pipeline, policy_for
+        from feeds.run import Pipeline
 
         try:
-            new = load_config(self.config_path)
-            for s in new.sources:  # the scheduling policy must build too
-                policy_for(new, s.interval)
-            check_output_owner(new)  # an output directory another store publishes
+            new = _checked_config(self.config_path)
         except ConfigError as e:
             log.error("reload failed, keeping the previous config: %s", e)
             return False
@@ -225,7 +220,7 @@ class Daemon:
                     len(report.published), ", stopped early" if report.stopped else "", took)
             for err in report.publish_errors:
                 log.error("%s", err)
-            tick = self.cfg.daemon.tick.total_seconds()
+            tick = self._tick_s
             if took > tick:
                 log.log(logging.WARNING if took > 2 * tick else logging.INFO,
                         "tick took %.1fs, longer than the %gs tick; the ticks in between were skipped", took, tick)
@@ -280,7 +275,7 @@ class Daemon:
         if os.environ.get(TEST_POLICY_ENV):
             log.warning("$%s is set: scheduling policy overridden (%s); for tests only",
                         TEST_POLICY_ENV, os.environ[TEST_POLICY_ENV])
-        tick = cfg.daemon.tick.total_seconds()
+        tick = self._tick_s
         self.scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)})
         self.scheduler.add_job(self.tick, "interval", seconds=tick, id=JOB_ID, max_instances=1, coalesce=True,
                                misfire_grace_time=misfire_grace(tick), next_run_time=datetime.now(UTC))
@@ -324,17 +319,25 @@ def _leave(code: int) -> None:
         os._exit(code)
 
 
-def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
+def _checked_config(config_path: Path) -> Config:
+    """The config, with what the daemon checks before using it: the scheduling policy each source makes,
+    and an output directory no other store publishes. ConfigError otherwise."""
     from feeds.config import load_config
-    from feeds.errors import ConfigError, LockedError
-    from feeds.lock import StoreLock
     from feeds.publish import check_output_owner
     from feeds.run import policy_for
 
-    cfg = load_config(config_path)  # ConfigError: the CLI prints it and exits 2
+    cfg = load_config(config_path)
     for s in cfg.sources:
-        policy_for(cfg, s.interval)  # and the scheduling policy it makes must be valid
-    check_output_owner(cfg)  # another store's output directory
+        policy_for(cfg, s.interval)
+    check_output_owner(cfg)
+    return cfg
+
+
+def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
+    from feeds.errors import ConfigError, LockedError
+    from feeds.lock import StoreLock
+
+    cfg = _checked_config(config_path)  # ConfigError: the CLI prints it and exits 2
     verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
     try:
         setup_logging(cfg, verbose, quiet)

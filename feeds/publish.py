@@ -65,12 +65,12 @@ __all__ = ["ARCHIVE_PAGE_SIZE", "PublishReport", "atomic_write", "missing_channe
 # and a moved store, keep their id.
 OWNER_FILE = ".feeds-store"
 OWNER_KEY = "output.owner"
-_OWNER = re.compile(r"([0-9a-f]{32})(?: ([0-9a-f]{16}))?")
+_OWNER = re.compile(r"([0-9a-f]{32}) ([0-9a-f]{16})")
 
 
-def output_owner(out: Path) -> tuple[str, str | None] | None:
+def output_owner(out: Path) -> tuple[str, str] | None:
     """(store id, digest of its place) of the store that last published the directory ``out`` (None: none
-    recorded, or unreadable; the place is None in a marker that has only the id)."""
+    recorded, or unreadable)."""
     try:
         text = (out / OWNER_FILE).read_text(encoding="ascii", errors="replace").strip()
     except OSError:
@@ -105,7 +105,7 @@ def check_output_owner(cfg: Config) -> None:
     if mine == owner[0]:
         return
     out, db = Path(os.path.normpath(cfg.output.dir)), Path(os.path.normpath(cfg.store_path))
-    if owner[1] is not None and owner[1] == _store_place(cfg):
+    if owner[1] == _store_place(cfg):
         log.warning("%s was published from another store at %s (made again since, or restored from before it "
                     "published there): this config's store publishes there at its next run", out, db)
         return
@@ -122,7 +122,7 @@ def claim_output(store: Store, cfg: Config) -> None:
     publish) and its place in OWNER_FILE."""
     import uuid
 
-    mine = store.meta_value(OWNER_KEY) or store.meta_value_or_set(OWNER_KEY, uuid.uuid4().hex)
+    mine = store.meta_value_or_set(OWNER_KEY, uuid.uuid4().hex)
     place = _store_place(cfg)
     if output_owner(cfg.output.dir) != (mine, place):
         atomic_write(cfg.output.dir / OWNER_FILE, f"{mine} {place}\n".encode("ascii"))

@@ -72,6 +72,7 @@ PRUNE_BATCH = 500  # stories forgotten per transaction
 # than this (CLOCK_AHEAD_KEY: seconds, recorded by the runs that heard a server)
 PRUNE_CLOCK_AHEAD = timedelta(hours=1)
 CLOCK_AHEAD_KEY = "clock.ahead"
+SERVER_AHEAD_LIMIT = timedelta(days=1)  # a server further ahead of our clock is no witness of it
 # meta key: the canonical_link rules (feeds.dedup.LINK_FORM) the stored link keys were made under (none
 # recorded: 1, a store from before this was recorded)
 LINK_FORM_KEY = "dedup.link_form"
@@ -593,8 +594,7 @@ class Pipeline:
             from sqlalchemy.exc import SQLAlchemyError
 
             try:
-                self._note_clock()
-                self.prune(now)
+                self.prune(now, self._note_clock())
             except SQLAlchemyError as e:  # housekeeping (a locked or full disk): the run's work is done; the
                 # prune's finished transactions stand, and the next run does the rest (pruned_at is written last)
                 log.warning("could not forget old stories ([store] keep): %s", e)
@@ -623,7 +623,7 @@ class Pipeline:
             self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()}, nowts)
         return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
 
-    def prune(self, now: datetime) -> tuple[int, int]:
+    def prune(self, now: datetime, ahead: float | None = None) -> tuple[int, int]:
         """`[store] keep`: forget the stories whose reports are all older (first seen and published before
         now - keep), except those a channel's documents hold; at most once a day (meta `pruned_at`), in
         transactions of PRUNE_BATCH stories. Returns (stories, reports) forgotten."""
@@ -637,19 +637,20 @@ class Pipeline:
         if last is not None and 0 <= nowts - float(last) < PRUNE_EVERY.total_seconds():
             return 0, 0
         # what is older than keep by a clock set ahead need not be (one run under a clock two years ahead forgot
-        # stories for good: a review of time): keep counts back from the servers' newest time (their Date
-        # headers, over runs) when the clock is further ahead of it than PRUNE_CLOCK_AHEAD; a store that never
-        # heard one (local files only) counts from the clock
-        until = nowts
-        stored = st.meta_value(CLOCK_AHEAD_KEY)
-        ahead = float(stored) if stored is not None else 0.0
+        # stories for good: a review of time): keep counts back by how far the clock was last heard to be ahead
+        # of the servers' (``ahead``, else meta CLOCK_AHEAD_KEY, recorded by `_note_clock` in every run that
+        # heard one) when that is over PRUNE_CLOCK_AHEAD; a store that never heard one counts from the clock
+        if ahead is None:
+            stored = st.meta_value(CLOCK_AHEAD_KEY)
+            ahead = float(stored) if stored is not None else 0.0
         if ahead > PRUNE_CLOCK_AHEAD.total_seconds():
             from feeds.status import fmt_duration
 
-            until = nowts - ahead
             log.warning("[store] keep counts back from the servers' time: the clock was %s ahead of theirs when "
                         "last heard", fmt_duration(timedelta(seconds=ahead)))
-        before = until - keep.total_seconds()
+        else:
+            ahead = 0.0
+        before = nowts - ahead - keep.total_seconds()
         out = self.cfg.output
         protect: set[int] = set()
         for ch in self.cfg.channels:
@@ -675,19 +676,20 @@ class Pipeline:
                      datetime.fromtimestamp(before, UTC).isoformat(timespec="seconds"))
         return len(ids), reports
 
-    def _note_clock(self) -> None:
+    def _note_clock(self) -> float | None:
         """Record how far the clock was ahead of the servers this run heard from (meta CLOCK_AHEAD_KEY), for
         `[store] keep` (prune) in this and later runs; written only when it moved by a minute or more (a run
-        that heard none, or a warm run on a steady clock, writes nothing)."""
-        ahead = self._clock_ahead
-        if ahead is None:
-            return
+        that heard none, or a warm run on a steady clock, writes nothing). Returns the value in effect (None:
+        none recorded)."""
         st = self.store
         stored = st.meta_value(CLOCK_AHEAD_KEY)
-        if stored is not None and abs(float(stored) - ahead) < 60:
-            return
+        known = float(stored) if stored is not None else None
+        ahead = self._clock_ahead
+        if ahead is None or (known is not None and abs(known - ahead) < 60):
+            return known
         with st.tx() as c:
             st.set_meta_value(c, CLOCK_AHEAD_KEY, repr(round(ahead, 3)))
+        return round(ahead, 3)
 
     def _drop_archive_pages(self, before: float) -> int:
         """Drop the stored slots of archive pages whose entries were all archived before a time, from each
@@ -769,7 +771,8 @@ class Pipeline:
         return until is not None and until > self.now().timestamp()
 
     def asked(self, host: str, retry_after: str, date: str | None = None) -> None:
-        until = schedule.parse_retry_after(retry_after, self.now(), date)
+        now = self.now()
+        until = schedule.parse_retry_after(retry_after, now, schedule.server_offset(date, now))
         if until is not None and host:
             self._held[host] = max(self._held.get(host, -math.inf), until.timestamp())
 
@@ -894,20 +897,21 @@ class Pipeline:
         now = self.now()
         out = SourceOutcome(name=row.name, url=redact(row.url), status=res.status, elapsed=res.elapsed)
         nowts = now.timestamp()
+        offset = schedule.server_offset(res.date, now, res.age)  # our clock ahead of the server's (its Date)
         if res.date is not None and res.status is not None:
             # the servers' clocks, a witness of ours for `[store] keep` (prune): how far our clock is ahead of
-            # the server furthest ahead of it, not one further ahead than a day (a server's wrong clock is no
-            # witness)
-            ahead = schedule.server_offset(res.date, now, res.age).total_seconds()
-            if ahead >= -86400 and (self._clock_ahead is None or ahead < self._clock_ahead):
+            # the server furthest ahead of it, not of one too far ahead (a server's wrong clock is no witness)
+            ahead = offset.total_seconds()
+            if -SERVER_AHEAD_LIMIT.total_seconds() <= ahead < (math.inf if self._clock_ahead is None
+                                                                 else self._clock_ahead):
                 self._clock_ahead = ahead
         common: dict[str, Any] = {"last_attempt": nowts, "last_status": res.status}
-        retry_after = schedule.parse_retry_after(res.retry_after, now, res.date) if res.status in (429, 503) else None
+        retry_after = schedule.parse_retry_after(res.retry_after, now, offset) if res.status in (429, 503) else None
         if res.status is not None and res.status < 400:
             # a 304 updates only the freshness headers it carries; the others keep their stored values
             stored = (row.max_age, _dt(row.expires)) if res.status == 304 else None
             max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored,
-                                                        date=res.date, age=res.age)
+                                                        offset=offset)
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None

@@ -342,7 +342,8 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     host-wide ``retry_after`` later than ``now`` then pushes ``next_due`` to at least it, whatever
     the state (one further than :data:`RETRY_AFTER_CAP` from now is none: `holds`). A ``last_attempt``
     more than :data:`CLOCK_SLACK` after ``now`` was recorded under a clock set back since: the source is
-    due now, whatever hold was recorded. ``broken`` needs :data:`BROKEN_MIN_FAILURES` failures too.
+    due now (a host's hold within the cap still counts, as it does for the run's fetches). ``broken``
+    needs :data:`BROKEN_MIN_FAILURES` failures too.
     Never raises for any ``History``.
     """
     now = _utc(now)
@@ -356,7 +357,6 @@ def decide(history: History, policy: Policy, *, key: str, now: datetime) -> Deci
     ahead = None  # how far the last attempt lies after now, when the clock was set back since
     if last_attempt is not None and last_attempt > _add(now, CLOCK_SLACK):
         ahead = last_attempt - now
-        retry_after = None  # a hold recorded then, by that clock, says nothing of when to ask now
     if not holds(retry_after, now):
         retry_after = None
     if last_attempt is None:
@@ -485,8 +485,7 @@ def freshness_hints(
     now: datetime,
     *,
     stored: tuple[int | None, datetime | None] | None = None,
-    date: str | None = None,
-    age: str | None = None,
+    offset: timedelta = timedelta(0),
 ) -> tuple[int | None, datetime | None]:
     """The ``(max_age, expires)`` hints a successful response leaves a source with (RFC 9111).
 
@@ -497,8 +496,8 @@ def freshness_hints(
     For a full response ``stored`` is None: a missing header is no hint. For a 304 pass the stored
     pair: a header the 304 carries replaces the stored one and one it does not carry keeps it
     (4.3.4), so a 304 with only an ETag keeps the stored max-age and Expires. The stored values
-    are what the response they came from left (no-cache stored both as None). ``date``, ``age``: the
-    response's Date and Age headers (Expires is read on the local clock: `server_offset`). Never raises.
+    are what the response they came from left (no-cache stored both as None). ``offset``: how far the local
+    clock is ahead of the server's (`server_offset`; Expires is read on the local clock). Never raises.
     """
     max_age, when = stored if stored is not None else (None, None)
     if isinstance(cache_control, str):
@@ -507,7 +506,7 @@ def freshness_hints(
             return None, None
         max_age = parse_cache_control_max_age(cache_control)
     if isinstance(expires, str):
-        when = parse_expires(expires, now, date, age)
+        when = parse_expires(expires, now, offset)
     if _is_int(max_age):
         when = None
     return max_age, when
@@ -539,9 +538,9 @@ def server_offset(date: str | None, now: datetime, age: str | None = None) -> ti
         return timedelta(0)
 
 
-def parse_expires(value: str | None, now: datetime, date: str | None = None, age: str | None = None) -> datetime | None:
-    """The Expires header as aware UTC, or None; with the response's ``Date`` header, read on the local
-    clock (`server_offset`).
+def parse_expires(value: str | None, now: datetime, offset: timedelta = timedelta(0)) -> datetime | None:
+    """The Expires header as aware UTC, or None; read on the local clock, ``offset`` ahead of the server's
+    (`server_offset`).
 
     Garbage (including the common ``0`` and ``-1``) and dates not after ``now`` give None: an
     already-expired response is no hint to wait. Dates beyond ``now +`` :data:`MAX_HINT` are clamped.
@@ -551,17 +550,17 @@ def parse_expires(value: str | None, now: datetime, date: str | None = None, age
     when = _http_date(value)
     if when is None:
         return None
-    when = _add(when, server_offset(date, now, age))
+    when = _add(when, offset)
     now = _utc(now)
     if when <= now:
         return None
     return min(when, _add(now, MAX_HINT))
 
 
-def parse_retry_after(value: str | None, now: datetime, date: str | None = None) -> datetime | None:
+def parse_retry_after(value: str | None, now: datetime, offset: timedelta = timedelta(0)) -> datetime | None:
     """Retry-After (delta-seconds or HTTP-date) as the aware UTC time until which to wait, or None; an
-    HTTP-date with the response's ``Date`` header is read on the local clock (`server_offset`: a server
-    two hours fast asking for two minutes held its host two hours).
+    HTTP-date is read on the local clock, ``offset`` ahead of the server's (`server_offset`: a server two
+    hours fast asking for two minutes held its host two hours).
 
     Values further than :data:`RETRY_AFTER_CAP` from ``now`` are clamped to it; ``0`` and dates in
     the past give ``now`` (a valid header meaning "you may retry now"); garbage, including negative
@@ -579,7 +578,7 @@ def parse_retry_after(value: str | None, now: datetime, date: str | None = None)
     when = _http_date(text)
     if when is None:
         return None
-    when = _add(when, server_offset(date, now))
+    when = _add(when, offset)
     return min(max(when, now), limit)
 
 

@@ -1527,6 +1527,15 @@ class StoryIndex:
             self._prior.clear()
         return _terms(text, self._keys, limit, installments)
 
+    def _known_terms(self, title: str, summary: str, profile: SourceProfile | None
+                     ) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]] | None:
+        """An item's (title, summary) terms as its feed document's profile extracted them under the current
+        settings, if it has them (`source_profile`): the pipeline's items never extract their terms twice."""
+        cfg = self.config
+        if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
+            return profile.terms.get((title, summary))
+        return None
+
     def _title_terms(self, title: str) -> list[tuple[str, bool]]:
         # a headline's terms are read from its first MAX_TITLE_CHARS characters: a hostile 4 MB title cost
         # 14 s and 385 MB when read, and 4.5 s at every later run of the story window (its stored vector)
@@ -1601,9 +1610,7 @@ class StoryIndex:
         top = log(n0 + len(self._stories) + 1.0)
         prior = self._prior
         raw: dict[str, float] = {}
-        known = None
-        if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
-            known = profile.terms.get((title, summary))
+        known = self._known_terms(title, summary, profile)
         title_terms, summary_terms = known if known is not None else self._item_terms(title, summary)
         for key, entity in title_terms:
             p = prior.get(key)
@@ -1725,9 +1732,7 @@ class StoryIndex:
         cfg = self.config
         if not summary or cfg.summary_weight <= 0 or cfg.summary_terms <= 0:
             return None
-        known = None
-        if profile is not None and profile.settings == (cfg.summary_weight, cfg.summary_terms):
-            known = profile.terms.get((title, summary))
+        known = self._known_terms(title, summary, profile)
         title_terms = known[0] if known is not None else self._title_terms(title)
         if not any(_specific(k) for k, _ in title_terms):
             return None
@@ -2282,7 +2287,7 @@ def explain(
     only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))
     cosine = math.fsum(c for _, c in shared)
     # as when b is a one-item story and a the new item
-    spec_b = math.fsum(w * w for t, w in vb.items() if _specific(t))
+    spec_b = math.fsum(w * w for _, w in _spec(vb))
     qspec = _spec(va, ix.title_keys(a_title, a_summary))
     conflict = _conflict(qspec, vb, spec_b, 1.0) if qspec and spec_b > 0.0 else 0.0
     score = cosine * (1.0 - cfg.conflict_penalty * conflict)

@@ -104,7 +104,7 @@ def test_keep_is_not_applied_under_a_clock_far_ahead_of_the_servers(server: Feed
     items = rig.store.counts()["items"]
     assert items < 6 if clock_right else items == 6, items  # the servers still say t0: nothing forgotten
     if not clock_right:
-        # the next day's run with the network down: the servers' newest time still holds keep back
+        # the next day's run with the network down: the recorded clock offset (clock.ahead) still holds keep back
         rig.clock.t += timedelta(days=1)
         server.routes.clear()
         server2.routes.clear()

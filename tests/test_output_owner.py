@@ -10,12 +10,9 @@ from pathlib import Path
 
 from test_cli import demo, feeds  # noqa: F401  (demo: a fixture)
 from test_daemon import Daemon, daemon_config, daemons  # noqa: F401  (daemons: a fixture)
+from test_publish import snapshot
 
 from feeds.publish import OWNER_FILE
-
-
-def snapshot(d: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(d)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def second_config(demo: Path, store: str = "../var/other.db") -> Path:  # noqa: F811
@@ -126,20 +123,3 @@ def test_the_daemon_will_not_start_on_or_reload_into_another_stores_output(tmp_p
     rc, _ = d.terminate()
     assert rc == 0, d.log()
     assert (tmp_path / "out" / OWNER_FILE).read_bytes() == owner
-
-
-def test_a_marker_of_the_version_before_holds_only_the_stores_id(demo: Path) -> None:  # noqa: F811
-    # the version before wrote the id alone: read as "no marker", another config took the output over and
-    # then refused its owner
-    assert feeds("run", cwd=demo).returncode == 0
-    out = demo / "output"
-    mine = (out / OWNER_FILE).read_text().split()[0]
-    (out / OWNER_FILE).write_text(mine + "\n")
-    other = second_config(demo)
-    r = feeds("-c", str(other), "run", cwd=demo)
-    assert r.returncode == 2 and "output.dir" in r.stderr, r.stderr
-    (out / "all.atom").unlink()  # (a run that publishes something: it writes the marker again)
-    r = feeds("run", "--all", cwd=demo)
-    assert r.returncode == 0, r.stderr
-    words = (out / OWNER_FILE).read_text().split()
-    assert len(words) == 2 and words[0] == mine  # written again with the store's place
