@@ -273,6 +273,8 @@ class Pipeline:
         # by the fetch threads as the answer comes, so the fetches queued behind it hold back at once
         self._held: dict[str, float] = {}
         self._clock_ahead: float | None = None  # how far our clock is ahead of this run's servers' (seconds)
+        # stories begun in this run (published at its end): id -> their `updated` while no development moved it
+        self._begun: dict[int, float] = {}
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -502,7 +504,7 @@ class Pipeline:
             for h in bogus:
                 del self._host_retry[h]  # type: ignore[union-attr]  # (bogus is empty without it)
         self._held = {} if force_all else dict(self._host_retry or {})
-        self._clock_ahead = None
+        self._clock_ahead, self._begun = None, {}
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -1336,6 +1338,7 @@ class Pipeline:
                 story_id = item_id
                 new_stories[item_id] = {"id": item_id, "rep_item_id": item_id, "size": 1, "published": published,
                                         "updated": r["updated"]}
+                self._begun[item_id] = r["updated"]
                 if prefer:
                     rep_rank[item_id] = (source not in prefer, published)
                 chans_of[item_id] = set(chans)
@@ -1347,6 +1350,11 @@ class Pipeline:
                     s["published"] = published
                     if not prefer:
                         s["rep_item_id"] = item_id
+                    if not significant and self._begun.get(story_id) == s["updated"]:
+                        # a story begun in this run (not published yet) by a later report, an earlier source's,
+                        # which no development moved since: an earlier report that is a mere rewording of it
+                        # begins it, its `updated` too (a review: a re-report's time stood as the story's)
+                        s["updated"] = self._begun[story_id] = r["updated"]
                 if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id]:
                     s["rep_item_id"] = item_id
                     rep_rank[story_id] = rank

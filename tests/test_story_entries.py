@@ -400,3 +400,23 @@ def test_a_wire_storys_numbered_updates_are_one_story_not_a_series(tmp_path: Pat
     assert len(wsj_entries) == 1, [e.title for e in es]
     reuters_entries = [e for e in es if any("reuters.example" in x.href for x in e.links)]
     assert len(reuters_entries) == 1, [e.title for e in es]
+
+
+def test_an_earlier_rewording_from_a_later_source_begins_the_story_and_its_time(tmp_path: Path) -> None:
+    # one run: outlet a (first in the config) has the later report, outlet b the earlier rewording: the story
+    # began with a's report, b's joined it and moved its published time and link, but its `updated` stayed a's
+    # time, a re-report never judged a development (a review reading a real news day); a rewording of each other
+    # (the earlier one joining brings nothing new), the earlier one begins the story, its time too
+    early, late = T0 - timedelta(hours=8), T0
+    a = rss([{"title": "Macron holds talks with India's Modi to boost economic and strategic ties", "guid": "a1",
+              "link": "https://a.example/1", "date": late,
+              "summary": "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi."}])
+    b = rss([{"title": "Macron and Modi hold talks to boost India's economic and strategic ties",
+              "guid": "b1", "link": "https://b.example/1", "date": early,
+              "summary": "French President Emmanuel Macron and Indian Prime Minister Narendra Modi held talks."}])
+    pipe, store, clock = setup(tmp_path, {"a": a, "b": b})
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert e.link == "https://b.example/1"
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == early
+    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
