@@ -612,8 +612,9 @@ def _backup_into(cfg: Config, dest: Path) -> None:
             shutil.copytree(cfg.output.dir, out_copy, symlinks=True)
         store_copy = dest / cfg.store_path.name
         if cfg.store_path.exists():
-            # (as_uri() percent-encodes the path: a "?" or "#" in it would end the file name in a URI)
-            src = sqlite3.connect(cfg.store_path.resolve().as_uri() + "?mode=ro", uri=True)
+            from feeds.store.sql import ro_uri
+
+            src = sqlite3.connect(ro_uri(cfg.store_path), uri=True)
             fd = os.open(store_copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             dst = sqlite3.connect(store_copy)

@@ -267,7 +267,7 @@ def _sources(store: Store, cfg: Config) -> _Sources:
         if s.language and _language_key(s.language) != out:
             language[s.name] = s.language
     for src in cfg.sources:  # the config's word first (a feed may declare its template's "en-us")
-        if src.language and src.language != cfg.output.language:
+        if src.language and _language_key(src.language) != out:
             language[src.name] = src.language
         elif src.language:
             language.pop(src.name, None)

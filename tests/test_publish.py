@@ -439,6 +439,25 @@ def test_an_outlets_language_tags_its_entries_in_every_format(tmp_path: Path) ->
         make_config(tmp_path / "bad", sources='[[sources]]\nurl = "https://x.example/f"\nlanguage = "Arabic!"\n')
 
 
+def test_a_sources_language_is_compared_with_the_sites_as_a_declared_one_is(tmp_path: Path) -> None:
+    # a source configured "en-GB" in an "en" site, as a feed declaring "en-gb", is in the site's language: its
+    # entries carry no tag of their own ("zh-Hant" in the same site does)
+    sources = ('[[sources]]\nurl = "https://s0.example/feed.xml"\nname = "Brit"\nlanguage = "en-GB"\n'
+               '[[sources]]\nurl = "https://s1.example/feed.xml"\nname = "Taipei"\nlanguage = "zh-Hant"\n')
+    cfg = make_config(tmp_path, sources=sources)
+    store = Store.open(cfg.store_path)
+    fill = Fill(store)
+    for i, name in enumerate(["Brit", "Taipei"]):
+        fill.story(["news"], name, f"Headline {i}", T0 + 60 * i, link=f"https://s{i}.example/a/{i}")
+    assert not publish(cfg, store).errors
+    store.close()
+    atom = lxml.etree.fromstring((cfg.output.dir / "news.atom").read_bytes())
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    got = {e.findtext("{http://www.w3.org/2005/Atom}title"): e.get(xml_lang)
+           for e in atom.iter("{http://www.w3.org/2005/Atom}entry")}
+    assert got == {"Headline 0": None, "Headline 1": "zh-Hant"}
+
+
 def test_language_keys_tell_scripts_apart() -> None:
     """"en-us" in an "en" site is no other language; "zh-Hant" in a "zh-Hans" one is (the glyphs differ:
     a diff review)."""

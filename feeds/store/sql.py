@@ -188,6 +188,12 @@ WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 
+def ro_uri(p: Path) -> str:
+    """The SQLite URI that opens the file at ``p`` read-only (the path percent-encoded: a "?" or "#" in it
+    would end the file name in a URI)."""
+    return f"file:{quote(str(p.resolve()))}?mode=ro"
+
+
 def peek_meta(p: Path, key: str) -> str | None:
     """One `meta` value of the store at ``p``, read with SQLite alone and nothing written (no migration, no
     engine: a check made before a command touches anything); None when there is no store file yet or it
@@ -195,7 +201,7 @@ def peek_meta(p: Path, key: str) -> str | None:
     if not p.exists():
         return None
     try:
-        con = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+        con = sqlite3.connect(ro_uri(p), uri=True)
     except (OSError, sqlite3.Error) as e:
         raise StoreError(f"{p}: cannot read the store ({e})") from e
     try:
@@ -220,7 +226,7 @@ def _foreign_tables(p: Path) -> list[str]:
     try:
         if not p.is_file() or p.stat().st_size == 0:
             return []
-        con = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+        con = sqlite3.connect(ro_uri(p), uri=True)
     except (OSError, sqlite3.Error):
         return []  # the store's own opening says what is wrong with it
     try:
@@ -482,7 +488,7 @@ class Store:
         is not a store yet (an empty file) or is at another schema than this code's (an older one is
         upgraded by the next writer: `feeds run` or the daemon)."""
         p = Path(path)
-        base = f"file:{quote(str(p.resolve()))}?mode=ro"
+        base = ro_uri(p)
         try:
             engine, row = cls._read_meta(base)
         except SQLAlchemyError as e:
