@@ -46,6 +46,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     texts: dict[str, tuple[str, str, str]] = {}
     ids: dict[str, int] = {}  # entry id -> item id, for stored items in the window
     vectors: dict[str, dict[str, float]] = {}
+    heads: dict[str, int | None] = {}  # entry id -> its vector's headline term count (`headline_terms`)
     sources: dict[str, int] = {}  # entry id -> source id, for stored items
     stored: dict[str, tuple[float, int]] = {}  # entry id -> (published, story id), for stored items
     if cfg.store_path.exists():
@@ -68,6 +69,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
                         vectors[ref] = index.item_vector(item_id)
+                        heads[ref] = index.headline_terms(item_id)
         finally:
             store.close()
     for ref in (args.a, args.b):
@@ -86,12 +88,13 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         index = stories.StoryIndex(scfg, story_embedder(cfg))
     a_title, a_summary, a_kind = texts.get(args.a, (args.a, "", "headline"))
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
+    both = args.a in sources and args.b in sources
+    same_feed = both and sources[args.a] == sources[args.b]
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
-                         vectors.get(args.b))
+                         vectors.get(args.b), heads.get(args.a), heads.get(args.b), same_feed)
     # two stored items of one feed that are posts of one series: the pipeline keeps them out of each other's
     # stories when it sees them in one feed document (its rule, applied to the pair)
-    both = args.a in sources and args.b in sources
-    sibling = both and sources[args.a] == sources[args.b] and bool(stories.siblings([a_title, b_title]))
+    sibling = same_feed and bool(stories.siblings([a_title, b_title]))
     now: str | None = None  # where the two stored items are now
     apart: float | None = None  # hours between two stored reports, when more than the story window
     if args.a in stored and args.b in stored:
@@ -104,6 +107,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}
         if ex.semantic is not None:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
+        if ex.headline is not None:
+            doc["headline"] = ex.headline  # the score is the headlines' alone (higher than with the summaries)
         if now is not None:
             doc["now"] = now
         if apart is not None:

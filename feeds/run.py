@@ -1293,10 +1293,12 @@ class Pipeline:
         decided: list[tuple[int, bool]] = []  # (story id the index gave, significant update)
         vectors: list[tuple[int, bytes, bytes]] = []
         if index is not None:
-            from feeds.stories import encode_vector, is_significant_update
+            from feeds.stories import is_significant_update
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
             profile = index.source_profile(document)
+            # the document's items: the headline route does not join a report to a story its own feed told
+            own = {i for ids in items_of_title.values() for i in ids}
             window = index.config.window.total_seconds()
             for r in rows:
                 published = r["published"]
@@ -1304,10 +1306,9 @@ class Pipeline:
                     self._newest = published
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
                 match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile,
-                                  profile.sibling_items(r["title"], items_of_title))
+                                  profile.sibling_items(r["title"], items_of_title), own)
                 decided.append((match.story_id, is_significant_update(match, index.config)))
-                vectors.append((r["id"], index.vector_key(r["title"], r["summary"]),
-                                encode_vector(index.item_vector(r["id"]))))
+                vectors.append((r["id"], index.vector_key(r["title"], r["summary"]), index.stored_vector(r["id"])))
                 if published < self._newest - window:
                     # a report already before the window (a source back after days, backdated posts) may
                     # join a story still in it, as after a restart, but must not stay in the index: a new
@@ -1451,18 +1452,22 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     # window is streamed: a cron run over 100,000 items does not hold their texts all at once.
     computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
 
-    def rows(window: Iterable[WindowRow]) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None]]:
+    def rows(window: Iterable[WindowRow]
+             ) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None]]:
         for item_id, title, summary, published, story_id, key, blob in window:
             want = index.vector_key(title, summary)
-            vec = stories.decode_vector(blob) if blob is not None and key == want else None
-            if vec is None:
+            got = stories.decode_stored(blob) if blob is not None and key == want else None
+            if got is None:
                 computed.append((item_id, want))
-            yield item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec
+                vec, headline = None, None
+            else:
+                vec, headline = got
+            yield item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec, headline
 
     def store_computed() -> None:
         """Store the vectors that were computed (a writer only): the next run reads them."""
         if conn is not None and computed:
-            store.put_vectors(conn, [(i, k, stories.encode_vector(index.item_vector(i))) for i, k in computed])
+            store.put_vectors(conn, [(i, k, index.stored_vector(i)) for i, k in computed])
 
     def began() -> None:
         """The stories begun before the window: when they began (a story spans at most the window)."""

@@ -806,6 +806,11 @@ class StoryConfig:
     # Share of a joining item's squared weight on terms new to the story that makes it a
     # significant update (see is_significant_update).
     update_novelty: float = 0.35
+    # A report with a summary is also scored on its headline alone, against the headlines of a story's latest
+    # HEADLINE_MEMBERS reports, for the stories its full score puts within HEADLINE_FLOOR x threshold; the
+    # higher score counts (summaries pull re-reports apart more often than together: docs/stories.md,
+    # "Headlines alone"). False: the headline-with-summary score alone decides.
+    headline_match: bool = True
     # Semantic mode (an index given an embedder): score = semantic_weight x lexical score
     # + (1 - semantic_weight) x semantic score, compared with ``threshold`` (SEMANTIC_THRESHOLD is the
     # measured operating point of the 50/50 blend; docs/semantic.md). Unused without an embedder.
@@ -846,6 +851,8 @@ class Explanation:
     # semantic mode: the embeddings' cosine and the lexical score that were blended into ``score``
     semantic: float | None = None
     lexical: float | None = None
+    # the headline score (`StoryIndex._headline_score`) when it is a's score: higher than the one with summaries
+    headline: float | None = None
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -860,26 +867,37 @@ class Explanation:
 # for a full window, at every cron run that had something new). Bump when the encoding changes, or
 # when old vectors must not be reused.
 # 1: a 16-bit term count (never released); 2: before installment terms ("2#part"); 3: before British -ise
-# spellings were stemmed as -ize; 5: before "international" was its own stem (not "intern")
-VECTOR_FORMAT = 6
-_VEC_HEAD = struct.Struct("<BI")  # format, term count (a hostile title can have more than 65,535)
+# spellings were stemmed as -ize; 5: before "international" was its own stem (not "intern"); 6: before the
+# count of headline terms (the vector's first terms, `StoryIndex._headline_score`)
+VECTOR_FORMAT = 7
+# format, term count (a hostile title can have more than 65,535), how many of the first terms are the headline's
+_VEC_HEAD = struct.Struct("<BII")
 
 
-def encode_vector(vec: Mapping[str, float]) -> bytes:
-    """An item vector as bytes: format, term count, the weights as little-endian doubles (exact), then
-    the terms joined by NUL (a term never holds one: normalize_text keeps no control character)."""
+def encode_vector(vec: Mapping[str, float], headline: int | None = None) -> bytes:
+    """An item vector as bytes: format, term count, headline term count (``headline``: how many of the
+    first terms are the headline's; all of them if not given), the weights as little-endian doubles
+    (exact), then the terms joined by NUL (a term never holds one: normalize_text keeps no control
+    character)."""
     n = len(vec)
-    return (_VEC_HEAD.pack(VECTOR_FORMAT, n) + struct.pack(f"<{n}d", *vec.values())
+    h = n if headline is None else headline
+    return (_VEC_HEAD.pack(VECTOR_FORMAT, n, h) + struct.pack(f"<{n}d", *vec.values())
             + "\0".join(vec).encode("utf-8"))
 
 
 def decode_vector(blob: bytes) -> dict[str, float] | None:
-    """encode_vector's input back, in the same order; None for bytes of another format, that do not
-    parse, or that do not hold a unit vector (or the empty one) over distinct terms: the caller then
-    computes the vector again."""
+    """encode_vector's vector back, in the same order (see `decode_stored`)."""
+    got = decode_stored(blob)
+    return None if got is None else got[0]
+
+
+def decode_stored(blob: bytes) -> tuple[dict[str, float], int] | None:
+    """encode_vector's input back, in the same order, with its headline term count; None for bytes of
+    another format, that do not parse, or that do not hold a unit vector (or the empty one) over distinct
+    terms, or a headline count above the term count: the caller then computes the vector again."""
     try:
-        fmt, n = _VEC_HEAD.unpack_from(blob)
-        if fmt != VECTOR_FORMAT:
+        fmt, n, h = _VEC_HEAD.unpack_from(blob)
+        if fmt != VECTOR_FORMAT or h > n:
             return None
         end = _VEC_HEAD.size + 8 * n
         weights = struct.unpack_from(f"<{n}d", blob, _VEC_HEAD.size)
@@ -900,7 +918,17 @@ def decode_vector(blob: bytes) -> dict[str, float] | None:
     if n and not (min(weights) >= -1.0 and max(weights) <= 1.0
                   and abs(math.fsum([w * w for w in weights]) - 1.0) < 1e-9):
         return None
-    return out
+    return out, h
+
+
+def _headline(vec: Mapping[str, float], n: int) -> dict[str, float]:
+    """The unit vector of an item's headline: its vector's first ``n`` terms (the headline's, weighed as in
+    the vector: the same inverse story frequencies, boost and template factors), scaled to unit length."""
+    if n >= len(vec):
+        return dict(vec)
+    head = list(itertools.islice(vec.items(), n))
+    norm = math.sqrt(math.fsum([w * w for _, w in head]))
+    return {t: w / norm for t, w in head} if norm > 0.0 else {}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -914,13 +942,14 @@ class _Item:
     only member of a story keeps no copy (None): its story's centroid is its vector, until a second
     member joins (`StoryIndex._insert` copies it then)."""
 
-    __slots__ = ("story_id", "ts", "terms", "weights")
+    __slots__ = ("story_id", "ts", "terms", "weights", "head")
 
-    def __init__(self, story_id: int, ts: float, vec: Mapping[str, float] | None) -> None:
+    def __init__(self, story_id: int, ts: float, vec: Mapping[str, float] | None, head: int = -1) -> None:
         self.story_id = story_id
         self.ts = ts  # published, POSIX seconds
         self.terms: tuple[str, ...] | None = None if vec is None else tuple(vec)
         self.weights: array[float] | None = None if vec is None else array("d", vec.values())
+        self.head = head  # how many of the vector's first terms are the headline's (-1: all of them)
 
     def pairs(self, st: _Story) -> Iterable[tuple[str, float]]:
         """(term, weight) of the item's vector; st is its story."""
@@ -1124,6 +1153,13 @@ _RESCALE = 1.25
 # Postings at or above this are also kept in a term's *high* postings, so that a query can scan only those
 # and bound the rest of the term's postings by this instead of the term's largest (_candidates).
 _HIGH = 0.35
+# A report with a summary is also scored on its headline (`StoryIndex._headline_score`) against the headlines of
+# a story's latest HEADLINE_MEMBERS reports, for the stories its full score can reach the threshold with and
+# those its headline's terms (weighed as in its full vector) can carry to HEADLINE_FLOOR x threshold: on a real
+# news day floors from 0.5 to 0.7 found the same joins, 0.8 lost one (the re-reports that joined through their
+# headlines scored 0.39-0.54 with their summaries, 0.55-0.76 on their headlines).
+HEADLINE_FLOOR = 0.6
+HEADLINE_MEMBERS = 16
 
 
 class _PostingsView(Mapping[str, Mapping[int, "_Story"]]):
@@ -1479,6 +1515,10 @@ class StoryIndex:
         self._keys: dict[str, str] = {}  # word -> term key (cache, cleared when large)
         self._prior: dict[str, float] = {}  # term key -> prior_docs x its prior share (cache, likewise)
         self._window_s = self.config.window.total_seconds()
+        # whether a report with a summary is also scored on its headline alone (`_headline_score`)
+        cfg = self.config
+        self._by_headline = (embedder is None and cfg.headline_match and cfg.summary_weight > 0
+                             and cfg.summary_terms > 0)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -1602,6 +1642,11 @@ class StoryIndex:
         story frequency, log((n0 + stories + 1) / (n0 * prior share + stories having it + 1)) — window
         counts smoothed by the background prior — times the entity boost, times summary_weight for a
         summary term, times its factor in ``profile`` (the item's feed document) if it is a template term."""
+        return self._vector(title, summary, profile)[0]
+
+    def _vector(self, title: str, summary: str = "", profile: SourceProfile | None = None
+                ) -> tuple[dict[str, float], int]:
+        """`vector`, and how many of its first terms are the headline's (the headline's terms come first)."""
         cfg = self.config
         boost = cfg.entity_boost
         n0 = cfg.prior_docs
@@ -1618,6 +1663,7 @@ class StoryIndex:
                 p = prior[key] = n0 * _prior_df(key)
             w = top - log(p + df(key, 0) + 1.0)
             raw[key] = w * boost if entity else w
+        n_title = len(raw)
         if summary_terms:
             sw = cfg.summary_weight
             for key, entity in summary_terms:
@@ -1634,8 +1680,8 @@ class StoryIndex:
                     raw[key] *= f
         n = math.sqrt(sum([v * v for v in raw.values()]))
         if n == 0.0:
-            return {}
-        return {k: v / n for k, v in raw.items()}
+            return {}, 0
+        return {k: v / n for k, v in raw.items()}, n_title
 
     def _refresh(self, st: _Story, changed: Iterable[str] = ()) -> None:
         """Recompute a story's norm and its score divisor nf (norm x cohesion ** cohesion_power, cohesion
@@ -1739,36 +1785,102 @@ class StoryIndex:
         return frozenset(k for k, _ in title_terms)
 
     def _best(self, vec: Mapping[str, float], ts: float, avoid: Collection[int] = (),
-              spec_keys: Collection[str] | None = None) -> tuple[_Story | None, float]:
-        """The story with the highest score (ties: lower story id) and its score: every story of
-        `_candidates` scored exactly, except the stories in ``avoid`` (ids). ``score`` is exact for every
-        story that can reach the threshold; for a new story it is the best score among those scored (0.0
-        when there is none). ``spec_keys``: the terms whose places, dates and numbers count in a conflict
-        (`title_keys`; None: all)."""
+              spec_keys: Collection[str] | None = None, headline: Mapping[str, float] | None = None,
+              own: Collection[int] = ()) -> tuple[_Story | None, float, bool]:
+        """The story with the highest score (ties: lower story id), its score, and whether that is its
+        headline score: every story of `_candidates` scored exactly, except the stories in ``avoid`` (ids).
+        ``score`` is exact for every story that can reach the threshold; for a new story it is the best score
+        among those scored (0.0 when there is none). ``spec_keys``: the terms whose places, dates and numbers
+        count in a conflict (`title_keys`; None: all). ``headline``: the item's headline vector (`_headline`)
+        when it has a summary: then the candidates also take the stories its headline's terms, weighed as in
+        its vector, can carry to HEADLINE_FLOOR x threshold (`_candidates` at that bar), and each one's score
+        is the higher of its score and its `_headline_score` (that one only for a story the summary's places,
+        dates and numbers do not conflict with when the headline names none)."""
         if not vec:
-            return None, 0.0
+            return None, 0.0, False
         df = self._df
         # Only terms some live story has can be shared.
         q = {t: w for t, w in vec.items() if t in df}
         if not q:
-            return None, 0.0
+            return None, 0.0, False
+        thr = self.config.threshold
         cands = self._candidates(q, ts)
+        if headline:
+            # the stories the item's headline terms (as weighed in its vector) carry to HEADLINE_FLOOR x threshold
+            qh = {t: q[t] for t in headline if t in q}
+            seen = {st.story_id for st in cands}
+            cands += [st for st in self._candidates(qh, ts, thr * HEADLINE_FLOOR) if st.story_id not in seen]
         if avoid:
             cands = [st for st in cands if st.story_id not in avoid]
         if not cands:
-            return None, 0.0
-        qspec = _spec(vec, spec_keys) if self.config.conflict_penalty else []
+            return None, 0.0, False
+        penalty = self.config.conflict_penalty
+        qspec = _spec(vec, spec_keys) if penalty else []
+        hq = hspec = None
+        if headline:
+            hq = {t: w for t, w in headline.items() if t in df}
+            hspec = _spec(headline) if penalty else []
         best: _Story | None = None
         best_score = 0.0
+        best_head = False
         for st in cands:
             score = self._lexical_score(q, qspec, st)
+            by_head = False
+            # a headline naming no place, date or number leaves it to the summary to say which event it is
+            # (`title_keys`): then only a story the summary's places, dates and numbers do not conflict with
+            if hq and hspec is not None and st.story_id not in own and (
+                    spec_keys is not None or not qspec or st.spec2 <= 0.0
+                    or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
+                hs = self._headline_score(hq, hspec, st)
+                if hs > score:
+                    score, by_head = hs, True
             sid = st.story_id
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
-                best, best_score = st, score
-        return best, best_score
+                best, best_score, best_head = st, score, by_head
+        return best, best_score, best_head
 
-    def _candidates(self, q: Mapping[str, float], ts: float) -> list[_Story]:
-        """The stories in the window whose lexical score may reach the threshold (``q``: the item's terms
+    def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story) -> float:
+        """The score of an item's headline (``hq``: its headline vector's terms that some live story has;
+        ``hspec``: their places, dates and numbers) against the headlines of the story's latest
+        HEADLINE_MEMBERS reports: as `_lexical_score` against a story whose centroid is the sum of their
+        headline vectors (`_headline`), its cohesion too. 0.0 when they share fewer than two terms (one
+        shared word, "AI", is a subject, not an event)."""
+        items = self._items
+        c: dict[str, float] = {}
+        get = c.get
+        k = 0
+        for mid in itertools.islice(reversed(st.members), HEADLINE_MEMBERS):
+            it = items[mid]
+            pairs = list(it.pairs(st))
+            n = it.head
+            if 0 <= n < len(pairs):
+                del pairs[n:]
+                norm = math.sqrt(math.fsum([w * w for _, w in pairs]))
+                if norm <= 0.0:
+                    continue
+                pairs = [(t, w / norm) for t, w in pairs]
+            if not pairs:
+                continue
+            for t, w in pairs:
+                c[t] = get(t, 0.0) + w
+            k += 1
+        shared = hq.keys() & c.keys()
+        if len(shared) < 2:
+            return 0.0
+        norm2 = math.fsum([w * w for w in c.values()])
+        norm = math.sqrt(norm2)
+        cfg = self.config
+        factor = float(min(1.0, max(norm / k, cfg.min_cohesion)) ** cfg.cohesion_power) if cfg.cohesion_power else 1.0
+        score = math.fsum([hq[t] * c[t] for t in shared]) / (norm * factor)
+        if hspec:
+            spec2 = math.fsum([w * w for t, w in c.items() if _specific(t)])
+            if spec2 > 0.0:
+                score *= 1.0 - cfg.conflict_penalty * _conflict(hspec, c, spec2, norm2)
+        return score
+
+    def _candidates(self, q: Mapping[str, float], ts: float, thr: float | None = None) -> list[_Story]:
+        """The stories in the window whose lexical score may reach the threshold (``thr`` if given, not above
+        the index's, which bounds the story tails) (``q``: the item's terms
         that some live story has): those whose bound -- the dot product over the item's terms in the
         story's head, plus what the item's other terms can meet in its tail -- reaches it. A story left
         out scores below the threshold; which stories are returned does not depend on how they are found.
@@ -1776,18 +1888,19 @@ class StoryIndex:
         MaxScore over the inverted index: each head term has an upper bound of what it can add to any
         story's score (the item's weight times `_ub`, the term's largest exact c[t] / nf; a posting, c[t] / ref,
         may be up to _RESCALE above it). The item's terms with
-        the smallest bounds, together under (1 - _HEAD_REBUILD) x threshold, are not scanned (they are
-        *non-essential*); candidates are the stories with one of the other terms in their head. A story
-        found through neither shares only non-essential or tail terms with the item and, with the tail
-        bounded by _HEAD_REBUILD x threshold, has a bound below the threshold. A candidate's bound is
+        the smallest bounds, together under thr - _HEAD_REBUILD x the index's threshold, are not scanned
+        (they are *non-essential*); candidates are the stories with one of the other terms in their head. A
+        story found through neither shares only non-essential or tail terms with the item and, with the tail
+        bounded by _HEAD_REBUILD x the index's threshold, has a bound below thr. A candidate's bound is
         first taken with the scanned terms at its postings and the rest at their bounds (most candidates
         stop there, most of them without a lookup), then with its exact head dot product. Its lookups of
         the non-essential terms go from the largest bound down and stop once what is left of them cannot
         lift it to the threshold (a story without a tail, most of them, must reach the threshold less the
         non-essential bounds on its scanned terms alone, before any lookup)."""
-        cfg = self.config
-        thr = cfg.threshold
-        budget = (1.0 - _HEAD_REBUILD) * thr - 1e-9
+        top = self.config.threshold  # what the story tails are kept under (a share of it, `_refresh`)
+        if thr is None:
+            thr = top
+        budget = thr - _HEAD_REBUILD * top - 1e-9
         postings, high = self._weights, self._high
         # What not to scan, chosen greedily, the most postings saved per unit of bound first: a term's
         # postings below _HIGH (bound w x min(_HIGH, ub)), then the rest of them (the remaining bound).
@@ -1846,7 +1959,7 @@ class StoryIndex:
         out: list[_Story] = []
         # a posting is at least the exact c[t] / nf (k <= 1 below) and a tail carries at most _TAIL_MAX x
         # threshold; a story without a tail (tn = 0) needs a >= lne
-        cut = lne - sr * _TAIL_MAX * thr
+        cut = lne - sr * _TAIL_MAX * top
         for sid, a in [(sid, a) for sid, a in acc.items() if a >= lne or (a >= cut and sid in tailed)]:
             k, tn = scale_of[sid]  # k: the posting's c[t] / ref to c[t] / nf; tn: the tail's bound
             a *= k
@@ -1997,14 +2110,14 @@ class StoryIndex:
                 best, best_id = s, mid
         return best_id
 
-    def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> None:
+    def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], n_head: int = -1) -> None:
         """Start a story with its first item: the state `_Story.add` and `_refresh` would leave (the same
         floats, summed in the same order; the head the same terms, kept as a `_CutHead`), without the
         work a story never posted before does not need: its centroid is a copy of the vector, its head
         is chosen once and posted directly."""
         st = _Story(story_id)
         self._stories[story_id] = st
-        self._items[item_id] = _Item(story_id, ts, None)  # the centroid is its vector
+        self._items[item_id] = _Item(story_id, ts, None, n_head)  # the centroid is its vector
         c = st.centroid = dict(vec)
         df = self._df
         n2 = s2 = 0.0
@@ -2056,12 +2169,14 @@ class StoryIndex:
                 ub[t] = r
                 stale[t] = stale.get(t, 0) + 1
 
-    def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float]) -> list[str]:
+    def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], head: int = -1) -> list[str]:
+        """Put an item (``head``: how many of its vector's first terms are its headline's, -1 all) in a
+        story, starting it if it is new; return the terms new to the story."""
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
         st = self._stories.get(story_id)
         if st is None:
-            self._start(item_id, story_id, ts, vec)
+            self._start(item_id, story_id, ts, vec, head)
             return list(vec)
         if type(st.head) is not set:  # a cut (or no head), valid only while the centroid stays as it is
             st.head = set(st.head)
@@ -2073,7 +2188,7 @@ class StoryIndex:
             # semantic mode lets grow): without them the story could not lose a member
             if st.counts is None:
                 st.counts = dict.fromkeys(st.centroid, 1)
-        self._items[item_id] = _Item(story_id, ts, vec)
+        self._items[item_id] = _Item(story_id, ts, vec, head)
         new = st.add(vec.items())
         df = self._df
         for t in new:
@@ -2089,7 +2204,8 @@ class StoryIndex:
         return new
 
     def add(self, item_id: int, title: str, summary: str, published: datetime,
-            profile: SourceProfile | None = None, exclude: Collection[int] = ()) -> StoryMatch:
+            profile: SourceProfile | None = None, exclude: Collection[int] = (),
+            own: Collection[int] = ()) -> StoryMatch:
         """Assign an item to the best matching live story, or start a new story with it. ``profile``: the
         template of the feed document the item came in (`source_profile`), weighed down in its vector.
         ``exclude``: item ids whose stories the item must not join (its siblings in that document,
@@ -2097,15 +2213,22 @@ class StoryIndex:
         avoid = self._stories_of(exclude)
         if self._sem is not None:
             return self._add_semantic(item_id, title, summary, published, profile, avoid)
-        vec = self.vector(title, summary, profile)
+        vec, n_title = self._vector(title, summary, profile)
         ts = published.timestamp()
-        st, score = self._best(vec, ts, avoid, self.title_keys(title, summary, profile))
+        hv = _headline(vec, n_title) if self._by_headline and n_title < len(vec) else None
+        st, score, by_head = self._best(vec, ts, avoid, self.title_keys(title, summary, profile), hv,
+                                        self._stories_of(own) if hv else ())
+        head = n_title if n_title < len(vec) else -1
         if st is not None and score >= self.config.threshold:
+            sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, st.story_id, ts, vec)
-            novelty = sum(vec[t] ** 2 for t in new)
-            return StoryMatch(st.story_id, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec)
+            new = self._insert(item_id, sid, ts, vec, head)
+            if by_head and hv is not None:  # what it brings is read where it matched: in its headline
+                novelty = sum(hv[t] ** 2 for t in new if t in hv)
+            else:
+                novelty = sum(vec[t] ** 2 for t in new)
+            return StoryMatch(sid, True, score, matched, min(1.0, novelty))
+        self._insert(item_id, item_id, ts, vec, head)
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def _stories_of(self, item_ids: Collection[int]) -> set[int]:
@@ -2118,27 +2241,34 @@ class StoryIndex:
         sem = self._sem
         assert sem is not None
         e = sem.embed_one(title)
-        vec = self.vector(title, summary, profile)
+        vec, n_title = self._vector(title, summary, profile)
+        head = n_title if n_title < len(vec) else -1
         ts = published.timestamp()
         st, score = self._best_semantic(vec, ts, e, avoid, self.title_keys(title, summary, profile))
         if st is not None and score >= self.config.threshold:
             sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, sid, ts, vec)
+            new = self._insert(item_id, sid, ts, vec, head)
             sem.insert(item_id, sid, e, len(st.members))
             novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(sid, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec)
+        self._insert(item_id, item_id, ts, vec, head)
         sem.insert(item_id, item_id, e, 1)
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int,
-                  vector: dict[str, float] | None = None) -> None:
+                  vector: dict[str, float] | None = None, headline: int | None = None) -> None:
         """Put back an item whose story is already decided (start-up from the store). ``vector``: the
-        item's vector as it entered an index before (`item_vector`, stored under `vector_key`); without
-        one it is computed from the text under the current weights."""
-        vec = vector if vector is not None else self.vector(title, summary)  # not kept: _insert copies it
-        self._insert(item_id, story_id, published.timestamp(), vec)
+        item's vector as it entered an index before (`item_vector`, stored under `vector_key`), and
+        ``headline`` how many of its first terms are its headline's (`headline_terms`; without it, those
+        of its first terms that its title has); without a vector it is computed from the text under the
+        current weights."""
+        if vector is None:
+            vec, n_title = self._vector(title, summary)  # not kept: _insert copies it
+        else:
+            vec = vector
+            n_title = headline if headline is not None else self._headline_count(vec, title)
+        self._insert(item_id, story_id, published.timestamp(), vec, n_title if n_title < len(vec) else -1)
         if self._sem is not None:
             self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
 
@@ -2146,6 +2276,21 @@ class StoryIndex:
         """The unit vector a live item entered the index with (what add_known takes back)."""
         it = self._items[item_id]
         return dict(it.pairs(self._stories[it.story_id]))
+
+    def headline_terms(self, item_id: int) -> int | None:
+        """How many of a live item's vector's first terms are its headline's (what add_known takes back with
+        its vector); None for all of them (an item without summary terms)."""
+        n = self._items[item_id].head
+        return None if n < 0 else n
+
+    def stored_vector(self, item_id: int) -> bytes:
+        """A live item's vector and headline term count, encoded (`encode_vector`) for the store."""
+        return encode_vector(self.item_vector(item_id), self.headline_terms(item_id))
+
+    def _headline_count(self, vec: Mapping[str, float], title: str) -> int:
+        """How many of a vector's first terms are terms of the title (a vector given back without its count)."""
+        keys = {k for k, _ in self._title_terms(title)}
+        return sum(1 for _ in itertools.takewhile(keys.__contains__, vec))
 
     def vector_key(self, title: str, summary: str) -> bytes:
         """What a stored vector is valid for: this text under the settings vector() depends on (and
@@ -2156,9 +2301,10 @@ class StoryIndex:
         h.update(title.encode("utf-8", "surrogatepass") + b"\0" + summary.encode("utf-8", "surrogatepass"))
         return h.digest()
 
-    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, dict[str, float] | None]],
+    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None]],
                        batch_size: int = 256) -> None:
-        """add_known for each (item_id, title, summary, published, story_id, vector or None); in semantic
+        """add_known for each (item_id, title, summary, published, story_id, vector or None, headline term
+        count or None); in semantic
         mode the titles are embedded in batches of ``batch_size``."""
         if self._sem is None:
             for it in items:
@@ -2269,6 +2415,9 @@ def explain(
     index: StoryIndex | None = None,
     a_vector: Mapping[str, float] | None = None,
     b_vector: Mapping[str, float] | None = None,
+    a_headline: int | None = None,
+    b_headline: int | None = None,
+    same_feed: bool = False,
 ) -> Explanation:
     """Why two items would (not) be one story: their cosine under the index's current weights.
 
@@ -2276,12 +2425,21 @@ def explain(
     an index in semantic mode, the titles' embedding cosine is blended in as the index would for a
     one-item story: score = w x lexical + (1 - w) x semantic cosine. ``a_vector``/``b_vector``: an item's
     vector as it entered the index (`StoryIndex.item_vector`, its feed's template weighed in) instead of
-    one computed from its text now.
+    one computed from its text now, and ``a_headline``/``b_headline`` how many of its first terms are its
+    headline's (`StoryIndex.headline_terms`; None: those its title has). A report with a summary is also
+    scored on its headline alone, as the index scores it (`StoryIndex._best`): the higher score counts
+    (not for two reports of one feed, ``same_feed``: a feed's own reports join through their full text).
     """
     cfg = config if config is not None else (index.config if index is not None else StoryConfig())
     ix = index if index is not None else StoryIndex(cfg)
-    va = a_vector if a_vector is not None else ix.vector(a_title, a_summary)
-    vb = b_vector if b_vector is not None else ix.vector(b_title, b_summary)
+    if a_vector is not None:
+        va, na = dict(a_vector), a_headline if a_headline is not None else ix._headline_count(a_vector, a_title)
+    else:
+        va, na = ix._vector(a_title, a_summary)
+    if b_vector is not None:
+        vb, nb = dict(b_vector), b_headline if b_headline is not None else ix._headline_count(b_vector, b_title)
+    else:
+        vb, nb = ix._vector(b_title, b_summary)
     shared = sorted(((t, va[t] * vb[t]) for t in va if t in vb), key=lambda kv: (-kv[1], kv[0]))
     only_a = sorted(((t, w) for t, w in va.items() if t not in vb), key=lambda kv: (-kv[1], kv[0]))
     only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))
@@ -2302,6 +2460,16 @@ def explain(
         same = score >= cfg.threshold
     else:
         same = score >= cfg.threshold and bool(shared)
+    headline: float | None = None
+    if (not ix.semantic and not same_feed and cfg.headline_match and cfg.summary_weight > 0
+            and cfg.summary_terms > 0 and na < len(va)):
+        # as the index would score a against b as a one-item story (b's headline: its first nb terms)
+        pair = StoryIndex(cfg)
+        pair._insert(0, 0, 0.0, dict(vb), nb if nb < len(vb) else -1)
+        _st, best, by_head = pair._best(va, 0.0, (), ix.title_keys(a_title, a_summary), _headline(va, na))
+        if by_head and best > score:
+            headline = score = best
+            same = score >= cfg.threshold
     verdict = "same story" if same else "different stories"
     lines = [
         f"score {score:.3f} {'>=' if same else '<'} threshold {cfg.threshold:.2f}: {verdict}",
@@ -2319,8 +2487,12 @@ def explain(
         w = cfg.semantic_weight
         lines.insert(1, f"lexical {lexical:.3f}, semantic cosine {semantic:.3f} "
                         f"(score = {w:g} x lexical + {1 - w:g} x semantic)")
+    if headline is not None:
+        full = cosine * (1.0 - cfg.conflict_penalty * conflict)
+        lines.insert(1, f"the score is the headlines' alone, higher than {full:.3f} with the summaries (a report "
+                        "is scored both ways; the higher counts)")
     return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict,
-                       semantic, lexical)
+                       semantic, lexical, headline)
 
 
 def is_significant_update(match: StoryMatch, config: StoryConfig | None = None) -> bool:

@@ -33,16 +33,16 @@ def stored(db: Path) -> dict[int, tuple[bytes, bytes]]:
 
 @pytest.fixture
 def vector_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Titles StoryIndex.vector (term extraction and weighting) is called for."""
+    """Titles StoryIndex._vector (term extraction and weighting, what `vector` calls too) is called for."""
     calls: list[str] = []
-    real = stories.StoryIndex.vector
+    real = stories.StoryIndex._vector
 
     def vector(self: stories.StoryIndex, title: str, summary: str = "",
-               profile: stories.SourceProfile | None = None) -> dict[str, float]:
+               profile: stories.SourceProfile | None = None) -> tuple[dict[str, float], int]:
         calls.append(title)
         return real(self, title, summary, profile)
 
-    monkeypatch.setattr(stories.StoryIndex, "vector", vector)
+    monkeypatch.setattr(stories.StoryIndex, "_vector", vector)
     yield calls
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import unittest.mock
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -503,9 +504,9 @@ def test_best_matches_brute_force_and_invariants_hold(stream: list[tuple[str, in
         check_invariants(ix)
 
 
-def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float) -> set[int]:
-    """The stories in the window whose bound reaches the threshold -- head dot product, plus the item's
-    weight off the story's head times the story's tail -- by scoring every live story."""
+def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float, threshold: float | None = None) -> set[int]:
+    """The stories in the window whose bound reaches the threshold (the index's, or ``threshold``) -- head dot
+    product, plus the item's weight off the story's head times the story's tail -- by scoring every live story."""
     q = {t: w for t, w in vec.items() if t in ix._df}
     r2 = math.fsum(w * w for w in q.values())
     out = set()
@@ -516,7 +517,7 @@ def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float) -> set[in
         shared = [t for t in q if t in story.head]
         a = math.fsum(q[t] * story.centroid[t] for t in shared) / nf
         rest2 = r2 - math.fsum(q[t] ** 2 for t in shared)
-        if a + math.sqrt(max(rest2, 0.0) * story.tail2) / nf >= ix.config.threshold - 1e-9:
+        if a + math.sqrt(max(rest2, 0.0) * story.tail2) / nf >= (threshold or ix.config.threshold) - 1e-9:
             out.add(sid)
     return out
 
@@ -1419,3 +1420,189 @@ def test_a_headline_naming_no_place_or_number_leaves_the_conflict_to_its_summary
     ix.add(1, *a, T0)
     assert not ix.add(2, *b, T0 + timedelta(hours=1)).joined
     assert not explain(*b, *a).same_story
+
+
+# -- headlines alone ---------------------------------------------------------------------------------
+
+
+def test_a_re_report_joins_on_its_headline_when_the_summaries_pull_it_apart() -> None:
+    # Japan Today and Al Jazeera on Jesse Jackson's death (one real news day): the headlines agree (civil
+    # rights, dies at 84), the summaries tell his life in other words: 0.55 with them, below the threshold
+    ix = StoryIndex()
+    a, pa = _news_day_report("18138c717652f678", "Jesse Jackson, civil rights leader", ix)
+    b, pb = _news_day_report("3f9eeff5039a008d", "Tributes pour in after US civil rights icon Jesse Jackson", ix)
+    ix.add(1, a.title, a.summary, a.published, pa)
+    m = ix.add(2, b.title, b.summary, b.published, pb)
+    assert m.joined and m.story_id == 1, m.score
+    # the same two reports scored with their summaries only stay apart: it is the headline route that joins them
+    off = StoryIndex(StoryConfig(headline_match=False))
+    off.add(1, a.title, a.summary, a.published, pa)
+    kept = off.add(2, b.title, b.summary, b.published, pb)
+    assert not kept.joined and kept.score < m.score
+    ex = explain(b.title, b.summary, a.title, a.summary, index=StoryIndex())
+    assert ex.same_story and ex.headline is not None and ex.headline == ex.score
+    assert not explain(b.title, b.summary, a.title, a.summary, StoryConfig(headline_match=False)).same_story
+
+
+def test_one_shared_headline_word_is_not_one_story() -> None:
+    # a review's false join: a story of two features on AI bots took "Will A.I. Kill Translation Jobs?" through
+    # "AI" alone (0.577 on the headlines, the story's centroid all "AI")
+    ix = StoryIndex()
+    ix.add(1, "Are AI bots conspiring against us?",
+           "A social network where only AI agents post has people asking whether the bots are plotting.", T0)
+    ix.add(2, "Moltbook: The AI-only social network",
+           "Moltbook lets AI agents talk to each other while humans watch; what the bots say about us.",
+           T0 + timedelta(hours=1))
+    assert ix.story_of(2) == 1
+    m = ix.add(3, "Will A.I. Kill Translation Jobs?",
+               "Translators say machine translation has cut their rates; publishers disagree on quality.",
+               T0 + timedelta(hours=2))
+    assert not m.joined, m.score
+    # two shared words do carry it (the same headline terms with one more in common)
+    m = ix.add(4, "Will AI bots kill social networks?",
+               "Platforms fear automated accounts; researchers count how many posts are written by machines.",
+               T0 + timedelta(hours=3))
+    assert m.joined and m.story_id == 1
+
+
+def test_a_report_joined_on_its_headline_is_read_for_news_in_its_headline() -> None:
+    # a report that joins through its headline is a rewording of the story's headlines: its new summary words
+    # (another outlet's background) are not news; what its headline adds would be
+    ix = StoryIndex()
+    ix.add(1, "Peru's Congress ousts interim President Jose Jeri",
+           "Lawmakers voted on Tuesday to remove the interim leader over a corruption probe.", T0)
+    title = "Peru Congress removes interim President Jose Jeri"
+    summary = ("Analysts in Lima expect street protests, a currency slide and an early election race as the vote caps "
+               "months of turmoil; markets fell sharply.")
+    vec, n = ix._vector(title, summary)
+    assert n < len(vec)
+    before = set(ix._stories[1].centroid)
+    m = ix.add(2, title, summary, T0 + timedelta(hours=1))
+    assert m.joined and not is_significant_update(m), m.novelty
+    # read over its whole vector, its summary's words would have made it a development
+    assert sum(w * w for t, w in vec.items() if t not in before) >= ix.config.update_novelty
+
+
+_summary_words = st.sampled_from([
+    "officials", "said", "Monday", "Paris", "Tokyo", "12", "40", "talks", "vote", "protest", "police", "market",
+    "Fed", "rates", "storm", "coast", "budget", "court", "league", "oil", "farmers", "drought", "museum", "opera",
+    "pilots", "airline", "vaccine", "doctors", "bridge", "tunnel", "harvest", "festival", "glacier", "rescue",
+])
+_summaries = st.lists(_summary_words, min_size=0, max_size=16).map(" ".join)
+# a few headlines told again with a word more or less (what the headline route is for), and free ones
+_retold = st.tuples(st.sampled_from(["Storm hits Japan coast", "Senate passes budget bill", "Fed raises rates",
+                                     "Apple unveils iPhone"]), st.lists(words, max_size=2)
+                    ).map(lambda x: " ".join([x[0], *x[1]]))
+_reports = st.lists(st.tuples(st.one_of(titles, _retold), _summaries, st.integers(0, 200)), min_size=1, max_size=25)
+
+
+def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> float:
+    """A headline's score against the headlines of a story's latest HEADLINE_MEMBERS reports, from the members'
+    own vectors and headline counts (`item_vector`, `headline_terms`) rather than the index's arithmetic."""
+    cfg = ix.config
+    c: dict[str, float] = {}
+    k = 0
+    for mid in list(story.members)[::-1][:stories_mod.HEADLINE_MEMBERS]:
+        vec = ix.item_vector(mid)
+        n = ix.headline_terms(mid)
+        head = stories_mod._headline(vec, len(vec) if n is None else n)
+        if not head:
+            continue
+        k += 1
+        for t, w in head.items():
+            c[t] = c.get(t, 0.0) + w
+    shared = [t for t in hv if t in c and t in ix._df]
+    if len(shared) < 2:
+        return 0.0
+    norm = math.sqrt(sum(w * w for w in c.values()))
+    factor = min(1.0, max(norm / k, cfg.min_cohesion)) ** cfg.cohesion_power
+    score = sum(hv[t] * c[t] for t in shared) / (norm * factor)
+    spec = [(t, w) for t, w in hv.items() if stories_mod._specific(t)]
+    spec2 = sum(w * w for t, w in c.items() if stories_mod._specific(t))
+    if spec and spec2 > 0:
+        score *= 1 - cfg.conflict_penalty * stories_mod._conflict(spec, c, spec2, norm * norm)
+    return score
+
+
+@settings(max_examples=60, deadline=None)
+@given(_reports, st.integers(0, 250), st.sampled_from([stories_mod.HEADLINE_MEMBERS, 2]))
+def test_headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, latest: int) -> None:
+    """With summaries, a report joins the story whose better score (with its summary, or its headline alone
+    against the headlines of the story's latest reports) is highest, among the stories within reach of
+    either route: the index finds the same story, score and route as scoring every story would (also with
+    only the latest 2 reports' headlines a story's, so that stories longer than that are met)."""
+    with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
+        _headline_route_matches_brute_force(reports, evict_h)
+
+
+def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int) -> None:
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=48)))
+    thr = ix.config.threshold
+    for i, (title, summary, h) in enumerate(sorted(reports, key=lambda x: x[2])):
+        when = T0 + timedelta(hours=h)
+        if h >= evict_h:
+            ix.evict(when)
+        ts = when.timestamp()
+        vec, n = ix._vector(title, summary)
+        keys = ix.title_keys(title, summary)
+        hv = stories_mod._headline(vec, n) if n < len(vec) else None
+        full = brute_candidates(ix, vec, ts)
+        head_part = {t: w for t, w in vec.items() if hv and t in hv}
+        near = brute_candidates(ix, head_part, ts, thr * stories_mod.HEADLINE_FLOOR)
+        qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t) and (keys is None or t in keys)]
+        want_sid, want = None, 0.0
+        for sid in sorted(full | (near if hv else set())):
+            story = ix._stories[sid]
+            dot = sum(w * story.centroid.get(t, 0.0) for t, w in vec.items())
+            score = dot / (story.norm * story.factor)
+            conflict = (stories_mod._conflict(qspec, story.centroid, story.spec2, story.norm2)
+                        if qspec and story.spec2 > 0 else 0.0)
+            score *= 1 - ix.config.conflict_penalty * conflict
+            if hv and (keys is not None or not conflict):
+                score = max(score, brute_headline_score(ix, hv, story))
+            if score > want + 1e-12:
+                want_sid, want = sid, score
+        m = ix.add(i, title, summary, when)
+        if want >= thr:
+            assert m.joined and m.story_id == want_sid and abs(m.score - want) < 1e-9, (m, want_sid, want)
+        else:
+            assert not m.joined
+        check_invariants(ix)
+
+
+def test_a_storys_headlines_are_its_latest_reports() -> None:
+    # the headline side of a story is the sum of its latest HEADLINE_MEMBERS reports' headline vectors: an old
+    # report's headline stops counting once that many later ones came
+    ix = StoryIndex()
+    ix.add_known(1, "Storm hits Japan coast", "Officials said rescue teams were ready.", T0, 1)
+    ix.add_known(2, "Museum opera festival opens", "Farmers and doctors came to the harvest festival.",
+                 T0 + timedelta(hours=1), 1)
+    ix.add_known(3, "Airline pilots strike", "The airline said the tunnel and bridge stay open.",
+                 T0 + timedelta(hours=2), 1)
+    vec, n = ix._vector("Storm hits Japan coast again", "A glacier and a drought elsewhere.")
+    hq = {t: w for t, w in stories_mod._headline(vec, n).items() if t in ix._df}
+    story = ix._stories[1]
+    assert ix._headline_score(hq, [], story) > 0.0  # the first report's headline counts among the latest 16
+    with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", 2):
+        assert ix._headline_score(hq, [], story) == 0.0  # the latest 2 share no headline word with it
+        assert brute_headline_score(ix, stories_mod._headline(vec, n), story) == 0.0
+
+
+def test_a_feeds_own_posts_do_not_join_on_their_headlines() -> None:
+    # a blog's two posts on one subject share their headlines' words ("git rebase"; on the 200 real feeds: Sass
+    # 3.3, git rebase, ASP.NET Identity posts) and their summaries tell them apart: a feed's own reports join
+    # one story through their full text, the headline route is for other outlets' reports
+    a = ("Fixing the branch source with git rebase",
+         "Started work from the wrong starting point? The onto option moves those commits where they belong, keeps "
+         "authorship intact, and avoids cherry picking every change by hand across repositories or forks.")
+    b = ("Updating a branch with git rebase",
+         "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; resolve "
+         "conflicts once, run tests again, then force push safely with lease to the shared remote server.")
+    ix = StoryIndex()
+    ix.add(1, *a, T0)
+    assert not ix.add(2, *b, T0 + timedelta(days=1), own=[1]).joined
+    other = StoryIndex()  # the same two from two outlets: the headlines decide
+    other.add(1, *a, T0)
+    assert other.add(2, *b, T0 + timedelta(days=1)).joined
+    # explain says the same of the pair
+    assert explain(*b, *a).same_story and not explain(*b, *a, same_feed=True).same_story

@@ -420,3 +420,28 @@ def test_an_earlier_rewording_from_a_later_source_begins_the_story_and_its_time(
     assert e.link == "https://b.example/1"
     assert datetime(*e.published_parsed[:6], tzinfo=UTC) == early
     assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
+
+
+def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_match(tmp_path: Path) -> None:
+    # the headline route (a report scored on its headline alone) is for other outlets' reports: a blog's two
+    # posts on one subject share their headlines' words and their summaries tell them apart
+    a = {"title": "Fixing the branch source with git rebase", "guid": "a1", "link": "https://a.example/1",
+         "summary": "Started work from the wrong starting point? The onto option moves those commits where they "
+                    "belong, keeps authorship intact, and avoids cherry picking every change by hand across "
+                    "repositories or forks.", "date": T0}
+    b = {"title": "Updating a branch with git rebase", "guid": "a2", "link": "https://a.example/2",
+         "summary": "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; "
+                    "resolve conflicts once, run tests again, then force push safely with lease to the shared "
+                    "remote server.", "date": T0 + timedelta(hours=1)}
+    pipe, _store, _clock = setup(tmp_path, {"a": rss([b, a]), "b": rss([]), "c": rss([])})
+    pipe.run(force_all=True)
+    assert sorted(e.title for e in entries(tmp_path)) == sorted([a["title"], b["title"]])
+    # the same two posts from two outlets: one story, the second linked
+    other = tmp_path / "other"
+    other.mkdir()
+    pipe, _store, _clock = setup(other, {"a": rss([a]), "b": rss([dict(b, guid="b2", link="https://b.example/2")]),
+                                         "c": rss([])})
+    pipe.run(force_all=True)
+    got = entries(other)
+    assert [e.title for e in got] == [a["title"]]
+    assert [x.href for x in got[0].links if x.rel == "related"] == ["https://b.example/2"]
