@@ -274,8 +274,8 @@ def speed(titles: list[str], n: int, cfg: StoryConfig, seed: int, measure: int, 
 def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: bool = True) -> tuple[int, int, int]:
     """Real feeds, unlabelled: every dated entry (at most 200 a feed) fed in published order with evictions,
     each with its feed document's profile (or none) and, with ``siblings`` (and profiles), the items of its
-    feed's other posts of one series excluded as the pipeline does (and, as the pipeline does, the feed's items
-    so far named as its own: the headline route joins no report to a story its own feed told). Returns
+    feed's other posts of one series excluded as the pipeline does (and its feed named as its source, as the
+    pipeline does: the headline route joins no report to a story its own feed told). Returns
     (items, joins, joins to a story that already had an item of the joining item's own feed) -- the latter
     were mostly wrong when read by
     hand (docs/stories.md), so a count that falls with no loss on UCI is the figure to watch."""
@@ -311,11 +311,9 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
                 prof = made[name] = ix.source_profile(texts)
             if siblings:
                 exclude = prof.sibling_items(title, ids.get(name, {}))
-        # the feed's items so far (as the pipeline's: its document's): not joined through a headline alone
-        own = [j for same in ids.get(name, {}).values() for j in same]
         ids.setdefault(name, {}).setdefault(title, []).append(i)
         ix.evict(published)
-        m = ix.add(i, title, summary, published, prof, exclude, own)
+        m = ix.add(i, title, summary, published, prof, exclude, source=name)
         if m.joined:
             joins += 1
             own += name in feeds_of[m.story_id]

@@ -1297,8 +1297,6 @@ class Pipeline:
 
             index.precompute([r["title"] for r in rows])  # semantic mode: the source's titles in one batch
             profile = index.source_profile(document)
-            # the document's items: the headline route does not join a report to a story its own feed told
-            own = {i for ids in items_of_title.values() for i in ids}
             window = index.config.window.total_seconds()
             for r in rows:
                 published = r["published"]
@@ -1306,7 +1304,7 @@ class Pipeline:
                     self._newest = published
                     index.evict(datetime.fromtimestamp(self._newest, UTC))
                 match = index.add(r["id"], r["title"], r["summary"], datetime.fromtimestamp(published, UTC), profile,
-                                  profile.sibling_items(r["title"], items_of_title), own)
+                                  profile.sibling_items(r["title"], items_of_title), r["source_id"])
                 decided.append((match.story_id, is_significant_update(match, index.config)))
                 vectors.append((r["id"], index.vector_key(r["title"], r["summary"]), index.stored_vector(r["id"])))
                 if published < self._newest - window:
@@ -1453,16 +1451,15 @@ def load_story_index(cfg: Config, store: Store, embedder: CachedEmbedder | None 
     computed: list[tuple[int, bytes]] = []  # (item id, key) of the vectors computed here
 
     def rows(window: Iterable[WindowRow]
-             ) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None]]:
-        for item_id, title, summary, published, story_id, key, blob in window:
+             ) -> Iterator[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None, int]]:
+        for item_id, title, summary, published, story_id, key, blob, source_id in window:
             want = index.vector_key(title, summary)
             got = stories.decode_stored(blob) if blob is not None and key == want else None
-            if got is None:
+            vec, headline = got if got is not None else (None, None)
+            if headline is None:  # computed here, or stored before its headline's count was (stored again)
                 computed.append((item_id, want))
-                vec, headline = None, None
-            else:
-                vec, headline = got
-            yield item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec, headline
+            yield (item_id, title, summary, datetime.fromtimestamp(published, UTC), story_id, vec, headline,
+                   source_id)
 
     def store_computed() -> None:
         """Store the vectors that were computed (a writer only): the next run reads them."""

@@ -32,7 +32,7 @@ import struct
 import sys
 import unicodedata
 from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -867,11 +867,14 @@ class Explanation:
 # for a full window, at every cron run that had something new). Bump when the encoding changes, or
 # when old vectors must not be reused.
 # 1: a 16-bit term count (never released); 2: before installment terms ("2#part"); 3: before British -ise
-# spellings were stemmed as -ize; 5: before "international" was its own stem (not "intern"); 6: before the
-# count of headline terms (the vector's first terms, `StoryIndex._headline_score`)
+# spellings were stemmed as -ize; 5: before "international" was its own stem (not "intern"); 6: the same
+# vector without the count of headline terms (the vector's first terms, `StoryIndex._headline_score`): still
+# read (the count is then found from the title) and stored again as 7, so VECTOR_KEY stays 6
 VECTOR_FORMAT = 7
+VECTOR_KEY = 6  # the format number in `vector_key`: bump with VECTOR_FORMAT when old vectors must not be reused
 # format, term count (a hostile title can have more than 65,535), how many of the first terms are the headline's
 _VEC_HEAD = struct.Struct("<BII")
+_VEC_HEAD6 = struct.Struct("<BI")  # format 6: no headline count
 
 
 def encode_vector(vec: Mapping[str, float], headline: int | None = None) -> bytes:
@@ -891,16 +894,23 @@ def decode_vector(blob: bytes) -> dict[str, float] | None:
     return None if got is None else got[0]
 
 
-def decode_stored(blob: bytes) -> tuple[dict[str, float], int] | None:
-    """encode_vector's input back, in the same order, with its headline term count; None for bytes of
-    another format, that do not parse, or that do not hold a unit vector (or the empty one) over distinct
-    terms, or a headline count above the term count: the caller then computes the vector again."""
+def decode_stored(blob: bytes) -> tuple[dict[str, float], int | None] | None:
+    """encode_vector's input back, in the same order, with its headline term count (None for a format 6
+    vector, which has none); None for bytes of another format, that do not parse, or that do not hold a unit
+    vector (or the empty one) over distinct terms, or a headline count above the term count: the caller then
+    computes the vector again."""
     try:
-        fmt, n, h = _VEC_HEAD.unpack_from(blob)
-        if fmt != VECTOR_FORMAT or h > n:
-            return None
-        end = _VEC_HEAD.size + 8 * n
-        weights = struct.unpack_from(f"<{n}d", blob, _VEC_HEAD.size)
+        h: int | None
+        if blob[:1] == bytes([6]):
+            fmt, n = _VEC_HEAD6.unpack_from(blob)
+            h, size = None, _VEC_HEAD6.size
+        else:
+            fmt, n, h = _VEC_HEAD.unpack_from(blob)
+            size = _VEC_HEAD.size
+            if fmt != VECTOR_FORMAT or h > n:
+                return None
+        end = size + 8 * n
+        weights = struct.unpack_from(f"<{n}d", blob, size)
         # one string object per distinct term across items, as terms extracted through the index's word
         # cache are (a window of 100,000 items has ~2.5 million term references)
         keys = list(map(sys.intern, blob[end:].decode("utf-8").split("\0"))) if n else []
@@ -942,14 +952,16 @@ class _Item:
     only member of a story keeps no copy (None): its story's centroid is its vector, until a second
     member joins (`StoryIndex._insert` copies it then)."""
 
-    __slots__ = ("story_id", "ts", "terms", "weights", "head")
+    __slots__ = ("story_id", "ts", "terms", "weights", "head", "src")
 
-    def __init__(self, story_id: int, ts: float, vec: Mapping[str, float] | None, head: int = -1) -> None:
+    def __init__(self, story_id: int, ts: float, vec: Mapping[str, float] | None, head: int = -1,
+                 src: Hashable | None = None) -> None:
         self.story_id = story_id
         self.ts = ts  # published, POSIX seconds
         self.terms: tuple[str, ...] | None = None if vec is None else tuple(vec)
         self.weights: array[float] | None = None if vec is None else array("d", vec.values())
         self.head = head  # how many of the vector's first terms are the headline's (-1: all of them)
+        self.src = src  # the source (feed) it came from, if known: its own feed's stories take no headline join
 
     def pairs(self, st: _Story) -> Iterable[tuple[str, float]]:
         """(term, weight) of the item's vector; st is its story."""
@@ -1786,70 +1798,74 @@ class StoryIndex:
 
     def _best(self, vec: Mapping[str, float], ts: float, avoid: Collection[int] = (),
               spec_keys: Collection[str] | None = None, headline: Mapping[str, float] | None = None,
-              own: Collection[int] = ()) -> tuple[_Story | None, float, bool]:
-        """The story with the highest score (ties: lower story id), its score, and whether that is its
-        headline score: every story of `_candidates` scored exactly, except the stories in ``avoid`` (ids).
+              source: Hashable | None = None) -> tuple[_Story | None, float, float]:
+        """The story with the highest score (ties: lower story id), its score, and its score with the summary
+        (the same unless its headline score is higher): every story of `_candidates` scored exactly, except the
+        stories in ``avoid`` (ids).
         ``score`` is exact for every story that can reach the threshold; for a new story it is the best score
         among those scored (0.0 when there is none). ``spec_keys``: the terms whose places, dates and numbers
         count in a conflict (`title_keys`; None: all). ``headline``: the item's headline vector (`_headline`)
-        when it has a summary: then the candidates also take the stories its headline's terms, weighed as in
-        its vector, can carry to HEADLINE_FLOOR x threshold (`_candidates` at that bar), and each one's score
-        is the higher of its score and its `_headline_score` (that one only for a story the summary's places,
-        dates and numbers do not conflict with when the headline names none)."""
+        when it has a summary: then the candidates also take the stories its headline vector can carry to
+        HEADLINE_FLOOR x threshold against their full centroids (`_candidates` at that bar), and each one's
+        score is the higher of its score and its `_headline_score`, except for a story holding a report of the
+        item's ``source`` and, when the headline names no place, date or number, a story the summary's places,
+        dates and numbers conflict with."""
         if not vec:
-            return None, 0.0, False
+            return None, 0.0, 0.0
         df = self._df
         # Only terms some live story has can be shared.
         q = {t: w for t, w in vec.items() if t in df}
         if not q:
-            return None, 0.0, False
+            return None, 0.0, 0.0
         thr = self.config.threshold
         cands = self._candidates(q, ts)
+        hq = None
         if headline:
-            # the stories the item's headline terms (as weighed in its vector) carry to HEADLINE_FLOOR x threshold
-            qh = {t: q[t] for t in headline if t in q}
-            seen = {st.story_id for st in cands}
-            cands += [st for st in self._candidates(qh, ts, thr * HEADLINE_FLOOR) if st.story_id not in seen]
+            hq = {t: w for t, w in headline.items() if t in df}
+            if hq:
+                # the stories the item's headline vector carries to HEADLINE_FLOOR x threshold: with its own unit
+                # weights, so that a headline repeated word for word is found however heavy the summaries are
+                seen = {st.story_id for st in cands}
+                cands += [st for st in self._candidates(hq, ts, thr * HEADLINE_FLOOR) if st.story_id not in seen]
         if avoid:
             cands = [st for st in cands if st.story_id not in avoid]
         if not cands:
-            return None, 0.0, False
+            return None, 0.0, 0.0
         penalty = self.config.conflict_penalty
         qspec = _spec(vec, spec_keys) if penalty else []
-        hq = hspec = None
-        if headline:
-            hq = {t: w for t, w in headline.items() if t in df}
-            hspec = _spec(headline) if penalty else []
+        hspec = _spec(headline) if headline and penalty else []
+        items = self._items
         best: _Story | None = None
-        best_score = 0.0
-        best_head = False
+        best_score = best_full = 0.0
         for st in cands:
-            score = self._lexical_score(q, qspec, st)
-            by_head = False
+            full = score = self._lexical_score(q, qspec, st)
             # a headline naming no place, date or number leaves it to the summary to say which event it is
             # (`title_keys`): then only a story the summary's places, dates and numbers do not conflict with
-            if hq and hspec is not None and st.story_id not in own and (
-                    spec_keys is not None or not qspec or st.spec2 <= 0.0
-                    or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
+            if hq and (spec_keys is not None or not qspec or st.spec2 <= 0.0
+                       or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
                 hs = self._headline_score(hq, hspec, st)
-                if hs > score:
-                    score, by_head = hs, True
+                if hs > score and (source is None or all(items[m].src != source for m in st.members)):
+                    score = hs
             sid = st.story_id
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
-                best, best_score, best_head = st, score, by_head
-        return best, best_score, best_head
+                best, best_score, best_full = st, score, full
+        return best, best_score, best_full
 
     def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story) -> float:
         """The score of an item's headline (``hq``: its headline vector's terms that some live story has;
         ``hspec``: their places, dates and numbers) against the headlines of the story's latest
-        HEADLINE_MEMBERS reports: as `_lexical_score` against a story whose centroid is the sum of their
-        headline vectors (`_headline`), its cohesion too. 0.0 when they share fewer than two terms (one
+        HEADLINE_MEMBERS reports (by published time, then id: not the order they came in, which a restart
+        does not keep), summed newest first: as `_lexical_score` against a story whose centroid is the sum of
+        their headline vectors (`_headline`), its cohesion too. 0.0 when they share fewer than two terms (one
         shared word, "AI", is a subject, not an event)."""
         items = self._items
         c: dict[str, float] = {}
         get = c.get
         k = 0
-        for mid in itertools.islice(reversed(st.members), HEADLINE_MEMBERS):
+        members: Iterable[int] = st.members
+        if len(st.members) > 1:
+            members = heapq.nlargest(HEADLINE_MEMBERS, st.members, key=lambda m: (items[m].ts, m))
+        for mid in members:
             it = items[mid]
             pairs = list(it.pairs(st))
             n = it.head
@@ -1897,10 +1913,11 @@ class StoryIndex:
         the non-essential terms go from the largest bound down and stop once what is left of them cannot
         lift it to the threshold (a story without a tail, most of them, must reach the threshold less the
         non-essential bounds on its scanned terms alone, before any lookup)."""
-        top = self.config.threshold  # what the story tails are kept under (a share of it, `_refresh`)
+        bar = self.config.threshold  # what the story tails are kept under (a share of it, `_refresh`)
         if thr is None:
-            thr = top
-        budget = thr - _HEAD_REBUILD * top - 1e-9
+            thr = bar
+        assert thr > _HEAD_REBUILD * bar, "a lower bar than the tails' bound would need a scan of every story"
+        budget = thr - _HEAD_REBUILD * bar - 1e-9
         postings, high = self._weights, self._high
         # What not to scan, chosen greedily, the most postings saved per unit of bound first: a term's
         # postings below _HIGH (bound w x min(_HIGH, ub)), then the rest of them (the remaining bound).
@@ -1959,7 +1976,7 @@ class StoryIndex:
         out: list[_Story] = []
         # a posting is at least the exact c[t] / nf (k <= 1 below) and a tail carries at most _TAIL_MAX x
         # threshold; a story without a tail (tn = 0) needs a >= lne
-        cut = lne - sr * _TAIL_MAX * top
+        cut = lne - sr * _TAIL_MAX * bar
         for sid, a in [(sid, a) for sid, a in acc.items() if a >= lne or (a >= cut and sid in tailed)]:
             k, tn = scale_of[sid]  # k: the posting's c[t] / ref to c[t] / nf; tn: the tail's bound
             a *= k
@@ -2110,14 +2127,15 @@ class StoryIndex:
                 best, best_id = s, mid
         return best_id
 
-    def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], n_head: int = -1) -> None:
+    def _start(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], n_head: int = -1,
+               src: Hashable | None = None) -> None:
         """Start a story with its first item: the state `_Story.add` and `_refresh` would leave (the same
         floats, summed in the same order; the head the same terms, kept as a `_CutHead`), without the
         work a story never posted before does not need: its centroid is a copy of the vector, its head
         is chosen once and posted directly."""
         st = _Story(story_id)
         self._stories[story_id] = st
-        self._items[item_id] = _Item(story_id, ts, None, n_head)  # the centroid is its vector
+        self._items[item_id] = _Item(story_id, ts, None, n_head, src)  # the centroid is its vector
         c = st.centroid = dict(vec)
         df = self._df
         n2 = s2 = 0.0
@@ -2169,14 +2187,15 @@ class StoryIndex:
                 ub[t] = r
                 stale[t] = stale.get(t, 0) + 1
 
-    def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], head: int = -1) -> list[str]:
-        """Put an item (``head``: how many of its vector's first terms are its headline's, -1 all) in a
-        story, starting it if it is new; return the terms new to the story."""
+    def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], head: int = -1,
+                src: Hashable | None = None) -> list[str]:
+        """Put an item (``head``: how many of its vector's first terms are its headline's, -1 all; ``src``: its
+        source) in a story, starting it if it is new; return the terms new to the story."""
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
         st = self._stories.get(story_id)
         if st is None:
-            self._start(item_id, story_id, ts, vec, head)
+            self._start(item_id, story_id, ts, vec, head, src)
             return list(vec)
         if type(st.head) is not set:  # a cut (or no head), valid only while the centroid stays as it is
             st.head = set(st.head)
@@ -2188,7 +2207,7 @@ class StoryIndex:
             # semantic mode lets grow): without them the story could not lose a member
             if st.counts is None:
                 st.counts = dict.fromkeys(st.centroid, 1)
-        self._items[item_id] = _Item(story_id, ts, vec, head)
+        self._items[item_id] = _Item(story_id, ts, vec, head, src)
         new = st.add(vec.items())
         df = self._df
         for t in new:
@@ -2205,30 +2224,35 @@ class StoryIndex:
 
     def add(self, item_id: int, title: str, summary: str, published: datetime,
             profile: SourceProfile | None = None, exclude: Collection[int] = (),
-            own: Collection[int] = ()) -> StoryMatch:
+            source: Hashable | None = None) -> StoryMatch:
         """Assign an item to the best matching live story, or start a new story with it. ``profile``: the
         template of the feed document the item came in (`source_profile`), weighed down in its vector.
         ``exclude``: item ids whose stories the item must not join (its siblings in that document,
-        `SourceProfile.sibling_items`); ids not in the index are ignored."""
+        `SourceProfile.sibling_items`); ids not in the index are ignored. ``source``: the item's feed (any
+        hashable id): a story holding a report of it takes the item only through its full text, not through
+        its headline alone (a feed's own posts on one subject share their headlines' words)."""
         avoid = self._stories_of(exclude)
         if self._sem is not None:
             return self._add_semantic(item_id, title, summary, published, profile, avoid)
         vec, n_title = self._vector(title, summary, profile)
         ts = published.timestamp()
         hv = _headline(vec, n_title) if self._by_headline and n_title < len(vec) else None
-        st, score, by_head = self._best(vec, ts, avoid, self.title_keys(title, summary, profile), hv,
-                                        self._stories_of(own) if hv else ())
+        thr = self.config.threshold
+        st, score, full = self._best(vec, ts, avoid, self.title_keys(title, summary, profile), hv, source)
         head = n_title if n_title < len(vec) else -1
-        if st is not None and score >= self.config.threshold:
+        if st is not None and score >= thr:
             sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, sid, ts, vec, head)
-            if by_head and hv is not None:  # what it brings is read where it matched: in its headline
+            new = self._insert(item_id, sid, ts, vec, head, source)
+            if full < thr and hv is not None:
+                # joined through its headline alone: what it brings is read there (its summary is another
+                # outlet's background in its own words, what kept it apart); a report its full text joins is
+                # read whole, its summary's news too
                 novelty = sum(hv[t] ** 2 for t in new if t in hv)
             else:
                 novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(sid, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec, head)
+        self._insert(item_id, item_id, ts, vec, head, source)
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def _stories_of(self, item_ids: Collection[int]) -> set[int]:
@@ -2257,18 +2281,19 @@ class StoryIndex:
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def add_known(self, item_id: int, title: str, summary: str, published: datetime, story_id: int,
-                  vector: dict[str, float] | None = None, headline: int | None = None) -> None:
+                  vector: dict[str, float] | None = None, headline: int | None = None,
+                  source: Hashable | None = None) -> None:
         """Put back an item whose story is already decided (start-up from the store). ``vector``: the
         item's vector as it entered an index before (`item_vector`, stored under `vector_key`), and
         ``headline`` how many of its first terms are its headline's (`headline_terms`; without it, those
         of its first terms that its title has); without a vector it is computed from the text under the
-        current weights."""
+        current weights. ``source``: its feed (see `add`)."""
         if vector is None:
             vec, n_title = self._vector(title, summary)  # not kept: _insert copies it
         else:
             vec = vector
             n_title = headline if headline is not None else self._headline_count(vec, title)
-        self._insert(item_id, story_id, published.timestamp(), vec, n_title if n_title < len(vec) else -1)
+        self._insert(item_id, story_id, published.timestamp(), vec, n_title if n_title < len(vec) else -1, source)
         if self._sem is not None:
             self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
 
@@ -2296,15 +2321,16 @@ class StoryIndex:
         """What a stored vector is valid for: this text under the settings vector() depends on (and
         VECTOR_FORMAT). A stored vector whose key differs (an edited item, changed settings) is not used."""
         cfg = self.config
-        h = hashlib.blake2b(digest_size=16, person=b"feeds-vec-%d" % VECTOR_FORMAT)
+        h = hashlib.blake2b(digest_size=16, person=b"feeds-vec-%d" % VECTOR_KEY)
         h.update(f"{cfg.summary_weight!r} {cfg.summary_terms} {cfg.entity_boost!r} {cfg.prior_docs!r}\0".encode())
         h.update(title.encode("utf-8", "surrogatepass") + b"\0" + summary.encode("utf-8", "surrogatepass"))
         return h.digest()
 
-    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None]],
+    def add_known_many(self, items: Iterable[tuple[int, str, str, datetime, int, dict[str, float] | None, int | None,
+                                                   Hashable | None]],
                        batch_size: int = 256) -> None:
         """add_known for each (item_id, title, summary, published, story_id, vector or None, headline term
-        count or None); in semantic
+        count or None, source or None); in semantic
         mode the titles are embedded in batches of ``batch_size``."""
         if self._sem is None:
             for it in items:
@@ -2466,8 +2492,8 @@ def explain(
         # as the index would score a against b as a one-item story (b's headline: its first nb terms)
         pair = StoryIndex(cfg)
         pair._insert(0, 0, 0.0, dict(vb), nb if nb < len(vb) else -1)
-        _st, best, by_head = pair._best(va, 0.0, (), ix.title_keys(a_title, a_summary), _headline(va, na))
-        if by_head and best > score:
+        _st, best, full = pair._best(va, 0.0, (), ix.title_keys(a_title, a_summary), _headline(va, na))
+        if best > full and best > score:
             headline = score = best
             same = score >= cfg.threshold
     verdict = "same story" if same else "different stories"

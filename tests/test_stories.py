@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import struct
 import unittest.mock
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -1466,21 +1467,36 @@ def test_one_shared_headline_word_is_not_one_story() -> None:
 
 
 def test_a_report_joined_on_its_headline_is_read_for_news_in_its_headline() -> None:
-    # a report that joins through its headline is a rewording of the story's headlines: its new summary words
-    # (another outlet's background) are not news; what its headline adds would be
+    # a report that only its headline joins (its text with the summary stays under the threshold) is a
+    # rewording of the story's headlines: its new summary words (another outlet's background) are not news
     ix = StoryIndex()
     ix.add(1, "Peru's Congress ousts interim President Jose Jeri",
-           "Lawmakers voted on Tuesday to remove the interim leader over a corruption probe.", T0)
+           "Lawmakers voted on Tuesday to remove the interim leader over a corruption probe involving secret "
+           "meetings with a businessman, after weeks of pressure from opposition parties and street marches.", T0)
     title = "Peru Congress removes interim President Jose Jeri"
-    summary = ("Analysts in Lima expect street protests, a currency slide and an early election race as the vote caps "
-               "months of turmoil; markets fell sharply.")
+    summary = ("Economists warn of a weaker sol, nervous bondholders, stalled copper shipments, idle mines, tourism "
+               "cancellations and an early ballot; the vote caps months of turmoil across the Andean nation.")
     vec, n = ix._vector(title, summary)
     assert n < len(vec)
-    before = set(ix._stories[1].centroid)
+    story = ix._stories[1]
+    before = set(story.centroid)
+    assert ix._lexical_score({t: w for t, w in vec.items() if t in ix._df}, [], story) < ix.config.threshold
     m = ix.add(2, title, summary, T0 + timedelta(hours=1))
     assert m.joined and not is_significant_update(m), m.novelty
     # read over its whole vector, its summary's words would have made it a development
     assert sum(w * w for t, w in vec.items() if t not in before) >= ix.config.update_novelty
+
+
+def test_a_report_its_full_text_joins_is_read_whole_for_news() -> None:
+    # the same headline with a summary bringing a new toll: its full text joins the story (its headline
+    # scores higher still), and the summary's news moves the story (a review: reading only the headline
+    # of every report the headline scored higher missed it)
+    ix = StoryIndex()
+    ix.add(1, "Earthquake strikes eastern Turkey", "A strong earthquake shook eastern Turkey on Monday.", T0)
+    m = ix.add(2, "Earthquake strikes eastern Turkey",
+               "The death toll rose to 212 as rescuers pulled survivors from collapsed buildings in Malatya.",
+               T0 + timedelta(hours=3))
+    assert m.joined and is_significant_update(m), m
 
 
 _summary_words = st.sampled_from([
@@ -1502,7 +1518,8 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
     cfg = ix.config
     c: dict[str, float] = {}
     k = 0
-    for mid in list(story.members)[::-1][:stories_mod.HEADLINE_MEMBERS]:
+    latest = sorted(story.members, key=lambda m: (ix._items[m].ts, m), reverse=True)[:stories_mod.HEADLINE_MEMBERS]
+    for mid in latest:
         vec = ix.item_vector(mid)
         n = ix.headline_terms(mid)
         head = stories_mod._headline(vec, len(vec) if n is None else n)
@@ -1529,7 +1546,7 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
 def test_headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, latest: int) -> None:
     """With summaries, a report joins the story whose better score (with its summary, or its headline alone
     against the headlines of the story's latest reports) is highest, among the stories within reach of
-    either route: the index finds the same story, score and route as scoring every story would (also with
+    either route: the index finds the same story and score as scoring every story would (also with
     only the latest 2 reports' headlines a story's, so that stories longer than that are met)."""
     with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
         _headline_route_matches_brute_force(reports, evict_h)
@@ -1547,8 +1564,7 @@ def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evi
         keys = ix.title_keys(title, summary)
         hv = stories_mod._headline(vec, n) if n < len(vec) else None
         full = brute_candidates(ix, vec, ts)
-        head_part = {t: w for t, w in vec.items() if hv and t in hv}
-        near = brute_candidates(ix, head_part, ts, thr * stories_mod.HEADLINE_FLOOR)
+        near = brute_candidates(ix, hv or {}, ts, thr * stories_mod.HEADLINE_FLOOR)
         qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t) and (keys is None or t in keys)]
         want_sid, want = None, 0.0
         for sid in sorted(full | (near if hv else set())):
@@ -1599,10 +1615,70 @@ def test_a_feeds_own_posts_do_not_join_on_their_headlines() -> None:
          "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; resolve "
          "conflicts once, run tests again, then force push safely with lease to the shared remote server.")
     ix = StoryIndex()
-    ix.add(1, *a, T0)
-    assert not ix.add(2, *b, T0 + timedelta(days=1), own=[1]).joined
+    ix.add(1, *a, T0, source="blog")
+    assert not ix.add(2, *b, T0 + timedelta(days=1), source="blog").joined
     other = StoryIndex()  # the same two from two outlets: the headlines decide
-    other.add(1, *a, T0)
-    assert other.add(2, *b, T0 + timedelta(days=1)).joined
+    other.add(1, *a, T0, source="blog")
+    assert other.add(2, *b, T0 + timedelta(days=1), source="another").joined
+    # and from a restarted index (its items put back with their sources)
+    again = StoryIndex()
+    again.add_known(1, *a, T0, 1, ix.item_vector(1), ix.headline_terms(1), "blog")
+    assert not again.add(2, *b, T0 + timedelta(days=1), source="blog").joined
     # explain says the same of the pair
     assert explain(*b, *a).same_story and not explain(*b, *a, same_feed=True).same_story
+
+
+def test_a_headline_repeated_word_for_word_joins_however_heavy_the_summaries() -> None:
+    # (a diff review) the headline route's candidates were the stories the headline's terms carried at their
+    # weights in the full vector: two long summaries full of names left the headline a fifth of the vector, and
+    # the same headline (headline score 1.0) was never scored
+    a = ("Senate passes budget bill",
+         "Lawmakers approved spending for highways, veterans hospitals, wildfire crews, Medicaid clinics, "
+         "drone patrols, NASA probes, Amtrak upgrades, tariff rebates and farm subsidies after weekend haggling.")
+    b = ("Senate passes budget bill",
+         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    ix = StoryIndex()
+    ix.add(1, *a, T0)
+    vec, n = ix._vector(*b)
+    assert sum(w * w for w in list(vec.values())[:n]) < 0.3  # the headline is under a third of the vector
+    m = ix.add(2, *b, T0 + timedelta(hours=1))
+    assert m.joined and m.story_id == 1 and m.score > 0.99
+    assert explain(*b, *a).same_story
+
+
+def test_a_restarted_index_scores_headlines_against_the_same_latest_reports() -> None:
+    # (a diff review) a story's latest reports were the last inserted: a run inserts in fetch order, a restart
+    # in published order, so the two scored a headline against different reports and decided differently
+    core = "Iceland volcano erupts near Grindavik"
+    summ = "Lava flows reached the edge of the town overnight, officials said, and residents were moved."
+    live = StoryIndex()
+    for i in range(1, 17):  # 16 reports, fetched in published order
+        live.add(i, core, summ, T0 + timedelta(hours=i))
+    # a source fetched later in the run had the event first: inserted 17th, the oldest by time
+    live.add(17, "Iceland volcano erupts near Grindavik: Blue Lagoon closed, Reykjanes evacuated", summ,
+             T0 + timedelta(minutes=30))
+    assert {live.story_of(i) for i in range(1, 18)} == {1}
+    again = StoryIndex()  # what load_story_index rebuilds: (published, id) order, stored vectors and counts
+    for ts, i in sorted((it.ts, i) for i, it in live._items.items()):
+        got = stories_mod.decode_stored(live.stored_vector(i))
+        assert got is not None
+        again.add_known(i, "", "", datetime.fromtimestamp(ts, UTC), live.story_of(i) or i, got[0], got[1])
+    q = ("Iceland Grindavik Blue Lagoon",
+         "Airline schedules at Keflavik were unaffected; geologists expect the fissure to keep widening for days.")
+    a, b = live.add(100, *q, T0 + timedelta(hours=17)), again.add(100, *q, T0 + timedelta(hours=17))
+    assert (a.joined, a.story_id) == (b.joined, b.story_id) and abs(a.score - b.score) < 1e-12
+
+
+def test_a_format_6_vector_is_read_with_its_headline_found_from_its_title() -> None:
+    # vectors stored before the headline count (format 6) are still used: their count is found from the title
+    ix = StoryIndex()
+    title, summary = "Storm hits Japan coast", "Officials said rescue teams were ready in Tokyo and Osaka."
+    ix.add(1, title, summary, T0)
+    vec = ix.item_vector(1)
+    old = struct.pack("<BI", 6, len(vec)) + struct.pack(f"<{len(vec)}d", *vec.values()) + "\0".join(vec).encode()
+    got = stories_mod.decode_stored(old)
+    assert got == (vec, None)
+    again = StoryIndex()
+    again.add_known(1, title, summary, T0, 1, got[0], got[1])
+    assert again.headline_terms(1) == ix.headline_terms(1) and ix.headline_terms(1) == len(ix._title_terms(title))

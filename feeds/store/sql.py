@@ -182,7 +182,7 @@ class StoryEntry:
 
 RUNS_KEPT = timedelta(days=90)  # how long the run log keeps a run (feeds status shows the last ones)
 # an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None)
-WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None]
+WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None, int]
 
 WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
@@ -1044,15 +1044,15 @@ class Store:
 
     def window_items(self, since: float) -> Generator[WindowRow, None, None]:
         """Items published since a time, oldest first, streamed (a window can hold 100,000 items): (id, title,
-        summary, published, story_id, and the key and bytes of the item's stored story vector, or None)."""
+        summary, published, story_id, the key and bytes of the item's stored story vector or None, source id)."""
         i, v = S.items, S.item_vectors
-        q = (select(i.c.id, i.c.title, i.c.summary, i.c.published, i.c.story_id, v.c.key, v.c.vector)
+        q = (select(i.c.id, i.c.title, i.c.summary, i.c.published, i.c.story_id, v.c.key, v.c.vector, i.c.source_id)
              .select_from(i.outerjoin(v, v.c.item_id == i.c.id))
              .where(i.c.published >= since).order_by(i.c.published, i.c.id))
         with self.engine.connect() as c:
             for r in c.execution_options(stream_results=True).execute(q):  # (a server-side cursor elsewhere)
                 yield (int(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4]),
-                       None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]))
+                       None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]), int(r[7]))
 
     def story_starts(self, since: float) -> dict[int, float]:
         """story id -> its earliest report's published time, for the stories having an item published since
