@@ -21,6 +21,7 @@ the window and still finds every story that can reach the threshold.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import html
@@ -807,9 +808,9 @@ class StoryConfig:
     # significant update (see is_significant_update).
     update_novelty: float = 0.35
     # A report with a summary is also scored on its headline alone, against the headlines of a story's latest
-    # HEADLINE_MEMBERS reports, for the stories its full score puts within HEADLINE_FLOOR x threshold; the
-    # higher score counts (summaries pull re-reports apart more often than together: docs/stories.md,
-    # "Headlines alone"). False: the headline-with-summary score alone decides.
+    # HEADLINE_MEMBERS reports (see HEADLINE_FLOOR for which stories); the higher score counts (summaries pull
+    # re-reports apart more often than together: docs/stories.md, step 8 "Headlines alone"). False: the
+    # headline-with-summary score alone decides.
     headline_match: bool = True
     # Semantic mode (an index given an embedder): score = semantic_weight x lexical score
     # + (1 - semantic_weight) x semantic score, compared with ``threshold`` (SEMANTIC_THRESHOLD is the
@@ -979,7 +980,7 @@ class _Story:
     """
 
     __slots__ = ("story_id", "centroid", "counts", "norm2", "spec2", "tail2", "head", "members", "latest",
-                 "first", "dirty", "norm", "factor")
+                 "first", "dirty", "norm", "factor", "recent")
 
     def __init__(self, story_id: int) -> None:
         self.story_id = story_id
@@ -997,6 +998,9 @@ class _Story:
         self.dirty = 0
         self.norm = 0.0  # sqrt(norm2), refreshed by the index after each change
         self.factor = 1.0  # cohesion divisor of the score, refreshed likewise
+        # its latest HEADLINE_MEMBERS members by (published, id), oldest first: the reports its headline side
+        # is made of (`StoryIndex._headline_score`); None while it has one member
+        self.recent: list[int] | None = None
 
     def add(self, vec: Iterable[tuple[str, float]]) -> list[str]:
         """Add a unit vector; return the terms new to the story (they start in the tail)."""
@@ -1167,10 +1171,10 @@ _RESCALE = 1.25
 _HIGH = 0.35
 # A report with a summary is also scored on its headline (`StoryIndex._headline_score`) against the headlines of
 # a story's latest HEADLINE_MEMBERS reports, for the stories its full score can reach the threshold with and
-# those its headline's terms (weighed as in its full vector) can carry to HEADLINE_FLOOR x threshold: on a real
-# news day floors from 0.5 to 0.7 found the same joins, 0.8 lost one (the re-reports that joined through their
-# headlines scored 0.39-0.54 with their summaries, 0.55-0.76 on their headlines).
-HEADLINE_FLOOR = 0.6
+# those its headline vector can carry to HEADLINE_FLOOR x threshold against their full centroids: on a real
+# news day and the 200 real feeds floors from 0.6 to 0.8 found the same joins, 0.9 lost three of the real feeds';
+# 0.6 cost 1.7x the index time of 0.8 on the synthetic g200 corpus (headlines of common words).
+HEADLINE_FLOOR = 0.8
 HEADLINE_MEMBERS = 16
 
 
@@ -1844,7 +1848,9 @@ class StoryIndex:
             if hq and (spec_keys is not None or not qspec or st.spec2 <= 0.0
                        or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
                 hs = self._headline_score(hq, hspec, st)
-                if hs > score and (source is None or all(items[m].src != source for m in st.members)):
+                # its own feed among the reports its headline side is made of: its text must join it
+                if hs > score and (source is None or all(items[m].src != source
+                                                         for m in (st.recent or st.members))):
                     score = hs
             sid = st.story_id
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
@@ -1862,10 +1868,7 @@ class StoryIndex:
         c: dict[str, float] = {}
         get = c.get
         k = 0
-        members: Iterable[int] = st.members
-        if len(st.members) > 1:
-            members = heapq.nlargest(HEADLINE_MEMBERS, st.members, key=lambda m: (items[m].ts, m))
-        for mid in members:
+        for mid in (reversed(st.recent) if st.recent is not None else st.members):
             it = items[mid]
             pairs = list(it.pairs(st))
             n = it.head
@@ -1916,7 +1919,7 @@ class StoryIndex:
         bar = self.config.threshold  # what the story tails are kept under (a share of it, `_refresh`)
         if thr is None:
             thr = bar
-        assert thr > _HEAD_REBUILD * bar, "a lower bar than the tails' bound would need a scan of every story"
+        assert thr >= _HEAD_REBUILD * bar, "a lower bar than the tails' bound would need a scan of every story"
         budget = thr - _HEAD_REBUILD * bar - 1e-9
         postings, high = self._weights, self._high
         # What not to scan, chosen greedily, the most postings saved per unit of bound first: a term's
@@ -2207,11 +2210,18 @@ class StoryIndex:
             # semantic mode lets grow): without them the story could not lose a member
             if st.counts is None:
                 st.counts = dict.fromkeys(st.centroid, 1)
-        self._items[item_id] = _Item(story_id, ts, vec, head, src)
+        items = self._items
+        items[item_id] = _Item(story_id, ts, vec, head, src)
         new = st.add(vec.items())
         df = self._df
         for t in new:
             df[t] = df.get(t, 0) + 1
+        recent = st.recent
+        if recent is None:
+            recent = st.recent = list(st.members)  # its one member so far
+        bisect.insort(recent, item_id, key=lambda m: (items[m].ts, m))
+        if len(recent) > HEADLINE_MEMBERS:
+            del recent[0]
         st.members[item_id] = None
         self._refresh(st, vec)
         if ts > st.latest:
@@ -2233,7 +2243,7 @@ class StoryIndex:
         its headline alone (a feed's own posts on one subject share their headlines' words)."""
         avoid = self._stories_of(exclude)
         if self._sem is not None:
-            return self._add_semantic(item_id, title, summary, published, profile, avoid)
+            return self._add_semantic(item_id, title, summary, published, profile, avoid, source)
         vec, n_title = self._vector(title, summary, profile)
         ts = published.timestamp()
         hv = _headline(vec, n_title) if self._by_headline and n_title < len(vec) else None
@@ -2261,7 +2271,7 @@ class StoryIndex:
         return {items[i].story_id for i in item_ids if i in items} if item_ids else set()
 
     def _add_semantic(self, item_id: int, title: str, summary: str, published: datetime,
-                      profile: SourceProfile | None, avoid: set[int]) -> StoryMatch:
+                      profile: SourceProfile | None, avoid: set[int], source: Hashable | None = None) -> StoryMatch:
         sem = self._sem
         assert sem is not None
         e = sem.embed_one(title)
@@ -2272,11 +2282,11 @@ class StoryIndex:
         if st is not None and score >= self.config.threshold:
             sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, sid, ts, vec, head)
+            new = self._insert(item_id, sid, ts, vec, head, source)
             sem.insert(item_id, sid, e, len(st.members))
             novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(sid, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec, head)
+        self._insert(item_id, item_id, ts, vec, head, source)
         sem.insert(item_id, item_id, e, 1)
         return StoryMatch(item_id, False, score, None, 1.0)
 
@@ -2364,6 +2374,13 @@ class StoryIndex:
             it = self._items.pop(item_id)
             st = self._stories[it.story_id]
             del st.members[item_id]
+            recent = st.recent
+            if recent is not None and item_id in recent:
+                recent.remove(item_id)
+                if len(st.members) > len(recent):  # (reports of one time: one of the latest went first)
+                    items = self._items
+                    st.recent = sorted(heapq.nlargest(HEADLINE_MEMBERS, st.members, key=lambda m: (items[m].ts, m)),
+                                       key=lambda m: (items[m].ts, m))
             if sem is not None:
                 sem.remove(item_id, st.story_id, st.members)
             if not st.members:
@@ -2487,15 +2504,19 @@ def explain(
     else:
         same = score >= cfg.threshold and bool(shared)
     headline: float | None = None
-    if (not ix.semantic and not same_feed and cfg.headline_match and cfg.summary_weight > 0
-            and cfg.summary_terms > 0 and na < len(va)):
-        # as the index would score a against b as a one-item story (b's headline: its first nb terms)
-        pair = StoryIndex(cfg)
-        pair._insert(0, 0, 0.0, dict(vb), nb if nb < len(vb) else -1)
-        _st, best, full = pair._best(va, 0.0, (), ix.title_keys(a_title, a_summary), _headline(va, na))
-        if best > full and best > score:
-            headline = score = best
-            same = score >= cfg.threshold
+    if not ix.semantic and not same_feed and cfg.headline_match and cfg.summary_weight > 0 and cfg.summary_terms > 0:
+        # as the index would score the later report against the earlier as a one-item story, whichever comes
+        # later (a pair of headlines has no time): each way round for a report with a summary, the higher
+        for (qt, qs, qv, qn), (sv, sn) in (((a_title, a_summary, va, na), (vb, nb)),
+                                           ((b_title, b_summary, vb, nb), (va, na))):
+            if qn >= len(qv):
+                continue
+            pair = StoryIndex(cfg)
+            pair._insert(0, 0, 0.0, dict(sv), sn if sn < len(sv) else -1)
+            _st, best, full = pair._best(qv, 0.0, (), ix.title_keys(qt, qs), _headline(qv, qn))
+            if best > full and best > score:
+                headline = score = best
+                same = score >= cfg.threshold
     verdict = "same story" if same else "different stories"
     lines = [
         f"score {score:.3f} {'>=' if same else '<'} threshold {cfg.threshold:.2f}: {verdict}",

@@ -445,3 +445,26 @@ def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_matc
     got = entries(other)
     assert [e.title for e in got] == [a["title"]]
     assert [x.href for x in got[0].links if x.rel == "related"] == ["https://b.example/2"]
+
+
+def test_a_feeds_own_post_stays_apart_after_a_restart_and_after_it_left_the_document(tmp_path: Path) -> None:
+    # (a diff review) which feed a report came from is put back with the window: a new process whose feed
+    # document no longer lists the first post still keeps the blog's second post apart
+    a = {"title": "Fixing the branch source with git rebase", "guid": "a1", "link": "https://a.example/1",
+         "summary": "Started work from the wrong starting point? The onto option moves those commits where they "
+                    "belong, keeps authorship intact, and avoids cherry picking every change by hand across "
+                    "repositories or forks.", "date": T0}
+    b = {"title": "Updating a branch with git rebase", "guid": "a2", "link": "https://a.example/2",
+         "summary": "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; "
+                    "resolve conflicts once, run tests again, then force push safely with lease to the shared "
+                    "remote server.", "date": T0 + timedelta(hours=1)}
+    from feeds.run import Pipeline
+
+    pipe, store, clock = setup(tmp_path, {"a": rss([a]), "b": rss([]), "c": rss([])})
+    pipe.run(force_all=True)
+    pipe.close()
+    again = Pipeline(pipe.cfg, store, now=clock)  # a new process: the index comes back from the store
+    (tmp_path / "a.xml").write_bytes(rss([b]))  # the first post has left the feed's document
+    clock.t = NOW + timedelta(minutes=20)
+    again.run(force_all=True)
+    assert sorted(e.title for e in entries(tmp_path)) == sorted([a["title"], b["title"]])
