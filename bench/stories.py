@@ -275,7 +275,8 @@ def run_real_feeds(corpus: Path, cfg: StoryConfig, profiles: bool, siblings: boo
     """Real feeds, unlabelled: every dated entry (at most 200 a feed) fed in published order with evictions,
     each with its feed document's profile (or none) and, with ``siblings`` (and profiles), the items of its
     feed's other posts of one series excluded as the pipeline does (and its feed named as its source, as the
-    pipeline does: the headline route joins no report to a story its own feed told). Returns
+    pipeline does: the headline route joins no report to a story whose latest reports hold one of its feed's).
+    Returns
     (items, joins, joins to a story that already had an item of the joining item's own feed) -- the latter
     were mostly wrong when read by
     hand (docs/stories.md), so a count that falls with no loss on UCI is the figure to watch."""

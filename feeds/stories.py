@@ -852,7 +852,8 @@ class Explanation:
     # semantic mode: the embeddings' cosine and the lexical score that were blended into ``score``
     semantic: float | None = None
     lexical: float | None = None
-    # the headline score (`StoryIndex._headline_score`) when it is a's score: higher than the one with summaries
+    # the headline score (`StoryIndex._headline_score`) of the later report, either way round, when it is the
+    # pair's score: higher than the one with summaries
     headline: float | None = None
 
     def __str__(self) -> str:
@@ -961,8 +962,10 @@ class _Item:
         self.ts = ts  # published, POSIX seconds
         self.terms: tuple[str, ...] | None = None if vec is None else tuple(vec)
         self.weights: array[float] | None = None if vec is None else array("d", vec.values())
-        self.head = head  # how many of the vector's first terms are the headline's (-1: all of them)
-        self.src = src  # the source (feed) it came from, if known: its own feed's stories take no headline join
+        self.head = head  # how many of the vector's first terms are the headline's (at least its length, or -1: all)
+        # the source (feed) it came from, if known: a story whose latest reports hold one takes another report of
+        # that source only through its full text (`StoryIndex._best`)
+        self.src = src
 
     def pairs(self, st: _Story) -> Iterable[tuple[str, float]]:
         """(term, weight) of the item's vector; st is its story."""
@@ -1811,9 +1814,9 @@ class StoryIndex:
         count in a conflict (`title_keys`; None: all). ``headline``: the item's headline vector (`_headline`)
         when it has a summary: then the candidates also take the stories its headline vector can carry to
         HEADLINE_FLOOR x threshold against their full centroids (`_candidates` at that bar), and each one's
-        score is the higher of its score and its `_headline_score`, except for a story holding a report of the
-        item's ``source`` and, when the headline names no place, date or number, a story the summary's places,
-        dates and numbers conflict with."""
+        score is the higher of its score and its `_headline_score`, except for a story whose latest reports (its
+        headline side, `_latest`) hold a report of the item's ``source`` and, when the headline names no place,
+        date or number, a story the summary's places, dates and numbers conflict with."""
         if not vec:
             return None, 0.0, 0.0
         df = self._df
@@ -1849,13 +1852,17 @@ class StoryIndex:
                        or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
                 hs = self._headline_score(hq, hspec, st)
                 # its own feed among the reports its headline side is made of: its text must join it
-                if hs > score and (source is None or all(items[m].src != source
-                                                         for m in (st.recent or st.members))):
+                if hs > score and (source is None or all(items[m].src != source for m in self._latest(st))):
                     score = hs
             sid = st.story_id
             if score > best_score or (score == best_score and best is not None and sid < best.story_id):
                 best, best_score, best_full = st, score, full
         return best, best_score, best_full
+
+    @staticmethod
+    def _latest(st: _Story) -> Iterable[int]:
+        """A story's latest HEADLINE_MEMBERS reports by (published, id), newest first: its headline side."""
+        return reversed(st.recent) if st.recent is not None else st.members
 
     def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story) -> float:
         """The score of an item's headline (``hq``: its headline vector's terms that some live story has;
@@ -1868,7 +1875,7 @@ class StoryIndex:
         c: dict[str, float] = {}
         get = c.get
         k = 0
-        for mid in (reversed(st.recent) if st.recent is not None else st.members):
+        for mid in self._latest(st):
             it = items[mid]
             pairs = list(it.pairs(st))
             n = it.head
@@ -2192,8 +2199,8 @@ class StoryIndex:
 
     def _insert(self, item_id: int, story_id: int, ts: float, vec: dict[str, float], head: int = -1,
                 src: Hashable | None = None) -> list[str]:
-        """Put an item (``head``: how many of its vector's first terms are its headline's, -1 all; ``src``: its
-        source) in a story, starting it if it is new; return the terms new to the story."""
+        """Put an item (``head``: how many of its vector's first terms are its headline's, its length or -1 for
+        all; ``src``: its source) in a story, starting it if it is new; return the terms new to the story."""
         if item_id in self._items:
             raise ValueError(f"item {item_id} is already in the index")
         st = self._stories.get(story_id)
@@ -2220,7 +2227,7 @@ class StoryIndex:
         if recent is None:
             recent = st.recent = list(st.members)  # its one member so far
         bisect.insort(recent, item_id, key=lambda m: (items[m].ts, m))
-        if len(recent) > HEADLINE_MEMBERS:
+        if len(recent) > HEADLINE_MEMBERS:  # (`_latest`)
             del recent[0]
         st.members[item_id] = None
         self._refresh(st, vec)
@@ -2239,8 +2246,9 @@ class StoryIndex:
         template of the feed document the item came in (`source_profile`), weighed down in its vector.
         ``exclude``: item ids whose stories the item must not join (its siblings in that document,
         `SourceProfile.sibling_items`); ids not in the index are ignored. ``source``: the item's feed (any
-        hashable id): a story holding a report of it takes the item only through its full text, not through
-        its headline alone (a feed's own posts on one subject share their headlines' words)."""
+        hashable id): a story whose latest reports (its headline side) hold a report of it takes the item only
+        through its full text, not through its headline alone (a feed's own posts on one subject share their
+        headlines' words)."""
         avoid = self._stories_of(exclude)
         if self._sem is not None:
             return self._add_semantic(item_id, title, summary, published, profile, avoid, source)
@@ -2249,11 +2257,10 @@ class StoryIndex:
         hv = _headline(vec, n_title) if self._by_headline and n_title < len(vec) else None
         thr = self.config.threshold
         st, score, full = self._best(vec, ts, avoid, self.title_keys(title, summary, profile), hv, source)
-        head = n_title if n_title < len(vec) else -1
         if st is not None and score >= thr:
             sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, sid, ts, vec, head, source)
+            new = self._insert(item_id, sid, ts, vec, n_title, source)
             if full < thr and hv is not None:
                 # joined through its headline alone: what it brings is read there (its summary is another
                 # outlet's background in its own words, what kept it apart); a report its full text joins is
@@ -2262,7 +2269,7 @@ class StoryIndex:
             else:
                 novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(sid, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec, head, source)
+        self._insert(item_id, item_id, ts, vec, n_title, source)
         return StoryMatch(item_id, False, score, None, 1.0)
 
     def _stories_of(self, item_ids: Collection[int]) -> set[int]:
@@ -2276,17 +2283,16 @@ class StoryIndex:
         assert sem is not None
         e = sem.embed_one(title)
         vec, n_title = self._vector(title, summary, profile)
-        head = n_title if n_title < len(vec) else -1
         ts = published.timestamp()
         st, score = self._best_semantic(vec, ts, e, avoid, self.title_keys(title, summary, profile))
         if st is not None and score >= self.config.threshold:
             sid = st.story_id
             matched = self._closest_member(st, vec)
-            new = self._insert(item_id, sid, ts, vec, head, source)
+            new = self._insert(item_id, sid, ts, vec, n_title, source)
             sem.insert(item_id, sid, e, len(st.members))
             novelty = sum(vec[t] ** 2 for t in new)
             return StoryMatch(sid, True, score, matched, min(1.0, novelty))
-        self._insert(item_id, item_id, ts, vec, head, source)
+        self._insert(item_id, item_id, ts, vec, n_title, source)
         sem.insert(item_id, item_id, e, 1)
         return StoryMatch(item_id, False, score, None, 1.0)
 
@@ -2303,7 +2309,7 @@ class StoryIndex:
         else:
             vec = vector
             n_title = headline if headline is not None else self._headline_count(vec, title)
-        self._insert(item_id, story_id, published.timestamp(), vec, n_title if n_title < len(vec) else -1, source)
+        self._insert(item_id, story_id, published.timestamp(), vec, n_title, source)
         if self._sem is not None:
             self._sem.insert(item_id, story_id, self._sem.embed_one(title), len(self._stories[story_id].members))
 
@@ -2314,7 +2320,7 @@ class StoryIndex:
 
     def headline_terms(self, item_id: int) -> int | None:
         """How many of a live item's vector's first terms are its headline's (what add_known takes back with
-        its vector); None for all of them (an item without summary terms)."""
+        its vector; all of them for an item without summary terms); None if it was put in without a count."""
         n = self._items[item_id].head
         return None if n < 0 else n
 
@@ -2329,7 +2335,7 @@ class StoryIndex:
 
     def vector_key(self, title: str, summary: str) -> bytes:
         """What a stored vector is valid for: this text under the settings vector() depends on (and
-        VECTOR_FORMAT). A stored vector whose key differs (an edited item, changed settings) is not used."""
+        VECTOR_KEY). A stored vector whose key differs (an edited item, changed settings) is not used."""
         cfg = self.config
         h = hashlib.blake2b(digest_size=16, person=b"feeds-vec-%d" % VECTOR_KEY)
         h.update(f"{cfg.summary_weight!r} {cfg.summary_terms} {cfg.entity_boost!r} {cfg.prior_docs!r}\0".encode())
@@ -2504,7 +2510,7 @@ def explain(
     else:
         same = score >= cfg.threshold and bool(shared)
     headline: float | None = None
-    if not ix.semantic and not same_feed and cfg.headline_match and cfg.summary_weight > 0 and cfg.summary_terms > 0:
+    if not same_feed and StoryIndex(cfg)._by_headline and not ix.semantic:
         # as the index would score the later report against the earlier as a one-item story, whichever comes
         # later (a pair of headlines has no time): each way round for a report with a summary, the higher
         for (qt, qs, qv, qn), (sv, sn) in (((a_title, a_summary, va, na), (vb, nb)),
@@ -2512,7 +2518,7 @@ def explain(
             if qn >= len(qv):
                 continue
             pair = StoryIndex(cfg)
-            pair._insert(0, 0, 0.0, dict(sv), sn if sn < len(sv) else -1)
+            pair._insert(0, 0, 0.0, dict(sv), sn)
             _st, best, full = pair._best(qv, 0.0, (), ix.title_keys(qt, qs), _headline(qv, qn))
             if best > full and best > score:
                 headline = score = best
