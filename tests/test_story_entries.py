@@ -422,9 +422,8 @@ def test_an_earlier_rewording_from_a_later_source_begins_the_story_and_its_time(
     assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
 
 
-def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_match(tmp_path: Path) -> None:
-    # the headline route (a report scored on its headline alone) is for other outlets' reports: a blog's two
-    # posts on one subject share their headlines' words and their summaries tell them apart
+def _rebase_posts() -> tuple[dict[str, object], dict[str, object]]:
+    """A blog's two posts on one subject: their headlines share their words, their summaries nothing."""
     a = {"title": "Fixing the branch source with git rebase", "guid": "a1", "link": "https://a.example/1",
          "summary": "Started work from the wrong starting point? The onto option moves those commits where they "
                     "belong, keeps authorship intact, and avoids cherry picking every change by hand across "
@@ -433,6 +432,13 @@ def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_matc
          "summary": "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; "
                     "resolve conflicts once, run tests again, then force push safely with lease to the shared "
                     "remote server.", "date": T0 + timedelta(hours=1)}
+    return a, b
+
+
+def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_match(tmp_path: Path) -> None:
+    # the headline route (a report scored on its headline alone) is for other outlets' reports: a blog's two
+    # posts on one subject share their headlines' words and their summaries tell them apart
+    a, b = _rebase_posts()
     pipe, _store, _clock = setup(tmp_path, {"a": rss([b, a]), "b": rss([]), "c": rss([])})
     pipe.run(force_all=True)
     assert sorted(e.title for e in entries(tmp_path)) == sorted([a["title"], b["title"]])
@@ -450,14 +456,7 @@ def test_a_feeds_own_posts_on_one_subject_stay_apart_though_their_headlines_matc
 def test_a_feeds_own_post_stays_apart_after_a_restart_and_after_it_left_the_document(tmp_path: Path) -> None:
     # (a diff review) which feed a report came from is put back with the window: a new process whose feed
     # document no longer lists the first post still keeps the blog's second post apart
-    a = {"title": "Fixing the branch source with git rebase", "guid": "a1", "link": "https://a.example/1",
-         "summary": "Started work from the wrong starting point? The onto option moves those commits where they "
-                    "belong, keeps authorship intact, and avoids cherry picking every change by hand across "
-                    "repositories or forks.", "date": T0}
-    b = {"title": "Updating a branch with git rebase", "guid": "a2", "link": "https://a.example/2",
-         "summary": "Pull the newest upstream changes into your topic work so reviewers see a clean linear history; "
-                    "resolve conflicts once, run tests again, then force push safely with lease to the shared "
-                    "remote server.", "date": T0 + timedelta(hours=1)}
+    a, b = _rebase_posts()
     from feeds.run import Pipeline
 
     pipe, store, clock = setup(tmp_path, {"a": rss([a]), "b": rss([]), "c": rss([])})
