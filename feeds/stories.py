@@ -817,6 +817,19 @@ class StoryConfig:
     # measured operating point of the 50/50 blend; docs/semantic.md). Unused without an embedder.
     semantic_weight: float = 0.5
 
+    def cohesion_factor(self, norm: float, members: int) -> float:
+        """The divisor of a story's score besides its norm: cohesion ** cohesion_power, cohesion being the mean
+        cosine of the members to their centroid (norm / members), floored at min_cohesion and at most 1."""
+        if not self.cohesion_power or not members:
+            return 1.0
+        return float(min(1.0, max(norm / members, self.min_cohesion)) ** self.cohesion_power)
+
+    @property
+    def headline_route(self) -> bool:
+        """Whether a report with a summary is also scored on its headline alone (lexical mode): summaries count
+        and `headline_match` is on."""
+        return self.headline_match and self.summary_weight > 0 and self.summary_terms > 0
+
 
 # The threshold of the blended score at semantic_weight 0.5 (docs/semantic.md: STS-B and UCI figures).
 SEMANTIC_THRESHOLD = 0.65
@@ -936,11 +949,18 @@ def decode_stored(blob: bytes) -> tuple[dict[str, float], int | None] | None:
 def _headline(vec: Mapping[str, float], n: int) -> dict[str, float]:
     """The unit vector of an item's headline: its vector's first ``n`` terms (the headline's, weighed as in
     the vector: the same inverse story frequencies, boost and template factors), scaled to unit length."""
-    if n >= len(vec):
-        return dict(vec)
-    head = list(itertools.islice(vec.items(), n))
-    norm = math.sqrt(math.fsum([w * w for _, w in head]))
-    return {t: w / norm for t, w in head} if norm > 0.0 else {}
+    return dict(_headline_pairs(vec.items(), n))
+
+
+def _headline_pairs(pairs: Iterable[tuple[str, float]], n: int) -> list[tuple[str, float]]:
+    """`_headline` of a unit vector's (term, weight) pairs: the first ``n`` (all of them when ``n`` is
+    negative or not below their count, as they are), made unit again (none if they weigh nothing)."""
+    out = list(pairs)
+    if n < 0 or n >= len(out):
+        return out
+    del out[n:]
+    norm = math.sqrt(math.fsum([w * w for _, w in out]))
+    return [(t, w / norm) for t, w in out] if norm > 0.0 else []
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1209,8 +1229,7 @@ class _Semantic:
 
         self.np: Any = numpy
         self.embedder = embedder
-        self.min_cohesion = config.min_cohesion
-        self.cohesion_power = config.cohesion_power
+        self.config = config
         self.dim = 0  # known at the first embedding
         self.mat: Any = None  # (capacity, dim) float32: rows of story embedding sums
         self.nf: Any = None  # (capacity,) float64: ||sum|| * factor; inf for a free row (score 0)
@@ -1270,10 +1289,7 @@ class _Semantic:
     def _refresh(self, row: int, n: int) -> None:
         v = self.mat[row]
         norm = math.sqrt(float(v @ v))
-        factor = 1.0
-        if self.cohesion_power and n:
-            factor = float(min(1.0, max(norm / n, self.min_cohesion)) ** self.cohesion_power)
-        nf = norm * factor
+        nf = norm * self.config.cohesion_factor(norm, n)
         self.nf[row] = nf if nf > 0.0 else math.inf
 
     def insert(self, item_id: int, story_id: int, e: Any, n: int) -> None:
@@ -1536,8 +1552,7 @@ class StoryIndex:
         self._window_s = self.config.window.total_seconds()
         # whether a report with a summary is also scored on its headline alone (`_headline_score`)
         cfg = self.config
-        self._by_headline = (embedder is None and cfg.headline_match and cfg.summary_weight > 0
-                             and cfg.summary_terms > 0)
+        self._by_headline = embedder is None and cfg.headline_route
 
     def __len__(self) -> int:
         return len(self._items)
@@ -1718,11 +1733,7 @@ class StoryIndex:
         they are checked, and the bounds end up as checking the whole head would leave them."""
         cfg = self.config
         st.norm = norm = math.sqrt(st.norm2)
-        if not cfg.cohesion_power or not st.members:
-            st.factor = 1.0
-        else:
-            coh = norm / len(st.members)
-            st.factor = float(min(1.0, max(coh, cfg.min_cohesion)) ** cfg.cohesion_power)
+        st.factor = cfg.cohesion_factor(norm, len(st.members))
         nf = norm * st.factor
         lim = cfg.threshold * nf
         sid = st.story_id
@@ -1877,14 +1888,7 @@ class StoryIndex:
         k = 0
         for mid in self._latest(st):
             it = items[mid]
-            pairs = list(it.pairs(st))
-            n = it.head
-            if 0 <= n < len(pairs):
-                del pairs[n:]
-                norm = math.sqrt(math.fsum([w * w for _, w in pairs]))
-                if norm <= 0.0:
-                    continue
-                pairs = [(t, w / norm) for t, w in pairs]
+            pairs = _headline_pairs(it.pairs(st), it.head)
             if not pairs:
                 continue
             for t, w in pairs:
@@ -1896,8 +1900,7 @@ class StoryIndex:
         norm2 = math.fsum([w * w for w in c.values()])
         norm = math.sqrt(norm2)
         cfg = self.config
-        factor = float(min(1.0, max(norm / k, cfg.min_cohesion)) ** cfg.cohesion_power) if cfg.cohesion_power else 1.0
-        score = math.fsum([hq[t] * c[t] for t in shared]) / (norm * factor)
+        score = math.fsum([hq[t] * c[t] for t in shared]) / (norm * cfg.cohesion_factor(norm, k))
         if hspec:
             spec2 = math.fsum([w * w for t, w in c.items() if _specific(t)])
             if spec2 > 0.0:
@@ -2163,7 +2166,7 @@ class StoryIndex:
         # _refresh of a story that has never been posted
         cfg = self.config
         st.norm = norm = math.sqrt(n2)
-        st.factor = float(min(1.0, max(norm, cfg.min_cohesion)) ** cfg.cohesion_power) if cfg.cohesion_power else 1.0
+        st.factor = cfg.cohesion_factor(norm, 1)
         nf = norm * st.factor
         lim = cfg.threshold * nf
         if n2 < (_HEAD_REBUILD * lim) ** 2:  # the head would not be rebuilt (never, with a threshold <= 1)
@@ -2385,8 +2388,7 @@ class StoryIndex:
                 recent.remove(item_id)
                 if len(st.members) > len(recent):  # (reports of one time: one of the latest went first)
                     items = self._items
-                    st.recent = sorted(heapq.nlargest(HEADLINE_MEMBERS, st.members, key=lambda m: (items[m].ts, m)),
-                                       key=lambda m: (items[m].ts, m))
+                    st.recent = heapq.nlargest(HEADLINE_MEMBERS, st.members, key=lambda m: (items[m].ts, m))[::-1]
             if sem is not None:
                 sem.remove(item_id, st.story_id, st.members)
             if not st.members:
@@ -2510,7 +2512,7 @@ def explain(
     else:
         same = score >= cfg.threshold and bool(shared)
     headline: float | None = None
-    if not same_feed and StoryIndex(cfg)._by_headline and not ix.semantic:
+    if not same_feed and cfg.headline_route and not ix.semantic:
         # as the index would score the later report against the earlier as a one-item story, whichever comes
         # later (a pair of headlines has no time): each way round for a report with a summary, the higher
         for (qt, qs, qv, qn), (sv, sn) in (((a_title, a_summary, va, na), (vb, nb)),
