@@ -505,15 +505,30 @@ def test_best_matches_brute_force_and_invariants_hold(stream: list[tuple[str, in
         check_invariants(ix)
 
 
-def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float, threshold: float | None = None) -> set[int]:
+def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float, threshold: float | None = None,
+                     scan_cap: int | None = None) -> set[int]:
     """The stories in the window whose bound reaches the threshold (the index's, or ``threshold``) -- head dot
-    product, plus the item's weight off the story's head times the story's tail -- by scoring every live story."""
+    product, plus the item's weight off the story's head times the story's tail -- by scoring every live story.
+    ``scan_cap``: only the stories with one of the item's rarest terms in their head, the terms held by the
+    fewest story heads (ties: by term) up to that many heads together."""
     q = {t: w for t, w in vec.items() if t in ix._df}
     r2 = math.fsum(w * w for w in q.values())
+    rare = set(q)
+    if scan_cap is not None:
+        heads = sorted((sum(t in story.head for story in ix._stories.values()), t) for t in q)
+        total = 0
+        rare = set()
+        for n, t in heads:
+            total += n
+            if total > scan_cap:
+                break
+            rare.add(t)
     out = set()
     for sid, story in ix._stories.items():
         nf = ix._nf[sid]
         if abs(ts - story.latest) > ix._window_s or ts - story.first > ix._window_s or nf == 0.0:
+            continue
+        if not any(t in story.head for t in rare):
             continue
         shared = [t for t in q if t in story.head]
         a = math.fsum(q[t] * story.centroid[t] for t in shared) / nf
@@ -1542,20 +1557,24 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
 
 
 @settings(max_examples=60, deadline=None)
-@given(_reports, st.integers(0, 250), st.sampled_from([stories_mod.HEADLINE_MEMBERS, 2]), st.randoms())
+@given(_reports, st.integers(0, 250), st.sampled_from([stories_mod.HEADLINE_MEMBERS, 2]),
+       st.sampled_from([stories_mod.HEADLINE_SCAN, 3]), st.randoms())
 def test_headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, latest: int,
-                                            rnd: Any) -> None:
+                                            scan: int, rnd: Any) -> None:
     """With summaries, a report joins the story whose better score (with its summary, or its headline alone
     against the headlines of the story's latest reports) is highest, among the stories within reach of
     either route: the index finds the same story and score as scoring every story would (also with
-    only the latest 2 reports' headlines a story's, so that stories longer than that are met)."""
+    only the latest 2 reports' headlines a story's, so that stories longer than that are met, and with the
+    headline's search through its rarest terms capped at 3 postings, so that the cap binds)."""
     ids = list(range(len(reports)))  # ids not in time order: reports of one hour come in another order than their ids
     rnd.shuffle(ids)
-    with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
-        _headline_route_matches_brute_force(reports, evict_h, ids)
+    with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest), \
+            unittest.mock.patch.object(stories_mod, "HEADLINE_SCAN", scan):
+        _headline_route_matches_brute_force(reports, evict_h, ids, scan)
 
 
-def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, ids: list[int]) -> None:
+def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, ids: list[int],
+                                        scan: int = stories_mod.HEADLINE_SCAN) -> None:
     ix = StoryIndex(StoryConfig(window=timedelta(hours=48)))
     thr = ix.config.threshold
     for i, (title, summary, h) in zip(ids, sorted(reports, key=lambda x: x[2]), strict=True):
@@ -1567,7 +1586,10 @@ def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evi
         keys = ix.title_keys(title, summary)
         hv = stories_mod._headline(vec, n) if n < len(vec) else None
         full = brute_candidates(ix, vec, ts)
-        near = brute_candidates(ix, hv or {}, ts, thr * stories_mod.HEADLINE_FLOOR)
+        near = brute_candidates(ix, hv or {}, ts, thr * stories_mod.HEADLINE_FLOOR, scan)
+        hq = {t: w for t, w in (hv or {}).items() if t in ix._df}
+        if hq:  # the headline's search finds exactly those (the cap as the brute force reads it)
+            assert {st.story_id for st in ix._candidates(hq, ts, thr * stories_mod.HEADLINE_FLOOR, scan)} == near
         qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t) and (keys is None or t in keys)]
         want_sid, want = None, 0.0
         for sid in sorted(full | (near if hv else set())):
@@ -1610,6 +1632,49 @@ def test_a_storys_headlines_are_its_latest_reports() -> None:
         assert (ix._headline_score(hq, [], ix._stories[1]) > 0.0) is counts
         with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
             assert (brute_headline_score(ix, hv, ix._stories[1]) > 0.0) is counts
+
+
+def test_the_headline_search_goes_through_the_rarest_terms() -> None:
+    # the headline route looks for stories through the postings of the headline's rarest terms, HEADLINE_SCAN of
+    # them together: a story that shares with the headline only words many stories hold ("storm", "bridge", each
+    # in 4 story heads here) is left to the full-text score once they are past the cap (here patched to 2)
+    others = [("Farmers count losses in the valley", "The storm tore roofs off barns and the old bridge over the "
+               "river washed away, farmers said on Sunday."),
+              ("School reopens after a week", "Pupils crossed the temporary bridge the army built after the storm, "
+               "teachers said."),
+              ("Insurers brace for claims", "Claims after the storm, which also shut a bridge, could top last "
+               "year's, brokers warned.")]
+    target = ("Storm batters bridge", "Waves up to nine metres high hit the coast overnight and the harbour authority "
+              "closed every crossing until engineers can inspect cables and piers.")
+    item = ("Storm bridge latest", "Ferry operators added sailings while the motorway link stays shut; commuters face "
+            "long queues at the ports and rail companies expect crowded trains.")
+
+    def add_item(cap: int) -> Any:
+        with unittest.mock.patch.object(stories_mod, "HEADLINE_SCAN", cap):
+            ix = StoryIndex()
+            for i, report in enumerate(others):
+                ix.add(i + 1, *report, T0 + timedelta(hours=i), source=f"outlet {i}")
+            ix.add(10, *target, T0 + timedelta(hours=4), source="target")
+            assert {t: len(ix._weights[t]) for t in ("storm", "bridg")} == {"storm": 4, "bridg": 4}
+            return ix.add(11, *item, T0 + timedelta(hours=5), source="item")
+
+    # fewest postings first, ties by term, up to the cap inclusive
+    postings = {"b": [1, 2], "a": [3, 4], "c": [5, 6, 7], "d": [8]}
+    assert stories_mod._past_cap(postings, "abcd", 5) == ["c"]  # d, a, b: 5 postings
+    assert stories_mod._past_cap(postings, "abcd", 4) == ["b", "c"]
+    assert stories_mod._past_cap(postings, "abcd", 8) == []
+    found = add_item(8)  # 8 postings: both terms are scanned, the headlines join
+    assert found.joined and found.story_id == 10 and found.score >= StoryConfig().threshold
+    assert not add_item(2).joined  # past the cap: the full text alone, 0.34, decides
+    # with a term only the two hold, the story is found through it
+    rare = ("Harbour storm bridge latest", item[1])
+    with unittest.mock.patch.object(stories_mod, "HEADLINE_SCAN", 2):
+        ix = StoryIndex()
+        for i, report in enumerate(others):
+            ix.add(i + 1, *report, T0 + timedelta(hours=i), source=f"outlet {i}")
+        ix.add(10, *target, T0 + timedelta(hours=4), source="target")
+        m = ix.add(11, *rare, T0 + timedelta(hours=5), source="item")
+    assert m.joined and m.story_id == 10
 
 
 def test_a_feeds_own_posts_do_not_join_on_their_headlines() -> None:
