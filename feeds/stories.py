@@ -2157,14 +2157,15 @@ class StoryIndex:
         return out
 
     def _closest_member(self, st: _Story, vec: Mapping[str, float]) -> int:
-        """The recent member whose own vector is most similar to vec (ties: the most recent)."""
+        """The member among the story's latest (`_latest`: by published time, then id, as a restarted index
+        has them too) whose own vector is most similar to vec (ties: the most recent)."""
         best_id = -1
         best = -1.0
         items = self._items
         get = vec.get
         zero = itertools.repeat(0.0)
         mul = operator.mul
-        for mid in itertools.islice(reversed(st.members), 16):
+        for mid in self._latest(st):
             it = items[mid]
             terms: Iterable[str] = st.centroid.keys() if it.terms is None else it.terms
             weights: Iterable[float] = st.centroid.values() if it.weights is None else it.weights

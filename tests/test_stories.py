@@ -1634,6 +1634,21 @@ def test_a_storys_headlines_are_its_latest_reports() -> None:
             assert (brute_headline_score(ix, hv, ix._stories[1]) > 0.0) is counts
 
 
+def test_the_matched_report_is_among_the_latest_reports() -> None:
+    # StoryMatch.matched_item, the member most like the new item, is looked for among the story's latest
+    # HEADLINE_MEMBERS reports by time (not the last ones inserted, which a restart puts in another order)
+    vec = StoryIndex().vector("Storm hits Japan coast", "Officials said rescue teams were ready.")
+    for latest, want in ((16, {1}), (2, {2, 3})):  # the earliest report is among the latest 16, not the latest 2
+        with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
+            ix = StoryIndex()  # inserted 3, 1, 2: the last two inserted are 1 and 2, the latest two 3 and 2
+            ix.add_known(3, "Airline pilots strike", "The airline said the tunnel and bridge stay open.",
+                         T0 + timedelta(hours=2), 1)
+            ix.add_known(1, "Storm hits Japan coast", "Officials said rescue teams were ready.", T0, 1)
+            ix.add_known(2, "Museum opera festival opens", "Farmers and doctors came to the harvest festival.",
+                         T0 + timedelta(hours=1), 1)
+            assert ix._closest_member(ix._stories[1], vec) in want
+
+
 def test_the_headline_search_goes_through_the_rarest_terms() -> None:
     # the headline route looks for stories through the postings of the headline's rarest terms, HEADLINE_SCAN of
     # them together: a story that shares with the headline only words many stories hold ("storm", "bridge", each
