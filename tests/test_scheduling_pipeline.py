@@ -449,17 +449,19 @@ def test_the_feed_a_page_names_on_a_waiting_host_waits_too(
     page = (f'<html><head><link rel="alternate" type="application/atom+xml" href="{server.url("/feed")}">'
             "</head><body>A site</body></html>").encode()
     server2.routes["/site"] = lambda req: Reply(200, page, {"Content-Type": "text/html"})
-    rig = rig_factory([("limited", server.url("/limited")), ("site", server2.url("/site"))])
-    rig.pipe.run()
-    first = server.count("/feed")  # 1 only if the page's feed was asked before the 429 came back
-    for minutes in (20, 20):  # "site" is due on its own schedule: its page is read, the feed it names waits
+    # "limited" asks its host to wait an hour, alone in its run: with "site" beside it, the page's feed could be
+    # asked before the 429 came back, and "site" would then poll that feed itself, skipped (not held) while
+    # its host waits (CI met that race once)
+    rig_factory([("limited", server.url("/limited"))]).pipe.run()
+    rig = rig_factory([("limited", server.url("/limited")), ("site", server2.url("/site"))])  # the same store
+    for minutes in (0, 20, 20):  # "site" is due on its own schedule: its page is read, the feed it names waits
         rig.clock.advance(timedelta(minutes=minutes))
         assert rig.pipe.run().held == 1
-    assert server.count("/feed") == first and server2.count("/site") >= 2
+    assert server.count("/feed") == 0 and server2.count("/site") >= 3
     limited["on"] = False
     rig.clock.advance(timedelta(minutes=21))
     rig.pipe.run()
-    assert server.count("/feed") >= first + 1 and rig.row("site").state == "ok"
+    assert server.count("/feed") >= 1 and rig.row("site").state == "ok"
 
 
 def test_a_moved_sources_configured_address_on_a_waiting_host_waits_too(
