@@ -49,6 +49,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     heads: dict[str, int | None] = {}  # entry id -> its vector's headline term count (`headline_terms`)
     sources: dict[str, int] = {}  # entry id -> source id, for stored items
     stored: dict[str, tuple[float, int]] = {}  # entry id -> (published, story id), for stored items
+    resolved: dict[str, int] = {}  # entry id -> the stored item it names (what its entry shows)
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -63,8 +64,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
                     kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
                 if found is not None:  # an entry id names a stored item
-                    item_id, title, summary, sources[ref], published, story_id = found
+                    item_id, title, summary, sources[ref], published, story_id, uid = found
+                    if uid != ref and kind == f"stored item {ref}":
+                        # a story's entry id, its first report's: the entry shows another report now
+                        kind = f"stored item {ref}, the report its story's entry shows now"
                     stored[ref] = (published, story_id)
+                    resolved[ref] = item_id
                     texts[ref] = (title, summary, kind)
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -90,8 +95,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     b_title, b_summary, b_kind = texts.get(args.b, (args.b, "", "headline"))
     both = args.a in sources and args.b in sources
     same_feed = both and sources[args.a] == sources[args.b]
+    same_report = both and resolved[args.a] == resolved[args.b]
+    later: str | None = None  # two stored reports: the later one is scored against the other, as a run did
+    if both and not same_report:
+        later = "b" if (stored[args.b][0], resolved[args.b]) > (stored[args.a][0], resolved[args.a]) else "a"
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
-                         vectors.get(args.b), heads.get(args.a), heads.get(args.b), same_feed)
+                         vectors.get(args.b), heads.get(args.a), heads.get(args.b), same_feed, later)
     # two stored items of one feed that are posts of one series: the pipeline keeps them out of each other's
     # stories when it sees them in one feed document (its rule, applied to the pair)
     sibling = same_feed and bool(stories.siblings([a_title, b_title]))
@@ -109,6 +118,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
         if ex.headline is not None:
             doc["headline"] = ex.headline  # the score is the headlines' alone (higher than with the summaries)
+        if later is not None:
+            doc["later"] = later
+        if same_report:
+            doc["same_report"] = True
         if now is not None:
             doc["now"] = now
         if apart is not None:
@@ -119,10 +132,16 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     else:
         print(f"a ({a_kind}): {a_title}")
         print(f"b ({b_kind}): {b_title}")
+        if same_report:
+            print("a and b name the same stored report (an entry id names the report its story's entry shows)")
         for line in ex.lines:
             print(line)
-        if vectors:
+        kept = [x for x, ref in (("a", args.a), ("b", args.b)) if ref in stored and ref not in vectors]
+        if vectors and not kept:
             print("(stored items in the window are scored with the vectors they entered the index with)")
+        for x in kept:  # not in the index's window: its vector is made from its text now
+            print(f"({x} is outside the story window: scored from its text with the current weights, without "
+                  "its feed's template)")
         if sibling:
             print("siblings: two posts of one series in one feed (one frame of words, fillings with no term in "
                   "common): kept apart whatever the score when the feed lists both at once")

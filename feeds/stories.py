@@ -2504,6 +2504,7 @@ def explain(
     a_headline: int | None = None,
     b_headline: int | None = None,
     same_feed: bool = False,
+    later: str | None = None,
 ) -> Explanation:
     """Why two items would (not) be one story: their cosine under the index's current weights.
 
@@ -2514,7 +2515,11 @@ def explain(
     one computed from its text now, and ``a_headline``/``b_headline`` how many of its first terms are its
     headline's (`StoryIndex.headline_terms`; None: those its title has). A report with a summary is also
     scored on its headline alone, as the index scores it (`StoryIndex._best`): the higher score counts
-    (not for two reports of one feed, ``same_feed``: a feed's own reports join through their full text).
+    (not for two reports of one feed, ``same_feed``: a feed's own reports join through their full text);
+    then the shared and distinguishing terms, the cosine and the conflict are the headlines'.
+    ``later``: "a" or "b", the report published later (two stored reports), which is scored against the
+    other as a run scores a new report against a story; None (headlines, which have no time): a for the
+    score with the summaries, and the headline score either way round (the higher).
     """
     cfg = config if config is not None else (index.config if index is not None else StoryConfig())
     ix = index if index is not None else StoryIndex(cfg)
@@ -2526,14 +2531,13 @@ def explain(
         vb, nb = dict(b_vector), b_headline if b_headline is not None else ix._headline_count(b_vector, b_title)
     else:
         vb, nb = ix._vector(b_title, b_summary)
-    shared = sorted(((t, va[t] * vb[t]) for t in va if t in vb), key=lambda kv: (-kv[1], kv[0]))
-    only_a = sorted(((t, w) for t, w in va.items() if t not in vb), key=lambda kv: (-kv[1], kv[0]))
-    only_b = sorted(((t, w) for t, w in vb.items() if t not in va), key=lambda kv: (-kv[1], kv[0]))
-    cosine = math.fsum(c for _, c in shared)
-    # as when b is a one-item story and a the new item
-    spec_b = math.fsum(w * w for _, w in _spec(vb))
-    qspec = _spec(va, ix.title_keys(a_title, a_summary))
-    conflict = _conflict(qspec, vb, spec_b, 1.0) if qspec and spec_b > 0.0 else 0.0
+    sides = {"a": (a_title, a_summary, va, na), "b": (b_title, b_summary, vb, nb)}
+    q_name = later if later in sides else "a"  # the report scored as the new one
+    s_name = "b" if q_name == "a" else "a"
+    q_title, q_summary, vq, _ = sides[q_name]
+    vs = sides[s_name][2]
+    # as when the other report is a one-item story and this one the new item
+    shared, cosine, conflict = _pair_terms(vq, vs, _spec(vq, ix.title_keys(q_title, q_summary)))
     score = cosine * (1.0 - cfg.conflict_penalty * conflict)
     semantic: float | None = None
     lexical: float | None = None
@@ -2547,42 +2551,68 @@ def explain(
     else:
         same = score >= cfg.threshold and bool(shared)
     headline: float | None = None
+    full = score
+    heads: tuple[str, str] | None = None  # (new report, story) of the headline score that counts
     if not same_feed and cfg.headline_route and not ix.semantic:
-        # as the index would score the later report against the earlier as a one-item story, whichever comes
-        # later (a pair of headlines has no time): each way round for a report with a summary, the higher
-        for (qt, qs, qv, qn), (sv, sn) in (((a_title, a_summary, va, na), (vb, nb)),
-                                           ((b_title, b_summary, vb, nb), (va, na))):
+        ways = [(q_name, s_name)] if later in sides else [("a", "b"), ("b", "a")]
+        for new, old in ways:
+            qt, qs, qv, qn = sides[new]
+            sv, sn = sides[old][2], sides[old][3]
             if qn >= len(qv):
                 continue
             pair = StoryIndex(cfg)
             pair._insert(0, 0, 0.0, dict(sv), sn)
-            _st, best, full = pair._best(qv, 0.0, (), ix.title_keys(qt, qs), _headline(qv, qn))
-            if best > full and best > score:
+            _st, best, with_summary = pair._best(qv, 0.0, (), ix.title_keys(qt, qs), _headline(qv, qn))
+            if best > with_summary and best > score:
                 headline = score = best
                 same = score >= cfg.threshold
+                heads = (new, old)
+    if heads is not None:  # the terms, cosine and conflict of the two headlines (`StoryIndex._headline_score`)
+        hv = {k: _headline(sides[k][2], sides[k][3]) for k in heads}
+        q_name, s_name = heads
+        shared, cosine, conflict = _pair_terms(hv[q_name], hv[s_name], _spec(hv[q_name]))
+        vq, vs = hv[q_name], hv[s_name]
+    only_q = sorted(((t, w) for t, w in vq.items() if t not in vs), key=lambda kv: (-kv[1], kv[0]))
+    only_s = sorted(((t, w) for t, w in vs.items() if t not in vq), key=lambda kv: (-kv[1], kv[0]))
+    only_a, only_b = (only_q, only_s) if q_name == "a" else (only_s, only_q)
     verdict = "same story" if same else "different stories"
+    part = "the headlines' " if heads is not None else ""
     lines = [
         f"score {score:.3f} {'>=' if same else '<'} threshold {cfg.threshold:.2f}: {verdict}",
-        "shared: " + (", ".join(f"{t} {c:.3f}" for t, c in shared) or "(none)"),
-        "only in a: " + (", ".join(f"{t} {w:.2f}" for t, w in only_a) or "(none)"),
-        "only in b: " + (", ".join(f"{t} {w:.2f}" for t, w in only_b) or "(none)"),
+        f"shared{' (headlines)' if heads else ''}: " + (", ".join(f"{t} {c:.3f}" for t, c in shared) or "(none)"),
+        f"only in a{chr(39) + 's headline' if heads else ''}: "
+        + (", ".join(f"{t} {w:.2f}" for t, w in only_a) or "(none)"),
+        f"only in b{chr(39) + 's headline' if heads else ''}: "
+        + (", ".join(f"{t} {w:.2f}" for t, w in only_b) or "(none)"),
     ]
     if conflict > 0.0:
-        lines.insert(1, f"cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
+        lines.insert(1, f"{part}cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
                         f"(lexical = cosine x (1 - {cfg.conflict_penalty:g} x conflict))"
                      if semantic is not None else
-                     f"cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
+                     f"{part}cosine {cosine:.3f}, place/date/number conflict {conflict:.3f} "
                      f"(score = cosine x (1 - {cfg.conflict_penalty:g} x conflict))")
     if semantic is not None and lexical is not None:
         w = cfg.semantic_weight
         lines.insert(1, f"lexical {lexical:.3f}, semantic cosine {semantic:.3f} "
                         f"(score = {w:g} x lexical + {1 - w:g} x semantic)")
-    if headline is not None:
-        full = cosine * (1.0 - cfg.conflict_penalty * conflict)
-        lines.insert(1, f"the score is the headlines' alone, higher than {full:.3f} with the summaries (a report "
-                        "is scored both ways; the higher counts)")
+    if heads is not None:
+        lines.insert(1, f"the score is the headlines' alone ({heads[0]}'s against {heads[1]}'s), higher than "
+                        f"{full:.3f} with the summaries (a report is scored both ways; the higher counts)")
+    if later in sides:
+        lines.append(f"({later}, published later, is scored against the other as a run scores a new report)")
     return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict,
                        semantic, lexical, headline)
+
+
+def _pair_terms(vq: Mapping[str, float], vs: Mapping[str, float], qspec: list[tuple[str, float]]
+                ) -> tuple[list[tuple[str, float]], float, float]:
+    """(shared terms with their contributions, largest first; cosine; place/date/number conflict) of a new
+    item's unit vector ``vq`` (``qspec``: its places, dates and numbers that count) against a one-item
+    story's unit vector ``vs``."""
+    shared = sorted(((t, vq[t] * vs[t]) for t in vq if t in vs), key=lambda kv: (-kv[1], kv[0]))
+    spec_s = math.fsum(w * w for _, w in _spec(vs))
+    conflict = _conflict(qspec, vs, spec_s, 1.0) if qspec and spec_s > 0.0 else 0.0
+    return shared, math.fsum(c for _, c in shared), conflict
 
 
 def is_significant_update(match: StoryMatch, config: StoryConfig | None = None) -> bool:

@@ -366,6 +366,18 @@ def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_t
     data = json.loads(feeds("explain", "--config", "feeds.toml", uid["b1"], uid["b2"], "--json",
                             cwd=tmp_path).stdout)
     assert data["hours_apart"] == 99.0 and data["now"] == "two stories"
+    # (a review) b1 is outside the window the index holds now (b2 is 99 h later): scored from its text, and said;
+    # the later report, b2, is the one scored against the other, as the run did
+    assert "(a is outside the story window: scored from its text" in r.stdout
+    assert "entered the index with" not in r.stdout and data["later"] == "b"
+    assert "(b, published later, is scored against the other" in r.stdout
+    # the story's entry id names the report its entry shows (b1): given with b1's own, the same report, said
+    r = feeds("explain", "--config", "feeds.toml", uid["a1"], uid["b1"], cwd=tmp_path)
+    assert "a (stored item " + uid["a1"] + ", the report its story's entry shows now)" in r.stdout, r.stdout
+    assert "a and b name the same stored report" in r.stdout
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uid["a1"], uid["b1"], "--json",
+                            cwd=tmp_path).stdout)
+    assert data["same_report"] is True and "later" not in data
 
 
 def test_export_lists_the_demos_sources_and_says_what_it_leaves_out(demo: Path) -> None:

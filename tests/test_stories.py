@@ -1785,6 +1785,41 @@ def test_explain_scores_a_pair_on_its_headlines_whichever_is_given_first() -> No
     assert explain(*a, *b).same_story and explain(*b, *a).same_story
 
 
+def test_explain_of_two_timed_reports_scores_the_later_one_as_the_run_did() -> None:
+    # (a review) with times (two stored reports), explain tried the headline score both ways round: "same story"
+    # for a pair the run kept apart, the later report having no summary (the headline route is for a report
+    # with one)
+    a = ("Senate passes budget bill", "")
+    b = ("Senate passes budget bill",
+         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    ix = StoryIndex()
+    ix.add(1, *b, T0)
+    assert not ix.add(2, *a, T0 + timedelta(hours=1)).joined  # a came later
+    assert not explain(*a, *b, later="a").same_story and not explain(*b, *a, later="b").same_story
+    assert explain(*a, *b, later="b").same_story and explain(*b, *a, later="a").same_story  # b later: the run joins
+    assert explain(*a, *b).same_story  # without times: either way round
+
+
+def test_explain_when_the_headlines_decide_shows_the_headlines_terms() -> None:
+    # (a review) when the headline score counted, the shared and distinguishing terms, cosine and conflict shown
+    # were the full texts': their numbers did not make the score shown
+    a = ("Quake of magnitude 6 hits Chile coast, 2026", "Rescuers searched collapsed homes in Valparaiso overnight.")
+    b = ("Chile coast hit by magnitude 6 quake in 2025",
+         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    ex = explain(*a, *b)
+    assert ex.headline is not None and ex.headline == ex.score
+    cfg = StoryConfig()
+    assert abs(sum(c for _, c in ex.shared) - ex.cosine) < 1e-12
+    assert abs(ex.cosine * (1 - cfg.conflict_penalty * ex.conflict) - ex.score) < 1e-9
+    assert ex.conflict > 0.0  # 2026 against 2025, in the headlines
+    words = {t for t, _ in ex.shared + ex.only_a + ex.only_b}
+    assert {"chile", "earthquak", "2026", "2025"} <= words and not words & {"rescuer", "schumer", "valparaiso"}
+    assert any("the score is the headlines' alone" in line for line in ex.lines)
+    assert any(line.startswith("only in b's headline: ") for line in ex.lines)
+
+
 def test_a_threshold_of_zero_still_works() -> None:
     # (a diff review) an assertion on the headline route's lower bar failed every add at threshold 0, which the
     # config accepts
