@@ -1349,10 +1349,14 @@ class Pipeline:
                     s["published"] = published
                     if not prefer:
                         s["rep_item_id"] = item_id
-                    if not significant and self._begun.get(story_id) == s["updated"]:
+                    if not significant and self._begun.get(story_id) == s["updated"] and not (
+                            index is not None and (n := index.novelty_over(story_id, item_id)) is not None
+                            and n >= index.config.update_novelty):
                         # a story begun in this run (not published yet) by a later report, an earlier source's,
                         # which no development moved since: an earlier report that is a mere rewording of it
-                        # begins it, its `updated` too (a review: a re-report's time stood as the story's)
+                        # begins it, its `updated` too (a review: a re-report's time stood as the story's),
+                        # unless the report that began it is a development over this one (a second review:
+                        # "talks wrap up" took the time of "talks to be held", which brings nothing new to it)
                         s["updated"] = self._begun[story_id] = r["updated"]
                 if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id]:
                     s["rep_item_id"] = item_id

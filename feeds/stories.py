@@ -2356,6 +2356,15 @@ class StoryIndex:
         it = self._items[item_id]
         return dict(it.pairs(self._stories[it.story_id]))
 
+    def novelty_over(self, item_id: int, other_id: int) -> float | None:
+        """What a live item brings that another live item did not: the share of its vector's squared weight
+        on terms the other's vector lacks (the update rule's novelty, between two reports); None if either is
+        not in the index."""
+        if item_id not in self._items or other_id not in self._items:
+            return None
+        other = self.item_vector(other_id)
+        return min(1.0, math.fsum([w * w for t, w in self.item_vector(item_id).items() if t not in other]))
+
     def headline_terms(self, item_id: int) -> int | None:
         """How many of a live item's vector's first terms are its headline's (what add_known takes back with
         its vector; all of them for an item without summary terms); None if it was put in without a count."""

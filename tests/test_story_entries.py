@@ -467,3 +467,24 @@ def test_a_feeds_own_post_stays_apart_after_a_restart_and_after_it_left_the_docu
     clock.t = NOW + timedelta(minutes=20)
     again.run(force_all=True)
     assert sorted(e.title for e in entries(tmp_path)) == sorted([a["title"], b["title"]])
+
+
+def test_an_earlier_report_does_not_take_the_time_of_a_later_development(tmp_path: Path) -> None:
+    # (a second review of a real news day) as above, but the report that began the story is a development over
+    # the earlier one ("U.S. and Iran wrap up second round of nuclear talks" began a story that "... to hold a
+    # second round ..." then joined): the earlier report begins the story, its link and published time, and
+    # the story's `updated` stays the development's time
+    early, late = T0 - timedelta(hours=8), T0
+    a = rss([{"title": "Macron and Modi sign Rafale fighter jet deal after talks in India", "guid": "a1",
+              "link": "https://a.example/1", "date": late,
+              "summary": "French President Emmanuel Macron and Indian Prime Minister Narendra Modi signed a deal for "
+                         "114 Rafale fighter jets worth 10 billion euros after their talks."}])
+    b = rss([{"title": "Macron holds talks with Modi in India", "guid": "b1", "link": "https://b.example/1",
+              "date": early,
+              "summary": "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi."}])
+    pipe, store, clock = setup(tmp_path, {"a": a, "b": b})
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert e.link == "https://b.example/1"
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == early
+    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == late
