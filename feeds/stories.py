@@ -33,7 +33,7 @@ import struct
 import sys
 import unicodedata
 from array import array
-from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -1199,19 +1199,22 @@ _HIGH = 0.35
 # 0.6 cost 1.7x the index time of 0.8 on the synthetic g200 corpus (headlines of common words).
 HEADLINE_FLOOR = 0.8
 HEADLINE_MEMBERS = 16
-# The headline route's second candidate search scans the postings of the headline's rarest terms only, at most
-# HEADLINE_SCAN of them together (`_past_cap`): its cost per report is bounded whatever the window holds. The
-# other terms still count in each candidate's bound, but a story that shares only them (common words: "says",
-# "new", "police") with the headline is left to the full-text score. On the real news day and the 200 real feeds
-# every headline join was found through terms with at most 16 postings together; without a cap, the 10,000-source
-# synthetic corpus (headlines of a few hundred common words) scanned postings of thousands at every report.
+# The headline route's second candidate search scans the postings of the headline's rarest terms only: those
+# the fewest live stories have, HEADLINE_SCAN stories together at most (`_past_cap`; a term's postings are the
+# stories with it in their head, never more than the stories having it, so its cost per report is bounded
+# whatever the window holds). The story counts, not the postings, choose the terms: they do not depend on how
+# each story's head was cut, which a restarted index (add_known) can cut otherwise. The other terms still
+# count in each candidate's bound, but a story that shares only them (common words: "says", "new", "police")
+# with the headline is left to the full-text score. On the real news day and the 200 real feeds every headline
+# join was found through terms with at most 16 postings together; without a cap, the 10,000-source synthetic
+# corpus (headlines of a few hundred common words) scanned postings of thousands at every report.
 HEADLINE_SCAN = 256
 
 
-def _past_cap(postings: Mapping[str, Sized], terms: Iterable[str], cap: int) -> list[str]:
-    """The terms past the rarest ones whose postings together number at most ``cap``: terms taken fewest
-    postings first (ties: by term), the first that brings the total over ``cap`` and all after it."""
-    order = sorted((len(postings[t]), t) for t in terms)
+def _past_cap(counts: Mapping[str, int], terms: Iterable[str], cap: int) -> list[str]:
+    """The terms past the rarest ones, those whose counts together are at most ``cap``: terms taken lowest
+    count first (ties: by term), the first that brings the total over ``cap`` and all after it."""
+    order = sorted((counts[t], t) for t in terms)
     total = 0
     for i, (n, _) in enumerate(order):
         total += n
@@ -1949,9 +1952,10 @@ class StoryIndex:
         lift it to the threshold (a story without a tail, most of them, must reach the threshold less the
         non-essential bounds on its scanned terms alone, before any lookup).
 
-        ``scan_cap``: scan only the postings of the item's rarest terms, at most that many together
-        (`_past_cap`); the others are non-essential whatever their bounds. Then only the stories with one of
-        those rarest terms in their head are returned (those whose bound reaches ``thr``)."""
+        ``scan_cap``: scan only the postings of the item's rarest terms, those held by the fewest live stories,
+        at most that many stories together (`_past_cap` over the story counts); the others are non-essential
+        whatever their bounds. Then only the stories with one of those rarest terms in their head are
+        returned (those whose bound reaches ``thr``)."""
         bar = self.config.threshold  # what the story tails are kept under (a share of it, `_refresh`)
         if thr is None:
             thr = bar
@@ -1980,7 +1984,7 @@ class StoryIndex:
         level: dict[str, int] = dict.fromkeys(q, 0)  # 0: scanned, 1: only the high postings, 2: not at all
         unscanned: dict[str, float] = {}  # term -> the bound of what of its postings is not scanned
         if scan_cap is not None:  # not scanned at all: the terms past the cap (their bounds still count)
-            for t in _past_cap(postings, w_ub, scan_cap):
+            for t in _past_cap(self._df, w_ub, scan_cap):
                 b = w_ub[t]
                 ne += b
                 level[t] = 2

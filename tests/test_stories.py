@@ -509,13 +509,13 @@ def brute_candidates(ix: StoryIndex, vec: dict[str, float], ts: float, threshold
                      scan_cap: int | None = None) -> set[int]:
     """The stories in the window whose bound reaches the threshold (the index's, or ``threshold``) -- head dot
     product, plus the item's weight off the story's head times the story's tail -- by scoring every live story.
-    ``scan_cap``: only the stories with one of the item's rarest terms in their head, the terms held by the
-    fewest story heads (ties: by term) up to that many heads together."""
+    ``scan_cap``: only the stories with one of the item's rarest terms in their head, the terms the fewest live
+    stories have (ties: by term), up to that many stories together."""
     q = {t: w for t, w in vec.items() if t in ix._df}
     r2 = math.fsum(w * w for w in q.values())
     rare = set(q)
     if scan_cap is not None:
-        heads = sorted((sum(t in story.head for story in ix._stories.values()), t) for t in q)
+        heads = sorted((sum(t in story.centroid for story in ix._stories.values()), t) for t in q)
         total = 0
         rare = set()
         for n, t in heads:
@@ -1558,14 +1558,14 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
 
 @settings(max_examples=60, deadline=None)
 @given(_reports, st.integers(0, 250), st.sampled_from([stories_mod.HEADLINE_MEMBERS, 2]),
-       st.sampled_from([stories_mod.HEADLINE_SCAN, 3]), st.randoms())
+       st.sampled_from([stories_mod.HEADLINE_SCAN, 3, 1, 0]), st.randoms())
 def test_headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, latest: int,
                                             scan: int, rnd: Any) -> None:
     """With summaries, a report joins the story whose better score (with its summary, or its headline alone
     against the headlines of the story's latest reports) is highest, among the stories within reach of
     either route: the index finds the same story and score as scoring every story would (also with
     only the latest 2 reports' headlines a story's, so that stories longer than that are met, and with the
-    headline's search through its rarest terms capped at 3 postings, so that the cap binds)."""
+    headline's search through its rarest terms capped at 3, 1 or 0 stories, so that the cap binds)."""
     ids = list(range(len(reports)))  # ids not in time order: reports of one hour come in another order than their ids
     rnd.shuffle(ids)
     with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest), \
@@ -1650,9 +1650,10 @@ def test_the_matched_report_is_among_the_latest_reports() -> None:
 
 
 def test_the_headline_search_goes_through_the_rarest_terms() -> None:
-    # the headline route looks for stories through the postings of the headline's rarest terms, HEADLINE_SCAN of
-    # them together: a story that shares with the headline only words many stories hold ("storm", "bridge", each
-    # in 4 story heads here) is left to the full-text score once they are past the cap (here patched to 2)
+    # the headline route looks for stories through the postings of the headline's rarest terms, those the fewest
+    # stories have, HEADLINE_SCAN stories together: a story that shares with the headline only words many stories
+    # hold ("storm", "bridge", each in 4 stories here) is left to the full-text score once they are past the cap
+    # (here patched to 2)
     others = [("Farmers count losses in the valley", "The storm tore roofs off barns and the old bridge over the "
                "river washed away, farmers said on Sunday."),
               ("School reopens after a week", "Pupils crossed the temporary bridge the army built after the storm, "
@@ -1670,15 +1671,15 @@ def test_the_headline_search_goes_through_the_rarest_terms() -> None:
             for i, report in enumerate(others):
                 ix.add(i + 1, *report, T0 + timedelta(hours=i), source=f"outlet {i}")
             ix.add(10, *target, T0 + timedelta(hours=4), source="target")
-            assert {t: len(ix._weights[t]) for t in ("storm", "bridg")} == {"storm": 4, "bridg": 4}
+            assert {t: ix._df[t] for t in ("storm", "bridg")} == {"storm": 4, "bridg": 4}
             return ix.add(11, *item, T0 + timedelta(hours=5), source="item")
 
-    # fewest postings first, ties by term, up to the cap inclusive
-    postings = {"b": [1, 2], "a": [3, 4], "c": [5, 6, 7], "d": [8]}
-    assert stories_mod._past_cap(postings, "abcd", 5) == ["c"]  # d, a, b: 5 postings
-    assert stories_mod._past_cap(postings, "abcd", 4) == ["b", "c"]
-    assert stories_mod._past_cap(postings, "abcd", 8) == []
-    found = add_item(8)  # 8 postings: both terms are scanned, the headlines join
+    # fewest stories first, ties by term, up to the cap inclusive
+    counts = {"b": 2, "a": 2, "c": 3, "d": 1}
+    assert stories_mod._past_cap(counts, "abcd", 5) == ["c"]  # d, a, b: 5 stories
+    assert stories_mod._past_cap(counts, "abcd", 4) == ["b", "c"]
+    assert stories_mod._past_cap(counts, "abcd", 8) == []
+    found = add_item(8)  # 8 stories: both terms are scanned, the headlines join
     assert found.joined and found.story_id == 10 and found.score >= StoryConfig().threshold
     assert not add_item(2).joined  # past the cap: the full text alone, 0.34, decides
     # with a term only the two hold, the story is found through it
