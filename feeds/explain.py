@@ -96,9 +96,14 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     both = args.a in sources and args.b in sources
     same_feed = both and sources[args.a] == sources[args.b]
     same_report = both and resolved[args.a] == resolved[args.b]
-    later: str | None = None  # two stored reports: the later one is scored against the other, as a run did
+    later: str | None = None  # two stored reports: the one the run read later is scored against the other
     if both and not same_report:
-        later = "b" if (stored[args.b][0], resolved[args.b]) > (stored[args.a][0], resolved[args.a]) else "a"
+        # item ids follow the order the run read reports in (sources in config order, runs in time order); a
+        # feed's own new reports are read in published order
+        def read_at(ref: str) -> tuple[float, int]:
+            return (stored[ref][0] if same_feed else 0.0, resolved[ref])
+
+        later = "b" if read_at(args.b) > read_at(args.a) else "a"
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),
                          vectors.get(args.b), heads.get(args.a), heads.get(args.b), same_feed, later)
     # two stored items of one feed that are posts of one series: the pipeline keeps them out of each other's
@@ -122,6 +127,9 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc["later"] = later
         if same_report:
             doc["same_report"] = True
+        outside = [x for x, ref in (("a", args.a), ("b", args.b)) if ref in stored and ref not in vectors]
+        if outside:
+            doc["outside_window"] = outside  # scored from their text with the current weights
         if now is not None:
             doc["now"] = now
         if apart is not None:

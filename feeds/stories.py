@@ -865,8 +865,8 @@ class Explanation:
     # semantic mode: the embeddings' cosine and the lexical score that were blended into ``score``
     semantic: float | None = None
     lexical: float | None = None
-    # the headline score (`StoryIndex._headline_score`) of the later report, either way round, when it is the
-    # pair's score: higher than the one with summaries
+    # the headline score (`StoryIndex._headline_score`) of the later report (either way round when the pair has
+    # no time), when it is the pair's score: higher than the one with summaries
     headline: float | None = None
 
     def __str__(self) -> str:
@@ -1206,7 +1206,7 @@ HEADLINE_MEMBERS = 16
 # each story's head was cut, which a restarted index (add_known) can cut otherwise. The other terms still
 # count in each candidate's bound, but a story that shares only them (common words: "says", "new", "police")
 # with the headline is left to the full-text score. On the real news day and the 200 real feeds every headline
-# join was found through terms with at most 16 postings together; without a cap, the 10,000-source synthetic
+# join was found through terms that at most 16 stories have together; without a cap, the 10,000-source synthetic
 # corpus (headlines of a few hundred common words) scanned postings of thousands at every report.
 HEADLINE_SCAN = 256
 
@@ -1984,7 +1984,11 @@ class StoryIndex:
         level: dict[str, int] = dict.fromkeys(q, 0)  # 0: scanned, 1: only the high postings, 2: not at all
         unscanned: dict[str, float] = {}  # term -> the bound of what of its postings is not scanned
         if scan_cap is not None:  # not scanned at all: the terms past the cap (their bounds still count)
-            for t in _past_cap(self._df, w_ub, scan_cap):
+            # (counted over all the item's terms, those only in story tails too: which terms have postings
+            # depends on how the heads were cut, the story counts do not)
+            for t in _past_cap(self._df, q, scan_cap):
+                if t not in w_ub:  # no postings: nothing to scan
+                    continue
                 b = w_ub[t]
                 ne += b
                 level[t] = 2
@@ -2361,13 +2365,20 @@ class StoryIndex:
         return dict(it.pairs(self._stories[it.story_id]))
 
     def novelty_over(self, item_id: int, other_id: int) -> float | None:
-        """What a live item brings that another live item did not: the share of its vector's squared weight
-        on terms the other's vector lacks (the update rule's novelty, between two reports); None if either is
-        not in the index."""
-        if item_id not in self._items or other_id not in self._items:
+        """What a live item brings that another live item did not, as the update rule reads a report joining
+        a story of that one report (`add`): the share of its vector's squared weight on terms the other's
+        vector lacks, or of its headline vector's when only its headline would join it (its full text,
+        scored against the other's, stays under the threshold); None if either is not in the index."""
+        items = self._items
+        if item_id not in items or other_id not in items:
             return None
-        other = self.item_vector(other_id)
-        return min(1.0, math.fsum([w * w for t, w in self.item_vector(item_id).items() if t not in other]))
+        vec, other = self.item_vector(item_id), self.item_vector(other_id)
+        n = items[item_id].head
+        if self.config.headline_route and not self.semantic and 0 <= n < len(vec):
+            _shared, cosine, conflict = _pair_terms(vec, other, _spec(vec))
+            if cosine * (1.0 - self.config.conflict_penalty * conflict) < self.config.threshold:
+                vec = _headline(vec, n)
+        return min(1.0, math.fsum([w * w for t, w in vec.items() if t not in other]))
 
     def headline_terms(self, item_id: int) -> int | None:
         """How many of a live item's vector's first terms are its headline's (what add_known takes back with
@@ -2530,7 +2541,7 @@ def explain(
     scored on its headline alone, as the index scores it (`StoryIndex._best`): the higher score counts
     (not for two reports of one feed, ``same_feed``: a feed's own reports join through their full text);
     then the shared and distinguishing terms, the cosine and the conflict are the headlines'.
-    ``later``: "a" or "b", the report published later (two stored reports), which is scored against the
+    ``later``: "a" or "b", the report the run read later (two stored reports), which is scored against the
     other as a run scores a new report against a story; None (headlines, which have no time): a for the
     score with the summaries, and the headline score either way round (the higher).
     """
@@ -2610,9 +2621,11 @@ def explain(
                         f"(score = {w:g} x lexical + {1 - w:g} x semantic)")
     if heads is not None:
         lines.insert(1, f"the score is the headlines' alone ({heads[0]}'s against {heads[1]}'s), higher than "
-                        f"{full:.3f} with the summaries (a report is scored both ways; the higher counts)")
+                        f"{full:.3f} with the summaries (a report with a summary is scored on its headline too; "
+                        "the higher counts)")
     if later in sides:
-        lines.append(f"({later}, published later, is scored against the other as a run scores a new report)")
+        lines.append(f"({later}, the report the run read later, is scored against the other as a run scores a "
+                     "new report)")
     return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict,
                        semantic, lexical, headline)
 

@@ -369,8 +369,8 @@ def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_t
     # (a review) b1 is outside the window the index holds now (b2 is 99 h later): scored from its text, and said;
     # the later report, b2, is the one scored against the other, as the run did
     assert "(a is outside the story window: scored from its text" in r.stdout
-    assert "entered the index with" not in r.stdout and data["later"] == "b"
-    assert "(b, published later, is scored against the other" in r.stdout
+    assert "entered the index with" not in r.stdout and data["later"] == "b" and data["outside_window"] == ["a"]
+    assert "(b, the report the run read later, is scored against the other" in r.stdout
     # the story's entry id names the report its entry shows (b1): given with b1's own, the same report, said
     r = feeds("explain", "--config", "feeds.toml", uid["a1"], uid["b1"], cwd=tmp_path)
     assert "a (stored item " + uid["a1"] + ", the report its story's entry shows now)" in r.stdout, r.stdout
@@ -378,6 +378,34 @@ def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_t
     data = json.loads(feeds("explain", "--config", "feeds.toml", uid["a1"], uid["b1"], "--json",
                             cwd=tmp_path).stdout)
     assert data["same_report"] is True and "later" not in data
+
+
+def test_explain_scores_two_stored_reports_in_the_order_the_run_read_them(tmp_path: Path) -> None:
+    """(a final review) explain scored the later-published report against the other; a run reads sources in
+    config order, so an earlier report of a later source is the one scored against the story: explain said
+    "same story" (the later-published one's headline score) for two reports the run kept apart."""
+    import json
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime.now(UTC) - timedelta(hours=3)
+    background = ("Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed "
+                  "jets, Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    (tmp_path / "a.xml").write_bytes(rss([{"title": "Senate passes budget bill", "guid": "a1",
+                                           "link": "https://a.example/1", "date": base + timedelta(hours=2),
+                                           "summary": background}]))
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Senate approves budget bill", "guid": "b1",
+                                           "link": "https://b.example/1", "date": base}]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
+                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    for x, y, later in ((uid["a1"], uid["b1"], "b"), (uid["b1"], uid["a1"], "a")):
+        data = json.loads(feeds("explain", "--config", "feeds.toml", x, y, "--json", cwd=tmp_path).stdout)
+        assert data["now"] == "two stories" and data["same_story"] is False and data["later"] == later, data
 
 
 def test_export_lists_the_demos_sources_and_says_what_it_leaves_out(demo: Path) -> None:

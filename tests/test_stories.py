@@ -1693,6 +1693,34 @@ def test_the_headline_search_goes_through_the_rarest_terms() -> None:
     assert m.joined and m.story_id == 10
 
 
+def test_the_headline_cap_counts_terms_that_only_story_tails_have() -> None:
+    # (a final review) the cap was counted over the terms with postings only: a term that only story tails have
+    # (here "walrus", in one long summary's tail) was left out of the count, and which terms have postings
+    # depends on how the heads were cut; the brute force counts every term the stories have
+    ix = StoryIndex(StoryConfig(window=timedelta(hours=48)))
+    animals = ["zebra", "yak", "walrus", "vulture", "urchin", "toucan", "salmon", "raven", "quail", "python", "otter",
+               "newt", "mole", "lynx", "koala", "jaguar", "ibis", "heron", "gecko", "ferret", "eagle", "dingo",
+               "cobra", "bison", "alpaca"]
+    for i, animal in enumerate(animals):
+        ix.add(i, "Storm batters harbour coast", f"Officials said {animal} sightings rose after the storm hit the "
+               "harbour coast.", T0 + timedelta(minutes=i))
+    ix.add(100, "Harbour ferry strike", "Ferry crews walked out at the harbour.", T0 + timedelta(minutes=30))
+    ix.add(101, "Coast guard drill", "The coast guard held a drill.", T0 + timedelta(minutes=31))
+    assert ix._df["walru"] == 1 and "walru" not in ix._weights  # only in a story's tail
+    ts, bar = (T0 + timedelta(minutes=40)).timestamp(), ix.config.threshold * stories_mod.HEADLINE_FLOOR
+    for title in ("walrus harbour coast", "zebra harbour coast storm", "zebra yak harbour"):
+        vec, n = ix._vector(title, "x y z filler words here and there")
+        hv = stories_mod._headline(vec, n)
+        hq = {t: w for t, w in hv.items() if t in ix._df}
+        for cap in range(5):
+            got = {st.story_id for st in ix._candidates(hq, ts, bar, cap)}
+            assert got == brute_candidates(ix, hv, ts, bar, cap), (title, cap)
+    # walrus (1 story) and harbour (2) are 3 stories together: past a cap of 2, only walrus, which no head has
+    vec, n = ix._vector("walrus harbour coast", "x y z filler words here and there")
+    hq = {t: w for t, w in stories_mod._headline(vec, n).items() if t in ix._df}
+    assert not ix._candidates(hq, ts, bar, 2) and ix._candidates(hq, ts, bar, 3)
+
+
 def test_a_feeds_own_posts_do_not_join_on_their_headlines() -> None:
     # a blog's two posts on one subject share their headlines' words ("git rebase"; on the 200 real feeds: Sass
     # 3.3, git rebase, ASP.NET Identity posts) and their summaries tell them apart: a feed's own reports join
@@ -1773,13 +1801,16 @@ def test_a_format_6_vector_is_read_with_its_headline_found_from_its_title() -> N
     assert again.headline_terms(1) == ix.headline_terms(1) and ix.headline_terms(1) == len(ix._title_terms(title))
 
 
+# a summary that shares nothing with the news it is given with (another outlet's background, at its heaviest)
+OFF_TOPIC = ("Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+             "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+
+
 def test_explain_scores_a_pair_on_its_headlines_whichever_is_given_first() -> None:
     # (a diff review) explain tried the headline score only with a as the arriving report: a headline without a
     # summary given first was "different stories" from the same headline with one, which the run joins
     a = ("Senate passes budget bill", "")
-    b = ("Senate passes budget bill",
-         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
-         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    b = ("Senate passes budget bill", OFF_TOPIC)
     ix = StoryIndex()
     ix.add(1, *a, T0)
     assert ix.add(2, *b, T0 + timedelta(hours=1)).joined
@@ -1791,9 +1822,7 @@ def test_explain_of_two_timed_reports_scores_the_later_one_as_the_run_did() -> N
     # for a pair the run kept apart, the later report having no summary (the headline route is for a report
     # with one)
     a = ("Senate passes budget bill", "")
-    b = ("Senate passes budget bill",
-         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
-         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    b = ("Senate passes budget bill", OFF_TOPIC)
     ix = StoryIndex()
     ix.add(1, *b, T0)
     assert not ix.add(2, *a, T0 + timedelta(hours=1)).joined  # a came later
@@ -1806,9 +1835,7 @@ def test_explain_when_the_headlines_decide_shows_the_headlines_terms() -> None:
     # (a review) when the headline score counted, the shared and distinguishing terms, cosine and conflict shown
     # were the full texts': their numbers did not make the score shown
     a = ("Quake of magnitude 6 hits Chile coast, 2026", "Rescuers searched collapsed homes in Valparaiso overnight.")
-    b = ("Chile coast hit by magnitude 6 quake in 2025",
-         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
-         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
+    b = ("Chile coast hit by magnitude 6 quake in 2025", OFF_TOPIC)
     ex = explain(*a, *b)
     assert ex.headline is not None and ex.headline == ex.score
     cfg = StoryConfig()

@@ -402,24 +402,50 @@ def test_a_wire_storys_numbered_updates_are_one_story_not_a_series(tmp_path: Pat
     assert len(reuters_entries) == 1, [e.title for e in es]
 
 
+def _later_then_earlier(tmp: Path, late_report: tuple[str, str], early_report: tuple[str, str]
+                        ) -> tuple[str, datetime, datetime]:
+    """One run of two outlets: a (first in the config) with the later report, b with the earlier one. The
+    single entry's link, published and updated times."""
+    early, late = T0 - timedelta(hours=8), T0
+    a = rss([{"title": late_report[0], "guid": "a1", "link": "https://a.example/1", "date": late,
+              "summary": late_report[1]}])
+    b = rss([{"title": early_report[0], "guid": "b1", "link": "https://b.example/1", "date": early,
+              "summary": early_report[1]}])
+    pipe, store, clock = setup(tmp, {"a": a, "b": b})
+    pipe.run(force_all=True)
+    (e,) = entries(tmp)
+    return (e.link, datetime(*e.published_parsed[:6], tzinfo=UTC), datetime(*e.updated_parsed[:6], tzinfo=UTC))
+
+
 def test_an_earlier_rewording_from_a_later_source_begins_the_story_and_its_time(tmp_path: Path) -> None:
     # one run: outlet a (first in the config) has the later report, outlet b the earlier rewording: the story
     # began with a's report, b's joined it and moved its published time and link, but its `updated` stayed a's
     # time, a re-report never judged a development (a review reading a real news day); a rewording of each other
     # (the earlier one joining brings nothing new), the earlier one begins the story, its time too
-    early, late = T0 - timedelta(hours=8), T0
-    a = rss([{"title": "Macron holds talks with India's Modi to boost economic and strategic ties", "guid": "a1",
-              "link": "https://a.example/1", "date": late,
-              "summary": "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi."}])
-    b = rss([{"title": "Macron and Modi hold talks to boost India's economic and strategic ties",
-              "guid": "b1", "link": "https://b.example/1", "date": early,
-              "summary": "French President Emmanuel Macron and Indian Prime Minister Narendra Modi held talks."}])
-    pipe, store, clock = setup(tmp_path, {"a": a, "b": b})
-    pipe.run(force_all=True)
-    (e,) = entries(tmp_path)
-    assert e.link == "https://b.example/1"
-    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == early
-    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == early
+    early = T0 - timedelta(hours=8)
+    assert _later_then_earlier(
+        tmp_path,
+        ("Macron holds talks with India's Modi to boost economic and strategic ties",
+         "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi."),
+        ("Macron and Modi hold talks to boost India's economic and strategic ties",
+         "French President Emmanuel Macron and Indian Prime Minister Narendra Modi held talks.")) == (
+        "https://b.example/1", early, early)
+
+
+def test_an_earlier_rewording_joined_on_its_headline_begins_the_story_and_its_time(tmp_path: Path) -> None:
+    # (a final review) as above, two reports one headline route joins, each summary another outlet's background:
+    # whether the later one is a development over the earlier is read on its headline, as the update rule reads
+    # a report its headline alone joins (its summary's words are no development)
+    early = T0 - timedelta(hours=8)
+    assert _later_then_earlier(
+        tmp_path,
+        ("Macron holds defence talks with Modi",
+         "Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+         "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions."),
+        ("Macron and Modi hold defence talks",
+         "Farmers harvested saffron, cardamom, turmeric, mangoes, cashews, tea leaves, cotton bales, jute sacks, "
+         "basmati paddy, sugarcane stalks and coconut husks near monsoon-soaked villages.")) == (
+        "https://b.example/1", early, early)
 
 
 def _rebase_posts() -> tuple[dict[str, object], dict[str, object]]:
@@ -474,17 +500,11 @@ def test_an_earlier_report_does_not_take_the_time_of_a_later_development(tmp_pat
     # the earlier one ("U.S. and Iran wrap up second round of nuclear talks" began a story that "... to hold a
     # second round ..." then joined): the earlier report begins the story, its link and published time, and
     # the story's `updated` stays the development's time
-    early, late = T0 - timedelta(hours=8), T0
-    a = rss([{"title": "Macron and Modi sign Rafale fighter jet deal after talks in India", "guid": "a1",
-              "link": "https://a.example/1", "date": late,
-              "summary": "French President Emmanuel Macron and Indian Prime Minister Narendra Modi signed a deal for "
-                         "114 Rafale fighter jets worth 10 billion euros after their talks."}])
-    b = rss([{"title": "Macron holds talks with Modi in India", "guid": "b1", "link": "https://b.example/1",
-              "date": early,
-              "summary": "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi."}])
-    pipe, store, clock = setup(tmp_path, {"a": a, "b": b})
-    pipe.run(force_all=True)
-    (e,) = entries(tmp_path)
-    assert e.link == "https://b.example/1"
-    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == early
-    assert datetime(*e.updated_parsed[:6], tzinfo=UTC) == late
+    assert _later_then_earlier(
+        tmp_path,
+        ("Macron and Modi sign Rafale fighter jet deal after talks in India",
+         "French President Emmanuel Macron and Indian Prime Minister Narendra Modi signed a deal for 114 Rafale "
+         "fighter jets worth 10 billion euros after their talks."),
+        ("Macron holds talks with Modi in India",
+         "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi.")) == (
+        "https://b.example/1", T0 - timedelta(hours=8), T0)
