@@ -49,6 +49,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     heads: dict[str, int | None] = {}  # entry id -> its vector's headline term count (`headline_terms`)
     sources: dict[str, int] = {}  # entry id -> source id, for stored items
     stored: dict[str, tuple[float, int]] = {}  # entry id -> (published, story id), for stored items
+    seen: dict[str, float] = {}  # entry id -> when the run that stored it read it (first_seen)
     resolved: dict[str, int] = {}  # entry id -> the stored item it names (what its entry shows)
     if cfg.store_path.exists():
         from feeds.store import Store
@@ -64,7 +65,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
                     kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
                 if found is not None:  # an entry id names a stored item
-                    item_id, title, summary, sources[ref], published, story_id, uid = found
+                    item_id, title, summary, sources[ref], published, story_id, uid, seen[ref] = found
                     if uid != ref and kind == f"stored item {ref}":
                         # a story's entry id, its first report's: the entry shows another report now
                         kind = f"stored item {ref}, the report its story's entry shows now"
@@ -98,10 +99,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     same_report = both and resolved[args.a] == resolved[args.b]
     later: str | None = None  # two stored reports: the one the run read later is scored against the other
     if both and not same_report:
-        # item ids follow the order the run read reports in (sources in config order, runs in time order); a
-        # feed's own new reports are read in published order
-        def read_at(ref: str) -> tuple[float, int]:
-            return (stored[ref][0] if same_feed else 0.0, resolved[ref])
+        # item ids follow the order runs read reports in (runs in time order, a run's sources in the order they
+        # were first configured); a feed's new reports of one reading (one first_seen) in published order
+        def read_at(ref: str) -> tuple[float, float, int]:
+            return (seen[ref], stored[ref][0], resolved[ref]) if same_feed else (0.0, 0.0, resolved[ref])
 
         later = "b" if read_at(args.b) > read_at(args.a) else "a"
     ex = stories.explain(a_title, a_summary, b_title, b_summary, scfg, index, vectors.get(args.a),

@@ -2365,19 +2365,28 @@ class StoryIndex:
         return dict(it.pairs(self._stories[it.story_id]))
 
     def novelty_over(self, item_id: int, other_id: int) -> float | None:
-        """What a live item brings that another live item did not, as the update rule reads a report joining
-        a story of that one report (`add`): the share of its vector's squared weight on terms the other's
-        vector lacks, or of its headline vector's when only its headline would join it (its full text,
-        scored against the other's, stays under the threshold); None if either is not in the index."""
+        """What a live item brings that another live item did not, as `add` reads a report coming to a story
+        of that one report (lexically; with its source, its title's conflict keys and its headline): 1.0 if it
+        would not join it, else the share of its vector's squared weight on terms the other's vector lacks, or
+        of its headline vector's when only its headline would join it; None if either is not in the index."""
         items = self._items
         if item_id not in items or other_id not in items:
             return None
+        it, ot = items[item_id], items[other_id]
         vec, other = self.item_vector(item_id), self.item_vector(other_id)
-        n = items[item_id].head
-        if self.config.headline_route and not self.semantic and 0 <= n < len(vec):
-            _shared, cosine, conflict = _pair_terms(vec, other, _spec(vec))
-            if cosine * (1.0 - self.config.conflict_penalty * conflict) < self.config.threshold:
-                vec = _headline(vec, n)
+        if self.semantic:  # (`_add_semantic` reads the whole vector)
+            return min(1.0, math.fsum([w * w for t, w in vec.items() if t not in other]))
+        n = it.head if it.head >= 0 else len(vec)
+        title = list(vec)[:n]  # the headline's terms come first: what `title_keys` gives for the text
+        keys = frozenset(title) if any(_specific(t) for t in title) else None
+        hv = _headline(vec, n) if n < len(vec) else None
+        pair = StoryIndex(self.config)
+        pair._insert(0, 0, 0.0, dict(other), ot.head, ot.src)
+        _st, score, full = pair._best(vec, 0.0, (), keys, hv, it.src)
+        if score < self.config.threshold:
+            return 1.0
+        if full < self.config.threshold and hv is not None:
+            vec = hv
         return min(1.0, math.fsum([w * w for t, w in vec.items() if t not in other]))
 
     def headline_terms(self, item_id: int) -> int | None:

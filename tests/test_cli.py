@@ -406,6 +406,17 @@ def test_explain_scores_two_stored_reports_in_the_order_the_run_read_them(tmp_pa
     for x, y, later in ((uid["a1"], uid["b1"], "b"), (uid["b1"], uid["a1"], "a")):
         data = json.loads(feeds("explain", "--config", "feeds.toml", x, y, "--json", cwd=tmp_path).stdout)
         assert data["now"] == "two stories" and data["same_story"] is False and data["later"] == later, data
+    # one feed's reports: in published order within one reading of its document, in the order read across runs
+    # (the next review: an earlier-dated post a later run brings is the later one)
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Senate approves budget bill", "guid": "b1",
+                                           "link": "https://b.example/1", "date": base},
+                                          {"title": "Senate budget vote set", "guid": "b0",
+                                           "link": "https://b.example/0", "date": base - timedelta(hours=1)}]))
+    assert feeds("run", "--config", "feeds.toml", "--all", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uid["b0"], uid["b1"], "--json", cwd=tmp_path).stdout)
+    assert data["later"] == "a", data
 
 
 def test_export_lists_the_demos_sources_and_says_what_it_leaves_out(demo: Path) -> None:

@@ -30,6 +30,9 @@ from feeds.stories import (
 
 DATA = Path(__file__).parent / "data" / "stories"
 T0 = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+# a summary that shares nothing with the news it is given with (another outlet's background, at its heaviest)
+OFF_TOPIC = ("Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
+             "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
 
 
 def load_seed() -> list[tuple[datetime, str, str, str]]:
@@ -1527,6 +1530,26 @@ _retold = st.tuples(st.sampled_from(["Storm hits Japan coast", "Senate passes bu
 _reports = st.lists(st.tuples(st.one_of(titles, _retold), _summaries, st.integers(0, 200)), min_size=1, max_size=25)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(titles, _retold), _summaries, st.one_of(titles, _retold), _summaries, st.booleans())
+# (found with more examples) the headline names places, the summary's count too unless only the headline's do
+@example("raises rates", "Paris protest league", "Storm hits Japan coast raises rates", "protest Paris league", False)
+# one feed's two reports: the headline route is closed to them
+@example("Macron holds defence talks with Modi", OFF_TOPIC, "Macron and Modi hold defence talks",
+         "Farmers harvested saffron, cardamom, turmeric, mangoes, cashews and tea near monsoon-soaked villages.", True)
+def test_novelty_over_another_report_is_what_add_reads(a_title: str, a_summary: str, b_title: str, b_summary: str,
+                                                       one_feed: bool) -> None:
+    """`novelty_over(b, a)` (the run's test of whether a report that began a story is a development over an
+    earlier one that joined it) is what `add` gives b coming to a story of a alone: 1.0 when b would not join
+    it, else its novelty, on its headline when only its headline joins (the final reviews: the first version
+    read whole texts, then counted every place and number, the summary's too, and took b as joining)."""
+    ix = StoryIndex()
+    ix.add(1, a_title, a_summary, T0, source="a")
+    m = ix.add(2, b_title, b_summary, T0 + timedelta(hours=1), source="a" if one_feed else "b")
+    got = ix.novelty_over(2, 1)
+    assert got is not None and abs(got - (m.novelty if m.joined else 1.0)) < 1e-12, (m, got)
+
+
 def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> float:
     """A headline's score against the headlines of a story's latest HEADLINE_MEMBERS reports, from the members'
     own vectors and headline counts (`item_vector`, `headline_terms`) rather than the index's arithmetic."""
@@ -1799,11 +1822,6 @@ def test_a_format_6_vector_is_read_with_its_headline_found_from_its_title() -> N
     again = StoryIndex()
     again.add_known(1, title, summary, T0, 1, got[0], got[1])
     assert again.headline_terms(1) == ix.headline_terms(1) and ix.headline_terms(1) == len(ix._title_terms(title))
-
-
-# a summary that shares nothing with the news it is given with (another outlet's background, at its heaviest)
-OFF_TOPIC = ("Schumer praised Thune; Democrats grumbled about Pentagon contractors, Boeing tankers, Lockheed jets, "
-             "Raytheon missiles, shipyard bonuses, runway repairs, pipeline permits and munitions.")
 
 
 def test_explain_scores_a_pair_on_its_headlines_whichever_is_given_first() -> None:

@@ -1239,12 +1239,14 @@ class Store:
             return 0
         return int(c.execute(delete(f).where(stale)).rowcount or 0)
 
-    def item_text(self, uid: str) -> tuple[int, str, str, int, float, int, str] | None:
-        """Id, title, summary, source id, published time, story id and entry id of the item with this entry
-        id, if stored; for a story's entry id (its first report's) whose entry stands on another report now
-        (its representative), that report's (its own entry id differs from ``uid``): what the entry shows."""
+    def item_text(self, uid: str) -> tuple[int, str, str, int, float, int, str, float] | None:
+        """Id, title, summary, source id, published time, story id, entry id and first-seen time of the item
+        with this entry id, if stored; for a story's entry id (its first report's) whose entry stands on
+        another report now (its representative), that report's (its own entry id differs from ``uid``): what
+        the entry shows."""
         i, s = S.items, S.stories
-        cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid)
+        cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
+                i.c.first_seen)
         with self.engine.connect() as c:
             row = c.execute(select(*cols).where(i.c.uid == uid)).first()
             if row is not None and int(row[0]) == int(row[5]):
@@ -1253,7 +1255,8 @@ class Store:
                 row = rep if rep is not None else row
         if row is None:
             return None
-        return int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6])
+        return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
+                float(row[7]))
 
     def archived_generations(self) -> Iterator[tuple[str, int]]:
         """(entry id of the story, the highest generation any channel's archive holds of it) for every story
