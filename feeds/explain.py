@@ -117,6 +117,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         gap = abs(stored[args.a][0] - stored[args.b][0])
         if gap > cfg.stories.window.total_seconds():
             apart = gap / 3600
+    # stored items not in the index's window: their vectors are made from their text now
+    outside = [x for x, ref in (("a", args.a), ("b", args.b)) if ref in stored and ref not in vectors]
     if getattr(args, "json", False):
         doc = {"score": ex.score, "same_story": ex.same_story, "threshold": scfg.threshold,
                "shared": ex.shared, "only_a": ex.only_a, "only_b": ex.only_b}
@@ -128,7 +130,6 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc["later"] = later
         if same_report:
             doc["same_report"] = True
-        outside = [x for x, ref in (("a", args.a), ("b", args.b)) if ref in stored and ref not in vectors]
         if outside:
             doc["outside_window"] = outside  # scored from their text with the current weights
         if now is not None:
@@ -145,10 +146,9 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             print("a and b name the same stored report (an entry id names the report its story's entry shows)")
         for line in ex.lines:
             print(line)
-        kept = [x for x, ref in (("a", args.a), ("b", args.b)) if ref in stored and ref not in vectors]
-        if vectors and not kept:
+        if vectors and not outside:
             print("(stored items in the window are scored with the vectors they entered the index with)")
-        for x in kept:  # not in the index's window: its vector is made from its text now
+        for x in outside:
             print(f"({x} is outside the story window: scored from its text with the current weights, without "
                   "its feed's template)")
         if sibling:

@@ -1349,9 +1349,9 @@ class Pipeline:
                     s["published"] = published
                     if not prefer:
                         s["rep_item_id"] = item_id
-                    if not significant and self._begun.get(story_id) == s["updated"] and not (
-                            index is not None and (n := index.novelty_over(story_id, item_id)) is not None
-                            and n >= index.config.update_novelty):
+                    if not significant and self._begun.get(story_id) == s["updated"] and (
+                            index is None
+                            or (index.novelty_over(story_id, item_id) or 0.0) < index.config.update_novelty):
                         # a story begun in this run (not published yet) by a later report, an earlier source's,
                         # which no development moved since: an earlier report that is a mere rewording of it
                         # begins it, its `updated` too (a review: a re-report's time stood as the story's),

@@ -1965,9 +1965,8 @@ class StoryIndex:
         # What not to scan, chosen greedily, the most postings saved per unit of bound first: a term's
         # postings below _HIGH (bound w x min(_HIGH, ub)), then the rest of them (the remaining bound).
         options: list[tuple[float, str, int, int, float]] = []  # (key, term, from level, to level, bound)
-        w_ub: dict[str, float] = {}
-        for b, t, w in self._term_bounds(q):
-            w_ub[t] = b
+        bounds = self._term_bounds(q)
+        for b, t, w in bounds:
             n = len(postings[t])
             h = high.get(t)
             nh = len(h) if h else 0
@@ -1986,6 +1985,7 @@ class StoryIndex:
         if scan_cap is not None:  # not scanned at all: the terms past the cap (their bounds still count)
             # (counted over all the item's terms, those only in story tails too: which terms have postings
             # depends on how the heads were cut, the story counts do not)
+            w_ub = {t: b for b, t, _ in bounds}
             for t in _past_cap(self._df, q, scan_cap):
                 if t not in w_ub:  # no postings: nothing to scan
                     continue
@@ -2364,6 +2364,17 @@ class StoryIndex:
         it = self._items[item_id]
         return dict(it.pairs(self._stories[it.story_id]))
 
+    def _against_one(self, vec: Mapping[str, float], headline: Mapping[str, float] | None,
+                     keys: Collection[str] | None, other: Mapping[str, float], other_head: int,
+                     src: Hashable | None = None, other_src: Hashable | None = None) -> tuple[float, float]:
+        """(score, score with the summary) of a report (``vec``, its ``headline`` vector if it has a summary,
+        its conflict ``keys``) coming to a story of one other report, as `_best` scores it (its headline side
+        the other's first ``other_head`` terms)."""
+        pair = StoryIndex(self.config)
+        pair._insert(0, 0, 0.0, dict(other), other_head, other_src)
+        _st, score, full = pair._best(vec, 0.0, (), keys, headline, src)
+        return score, full
+
     def novelty_over(self, item_id: int, other_id: int) -> float | None:
         """What a live item brings that another live item did not, as `add` reads a report coming to a story
         of that one report (lexically; with its source, its title's conflict keys and its headline): 1.0 if it
@@ -2380,9 +2391,7 @@ class StoryIndex:
         title = list(vec)[:n]  # the headline's terms come first: what `title_keys` gives for the text
         keys = frozenset(title) if any(_specific(t) for t in title) else None
         hv = _headline(vec, n) if n < len(vec) else None
-        pair = StoryIndex(self.config)
-        pair._insert(0, 0, 0.0, dict(other), ot.head, ot.src)
-        _st, score, full = pair._best(vec, 0.0, (), keys, hv, it.src)
+        score, full = self._against_one(vec, hv, keys, other, ot.head, it.src, ot.src)
         if score < self.config.threshold:
             return 1.0
         if full < self.config.threshold and hv is not None:
@@ -2593,9 +2602,7 @@ def explain(
             sv, sn = sides[old][2], sides[old][3]
             if qn >= len(qv):
                 continue
-            pair = StoryIndex(cfg)
-            pair._insert(0, 0, 0.0, dict(sv), sn)
-            _st, best, with_summary = pair._best(qv, 0.0, (), ix.title_keys(qt, qs), _headline(qv, qn))
+            best, with_summary = ix._against_one(qv, _headline(qv, qn), ix.title_keys(qt, qs), sv, sn)
             if best > with_summary and best > score:
                 headline = score = best
                 same = score >= cfg.threshold

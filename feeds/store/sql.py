@@ -181,7 +181,8 @@ class StoryEntry:
 
 
 RUNS_KEPT = timedelta(days=90)  # how long the run log keeps a run (feeds status shows the last ones)
-# an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None)
+# an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None),
+# source id
 WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None, int]
 
 WAL_AUTOCHECKPOINT = 16_384  # pages (64 MB at SQLite's 4 kB page)
