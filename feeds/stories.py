@@ -952,6 +952,31 @@ def _headline(vec: Mapping[str, float], n: int) -> dict[str, float]:
     return dict(_headline_pairs(vec.items(), n))
 
 
+def _next_to(a: str, b: str, terms: Sequence[str]) -> bool | None:
+    """Whether two terms stand next to each other in a text's terms (None: it lacks one of them)."""
+    try:
+        return abs(terms.index(a) - terms.index(b)) == 1
+    except ValueError:
+        return None
+
+
+def _one_name(pair: Collection[str], headline: Sequence[str], others: Iterable[Sequence[str]]) -> bool:
+    """Whether the two terms a headline shares with other headlines are one name: next to each other in
+    the headline's terms and in every other headline that has both, at least one ("Winter Olympics",
+    "Super Bowl", "Gisèle Pelicot"). Like one shared word, one shared name is a subject, not an event
+    (docs/stories.md, step 8)."""
+    a, b = pair
+    if not _next_to(a, b, headline):
+        return False
+    found = False
+    for terms in others:
+        together = _next_to(a, b, terms)
+        if together is False:
+            return False
+        found = found or together is True
+    return found
+
+
 def _headline_pairs(pairs: Iterable[tuple[str, float]], n: int) -> list[tuple[str, float]]:
     """`_headline` of a unit vector's (term, weight) pairs: the first ``n`` (all of them when ``n`` is
     negative or not below their count, as they are), made unit again (none if they weigh nothing)."""
@@ -1885,7 +1910,7 @@ class StoryIndex:
             # (`title_keys`): then only a story the summary's places, dates and numbers do not conflict with
             if hq and (spec_keys is not None or not qspec or st.spec2 <= 0.0
                        or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
-                hs = self._headline_score(hq, hspec, st)
+                hs = self._headline_score(hq, hspec, st, headline)
                 # its own feed among the reports its headline side is made of: its text must join it
                 if hs > score and (source is None or all(items[m].src != source for m in self._latest(st))):
                     score = hs
@@ -1899,17 +1924,20 @@ class StoryIndex:
         """A story's latest HEADLINE_MEMBERS reports by (published, id), newest first: its headline side."""
         return reversed(st.recent) if st.recent is not None else st.members
 
-    def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story) -> float:
+    def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story,
+                        headline: Iterable[str] | None = None) -> float:
         """The score of an item's headline (``hq``: its headline vector's terms that some live story has;
-        ``hspec``: their places, dates and numbers) against the headlines of the story's latest
-        HEADLINE_MEMBERS reports (by published time, then id: not the order they came in, which a restart
-        does not keep), summed newest first: as `_lexical_score` against a story whose centroid is the sum of
-        their headline vectors (`_headline`), its cohesion too. 0.0 when they share fewer than two terms (one
-        shared word, "AI", is a subject, not an event)."""
+        ``hspec``: their places, dates and numbers; ``headline``: all its headline's terms in order, if not
+        those of ``hq``) against the headlines of the story's latest HEADLINE_MEMBERS reports (by published
+        time, then id: not the order they came in, which a restart does not keep), summed newest first: as
+        `_lexical_score` against a story whose centroid is the sum of their headline vectors (`_headline`), its
+        cohesion too. 0.0 when they share fewer than two terms (one shared word, "AI", is a subject, not an
+        event), or two that are one name (`_one_name`: "Winter Olympics" is a subject too)."""
         items = self._items
         c: dict[str, float] = {}
         get = c.get
         k = 0
+        heads: list[list[tuple[str, float]]] = []
         for mid in self._latest(st):
             it = items[mid]
             pairs = _headline_pairs(it.pairs(st), it.head)
@@ -1918,8 +1946,12 @@ class StoryIndex:
             for t, w in pairs:
                 c[t] = get(t, 0.0) + w
             k += 1
+            heads.append(pairs)
         shared = hq.keys() & c.keys()
         if len(shared) < 2:
+            return 0.0
+        if len(shared) == 2 and _one_name(shared, list(hq if headline is None else headline),
+                                          ([t for t, _ in pairs] for pairs in heads)):
             return 0.0
         norm2 = math.fsum([w * w for w in c.values()])
         norm = math.sqrt(norm2)
@@ -2607,6 +2639,13 @@ def explain(
                 headline = score = best
                 same = score >= cfg.threshold
                 heads = (new, old)
+    name: list[str] = []  # the one name two headlines share, when that keeps their headline score out
+    if heads is None and not same_feed and cfg.headline_route and not ix.semantic:
+        ha, hb = (list(sides[k][2])[:sides[k][3]] for k in ("a", "b"))
+        both = set(ha) & set(hb)
+        if (len(both) == 2 and any(sides[new][3] < len(sides[new][2]) for new, _ in ways)
+                and _one_name(both, ha, [hb])):
+            name = [t for t in ha if t in both]
     if heads is not None:  # the terms, cosine and conflict of the two headlines (`StoryIndex._headline_score`)
         hv = {k: _headline(sides[k][2], sides[k][3]) for k in heads}
         q_name, s_name = heads
@@ -2639,6 +2678,9 @@ def explain(
         lines.insert(1, f"the score is the headlines' alone ({heads[0]}'s against {heads[1]}'s), higher than "
                         f"{full:.3f} with the summaries (a report with a summary is scored on its headline too; "
                         "the higher counts)")
+    if name:
+        lines.append(f"(the headlines share one name only, {' '.join(name)}: a subject, not an event, so their "
+                     "headlines alone do not count)")
     if later in sides:
         lines.append(f"({later}, the report the run read later, is scored against the other as a run scores a "
                      "new report)")
