@@ -488,6 +488,7 @@ first:1st second:2nd third:3rd fourth:4th fifth:5th sixth:6th seventh:7th eighth
 billion:bn million:mn
 deal:agreement:accord:pact resign:quit probe:investigation:inquiry hurt:injure:wound ban:prohibit
 row:dispute:spat hike:increase
+envoy:ambassador lawmaker:legislator:congressman:congresswoman:congressmen:congresswomen former:ex
 """
 
 # Multi-word names and their acronyms: the phrase becomes the acronym's term.
@@ -497,6 +498,7 @@ fed=federal reserve|imf=international monetary fund|who=world health organizatio
 ecb=european central bank|boe=bank of england|fbi=federal bureau of investigation|cia=central intelligence agency
 nasa=national aeronautics and space administration|gop=grand old party|hk=hong kong|ny=new york|la=los angeles
 sec=securities and exchange commission|nhs=national health service|epa=environmental protection agency
+fm=foreign minister
 northkorea=north korea|northkorea=north korean|northkorea=n korea|northkorea=n korean
 southkorea=south korea|southkorea=south korean|southkorea=s korea|southkorea=s korean
 southsudan=south sudan|southsudan=south sudanese|southsudan=s sudan|southafrica=south africa

@@ -381,6 +381,25 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
     assert key_set("Prime Minister") == key_set("PM")
     assert key_set("United Nations") == key_set("U.N.") == key_set("UN")
     assert key_set("NATO") == key_set("Nato")
+    # people's roles as outlets name them (a review of a real news day)
+    assert key_set("envoy") == key_set("ambassadors")
+    assert key_set("lawmaker") == key_set("congressman") == key_set("congresswoman") == key_set("legislators")
+    assert key_set("ex-minister") == key_set("former minister")
+    assert key_set("Iran FM") == key_set("Iran's foreign minister")
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Belgium accuses U.S. envoy of disinformation for antisemitism claim",
+     "Trump's Ambassador to Belgium Is Summoned After Accusing Officials of Antisemitism"),
+    ("Outrage over US Congressman's anti-Muslim remarks",
+     '"Unrepentant Bigot": Democrats Slam US Lawmaker Over Anti-Muslim Remarks'),
+])
+def test_re_reports_naming_one_role_in_other_words_are_one_story(a: str, b: str) -> None:
+    # two outlets' headlines of one event on a real news day: apart (0.41, 0.50) until the role words met
+    ix = StoryIndex()
+    ix.add(1, a, "", T0)
+    m = ix.add(2, b, "", T0 + timedelta(hours=1))
+    assert m.joined and m.story_id == 1, m.score
 
 
 def test_north_and_south_korea_are_different_places() -> None:
