@@ -480,7 +480,7 @@ attack:assault airstrike:air-strike launch:unveil approve:endorse:ok:oks:okay re
 allegation:accusation:claim talk:negotiation:negotiate ceasefire:truce win:victory lose:loss
 plane:aircraft:airliner:jet ship:vessel car:vehicle child:children:kid:kids woman:women man:men
 company:firm chief:boss:head chair:chairman:chairwoman fire:blaze gunman:gunmen:shooter police:cop:cops
-rebel:insurgent protester:demonstrator:protestor protest:demonstration army:troops:troop:military
+rebel:insurgent protester:demonstrator:protestor protest:demonstration army:troops:troop:military:soldier
 powerful:strong biggest:largest help:aid:assist rise:climb:soar:surge fall:drop:slide:slump:tumble:plunge
 polls:poll election:elections say:said:says football:soccer film:movie premier:pm
 1:one 2:two 3:three 4:four 5:five 6:six 7:seven 8:eight 9:nine 10:ten 11:eleven 12:twelve

@@ -385,6 +385,7 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
     assert key_set("envoy") == key_set("ambassadors")
     assert key_set("lawmaker") == key_set("congressman") == key_set("congresswoman") == key_set("legislators")
     assert key_set("ex-minister") == key_set("former minister")
+    assert key_set("soldiers") == key_set("troops") == key_set("military")
     assert key_set("Iran FM") == key_set("Iran's foreign minister")
 
 
@@ -393,9 +394,11 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
      "Trump's Ambassador to Belgium Is Summoned After Accusing Officials of Antisemitism"),
     ("Outrage over US Congressman's anti-Muslim remarks",
      '"Unrepentant Bigot": Democrats Slam US Lawmaker Over Anti-Muslim Remarks'),
+    ("Nigeria says 100 more U.S. military personnel arrive to tackle Islamists",
+     "US soldiers arrive in Nigeria to aid its fight against Islamist militants"),
 ])
 def test_re_reports_naming_one_role_in_other_words_are_one_story(a: str, b: str) -> None:
-    # two outlets' headlines of one event on a real news day: apart (0.41, 0.50) until the role words met
+    # two outlets' headlines of one event on a real news day: apart (0.41, 0.50, 0.54) until the role words met
     ix = StoryIndex()
     ix.add(1, a, "", T0)
     m = ix.add(2, b, "", T0 + timedelta(hours=1))
