@@ -422,10 +422,16 @@ _STEM_EXCEPTIONS = {"news": "news", "international": "internation", "internation
 _IZE = re.compile(r"(?<=[a-z]{3})([iy])s(e|es|ed|ing|er|ers|ation|ations)$")
 
 
+# British -tre/-bre spelt as the American -ter/-ber ("centre", "theatres", "fibre"), and the stems of the
+# British -ence and -mme spellings as the American ones' ("defence" / "defense", "programme" / "program")
+_TRE = re.compile(r"(?<=[a-z]{2})([tb])re(s?)$")
+_BRITISH = {"defenc": "defens", "offenc": "offens", "licenc": "licens", "pretenc": "pretens", "programm": "program"}
+
+
 def _stem(w: str) -> str:
-    """Possessive and apostrophes dropped, British -ise/-yse spelt -ize/-yze, then the Porter stemmer, so
-    that inflected and derived forms meet (controversy / controversial -> controversi, resigns /
-    resignation -> resign, recognised / recognizes -> recogn)."""
+    """Possessive and apostrophes dropped, British -ise/-yse spelt -ize/-yze (and -tre, -ence, -mme as the
+    American spellings), then the Porter stemmer, so that inflected and derived forms meet (controversy /
+    controversial -> controversi, resigns / resignation -> resign, recognised / recognizes -> recogn)."""
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace("'", "")
@@ -436,7 +442,10 @@ def _stem(w: str) -> str:
         return exc
     if "s" in w:
         w = _IZE.sub(r"\1z\2", w)
-    return _porter(w)
+    if w[-2:] == "re" or w[-3:] == "res":
+        w = _TRE.sub(r"\1er\2", w)
+    w = _porter(w)
+    return _BRITISH.get(w, w)
 
 
 _STOP = _band(_STOPWORDS_TEXT) | _band(_FOREIGN_STOPWORDS_TEXT)

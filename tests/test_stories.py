@@ -372,6 +372,12 @@ def test_porter_stemmer_joins_related_forms() -> None:
     # Porter made "international" "intern" (an intern, internal) but "internationally" "internation"
     assert key_set("international") == key_set("internationally") == key_set("internationals")
     assert key_set("international") != key_set("intern") and key_set("international") != key_set("internal")
+    # British and American spellings meet
+    assert key_set("recognised") == key_set("recognizes")
+    assert key_set("defence") == key_set("defense") and key_set("offences") == key_set("offense")
+    assert key_set("centre") == key_set("center") and key_set("theatres") == key_set("theater")
+    assert key_set("programme") == key_set("programs")
+    assert key_set("store") == {"store"} and key_set("genre") == key_set("genres")  # (only -tre and -bre)
 
 
 def test_synonyms_numbers_and_acronyms_meet() -> None:
