@@ -497,7 +497,7 @@ first:1st second:2nd third:3rd fourth:4th fifth:5th sixth:6th seventh:7th eighth
 billion:bn million:mn
 deal:agreement:accord:pact resign:quit probe:investigation:inquiry hurt:injure:wound ban:prohibit
 row:dispute:spat hike:increase
-envoy:ambassador lawmaker:legislator:congressman:congresswoman:congressmen:congresswomen former:ex
+envoy:ambassador lawmaker:congressman:congresswoman:congressmen:congresswomen
 """
 
 # Multi-word names and their acronyms: the phrase becomes the acronym's term.
@@ -507,7 +507,6 @@ fed=federal reserve|imf=international monetary fund|who=world health organizatio
 ecb=european central bank|boe=bank of england|fbi=federal bureau of investigation|cia=central intelligence agency
 nasa=national aeronautics and space administration|gop=grand old party|hk=hong kong|ny=new york|la=los angeles
 sec=securities and exchange commission|nhs=national health service|epa=environmental protection agency
-fm=foreign minister
 northkorea=north korea|northkorea=north korean|northkorea=n korea|northkorea=n korean
 southkorea=south korea|southkorea=south korean|southkorea=s korea|southkorea=s korean
 southsudan=south sudan|southsudan=south sudanese|southsudan=s sudan|southafrica=south africa
@@ -975,14 +974,15 @@ def _one_name(pair: Collection[str], headline: Sequence[str], others: Iterable[S
     """Whether the two terms a headline shares with other headlines are one name: next to each other in
     the headline's terms and in every other headline that has both, at least one ("Winter Olympics",
     "Super Bowl", "Gisèle Pelicot"). Like one shared word, one shared name is a subject, not an event
-    (docs/stories.md, step 8)."""
+    (docs/stories.md, step 8). Not when the two are all of the headline and of another headline: a
+    headline of two terms repeated word for word ("Bitcoin crashes")."""
     a, b = pair
     if not _next_to(a, b, headline):
         return False
     found = False
     for terms in others:
         together = _next_to(a, b, terms)
-        if together is False:
+        if together is False or (together and len(terms) == 2 == len(headline)):
             return False
         found = found or together is True
     return found
@@ -1611,6 +1611,7 @@ class StoryIndex:
         # whether a report with a summary is also scored on its headline alone (`_headline_score`)
         cfg = self.config
         self._by_headline = embedder is None and cfg.headline_route
+        self._named: tuple[str, ...] = ()  # the name the last `_headline_score` stopped at (`_one_name`), if any
 
     def __len__(self) -> int:
         return len(self._items)
@@ -1921,7 +1922,7 @@ class StoryIndex:
             # (`title_keys`): then only a story the summary's places, dates and numbers do not conflict with
             if hq and (spec_keys is not None or not qspec or st.spec2 <= 0.0
                        or not _conflict(qspec, st.centroid, st.spec2, st.norm2)):
-                hs = self._headline_score(hq, hspec, st, headline)
+                hs = self._headline_score(hq, hspec, st, headline or ())  # (hq: terms of headline)
                 # its own feed among the reports its headline side is made of: its text must join it
                 if hs > score and (source is None or all(items[m].src != source for m in self._latest(st))):
                     score = hs
@@ -1936,14 +1937,14 @@ class StoryIndex:
         return reversed(st.recent) if st.recent is not None else st.members
 
     def _headline_score(self, hq: Mapping[str, float], hspec: list[tuple[str, float]], st: _Story,
-                        headline: Iterable[str] | None = None) -> float:
+                        headline: Iterable[str]) -> float:
         """The score of an item's headline (``hq``: its headline vector's terms that some live story has;
-        ``hspec``: their places, dates and numbers; ``headline``: all its headline's terms in order, if not
-        those of ``hq``) against the headlines of the story's latest HEADLINE_MEMBERS reports (by published
-        time, then id: not the order they came in, which a restart does not keep), summed newest first: as
-        `_lexical_score` against a story whose centroid is the sum of their headline vectors (`_headline`), its
-        cohesion too. 0.0 when they share fewer than two terms (one shared word, "AI", is a subject, not an
-        event), or two that are one name (`_one_name`: "Winter Olympics" is a subject too)."""
+        ``hspec``: their places, dates and numbers; ``headline``: all its headline's terms, in order) against
+        the headlines of the story's latest HEADLINE_MEMBERS reports (by published time, then id: not the order
+        they came in, which a restart does not keep), summed newest first: as `_lexical_score` against a story
+        whose centroid is the sum of their headline vectors (`_headline`), its cohesion too. 0.0 when they
+        share fewer than two terms (one shared word, "AI", is a subject, not an event), or two that are one
+        name (`_one_name`: "Winter Olympics" is a subject too)."""
         items = self._items
         c: dict[str, float] = {}
         get = c.get
@@ -1961,9 +1962,11 @@ class StoryIndex:
         shared = hq.keys() & c.keys()
         if len(shared) < 2:
             return 0.0
-        if len(shared) == 2 and _one_name(shared, list(hq if headline is None else headline),
-                                          ([t for t, _ in pairs] for pairs in heads)):
-            return 0.0
+        if len(shared) == 2:
+            order = list(headline)
+            if _one_name(shared, order, ([t for t, _ in pairs] for pairs in heads)):
+                self._named = tuple(t for t in order if t in shared)  # (for `explain`, through `_against_one`)
+                return 0.0
         norm2 = math.fsum([w * w for w in c.values()])
         norm = math.sqrt(norm2)
         cfg = self.config
@@ -2409,14 +2412,15 @@ class StoryIndex:
 
     def _against_one(self, vec: Mapping[str, float], headline: Mapping[str, float] | None,
                      keys: Collection[str] | None, other: Mapping[str, float], other_head: int,
-                     src: Hashable | None = None, other_src: Hashable | None = None) -> tuple[float, float]:
-        """(score, score with the summary) of a report (``vec``, its ``headline`` vector if it has a summary,
-        its conflict ``keys``) coming to a story of one other report, as `_best` scores it (its headline side
-        the other's first ``other_head`` terms)."""
+                     src: Hashable | None = None, other_src: Hashable | None = None
+                     ) -> tuple[float, float, tuple[str, ...]]:
+        """(score, score with the summary, the one name that kept the headline score out or ()) of a report
+        (``vec``, its ``headline`` vector if it has a summary, its conflict ``keys``) coming to a story of one
+        other report, as `_best` scores it (its headline side the other's first ``other_head`` terms)."""
         pair = StoryIndex(self.config)
         pair._insert(0, 0, 0.0, dict(other), other_head, other_src)
         _st, score, full = pair._best(vec, 0.0, (), keys, headline, src)
-        return score, full
+        return score, full, pair._named
 
     def novelty_over(self, item_id: int, other_id: int) -> float | None:
         """What a live item brings that another live item did not, as `add` reads a report coming to a story
@@ -2434,7 +2438,7 @@ class StoryIndex:
         title = list(vec)[:n]  # the headline's terms come first: what `title_keys` gives for the text
         keys = frozenset(title) if any(_specific(t) for t in title) else None
         hv = _headline(vec, n) if n < len(vec) else None
-        score, full = self._against_one(vec, hv, keys, other, ot.head, it.src, ot.src)
+        score, full, _ = self._against_one(vec, hv, keys, other, ot.head, it.src, ot.src)
         if score < self.config.threshold:
             return 1.0
         if full < self.config.threshold and hv is not None:
@@ -2452,9 +2456,12 @@ class StoryIndex:
         return encode_vector(self.item_vector(item_id), self.headline_terms(item_id))
 
     def _headline_count(self, vec: Mapping[str, float], title: str) -> int:
-        """How many of a vector's first terms are terms of the title (a vector given back without its count)."""
-        keys = {k for k, _ in self._title_terms(title)}
-        return sum(1 for _ in itertools.takewhile(keys.__contains__, vec))
+        """How many of a vector's first terms are its title's (a vector given back without its count): those
+        that are terms of the title, or, when one is not (a vector made under earlier tables, where a synonym
+        or a spelling was another term: "centr" for "centre"), as many as the title has terms, at most all."""
+        keys = [k for k, _ in self._title_terms(title)]
+        n = sum(1 for _ in itertools.takewhile(set(keys).__contains__, vec))
+        return n if n >= len(keys) else min(len(keys), len(vec))
 
     def vector_key(self, title: str, summary: str) -> bytes:
         """What a stored vector is valid for: this text under the settings vector() depends on (and
@@ -2638,6 +2645,7 @@ def explain(
     headline: float | None = None
     full = score
     heads: tuple[str, str] | None = None  # (new report, story) of the headline score that counts
+    name: tuple[str, ...] = ()  # the one name two headlines share, when that kept their headline score out
     if not same_feed and cfg.headline_route and not ix.semantic:
         ways = [(q_name, s_name)] if later in sides else [("a", "b"), ("b", "a")]
         for new, old in ways:
@@ -2645,18 +2653,12 @@ def explain(
             sv, sn = sides[old][2], sides[old][3]
             if qn >= len(qv):
                 continue
-            best, with_summary = ix._against_one(qv, _headline(qv, qn), ix.title_keys(qt, qs), sv, sn)
+            best, with_summary, named = ix._against_one(qv, _headline(qv, qn), ix.title_keys(qt, qs), sv, sn)
+            name = name or named
             if best > with_summary and best > score:
                 headline = score = best
                 same = score >= cfg.threshold
                 heads = (new, old)
-    name: list[str] = []  # the one name two headlines share, when that keeps their headline score out
-    if heads is None and not same_feed and cfg.headline_route and not ix.semantic:
-        ha, hb = (list(sides[k][2])[:sides[k][3]] for k in ("a", "b"))
-        both = set(ha) & set(hb)
-        if (len(both) == 2 and any(sides[new][3] < len(sides[new][2]) for new, _ in ways)
-                and _one_name(both, ha, [hb])):
-            name = [t for t in ha if t in both]
     if heads is not None:  # the terms, cosine and conflict of the two headlines (`StoryIndex._headline_score`)
         hv = {k: _headline(sides[k][2], sides[k][3]) for k in heads}
         q_name, s_name = heads
@@ -2689,9 +2691,9 @@ def explain(
         lines.insert(1, f"the score is the headlines' alone ({heads[0]}'s against {heads[1]}'s), higher than "
                         f"{full:.3f} with the summaries (a report with a summary is scored on its headline too; "
                         "the higher counts)")
-    if name:
-        lines.append(f"(the headlines share one name only, {' '.join(name)}: a subject, not an event, so their "
-                     "headlines alone do not count)")
+    if name and heads is None:
+        lines.append(f"(the headlines share only two words that stand together, {' '.join(name)}: one name or "
+                     "phrase, a subject rather than an event, so the headlines alone do not count)")
     if later in sides:
         lines.append(f"({later}, the report the run read later, is scored against the other as a run scores a "
                      "new report)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import random
 import struct
 import unittest.mock
 from collections import defaultdict
@@ -389,10 +390,13 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
     assert key_set("NATO") == key_set("Nato")
     # people's roles as outlets name them (a review of a real news day)
     assert key_set("envoy") == key_set("ambassadors")
-    assert key_set("lawmaker") == key_set("congressman") == key_set("congresswoman") == key_set("legislators")
-    assert key_set("ex-minister") == key_set("former minister")
+    assert key_set("lawmaker") == key_set("congressman") == key_set("congresswoman") == key_set("congressmen")
     assert key_set("soldiers") == key_set("troops") == key_set("military")
-    assert key_set("Iran FM") == key_set("Iran's foreign minister")
+    # not words of other senses: "legislator" would stem as "legislation", "ex" is also "Ex Machina",
+    # "ex-dividend", and "FM" a radio band
+    assert key_set("legislation") != key_set("lawmakers")
+    assert key_set("ex-dividend") != key_set("former dividend")
+    assert key_set("FM radio") != key_set("foreign minister radio")
 
 
 @pytest.mark.parametrize("a, b", [
@@ -1491,6 +1495,17 @@ def test_a_re_report_joins_on_its_headline_when_the_summaries_pull_it_apart() ->
     assert not explain(b.title, b.summary, a.title, a.summary, StoryConfig(headline_match=False)).same_story
 
 
+def test_a_vector_without_its_count_made_under_earlier_tables_keeps_its_headline() -> None:
+    # a stored vector of format 6 has no headline term count, which is found from the title: under tables that
+    # have changed since ("centre" was "centr", now spelt "center"), its first term is no term of the title
+    ix = StoryIndex()
+    vec = {"centr": 0.5, "close": 0.5, "flood": 0.5, "cellar": 0.5}  # "Centre closes" + its summary's terms
+    assert ix._headline_count(vec, "Centre closes") == 2
+    assert ix._headline_count({"center": 0.6, "close": 0.8}, "Centre closes") == 2
+    assert ix._headline_count({"center": 1.0}, "Centre closes") == 1  # (at most all of it)
+    assert ix._headline_count({"center": 0.6, "close": 0.6, "flood": 0.53}, "Centre closes") == 2
+
+
 def test_one_shared_headline_word_is_not_one_story() -> None:
     # a review's false join: a story of two features on AI bots took "Will A.I. Kill Translation Jobs?" through
     # "AI" alone (0.577 on the headlines, the story's centroid all "AI")
@@ -1543,7 +1558,7 @@ def test_headlines_sharing_one_name_only_are_not_one_story(pair: Any, first: int
     assert len(set(list(vec_a)[:n_a]) & set(list(vec_b)[:n_b])) == 2
     ex = explain(*a, *b)
     assert not ex.same_story and ex.headline is None
-    assert any("share one name only" in line for line in ex.lines), ex.lines
+    assert any("share only two words that stand together" in line for line in ex.lines), ex.lines
 
 
 def test_one_name_is_two_terms_next_to_each_other_in_every_headline_having_both() -> None:
@@ -1551,14 +1566,53 @@ def test_one_name_is_two_terms_next_to_each_other_in_every_headline_having_both(
 
     name = {"winter", "olymp"}
     assert _one_name(name, ["next", "winter", "olymp"], [["nordic", "combin", "winter", "olymp", "sport"]])
-    assert _one_name(name, ["olymp", "winter"], [["winter", "olymp"]])  # either order
+    assert _one_name(name, ["olymp", "winter", "host"], [["winter", "olymp"]])  # either order
     # a headline without both does not count, but one of the story's must have both
-    assert _one_name(name, ["winter", "olymp"], [["olymp", "medal"], ["winter", "olymp", "open"]])
+    assert _one_name(name, ["winter", "olymp", "host"], [["olymp", "medal"], ["winter", "olymp", "open"]])
     assert not _one_name(name, ["winter", "olymp"], [["olymp", "medal"], ["winter", "storm"]])
     assert not _one_name(name, ["winter", "olymp"], [])
     # apart in the new headline, or in any of the story's
     assert not _one_name(name, ["winter", "storm", "olymp"], [["winter", "olymp"]])
-    assert not _one_name(name, ["winter", "olymp"], [["winter", "olymp"], ["olymp", "host", "winter"]])
+    assert not _one_name(name, ["winter", "olymp", "host"], [["winter", "olymp"], ["olymp", "host", "winter"]])
+    # a two-term headline repeated word for word ("Bitcoin crashes") is a repeat, not a shared name
+    assert not _one_name(name, ["winter", "olymp"], [["winter", "olymp"]])
+    assert not _one_name(name, ["olymp", "winter"], [["winter", "olymp", "open"], ["winter", "olymp"]])
+    assert _one_name(name, ["winter", "olymp"], [["winter", "olymp", "open"]])
+
+
+def test_a_two_term_headline_repeated_word_for_word_joins_on_its_headline() -> None:
+    # its two terms always stand together: the one-name guard must not keep another outlet's same headline out
+    ix = StoryIndex()
+    ix.add(1, "Bitcoin crashes", "Traders sold through the night as exchanges halted withdrawals in Asia.", T0)
+    m = ix.add(2, "Bitcoin crashes", "Pension funds that bought last year count their losses; regulators meet.",
+               T0 + timedelta(hours=1))
+    assert m.joined and m.story_id == 1, m.score
+
+
+def test_the_route_reads_the_whole_headline_for_one_name() -> None:
+    # "Flood hits Lisbon": its terms that some story has (flood, lisbon) stand together once "hit" is dropped,
+    # but not in the headline: not one name, and its headline joins it
+    ix = StoryIndex()
+    ix.add(1, "Lisbon flood leaves streets under water",
+           "Heavy rain overnight filled cellars and stopped the trams; firefighters pumped out the old town.", T0)
+    m = ix.add(2, "Flood hits Lisbon", "Residents describe the night; the city council meets to count the damage.",
+               T0 + timedelta(hours=1))
+    assert m.joined and m.story_id == 1, m.score
+
+
+def test_explain_names_the_shared_name_only_where_the_index_stops_at_it() -> None:
+    (a_title, a_summary), (b_title, b_summary) = _ONE_NAME_PAIRS[0]
+    # without summaries there is no headline route, so no word of the guard
+    for later in (None, "a", "b"):
+        ex = explain(a_title, "", b_title, "", later=later)
+        assert not any("stand together" in line for line in ex.lines), ex.lines
+        ex = explain(a_title, a_summary, b_title, b_summary, later=later)
+        assert any("stand together, winter olymp" in line for line in ex.lines), ex.lines
+    # the summaries name other places and days: the route is closed before the headlines are read
+    ex = explain(a_title, "The next Winter Olympics open in Japan on Monday with new events.",
+                 b_title, "Athletes met in Norway on Friday to protest the ban on women.", later="b")
+    assert not any("stand together" in line for line in ex.lines), ex.lines
+    assert not explain(a_title, a_summary, b_title, b_summary, same_feed=True).same_story
 
 
 def test_two_shared_headline_words_apart_still_count() -> None:
@@ -1651,18 +1705,29 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
     c: dict[str, float] = {}
     k = 0
     latest = sorted(story.members, key=lambda m: (ix._items[m].ts, m), reverse=True)[:stories_mod.HEADLINE_MEMBERS]
+    heads = []
     for mid in latest:
         vec = ix.item_vector(mid)
         n = ix.headline_terms(mid)
         head = stories_mod._headline(vec, len(vec) if n is None else n)
         if not head:
             continue
+        heads.append(head)
         k += 1
         for t, w in head.items():
             c[t] = c.get(t, 0.0) + w
     shared = [t for t in hv if t in c and t in ix._df]
     if len(shared) < 2:
         return 0.0
+    if len(shared) == 2:  # one name ("Winter Olympics"): together in the headline and in every one of the
+        # story's headlines having both (one at least), unless a two-term headline is repeated word for word
+        a, b = shared
+        order = list(hv)
+        sides = [list(h) for h in heads if a in h and b in h]
+        if (abs(order.index(a) - order.index(b)) == 1 and sides
+                and all(abs(h.index(a) - h.index(b)) == 1 for h in sides)
+                and not (len(order) == 2 and any(len(h) == 2 for h in sides))):
+            return 0.0
     norm = math.sqrt(sum(w * w for w in c.values()))
     factor = min(1.0, max(norm / k, cfg.min_cohesion)) ** cfg.cohesion_power
     score = sum(hv[t] * c[t] for t in shared) / (norm * factor)
@@ -1676,6 +1741,12 @@ def brute_headline_score(ix: StoryIndex, hv: dict[str, float], story: Any) -> fl
 @settings(max_examples=60, deadline=None)
 @given(_reports, st.integers(0, 250), st.sampled_from([stories_mod.HEADLINE_MEMBERS, 2]),
        st.sampled_from([stories_mod.HEADLINE_SCAN, 3, 1, 0]), st.randoms())
+# two headlines sharing one name, "Fed raises", and nothing else (the one-name guard); and a two-term headline
+# repeated word for word (a review's finds: the oracle had no guard, the guard took repeats for names)
+@example([("Fed raises rates", "", 0), ("Fed raises glacier", "officials", 0)], 0, stories_mod.HEADLINE_MEMBERS,
+         stories_mod.HEADLINE_SCAN, random.Random(0))
+@example([("Fed raises", "", 0), ("Fed raises", "officials", 0)], 0, stories_mod.HEADLINE_MEMBERS,
+         stories_mod.HEADLINE_SCAN, random.Random(0))
 def test_headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evict_h: int, latest: int,
                                             scan: int, rnd: Any) -> None:
     """With summaries, a report joins the story whose better score (with its summary, or its headline alone
@@ -1746,7 +1817,7 @@ def test_a_storys_headlines_are_its_latest_reports() -> None:
     for latest, counts in ((16, True), (2, False)):  # the first report is among the latest 16, not the latest 2
         ix = story(latest)
         hq = {t: w for t, w in hv.items() if t in ix._df}
-        assert (ix._headline_score(hq, [], ix._stories[1]) > 0.0) is counts
+        assert (ix._headline_score(hq, [], ix._stories[1], hv) > 0.0) is counts
         with unittest.mock.patch.object(stories_mod, "HEADLINE_MEMBERS", latest):
             assert (brute_headline_score(ix, hv, ix._stories[1]) > 0.0) is counts
 
