@@ -422,15 +422,21 @@ _STEM_EXCEPTIONS = {"news": "news", "international": "internation", "internation
 _IZE = re.compile(r"(?<=[a-z]{3})([iy])s(e|es|ed|ing|er|ers|ation|ations)$")
 
 
-# British -tre/-bre spelt as the American -ter/-ber ("centre", "theatres", "fibre"), and the stems of the
-# British -ence and -mme spellings as the American ones' ("defence" / "defense", "programme" / "program")
-_TRE = re.compile(r"(?<=[a-z]{2})([tb])re(s?)$")
-_BRITISH = {"defenc": "defens", "offenc": "offens", "licenc": "licens", "pretenc": "pretens", "programm": "program"}
+# British spellings news headlines use, spelt as the American words before stemming ("centre" / "center",
+# "defence" / "defense"): a list, not a rule (a rule on -tre would make French "votre" "voter", "timbre" "timber")
+_BRITISH_TEXT = """
+center:centre centers:centres centered:centred theater:theatre theaters:theatres meter:metre meters:metres
+kilometer:kilometre kilometers:kilometres centimeter:centimetre centimeters:centimetres millimeter:millimetre
+millimeters:millimetres liter:litre liters:litres fiber:fibre fibers:fibres caliber:calibre defense:defence
+defenses:defences offense:offence offenses:offences license:licence licenses:licences pretense:pretence
+program:programme programs:programmes
+"""
+_BRITISH = {b: a for a, b in (e.split(":") for e in _BRITISH_TEXT.split())}
 
 
 def _stem(w: str) -> str:
-    """Possessive and apostrophes dropped, British -ise/-yse spelt -ize/-yze (and -tre, -ence, -mme as the
-    American spellings), then the Porter stemmer, so that inflected and derived forms meet (controversy /
+    """Possessive and apostrophes dropped, British -ise/-yse spelt -ize/-yze (and the words of _BRITISH as the
+    American ones), then the Porter stemmer, so that inflected and derived forms meet (controversy /
     controversial -> controversi, resigns / resignation -> resign, recognised / recognizes -> recogn)."""
     if w.endswith("'s"):
         w = w[:-2]
@@ -442,10 +448,7 @@ def _stem(w: str) -> str:
         return exc
     if "s" in w:
         w = _IZE.sub(r"\1z\2", w)
-    if w[-2:] == "re" or w[-3:] == "res":
-        w = _TRE.sub(r"\1er\2", w)
-    w = _porter(w)
-    return _BRITISH.get(w, w)
+    return _porter(_BRITISH.get(w, w))
 
 
 _STOP = _band(_STOPWORDS_TEXT) | _band(_FOREIGN_STOPWORDS_TEXT)
@@ -975,14 +978,17 @@ def _one_name(pair: Collection[str], headline: Sequence[str], others: Iterable[S
     the headline's terms and in every other headline that has both, at least one ("Winter Olympics",
     "Super Bowl", "Gisèle Pelicot"). Like one shared word, one shared name is a subject, not an event
     (docs/stories.md, step 8). Not when the two are all of the headline and of another headline: a
-    headline of two terms repeated word for word ("Bitcoin crashes")."""
+    headline of two words repeated word for word ("Bitcoin crashes"); but one word and the place it implies
+    ("Kyiv": kyiv, ukraine) is one word, a subject, repeated or not."""
     a, b = pair
     if not _next_to(a, b, headline):
         return False
+    # one word and the place it implies ("Kyiv": kyiv, ukraine) is one word, whole headline or not
+    repeat = len(headline) == 2 and _IMPLIES.get(a) != b and _IMPLIES.get(b) != a
     found = False
     for terms in others:
         together = _next_to(a, b, terms)
-        if together is False or (together and len(terms) == 2 == len(headline)):
+        if together is False or (together and repeat and len(terms) == 2):
             return False
         found = found or together is True
     return found
