@@ -126,6 +126,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc |= {"lexical": ex.lexical, "semantic": ex.semantic, "semantic_weight": scfg.semantic_weight}
         if ex.headline is not None:
             doc["headline"] = ex.headline  # the score is the headlines' alone (higher than with the summaries)
+        if ex.one_name:
+            doc["one_name"] = ex.one_name  # the headlines share only these two words, one name: not counted
         if later is not None:
             doc["later"] = later
         if same_report:

@@ -881,6 +881,9 @@ class Explanation:
     # the headline score (`StoryIndex._headline_score`) of the later report (either way round when the pair has
     # no time), when it is the pair's score: higher than the one with summaries
     headline: float | None = None
+    # the two terms that are all the headlines share and one name (`_one_name`), when that kept the headline
+    # score out
+    one_name: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -2704,7 +2707,7 @@ def explain(
         lines.append(f"({later}, the report the run read later, is scored against the other as a run scores a "
                      "new report)")
     return Explanation(score, same, tuple(shared), tuple(only_a), tuple(only_b), tuple(lines), cosine, conflict,
-                       semantic, lexical, headline)
+                       semantic, lexical, headline, name if heads is None else ())
 
 
 def _pair_terms(vq: Mapping[str, float], vs: Mapping[str, float], qspec: list[tuple[str, float]]

@@ -235,6 +235,40 @@ def test_explain_shows_score_and_terms(demo: Path) -> None:
     assert data["same_story"] is False and data["shared"] == []
 
 
+def test_explain_says_when_two_stored_reports_share_only_a_name(tmp_path: Path) -> None:
+    # two outlets' reports whose headlines share only "Winter Olympics" (the 200 real feeds): not one story, and
+    # explain says why, in text and in --json
+    import json
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime(2026, 2, 13, 12, 0, tzinfo=UTC)
+    (tmp_path / "a.xml").write_bytes(rss([{
+        "title": "Nordic combined: the Winter Olympics sport that bars women", "guid": "a", "date": base,
+        "link": "https://a.example/1",
+        "summary": "Female athletes excluded from participation in demanding double-discipline events at "
+                   "Milano-Cortina"}]))
+    (tmp_path / "b.xml").write_bytes(rss([{
+        "title": "Where Are the Next Winter Olympics?", "guid": "b", "date": base + timedelta(days=1),
+        "link": "https://b.example/1",
+        "summary": "The Winter Olympics are set to bring new triumphs and losses to more familiar ground in the "
+                   "years ahead."}]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[[sources]]\nurl = "a.xml"\nname = "The Week"\n'
+                                         '[[sources]]\nurl = "b.xml"\nname = "TIME"\n'
+                                         '[channels.all]\ntitle = "All"\nfallback = true\n')
+    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uids = [u for (u,) in con.execute("SELECT uid FROM items ORDER BY id")]
+        assert con.execute("SELECT COUNT(*) FROM stories").fetchone() == (2,)
+    data = json.loads(feeds("explain", "--config", "feeds.toml", *uids, "--json", cwd=tmp_path).stdout)
+    assert data["same_story"] is False and data["one_name"] == ["winter", "olymp"] and "headline" not in data
+    r = feeds("explain", "--config", "feeds.toml", *uids, cwd=tmp_path)
+    assert "share only two words that stand together, winter olymp" in r.stdout, r.stdout
+
+
 def test_explain_two_stored_items_uses_their_vectors_and_says_where_they_are(demo: Path) -> None:
     import json
     import sqlite3

@@ -1618,10 +1618,12 @@ def test_explain_names_the_shared_name_only_where_the_index_stops_at_it() -> Non
         assert not any("stand together" in line for line in ex.lines), ex.lines
         ex = explain(a_title, a_summary, b_title, b_summary, later=later)
         assert any("stand together, winter olymp" in line for line in ex.lines), ex.lines
+        assert ex.one_name == ("winter", "olymp")
     # the summaries name other places and days: the route is closed before the headlines are read
     ex = explain(a_title, "The next Winter Olympics open in Japan on Monday with new events.",
                  b_title, "Athletes met in Norway on Friday to protest the ban on women.", later="b")
     assert not any("stand together" in line for line in ex.lines), ex.lines
+    assert ex.one_name == ()
     assert not explain(a_title, a_summary, b_title, b_summary, same_feed=True).same_story
 
 
