@@ -501,6 +501,8 @@ billion:bn million:mn
 deal:agreement:accord:pact resign:quit probe:investigation:inquiry hurt:injure:wound ban:prohibit
 row:dispute:spat hike:increase
 envoy:ambassador lawmaker:congressman:congresswoman:congressmen:congresswomen
+zelensky:zelenskyy:zelenskiy alexei:alexey navalny:navalnyy gaddafi:qaddafi:gadhafi:kadhafi
+hezbollah:hizbollah:hizbullah:hizballah taliban:taleban qaeda:qaida rouhani:rohani:rowhani morsi:mursi isis:isil:daesh
 """
 
 # Multi-word names and their acronyms: the phrase becomes the acronym's term.

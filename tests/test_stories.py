@@ -395,6 +395,10 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
     assert key_set("envoy") == key_set("ambassadors")
     assert key_set("lawmaker") == key_set("congressman") == key_set("congresswoman") == key_set("congressmen")
     assert key_set("soldiers") == key_set("troops") == key_set("military")
+    # names as outlets transliterate them
+    assert key_set("Zelenskyy") == key_set("Zelensky") == key_set("Zelenskiy")
+    assert key_set("Hizbullah") == key_set("Hezbollah") and key_set("Mursi") == key_set("Morsi")
+    assert key_set("ISIL") == key_set("ISIS") == key_set("Daesh")
     # not words of other senses: "legislator" would stem as "legislation", "ex" is also "Ex Machina",
     # "ex-dividend", and "FM" a radio band
     assert key_set("legislation") != key_set("lawmakers")
