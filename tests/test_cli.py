@@ -235,6 +235,20 @@ def test_explain_shows_score_and_terms(demo: Path) -> None:
     assert data["same_story"] is False and data["shared"] == []
 
 
+def _run_and_read_uids(tmp_path: Path, sources: dict[str, str]) -> list[str]:
+    """`feeds run` over local feed files (path -> source name) with one catch-all channel: the stored items'
+    entry ids, in the order they were stored."""
+    import sqlite3
+
+    listed = "".join(f'[[sources]]\nurl = "{url}"\nname = "{name}"\n' for url, name in sources.items())
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n' + listed
+                                         + '[channels.all]\ntitle = "All"\nfallback = true\n')
+    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        return [u for (u,) in con.execute("SELECT uid FROM items ORDER BY id")]
+
+
 def test_explain_says_when_two_stored_reports_share_only_a_name(tmp_path: Path) -> None:
     # two outlets' reports whose headlines share only "Winter Olympics" (the 200 real feeds): not one story, and
     # explain says why, in text and in --json
@@ -254,14 +268,8 @@ def test_explain_says_when_two_stored_reports_share_only_a_name(tmp_path: Path) 
         "link": "https://b.example/1",
         "summary": "The Winter Olympics are set to bring new triumphs and losses to more familiar ground in the "
                    "years ahead."}]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[[sources]]\nurl = "a.xml"\nname = "The Week"\n'
-                                         '[[sources]]\nurl = "b.xml"\nname = "TIME"\n'
-                                         '[channels.all]\ntitle = "All"\nfallback = true\n')
-    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    uids = _run_and_read_uids(tmp_path, {"a.xml": "The Week", "b.xml": "TIME"})
     with sqlite3.connect(tmp_path / "feeds.db") as con:
-        uids = [u for (u,) in con.execute("SELECT uid FROM items ORDER BY id")]
         assert con.execute("SELECT COUNT(*) FROM stories").fetchone() == (2,)
     data = json.loads(feeds("explain", "--config", "feeds.toml", *uids, "--json", cwd=tmp_path).stdout)
     assert data["same_story"] is False and data["one_name"] == ["winter", "olymp"] and "headline" not in data
@@ -297,13 +305,7 @@ def test_explain_two_stored_posts_of_one_series_says_they_are_siblings(tmp_path:
     (tmp_path / "blog.xml").write_bytes(rss([
         {"title": f"SOLID Principles - {n}", "guid": n, "link": f"https://blog.example/{n}",
          "date": base + timedelta(minutes=i)} for i, n in enumerate(["SRP", "OCP"])]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[[sources]]\nurl = "blog.xml"\nname = "blog"\n'
-                                         '[channels.all]\ntitle = "All"\nfallback = true\n')
-    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    with sqlite3.connect(tmp_path / "feeds.db") as con:
-        uids = [u for (u,) in con.execute("SELECT uid FROM items ORDER BY id")]
+    uids = _run_and_read_uids(tmp_path, {"blog.xml": "blog"})
     data = json.loads(feeds("explain", "--config", "feeds.toml", *uids, "--json", cwd=tmp_path).stdout)
     assert data["same_story"] is True and data["now"] == "two stories" and data["siblings"] is True
     r = feeds("explain", "--config", "feeds.toml", *uids, cwd=tmp_path)
