@@ -1347,7 +1347,11 @@ class Pipeline:
                 s["size"] += 1
                 if published < s["published"]:  # the story's time is its earliest report's
                     s["published"] = published
-                    if not prefer:
+                    if not prefer and story_id in self._begun:
+                        # the earliest report is the link while the story is unpublished (begun in this run); a
+                        # published entry keeps the headline, link and outlet readers saw, and a report read late
+                        # with an earlier date (a slower-polled outlet, a backdated post) is one of its related
+                        # links (a review: the entry's headline and link changed with no move of `updated`)
                         s["rep_item_id"] = item_id
                     if not significant and self._begun.get(story_id) == s["updated"] and (
                             index is None

@@ -28,7 +28,8 @@ class Clock:
         return self.t
 
 
-def setup(tmp: Path, feeds: dict[str, bytes], extra: str = "") -> tuple[Pipeline, Store, Clock]:
+def setup(tmp: Path, feeds: dict[str, bytes], extra: str = "", channel: str = "") -> tuple[Pipeline, Store, Clock]:
+    """A pipeline over local feed files, one channel ``all`` taking everything (``channel``: more of its keys)."""
     srcs = ""
     for name, body in feeds.items():
         (tmp / f"{name}.xml").write_bytes(body)
@@ -44,6 +45,7 @@ path = "feeds.db"
 [channels.all]
 title = "All"
 match_all = true
+{channel}
 """
     cfg = parse_config(text, tmp / "feeds.toml")
     store = Store.open(cfg.store_path)

@@ -508,3 +508,48 @@ def test_an_earlier_report_does_not_take_the_time_of_a_later_development(tmp_pat
         ("Macron holds talks with Modi in India",
          "French President Emmanuel Macron held talks with Indian Prime Minister Narendra Modi.")) == (
         "https://b.example/1", T0 - timedelta(hours=8), T0)
+
+
+def test_a_published_storys_link_stays_when_an_earlier_report_is_read_late(tmp_path: Path) -> None:
+    # (a review reading a real news day) a report read in a later run with a date before the story's first
+    # (a slower-polled outlet) joins as a related link: the entry keeps the headline, link and outlet readers
+    # saw, with its `updated`, since a re-report is no development; the story's published time is its earliest
+    # report's
+    late = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
+            "link": "https://a.example/1", "date": T0}
+    pipe, store, clock = setup(tmp_path, {"a": rss([late]), "b": rss([])})
+    pipe.run(force_all=True)
+    (before,) = entries(tmp_path)
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Russia Recognizes Taliban Government in Afghanistan",
+                                           "guid": "b1", "link": "https://b.example/1",
+                                           "date": T0 - timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    (e,) = entries(tmp_path)
+    assert (e.id, e.link, e.title, e.updated) == (before.id, "https://a.example/1", late["title"], before.updated)
+    assert [x.href for x in e.links if x.rel == "related"] == ["https://b.example/1"]
+    assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T0 - timedelta(hours=1)
+    assert store.counts()["stories"] == 1
+
+
+def test_rss_dates_an_item_by_its_entrys_updated_so_a_development_is_not_dated_back(tmp_path: Path) -> None:
+    # (a review) RSS has one date, which readers sort and age items by; the document lists entries by `updated`:
+    # a story's development dated by the story's first report sat at the top of the document dated hours back
+    first = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
+             "link": "https://a.example/taliban", "date": T0}
+    other = {"title": "Gaza ceasefire talks resume in Cairo", "guid": "a2", "link": "https://a.example/gaza",
+             "date": T0 + timedelta(minutes=5)}
+    pipe, store, clock = setup(tmp_path, {"a": rss([first, other]), "c": rss([])}, channel='formats = ["atom", "rss"]')
+    pipe.run(force_all=True)
+    (tmp_path / "c.xml").write_bytes(rss([{
+        "title": "Russia recognises Taliban government in Afghanistan as Kabul embassy reopens and ambassador "
+                 "Zhirnov presents credentials", "guid": "c1", "link": "https://c.example/t",
+        "date": T0 + timedelta(hours=2)}]))
+    clock.t = NOW + timedelta(minutes=40)
+    pipe.run(force_all=True)
+    atom = {e.id: e for e in entries(tmp_path)}
+    items = feedparser.parse((tmp_path / "out" / "all.rss").read_bytes()).entries
+    assert [i.title for i in items] == [first["title"], other["title"]]  # the development first, as in Atom
+    dates = [datetime(*i.published_parsed[:6], tzinfo=UTC) for i in items]
+    assert dates == [T0 + timedelta(hours=2), T0 + timedelta(minutes=5)]
+    assert dates == [datetime(*atom[i.id].updated_parsed[:6], tzinfo=UTC) for i in items]

@@ -1,7 +1,7 @@
 """RSS 2.0 with the Atom feed's entries: guid isPermaLink="false" carries the Atom entry id, atom:link
 rel="self" (and rel="hub") as the W3C validator recommends; one dc:creator per author; the entry's first
 audio or video file as its <enclosure> (RSS 2.0 allows one; length 0 when unknown, as the specification's
-readers take it). Built with lxml directly: feedgen's RSS
+readers take it); pubDate is the entry's `updated`. Built with lxml directly: feedgen's RSS
 writer stamps lastBuildDate with the current time, which would change the bytes on every run."""
 
 from __future__ import annotations
@@ -61,7 +61,10 @@ def render_rss(info: FeedInfo, entries: Sequence[RenderEntry]) -> bytes:
         if media is not None:
             sub(item, "enclosure", url=media.url, length=str(media.length or 0), type=media.type)
         sub(item, "guid", e.id, isPermaLink="false")
-        sub(item, "pubDate", rfc822(min(e.published, e.updated)))
+        # RSS has one date, which readers sort and age items by: the entry's `updated`, the order the document
+        # lists entries in, so a story's development (in place, or a new generation of an archived story) is
+        # not dated by the story's first report, hours or days back (a review)
+        sub(item, "pubDate", rfc822(e.updated))
         if e.source_feed:
             sub(item, "source", e.source_name, url=e.source_feed)
     return etree.tostring(rss, xml_declaration=True, encoding="UTF-8", pretty_print=True)  # type: ignore[no-any-return]
