@@ -1,7 +1,10 @@
 """`feeds explain A B`: why two headlines (or two stored items) are or are not one story.
 
 Read-only: the store is opened read-only and never created. An argument that looks like an entry id
-(urn:uuid:...) names a stored item; one that no stored item has is a usage error (exit 2), not a headline.
+(urn:uuid:...) names a stored item (a story's entry id: the report its entry shows), one that looks like a
+link (http(s)://...) the stored report with that link (an entry's alternate or related link: one outlet's
+article, whichever report its story's entry shows); one that no stored item has is a usage error (exit 2),
+not a headline.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ EXIT_USAGE = 2
 
 def _looks_like_id(ref: str) -> bool:
     return ref[:9].lower() == "urn:uuid:"
+
+
+def _looks_like_link(ref: str) -> bool:
+    return ref[:8].lower() == "https://" or ref[:7].lower() == "http://"
 
 
 def _development_of(store: Store, ref: str) -> tuple[str, int] | None:
@@ -51,6 +58,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     stored: dict[str, tuple[float, int]] = {}  # entry id -> (published, story id), for stored items
     seen: dict[str, float] = {}  # entry id -> when the run that stored it read it (first_seen)
     resolved: dict[str, int] = {}  # entry id -> the stored item it names (what its entry shows)
+    # entry id -> channel -> (entry id, headline, link) of the report the channel's entry shows, when not that one
+    shown: dict[str, dict[str, tuple[str, str, str | None]]] = {}
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -61,6 +70,9 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             for ref in (args.a, args.b):
                 found = store.item_text(ref) if _looks_like_id(ref) else None
                 kind = f"stored item {ref}"
+                if _looks_like_link(ref):
+                    found = store.item_by_link(ref)
+                    kind = f"stored item {found[6]}, by its link" if found is not None else kind
                 if found is None and _looks_like_id(ref) and (dev := _development_of(store, ref)) is not None:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
                     kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
@@ -71,6 +83,12 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                         kind = f"stored item {ref}, the report its story's entry shows now"
                     stored[ref] = (published, story_id)
                     resolved[ref] = item_id
+                    if _looks_like_id(ref):  # the channels whose entry for the story shows another report
+                        others = {ch: rep for ch, rep in
+                                  store.channel_reports(story_id, cfg.stories.prefer_sources).items() if rep != item_id}
+                        if others:
+                            refs = store.item_refs(set(others.values()))
+                            shown[ref] = {ch: refs[rep] for ch, rep in others.items() if rep in refs}
                     texts[ref] = (title, summary, kind)
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -79,6 +97,11 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         finally:
             store.close()
     for ref in (args.a, args.b):
+        if _looks_like_link(ref) and ref not in texts:
+            where = f"the store {cfg.store_path}" if store is not None else f"the store (none yet at {cfg.store_path})"
+            print(f"feeds: explain: no stored report with the link {ref} in {where}; give a link an entry "
+                  "publishes (alternate or related), a stored item's entry id or a headline", file=sys.stderr)
+            return EXIT_USAGE
         if _looks_like_id(ref) and ref not in texts:
             where = f"the store {cfg.store_path}" if store is not None else f"the store (none yet at {cfg.store_path})"
             why = ""
@@ -140,12 +163,21 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             doc["hours_apart"] = round(apart, 1)
         if both:
             doc["siblings"] = sibling
+        channels = {x: {ch: {"id": uid, "title": title, "link": link} for ch, (uid, title, link) in shown[ref].items()}
+                    for x, ref in (("a", args.a), ("b", args.b)) if ref in shown}
+        if channels:
+            doc["channels_show"] = channels  # channels whose entry for the story stands on another report
         print(json.dumps(doc, indent=2))
     else:
         print(f"a ({a_kind}): {a_title}")
         print(f"b ({b_kind}): {b_title}")
+        for x, ref in (("a", args.a), ("b", args.b)):
+            for ch, (_, title, link) in sorted(shown.get(ref, {}).items()):
+                print(f"({x}: in channel {ch} the story's entry shows another report, \"{title}\""
+                      + (f": give its link {link} to score that one)" if link else ")"))
         if same_report:
-            print("a and b name the same stored report (an entry id names the report its story's entry shows)")
+            print("a and b name the same stored report (an entry id names the report its story's entry shows; a "
+                  "link, one outlet's report)")
         for line in ex.lines:
             print(line)
         if vectors and not outside:

@@ -416,6 +416,51 @@ def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_t
     assert data["same_report"] is True and "later" not in data
 
 
+def test_explain_takes_a_reports_link_and_names_the_channels_whose_entry_shows_another_report(
+        tmp_path: Path) -> None:
+    """(a review reading a real news day's feeds) an entry id stands for the report the story's entry shows, so
+    the report that began a story could not be asked about once another stood for it, and a channel whose entry
+    stands on another report (its rules took only that outlet's) was silently scored as the story's. A link, as
+    an entry publishes it, names one outlet's report; and explain says which channels show another report."""
+    import json
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    quake = "Magnitude 7.1 earthquake strikes off the coast of northern Japan"
+    (tmp_path / "a.xml").write_bytes(rss([{"title": quake, "guid": "a1", "link": "https://a.example/q",
+                                           "date": base}]))
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Earthquake of magnitude 7.1 strikes northern Japan coast",
+                                           "guid": "b1", "link": "https://b.example/q?utm_source=rss",
+                                           "date": base + timedelta(hours=1)}]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[stories]\nprefer_sources = ["B"]\n'
+                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
+                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n'
+                                         '[channels.onlya]\ntitle = "A only"\nsources = ["A"]\nmatch_all = true\n')
+    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    # the links as the entries publish them (b's without its tracking parameter): each names its own report
+    r = feeds("explain", "--config", "feeds.toml", "https://a.example/q", "https://b.example/q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"a (stored item {uid['a1']}, by its link): {quake}" in r.stdout, r.stdout
+    assert f"b (stored item {uid['b1']}, by its link): Earthquake of magnitude" in r.stdout
+    assert "same stored report" not in r.stdout and "same story" in r.stdout and "now: one story" in r.stdout
+    # the story's entry id stands for its representative (B's report); the channel taking only A's shows A's
+    r = feeds("explain", "--config", "feeds.toml", uid["a1"], "Japan earthquake", cwd=tmp_path)
+    assert ("(a: in channel onlya the story's entry shows another report, \"" + quake
+            + "\": give its link https://a.example/q to score that one)") in r.stdout, r.stdout
+    assert "in channel all" not in r.stdout
+    data = json.loads(feeds("explain", "--config", "feeds.toml", uid["a1"], "Japan earthquake", "--json",
+                            cwd=tmp_path).stdout)
+    assert data["channels_show"] == {"a": {"onlya": {"id": uid["a1"], "title": quake, "link": "https://a.example/q"}}}
+    # a link no stored report has is a usage error, not a headline
+    r = feeds("explain", "--config", "feeds.toml", "https://c.example/none", uid["b1"], cwd=tmp_path)
+    assert r.returncode == 2 and "no stored report with the link https://c.example/none" in r.stderr
+
+
 def test_explain_scores_two_stored_reports_in_the_order_the_run_read_them(tmp_path: Path) -> None:
     """(a final review) explain scored the later-published report against the other; a run reads sources in
     config order, so an earlier report of a later source is the one scored against the story: explain said

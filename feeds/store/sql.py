@@ -1259,6 +1259,48 @@ class Store:
         return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
                 float(row[7]))
 
+    def item_by_link(self, url: str) -> tuple[int, str, str, int, float, int, str, float] | None:
+        """As `item_text`, for the stored report with this link (as an entry publishes it, alternate or related:
+        its link key, `dedup.canonical_link`, or, for a source whose links are no identity, the link as
+        stored), never another report: a link names one outlet's article. Several reports of one link (such
+        sources): the first stored."""
+        from feeds.dedup import canonical_link
+
+        i = S.items
+        cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
+                i.c.first_seen)
+        canon = canonical_link(url)
+        with self.engine.connect() as c:
+            row = None
+            if canon:
+                row = c.execute(select(*cols).join(S.item_keys, S.item_keys.c.item_id == i.c.id).where(
+                    S.item_keys.c.key == f"l:{canon}")).first()
+            if row is None:
+                row = c.execute(select(*cols).where(i.c.link == url.strip()).order_by(i.c.id).limit(1)).first()
+        if row is None:
+            return None
+        return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
+                float(row[7]))
+
+    def channel_reports(self, story_id: int, prefer: Collection[str]) -> dict[str, int]:
+        """Channel -> the report (item id) that stands for the story there (`channel_representatives`), for
+        every channel the story is in."""
+        with self.engine.connect() as c:
+            slugs = sorted(self.story_channels_of(c, [story_id]).get(story_id, ()))
+        out: dict[str, int] = {}
+        for slug in slugs:
+            got = self.channel_representatives(slug, [story_id], prefer).get(story_id)
+            if got is not None:
+                out[slug] = got
+        return out
+
+    def item_refs(self, ids: Collection[int]) -> dict[int, tuple[str, str, str | None]]:
+        """Item id -> (entry id, headline, link) of those of ``ids`` that are stored."""
+        i = S.items
+        with self.engine.connect() as c:
+            rows = c.execute(select(i.c.id, i.c.uid, i.c.title, i.c.link).where(i.c.id.in_(sorted(ids)))).all()
+        return {int(r[0]): (str(r[1]), str(r[2]), r[3]) for r in rows}
+
     def archived_generations(self) -> Iterator[tuple[str, int]]:
         """(entry id of the story, the highest generation any channel's archive holds of it) for every story
         with archive slots: a development of the story (generation 2, 3, ...) is published once the story has
