@@ -381,7 +381,9 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
         out.append(StoryRender(
             id=development_id(_first_uid(st), gen), story_id=st.story_id, gen=gen,
             title=headline(rep) or "(untitled)", link=link,
-            published=plain_time(st.published), updated=entry_time(updated, st.story_id, gen),
+            # a development (a story back after it was archived: a new entry) is published with its news, not
+            # days back at the story's first report: readers date an entry by `published` (Miniflux, SimplePie)
+            published=plain_time(st.published if gen == 1 else updated), updated=entry_time(updated, st.story_id, gen),
             authors=authors_of(rep), body_html=summary,
             categories=[c.strip() for c in rep.categories.split("\t") if c.strip()],
             source_name=rep.source_name, source_link=sources.site.get(rep.source_name),

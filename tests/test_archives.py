@@ -147,6 +147,12 @@ def test_story_updated_after_it_was_archived(big: tuple[Config, Store, list[int]
     snap = next(e for e in page1.findall(f"{A}entry") if e.findtext(f"{A}id") == old_id)
     assert links(dev_entry, "alternate") == links(snap, "alternate")  # the same story, the same article
     assert dev_entry.findtext(f"{A}updated") > snap.findtext(f"{A}updated")
+    # (a review) a development is a new entry, published with its news, not at the story's first report days
+    # back (readers date entries by `published`); the live story updated in place keeps its first report's
+    assert dev_entry.findtext(f"{A}published") == dev_entry.findtext(f"{A}updated")[:19] + "+00:00"
+    assert snap.findtext(f"{A}published") < dev_entry.findtext(f"{A}published")
+    live_entry = live.findall(f"{A}entry")[0]
+    assert live_entry.findtext(f"{A}published") < live_entry.findtext(f"{A}updated")[:19]
     # push the development out of the live feed again: archived once more (as itself), still exactly once
     fill(store, 40, start=500)
     publish(cfg, store, page_size=PAGE)
