@@ -31,6 +31,31 @@ def _looks_like_link(ref: str) -> bool:
     return ref[:8].lower() == "https://" or ref[:7].lower() == "http://"
 
 
+def _published_link(link: str) -> str | None:
+    """A stored link as an entry publishes it (publish.py: tracking parameters out, IRI form), None if unfit."""
+    from feeds.dedup import clean_link
+    from feeds.publish import iri
+    from feeds.sanitize import safe_url
+
+    safe = safe_url(clean_link(link), None) if link else None
+    return iri(safe) if safe else None
+
+
+def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]
+             ) -> tuple[int, str, str, int, float, int, str, float] | None:
+    """The stored report a link names (as an entry publishes it, alternate or related); None when none does,
+    or when several do (a source whose links are no identity: their entry ids into ``ambiguous``)."""
+    from urllib.parse import unquote
+
+    by_key, rows = store.items_by_link(ref)
+    forms = {ref.strip(), unquote(ref.strip())}
+    hits = [row for row, link in rows if by_key or link.strip() in forms or _published_link(link) in forms]
+    if len(hits) > 1:
+        ambiguous[ref] = [row[6] for row in hits]
+        return None
+    return hits[0] if hits else None
+
+
 def _development_of(store: Store, ref: str) -> tuple[str, int] | None:
     """The story entry id and generation of a development's entry id (a story published again after it
     was archived: its id is derived from the story's, docs/publishing.md), if the store has that story."""
@@ -60,6 +85,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     resolved: dict[str, int] = {}  # entry id -> the stored item it names (what its entry shows)
     # entry id -> channel -> (entry id, headline, link) of the report the channel's entry shows, when not that one
     shown: dict[str, dict[str, tuple[str, str, str | None]]] = {}
+    ambiguous: dict[str, list[str]] = {}  # a link several stored reports have -> their entry ids
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -71,7 +97,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                 found = store.item_text(ref) if _looks_like_id(ref) else None
                 kind = f"stored item {ref}"
                 if _looks_like_link(ref):
-                    found = store.item_by_link(ref)
+                    found = _by_link(store, ref, ambiguous)
                     kind = f"stored item {found[6]}, by its link" if found is not None else kind
                 if found is None and _looks_like_id(ref) and (dev := _development_of(store, ref)) is not None:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
@@ -88,7 +114,8 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                                   store.channel_reports(story_id, cfg.stories.prefer_sources).items() if rep != item_id}
                         if others:
                             refs = store.item_refs(set(others.values()))
-                            shown[ref] = {ch: refs[rep] for ch, rep in others.items() if rep in refs}
+                            shown[ref] = {ch: (refs[rep][0], refs[rep][1], _published_link(refs[rep][2] or ""))
+                                          for ch, rep in others.items() if rep in refs}
                     texts[ref] = (title, summary, kind)
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -97,6 +124,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         finally:
             store.close()
     for ref in (args.a, args.b):
+        if ref in ambiguous:
+            print(f"feeds: explain: {len(ambiguous[ref])} stored reports have the link {ref} (their source's links "
+                  f"name no single article); give one's entry id: {', '.join(ambiguous[ref])}", file=sys.stderr)
+            return EXIT_USAGE
         if _looks_like_link(ref) and ref not in texts:
             where = f"the store {cfg.store_path}" if store is not None else f"the store (none yet at {cfg.store_path})"
             print(f"feeds: explain: no stored report with the link {ref} in {where}; give a link an entry "

@@ -335,7 +335,7 @@ def _left_out(rep_source: str, shown: Sequence[Related], hidden: Sequence[Relate
 class StoryRender(RenderEntry):
     """An entry as publish builds it: `reported` is when the report that stands for the story (its link,
     headline, author) was published, the time of its byline on the HTML page; `published` stays the story's
-    (its first report's), as its id and `updated` are."""
+    (its first report's; a development's, its `updated`), as its id and `updated` are."""
 
     reported: datetime | None = None
 
@@ -779,10 +779,12 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
         rendered = shared.render(cfg, store, ch.slug, live.ids, sources, live.gens)
         entries, xml = [x.entry for x in rendered], [x.xml for x in rendered]
         pages, size = live.pages, live.size
+        live_ids = live.ids
     else:
         stories = _in_channel(cfg, store, ch.slug, store.channel_stories(ch.slug, cfg.output.entries))
         item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
         entries = build_entries(cfg, stories, store.sightings_of(item_ids), sources)
+        live_ids = [st.story_id for st in stories]
     updated = max((e.updated for e in entries), default=None) or _empty_updated(store, ch.slug, now)
     out = cfg.output.dir
     changed: list[str] = []
@@ -805,6 +807,10 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
             description=ch.description, formats=ch.formats, entries=_page_entries_html(entries),
             archive_href=open_page_link(archive_name(ch.slug, pages), size) if pages else None)
         write(out / f"{ch.slug}.html", page)
+    # the reports the channel's entries stood on, kept: a report read later with an earlier date does not take
+    # an entry over (Store.channel_representatives), as a published story keeps its own representative
+    store.remember_channel_representatives(
+        ch.slug, store.channel_representatives(ch.slug, live_ids, cfg.stories.prefer_sources))
     return changed, entries, updated
 
 

@@ -1362,7 +1362,9 @@ class Pipeline:
                         # unless the report that began it is a development over this one (a second review:
                         # "talks wrap up" took the time of "talks to be held", which brings nothing new to it)
                         s["updated"] = self._begun[story_id] = r["updated"]
-                if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id]:
+                if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id] and (
+                        story_id in self._begun or rank[0] < rep_rank[story_id][0]):
+                    # (a published story: only a preferred outlet's report over another's; a diff review)
                     s["rep_item_id"] = item_id
                     rep_rank[story_id] = rank
                 if significant:  # a real development moves the story; a mere re-report does not

@@ -461,6 +461,31 @@ def test_explain_takes_a_reports_link_and_names_the_channels_whose_entry_shows_a
     assert r.returncode == 2 and "no stored report with the link https://c.example/none" in r.stderr
 
 
+def test_explain_finds_a_link_as_entries_publish_it_and_refuses_one_several_reports_share(tmp_path: Path) -> None:
+    """(a diff review) links as an entry publishes them: a blog whose posts all link to its home page (links no
+    identity there) publishes it without its tracking parameter, and a link with a "|" percent-encoded; a link
+    several reports share names none of them: explain says so, with their entry ids, instead of taking one."""
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    (tmp_path / "c.xml").write_bytes(rss([
+        {"title": "Japan quake: our office is fine", "guid": "c1", "link": "https://c.example/?utm_source=rss",
+         "date": base},
+        {"title": "Another post about cats", "guid": "c2", "link": "https://c.example/?utm_source=rss",
+         "date": base + timedelta(hours=1)}]))
+    (tmp_path / "d.xml").write_bytes(rss([{"title": "Volcano erupts on remote island", "guid": "d1",
+                                           "link": "https://d.example/a|b", "date": base}]))
+    uids = _run_and_read_uids(tmp_path, {"c.xml": "C", "d.xml": "D"})
+    atom = (tmp_path / "out" / "all.atom").read_text()
+    assert 'href="https://c.example/"' in atom and 'href="https://d.example/a%7Cb"' in atom
+    r = feeds("explain", "--config", "feeds.toml", "https://d.example/a%7Cb", "Volcano erupts", cwd=tmp_path)
+    assert r.returncode == 0 and "by its link): Volcano erupts on remote island" in r.stdout, r.stderr
+    r = feeds("explain", "--config", "feeds.toml", "https://c.example/", "Japan quake", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout
+    assert "2 stored reports have the link https://c.example/" in r.stderr
+    assert all(u in r.stderr for u in uids[:2])
+
+
 def test_explain_scores_two_stored_reports_in_the_order_the_run_read_them(tmp_path: Path) -> None:
     """(a final review) explain scored the later-published report against the other; a run reads sources in
     config order, so an earlier report of a later source is the one scored against the story: explain said

@@ -190,15 +190,15 @@ def test_a_version_5_store_upgrades_and_its_items_get_their_media_when_read_agai
         cfg = make_config(tmp_path, archive=False, stories=False, channels=ALL, sources=(
             f'[[sources]]\nurl = "{srv.url("/podcast.xml")}"\nname = "Pod"\n'
             f'[[sources]]\nurl = "{srv.url("/blog.atom")}"\nname = "Blog"\n'))
-        Store.open(db).close()  # 5 -> 6 -> 7 (forgotten) -> 8 (sources.language)
+        Store.open(db).close()  # 5 -> 6 -> 7 (forgotten) -> 8 (sources.language) -> 9 (story_channels.rep_item_id)
         con = sqlite3.connect(db)
         after = con.execute("SELECT * FROM items ORDER BY id").fetchall()
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("9",)
         validators = con.execute("SELECT etag, last_modified, body_hash, validators_url FROM sources").fetchall()
         con.close()
         # nothing lost; no media yet; the content hashes (column 14) forgotten, as are the sources' validators: the
         # next run reads each document in full and stores each item it lists again
-        assert S.SCHEMA_VERSION == 8 and after == [(*r[:14], "", *r[15:], "", None) for r in before]
+        assert S.SCHEMA_VERSION == 9 and after == [(*r[:14], "", *r[15:], "", None) for r in before]
         assert all(r[14] for r in before) and validators == [(None, None, None, None)] * 2
         Store.open(db).close()  # opening again is a no-op
         con = sqlite3.connect(db)

@@ -244,4 +244,4 @@ def test_a_schema_7_store_gains_the_sources_language_and_reads_every_source_agai
             None, None, None, None, "A feed")
     finally:
         store.close()
-    assert sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
+    assert sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("9",)

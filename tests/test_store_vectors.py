@@ -189,7 +189,7 @@ def test_a_v2_store_upgrades_to_the_current_schema_and_loses_nothing(tmp_path: P
     tables = {"items": "id, uid, title, summary, author, published, story_id", "stories": "*", "item_keys": "*"}
     before = {t: query(db, f'SELECT {cols} FROM "{t}" ORDER BY 1') for t, cols in tables.items()}
     Store.open(db).close()
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     assert stored(db) == {} and all(query(db, f'SELECT {tables[t]} FROM "{t}" ORDER BY 1') == rows
                                     for t, rows in before.items())
     load(cfg)

@@ -510,14 +510,16 @@ def test_an_earlier_report_does_not_take_the_time_of_a_later_development(tmp_pat
         "https://b.example/1", T0 - timedelta(hours=8), T0)
 
 
-def test_a_published_storys_link_stays_when_an_earlier_report_is_read_late(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefer", ["", 'prefer_sources = ["z"]'])
+def test_a_published_storys_link_stays_when_an_earlier_report_is_read_late(tmp_path: Path, prefer: str) -> None:
     # (a review reading a real news day) a report read in a later run with a date before the story's first
     # (a slower-polled outlet) joins as a related link: the entry keeps the headline, link and outlet readers
     # saw, with its `updated`, since a re-report is no development; the story's published time is its earliest
-    # report's
+    # report's. (A diff review) the same with `prefer_sources` set, no preferred outlet reporting the story
     late = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
             "link": "https://a.example/1", "date": T0}
-    pipe, store, clock = setup(tmp_path, {"a": rss([late]), "b": rss([])})
+    pipe, store, clock = setup(tmp_path, {"a": rss([late]), "b": rss([]), "z": rss([])},
+                               f"[stories]\n{prefer}" if prefer else "")
     pipe.run(force_all=True)
     (before,) = entries(tmp_path)
     (tmp_path / "b.xml").write_bytes(rss([{"title": "Russia Recognizes Taliban Government in Afghanistan",
@@ -530,6 +532,11 @@ def test_a_published_storys_link_stays_when_an_earlier_report_is_read_late(tmp_p
     assert [x.href for x in e.links if x.rel == "related"] == ["https://b.example/1"]
     assert datetime(*e.published_parsed[:6], tzinfo=UTC) == T0 - timedelta(hours=1)
     assert store.counts()["stories"] == 1
+    # the story's own representative (what `feeds explain` and a headline correction read), not only the channel's
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        assert con.execute("SELECT i.guid FROM stories s JOIN items i ON i.id = s.rep_item_id").fetchall() == [("a1",)]
 
 
 def test_rss_dates_an_item_by_its_entrys_updated_so_a_development_is_not_dated_back(tmp_path: Path) -> None:
@@ -553,3 +560,55 @@ def test_rss_dates_an_item_by_its_entrys_updated_so_a_development_is_not_dated_b
     dates = [datetime(*i.published_parsed[:6], tzinfo=UTC) for i in items]
     assert dates == [T0 + timedelta(hours=2), T0 + timedelta(minutes=5)]
     assert dates == [datetime(*atom[i.id].updated_parsed[:6], tzinfo=UTC) for i in items]
+
+
+def _channel_links(tmp: Path, slug: str) -> list[str]:
+    return [e.link for e in feedparser.parse((tmp / "out" / f"{slug}.atom").read_bytes()).entries]
+
+
+@pytest.mark.parametrize("prefer", ["", 'prefer_sources = ["b"]'])
+def test_a_channels_entry_keeps_its_report_when_an_earlier_one_is_read_late_unless_preferred(
+        tmp_path: Path, prefer: str) -> None:
+    # (a diff review) a channel whose rules did not take the story's representative shows the earliest report
+    # it took; a report read in a later run with an earlier date took the channel's entry over, headline and
+    # link, with no move of `updated`, as the story's own representative had. It stays; a preferred outlet's
+    # report still takes the entry (`stories.prefer_sources`), in the channel as in the story
+    a = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
+         "date": T0}
+    c = {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1",
+         "link": "https://c.example/1", "date": T0 + timedelta(hours=1)}
+    pipe, store, clock = setup(tmp_path, {"a": rss([a]), "b": rss([]), "c": rss([c])},
+                               f"[stories]\n{prefer}" if prefer else "",
+                               '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true')
+    pipe.run(force_all=True)
+    assert (_channel_links(tmp_path, "all"), _channel_links(tmp_path, "bc")) == (
+        ["https://a.example/1"], ["https://c.example/1"])
+    (before,) = feedparser.parse((tmp_path / "out" / "bc.atom").read_bytes()).entries
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Russia Recognizes Taliban Government in Afghanistan",
+                                           "guid": "b1", "link": "https://b.example/1",
+                                           "date": T0 - timedelta(hours=1)}]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    (e,) = feedparser.parse((tmp_path / "out" / "bc.atom").read_bytes()).entries
+    assert e.id == before.id and e.updated == before.updated
+    if prefer:  # the preferred outlet's report stands for the story, and in the channel that took it
+        assert (_channel_links(tmp_path, "all"), e.link) == (["https://b.example/1"], "https://b.example/1")
+    else:
+        assert (_channel_links(tmp_path, "all"), e.link) == (["https://a.example/1"], "https://c.example/1")
+        assert [x.href for x in e.links if x.rel == "related"] == ["https://b.example/1", "https://a.example/1"]
+
+
+def test_within_one_run_a_channels_entry_stands_on_the_earliest_report_it_took(tmp_path: Path) -> None:
+    # the kept report is what a publish showed: before the first publish the rule chooses, the earliest report
+    # the channel took (b's, read after c's in the run), while the story stands on its earliest, a's
+    a = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
+         "date": T0 - timedelta(hours=2)}
+    c = {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1",
+         "link": "https://c.example/1", "date": T0 + timedelta(hours=1)}
+    b = {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
+         "date": T0 - timedelta(hours=1)}
+    pipe, store, clock = setup(tmp_path, {"a": rss([a]), "c": rss([c]), "b": rss([b])}, "",
+                               '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true')
+    pipe.run(force_all=True)
+    assert (_channel_links(tmp_path, "all"), _channel_links(tmp_path, "bc")) == (
+        ["https://a.example/1"], ["https://b.example/1"])

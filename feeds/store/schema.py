@@ -23,7 +23,8 @@ from sqlalchemy import (
 # story index's term vectors, so a run rebuilds the window's index without extracting terms again).
 # 4: archive_marks.written. 5: sources.validators_url. 6: items.enclosures and items.image (an item's media
 # files and thumbnail, published with it). 7: forgotten (the keys of items `[store] keep` pruned).
-SCHEMA_VERSION = 8
+# 9: story_channels.rep_item_id (the report a channel's entry for the story stood on when it was published).
+SCHEMA_VERSION = 9
 metadata = MetaData()
 
 meta = Table(
@@ -151,6 +152,9 @@ story_channels = Table(
     Column("channel", String(64), primary_key=True),
     Column("story_id", Integer, primary_key=True),
     Column("updated", Float, nullable=False),
+    # (9) the report the channel's entry stood on when the channel was last published (Store.channel_representatives):
+    # a report read later with an earlier date does not take it over; NULL until then
+    Column("rep_item_id", Integer),
     Index("ix_story_channels_order", "channel", "updated"),
     Index("ix_story_channels_story", "story_id"),  # (7) a story's rows, without a scan of every channel's
 )

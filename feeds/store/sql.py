@@ -6,7 +6,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -35,6 +35,9 @@ from sqlalchemy.pool import NullPool
 from feeds.errors import StoreError
 from feeds.models import Enclosure
 from feeds.store import schema as S
+
+# an item as `feeds explain` reads it: id, title, summary, source id, published, story id, entry id, first seen
+ItemText = tuple[int, str, str, int, float, int, str, float]
 
 CHUNK = 500  # bound for IN (...) lists
 ARCHIVE_FLOOR = "archive.floor."  # meta key prefix: a channel's archive slots dropped (Store.archive_floor)
@@ -70,6 +73,9 @@ _CHANNEL_REPORTS = (select(S.items.c.story_id, S.items.c.id, S.items.c.published
                     .where(S.item_channels.c.channel == bindparam("ch"),
                            S.items.c.story_id.in_(bindparam("v", expanding=True))))
 _STORY_REPS = select(S.stories.c.id, S.stories.c.rep_item_id).where(S.stories.c.id.in_(bindparam("v", expanding=True)))
+_CHANNEL_KEPT = select(S.story_channels.c.story_id, S.story_channels.c.rep_item_id).where(
+    S.story_channels.c.channel == bindparam("ch"), S.story_channels.c.story_id.in_(bindparam("v", expanding=True)),
+    S.story_channels.c.rep_item_id.is_not(None))
 # a story's reports with their source's name, as ItemRow takes them
 _STORY_MEMBERS = (select(*[S.items.c[n] for n in ("id", "uid", "source_id", "guid", "link", "title", "summary",
                                                   "content", "author", "categories", "published", "updated",
@@ -421,11 +427,18 @@ def _upgrade_7_to_8(c: Connection) -> None:
     c.execute(update(S.sources).values(etag=None, last_modified=None, validators_url=None, body_hash=None))
 
 
+def _upgrade_8_to_9(c: Connection) -> None:
+    """Version 9 adds story_channels.rep_item_id (the report a channel's entry stood on when published; NULL
+    until the channel is published again, which chooses it by the same rule as before)."""
+    if "rep_item_id" not in {col["name"] for col in inspect(c).get_columns("story_channels")}:
+        c.execute(text("ALTER TABLE story_channels ADD COLUMN rep_item_id INTEGER"))
+
+
 # version -> the step to version + 1. SQLite's Python driver commits DDL as it goes, so a step may be
 # interrupted half-way and run again at the next open: every step must be idempotent (checkfirst,
 # IF NOT EXISTS, updates that can be repeated).
 _UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4, 4: _upgrade_4_to_5, 5: _upgrade_5_to_6,
-             6: _upgrade_6_to_7, 7: _upgrade_7_to_8}
+             6: _upgrade_6_to_7, 7: _upgrade_7_to_8, 8: _upgrade_8_to_9}
 
 
 def _schema_version(row: object, where: str) -> int:
@@ -968,10 +981,13 @@ class Store:
 
     @staticmethod
     def rerank_representatives(c: Connection, prefer: Collection[str]) -> list[int]:
-        """Set every story's representative by the rule the pipeline applies as reports arrive: its
+        """Set every story's representative by the rule the pipeline applies to a story's first run: its
         earliest report of a source in ``prefer`` if it has one, else its earliest report (ties: the
-        first stored). Returns the ids of the stories whose representative changed (one pass over the
-        items: for a change of `stories.prefer_sources`, not for every run)."""
+        first stored). (Once a story is published, a report read later with an earlier date does not take its
+        entry over, nor a channel's; a changed list chooses them all again: the config changed, the entries'
+        links may move.) Returns the ids of the stories whose representative changed (one pass over the
+        items: for a change of `stories.prefer_sources`, not for every run); the reports channels' entries
+        were kept on are forgotten, to be chosen again at their next publish."""
         i = S.items
         best: dict[int, tuple[bool, float, int]] = {}
         q = select(i.c.story_id, i.c.id, i.c.published, S.sources.c.name).join(S.sources,
@@ -984,32 +1000,61 @@ class Store:
                    if sid in best and best[sid][2] != rep]
         if changed:
             _many(c, _SET_REPRESENTATIVE, [{"b_id": sid, "b_rep": rep} for sid, rep in changed])
+        # the reports channels' entries stood on were chosen under the old list: chosen again at their next publish
+        c.execute(update(S.story_channels).where(S.story_channels.c.rep_item_id.is_not(None)).values(rep_item_id=None))
         return sorted(sid for sid, _ in changed)
 
     def channel_representatives(self, slug: str, ids: Sequence[int], prefer: Collection[str]) -> dict[int, int]:
         """The report that stands for each story in one channel (its link, headline, author and summary there):
         the story's representative when the channel's rules took that report, else, by the rule that chose it
         (see rerank_representatives), the earliest report of a source in ``prefer`` among the reports the
-        channel took, else the earliest of those (ties: the first stored). A story of which the channel took
-        no report (a store that never recorded it) keeps its representative. Story id -> item id, for the
-        stories of ``ids`` that are in the store."""
+        channel took, else the earliest of those (ties: the first stored). A report the channel's entry stood on
+        when it was published (`remember_channel_representatives`) stays while the channel still takes it,
+        unless the rule now picks a preferred outlet's report over it: a report read later with an earlier date
+        does not take a published entry over. A story of which the channel took no report (a store that never
+        recorded it) keeps its representative. Story id -> item id, for the stories of ``ids`` that are in the
+        store."""
         out: dict[int, int] = {}
         with self.engine.connect() as c:
             for n in range(0, len(ids), CHUNK):
                 chunk = list(ids[n:n + CHUNK])
                 reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": chunk})}
-                taken: dict[int, set[int]] = {}
+                kept = {int(sid): int(rep) for sid, rep in c.execute(_CHANNEL_KEPT, {"ch": slug, "v": chunk})}
+                taken: dict[int, dict[int, bool]] = {}  # story -> the reports the channel took -> not preferred
                 best: dict[int, tuple[bool, float, int]] = {}
                 for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}):
                     sid, item_id = int(sid), int(item_id)
-                    taken.setdefault(sid, set()).add(item_id)
+                    taken.setdefault(sid, {})[item_id] = name not in prefer
                     rank = (name not in prefer, float(published), item_id)
                     if sid not in best or rank < best[sid]:
                         best[sid] = rank
                 for sid, rep in reps.items():
                     took = taken.get(sid)
-                    out[sid] = best[sid][2] if took and rep not in took else rep
+                    pick = best[sid][2] if took and rep not in took else rep
+                    was = kept.get(sid)
+                    if took and was is not None and was != pick and was in took and took[was] <= took.get(pick, True):
+                        # what the channel published stands (`remember_channel_representatives`): a report read
+                        # later with an earlier date does not take it over, as a published story keeps its own
+                        # representative; a preferred outlet's report still does
+                        pick = was
+                    out[sid] = pick
         return out
+
+    def remember_channel_representatives(self, slug: str, reps: Mapping[int, int]) -> None:
+        """Record the report each story's entry stood on in a channel just published (story id -> item id), so
+        that `channel_representatives` keeps it: only the rows that change are written."""
+        if not reps:
+            return
+        sc = S.story_channels
+        with self.engine.connect() as c:
+            have = dict(c.execute(select(sc.c.story_id, sc.c.rep_item_id).where(
+                sc.c.channel == slug, sc.c.story_id.in_(sorted(reps)))).all())
+        rows = [{"b_ch": slug, "b_sid": sid, "b_rep": rep} for sid, rep in sorted(reps.items())
+                if sid in have and have[sid] != rep]
+        if rows:
+            with self.tx() as c:
+                _many(c, update(sc).where(sc.c.channel == bindparam("b_ch"), sc.c.story_id == bindparam("b_sid"))
+                      .values(rep_item_id=bindparam("b_rep")), rows)
 
     @staticmethod
     def story_channels_of(c: Connection, ids: Sequence[int]) -> dict[int, set[str]]:
@@ -1240,7 +1285,7 @@ class Store:
             return 0
         return int(c.execute(delete(f).where(stale)).rowcount or 0)
 
-    def item_text(self, uid: str) -> tuple[int, str, str, int, float, int, str, float] | None:
+    def item_text(self, uid: str) -> ItemText | None:
         """Id, title, summary, source id, published time, story id, entry id and first-seen time of the item
         with this entry id, if stored; for a story's entry id (its first report's) whose entry stands on
         another report now (its representative), that report's (its own entry id differs from ``uid``): what
@@ -1259,28 +1304,31 @@ class Store:
         return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
                 float(row[7]))
 
-    def item_by_link(self, url: str) -> tuple[int, str, str, int, float, int, str, float] | None:
-        """As `item_text`, for the stored report with this link (as an entry publishes it, alternate or related:
-        its link key, `dedup.canonical_link`, or, for a source whose links are no identity, the link as
-        stored), never another report: a link names one outlet's article. Several reports of one link (such
-        sources): the first stored."""
+    def items_by_link(self, url: str) -> tuple[bool, list[tuple[ItemText, str]]]:
+        """The stored reports a link may name, as `item_text` gives them, each with its stored link, and whether
+        they were found by their link key: the report whose link key (`dedup.canonical_link`, tracking
+        parameters and all) is the link's, or its percent-decoded form's; else (a source whose links are no
+        identity) the reports whose stored link starts as the link does before its query, for the caller to
+        compare as an entry publishes links."""
+        from urllib.parse import unquote
+
         from feeds.dedup import canonical_link
 
         i = S.items
         cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
-                i.c.first_seen)
-        canon = canonical_link(url)
+                i.c.first_seen, i.c.link)
+        forms = list(dict.fromkeys([url.strip(), unquote(url.strip())]))
+        keys = [f"l:{k}" for k in dict.fromkeys(canonical_link(f) for f in forms) if k]
         with self.engine.connect() as c:
-            row = None
-            if canon:
-                row = c.execute(select(*cols).join(S.item_keys, S.item_keys.c.item_id == i.c.id).where(
-                    S.item_keys.c.key == f"l:{canon}")).first()
-            if row is None:
-                row = c.execute(select(*cols).where(i.c.link == url.strip()).order_by(i.c.id).limit(1)).first()
-        if row is None:
-            return None
-        return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
-                float(row[7]))
+            rows = c.execute(select(*cols).join(S.item_keys, S.item_keys.c.item_id == i.c.id).where(
+                S.item_keys.c.key.in_(keys)).order_by(i.c.id)).all() if keys else []
+            by_key = bool(rows)
+            if not rows:
+                head = forms[-1].partition("#")[0].partition("?")[0]
+                pattern = head.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                rows = c.execute(select(*cols).where(i.c.link.like(pattern, escape="\\")).order_by(i.c.id)).all()
+        return by_key, [((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]),
+                          float(r[7])), str(r[8] or "")) for r in rows]
 
     def channel_reports(self, story_id: int, prefer: Collection[str]) -> dict[str, int]:
         """Channel -> the report (item id) that stands for the story there (`channel_representatives`), for
