@@ -367,32 +367,41 @@ def test_serve_command_serves_the_published_feeds(demo: Path) -> None:
         assert proc.wait(timeout=15) == 0
 
 
+QUAKE = "Magnitude 7.1 earthquake strikes off the coast of northern Japan"
+
+
+def _quake_reports(tmp_path: Path, b_link: str, more_b: list[dict[str, object]], channels: str = "") -> dict[str, str]:
+    """Two outlets' reports of one earthquake, A's first and B's (preferred) an hour later (B's link, and more of
+    B's reports), run once: the stored items' entry ids by guid."""
+    import sqlite3
+
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    (tmp_path / "a.xml").write_bytes(rss([{"title": QUAKE, "guid": "a1", "link": "https://a.example/q",
+                                           "date": base}]))
+    (tmp_path / "b.xml").write_bytes(rss([{"title": "Earthquake of magnitude 7.1 strikes northern Japan coast",
+                                           "guid": "b1", "link": b_link, "date": base + timedelta(hours=1)},
+                                          *more_b]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[stories]\nprefer_sources = ["B"]\n'
+                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
+                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n' + channels)
+    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        return {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+
+
 def test_explain_an_entry_id_explains_the_report_the_entry_shows_and_says_when_they_are_too_far_apart(
         tmp_path: Path) -> None:
     """An entry id is its story's first report's; once the entry stands on another report (a preferred
     outlet's), explain scored the first report, not the headline the reader sees. And two stored reports
     further apart than the story window were scored as "same story" without a word about time."""
     import json
-    import sqlite3
 
-    from feedgen_util import rss
-
-    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
-    quake = "Magnitude 7.1 earthquake strikes off the coast of northern Japan"
-    (tmp_path / "a.xml").write_bytes(rss([{"title": quake, "guid": "a1", "link": "https://a.example/q",
-                                           "date": base}]))
-    (tmp_path / "b.xml").write_bytes(rss([{"title": "Earthquake of magnitude 7.1 strikes northern Japan coast",
-                                           "guid": "b1", "link": "https://b.example/q",
-                                           "date": base + timedelta(hours=1)},
-                                          {"title": quake, "guid": "b2", "link": "https://b.example/q2",
-                                           "date": base + timedelta(hours=100)}]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[stories]\nprefer_sources = ["B"]\n'
-                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
-                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n')
-    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
-    with sqlite3.connect(tmp_path / "feeds.db") as con:
-        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    uid = _quake_reports(tmp_path, "https://b.example/q", [
+        {"title": QUAKE, "guid": "b2", "link": "https://b.example/q2",
+         "date": datetime(2025, 7, 4, 12, 0, tzinfo=UTC) + timedelta(hours=100)}])
     r = feeds("explain", "--config", "feeds.toml", uid["a1"], "Japan earthquake", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "a (stored item" in r.stdout and "Earthquake of magnitude 7.1 strikes northern Japan coast" in r.stdout
@@ -423,25 +432,10 @@ def test_explain_takes_a_reports_link_and_names_the_channels_whose_entry_shows_a
     stands on another report (its rules took only that outlet's) was silently scored as the story's. A link, as
     an entry publishes it, names one outlet's report; and explain says which channels show another report."""
     import json
-    import sqlite3
 
-    from feedgen_util import rss
-
-    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
-    quake = "Magnitude 7.1 earthquake strikes off the coast of northern Japan"
-    (tmp_path / "a.xml").write_bytes(rss([{"title": quake, "guid": "a1", "link": "https://a.example/q",
-                                           "date": base}]))
-    (tmp_path / "b.xml").write_bytes(rss([{"title": "Earthquake of magnitude 7.1 strikes northern Japan coast",
-                                           "guid": "b1", "link": "https://b.example/q?utm_source=rss",
-                                           "date": base + timedelta(hours=1)}]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[stories]\nprefer_sources = ["B"]\n'
-                                         '[[sources]]\nurl = "a.xml"\nname = "A"\n[[sources]]\nurl = "b.xml"\n'
-                                         'name = "B"\n[channels.all]\ntitle = "All"\nmatch_all = true\n'
-                                         '[channels.onlya]\ntitle = "A only"\nsources = ["A"]\nmatch_all = true\n')
-    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
-    with sqlite3.connect(tmp_path / "feeds.db") as con:
-        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    quake = QUAKE
+    uid = _quake_reports(tmp_path, "https://b.example/q?utm_source=rss", [],
+                         '[channels.onlya]\ntitle = "A only"\nsources = ["A"]\nmatch_all = true\n')
     # the links as the entries publish them (b's without its tracking parameter): each names its own report
     r = feeds("explain", "--config", "feeds.toml", "https://a.example/q", "https://b.example/q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -18,11 +18,18 @@ def entries(tmp: Path) -> list[feedparser.FeedParserDict]:
     return feedparser.parse((tmp / "out" / "all.atom").read_bytes()).entries
 
 
+# one outlet's two stories, then a third outlet's report of the first that brings new facts (a development)
+FIRST = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
+         "link": "https://a.example/taliban", "date": T0}
+OTHER = {"title": "Gaza ceasefire talks resume in Cairo", "guid": "a2", "link": "https://a.example/gaza",
+         "date": T0 + timedelta(minutes=5)}
+DEVELOPMENT = {"title": "Russia recognises Taliban government in Afghanistan as Kabul embassy reopens and "
+                        "ambassador Zhirnov presents credentials", "guid": "c1", "link": "https://c.example/t",
+               "date": T0 + timedelta(hours=2)}
+
+
 def test_a_reworded_report_joins_the_story_and_a_development_moves_it(tmp_path: Path) -> None:
-    first = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
-             "link": "https://a.example/taliban", "date": T0}
-    other = {"title": "Gaza ceasefire talks resume in Cairo", "guid": "a2", "link": "https://a.example/gaza",
-             "date": T0 + timedelta(minutes=5)}
+    first, other = FIRST, OTHER
     pipe, store, clock = setup(tmp_path, {"a": rss([first, other]), "b": rss([]), "c": rss([])})
     pipe.run(force_all=True)
     before = {e.title: e for e in entries(tmp_path)}
@@ -44,10 +51,7 @@ def test_a_reworded_report_joins_the_story_and_a_development_moves_it(tmp_path: 
     assert "Also reported by" in e.summary
 
     # a third report brings new facts: still the same entry id, but `updated` moves
-    (tmp_path / "c.xml").write_bytes(rss([{
-        "title": "Russia recognises Taliban government in Afghanistan as Kabul embassy reopens and ambassador "
-                 "Zhirnov presents credentials", "guid": "c1", "link": "https://c.example/t",
-        "date": T0 + timedelta(hours=2)}]))
+    (tmp_path / "c.xml").write_bytes(rss([DEVELOPMENT]))
     clock.t = NOW + timedelta(minutes=40)
     pipe.run(force_all=True)
     later = {e.title: e for e in entries(tmp_path)}
@@ -542,16 +546,10 @@ def test_a_published_storys_link_stays_when_an_earlier_report_is_read_late(tmp_p
 def test_rss_dates_an_item_by_its_entrys_updated_so_a_development_is_not_dated_back(tmp_path: Path) -> None:
     # (a review) RSS has one date, which readers sort and age items by; the document lists entries by `updated`:
     # a story's development dated by the story's first report sat at the top of the document dated hours back
-    first = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1",
-             "link": "https://a.example/taliban", "date": T0}
-    other = {"title": "Gaza ceasefire talks resume in Cairo", "guid": "a2", "link": "https://a.example/gaza",
-             "date": T0 + timedelta(minutes=5)}
+    first, other = FIRST, OTHER
     pipe, store, clock = setup(tmp_path, {"a": rss([first, other]), "c": rss([])}, channel='formats = ["atom", "rss"]')
     pipe.run(force_all=True)
-    (tmp_path / "c.xml").write_bytes(rss([{
-        "title": "Russia recognises Taliban government in Afghanistan as Kabul embassy reopens and ambassador "
-                 "Zhirnov presents credentials", "guid": "c1", "link": "https://c.example/t",
-        "date": T0 + timedelta(hours=2)}]))
+    (tmp_path / "c.xml").write_bytes(rss([DEVELOPMENT]))
     clock.t = NOW + timedelta(minutes=40)
     pipe.run(force_all=True)
     atom = {e.id: e for e in entries(tmp_path)}
