@@ -49,7 +49,12 @@ def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]
 
     by_key, rows = store.items_by_link(ref)
     forms = {ref.strip(), unquote(ref.strip())}
-    hits = [row for row, link in rows if by_key or link.strip() in forms or _published_link(link) in forms]
+
+    def named(link: str) -> bool:  # the stored link, or as an entry publishes it, percent-encoded or not
+        published = _published_link(link)
+        return link.strip() in forms or (published is not None and {published, unquote(published)} & forms != set())
+
+    hits = [row for row, link in rows if by_key or named(link)]
     if len(hits) > 1:
         ambiguous[ref] = [row[6] for row in hits]
         return None
@@ -86,6 +91,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     # entry id -> channel -> (entry id, headline, link) of the report the channel's entry shows, when not that one
     shown: dict[str, dict[str, tuple[str, str, str | None]]] = {}
     ambiguous: dict[str, list[str]] = {}  # a link several stored reports have -> their entry ids
+    shared: dict[str, bool] = {}  # a shown report's link -> whether several stored reports have it
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -121,6 +127,11 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                         ids[ref] = item_id
                         vectors[ref] = index.item_vector(item_id)
                         heads[ref] = index.headline_terms(item_id)
+            for chans in shown.values():
+                for _uid, _title, link in chans.values():
+                    if link and link not in shared:
+                        several: dict[str, list[str]] = {}
+                        shared[link] = _by_link(store, link, several) is None and link in several
         finally:
             store.close()
     for ref in (args.a, args.b):
@@ -203,9 +214,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         print(f"a ({a_kind}): {a_title}")
         print(f"b ({b_kind}): {b_title}")
         for x, ref in (("a", args.a), ("b", args.b)):
-            for ch, (_, title, link) in sorted(shown.get(ref, {}).items()):
-                print(f"({x}: in channel {ch} the story's entry shows another report, \"{title}\""
-                      + (f": give its link {link} to score that one)" if link else ")"))
+            for ch, (uid, title, link) in sorted(shown.get(ref, {}).items()):
+                print(f"({x}: in channel {ch} the story's entry shows another report, \"{title}\": give "
+                      + (f"its link {link}" if link and not shared.get(link) else f"its entry id {uid}")
+                      + " to score that one)")
         if same_report:
             print("a and b name the same stored report (an entry id names the report its story's entry shows; a "
                   "link, one outlet's report)")

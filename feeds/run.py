@@ -1317,6 +1317,9 @@ class Pipeline:
         new_ids = {r["id"] for r in rows}
         joined = sorted({sid for sid, _ in decided if sid not in new_ids})
         stories = st.stories_by_id(c, joined) if joined else {}
+        if published := [sid for sid in stories if sid not in self._begun]:
+            # the reports their channels' entries stand on, kept before these reports join (where none is yet)
+            st.keep_channel_representatives(c, published, self.cfg.stories.prefer_sources)
         chans_of = st.story_channels_of(c, list(stories)) if stories else {}
         new_stories: dict[int, dict[str, Any]] = {}
         changed: set[int] = set()  # stored stories whose row changed

@@ -462,10 +462,11 @@ def test_explain_finds_a_link_as_entries_publish_it_and_refuses_one_several_repo
     from feedgen_util import rss
 
     base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    # (a second review) its links are stored as written, host in capitals and no path: the host is what is looked up
     (tmp_path / "c.xml").write_bytes(rss([
-        {"title": "Japan quake: our office is fine", "guid": "c1", "link": "https://c.example/?utm_source=rss",
+        {"title": "Japan quake: our office is fine", "guid": "c1", "link": "https://C.example?utm_source=rss",
          "date": base},
-        {"title": "Another post about cats", "guid": "c2", "link": "https://c.example/?utm_source=rss",
+        {"title": "Another post about cats", "guid": "c2", "link": "https://C.example?utm_source=rss",
          "date": base + timedelta(hours=1)}]))
     (tmp_path / "d.xml").write_bytes(rss([{"title": "Volcano erupts on remote island", "guid": "d1",
                                            "link": "https://d.example/a|b", "date": base}]))

@@ -36,6 +36,18 @@ from feeds.errors import StoreError
 from feeds.models import Enclosure
 from feeds.store import schema as S
 
+
+def _host_of(url: str) -> str:
+    """A URL's host, lower-cased, without `www.` ("" if it has none)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
 # an item as `feeds explain` reads it: id, title, summary, source id, published, story id, entry id, first seen
 ItemText = tuple[int, str, str, int, float, int, str, float]
 
@@ -1014,31 +1026,56 @@ class Store:
         does not take a published entry over. A story of which the channel took no report (a store that never
         recorded it) keeps its representative. Story id -> item id, for the stories of ``ids`` that are in the
         store."""
-        out: dict[int, int] = {}
         with self.engine.connect() as c:
-            for n in range(0, len(ids), CHUNK):
-                chunk = list(ids[n:n + CHUNK])
-                reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": chunk})}
-                kept = {int(sid): int(rep) for sid, rep in c.execute(_CHANNEL_KEPT, {"ch": slug, "v": chunk})}
-                taken: dict[int, dict[int, bool]] = {}  # story -> the reports the channel took -> not preferred
-                best: dict[int, tuple[bool, float, int]] = {}
-                for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}):
-                    sid, item_id = int(sid), int(item_id)
-                    taken.setdefault(sid, {})[item_id] = name not in prefer
-                    rank = (name not in prefer, float(published), item_id)
-                    if sid not in best or rank < best[sid]:
-                        best[sid] = rank
-                for sid, rep in reps.items():
-                    took = taken.get(sid)
-                    pick = best[sid][2] if took and rep not in took else rep
-                    was = kept.get(sid)
-                    if took and was is not None and was != pick and was in took and took[was] <= took.get(pick, True):
-                        # what the channel published stands (`remember_channel_representatives`): a report read
-                        # later with an earlier date does not take it over, as a published story keeps its own
-                        # representative; a preferred outlet's report still does
-                        pick = was
-                    out[sid] = pick
+            return self._channel_representatives(c, slug, ids, prefer)
+
+    @staticmethod
+    def _channel_representatives(c: Connection, slug: str, ids: Sequence[int], prefer: Collection[str]
+                                 ) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for n in range(0, len(ids), CHUNK):
+            chunk = list(ids[n:n + CHUNK])
+            reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": chunk})}
+            kept = {int(sid): int(rep) for sid, rep in c.execute(_CHANNEL_KEPT, {"ch": slug, "v": chunk})}
+            taken: dict[int, dict[int, bool]] = {}  # story -> the reports the channel took -> not preferred
+            best: dict[int, tuple[bool, float, int]] = {}
+            for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}):
+                sid, item_id = int(sid), int(item_id)
+                taken.setdefault(sid, {})[item_id] = name not in prefer
+                rank = (name not in prefer, float(published), item_id)
+                if sid not in best or rank < best[sid]:
+                    best[sid] = rank
+            for sid, rep in reps.items():
+                took = taken.get(sid)
+                pick = best[sid][2] if took and rep not in took else rep
+                was = kept.get(sid)
+                if took and was is not None and was != pick and was in took and took[was] <= took.get(pick, True):
+                    # what the channel published stands (`remember_channel_representatives`): a report read
+                    # later with an earlier date does not take it over, as a published story keeps its own
+                    # representative; a preferred outlet's report still does
+                    pick = was
+                out[sid] = pick
         return out
+
+    @staticmethod
+    def keep_channel_representatives(c: Connection, story_ids: Collection[int], prefer: Collection[str]) -> None:
+        """Before reports join these published stories (in the transaction `c` that will add them): record the
+        report each of their channels' entries stands on where none is kept yet (a store just upgraded to
+        schema 9, a changed `prefer_sources`, a story never live in a channel), so that a report read late with
+        an earlier date does not take an entry over at the next publish, which would otherwise choose by the
+        rule alone (a review)."""
+        sc = S.story_channels
+        ids = sorted(story_ids)
+        todo: dict[str, list[int]] = {}
+        for n in range(0, len(ids), CHUNK):
+            for ch, sid in c.execute(select(sc.c.channel, sc.c.story_id).where(
+                    sc.c.story_id.in_(ids[n:n + CHUNK]), sc.c.rep_item_id.is_(None))):
+                todo.setdefault(str(ch), []).append(int(sid))
+        rows = [{"b_ch": ch, "b_sid": sid, "b_rep": rep} for ch, sids in sorted(todo.items())
+                for sid, rep in sorted(Store._channel_representatives(c, ch, sids, prefer).items())]
+        if rows:
+            _many(c, update(sc).where(sc.c.channel == bindparam("b_ch"), sc.c.story_id == bindparam("b_sid"))
+                  .values(rep_item_id=bindparam("b_rep")), rows)
 
     def remember_channel_representatives(self, slug: str, reps: Mapping[int, int]) -> None:
         """Record the report each story's entry stood on in a channel just published (story id -> item id), so
@@ -1308,8 +1345,8 @@ class Store:
         """The stored reports a link may name, as `item_text` gives them, each with its stored link, and whether
         they were found by their link key: the report whose link key (`dedup.canonical_link`, tracking
         parameters and all) is the link's, or its percent-decoded form's; else (a source whose links are no
-        identity) the reports whose stored link starts as the link does before its query, for the caller to
-        compare as an entry publishes links."""
+        identity) the reports whose stored link names the link's host, in any case, for the caller to compare
+        as an entry publishes links."""
         from urllib.parse import unquote
 
         from feeds.dedup import canonical_link
@@ -1323,10 +1360,10 @@ class Store:
             rows = c.execute(select(*cols).join(S.item_keys, S.item_keys.c.item_id == i.c.id).where(
                 S.item_keys.c.key.in_(keys)).order_by(i.c.id)).all() if keys else []
             by_key = bool(rows)
-            if not rows:
-                head = forms[-1].partition("#")[0].partition("?")[0]
-                pattern = head.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                rows = c.execute(select(*cols).where(i.c.link.like(pattern, escape="\\")).order_by(i.c.id)).all()
+            if not rows and (host := _host_of(forms[-1])):
+                pattern = "%" + host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                rows = c.execute(select(*cols).where(func.lower(i.c.link).like(pattern, escape="\\"))
+                                 .order_by(i.c.id)).all()
         return by_key, [((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]),
                           float(r[7])), str(r[8] or "")) for r in rows]
 
