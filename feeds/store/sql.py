@@ -441,7 +441,8 @@ def _upgrade_7_to_8(c: Connection) -> None:
 
 def _upgrade_8_to_9(c: Connection) -> None:
     """Version 9 adds story_channels.rep_item_id (the report a channel's entry stood on when published; NULL
-    until the channel is published again, which chooses it by the same rule as before)."""
+    until the channel is published again, which chooses it by the same rule as before, or a report joins the
+    story, which records the one it stands on first: `Store.keep_channel_representatives`)."""
     if "rep_item_id" not in {col["name"] for col in inspect(c).get_columns("story_channels")}:
         c.execute(text("ALTER TABLE story_channels ADD COLUMN rep_item_id INTEGER"))
 
