@@ -47,14 +47,14 @@ def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]
     or when several do (a source whose links are no identity: their entry ids into ``ambiguous``)."""
     from urllib.parse import unquote
 
-    by_key, rows = store.items_by_link(ref)
+    rows = store.items_by_link(ref)
     forms = {ref.strip(), unquote(ref.strip())}
 
     def named(link: str) -> bool:  # the stored link, or as an entry publishes it, percent-encoded or not
         published = _published_link(link)
         return link.strip() in forms or (published is not None and {published, unquote(published)} & forms != set())
 
-    hits = [row for row, link in rows if by_key or named(link)]
+    hits = [row for row, link, keyed in rows if keyed or named(link)]
     if len(hits) > 1:
         ambiguous[ref] = [row[6] for row in hits]
         return None
@@ -92,6 +92,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
     shown: dict[str, dict[str, tuple[str, str, str | None]]] = {}
     ambiguous: dict[str, list[str]] = {}  # a link several stored reports have -> their entry ids
     shared: dict[str, bool] = {}  # a shown report's link -> whether several stored reports have it
+    firsts: set[str] = set()  # shown reports that began their story: their entry id is the story's, not theirs
     if cfg.store_path.exists():
         from feeds.store import Store
 
@@ -122,6 +123,7 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
                             refs = store.item_refs(set(others.values()))
                             shown[ref] = {ch: (refs[rep][0], refs[rep][1], _published_link(refs[rep][2] or ""))
                                           for ch, rep in others.items() if rep in refs}
+                            firsts |= {refs[rep][0] for rep in others.values() if rep == story_id and rep in refs}
                     texts[ref] = (title, summary, kind)
                     if index.story_of(item_id) is not None:  # in the window: the vector it entered with
                         ids[ref] = item_id
@@ -215,9 +217,10 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
         print(f"b ({b_kind}): {b_title}")
         for x, ref in (("a", args.a), ("b", args.b)):
             for ch, (uid, title, link) in sorted(shown.get(ref, {}).items()):
-                print(f"({x}: in channel {ch} the story's entry shows another report, \"{title}\": give "
-                      + (f"its link {link}" if link and not shared.get(link) else f"its entry id {uid}")
-                      + " to score that one)")
+                how = (f"its link {link}" if link and not shared.get(link) else
+                       f"its entry id {uid}" if uid not in firsts else "its headline")
+                print(f"({x}: in channel {ch} the story's entry shows another report, \"{title}\": give {how} to "
+                      "score that one)")
         if same_report:
             print("a and b name the same stored report (an entry id names the report its story's entry shows; a "
                   "link, one outlet's report)")

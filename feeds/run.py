@@ -275,6 +275,7 @@ class Pipeline:
         self._clock_ahead: float | None = None  # how far our clock is ahead of this run's servers' (seconds)
         # stories begun in this run (published at its end): id -> their `updated` while no development moved it
         self._begun: dict[int, float] = {}
+        self._first_new = 1  # the first item id of the current run (`run`)
         self._deferred: dict[int, dict[str, Any]] = {}  # source id -> validator-only values not yet written
         # channels this run has flagged dirty in the store (committed): publishing at the run's end is what
         # clears the flag, so a later source of the run need not write it again (a cold run of 10,000
@@ -505,6 +506,7 @@ class Pipeline:
                 del self._host_retry[h]  # type: ignore[union-attr]  # (bogus is empty without it)
         self._held = {} if force_all else dict(self._host_retry or {})
         self._clock_ahead, self._begun = None, {}
+        self._first_new = self.store.newest_item_id() + 1  # this run's items have ids from here on
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)
@@ -1319,7 +1321,7 @@ class Pipeline:
         stories = st.stories_by_id(c, joined) if joined else {}
         if published := [sid for sid in stories if sid not in self._begun]:
             # the reports their channels' entries stand on, kept before these reports join (where none is yet)
-            st.keep_channel_representatives(c, published, self.cfg.stories.prefer_sources)
+            st.keep_channel_representatives(c, published, self.cfg.stories.prefer_sources, self._first_new)
         chans_of = st.story_channels_of(c, list(stories)) if stories else {}
         new_stories: dict[int, dict[str, Any]] = {}
         changed: set[int] = set()  # stored stories whose row changed

@@ -470,15 +470,18 @@ def test_explain_finds_a_link_as_entries_publish_it_and_refuses_one_several_repo
          "date": base + timedelta(hours=1)}]))
     (tmp_path / "d.xml").write_bytes(rss([{"title": "Volcano erupts on remote island", "guid": "d1",
                                            "link": "https://d.example/a|b", "date": base}]))
-    uids = _run_and_read_uids(tmp_path, {"c.xml": "C", "d.xml": "D"})
+    # (a third review) another outlet's report linking to that home page has a link key: it shares the link too
+    (tmp_path / "e.xml").write_bytes(rss([{"title": "Heatwave grips southern Europe", "guid": "e1",
+                                           "link": "https://c.example/", "date": base}]))
+    uids = _run_and_read_uids(tmp_path, {"c.xml": "C", "d.xml": "D", "e.xml": "E"})
     atom = (tmp_path / "out" / "all.atom").read_text()
     assert 'href="https://c.example/"' in atom and 'href="https://d.example/a%7Cb"' in atom
     r = feeds("explain", "--config", "feeds.toml", "https://d.example/a%7Cb", "Volcano erupts", cwd=tmp_path)
     assert r.returncode == 0 and "by its link): Volcano erupts on remote island" in r.stdout, r.stderr
     r = feeds("explain", "--config", "feeds.toml", "https://c.example/", "Japan quake", cwd=tmp_path)
     assert r.returncode == 2, r.stdout
-    assert "2 stored reports have the link https://c.example/" in r.stderr
-    assert all(u in r.stderr for u in uids[:2])
+    assert "3 stored reports have the link https://c.example/" in r.stderr
+    assert all(u in r.stderr for u in (uids[0], uids[1], uids[3]))
 
 
 def test_explain_scores_two_stored_reports_in_the_order_the_run_read_them(tmp_path: Path) -> None:
@@ -693,3 +696,33 @@ def test_a_store_from_before_schema_4_backs_up(tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "bk" / "feeds.db")
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
     assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_explain_hints_the_headline_for_a_report_neither_its_link_nor_its_entry_id_names(tmp_path: Path) -> None:
+    """(a third review) a channel's entry stands on the report that began the story (its entry id is the story's,
+    which names the story's representative now) from a source whose links name no article (its link is shared):
+    the hint gave that entry id, which scores another report; it says to give the headline."""
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    (tmp_path / "c.xml").write_bytes(rss([
+        {"title": "Russia recognises Taliban government in Afghanistan", "guid": "c1",
+         "link": "https://c.example/?utm_source=rss", "date": base},
+        {"title": "Another post about cats", "guid": "c2", "link": "https://c.example/?utm_source=rss",
+         "date": base + timedelta(hours=1)}]))
+    (tmp_path / "a.xml").write_bytes(rss([{"title": "Russia Recognizes Taliban Government in Afghanistan",
+                                           "guid": "a1", "link": "https://a.example/1",
+                                           "date": base - timedelta(hours=1)}]))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[[sources]]\nurl = "c.xml"\nname = "C"\n[[sources]]\nurl = "a.xml"\n'
+                                         'name = "A"\n[channels.all]\ntitle = "All"\nmatch_all = true\n'
+                                         '[channels.onlyc]\ntitle = "C"\nsources = ["C"]\nmatch_all = true\n')
+    assert feeds("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+    r = feeds("explain", "--config", "feeds.toml", uid["c1"], "Taliban", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ("(a: in channel onlyc the story's entry shows another report, \"Russia recognises Taliban government in "
+            "Afghanistan\": give its headline to score that one)") in r.stdout, r.stdout

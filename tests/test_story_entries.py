@@ -616,3 +616,25 @@ def test_within_one_run_a_channels_entry_stands_on_the_earliest_report_it_took(t
     pipe.run(force_all=True)
     assert (_channel_links(tmp_path, "all"), _channel_links(tmp_path, "bc")) == (
         ["https://a.example/1"], ["https://b.example/1"])
+
+
+def test_a_channels_first_entry_for_a_published_story_stands_on_the_earliest_report_it_took(tmp_path: Path) -> None:
+    # (a third review) a channel that never showed a published story takes two of its reports in one run, the
+    # later one read first: its first entry stands on the earliest, as a story begun in the run does; recording
+    # what channels showed before reports join took the row the run's first report had made for the channel
+    a = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
+         "date": T0 - timedelta(hours=2)}
+    c = {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1",
+         "link": "https://c.example/1", "date": T0 + timedelta(hours=1)}
+    b = {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
+         "date": T0 - timedelta(hours=1)}
+    pipe, store, clock = setup(tmp_path, {"a": rss([a]), "c": rss([]), "b": rss([])}, "",
+                               '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true')
+    pipe.run(force_all=True)
+    assert _channel_links(tmp_path, "bc") == []
+    (tmp_path / "c.xml").write_bytes(rss([c]))
+    (tmp_path / "b.xml").write_bytes(rss([b]))
+    clock.t = NOW + timedelta(minutes=20)
+    pipe.run(force_all=True)
+    assert (_channel_links(tmp_path, "all"), _channel_links(tmp_path, "bc")) == (
+        ["https://a.example/1"], ["https://b.example/1"])

@@ -84,6 +84,7 @@ _CHANNEL_REPORTS = (select(S.items.c.story_id, S.items.c.id, S.items.c.published
                     .join(S.sources, S.sources.c.id == S.items.c.source_id)
                     .where(S.item_channels.c.channel == bindparam("ch"),
                            S.items.c.story_id.in_(bindparam("v", expanding=True))))
+_CHANNEL_REPORTS_BEFORE = _CHANNEL_REPORTS.where(S.items.c.id < bindparam("before"))  # stored before a run
 _STORY_REPS = select(S.stories.c.id, S.stories.c.rep_item_id).where(S.stories.c.id.in_(bindparam("v", expanding=True)))
 _CHANNEL_KEPT = select(S.story_channels.c.story_id, S.story_channels.c.rep_item_id).where(
     S.story_channels.c.channel == bindparam("ch"), S.story_channels.c.story_id.in_(bindparam("v", expanding=True)),
@@ -1059,12 +1060,15 @@ class Store:
         return out
 
     @staticmethod
-    def keep_channel_representatives(c: Connection, story_ids: Collection[int], prefer: Collection[str]) -> None:
+    def keep_channel_representatives(c: Connection, story_ids: Collection[int], prefer: Collection[str],
+                                     before: int) -> None:
         """Before reports join these published stories (in the transaction `c` that will add them): record the
-        report each of their channels' entries stands on where none is kept yet (a store just upgraded to
+        report each of their channels' entries stood on where none is kept yet (a store just upgraded to
         schema 9, a changed `prefer_sources`, a story never live in a channel), so that a report read late with
         an earlier date does not take an entry over at the next publish, which would otherwise choose by the
-        rule alone (a review)."""
+        rule alone (a review). As published: by the rule over the reports stored before this run (ids below
+        ``before``); a channel that took none of those has not published the story (its row is this run's: a
+        second review found a row an earlier source of the run made kept on that source's report)."""
         sc = S.story_channels
         ids = sorted(story_ids)
         todo: dict[str, list[int]] = {}
@@ -1072,8 +1076,21 @@ class Store:
             for ch, sid in c.execute(select(sc.c.channel, sc.c.story_id).where(
                     sc.c.story_id.in_(ids[n:n + CHUNK]), sc.c.rep_item_id.is_(None))):
                 todo.setdefault(str(ch), []).append(int(sid))
-        rows = [{"b_ch": ch, "b_sid": sid, "b_rep": rep} for ch, sids in sorted(todo.items())
-                for sid, rep in sorted(Store._channel_representatives(c, ch, sids, prefer).items())]
+        rows = []
+        for ch, sids in sorted(todo.items()):
+            reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": sids})}
+            best: dict[int, tuple[bool, float, int]] = {}
+            taken: dict[int, set[int]] = {}
+            for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS_BEFORE,
+                                                           {"ch": ch, "v": sids, "before": before}):
+                sid, item_id = int(sid), int(item_id)
+                taken.setdefault(sid, set()).add(item_id)
+                rank = (name not in prefer, float(published), item_id)
+                if sid not in best or rank < best[sid]:
+                    best[sid] = rank
+            for sid in sorted(best):  # (the channel's rule of `_channel_representatives`, over those reports)
+                rep = reps.get(sid)
+                rows.append({"b_ch": ch, "b_sid": sid, "b_rep": rep if rep in taken[sid] else best[sid][2]})
         if rows:
             _many(c, update(sc).where(sc.c.channel == bindparam("b_ch"), sc.c.story_id == bindparam("b_sid"))
                   .values(rep_item_id=bindparam("b_rep")), rows)
@@ -1342,31 +1359,35 @@ class Store:
         return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
                 float(row[7]))
 
-    def items_by_link(self, url: str) -> tuple[bool, list[tuple[ItemText, str]]]:
-        """The stored reports a link may name, as `item_text` gives them, each with its stored link, and whether
-        they were found by their link key: the report whose link key (`dedup.canonical_link`, tracking
-        parameters and all) is the link's, or its percent-decoded form's; else (a source whose links are no
-        identity) the reports whose stored link names the link's host, in any case, for the caller to compare
-        as an entry publishes links."""
+    def items_by_link(self, url: str) -> list[tuple[ItemText, str, bool]]:
+        """The stored reports a link may name, as `item_text` gives them, each with its stored link and whether
+        its link key names it: the report whose link key (`dedup.canonical_link`, tracking parameters and all)
+        is the link's, or its percent-decoded form's; and the reports whose stored link is on the link's host
+        (any ASCII case; a source whose links are no identity has no link key), for the caller to compare as
+        an entry publishes links."""
         from urllib.parse import unquote
 
         from feeds.dedup import canonical_link
 
         i = S.items
-        cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
-                i.c.first_seen, i.c.link)
         forms = list(dict.fromkeys([url.strip(), unquote(url.strip())]))
         keys = [f"l:{k}" for k in dict.fromkeys(canonical_link(f) for f in forms) if k]
         with self.engine.connect() as c:
-            rows = c.execute(select(*cols).join(S.item_keys, S.item_keys.c.item_id == i.c.id).where(
-                S.item_keys.c.key.in_(keys)).order_by(i.c.id)).all() if keys else []
-            by_key = bool(rows)
-            if not rows and (host := _host_of(forms[-1])):
-                pattern = "%" + host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                rows = c.execute(select(*cols).where(func.lower(i.c.link).like(pattern, escape="\\"))
-                                 .order_by(i.c.id)).all()
-        return by_key, [((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]),
-                          float(r[7])), str(r[8] or "")) for r in rows]
+            keyed = {int(r[0]) for r in c.execute(select(S.item_keys.c.item_id).where(S.item_keys.c.key.in_(keys)))
+                     } if keys else set()
+            found: dict[int, str] = {}
+            if host := _host_of(forms[-1]):
+                esc = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                low = func.lower(i.c.link)
+                found = {int(r[0]): str(r[1] or "") for r in c.execute(select(i.c.id, i.c.link).where(
+                    low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")))}
+            ids = sorted(keyed | set(found))
+            cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
+                    i.c.first_seen, i.c.link)
+            rows = [r for n in range(0, len(ids), CHUNK)
+                    for r in c.execute(select(*cols).where(i.c.id.in_(ids[n:n + CHUNK])).order_by(i.c.id))]
+        return [((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]), float(r[7])),
+                 str(r[8] or ""), int(r[0]) in keyed) for r in rows]
 
     def channel_reports(self, story_id: int, prefer: Collection[str]) -> dict[str, int]:
         """Channel -> the report (item id) that stands for the story there (`channel_representatives`), for
@@ -1396,6 +1417,11 @@ class Store:
         with self.engine.connect() as c:
             for uid, gen in c.execute(q):
                 yield str(uid), int(gen)
+
+    def newest_item_id(self) -> int:
+        """The highest item id stored (0 for none): items stored later have higher ids."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.max(S.items.c.id))).scalar() or 0)
 
     def newest_published(self) -> float | None:
         with self.engine.connect() as c:
