@@ -602,17 +602,23 @@ def test_a_channels_entry_keeps_its_report_when_an_earlier_one_is_read_late_unle
         assert [x.href for x in e.links if x.rel == "related"] == ["https://b.example/1", "https://a.example/1"]
 
 
+# three outlets' reports of one event: a's the earliest, then b's, then c's; channel bc takes b's and c's only
+_THREE_REPORTS = (
+    {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
+     "date": T0 - timedelta(hours=2)},
+    {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1", "link": "https://c.example/1",
+     "date": T0 + timedelta(hours=1)},
+    {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
+     "date": T0 - timedelta(hours=1)})
+_BC = '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true'
+
+
 def test_within_one_run_a_channels_entry_stands_on_the_earliest_report_it_took(tmp_path: Path) -> None:
     # the kept report is what a publish showed: before the first publish the rule chooses, the earliest report
     # the channel took (b's, read after c's in the run), while the story stands on its earliest, a's
-    a = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
-         "date": T0 - timedelta(hours=2)}
-    c = {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1",
-         "link": "https://c.example/1", "date": T0 + timedelta(hours=1)}
-    b = {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
-         "date": T0 - timedelta(hours=1)}
+    a, c, b = _THREE_REPORTS
     pipe, store, clock = setup(tmp_path, {"a": rss([a]), "c": rss([c]), "b": rss([b])}, "",
-                               '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true')
+                               _BC)
     pipe.run(force_all=True)
     assert (_channel_links(tmp_path, "all"), _channel_links(tmp_path, "bc")) == (
         ["https://a.example/1"], ["https://b.example/1"])
@@ -622,14 +628,9 @@ def test_a_channels_first_entry_for_a_published_story_stands_on_the_earliest_rep
     # (a third review) a channel that never showed a published story takes two of its reports in one run, the
     # later one read first: its first entry stands on the earliest, as a story begun in the run does; recording
     # what channels showed before reports join took the row the run's first report had made for the channel
-    a = {"title": "Russia recognises Taliban government in Afghanistan", "guid": "a1", "link": "https://a.example/1",
-         "date": T0 - timedelta(hours=2)}
-    c = {"title": "Russia recognises the Taliban government of Afghanistan", "guid": "c1",
-         "link": "https://c.example/1", "date": T0 + timedelta(hours=1)}
-    b = {"title": "Russia Recognizes Taliban Government in Afghanistan", "guid": "b1", "link": "https://b.example/1",
-         "date": T0 - timedelta(hours=1)}
+    a, c, b = _THREE_REPORTS
     pipe, store, clock = setup(tmp_path, {"a": rss([a]), "c": rss([]), "b": rss([])}, "",
-                               '[channels.bc]\ntitle = "BC"\nsources = ["b", "c"]\nmatch_all = true')
+                               _BC)
     pipe.run(force_all=True)
     assert _channel_links(tmp_path, "bc") == []
     (tmp_path / "c.xml").write_bytes(rss([c]))
