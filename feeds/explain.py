@@ -19,6 +19,7 @@ from feeds.config import Config
 
 if TYPE_CHECKING:
     from feeds.store import Store
+    from feeds.store.sql import ItemText
 
 EXIT_USAGE = 2
 
@@ -41,8 +42,7 @@ def _published_link(link: str) -> str | None:
     return iri(safe) if safe else None
 
 
-def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]
-             ) -> tuple[int, str, str, int, float, int, str, float] | None:
+def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]) -> ItemText | None:
     """The stored report a link names (as an entry publishes it, alternate or related); None when none does,
     or when several do (a source whose links are no identity: their entry ids into ``ambiguous``)."""
     from urllib.parse import unquote

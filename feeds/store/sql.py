@@ -1032,8 +1032,10 @@ class Store:
             return self._channel_representatives(c, slug, ids, prefer)
 
     @staticmethod
-    def _channel_representatives(c: Connection, slug: str, ids: Sequence[int], prefer: Collection[str]
-                                 ) -> dict[int, int]:
+    def _channel_representatives(c: Connection, slug: str, ids: Sequence[int], prefer: Collection[str],
+                                 before: int | None = None) -> dict[int, int]:
+        """`channel_representatives` in `c`; with ``before``, over the reports stored before it (item ids below
+        it), for the stories the channel took one of those of (as published before a run)."""
         out: dict[int, int] = {}
         for n in range(0, len(ids), CHUNK):
             chunk = list(ids[n:n + CHUNK])
@@ -1041,7 +1043,9 @@ class Store:
             kept = {int(sid): int(rep) for sid, rep in c.execute(_CHANNEL_KEPT, {"ch": slug, "v": chunk})}
             taken: dict[int, dict[int, bool]] = {}  # story -> the reports the channel took -> not preferred
             best: dict[int, tuple[bool, float, int]] = {}
-            for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}):
+            reports = (c.execute(_CHANNEL_REPORTS, {"ch": slug, "v": chunk}) if before is None else
+                       c.execute(_CHANNEL_REPORTS_BEFORE, {"ch": slug, "v": chunk, "before": before}))
+            for sid, item_id, published, name in reports:
                 sid, item_id = int(sid), int(item_id)
                 taken.setdefault(sid, {})[item_id] = name not in prefer
                 rank = (name not in prefer, float(published), item_id)
@@ -1049,6 +1053,8 @@ class Store:
                     best[sid] = rank
             for sid, rep in reps.items():
                 took = taken.get(sid)
+                if before is not None and not took:
+                    continue  # the channel has not published the story: its row is the run's
                 pick = best[sid][2] if took and rep not in took else rep
                 was = kept.get(sid)
                 if took and was is not None and was != pick and was in took and took[was] <= took.get(pick, True):
@@ -1076,21 +1082,8 @@ class Store:
             for ch, sid in c.execute(select(sc.c.channel, sc.c.story_id).where(
                     sc.c.story_id.in_(ids[n:n + CHUNK]), sc.c.rep_item_id.is_(None))):
                 todo.setdefault(str(ch), []).append(int(sid))
-        rows = []
-        for ch, sids in sorted(todo.items()):
-            reps = {int(sid): int(rep) for sid, rep in c.execute(_STORY_REPS, {"v": sids})}
-            best: dict[int, tuple[bool, float, int]] = {}
-            taken: dict[int, set[int]] = {}
-            for sid, item_id, published, name in c.execute(_CHANNEL_REPORTS_BEFORE,
-                                                           {"ch": ch, "v": sids, "before": before}):
-                sid, item_id = int(sid), int(item_id)
-                taken.setdefault(sid, set()).add(item_id)
-                rank = (name not in prefer, float(published), item_id)
-                if sid not in best or rank < best[sid]:
-                    best[sid] = rank
-            for sid in sorted(best):  # (the channel's rule of `_channel_representatives`, over those reports)
-                rep = reps.get(sid)
-                rows.append({"b_ch": ch, "b_sid": sid, "b_rep": rep if rep in taken[sid] else best[sid][2]})
+        rows = [{"b_ch": ch, "b_sid": sid, "b_rep": rep} for ch, sids in sorted(todo.items())
+                for sid, rep in sorted(Store._channel_representatives(c, ch, sids, prefer, before).items())]
         if rows:
             _many(c, update(sc).where(sc.c.channel == bindparam("b_ch"), sc.c.story_id == bindparam("b_sid"))
                   .values(rep_item_id=bindparam("b_rep")), rows)
