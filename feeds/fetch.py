@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import heapq
 import http.cookiejar
 import os
@@ -75,6 +76,7 @@ class FetchResult:
     # set by the pipeline when the feed was found elsewhere than the URL asked (`Pipeline._fetch`): the URL
     # the source is to be fetched at from now on (the feed a web page names, or the configured URL again)
     fetch_at: str | None = None
+    held: str | None = None  # error_kind HELD: the host (`host_key`) whose Retry-After held the request back
 
     @property
     def ok(self) -> bool:
@@ -297,6 +299,20 @@ class _BadHeader(Exception):
     """A header requests would have refused (InvalidHeader): "http", and nothing is sent."""
 
 
+_FOLD = re.compile(r"[ \t]*\r?\n[ \t]+")  # obs-fold: a line break followed by whitespace
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified as received, made sendable: a value folded over lines (obs-fold) is unfolded
+    into one (RFC 9112 5.2: each fold is replaced by a space), and one still not sendable (control characters,
+    a bare CR) is dropped. A stored validator the next request cannot send would fail that fetch and every
+    later one: a successful fetch is what replaces it."""
+    if value is None:
+        return None
+    value = _FOLD.sub(" ", value).strip()
+    return value if value and _HEADER_CHECKS[1][1].match(value) else None
+
+
 def _check_header(name: str, value: str) -> None:
     for (kind, rx), part in zip(_HEADER_CHECKS, (name, value), strict=True):
         if not isinstance(part, str) or not rx.match(part):
@@ -378,6 +394,21 @@ def _prepare(url: str) -> _Target:
         basic = "Basic " + base64.b64encode(pair).decode("ascii")
     return _Target(scheme=p.scheme.lower(), host=p.hostname, port=port_number, path=target, auth=basic,
                    url=prepared, netloc=p.netloc)
+
+
+@functools.lru_cache(maxsize=16384)
+def host_key(url: str) -> str:
+    """A URL's host as the fetcher names it in its requests (`_Target.host`: lower-cased, IDNA-encoded), so
+    that what a Retry-After holds (`HostWaits`, the store's hosts table) is found under one name whether the
+    URL spelt it in Unicode or not; "" for a URL without one."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # a malformed netloc ("[::1"): no host to hold
+        return ""
+    if not host.isascii():
+        with contextlib.suppress(_BadURL):  # not encodable: no request can be made to it either
+            host = _idna(host)
+    return host
 
 
 def _idna(host: str) -> str:
@@ -508,11 +539,12 @@ class Fetcher:
         if not (etag or last_modified or t.auth or self._cookies):
             return plain  # urllib3 only reads it
         h = dict(merged)
+        # a stored validator that cannot be sent (stored before `_validator`) is left out: the request goes
+        # unconditional and its answer replaces it
+        etag, last_modified = _validator(etag), _validator(last_modified)
         if etag:
-            _check_header("If-None-Match", etag)
             h["if-none-match"] = ("If-None-Match", etag)
         if last_modified:
-            _check_header("If-Modified-Since", last_modified)
             h["if-modified-since"] = ("If-Modified-Since", last_modified)
         if self._cookies and "cookie" not in h:  # a Cookie header of the source's own wins over the jar
             req = _CookieRequest(t, h)
@@ -658,7 +690,8 @@ class Fetcher:
             try:
                 if waits is not None and waits.held(t.host):  # checked holding the host's slot: see `asked`
                     return FetchResult(url=url, error=f"not fetched: {t.host} asked to wait (Retry-After)",
-                                       error_kind=HELD, elapsed=time.monotonic() - start)
+                                       error_kind=HELD, held=t.host,
+                                       elapsed=time.monotonic() - start)
                 try:
                     resp = self._send(t, headers, deadline)
                 except x.NewConnectionError as e:  # a subclass of ConnectTimeoutError: refused, no such host
@@ -702,7 +735,8 @@ class Fetcher:
                         current = target
                         continue
                     common = dict(
-                        url=url, status=status, etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
+                        url=url, status=status, etag=_validator(h.get("ETag")),
+                        last_modified=_validator(h.get("Last-Modified")),
                         content_type=h.get("Content-Type"), final_url=current,
                         permanent_redirect=permanent if all_permanent else None,
                         retry_after=h.get("Retry-After"), cache_control=h.get("Cache-Control"),

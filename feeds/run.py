@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from feeds import schedule
 from feeds.classify import Matcher, visible_text
@@ -43,7 +42,7 @@ from feeds.dedup import (
     shared_links,
 )
 from feeds.errors import ConfigError
-from feeds.fetch import HELD, Fetcher, FetchResult, redact, same_origin, same_site
+from feeds.fetch import HELD, Fetcher, FetchResult, host_key, redact, same_origin, same_site
 from feeds.models import Entry
 from feeds.parse import ParseFailed, parse
 from feeds.store import SourceRow, Store, encode_enclosures
@@ -172,11 +171,6 @@ def _dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
-@functools.lru_cache(maxsize=16384)
-def _hostname(url: str) -> str:
-    return urlsplit(url).hostname or ""
-
-
 _SLUG = re.compile(r"[a-z0-9-]+")
 
 
@@ -239,7 +233,7 @@ def history_of(row: SourceRow, host_retry: Mapping[str, float],
     else:
         def col(name: str) -> Any:
             return getattr(row, name)
-    host = _hostname(col("fetch_url") or row.url)
+    host = host_key(col("fetch_url") or row.url)
     return schedule.History(
         last_attempt=_dt(col("last_attempt")), last_success=_dt(col("last_success")),
         consecutive_failures=col("consecutive_failures"), first_failure_at=_dt(col("first_failure_at")),
@@ -544,9 +538,7 @@ class Pipeline:
                     done += 1
                     if result.error_kind == HELD:  # not fetched: nothing to record, the hosts table says when
                         report.held += 1
-                        if result.fetch_at == row.url and row.fetch_url:  # but a move that ended (_follow)
-                            with self.store.tx() as c:
-                                self.store.update_source(c, row.id, fetch_url=None)
+                        self._held_on(row, result)
                         log.info("%s: %s", row.name, result.error)
                         if progress:
                             progress(done, len(due), report.new_items)
@@ -768,6 +760,25 @@ class Pipeline:
             return dataclasses.replace(res, body=None, body_hash=None, error_kind="internal",
                                        error=_cut(f"internal error reading the page ({type(e).__name__}: {e})"))
 
+    def _held_on(self, row: SourceRow, result: FetchResult) -> None:
+        """A fetch of ``row`` held back at a host that asked to wait (error_kind HELD). Held at its own host,
+        nothing was asked: the hosts table says when it is due (history_of). Held at a host it was sent on
+        to (a redirect, the feed its page names), its own host was asked: that is its attempt, and it is
+        next due on its own schedule from now (a review found it due at every run until the other host's
+        wait ended, its own host asked each time)."""
+        values: dict[str, Any] = {}
+        if result.fetch_at == row.url and row.fetch_url:  # a move that ended (_follow)
+            values["fetch_url"] = None
+        if result.held and result.held != host_key(values.get("fetch_url", row.fetch_url) or row.url):
+            now = self.now()
+            values["last_attempt"] = now.timestamp()
+            d = schedule.decide(history_of(row, self._host_retry or {}, values), self.policy(row.url),
+                                key=row.url, now=now)
+            values.update(next_due=None if d.state == "gone" else d.next_due.timestamp(), state=d.state)
+        if values:
+            with self.store.tx() as c:
+                self.store.update_source(c, row.id, **values)
+
     # HostWaits (feeds.fetch), for the fetch threads: a host's answer asking to wait holds back the requests
     # of this run queued behind it, not only the next run's (the hosts table)
     def held(self, host: str) -> bool:
@@ -784,7 +795,7 @@ class Pipeline:
         """``res``, a fetch of ``url``, after a 429/503 with Retry-After holds ``url``'s host too (the fetcher
         holds the host that answered; after a redirect the asked URL's host waits as well, as _process records)."""
         if res.status in (429, 503) and res.retry_after:
-            self.asked(_hostname(url), res.retry_after, res.date)
+            self.asked(host_key(url), res.retry_after, res.date)
         return res
 
     def _follow(self, row: SourceRow, url: str, res: FetchResult) -> FetchResult:
@@ -915,7 +926,7 @@ class Pipeline:
             # a 304 updates only the freshness headers it carries; the others keep their stored values
             stored = (row.max_age, _dt(row.expires)) if res.status == 304 else None
             max_age, expires = schedule.freshness_hints(res.cache_control, res.expires, now, stored=stored,
-                                                        offset=offset)
+                                                        offset=offset, age=res.age)
             common.update(max_age=max_age, expires=expires.timestamp() if expires else None)
         parsed = None
         parse_error = None
@@ -962,8 +973,8 @@ class Pipeline:
             common.update(fetch_url=seen.target, redirect_target=None, redirect_first_seen=None, redirect_count=0)
         # a Retry-After holds back the host that answered (after redirects) and the source's own host, which
         # is the one its schedule looks up: other sources on either wait too
-        wait_hosts = sorted({_hostname(res.final_url or res.url),
-                             _hostname(common.get("fetch_url") or row.fetch_url or row.url)} - {""}) \
+        wait_hosts = sorted({host_key(res.final_url or res.url),
+                             host_key(common.get("fetch_url") or row.fetch_url or row.url)} - {""}) \
             if retry_after is not None else []  # (two URL parses a source only when there is one)
         host_retry: Mapping[str, float] = self._host_retry if self._host_retry is not None else \
             self.store.host_retry_after()

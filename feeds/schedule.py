@@ -486,6 +486,7 @@ def freshness_hints(
     *,
     stored: tuple[int | None, datetime | None] | None = None,
     offset: timedelta = timedelta(0),
+    age: str | None = None,
 ) -> tuple[int | None, datetime | None]:
     """The ``(max_age, expires)`` hints a successful response leaves a source with (RFC 9111).
 
@@ -497,7 +498,9 @@ def freshness_hints(
     pair: a header the 304 carries replaces the stored one and one it does not carry keeps it
     (4.3.4), so a 304 with only an ETag keeps the stored max-age and Expires. The stored values
     are what the response they came from left (no-cache stored both as None). ``offset``: how far the local
-    clock is ahead of the server's (`server_offset`; Expires is read on the local clock). Never raises.
+    clock is ahead of the server's (`server_offset`; Expires is read on the local clock). ``age``: the
+    response's Age header: a max-age it carries is what is left of it, max-age less Age (RFC 9111 4.2.3: a
+    cache's copy 50 minutes old with max-age=3600 is fresh for 10 more minutes), at least 0. Never raises.
     """
     max_age, when = stored if stored is not None else (None, None)
     if isinstance(cache_control, str):
@@ -505,6 +508,8 @@ def freshness_hints(
         if "no-store" in names or "no-cache" in names:
             return None, None
         max_age = parse_cache_control_max_age(cache_control)
+        if max_age is not None:
+            max_age = max(0, max_age - _age_seconds(age))
     if isinstance(expires, str):
         when = parse_expires(expires, now, offset)
     if _is_int(max_age):
@@ -521,6 +526,12 @@ def _http_date(value: str) -> datetime | None:
     return _utc(parsed)
 
 
+def _age_seconds(age: str | None) -> int:
+    """An Age header's seconds (RFC 9111 5.1: delta-seconds), 0 when absent or not a number."""
+    held = age.strip() if isinstance(age, str) else ""
+    return int(held) if _DIGITS.fullmatch(held) and len(held) <= 10 else 0
+
+
 def server_offset(date: str | None, now: datetime, age: str | None = None) -> timedelta:
     """How far the local clock (``now``) is ahead of the server's, by the response's ``Date`` header (and
     ``Age``: a cache's copy carries the origin's Date of that long ago, RFC 9111 4.2.3); zero without a
@@ -529,9 +540,9 @@ def server_offset(date: str | None, now: datetime, age: str | None = None) -> ti
     server = _http_date(date) if isinstance(date, str) else None
     if server is None:
         return timedelta(0)
-    held = age.strip() if isinstance(age, str) else ""
-    if _DIGITS.fullmatch(held) and len(held) <= 10:
-        server = _add(server, timedelta(seconds=int(held)))
+    held = _age_seconds(age)
+    if held:
+        server = _add(server, timedelta(seconds=held))
     try:
         return _utc(now) - server
     except OverflowError:  # pragma: no cover - _http_date gives real dates
