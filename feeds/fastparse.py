@@ -348,6 +348,9 @@ def parse_date(value: str) -> datetime | None:
 # Encoding: decide the way feedparser does; only the unambiguous cases stay on the fast path.
 
 _XML_DECL = re.compile(rb"^<\?xml[^>]*?>")
+# a non-ASCII byte in what may be an element or attribute name (in CDATA or a comment too: those only fall back)
+_NON_ASCII_NAME = re.compile(rb"<[/?]?[^\s>/!?\"'=]*[\x80-\xff]"
+                             rb"|<[A-Za-z_:][^<>]*?\s[^\s<>/\"'=]*[\x80-\xff][^\s<>/\"'=]*\s*=")
 _XML_PI_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "u8"})
 _LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso_8859-1", "l1", "iso-latin-1"})
@@ -359,6 +362,8 @@ def _choose_encoding(data: bytes, url: str, content_type: str | None) -> tuple[b
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
         bom = True
+        if data[:3] == b"\xef\xbb\xbf" or data[:2] in (b"\xfe\xff", b"\xff\xfe"):
+            return None  # a second mark: lxml skips it, expat (feedparser's strict parser) refuses the document
     else:
         bom = False
         if data[:2] in (b"\xfe\xff", b"\xff\xfe") or data[:4] in (b"\x00\x00\xfe\xff", b"\x00\x00\x00<",
@@ -891,7 +896,7 @@ class _Walker:
         if name.startswith("georss:") or name.startswith("gml:") or name == "where" or name.startswith("psc:"):
             raise _Bail("geo/chapters")
         ctx = self.context()
-        if not a and ctx is self.feed and name in ("ttl", "sy:updateperiod", "sy:updatefrequency"):
+        if not a and ctx is self.feed and self.infeed and name in ("ttl", "sy:updateperiod", "sy:updatefrequency"):
             value = self.finish(_text(el), key, True)
             if name == "ttl":
                 ctx.ttl = value
@@ -900,7 +905,7 @@ class _Walker:
             else:
                 ctx.sy_frequency = value
             return
-        if a and ctx is self.feed and name in ("ttl", "sy:updateperiod", "sy:updatefrequency"):
+        if a and ctx is self.feed and self.infeed and name in ("ttl", "sy:updateperiod", "sy:updatefrequency"):
             if name == "ttl":
                 ctx.ttl = None
             elif name == "sy:updateperiod":
@@ -920,7 +925,9 @@ class _Walker:
 
     def store(self, ctx: _Ctx, key: str) -> bool:
         """feedparser's depth rule for entry properties: a deeper element never overrides."""
-        if ctx is self.feed or ctx is self.sink:
+        if ctx is self.feed:
+            return self.infeed  # (feedparser keeps feed values only inside the channel: its pop's infeed)
+        if ctx is self.sink:
             return True
         old = ctx.depths.get(key)
         if old is None or self.depth <= old:
@@ -1010,8 +1017,8 @@ class _Walker:
         ctx = self.context()
         ctx.authors.append({})
         self.inauthor = True
-        if len(el) == 0:
-            value = self.finish(el.text or "", "author", True)
+        if not any(isinstance(child.tag, str) for child in el):  # text, perhaps around comments or PIs
+            value = self.finish(_text(el), "author", True)
             if self.store(ctx, "author"):
                 ctx.author = value
         else:
@@ -1267,6 +1274,8 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
     body, encoding, bozo = chosen
     from lxml import etree
 
+    if not body.isascii() and _NON_ASCII_NAME.search(body):
+        return None  # libxml2 takes names that expat (feedparser's strict parser) refuses: feedparser decides
     try:
         root = etree.fromstring(body, _parser(encoding))
     except (etree.XMLSyntaxError, ValueError):

@@ -492,7 +492,10 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
     if content_type:
         headers["content-type"] = content_type
     data = _drop_impossible_charrefs(data)
-    d = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    try:
+        d = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except Exception as e:  # its loose parser meeting stray end tags (</height>: int(None)), odd encoding names
+        raise ParseFailed(f"not a feed (feedparser failed: {type(e).__name__}: {e})") from e
     if not d.get("version") and not d.entries:
         exc = d.get("bozo_exception")
         if exc is not None:
