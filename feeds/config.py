@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from feeds.errors import ConfigError
 
@@ -261,19 +261,43 @@ def _path_string(r: _Reader, name: str, default: str) -> str:
     return value
 
 
+def _split(url: str) -> SplitResult | None:
+    """urlsplit, None for what it refuses (a malformed IPv6 literal, "http://[::1/feed")."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
+    except ValueError:
+        return False
+    return True
+
+
 def _check_http_url(r: _Reader, name: str, value: str, *, slash: bool = False) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise r.fail(name, "an absolute http(s) URL", value)
-    if slash and not value.endswith("/"):
-        value += "/"
+    """An absolute http(s) URL with a host and a valid port; ``slash`` (a base the documents' names are joined
+    to): no query or fragment, and a trailing slash added."""
+    parts = _split(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
+        raise r.fail(name, "an absolute http(s) URL with a host (and a valid port)", value)
+    if slash:
+        if parts.query or parts.fragment:
+            raise r.fail(name, "a base URL without a query or fragment (the documents' names are added to it)",
+                         value)
+        if not value.endswith("/"):
+            value += "/"
     return value
 
 
 def _local_url(base: Path, url: str) -> str:
     """A path, or a file: URL with a path, as the absolute file: URL a source is known by (a path or a
     file:relative/path is relative to the config file's directory); any other URL as it is."""
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        return url
     if parts.scheme == "file":
         if not parts.path:
             return url
@@ -300,22 +324,28 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
     r = _Reader(file, table, where)
     r.expect(_SOURCE_KEYS)
     url = r.string("url", required=True).strip()
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        raise r.fail("url", "an http(s) URL, a file: URL or a path (this one cannot be read as a URL)", url)
     if parts.scheme in ("http", "https"):
         if not parts.hostname:
             raise r.fail("url", "an http(s) URL with a host, or a path", url)
-        try:
-            parts.port  # noqa: B018 - validates the port number
-        except ValueError as e:
-            raise r.fail("url", "an http(s) URL with a valid port", url) from e
+        if not _port_ok(parts):
+            raise r.fail("url", "an http(s) URL with a valid port", url)
     elif parts.scheme != "file" and len(parts.scheme) > 1:
         raise r.fail("url", "an http(s) URL, a file: URL or a path", url)
     else:
+        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):  # a file on another machine
+            raise r.fail("url", "a file: URL naming a file on this machine (file:///path/to/feed.xml), or a path",
+                         url)
         url = _local_url(base, url)
     given = r.string("name")
     if given is not None and not given.strip():
         raise r.fail("name", "a non-empty string (or no name key: the URL's host or file name)", given)
-    name = given or (parts.hostname or Path(urlsplit(url).path).stem)
+    name: str = given or (parts.hostname if parts.scheme in ("http", "https") else None) \
+        or Path(urlsplit(url).path).stem
+    if not name.strip():  # a path with no file name in it ("/", "file:///")
+        raise r.fail("url", "the URL or path of a feed (or a name key)", url)
     interval = r.duration("interval", None, lo=timedelta(minutes=1), hi=timedelta(days=7))
     htable = r.get("headers", dict, "a table of header = value strings", {})
     headers = []
@@ -420,7 +450,7 @@ def parse_config(text: str, path: Path) -> Config:
 def _parse_config(text: str, path: Path) -> Config:
     file = str(path)
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix("\ufeff"))  # (a byte order mark, as some editors save UTF-8)
     except tomllib.TOMLDecodeError as e:
         hint = ""
         at = re.search(r"at line (\d+)", str(e))  # (Python 3.11's error has no lineno)
@@ -480,7 +510,7 @@ def _parse_config(text: str, path: Path) -> Config:
         workers=f.number("workers", 8, lo=1, hi=256, integer=True),
         per_host=f.number("per_host", 2, lo=1, hi=64, integer=True),
         max_redirects=f.number("max_redirects", 5, lo=0, hi=30, integer=True),
-        user_agent=f.string("user_agent"),
+        user_agent=_header_value(f, "user_agent"),
     )
     f.done()
 
@@ -537,6 +567,14 @@ def _parse_config(text: str, path: Path) -> Config:
         raise ConfigError(file, "store.path", served, str(store_path))
     if daemon.log_file is not None and _inside(daemon.log_file, out_dir):
         raise ConfigError(file, "daemon.log_file", served, str(daemon.log_file))
+    # the daemon appends its log to daemon.log_file and the store is a database: neither may be the config
+    # file, nor the log the store (a review found the daemon writing its log into its own config)
+    if _same_file(store_path, path):
+        raise ConfigError(file, "store.path", "a path other than this config file's", str(store_path))
+    if daemon.log_file is not None:
+        for other, what in ((path, "this config file's"), (store_path, "store.path's")):
+            if _same_file(daemon.log_file, other):
+                raise ConfigError(file, "daemon.log_file", f"a path other than {what}", str(daemon.log_file))
     if _inside(path, out_dir):
         raise ConfigError(file, "output.dir", "a directory that does not hold this config file (the output "
                           "directory is served as it is: the config would be published)", str(out_dir))
@@ -612,6 +650,8 @@ def semantic_missing() -> str | None:
 
 def load_config(path: Path) -> Config:
     try:
+        if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO would block the read for ever
+            raise ConfigError(str(path), "", "a config file (it is not a regular file)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise ConfigError(str(path), "", "an existing config file (try `feeds init`)") from e
@@ -632,6 +672,9 @@ def check_paths(cfg: Config) -> None:
         wanted.append(("daemon.log_file", cfg.daemon.log_file, False))
     for key, path, directory in wanted:
         try:
+            if path.is_symlink() and not path.exists():  # written through, it fails half-way through a run
+                raise ConfigError(file, key, "a path that is not a dangling symbolic link (it points to "
+                                  f"{os.readlink(path)}, which does not exist)", str(path))
             if path.exists():
                 if path.is_dir() != directory:
                     raise ConfigError(file, key, "a directory (it is a file)" if directory
@@ -644,6 +687,12 @@ def check_paths(cfg: Config) -> None:
             raise ConfigError(file, key, f"a path under a directory ({parent} is a file)", str(path))
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (symlinks resolved as far as they exist; a store's -wal/-shm beside it
+    too: its path with a suffix)."""
+    return _inside(a, b) or any(_inside(a, b.with_name(b.name + x)) for x in ("-wal", "-shm", "-journal"))
+
+
 def _inside(path: Path, directory: Path) -> bool:
     """Whether ``path`` is ``directory`` or under it (symlinks resolved as far as they exist)."""
     try:
@@ -651,6 +700,16 @@ def _inside(path: Path, directory: Path) -> bool:
     except (OSError, RuntimeError):  # a symlink loop: compared as written
         p, d = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
     return p == d or d in p.parents
+
+
+def _header_value(r: _Reader, name: str) -> str | None:
+    """A string sent as an HTTP header value (fetch.user_agent): one line of Latin-1 text, or every fetch fails."""
+    value: str | None = r.string(name)
+    if value is not None and (re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value) or not _latin1(value)
+                              or value != value.strip()):
+        raise r.fail(name, "a one-line header value (no line breaks, control characters or surrounding spaces; "
+                     "Latin-1 text)", value)
+    return value
 
 
 def _latin1(text: str) -> bool:

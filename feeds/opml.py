@@ -113,7 +113,10 @@ def check_url(raw: str) -> tuple[str | None, str]:
         url = "http:" + url
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
         return None, "the URL contains spaces or control characters"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 literal ("http://[::1/feed")
+        return None, "not a valid URL"
     if not parts.scheme:
         return None, "not an absolute URL"
     if parts.scheme not in ("http", "https"):

@@ -368,3 +368,68 @@ def test_nothing_secret_lives_in_the_served_output_directory(tmp_path: Path, out
     with pytest.raises(ConfigError) as e:
         load(tmp_path, text + extra)
     assert e.value.key == key and "served as it is" in e.value.expected
+
+
+# A review of config errors: each of these passed `feeds check` or crashed every command (exit 70).
+_SRC0 = 'url = "https://www.example.com/world/rss.xml"'
+_BASE = 'base_url = "https://news.example.org/feeds"'
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    (_SRC0, 'url = "https://[::1/feed"', "sources[0].url"),  # urlsplit's ValueError: exit 70 before
+    (_BASE, 'base_url = "http://[::1/"', "output.base_url"),
+    (_BASE, _BASE + '\nhub = "http://[zz/"', "output.hub"),
+    ('exclude = ["Ukraine Airlines"]', 'sources = ["http://[::1"]', "channels.ukraine.sources[0]"),
+    ("[channels.ukraine]", '[stories]\nprefer_sources = ["http://[::1"]\n[channels.ukraine]',
+     "stories.prefer_sources[0]"),
+    (_BASE, _BASE + '\nhub = "http://127.0.0.1:abc/"', "output.hub"),  # every publish's ping failed
+    (_BASE, 'base_url = "http://127.0.0.1:99999/"', "output.base_url"),
+    (_BASE, 'base_url = "http://news.example/feeds?a=1"', "output.base_url"),  # ids "…?a=1/all.atom"
+    (_BASE, 'base_url = "http://news.example/feeds#f"', "output.base_url"),
+    ("[store]", '[fetch]\nuser_agent = "feeds\\r\\nX-Evil: 1"\n[store]', "fetch.user_agent"),  # every fetch failed
+    ("[store]", '[fetch]\nuser_agent = "fééds €"\n[store]', "fetch.user_agent"),
+    ('url = "local/feed.xml"', 'url = "file:"', "sources[1].url"),  # a source named ""
+    ('url = "local/feed.xml"', 'url = "file:///"', "sources[1].url"),
+    ('url = "local/feed.xml"', 'url = "/"', "sources[1].url"),
+    ('url = "local/feed.xml"', 'url = "file://host/feed.xml"', "sources[1].url"),
+    ('path = "data/feeds.db"', 'path = "feeds.toml"', "store.path"),
+    ("[store]", '[daemon]\nlog_file = "feeds.toml"\n[store]', "daemon.log_file"),  # its log appended to the config
+    ("[store]", '[daemon]\nlog_file = "data/feeds.db"\n[store]', "daemon.log_file"),
+    ("[store]", '[daemon]\nlog_file = "data/feeds.db-wal"\n[store]', "daemon.log_file"),
+])
+def test_reviewed_config_errors_name_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
+    assert old in GOOD
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path, GOOD.replace(old, new, 1))
+    assert e.value.key == key
+    assert str(tmp_path / "feeds.toml") in str(e.value)
+
+
+def test_a_local_path_and_file_url_still_name_their_source(tmp_path: Path) -> None:
+    cfg = load(tmp_path, GOOD.replace('url = "local/feed.xml"', 'url = "file://localhost/srv/feed.xml"'))
+    assert cfg.sources[1].name == "feed"  # type: ignore[attr-defined]
+
+
+def test_an_output_dir_that_is_a_dangling_link_is_a_config_error(tmp_path: Path) -> None:
+    # `run` filled the store and then failed writing every document ("File exists")
+    (tmp_path / "out").symlink_to(tmp_path / "gone" / "zz")
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path, GOOD)
+    assert e.value.key == "output.dir" and "dangling" in e.value.expected
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    p = tmp_path / "feeds.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert [c.slug for c in load_config(p).channels] == ["ukraine", "rest"]
+
+
+def test_a_config_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    import os
+
+    p = tmp_path / "feeds.toml"
+    os.mkfifo(p)  # reading it would block for ever
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert "not a regular file" in str(e.value)

@@ -712,3 +712,12 @@ def test_export_never_overwrites_the_config_and_says_what_another_reader_would_l
     assert stat.S_IMODE((tmp_path / "subs.opml").stat().st_mode) == 0o644
     assert "one address once the credentials are cut" in err and "Private & Co / Bob" in err
     assert "key in the address's query" in err and "Keyed" in err
+
+
+def test_an_outline_with_a_malformed_ipv6_url_is_skipped_with_its_reason() -> None:
+    # (urlsplit raised ValueError out of the import: exit 70; a review of config errors)
+    data = (b'<opml version="2.0"><body><outline text="v6" xmlUrl="http://[::1/feed"/>'
+            b'<outline text="ok" xmlUrl="https://example.org/feed"/></body></opml>')
+    got = parse_opml(data)
+    assert [(s.what, s.reason) for s in got.skipped] == [("http://[::1/feed", "not a valid URL")]
+    assert [f.url for f in got.feeds] == ["https://example.org/feed"]
