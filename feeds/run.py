@@ -604,20 +604,40 @@ class Pipeline:
     def _unforgotten(self, c: Any, source_id: int, batch: list[tuple[Entry, Any]],
                      exact: Mapping[str, int], nowts: float) -> list[tuple[Entry, Any]]:
         """The entries of a document not of a forgotten item (`[store] keep`): an entry stored under none of
-        its keys but under a forgotten one was pruned, not new. The source's forgotten keys the document does
-        not list are marked unlisted (`Store.unlisted_forgotten`; the prune drops those unlisted too long)."""
+        its keys but under a forgotten one was pruned, not new; but an entry with an id of its own that only
+        its link finds is that post only if the source's forgotten post had its title (as a stored item found
+        by its link is, `_ingest`): a new post on the same page (a live blog, a show's page) is new. The source's
+        forgotten keys the document does not list are marked unlisted (`Store.unlisted_forgotten`; the prune
+        drops those unlisted too long)."""
         if self._forgetting is None:
             self._forgetting = self.store.forgetting_sources()
         if not self._forgetting:
             return batch
-        unknown = [key for _, k in batch if k.guid_key not in exact and (k.link_key is None or k.link_key not in exact)
-                   for key in k.exact()]
+        # the keys of entries not stored by their id: all of them, or only the id when the link finds a stored
+        # item (an entry with an id of its own may be another post there; its id, if forgotten, is that post)
+        unknown = [key for _, k in batch if k.guid_key not in exact
+                   for key in (k.exact() if k.link_key is None or k.link_key not in exact else (k.guid_key,))]
         gone = self.store.forgotten_keys(c, unknown) if unknown else set()
         if gone and self.store.adopt_forgotten(c, source_id, gone, nowts):
             self._forgetting.add(source_id)  # (another source's keys: a source moved to a new URL, a copy)
         if source_id in self._forgetting:
             self.store.unlisted_forgotten(c, source_id, {key for _, k in batch for key in k.exact()}, nowts)
-        return [(e, k) for e, k in batch if not gone.intersection(k.exact())] if gone else batch
+        # an entry with an id of its own not stored or forgotten, at a link a forgotten post of the source had:
+        # that post if it has its title, else a new post on that page (a live blog, a show's page) -- when the
+        # link finds only the forgotten post, and when it finds a newer post stored there too
+        new: set[int] = set()
+        for e, k in batch:
+            if (e.guid or "").strip() and k.link_key and k.guid_key not in exact and k.guid_key not in gone \
+                    and (k.link_key in gone or k.link_key in exact):
+                posts = self.store.forgotten_titles(c, k.link_key)
+                mine = {t for t, src in posts if src == source_id}
+                if k.title_key in mine:
+                    gone.add(k.guid_key)
+                elif mine and k.link_key in gone:  # (a re-post of another source's post is that post)
+                    new.add(id(k))
+        if not gone:
+            return batch
+        return [(e, k) for e, k in batch if id(k) in new or not gone.intersection(k.exact())]
 
     def prune(self, now: datetime, ahead: float | None = None) -> tuple[int, int]:
         """`[store] keep`: forget the stories whose reports are all older (first seen and published before

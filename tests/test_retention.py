@@ -37,6 +37,11 @@ HEADLINES = {1: "Harbour cranes idle as dockers strike", 2: "Council approves ne
              14: "Tram line extension opens to the airport", 15: "Chess prodigy, 11, beats grandmaster"}
 
 
+def TITLE_AT(n: int) -> str:  # noqa: N802 - reads as the key it stands for
+    """The forgotten-title row of post n (Store.forget_stories: its title key at its link key)."""
+    return f"t:l:site.example/posts/{n}\n{HEADLINES[n].lower()}"
+
+
 def post(n: int, when: datetime) -> dict[str, object]:
     return {"title": HEADLINES[n], "guid": f"p{n}", "link": f"https://site.example/posts/{n}", "date": when,
             "summary": f"{HEADLINES[n]}: the full report."}
@@ -92,8 +97,9 @@ def test_old_stories_are_forgotten_and_a_feed_still_listing_them_does_not_bring_
         assert query(db, f"SELECT count(*) FROM {table} WHERE item_id NOT IN (SELECT id FROM items)"
                      if table not in ("story_channels",) else
                      f"SELECT count(*) FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)") == [(0,)]
+    # (and each post's title at its link, by its own source: a new post at that link is told by it)
     assert sorted(r[0] for r in query(db, "SELECT key FROM forgotten")) == [
-        "g:1:p1", "g:1:p2", "l:site.example/posts/1", "l:site.example/posts/2"]
+        "g:1:p1", "g:1:p2", "l:site.example/posts/1", "l:site.example/posts/2", TITLE_AT(1), TITLE_AT(2)]
     assert titles(tmp_path) == [HEADLINES[3]]
 
     # the feed changes and still lists the old posts: known (forgotten), not new
@@ -101,7 +107,7 @@ def test_old_stories_are_forgotten_and_a_feed_still_listing_them_does_not_bring_
     feed.write_bytes(rss([post(4, NOW), post(3, NOW - timedelta(hours=1)), *old]))
     assert pipe.run(force_all=True).new_items == 1
     assert query(db, "SELECT count(*) FROM items") == [(2,)]
-    assert query(db, "SELECT count(*) FROM forgotten") == [(4,)]
+    assert query(db, "SELECT count(*) FROM forgotten") == [(6,)]
 
     # post 1 leaves the feed: its keys are marked, and dropped once unlisted for longer than keep
     clock.t = NOW + timedelta(hours=2)
@@ -109,13 +115,13 @@ def test_old_stories_are_forgotten_and_a_feed_still_listing_them_does_not_bring_
     assert pipe.run(force_all=True).new_items == 0
     assert query(db, "SELECT key, unlisted FROM forgotten ORDER BY key") == [
         ("g:1:p1", clock.t.timestamp()), ("g:1:p2", None), ("l:site.example/posts/1", clock.t.timestamp()),
-        ("l:site.example/posts/2", None)]
+        ("l:site.example/posts/2", None), (TITLE_AT(1), clock.t.timestamp()), (TITLE_AT(2), None)]
     clock.t = NOW + timedelta(days=31)
     feed.write_bytes(rss([post(5, clock.t), post(4, NOW), post(3, NOW - timedelta(hours=1)), old[1]]))
     assert pipe.run(force_all=True).new_items == 1
     keys = sorted(r[0] for r in query(db, "SELECT key FROM forgotten"))  # (posts 3 and 4 forgotten now too)
     assert keys == ["g:1:p2", "g:1:p3", "g:1:p4", "l:site.example/posts/2", "l:site.example/posts/3",
-                    "l:site.example/posts/4"]
+                    "l:site.example/posts/4", TITLE_AT(2), TITLE_AT(3), TITLE_AT(4)]
     assert query(db, "PRAGMA foreign_key_check") == [] and query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -377,11 +383,12 @@ def test_forgotten_link_keys_follow_a_new_link_form(tmp_path: Path) -> None:
                                          {"key": "l:old/1", "source_id": 2, "at": 5.0, "unlisted": 7.0},
                                          {"key": "l:new/2", "source_id": 1, "at": 6.0, "unlisted": None},
                                          {"key": "l:old/2", "source_id": 1, "at": 5.0, "unlisted": None},
-                                         {"key": "g:1:x", "source_id": 1, "at": 5.0, "unlisted": None}])
+                                         {"key": "g:1:x", "source_id": 1, "at": 5.0, "unlisted": None},
+                                         {"key": "t:l:old/1\na title", "source_id": 1, "at": 5.0, "unlisted": None}])
         store.relink_keys(c, lambda k: k.replace("l:old/", "l:new/") if k.startswith("l:old/") else None)
         rows = sorted(c.execute(S.forgotten.select()).all())
     assert rows == [("g:1:x", 1, 5.0, None), ("l:new/1", 1, 5.0, None), ("l:new/1", 2, 5.0, 7.0),
-                    ("l:new/2", 1, 6.0, None)]
+                    ("l:new/2", 1, 6.0, None), ("t:l:new/1\na title", 1, 5.0, None)]  # (a title at its link)
     store.close()
 
 
@@ -457,23 +464,23 @@ def test_a_source_whose_document_lists_nothing_lets_its_keys_go_and_a_failing_on
     feed.write_bytes(rss([post(9, NOW), *old]))
     pipe.run(force_all=True)
     db = tmp_path / "feeds.db"
-    assert sorted(query(db, "SELECT source_id, unlisted FROM forgotten")) == [(1, None), (1, None), (2, None),
-                                                                                (2, None)]
+    # (a post's g: and l: keys and its title at its link)
+    assert sorted(query(db, "SELECT source_id, unlisted FROM forgotten")) == [(1, None)] * 3 + [(2, None)] * 3
     clock.t = NOW + timedelta(hours=1)
     feed.write_bytes(rss([]))  # s lists nothing now
     other.unlink()  # t fails from now on
     pipe.run(force_all=True)
     assert sorted(query(db, "SELECT source_id, unlisted FROM forgotten")) == [
-        (1, clock.t.timestamp()), (1, clock.t.timestamp()), (2, None), (2, None)]
+        (1, clock.t.timestamp())] * 3 + [(2, None)] * 3
     clock.t = NOW + timedelta(days=32)
     pipe.run(force_all=True)
     # s's keys went (unlisted for longer than keep); t, failing, keeps its own: they stop growing when it fails,
     # and a feed back from an outage still finds the posts it lists known (it dropped them after keep before)
-    assert query(db, "SELECT source_id, unlisted FROM forgotten") == [(2, None), (2, None)]
+    assert query(db, "SELECT source_id, unlisted FROM forgotten") == [(2, None)] * 3
     pipe2, _, clock2 = setup(tmp_path, "entries = 1\narchive = false")  # t taken out of the config
     clock2.t = NOW + timedelta(days=33)
     pipe2.run(force_all=True)
-    assert query(db, "SELECT count(*) FROM forgotten") == [(2,)]  # removed a day ago
+    assert query(db, "SELECT count(*) FROM forgotten") == [(3,)]  # removed a day ago
     clock2.t = NOW + timedelta(days=63)
     pipe2.run(force_all=True)
     assert query(db, "SELECT count(*) FROM forgotten") == [(0,)]  # not read for longer than keep
@@ -664,3 +671,37 @@ def test_explain_of_a_forgotten_entry_id_says_the_store_may_have_forgotten_it(tm
                         "Harbour cranes idle"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert f"no item with the entry id {uid}" in r.stderr and "[store] keep = 30d" in r.stderr
+
+
+def test_a_new_post_on_a_page_a_forgotten_post_linked_to_is_new(tmp_path: Path) -> None:
+    """A source listing its newest post only, each post with an id and a title of its own, all linking to one
+    page (a live blog, a show's page): once the prune forgot a post, every later one was taken for it by the
+    forgotten link key and dropped, for good (found by a review of retention). As for a stored item found by
+    its link: another title is another post; the same title under a new id is the forgotten post."""
+    live = "https://site.example/live"
+
+    def on_page(guid: str, title: str, when: datetime) -> dict[str, object]:
+        return {"title": title, "guid": guid, "link": live, "date": when, "summary": f"{title}."}
+
+    feed, other = tmp_path / "s.xml", tmp_path / "t.xml"
+    feed.write_bytes(rss([on_page("p1", HEADLINES[1], T0)]))
+    other.write_bytes(rss([]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", sources=("s", "t"))
+    pipe.run(force_all=True)
+    clock.t = NOW  # 40 days on: another source's post; p1 is forgotten
+    other.write_bytes(rss([post(2, NOW)]))
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    assert query(db, "SELECT count(*) FROM items WHERE guid = 'p1'") == [(0,)]
+    for day, (guid, n) in enumerate([("p3", 3), ("p4", 4)], start=1):
+        clock.t = NOW + timedelta(days=day)
+        feed.write_bytes(rss([on_page(guid, HEADLINES[n], clock.t)]))
+        assert pipe.run(force_all=True).new_items == 1, guid
+        assert HEADLINES[n] in titles(tmp_path)
+    # the forgotten post itself, listed again under its id (its title edited too) or under a new one (its
+    # title): not new
+    for day, guid, n in ((3, "p1", 1), (4, "p1-again", 1), (5, "p1", 5)):
+        clock.t = NOW + timedelta(days=day)
+        feed.write_bytes(rss([on_page(guid, HEADLINES[n], T0)]))
+        assert pipe.run(force_all=True).new_items == 0, (guid, n)
+    assert query(db, "SELECT count(*) FROM items WHERE title = ?".replace("?", repr(HEADLINES[1]))) == [(0,)]

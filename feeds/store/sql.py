@@ -287,6 +287,11 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 # Statements the per-source path runs with only their parameters changing, built once (building a Core
 # statement and its cache key each time was ~40 % of the time spent in SQLAlchemy at 10,000 sources).
+# A forgotten item's title, at each of its link keys, by its own source: "t:" + link key + "\n" + title key. A
+# link key is no id of a source's own posts: a new post (an id and a title of its own) on a page an older post
+# linked to (a live blog, a show's page) is new, as a stored item found by its link is (run.py `_unforgotten`).
+FORGOTTEN_TITLE = "t:"
+
 # Core statements are immutable, so one object serves every connection and thread.
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
@@ -819,11 +824,22 @@ class Store:
 
     @staticmethod
     def _relink_forgotten(c: Connection, relink: Callable[[str], str | None]) -> None:
-        """relink_keys for the forgotten link keys: each row under its new form (one already there stays)."""
+        """relink_keys for the forgotten link keys (and the title rows at them, FORGOTTEN_TITLE): each row under
+        its new form (one already there stays)."""
         f = S.forgotten
+        titled = FORGOTTEN_TITLE + "l:"
         rows = c.execute(select(f.c.key, f.c.source_id, f.c.at, f.c.unlisted)
-                         .where(func.substr(f.c.key, 1, 2) == "l:")).all()
-        moved = [(r, new) for r in rows if (new := relink(str(r[0]))) is not None and new != r[0]]
+                         .where((func.substr(f.c.key, 1, 2) == "l:")
+                                | (func.substr(f.c.key, 1, len(titled)) == titled))).all()
+
+        def relinked(key: str) -> str | None:
+            if not key.startswith(FORGOTTEN_TITLE):
+                return relink(key)
+            link, _, title = key[len(FORGOTTEN_TITLE):].partition("\n")
+            new = relink(link)
+            return None if new is None else f"{FORGOTTEN_TITLE}{new}\n{title}"
+
+        moved = [(r, new) for r in rows if (new := relinked(str(r[0]))) is not None and new != r[0]]
         for n in range(0, len(moved), CHUNK):
             part = moved[n:n + CHUNK]
             c.execute(delete(f).where(f.c.key == bindparam("old"), f.c.source_id == bindparam("src")),
@@ -1242,9 +1258,13 @@ class Store:
         bring it back as new. Archive slots stay (the archive pages are frozen). Returns the reports deleted."""
         i, k = S.items, S.item_keys
         items: dict[int, int] = {}  # item id -> its source
+        titles: dict[int, str] = {}  # item id -> its title key
         for n in range(0, len(story_ids), CHUNK):
-            for iid, src in c.execute(select(i.c.id, i.c.source_id).where(i.c.story_id.in_(story_ids[n:n + CHUNK]))):
+            for iid, src, tkey in c.execute(select(i.c.id, i.c.source_id, i.c.title_key)
+                                            .where(i.c.story_id.in_(story_ids[n:n + CHUNK]))):
                 items[int(iid)] = int(src)
+                if tkey:
+                    titles[int(iid)] = str(tkey)
         ids = sorted(items)
         reposters: dict[int, set[int]] = {}  # item id -> the sources that re-posted it
         sg = S.sightings
@@ -1261,6 +1281,10 @@ class Store:
                     owners = {int(head)} if head.isdigit() else owners
                 for src in owners:
                     rows[key, src] = {"key": key, "source_id": src, "at": now, "unlisted": None}
+                if key.startswith("l:") and iid in titles:  # with its title, by its own source (FORGOTTEN_TITLE)
+                    title_key = f"{FORGOTTEN_TITLE}{key}\n{titles[iid]}"
+                    rows[title_key, items[iid]] = {"key": title_key, "source_id": items[iid], "at": now,
+                                                   "unlisted": None}
         _upsert(c, S.forgotten, list(rows.values()), ("key", "source_id"), ("at", "unlisted"))
         for n in range(0, len(ids), CHUNK):
             chunk = ids[n:n + CHUNK]
@@ -1279,6 +1303,14 @@ class Store:
         f = S.forgotten
         with self.engine.connect() as c:
             return {int(r[0]) for r in c.execute(select(f.c.source_id).distinct())}
+
+    @staticmethod
+    def forgotten_titles(c: Connection, link_key: str) -> set[tuple[str, int]]:
+        """(title key, its own source) of the forgotten items at a link key (FORGOTTEN_TITLE rows)."""
+        f = S.forgotten
+        prefix = f"{FORGOTTEN_TITLE}{link_key}\n"
+        rows = c.execute(select(f.c.key, f.c.source_id).where(func.substr(f.c.key, 1, len(prefix)) == prefix))
+        return {(str(key)[len(prefix):], int(src)) for key, src in rows}
 
     @staticmethod
     def forgotten_keys(c: Connection, keys: Sequence[str]) -> set[str]:
@@ -1312,8 +1344,14 @@ class Store:
         again; `forget_stale_keys` drops the keys unlisted for too long. Writes only what changed."""
         f = S.forgotten
         mine = c.execute(select(f.c.key, f.c.unlisted).where(f.c.source_id == source_id)).all()
-        left = [key for key, since in mine if key not in listed and since is None]
-        back = [key for key, since in mine if key in listed and since is not None]
+
+        def lists(key: str) -> bool:  # a title row (FORGOTTEN_TITLE) goes with its link's row
+            if key.startswith(FORGOTTEN_TITLE):
+                key = key[len(FORGOTTEN_TITLE):].split("\n", 1)[0]
+            return key in listed
+
+        left = [key for key, since in mine if since is None and not lists(key)]
+        back = [key for key, since in mine if since is not None and lists(key)]
         for keys, values in ((left, {"unlisted": now}), (back, {"unlisted": None})):
             for n in range(0, len(keys), CHUNK):
                 c.execute(update(f).where(f.c.source_id == source_id, f.c.key.in_(keys[n:n + CHUNK])).values(values))
