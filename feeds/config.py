@@ -486,8 +486,8 @@ def _parse_config(text: str, path: Path) -> Config:
         dir=out_dir,
         base_url=base_url,
         entries=o.number("entries", 100, lo=1, hi=10000, integer=True),
-        title=o.string("title", "feeds"),
-        author=o.string("author", "feeds"),
+        title=_named(o, "title"),
+        author=_named(o, "author"),
         language=lang,
         formats=formats,
         archive=o.boolean("archive", True),
@@ -700,6 +700,15 @@ def _inside(path: Path, directory: Path) -> bool:
     except (OSError, RuntimeError):  # a symlink loop: compared as written
         p, d = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
     return p == d or d in p.parents
+
+
+def _named(r: _Reader, name: str) -> str:
+    """output.title / output.author: published as the site's and every feed's (an Atom feed needs an author
+    with a name, JSON Feed's one with something in it): a non-blank string, "feeds" if not given."""
+    value: str = r.string(name, "feeds")
+    if not value.strip():
+        raise r.fail(name, 'a non-empty string (left out: "feeds")', value)
+    return value
 
 
 def _header_value(r: _Reader, name: str) -> str | None:

@@ -396,6 +396,8 @@ _BASE = 'base_url = "https://news.example.org/feeds"'
     ("[store]", '[daemon]\nlog_file = "feeds.toml"\n[store]', "daemon.log_file"),  # its log appended to the config
     ("[store]", '[daemon]\nlog_file = "data/feeds.db"\n[store]', "daemon.log_file"),
     ("[store]", '[daemon]\nlog_file = "data/feeds.db-wal"\n[store]', "daemon.log_file"),
+    ("entries = 50", 'entries = 50\nauthor = " "', "output.author"),  # every feed without an author (a review)
+    ("entries = 50", 'entries = 50\ntitle = ""', "output.title"),
 ])
 def test_reviewed_config_errors_name_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
     assert old in GOOD
