@@ -7,6 +7,7 @@ paths, output.dir, store.path) resolve against the directory holding the config 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tomllib
@@ -672,7 +673,8 @@ def check_paths(cfg: Config) -> None:
         wanted.append(("daemon.log_file", cfg.daemon.log_file, False))
     for key, path, directory in wanted:
         try:
-            if path.is_symlink() and not path.exists():  # written through, it fails half-way through a run
+            if path.is_symlink() and not path.exists() and _dangling(path):  # written through, it fails
+                # half-way through a run (a loop is left to the command: its error names it)
                 raise ConfigError(file, key, "a path that is not a dangling symbolic link (it points to "
                                   f"{os.readlink(path)}, which does not exist)", str(path))
             if path.exists():
@@ -685,6 +687,15 @@ def check_paths(cfg: Config) -> None:
             continue
         if parent is not None and not parent.is_dir():
             raise ConfigError(file, key, f"a path under a directory ({parent} is a file)", str(path))
+
+
+def _dangling(path: Path) -> bool:
+    """Whether a symbolic link that does not resolve points to nothing (not a loop)."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ENOENT
+    return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
