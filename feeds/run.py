@@ -629,8 +629,7 @@ class Pipeline:
         for e, k in batch:
             if (e.guid or "").strip() and k.link_key and k.guid_key not in exact and k.guid_key not in gone \
                     and (k.link_key in gone or k.link_key in exact):
-                posts = self.store.forgotten_titles(c, k.link_key)
-                mine = {t for t, src in posts if src == source_id}
+                mine = self.store.forgotten_titles(c, source_id, k.link_key)
                 if k.title_key in mine:
                     gone.add(k.guid_key)
                 elif mine and k.link_key in gone:  # (a re-post of another source's post is that post)

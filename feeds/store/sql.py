@@ -285,13 +285,13 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.close()
 
 
-# Statements the per-source path runs with only their parameters changing, built once (building a Core
-# statement and its cache key each time was ~40 % of the time spent in SQLAlchemy at 10,000 sources).
 # A forgotten item's title, at each of its link keys, by its own source: "t:" + link key + "\n" + title key. A
 # link key is no id of a source's own posts: a new post (an id and a title of its own) on a page an older post
 # linked to (a live blog, a show's page) is new, as a stored item found by its link is (run.py `_unforgotten`).
 FORGOTTEN_TITLE = "t:"
 
+# Statements the per-source path runs with only their parameters changing, built once (building a Core
+# statement and its cache key each time was ~40 % of the time spent in SQLAlchemy at 10,000 sources).
 # Core statements are immutable, so one object serves every connection and thread.
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
@@ -1305,12 +1305,14 @@ class Store:
             return {int(r[0]) for r in c.execute(select(f.c.source_id).distinct())}
 
     @staticmethod
-    def forgotten_titles(c: Connection, link_key: str) -> set[tuple[str, int]]:
-        """(title key, its own source) of the forgotten items at a link key (FORGOTTEN_TITLE rows)."""
+    def forgotten_titles(c: Connection, source_id: int, link_key: str) -> set[str]:
+        """The title keys of the source's own forgotten items at a link key (FORGOTTEN_TITLE rows; read through
+        the source's rows, not the whole table)."""
         f = S.forgotten
         prefix = f"{FORGOTTEN_TITLE}{link_key}\n"
-        rows = c.execute(select(f.c.key, f.c.source_id).where(func.substr(f.c.key, 1, len(prefix)) == prefix))
-        return {(str(key)[len(prefix):], int(src)) for key, src in rows}
+        rows = c.execute(select(f.c.key).where(f.c.source_id == source_id,
+                                               func.substr(f.c.key, 1, len(prefix)) == prefix))
+        return {str(key)[len(prefix):] for (key,) in rows}
 
     @staticmethod
     def forgotten_keys(c: Connection, keys: Sequence[str]) -> set[str]:
