@@ -25,6 +25,7 @@ a reader sees in them (:func:`feeds.parse.text_of`).
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -352,6 +353,20 @@ _XML_PI_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "u8"})
 _LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso_8859-1", "l1", "iso-latin-1"})
 _ASCII_NAMES = frozenset({"us-ascii", "ascii"})
+
+
+def _plain(ctype: str, value: str, atom: bool) -> str:
+    """A summary or content as the HTML the pipeline keeps: plain text holding "<" or "&" escaped, as
+    parse._plain_as_html does with feedparser's. In Atom the type is what the document says; elsewhere
+    feedparser guesses whether plain text is HTML after all (its looks_like_html, asked here too)."""
+    if ctype == "text/plain" and ("<" in value or "&" in value):
+        if not atom:
+            from feedparser.mixin import _FeedParserMixin  # (only here: the fast path imports no feedparser)
+
+            if _FeedParserMixin.looks_like_html(value):
+                return value
+        return html.escape(value, quote=False)
+    return value
 
 
 def _non_ascii_names(root: Any) -> bool:
@@ -1145,7 +1160,8 @@ class _Walker:
             if ctx is self.feed and name in _SUMMARY:
                 ctx.has_summary_key = True
             return
-        value = _repair(_markup(el, self.version == "atom10").strip(), self.c1)
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10").strip(), self.c1),
+                       self.version.startswith("atom"))
         if self.store(ctx, "summary"):
             ctx.summary = value
             ctx.has_summary_key = True
@@ -1163,7 +1179,8 @@ class _Walker:
             if ctx is self.feed and (ctype in _HTML_TYPES or ctype == "text/plain"):
                 ctx.has_summary_key = True
             return
-        value = _repair(_markup(el, self.version == "atom10").strip(), self.c1)
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10").strip(), self.c1),
+                       self.version.startswith("atom"))
         ctx.content.append(value)
         if (ctype in _HTML_TYPES or ctype == "text/plain") and not ctx.has_summary_key:
             ctx.summary = value

@@ -436,15 +436,28 @@ def _raw_media(e: Any) -> tuple[list[RawEnclosure], list[RawMedia], list[object]
     return enclosures, media, thumbs, art.get("href") if isinstance(art, dict) else None
 
 
+def _plain_as_html(detail: Any, value: str) -> str:
+    """A summary or content feedparser gives as plain text (an Atom text construct that does not look like
+    HTML to it), as the HTML the pipeline keeps summaries in: escaped, so that "x<y in Kyiv" is not read as a
+    tag (cutting its words from what is published and matched). The fast path leaves such a value, when it
+    holds "<" or "&", to this path."""
+    if isinstance(detail, dict) and detail.get("type") == "text/plain" and ("<" in value or "&" in value):
+        return html.escape(value, quote=False)
+    return value
+
+
 def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
     title = _text_of(e.get("title_detail"), e.get("title", "") or "")
     summary = _XML_BAD.sub("", e.get("summary", "") or "")
-    content = ""
+    content = raw = ""
     for c in e.get("content", None) or ():
         value = c.get("value", "") if isinstance(c, dict) else ""
         if value:
-            content = _XML_BAD.sub("", value)
+            raw = _XML_BAD.sub("", value)
+            content = _plain_as_html(c, raw)
             break
+    # (an entry with content and no summary has its content as summary, without a summary_detail of its own)
+    summary = content if summary and summary == raw else _plain_as_html(e.get("summary_detail"), summary)
     if summary and content and summary == content:
         content = ""
     cats: list[str] = []
