@@ -331,7 +331,10 @@ class Pipeline:
         # the sources count for the rules only by the names channels use (an item is matched by its source's
         # name): adding a source then re-sorts nothing; for the documents, by their names and public addresses
         # (an entry's outlet and its feed URL are published; a file: source's path is not)
-        named = sorted({s.name for s in cfg.sources} & {n for ch in cfg.channels for n in ch.sources})
+        # and by which source has each such name: two sources swapping names (or a new source taking a renamed
+        # one's) changes which items those channels take (a review found the set of names alone unchanged)
+        used = {n for ch in cfg.channels for n in ch.sources}
+        named = sorted([s.name, s.url] for s in cfg.sources if s.name in used)
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
                           ch.fallback] for ch in cfg.channels] + named)
         # (not where the documents are: a moved directory lacks them all and is published anyway, and a copy of

@@ -398,3 +398,18 @@ def test_a_site_moved_to_another_base_url_has_its_archive_pages_name_it(tmp_path
     clock.t += timedelta(minutes=5)
     run(tmp_path, clock)
     assert page.stat().st_mtime_ns == mtime and "Another desk" not in page.read_text()
+
+
+def test_two_sources_swapping_names_re_sort_a_channel_limited_to_one_of_them(tmp_path: Path) -> None:
+    # (the rules' digest held the set of names a channel's `sources` use, unchanged by a swap: the channel kept
+    # the source it no longer names until an unrelated rule edit; a review of channel rules)
+    clock = Clock(NOW)
+    beta = '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Beta"]\n'
+    write(tmp_path, ALL + beta)
+    run(tmp_path, clock)
+    assert titles(tmp_path, "beta") == ["Uber boss quits as investors revolt"]
+    swapped = '[[sources]]\nurl = "a.xml"\nname = "Beta"\n[[sources]]\nurl = "b.xml"\nname = "Alpha"\n'
+    write(tmp_path, ALL + beta, sources=swapped)
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    assert titles(tmp_path, "beta") == sorted(e["title"] for e in ITEMS_A)
