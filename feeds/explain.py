@@ -54,7 +54,8 @@ def _by_link(store: Store, ref: str, ambiguous: dict[str, list[str]]) -> ItemTex
         published = _published_link(link)
         return link.strip() in forms or (published is not None and {published, unquote(published)} & forms != set())
 
-    hits = [row for row, link, keyed in rows if keyed or named(link)]
+    hits = list({row[0]: row for row, link, keyed in rows if keyed or named(link)}.values())  # (one report's
+    # own link and an outlet's copy of it at the same address: that report)
     if len(hits) > 1:
         ambiguous[ref] = [row[6] for row in hits]
         return None

@@ -726,3 +726,25 @@ def test_explain_hints_the_headline_for_a_report_neither_its_link_nor_its_entry_
     assert r.returncode == 0, r.stderr
     assert ("(a: in channel onlyc the story's entry shows another report, \"Russia recognises Taliban government in "
             "Afghanistan\": give its headline to score that one)") in r.stdout, r.stdout
+
+
+def test_explain_takes_the_related_link_of_another_outlets_copy(tmp_path: Path) -> None:
+    # B's copy of A's report (same headline and text, B's own link) is stored as a sighting of A's and published
+    # as a related link; explain refused that link (exit 2) though the entry publishes it (a review of rules)
+    from feedgen_util import rss
+
+    base = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
+    copy = {"title": "Kyiv hit by massive drone attack overnight", "summary": "Air defences were active",
+            "date": base}
+    (tmp_path / "a.xml").write_bytes(rss([dict(copy, guid="a1", link="https://a.example/news/1")]))
+    (tmp_path / "b.xml").write_bytes(rss([dict(copy, guid="b1", link="https://b.example/story/99")]))
+    (tmp_path / "c.xml").write_bytes(rss([dict(copy, guid="c1", link="https://a.example/news/1")]))  # A's link
+    (uid,) = _run_and_read_uids(tmp_path, {"a.xml": "A", "b.xml": "B", "c.xml": "C"})
+    assert 'href="https://b.example/story/99"' in (tmp_path / "out" / "all.atom").read_text()
+    r = feeds("explain", "--config", "feeds.toml", "https://b.example/story/99", "Drone attack on Kyiv",
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"(stored item {uid}, by its link): Kyiv hit by massive drone attack overnight" in r.stdout
+    # C's copy at A's own address is that one report, not a second one sharing the link
+    r = feeds("explain", "--config", "feeds.toml", "https://a.example/news/1", "Drone attack on Kyiv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr

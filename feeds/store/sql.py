@@ -1396,8 +1396,9 @@ class Store:
         """The stored reports a link may name, as `item_text` gives them, each with its stored link and whether
         its link key names it: the report whose link key (`dedup.canonical_link`, tracking parameters and all)
         is the link's, or its percent-decoded form's; and the reports whose stored link is on the link's host
-        (any ASCII case; a source whose links are no identity has no link key), for the caller to compare as
-        an entry publishes links."""
+        (any ASCII case; a source whose links are no identity has no link key), and those another outlet's copy
+        (a sighting, published as a related link) has a link there, with that link, for the caller to compare
+        as an entry publishes links."""
         from urllib.parse import unquote
 
         from feeds.dedup import canonical_link
@@ -1409,18 +1410,27 @@ class Store:
             keyed = {int(r[0]) for r in c.execute(select(S.item_keys.c.item_id).where(S.item_keys.c.key.in_(keys)))
                      } if keys else set()
             found: dict[int, str] = {}
+            copies: list[tuple[int, str]] = []  # (item id, link) of other outlets' copies of it (sightings)
             if host := _host_of(forms[-1]):
                 esc = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                low = func.lower(i.c.link)
-                found = {int(r[0]): str(r[1] or "") for r in c.execute(select(i.c.id, i.c.link).where(
-                    low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")))}
-            ids = sorted(keyed | set(found))
+                for table, out in ((i, None), (S.sightings, copies)):
+                    low = func.lower(table.c.link)
+                    key = i.c.id if table is i else S.sightings.c.item_id
+                    got = c.execute(select(key, table.c.link).where(
+                        low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")))
+                    if out is None:
+                        found = {int(r[0]): str(r[1] or "") for r in got}
+                    else:
+                        out.extend((int(r[0]), str(r[1] or "")) for r in got)
+            ids = sorted(keyed | set(found) | {iid for iid, _ in copies})
             cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
                     i.c.first_seen, i.c.link)
             rows = [r for n in range(0, len(ids), CHUNK)
                     for r in c.execute(select(*cols).where(i.c.id.in_(ids[n:n + CHUNK])).order_by(i.c.id))]
-        return [((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]), float(r[7])),
-                 str(r[8] or ""), int(r[0]) in keyed) for r in rows]
+        texts = {int(r[0]): ((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]),
+                              float(r[7])), str(r[8] or "")) for r in rows}
+        return [(texts[iid][0], texts[iid][1], iid in keyed) for iid in sorted(keyed | set(found)) if iid in texts] \
+            + [(texts[iid][0], link, False) for iid, link in copies if iid in texts]
 
     def channel_reports(self, story_id: int, prefer: Collection[str]) -> dict[str, int]:
         """Channel -> the report (item id) that stands for the story there (`channel_representatives`), for
