@@ -1391,14 +1391,17 @@ class Pipeline:
                         # with an earlier date (a slower-polled outlet, a backdated post) is one of its related
                         # links (a review: the entry's headline and link changed with no move of `updated`)
                         s["rep_item_id"] = item_id
-                    if not significant and self._begun.get(story_id) == s["updated"] and (
+                    if self._begun.get(story_id) == s["updated"] and (
                             index is None
                             or (index.novelty_over(story_id, item_id) or 0.0) < index.config.update_novelty):
                         # a story begun in this run (not published yet) by a later report, an earlier source's,
                         # which no development moved since: an earlier report that is a mere rewording of it
                         # begins it, its `updated` too (a review: a re-report's time stood as the story's),
                         # unless the report that began it is a development over this one (a second review:
-                        # "talks wrap up" took the time of "talks to be held", which brings nothing new to it)
+                        # "talks wrap up" took the time of "talks to be held", which brings nothing new to it).
+                        # Whether this one is a development over it does not matter: read in time order, the
+                        # report that began it would have been a rewording joining this one (a third review:
+                        # the sources' order in the config decided the story's time)
                         s["updated"] = self._begun[story_id] = r["updated"]
                 if prefer and (rank := (source not in prefer, published)) < rep_rank[story_id] and (
                         story_id in self._begun or rank[0] < rep_rank[story_id][0]):

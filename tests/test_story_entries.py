@@ -499,6 +499,18 @@ def test_a_feeds_own_post_stays_apart_after_a_restart_and_after_it_left_the_docu
     assert sorted(e.title for e in entries(tmp_path)) == sorted([a["title"], b["title"]])
 
 
+def test_an_earlier_fuller_report_begins_the_story_and_its_time(tmp_path: Path) -> None:
+    # (a review of story entries) the later report is a shorter rewording of the earlier, which is a development
+    # over it: read in time order the story's time would be the earlier's, and so it is whichever outlet comes
+    # first in the config (the earlier's being a development over the later had kept the later's time)
+    early = T0 - timedelta(hours=8)
+    short = ("Gaza ceasefire talks resume in Cairo", "Gaza ceasefire talks resumed in Cairo on Saturday.")
+    full = ("Gaza ceasefire talks resume in Cairo as Hamas delegation arrives, Egypt says",
+            "Gaza ceasefire talks resumed in Cairo on Saturday as a Hamas delegation arrived, Egyptian officials "
+            "said, with mediators from Qatar expected.")
+    assert _later_then_earlier(tmp_path, short, full) == ("https://b.example/1", early, early)
+
+
 def test_an_earlier_report_does_not_take_the_time_of_a_later_development(tmp_path: Path) -> None:
     # (a second review of a real news day) as above, but the report that began the story is a development over
     # the earlier one ("U.S. and Iran wrap up second round of nuclear talks" began a story that "... to hold a
