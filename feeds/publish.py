@@ -901,6 +901,7 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     if ping and cfg.output.hub:
         from feeds import websub
 
-        result = websub.announce(store, cfg.output.hub, changed_urls)
+        result = websub.announce(store, cfg.output.hub, changed_urls,
+                                 published={cfg.feed_url(n) for ch in cfg.channels for n in _doc_names(ch)})
         report.pinged, report.ping_pending = result.accepted, result.pending
     return report

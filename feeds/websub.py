@@ -32,7 +32,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -197,14 +197,19 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def announce(store: Store, hub: str, changed: Sequence[str], *,
-             timeout: tuple[float, float] = TIMEOUT) -> AnnounceResult:
+             timeout: tuple[float, float] = TIMEOUT, published: Collection[str] | None = None) -> AnnounceResult:
     """Ping `hub` for the changed topics and for the ones still pending from earlier publishes.
 
     `timeout` is (connect, read) for each socket operation; a ping has their sum in all, and the
-    whole announce `PINGS_PER_PUBLISH` times that."""
+    whole announce `PINGS_PER_PUBLISH` times that. ``published``: the subscription documents the config
+    publishes now; a pending topic not among them (a channel or format taken out, another base URL) is
+    dropped, not pinged (a hub would refuse it at every publish, and cron mail the warning each time)."""
     result = AnnounceResult()
     try:
         pending = store.websub_pending()
+        if published is not None and (gone := [u for u in pending if u not in published]):
+            store.clear_websub_pending(gone)
+            pending = {u: v for u, v in pending.items() if u in published}
     except Exception as e:  # the store is not the hub's business: never fail the publish over it
         log.error("cannot read pending WebSub pings: %s", e)
         pending = {}

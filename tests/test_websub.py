@@ -493,3 +493,24 @@ def test_an_ipv6_hub_without_a_port_is_pinged_at_its_own_address(tmp_path: Path)
         assert result.accepted == [] and result.pending == [f"{BASE}a.atom"]
     finally:
         store.close()
+
+
+def test_a_pending_ping_of_a_document_no_longer_published_is_dropped(tmp_path: Path, hub: Hub) -> None:
+    # (a review of the smaller commands) the hub fails, the pings stay pending; then the json and rss formats
+    # are taken out of the config: their documents are deleted, and their topics were pinged at every publish
+    # for good (a hub that checks topics refuses them: a warning, so cron mail, at each run)
+    cfg = make_config(tmp_path, hub=hub.url, formats=("atom", "json", "rss"))
+    store, fill = setup(tmp_path, hub.url)
+    hub.status = 503
+    try:
+        publish(cfg, store)
+        assert set(store.websub_pending()) == TOPICS
+        hub.status = 204
+        fewer = make_config(tmp_path, hub=hub.url, formats=("atom",))
+        fill.story(["news"], "Beta Post", "Second story", T0 + 60)
+        report = publish(fewer, store)
+        atom = f"{BASE}news.atom"
+        assert report.pinged == [atom] and hub.topics()[3:] == [atom]
+        assert store.websub_pending() == {}
+    finally:
+        store.close()
