@@ -435,3 +435,16 @@ def test_a_config_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(p)
     assert "not a regular file" in str(e.value)
+
+
+def test_the_readmes_configuration_reference_is_a_valid_config(tmp_path: Path) -> None:
+    # (a review of README against the program) the reference left keys out; it now shows every table, and what
+    # it shows must load: a key renamed or removed in config.py fails here
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```toml", readme.index("## Configuration")) + len("```toml")
+    block = readme[start:readme.index("```", start)].replace("…", "x")
+    cfg = parse_config(block, tmp_path / "feeds.toml")
+    assert {"output", "store", "fetch", "schedule", "dedup", "stories", "daemon", "serve", "sources",
+            "channels"} <= {line[1:].split("]")[0].split(".")[0].strip("[") for line in block.splitlines()
+                            if line.startswith("[")}
+    assert (cfg.daemon.tick, cfg.serve.port, cfg.output.archive) == (timedelta(seconds=30), 8080, True)
