@@ -1413,15 +1413,16 @@ class Store:
             copies: list[tuple[int, str]] = []  # (item id, link) of other outlets' copies of it (sightings)
             if host := _host_of(forms[-1]):
                 esc = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                for table, out in ((i, None), (S.sightings, copies)):
-                    low = func.lower(table.c.link)
-                    key = i.c.id if table is i else S.sightings.c.item_id
-                    got = c.execute(select(key, table.c.link).where(
-                        low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")))
-                    if out is None:
-                        found = {int(r[0]): str(r[1] or "") for r in got}
-                    else:
-                        out.extend((int(r[0]), str(r[1] or "")) for r in got)
+
+                def on_host(link: Any) -> Any:
+                    low = func.lower(link)
+                    return low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")
+
+                sg = S.sightings
+                found = {int(r[0]): str(r[1] or "") for r in c.execute(select(i.c.id, i.c.link)
+                                                                         .where(on_host(i.c.link)))}
+                copies = [(int(r[0]), str(r[1] or "")) for r in c.execute(select(sg.c.item_id, sg.c.link)
+                                                                           .where(on_host(sg.c.link)))]
             ids = sorted(keyed | set(found) | {iid for iid, _ in copies})
             cols = (i.c.id, i.c.title, i.c.summary, i.c.source_id, i.c.published, i.c.story_id, i.c.uid,
                     i.c.first_seen, i.c.link)
