@@ -629,7 +629,7 @@ class Pipeline:
         # that post if it has its title, else a new post on that page (a live blog, a show's page) -- when the
         # link finds only the forgotten post, and when it finds a newer post stored there too
         new: set[int] = set()
-        for e, k in batch:
+        for e, k in batch if source_id in self._forgetting else ():  # (title rows are the source's own)
             if (e.guid or "").strip() and k.link_key and k.guid_key not in exact and k.guid_key not in gone \
                     and (k.link_key in gone or k.link_key in exact):
                 mine = self.store.forgotten_titles(c, source_id, k.link_key)

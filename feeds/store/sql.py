@@ -51,6 +51,13 @@ def _host_of(url: str) -> str:
 # an item as `feeds explain` reads it: id, title, summary, source id, published, story id, entry id, first seen
 ItemText = tuple[int, str, str, int, float, int, str, float]
 
+
+def _item_text(row: Any) -> ItemText:
+    """An ItemText from a row whose first eight columns are its fields (`Store.item_text`'s)."""
+    return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
+            float(row[7]))
+
+
 CHUNK = 500  # bound for IN (...) lists
 ARCHIVE_FLOOR = "archive.floor."  # meta key prefix: a channel's archive slots dropped (Store.archive_floor)
 ARCHIVE_LOST = "archive.lost."  # meta key prefix: its pages found missing when last said (Store.lost_pages_changed)
@@ -1389,8 +1396,7 @@ class Store:
                 row = rep if rep is not None else row
         if row is None:
             return None
-        return (int(row[0]), str(row[1]), str(row[2]), int(row[3]), float(row[4]), int(row[5]), str(row[6]),
-                float(row[7]))
+        return _item_text(row)
 
     def items_by_link(self, url: str) -> list[tuple[ItemText, str, bool]]:
         """The stored reports a link may name, as `item_text` gives them, each with its stored link and whether
@@ -1428,8 +1434,7 @@ class Store:
                     i.c.first_seen, i.c.link)
             rows = [r for n in range(0, len(ids), CHUNK)
                     for r in c.execute(select(*cols).where(i.c.id.in_(ids[n:n + CHUNK])).order_by(i.c.id))]
-        texts = {int(r[0]): ((int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]), int(r[5]), str(r[6]),
-                              float(r[7])), str(r[8] or "")) for r in rows}
+        texts = {int(r[0]): (_item_text(r), str(r[8] or "")) for r in rows}
         return [(texts[iid][0], texts[iid][1], iid in keyed) for iid in sorted(keyed | set(found)) if iid in texts] \
             + [(texts[iid][0], link, False) for iid, link in copies if iid in texts]
 
