@@ -5,6 +5,7 @@ Pure: no I/O and no clock; callers pass `now` where time matters.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -12,7 +13,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from feeds.models import Entry
 
@@ -21,14 +22,17 @@ TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "_gl",
     "twclid", "li_fat_id", "wt.mc_id", "wt_mc_id", "cmpid", "ocid", "ncid", "sr_share", "at_medium",
     "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "rss", "ref_src", "ito", "spm",
-    "__twitter_impression", "s_cid", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "hsctatracking",
+    "__twitter_impression", "s_cid", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "hsctatracking", "cmp",
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__hs", "_hs")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # The rules canonical_link follows, by version: link keys (l:<canonical link>) stored under another are
 # rewritten once (feeds.run, Pipeline._follow_link_form). 1: host, port, www., fragment, tracking
-# parameters, sorted query. 2: also mobile and AMP editions, index files and trailing slashes.
-LINK_FORM = "2"
+# parameters, sorted query. 2: also mobile and AMP editions, index files and trailing slashes. 3: a query's
+# bytes kept as they are (not UTF-8 ones had all become U+FFFD), a hash-bang or router fragment kept (#!/x,
+# #/x: it names the page), percent escapes in one form (unreserved characters decoded, hex upper-cased, an
+# IRI's non-ASCII path UTF-8 escaped), an IDNA host in Unicode, and the `CMP` tracker.
+LINK_FORM = "3"
 # The rules stored title keys (items.title_key: normalise_title of the item's title) were made under: a store
 # that records none (from before this) has its keys made again from the stored titles once (feeds.run,
 # Pipeline._follow_title_form). A feeds before the edit of an item rewrote its title key kept the old title's
@@ -63,6 +67,37 @@ _INDEX_FILES = frozenset({"index.html", "index.htm", "index.php", "default.aspx"
 _INDEX_ENDINGS = tuple(sorted(_INDEX_FILES))
 _INDEX_TAIL = max(map(len, _INDEX_FILES))
 _AMP_SUFFIX = re.compile(r"\.amp(\.[A-Za-z0-9]+)?$")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# What a path keeps unescaped when its non-ASCII characters are escaped (RFC 3987 3.1): the path's own
+# delimiters and escapes; a space or a quote becomes its escape, as a browser sends it.
+_PATH_SAFE = "/:@!$&'()*+,;=%"
+_PATH_UNSAFE = re.compile(r'[^\x21-\x7e]|["<>\\^`{|}]')  # what a URI's path may not hold as written
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = chr(int(m.group(1), 16))
+    return ch if ch in _UNRESERVED else f"%{m.group(1).upper()}"
+
+
+def _path_form(path: str) -> str:
+    """A path's escapes in one form (RFC 3986 6.2.2): non-ASCII characters (and spaces, quotes) UTF-8
+    escaped (an IRI and the URI a server gives for it are one page), unreserved characters unescaped (%7E
+    is ~), hex digits upper-case."""
+    if _PATH_UNSAFE.search(path):
+        path = quote(path, safe=_PATH_SAFE, errors="surrogateescape")
+    return _PERCENT.sub(_escape, path) if "%" in path else path
+
+
+def _unicode_host(host: str) -> str:
+    """A host's IDNA labels (xn--) in Unicode, so that bücher.example and xn--bcher-kva.example are one
+    host (a label that does not decode stays as written)."""
+    labels = host.split(".")
+    for n, label in enumerate(labels):
+        if label.startswith("xn--"):
+            with contextlib.suppress(UnicodeError, ValueError):
+                labels[n] = label[4:].encode("ascii").decode("punycode").lower()
+    return ".".join(labels)
 
 
 def _edition_host(host: str) -> str:
@@ -107,8 +142,9 @@ def _site_path(path: str) -> str:
 def canonical_link(url: str) -> str | None:
     """A comparable form of an article URL, or None if it is not an absolute http(s) URL.
 
-    Lower-cased scheme and host, no default port, no `www.`, no fragment, no tracking parameters,
-    remaining parameters sorted, and http/https treated alike (the key drops the scheme). The mobile and
+    Lower-cased scheme and host (IDNA labels in Unicode), no default port, no `www.`, no fragment (but a
+    hash-bang or route: ``#!x``, ``#/x``), no tracking parameters, remaining parameters sorted, percent escapes
+    in one form, and http/https treated alike (the key drops the scheme). The mobile and
     AMP editions of a page are the page: no first host label ``m.``, ``mobile.`` or ``amp.`` (see
     _edition_host), no AMP marker in the path (see _site_path) or the query (_AMP_SWITCHES). A
     directory's index file is the directory, and no trailing slash: ``/a/b/``, ``/a/b/index.html`` and
@@ -123,6 +159,8 @@ def canonical_link(url: str) -> str | None:
         return None
     if scheme not in ("http", "https") or not host:
         return None
+    if "xn--" in host:
+        host = _unicode_host(host)
     if host.startswith("www."):
         host = host[4:]
     if host.startswith(_EDITION_HOSTS):
@@ -131,15 +169,31 @@ def canonical_link(url: str) -> str | None:
         host = f"[{host}]"
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
+    try:
+        return _canonical_rest(parts, host)
+    except UnicodeError:  # a lone surrogate that no escape can write (parsing drops them: never from a feed)
+        return None
+
+
+def _canonical_rest(parts: SplitResult, host: str) -> str:
     query = ""
     if parts.query:
-        query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                                 if not _is_tracking(k) and (k.lower(), v.lower()) not in _AMP_SWITCHES))
+        # surrogateescape both ways: escaped bytes that are not UTF-8 (a Latin-1 or EUC-JP query) stay
+        # those bytes, where the default would make every such query U+FFFD
+        query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True,
+                                                              errors="surrogateescape")
+                                 if not _is_tracking(k) and (k.lower(), v.lower()) not in _AMP_SWITCHES),
+                          errors="surrogateescape")
     path = parts.path or "/"
+    if "%" in path or _PATH_UNSAFE.search(path):
+        path = _path_form(path)
     # _site_path only where it may change something (a cheap test; "amp" in "example" is a false alarm)
     if (path[-1] == "/" and path != "/") or "amp" in path or path[-_INDEX_TAIL:].lower().endswith(_INDEX_ENDINGS):
         path = _site_path(path)
-    return urlunsplit(("", host, path, query, "")).lstrip("/")
+    # a fragment is where the reader is on the page, unless it names the page: a hash-bang (#!topic/x) or a
+    # client-side route (#/post/1) of a page whose articles all have one URL before the #
+    frag = parts.fragment if parts.fragment[:1] in ("!", "/") and len(parts.fragment) > 1 else ""
+    return urlunsplit(("", host, path, query, frag)).lstrip("/")
 
 
 def relink_key(key: str) -> str | None:
@@ -239,9 +293,8 @@ def distinct_title(title_key: str) -> bool:
     return False
 
 
-def _lede_words(text: str) -> set[str]:
-    """The first TEXT_WORDS words of a sanitised HTML text, lower-cased (tags and entities read loosely:
-    only the words matter)."""
+def _words(text: str, limit: int | None = None) -> list[str]:
+    """The words of a sanitised HTML text, lower-cased (tags and entities read loosely), the first ``limit``."""
     import html
 
     if "<" in text:
@@ -251,9 +304,15 @@ def _lede_words(text: str) -> set[str]:
     words: list[str] = []
     for m in _WORD_RE.finditer(text.lower()):
         words.append(m.group())
-        if len(words) == TEXT_WORDS:
+        if len(words) == limit:
             break
-    return set(words)
+    return words
+
+
+def _lede_words(text: str) -> set[str]:
+    """The first TEXT_WORDS words of a sanitised HTML text, lower-cased (tags and entities read loosely:
+    only the words matter)."""
+    return set(_words(text, TEXT_WORDS))
 
 
 def texts_agree(a: tuple[str, str], b: tuple[str, str]) -> bool:
@@ -289,11 +348,15 @@ class Keys:
 def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
     """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
     on every fetch is still one item), else (no link, or a link the document's entries share, which
-    identifies nothing) a hash of title + date."""
+    identifies nothing) a hash of title + date, and of its text when it has no title (a feed of untitled
+    notes, undated or dated by the day: the text is all that tells one note from another)."""
     if entry.link and use_link:
         return clean_link(entry.link)
     stamp = entry.published.isoformat() if entry.published else ""
-    digest = hashlib.sha256(f"{entry.title}\x00{stamp}".encode()).hexdigest()[:32]
+    ident = f"{entry.title}\x00{stamp}"
+    if not entry.title:  # its words, not its markup: how a later version cleans HTML must not change it
+        ident = f"{ident}\x00{' '.join(_words(entry.summary or entry.content))}"
+    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"sha256:{digest}"
 
 

@@ -40,6 +40,7 @@ from feeds.dedup import (
     normalise_title,
     relink_key,
     shared_links,
+    texts_agree,
 )
 from feeds.errors import ConfigError
 from feeds.fetch import HELD, Fetcher, FetchResult, host_key, redact, same_origin, same_site
@@ -184,13 +185,22 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
     """Whether an item of one source and a new entry of it with the same title, under different ids and links,
     are one post, the stored one no longer listed under its own id (an item still listed is another post:
     `_ingest`). ``known``: the item has an id or a link of its own. Both known: the same date (a feed whose ids
-    and links change on every fetch keeps the date, its text may carry a counter); otherwise the same text (a
+    and links change on every fetch keeps the date, its text may carry a counter) and texts that agree (a
+    changelog dated by the day alone keeps each day's entries of one title apart); otherwise the same text (a
     feed without ids or links that dates its items anew on each fetch). So a daily episode that repeats its
     show's description keeps its own item (another date), and a changelog's entries titled by what they
     changed (no ids, no links) are told apart by their text."""
     if a_known and b_known:
-        return abs(a_published - b_published) < 1.0
+        return abs(a_published - b_published) < 1.0 and (a_text == b_text or texts_agree(a_text, b_text))
     return a_text == b_text
+
+
+def _same_page_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
+    """Whether an entry with its own id and a stored item of its source with another id, at the same link and
+    under the same title, are one post whose id changed: the same date (a feed whose ids change on every fetch)
+    or texts that agree (one that dates them anew too). A page that shows its newest post under one title
+    ("Today's devotional") lists each day's post with its own id, date and text."""
+    return abs(a_published - b_published) < 1.0 or a_text == b_text or texts_agree(a_text, b_text)
 
 
 def _cut(text: str, limit: int = 300) -> str:
@@ -1168,9 +1178,11 @@ class Pipeline:
                 # with it): the same item, without a sighting of itself, known by its current id from now on
                 # (its first and its current id keys: two rows, however often the id changes; a later change
                 # of its link still finds it), and an edit if its text or link changed -- unless both have
-                # ids and their titles differ: another item of this source pointing at the same page
-                guid, title_key, old_hash, story_id, uid = own
-                if not (e.guid and guid and k.title_key != title_key):
+                # ids and their titles differ, or their dates and texts both do (a daily post at one URL
+                # under one title): another item of this source pointing at the same page
+                guid, title_key, old_hash, story_id, uid, own_published, own_text = own
+                if not (e.guid and guid and (k.title_key != title_key or not _same_page_post(
+                        own_published, own_text, published.timestamp(), (e.summary, e.content)))):
                     exact[k.guid_key] = match
                     st.rekey_item(c, match, f"g:{row.id}:", k.guid_key, functools.partial(_is_first_key, uid))
                     if old_hash != chash:

@@ -48,6 +48,8 @@ def _host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+# a source's own item as ingest compares an entry with it (Store.items_of_source)
+OwnItem = tuple[str | None, str | None, str, int, str, float, tuple[str, str]]
 # an item as `feeds explain` reads it: id, title, summary, source id, published, story id, entry id, first seen
 ItemText = tuple[int, str, str, int, float, int, str, float]
 
@@ -732,16 +734,17 @@ class Store:
         return out
 
     @staticmethod
-    def items_of_source(c: Connection, source_id: int,
-                        ids: Sequence[int]) -> dict[int, tuple[str | None, str | None, str, int, str]]:
-        """Of these items, those the source stored: guid, title key, content hash, story id and entry id."""
-        out: dict[int, tuple[str | None, str | None, str, int, str]] = {}
+    def items_of_source(c: Connection, source_id: int, ids: Sequence[int]) -> dict[int, OwnItem]:
+        """Of these items, those the source stored: guid, title key, content hash, story id, entry id, published
+        time and (summary, content)."""
+        out: dict[int, OwnItem] = {}
         i = S.items
         for n in range(0, len(ids), CHUNK):
-            q = select(i.c.id, i.c.guid, i.c.title_key, i.c.content_hash, i.c.story_id, i.c.uid).where(
-                i.c.id.in_(ids[n:n + CHUNK]), i.c.source_id == source_id)
+            q = select(i.c.id, i.c.guid, i.c.title_key, i.c.content_hash, i.c.story_id, i.c.uid, i.c.published,
+                       i.c.summary, i.c.content).where(i.c.id.in_(ids[n:n + CHUNK]), i.c.source_id == source_id)
             for r in c.execute(q):
-                out[int(r[0])] = (r[1], r[2], str(r[3]), int(r[4]), str(r[5]))
+                out[int(r[0])] = (r[1], r[2], str(r[3]), int(r[4]), str(r[5]), float(r[6]),
+                                  (str(r[7] or ""), str(r[8] or "")))
         return out
 
     @staticmethod

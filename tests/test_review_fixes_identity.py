@@ -1,0 +1,164 @@
+"""Item identity after a review of exact duplicates (each test failed before its fix): link keys that merged
+different pages (a query's bytes that are not UTF-8, hash-bang routes) or kept one page apart (escapes,
+IRIs, IDNA hosts), and a source's posts that one title, one link or no title at all made one item. File
+sources, a real SQLite store, the Atom output read back with feedparser."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+from feedgen_util import rss
+from test_pipeline import NOW, setup
+
+from feeds.dedup import canonical_link, relink_key
+
+NO_STORIES = "[stories]\nenabled = false\n"
+
+
+def entries(tmp: Path) -> list[tuple[str, str, str]]:
+    """(title, link, summary) of every entry of the channel, sorted."""
+    feed = feedparser.parse((tmp / "out" / "all.atom").read_bytes())
+    return sorted((e.title, e.link, e.get("summary", "")) for e in feed.entries)
+
+
+def stored(tmp: Path) -> list[tuple[str, str]]:
+    con = sqlite3.connect(tmp / "feeds.db")
+    try:
+        return sorted((str(r[0]), str(r[1])) for r in con.execute("SELECT title, summary FROM items"))
+    finally:
+        con.close()
+
+
+# -- link keys ------------------------------------------------------------------------------------------
+def test_a_query_of_bytes_that_are_not_utf8_keeps_them() -> None:
+    """EUC-JP and Latin-1 queries (a PukiWiki page name, a search for a surname): every such query was read
+    as U+FFFD, so all pages of the wiki had one link key."""
+    wiki = "http://wiki.example.jp/pukiwiki/index.php?"
+    assert canonical_link(wiki + "%C6%FC%CB%DC") != canonical_link(wiki + "%B2%BB%B3%DA")
+    assert canonical_link(wiki + "%C6%FC%CB%DC") == canonical_link(wiki + "%c6%fc%cb%dc")
+    assert canonical_link("http://example.de/s.php?name=M%FCller") != canonical_link(
+        "http://example.de/s.php?name=M%F6ller")
+    assert "%EF%BF%BD" not in (canonical_link("http://example.de/s.php?name=M%FCller") or "")
+
+
+def test_a_hash_bang_or_route_names_the_page_a_plain_fragment_does_not() -> None:
+    forum = "https://groups.google.com/forum/#!topic/golang-nuts/"
+    assert canonical_link(forum + "7oHqG1B4Ty0") != canonical_link(forum + "Qm2xS0aF3dE")
+    assert canonical_link("https://app.example/#/post/1") != canonical_link("https://app.example/#/post/2")
+    assert canonical_link("https://news.example/a#comments") == canonical_link("https://news.example/a")
+    assert canonical_link("https://news.example/a#!") == canonical_link("https://news.example/a#/")
+    assert canonical_link("https://news.example/a#/") == canonical_link("https://news.example/a")
+
+
+def test_one_page_in_its_spellings_is_one_key() -> None:
+    """RFC 3986 6.2.2: the case of an escape's hex digits, an escaped unreserved character, an IRI and its
+    URI; an IDNA host in ASCII and in Unicode; the Guardian's CMP tracker."""
+    forms = ["https://anna.example/2026/%d0%bf%d0%be/", "https://anna.example/2026/%D0%BF%D0%BE",
+             "https://anna.example/2026/по/"]
+    assert len({canonical_link(f) for f in forms}) == 1
+    assert canonical_link("http://x.example/%7Euser/a") == canonical_link("http://x.example/~user/a")
+    assert canonical_link("http://x.example/a b") == canonical_link("http://x.example/a%20b")
+    assert canonical_link("http://bücher.example/a") == canonical_link("http://xn--bcher-kva.example/a")
+    assert canonical_link("https://www.theguardian.com/a?CMP=share_btn_tw") == canonical_link(
+        "https://www.theguardian.com/a")
+    # what stays apart: an escaped delimiter is not the delimiter, and paths are case-sensitive
+    assert canonical_link("http://x.example/a%2Fb") != canonical_link("http://x.example/a/b")
+    assert canonical_link("http://x.example/%C3%A9") != canonical_link("http://x.example/%C3%89")
+
+
+def test_stored_keys_of_the_previous_form_are_made_again() -> None:
+    """A store's link keys are rewritten once (Pipeline._follow_link_form) through relink_key."""
+    assert relink_key("l:anna.example/2026/%d0%bf%d0%be") == "l:" + (
+        canonical_link("https://anna.example/2026/по") or "")
+    assert relink_key("l:xn--bcher-kva.example/%7eu") == "l:bücher.example/~u"
+
+
+# -- through the pipeline -------------------------------------------------------------------------------
+def test_two_wiki_pages_linked_with_euc_jp_queries_are_two_entries(tmp_path: Path) -> None:
+    wiki = "http://wiki.example.jp/pukiwiki/index.php?"
+    a = rss([{"title": "日本", "guid": "w1", "link": wiki + "%C6%FC%CB%DC", "summary": "日本のページ",
+              "date": NOW - timedelta(hours=2)}])
+    b = rss([{"title": "音楽", "guid": "b1", "link": wiki + "%B2%BB%B3%DA", "summary": "音楽のページ",
+              "date": NOW - timedelta(hours=1)}])
+    pipe, _, _ = setup(tmp_path, {"wiki": a, "bookmarks": b}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert [t for t, _, _ in entries(tmp_path)] == ["日本", "音楽"]
+
+
+def test_two_forum_threads_behind_hash_bangs_are_two_entries(tmp_path: Path) -> None:
+    forum = "https://groups.google.com/forum/#!topic/golang-nuts/"
+    a = rss([{"title": "Proposal: a new error handling syntax", "guid": "t1", "link": forum + "7oHqG1B4Ty0",
+              "summary": "A thread on check/handle.", "date": NOW - timedelta(hours=2)}])
+    b = rss([{"title": "Go 1.26 release candidate 1 is out", "guid": "t2", "link": forum + "Qm2xS0aF3dE",
+              "summary": "Please test it.", "date": NOW - timedelta(hours=1)}])
+    pipe, _, _ = setup(tmp_path, {"gonuts": a, "digest": b}, NO_STORIES)
+    pipe.run(force_all=True)
+    got = entries(tmp_path)
+    assert [t for t, _, _ in got] == ["Go 1.26 release candidate 1 is out", "Proposal: a new error handling syntax"]
+    assert all("Also reported by" not in s for _, _, s in got)
+
+
+def test_a_changelog_dated_by_the_day_keeps_each_post_of_one_title(tmp_path: Path) -> None:
+    """Entries with their own ids and links, titled by what they changed and dated by the day alone: the
+    second "Lost Ark" of the day, read after the first scrolled off, took the first's item over."""
+    day = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def post(n: int, title: str, text: str) -> dict[str, object]:
+        return {"title": title, "guid": f"c{n}", "link": f"https://log.example/changes/{n}", "summary": text,
+                "date": day}
+
+    first = [post(103, "Lost Ark", "Fixed the raid boss health bar."), post(102, "Dota 2", "Hero balance.")]
+    later = [post(106, "Lost Ark", "Added the winter event and its rewards."),
+             post(105, "Valorant", "Agent tweaks."), post(102, "Dota 2", "Hero balance.")]
+    pipe, _, clock = setup(tmp_path, {"log": rss(first)}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "log.xml").write_bytes(rss(later))
+    clock.t += timedelta(hours=6)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == [("Dota 2", "Hero balance."), ("Lost Ark", "Added the winter event and its rewards."),
+                                ("Lost Ark", "Fixed the raid boss health bar."), ("Valorant", "Agent tweaks.")]
+
+
+def test_a_daily_post_at_one_url_under_one_title_is_a_post_a_day(tmp_path: Path) -> None:
+    """A page that shows its newest post ("Today's devotional") at one URL: each day's entry has its own id,
+    date and text. The second day's post was taken for the first with a new id (an edit), and the first
+    was lost. The same post under a new id (a feed whose ids change on every fetch) is still one item."""
+    def day(n: int, text: str, guid: str = "") -> bytes:
+        return rss([{"title": "Today's devotional", "guid": guid or f"dev-{n}", "link": "https://church.example/devotional",
+                     "summary": text, "date": NOW + timedelta(days=n - 1)}], link="https://church.example/")
+
+    psalm, matthew = "Psalm 23: the Lord is my shepherd, on rest.", "Matthew 5: the Beatitudes and the meek."
+    pipe, _, clock = setup(tmp_path, {"church": day(1, psalm)}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "church.xml").write_bytes(day(1, psalm, guid="dev-1-again"))
+    clock.t += timedelta(hours=1)
+    pipe.run(force_all=True)
+    assert [s for _, s in stored(tmp_path)] == [psalm]
+    psalm = "Revised: on green pastures and still waters."  # an edit too, on the same date: still the post
+    (tmp_path / "church.xml").write_bytes(day(1, psalm, guid="dev-1-third"))
+    clock.t += timedelta(hours=1)
+    pipe.run(force_all=True)
+    assert [s for _, s in stored(tmp_path)] == [psalm]
+    (tmp_path / "church.xml").write_bytes(day(2, matthew))
+    clock.t += timedelta(days=1)
+    pipe.run(force_all=True)
+    assert [s for _, s in stored(tmp_path)] == [matthew, psalm]
+    assert sorted(s for _, _, s in entries(tmp_path)) == [matthew, psalm]
+
+
+def test_untitled_notes_without_ids_links_or_dates_are_each_an_item(tmp_path: Path) -> None:
+    """Valid RSS 2.0 items of a description alone: they all had one fallback id, so a document of three
+    notes stored one, and the next note overwrote it."""
+    notes = ["Deployed the new search index.", "Backups verified, all green.", "Planned maintenance on Sunday."]
+    pipe, _, clock = setup(tmp_path, {"status": rss([{"summary": n} for n in notes])}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert sorted(s for _, s in stored(tmp_path)) == sorted(notes)
+    later = ["Incident: login failures, investigating.", *notes]
+    (tmp_path / "status.xml").write_bytes(rss([{"summary": n} for n in later]))
+    clock.t += timedelta(hours=1)
+    pipe.run(force_all=True)
+    assert sorted(s for _, s in stored(tmp_path)) == sorted(later)
+    assert len(entries(tmp_path)) == 4
