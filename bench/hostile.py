@@ -10,7 +10,8 @@ The cases are the ones a review of algorithmic costs found quadratic (docs/harde
   that cuts such tags, made possessive);
 * the fast parser over one <item> with a huge attribute list (lxml's items() looks each value up by name);
 * StoryIndex.evict of one story whose reports all have the same time (undated items take the time read);
-* StoryIndex.add of an item with a huge title.
+* StoryIndex.add of an item with a huge title;
+* the fast parser over an RSS author name of one long word (the e-mail address search tried every start).
 No target is asserted: the ratios are the figures (tests/ hold no timed assertions).
 """
 
@@ -87,6 +88,14 @@ def huge_title(n: int) -> Callable[[], object]:
     return lambda: ix.add(1, title, "", datetime(2026, 1, 1, tzinfo=UTC))
 
 
+def long_author(n: int) -> Callable[[], object]:
+    from feeds.parse import parse
+
+    doc = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+           f"<guid>g</guid><author>{'A' * n}</author></item></channel></rss>").encode()
+    return lambda: parse(doc, "http://127.0.0.1/feed", "application/rss+xml")
+
+
 CASES: list[tuple[str, Callable[[int], Callable[[], object]], int]] = [
     ("sanitize: removed tags", sanitize_removed_tags, 20_000),
     ("sanitize: comments", sanitize_comments, 20_000),
@@ -95,6 +104,7 @@ CASES: list[tuple[str, Callable[[int], Callable[[], object]], int]] = [
     ("parse: one element's attributes", parse_attributes, 5_000),
     ("stories: evict one same-time story", evict_same_time, 2_000),
     ("stories: add a huge title", huge_title, 25_000),
+    ("parse: an author of one long word", long_author, 20_000),
 ]
 
 

@@ -610,11 +610,30 @@ _ADDRESS = re.compile(r"[A-Za-z0-9_.+-]+@(?:\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}
                       r"(?:[A-Za-z]{2,4}|[0-9]{1,3})\]?(?:\?subject=\S+)?")
 
 
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+
+
+def _find_address(author: str) -> re.Match[str] | None:
+    """``_ADDRESS.search(author)`` in linear time: a search tries every start, and each scans the local part
+    up to its "@" again (a 40,000-letter name took 9 s). A match begins where the run of local-part characters
+    before an "@" begins (the same address from any later start of the run), so each "@" is tried once, in
+    order, from the start of its run; runs do not overlap."""
+    at = author.find("@")
+    while at != -1:
+        start = at
+        while start > 0 and author[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        if start < at and (m := _ADDRESS.match(author, start)):
+            return m
+        at = author.find("@", at + 1)
+    return None
+
+
 def _split_address(author: str) -> tuple[str, str | None]:
     """The name and e-mail address feedparser reads in an author string ("bob@example.org (Bob)": "Bob" and
     the address): the first address found is taken out, with the empty brackets it leaves, and one opening
     and one closing parenthesis at the ends. Without an address: the string as it is, and None."""
-    m = _ADDRESS.search(author)
+    m = _find_address(author)
     if m is None:
         return author, None
     email = m.group(0)

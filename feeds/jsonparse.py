@@ -32,12 +32,14 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from feeds.models import Entry, ParsedFeed
 
+_C1 = re.compile("[\x80-\x9f]")
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 
 
@@ -62,6 +64,17 @@ def _id(value: Any) -> str:
     return ""
 
 
+def _c1(value: str) -> str:
+    """C1 controls (U+0080-U+009F) mapped to their cp1252 characters, as the XML paths map them (feedparser
+    does): they are cp1252 text read as Latin-1 before it was written as JSON, so "\u0080" is "€" in every
+    format rather than a control character that XML documents should not carry."""
+    if value.isascii() or not _C1.search(value):
+        return value
+    from feeds.fastparse import _CP1252
+
+    return value.translate(_CP1252)
+
+
 def _authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
     """The authors' names: ``authors`` (1.1), then ``author`` (1); see feeds.parse.author_names."""
     from feeds.parse import author_names
@@ -71,7 +84,8 @@ def _authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
     one = obj.get("author")
     if isinstance(one, dict):
         candidates = [*candidates, one]
-    return author_names(a.get("name") for a in candidates if isinstance(a, dict))
+    return author_names(_c1(n) if isinstance(n := a.get("name"), str) else n
+                        for a in candidates if isinstance(a, dict))
 
 
 def _attachments(item: Mapping[str, Any]) -> list[tuple[object, object, object]]:
@@ -124,7 +138,7 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         if not isinstance(value, str):
             problems.append(f"{where}{key} is not a string")
             return ""
-        return value
+        return _c1(value)
 
     base = url or clean_text(field(doc, "feed_url", ""))
     try:  # a malformed feed_url is no base ("http://[::1", control characters)
@@ -167,7 +181,7 @@ def parse_json_feed(data: bytes, url: str = "") -> ParsedFeed:
         tags = item.get("tags")
         cats: list[str] = []
         for t in tags if isinstance(tags, list) else ():
-            term = clean_text(t) if isinstance(t, str) else ""
+            term = clean_text(_c1(t)) if isinstance(t, str) else ""
             if term and term not in cats:
                 cats.append(term)
         updated = parse_date(field(item, "date_modified", "item ").strip())

@@ -192,13 +192,42 @@ def _slugish(name: str) -> str:
 
 
 UNTITLED_WORDS = 80  # characters of an untitled report's text that stand for its title
+# What is published of a title and of categories (a feed may carry a title of megabytes: every document
+# listing the entry, or naming the report in another story's "Also reported by", would carry it)
+MAX_HEADLINE_CHARS = 1_000
+MAX_CATEGORY_CHARS = 200
+MAX_CATEGORIES = 50
+
+
+def _cut_text(text: str, limit: int) -> str:
+    """Plain text of at most about ``limit`` characters, cut at a space when one is near ("…" marks the cut)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
 def headline(item: ItemRow) -> str:
-    """What a report is called: its title, or for a report without one (a micro-blog post, a status update)
-    the first words of its text, as readers show such posts; empty when it has neither."""
-    title = " ".join((item.title or "").split())
+    """What a report is called: its title (at most MAX_HEADLINE_CHARS), or for a report without one (a
+    micro-blog post, a status update) the first words of its text, as readers show such posts; empty when
+    it has neither."""
+    title = item.title or ""
+    if len(title) > 4 * MAX_HEADLINE_CHARS:  # the spaces of a huge title are not all worth collapsing
+        title = title[:4 * MAX_HEADLINE_CHARS]
+    title = _cut_text(" ".join(title.split()), MAX_HEADLINE_CHARS)
     return title or text_excerpt(item.summary or item.content or "", UNTITLED_WORDS)
+
+
+def categories_of(item: ItemRow) -> list[str]:
+    """The categories to publish of a report: at most MAX_CATEGORIES, each at most MAX_CATEGORY_CHARS."""
+    out: list[str] = []
+    for c in item.categories.split("\t"):
+        c = c.strip()
+        if c:
+            out.append(_cut_text(c, MAX_CATEGORY_CHARS))
+            if len(out) == MAX_CATEGORIES:
+                break
+    return out
 
 
 def _represented(st: StoryEntry, rep_id: int) -> StoryEntry:
@@ -277,27 +306,30 @@ def _sources(store: Store, cfg: Config) -> _Sources:
 def _related(st: StoryEntry, link: str | None,
              sightings: dict[int, list[tuple[str, str | None, str | None]]]) -> list[Related]:
     """The story's other reports (other members, then exact re-posts by other outlets), one per outlet
-    and distinct link. An outlet that re-posted the very same article is credited without a link."""
+    and distinct link. An outlet that re-posted the very same article (a copy at a link already listed, or
+    without one) is credited once, without a link; another report without a safe link is listed by its
+    headline."""
     related: list[Related] = []
-    candidates: list[tuple[str, str | None, str | None]] = [(m.source_name, headline(m), m.link) for m in st.others]
-    candidates += [(name, title, url) for m in (st.rep, *st.others) for name, url, title in sightings.get(m.id, ())]
+    candidates: list[tuple[str, str | None, str | None, bool]] = [
+        (m.source_name, headline(m), m.link, False) for m in st.others]
+    candidates += [(name, title, url, True) for m in (st.rep, *st.others)
+                   for name, url, title in sightings.get(m.id, ())]
     if not candidates:  # a single report nobody re-posted (most stories)
         return related
     seen = {canonical_link(link)} if link else set()
     credited = {st.rep.source_name}
-    for source, title, url in candidates:
+    for source, title, url, copy in candidates:
         safe = safe_url(clean_link(url), None) if url else None
         canon = canonical_link(safe) if safe else None
+        same = copy and safe is None
         if canon is not None and canon in seen:
-            if source in credited:
-                continue
-            safe = None  # the same article, carried by another outlet
-        if canon is not None:
+            safe, same = None, True  # the same article, carried by another outlet
+        elif canon is not None:
             seen.add(canon)
-        if safe is None and source in credited:
+        if same and source in credited:
             continue
         credited.add(source)
-        related.append(Related(source, " ".join((title or "").split()) or source, iri(safe) if safe else None))
+        related.append(Related(source, " ".join((title or "").split()) or source, iri(safe) if safe else None, same))
     return related
 
 
@@ -385,7 +417,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             # days back at the story's first report: readers date an entry by `published` (Miniflux, SimplePie)
             published=plain_time(st.published if gen == 1 else updated), updated=entry_time(updated, st.story_id, gen),
             authors=authors_of(rep), body_html=summary,
-            categories=[c.strip() for c in rep.categories.split("\t") if c.strip()],
+            categories=categories_of(rep),
             source_name=rep.source_name, source_link=sources.site.get(rep.source_name),
             source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
             source_updated=plain_time(max(rep.updated, rep.published)),

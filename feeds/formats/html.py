@@ -162,7 +162,8 @@ def _article(e: RenderEntry) -> str:
         parts.append(f'<p class="media">Media: {" · ".join(_media(x) for x in e.enclosures)}</p>')
     if e.related:
         items = "".join(f'<li><a href="{escape(r.link)}">{_bdi(r.source)}</a>: {_bdi(r.title)}</li>' if r.link
-                        else f"<li>{_bdi(r.source)} (the same report)</li>" for r in e.related)
+                        else f"<li>{_bdi(r.source)} (the same report)</li>" if r.same
+                        else f"<li>{_bdi(r.source)}: {_bdi(r.title)}</li>" for r in e.related)
         parts.append(f'<div class="also"><p>Also reported by:</p><ul>{items}</ul></div>')
     parts.append("</article>")
     return "\n".join(parts)

@@ -60,7 +60,7 @@ def _item(e: RenderEntry) -> dict[str, Any]:
     # custom extension (JSON Feed 1.1: keys starting with an underscore): the outlets behind the story
     item["_feeds"] = {
         "source": source,
-        "also_reported_by": [{"source": r.source, "title": r.title, **({"url": r.link} if r.link else {})}
-                             for r in e.related],
+        "also_reported_by": [{"source": r.source, "title": r.title, **({"url": r.link} if r.link else {}),
+                              **({"same_report": True} if False else {})} for r in e.related],
     }
     return item

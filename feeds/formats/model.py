@@ -63,7 +63,19 @@ class Related:
 
     source: str
     title: str
-    link: str | None  # None: the outlet re-posted the very same article
+    link: str | None  # None: no link to give (the very same article re-posted, or a report without a safe link)
+    same: bool = False  # the outlet re-posted the very same article: credited, nothing more to read
+
+
+def also_item(r: Related) -> str:
+    """One line of an entry's "Also reported by" list, as HTML: the outlet linked to its report and its
+    headline; a report without a link by its headline alone; a re-post of the very same article by its
+    outlet alone."""
+    if r.link:
+        return f"<li><a href={quoteattr(r.link)}>{html.escape(r.source)}</a>: {html.escape(r.title)}</li>"
+    if r.same:
+        return f"<li>{html.escape(r.source)} (the same report)</li>"
+    return f"<li>{html.escape(r.source)}: {html.escape(r.title)}</li>"
 
 
 @dataclass
@@ -97,10 +109,7 @@ class RenderEntry:
         """The body plus the list of other outlets, as feed readers get it."""
         if not self.related:
             return self.body_html
-        items = "".join(
-            f"<li><a href={quoteattr(r.link)}>{html.escape(r.source)}</a>: {html.escape(r.title)}</li>" if r.link
-            else f"<li>{html.escape(r.source)} (the same report)</li>"
-            for r in self.related)
+        items = "".join(also_item(r) for r in self.related)
         return f"{self.body_html}<p>Also reported by:</p><ul>{items}</ul>"
 
 

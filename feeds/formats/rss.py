@@ -36,7 +36,8 @@ def render_rss(info: FeedInfo, entries: Sequence[RenderEntry]) -> bytes:
 
     sub(ch, "title", info.title)
     sub(ch, "link", info.html_url)
-    sub(ch, "description", info.subtitle or info.title)
+    # HTML to readers, as an item's is: the config's plain text escaped ("Kyiv & the <Donbas> front" is text)
+    sub(ch, "description", html.escape(info.subtitle or info.title, quote=False))
     if info.language:
         sub(ch, "language", info.language)
     sub(ch, "generator", f"feeds {info.version}")
