@@ -164,6 +164,9 @@ _BAD_KEYS = frozenset({
     "id", "guid", "link", "links", "title", "title_detail", "author", "authors", "author_detail", "summary",
     "summary_detail", "description", "content", "tags", "category", "published", "updated", "source",
     "image", "textinput", "guidislink",
+    # names FeedParserDict's keymap reads as others: an unknown <date> is feedparser's `updated`, read by
+    # parse._entry through its localized dates (a review)
+    "date", "modified", "issued",
 })
 _HANDLED = (_TITLE | _GUID | _PUBLISHED | _UPDATED | _AUTHOR | _CATEGORY | _KEYWORDS | _DESCRIPTION | _SUMMARY
             | _CONTENT_ENCODED | _BODY | _OTHER_CONTENT | _SKIP_SUBTREE
@@ -351,7 +354,8 @@ def parse_date(value: str) -> datetime | None:
 _XML_DECL = re.compile(rb"^<\?xml[^>]*?>")
 _XML_PI_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "u8"})
-_LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso_8859-1", "l1", "iso-latin-1"})
+# (not "iso-latin-1": Python has no codec of that name, so feedparser guesses another encoding and says so)
+_LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "iso_8859-1", "l1"})
 _ASCII_NAMES = frozenset({"us-ascii", "ascii"})
 
 
@@ -430,8 +434,8 @@ def _choose_encoding(data: bytes, url: str, content_type: str | None) -> tuple[b
             bozo = (f"NonXMLContentType: {content_type} is not an XML media type" if content_type
                     else "NonXMLContentType: no Content-type specified")
     encoding = encoding.lower()
-    if bom and encoding not in _UTF8_NAMES and encoding not in _LATIN1_NAMES and encoding not in _ASCII_NAMES:
-        return None
+    if bom and encoding not in _UTF8_NAMES and encoding not in _ASCII_NAMES:
+        return None  # (a UTF-8 mark on a Latin-1 document: feedparser reads it as windows-1252 and says so)
     if encoding in _UTF8_NAMES:
         lxml_encoding = "utf-8"
     elif encoding in _LATIN1_NAMES:
@@ -539,21 +543,38 @@ def _text(el: Any) -> str:
     return "".join(parts)
 
 
-def _markup(el: Any, atom10_xhtml: bool) -> str:
-    """The HTML a text construct carries: its text, or its serialised child markup."""
+def _markup(el: Any, atom10_xhtml: bool, ctype: str) -> str:
+    """The HTML a text construct carries: its text, or its serialised child markup. In an XML body (xhtml) the
+    text is markup: kept escaped ("x&lt;y" stays so, as feedparser gives it); elsewhere it is the HTML itself.
+    Comments and processing instructions are dropped, their tails kept (feedparser's handlers never see them).
+    An element inside a plain-text body, or a namespaced one inside an HTML body (Atom's type="html" holding
+    markup: invalid, and feedparser writes it without the namespace), is left to feedparser; RSS's inline
+    HTML (elements in no namespace inside a description) is read."""
+    xml_type = ctype.endswith("xml")
     if len(el) == 0:
-        return el.text or ""
+        text = el.text or ""
+        return _xml_escape(text) if xml_type and ("<" in text or "&" in text or ">" in text) else text
     from lxml import etree
 
     children = [c for c in el if isinstance(c.tag, str)]
+    if children and not xml_type and (ctype == "text/plain" or any(c.tag[0] == "{" for c in children)):
+        raise _Bail("markup in a body that is not XML")
     if atom10_xhtml and len(children) == 1 and not (el.text or "").strip() and not (children[0].tail or "").strip():
         only = children[0]
-        if isinstance(only.tag, str) and only.tag.rsplit("}", 1)[-1] == "div":
+        if only.tag.rsplit("}", 1)[-1] == "div" and len(children) == len(el):
             el = only
-    parts = [el.text or ""]
+    esc = _xml_escape if xml_type else str
+    parts = [esc(el.text or "")]
     for child in el:
-        parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
+        if isinstance(child.tag, str):
+            parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
+        else:  # a comment or PI
+            parts.append(esc(child.tail or ""))
     return "".join(parts)
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _looks_html_cache: dict[str, Any] = {}
@@ -667,6 +688,12 @@ class _Walker:
         self.entries: list[_Ctx] = []
         self.names: dict[tuple[str, str | None], str] = {}
         self.tag_names: dict[str, str] = {}
+        # namespaces feedparser does not know -> whether the document binds them as the default namespace:
+        # feedparser names such an element by a prefix the URI has anywhere in the document, this walker by
+        # the element's own, so an unprefixed element ("id", "link": names it reads) whose URI has a prefix
+        # elsewhere ("x:id" to feedparser, which it ignores) is left to feedparser. (A URI under two prefixes,
+        # as WSJ's wsj: and dj:, names the element with a prefix either way: nothing either reads.)
+        self.unknown_ns: dict[str, bool] = {}
         self.stable_bases: set[str] = set()
         self.table = self._table()
         self.c1 = True  # may text values contain C1 controls (see _C1_UTF8)
@@ -689,6 +716,8 @@ class _Walker:
         known = canon is not None
         if canon is None:
             canon = prefix or ""
+            if self.unknown_ns.setdefault(ns, not canon) != (not canon):
+                raise _Bail("a namespace both default and prefixed")
         out = f"{canon.lower()}:{local.lower()}" if canon else local.lower()
         self.names[key] = out
         if known:  # the document's prefix does not matter: name by tag alone from now on
@@ -1179,7 +1208,7 @@ class _Walker:
             if ctx is self.feed and name in _SUMMARY:
                 ctx.has_summary_key = True
             return
-        value = _plain(ctype, _repair(_markup(el, self.version == "atom10").strip(), self.c1),
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
                        self.version.startswith("atom"))
         if self.store(ctx, "summary"):
             ctx.summary = value
@@ -1198,7 +1227,7 @@ class _Walker:
             if ctx is self.feed and (ctype in _HTML_TYPES or ctype == "text/plain"):
                 ctx.has_summary_key = True
             return
-        value = _plain(ctype, _repair(_markup(el, self.version == "atom10").strip(), self.c1),
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
                        self.version.startswith("atom"))
         ctx.content.append(value)
         if (ctype in _HTML_TYPES or ctype == "text/plain") and not ctx.has_summary_key:
@@ -1334,6 +1363,9 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> ParsedFeed |
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         return None
     w = _Walker(url)
+    for p, uri in root.nsmap.items():  # the root's declarations: those of a URI no element uses too
+        if uri and uri.lower() not in _NS:
+            w.unknown_ns.setdefault(uri, not p)
     w.c1 = bool((not body.isascii() and (_C1_UTF8 if encoding == "utf-8" else _C1_LATIN1).search(body))
                 or _C1_REF.search(body))
     name = w.name(root.tag, root.prefix)

@@ -123,10 +123,40 @@ _REVIEWED = {
                             f"<\uf900/>{_ITEM}</item></channel></rss>",
     "an attribute name expat refuses": '<rss version="2.0"><channel><title>C</title><item>'
                                        f'<title \uf900="1">a</title>{_LINK}</item></channel></rss>',
+    # (a differential fuzz review) an unprefixed <date>: feedparser's keymap makes it `updated`
+    "an unprefixed date": f'<rss version="2.0"><channel><title>C</title><item>{_ITEM}'
+                          "<date>Tue, 02 Jan 2024 10:00:00 GMT</date></item></channel></rss>",
+    # an element in the default namespace whose URI has a prefix elsewhere: "x:id" to feedparser
+    "a namespace both default and prefixed": '<rss version="2.0" xmlns:x="http://example.org/ns"><channel>'
+                                             '<title>C</title><item><title>a</title><id xmlns="http://example.org/ns">'
+                                             "http://example.org/a</id></item></channel></rss>",
+    # WSJ's two prefixes of one URI: prefixed either way, nothing either parser reads
+    "a namespace under two prefixes": '<rss version="2.0" xmlns:wsj="http://dowjones.net/rss/" '
+                                      'xmlns:dj="http://dowjones.net/rss/"><channel><title>C</title>'
+                                      f"<item>{_ITEM}<wsj:articletype>News</wsj:articletype></item></channel></rss>",
+}
+# bytes that are not UTF-8: Python has no "iso-latin-1", so feedparser guesses windows-1252 and says so; a UTF-8
+# mark on a Latin-1 document, the same
+_LATIN1_TITLE = ('<rss version="2.0"><channel><title>T</title><item><title>Wait for it\x85</title></item></channel>'
+                 "</rss>")
+_ENCODED = {
+    "iso-latin-1": ('<?xml version="1.0" encoding="iso-latin-1"?>' + _LATIN1_TITLE).encode("latin-1"),
+    "a UTF-8 mark on Latin-1": b"\xef\xbb\xbf" + ('<?xml version="1.0" encoding="iso-8859-1"?>'
+                                                  + _LATIN1_TITLE).encode("latin-1"),
 }
 
 
-_DECLINED = {"a name expat refuses", "an attribute name expat refuses", "two byte order marks"}
+_DECLINED = {"a name expat refuses", "an attribute name expat refuses", "two byte order marks", "an unprefixed date",
+             "a namespace both default and prefixed", *_ENCODED}
+
+
+@pytest.mark.parametrize("name", list(_ENCODED))
+def test_reviewed_encodings_agree_with_feedparser(name: str) -> None:
+    data = _ENCODED[name]
+    ref = parse_feedparser(data, URL, "application/rss+xml")
+    assert fast_parse(data, URL, "application/rss+xml") is None
+    assert parse(data, URL, "application/rss+xml") == ref
+    assert ref.entries[0].title == "Wait for it\u2026"
 
 
 @pytest.mark.parametrize(("name", "doc"), [*_REVIEWED.items(),
@@ -142,6 +172,45 @@ def test_reviewed_documents_agree_with_feedparser(name: str, doc: str, url: str)
     if fast is not None:
         assert (_key(fast), _extra(fast), fast.bozo) == (_key(ref), _extra(ref), ref.bozo)
     assert parse(data, url) == (fast if fast is not None else ref)
+
+
+_ENTRY = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id><updated>2024-05-01T10:00:00Z'
+          '</updated><entry><title>Losses</title><id>urn:e</id><updated>2024-05-01T10:00:00Z</updated>{}</entry></feed>')
+_X = 'xmlns="http://www.w3.org/1999/xhtml"'
+_RSS_ITEM = '<rss version="2.0"><channel><title>T</title><item><title>t</title>{}</item></channel></rss>'
+
+
+@pytest.mark.parametrize(("doc", "seen"), [
+    # XHTML's text is markup: its escapes stay escapes (published, "Use the  element" before)
+    (_ENTRY.format(f'<content type="xhtml"><div {_X}>Use the &lt;video&gt; element, AT&amp;amp;T <b>now</b></div>'
+                  "</content>"), "Use the <video> element, AT&amp;T now"),
+    (_ENTRY.format('<summary type="xhtml">x&lt;y in Kyiv</summary>'), "x<y in Kyiv"),
+    # a comment or PI in a body is dropped, the text around it kept as it is
+    (_ENTRY.format("<summary>Hello <!-- note --> world</summary>"), "Hello world"),
+    (_RSS_ITEM.format("<description><![CDATA[<p>One</p>]]><!-- c --><![CDATA[<p>Two</p>]]></description>"),
+     "One Two"),
+    (_RSS_ITEM.format("<description>&lt;p&gt;One&lt;/p&gt;<?pi x?>&lt;p&gt;Two&lt;/p&gt;</description>"), "One Two"),
+    (_ENTRY.format(f'<content type="xhtml"><div {_X}>a &lt; b<!-- c --> &amp; c</div></content>'), "a < b & c"),
+    # markup inside a plain-text Atom construct, or namespaced markup in an HTML one: feedparser's
+    (_ENTRY.format("<summary>Losses <b>b</b> here</summary>"), "Losses b here"),
+    (_ENTRY.format('<summary type="html">Losses <b>b</b> here</summary>'), "Losses b here"),
+])
+def test_reviewed_bodies_read_as_feedparser_reads_them(doc: str, seen: str) -> None:
+    """What a reader sees of a summary or content (sanitised, as text) is feedparser's, whichever path reads it."""
+    from feeds.sanitize import sanitize_html, visible_text
+
+    data = doc.encode("utf-8")
+
+    def shown(p: ParsedFeed) -> list[str]:
+        texts = [x for e in p.entries for x in (e.summary, e.content) if x]
+        return [" ".join(visible_text(sanitize_html(x)).split()) for x in texts]
+
+    ref = parse_feedparser(data, URL)
+    assert shown(ref)[:1] == [seen]
+    fast = fast_parse(data, URL)
+    if fast is not None:
+        assert shown(fast) == shown(ref)
+    assert shown(parse(data, URL)) == shown(ref)
 
 
 @pytest.mark.parametrize("data", [
