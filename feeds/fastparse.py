@@ -390,6 +390,14 @@ def _non_ascii_names(root: Any) -> bool:
     return False
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _choose_encoding(data: bytes, url: str, content_type: str | None) -> tuple[bytes, str, str | None] | None:
     """(body without BOM/declaration, lxml encoding, bozo message) or None to fall back."""
     if data[:3] == b"\xef\xbb\xbf":
@@ -434,8 +442,9 @@ def _choose_encoding(data: bytes, url: str, content_type: str | None) -> tuple[b
             bozo = (f"NonXMLContentType: {content_type} is not an XML media type" if content_type
                     else "NonXMLContentType: no Content-type specified")
     encoding = encoding.lower()
-    if bom and encoding not in _UTF8_NAMES and encoding not in _ASCII_NAMES:
-        return None  # (a UTF-8 mark on a Latin-1 document: feedparser reads it as windows-1252 and says so)
+    if bom and encoding not in _UTF8_NAMES and encoding not in _ASCII_NAMES and (
+            encoding not in _LATIN1_NAMES or not _is_utf8(data)):
+        return None  # (a UTF-8 mark on bytes that are not UTF-8: feedparser reads windows-1252 and says so)
     if encoding in _UTF8_NAMES:
         lxml_encoding = "utf-8"
     elif encoding in _LATIN1_NAMES:
