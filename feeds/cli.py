@@ -296,7 +296,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             + "".join("\n[[sources]]\n" + tomli_w.dumps(src) for src in sources))
     parse_config(text, path)  # what we write must load
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    # atomically: a full disk or a kill while --force rewrites it must not leave a cut config (a review)
+    _replace_file(path, None, text.encode("utf-8"))
     print(f"wrote {path}")
     return EXIT_OK
 
@@ -571,7 +572,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     dest: Path = args.dir
-    existed = dest.exists()
     try:
         out_dir, target = cfg.output.dir.resolve(), dest.resolve()
         if target == out_dir or out_dir in target.parents or target in out_dir.parents:
@@ -581,16 +581,29 @@ def cmd_backup(args: argparse.Namespace) -> int:
                              "nothing written: give the backup a place of its own")
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise FeedsError(f"{dest}: exists and is not an empty directory; nothing written")
-        dest.mkdir(mode=0o700, parents=True, exist_ok=True)  # the store and config hold credentials
-        dest.chmod(0o700)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # built beside it and renamed into place when whole: a backup killed part way (after the store's
+        # snapshot, before it was made restorable) must not look finished (a review). A mount point cannot be
+        # renamed over: built inside it then, and its pieces moved out with the store last
+        mounted = dest.is_dir() and os.path.ismount(dest)
+        partial = (dest if mounted else dest.parent) / f".{dest.name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(mode=0o700)  # the store and config hold credentials
     except OSError as e:
         raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
     try:
-        _backup_into(cfg, dest)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)  # (it was new or empty: nothing of anyone else's in it)
-        if existed:
-            dest.mkdir(mode=0o700, exist_ok=True)
+        _backup_into(cfg, partial, dest)
+        if mounted:
+            store = partial / cfg.store_path.name
+            for piece in sorted(partial.iterdir(), key=lambda x: x == store):
+                os.replace(piece, dest / piece.name)
+            partial.rmdir()
+        else:
+            os.replace(partial, dest)  # (over the empty directory given, if any)
+    except BaseException as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
         raise
     if not args.quiet:
         print(f"backed up to {dest}: {cfg.path.name}, {'output/, ' if (dest / 'output').exists() else ''}"
@@ -598,18 +611,28 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _backup_into(cfg: Config, dest: Path) -> None:
-    """cmd_backup's copies, into the new directory `dest`."""
+def _copy_if_there(src: str, dst: str) -> None:
+    """shutil.copy2, for a file a writer may rename away meanwhile (one gone is not copied)."""
+    import shutil
+
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copy2(src, dst)
+
+
+def _backup_into(cfg: Config, dest: Path, named: Path) -> None:
+    """cmd_backup's copies, into the new directory `dest` (to be renamed `named`: the name errors give)."""
     import shutil
     import sqlite3
 
     from feeds.errors import FeedsError
+    from feeds.publish import _TEMP_RE
 
     try:
         shutil.copy2(cfg.path, dest / cfg.path.name)
         out_copy = dest / "output"
-        if cfg.output.dir.is_dir():  # (its temporary files are a writer's own; copied as they are)
-            shutil.copytree(cfg.output.dir, out_copy, symlinks=True)
+        if cfg.output.dir.is_dir():  # without the writers' temporary files, which come and go as it copies
+            shutil.copytree(cfg.output.dir, out_copy, symlinks=True, copy_function=_copy_if_there,
+                            ignore=lambda _d, names: [n for n in names if _TEMP_RE.match(n)])
         store_copy = dest / cfg.store_path.name
         if cfg.store_path.exists():
             from feeds.store.sql import ro_uri
@@ -625,15 +648,19 @@ def _backup_into(cfg: Config, dest: Path) -> None:
                 if dst.execute("PRAGMA integrity_check").fetchone() != ("ok",) or not dst.execute(
                         "SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
                     raise FeedsError(f"{cfg.store_path}: the copy of the store is not whole; the backup is not "
-                                     f"to be used ({dest})")
+                                     f"to be used ({named})")
                 _restorable(dst, out_copy)
             finally:
                 dst.close()
                 src.close()
     except sqlite3.Error as e:
         raise FeedsError(f"{cfg.store_path}: cannot back the store up ({e})") from e
+    except shutil.Error as e:  # what copytree gathered: the first file and its error
+        first = e.args[0][0] if e.args and isinstance(e.args[0], list) and e.args[0] else None
+        what = f"{first[0]}: {first[2]}" if first and len(first) == 3 else str(e)
+        raise FeedsError(f"{named}: cannot write the backup ({what})") from e
     except OSError as e:
-        raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
+        raise FeedsError(f"{named}: cannot write the backup ({e.strerror or e})") from e
 
 
 def _restorable(dst: Any, out_copy: Path) -> None:
@@ -713,38 +740,52 @@ def _read_opml(file: Path) -> bytes:
     return data
 
 
-def _replace_file(path: Path, old: bytes, data: bytes) -> None:
-    """Replace `path` (whose bytes were `old`) by `data` atomically: a temporary file in the same directory,
-    fsynced, with the file's permission bits (and owner, where allowed), then os.replace and an fsync of the
-    directory. A symlink is followed (the file it points to is replaced, the link kept). The file is
-    compared with `old` just before the swap: an edit made meanwhile is not lost (nothing is written)."""
+def _replace_file(path: Path, old: bytes | None, data: bytes) -> None:
+    """Replace `path` (whose bytes were `old`; None: a file written anew, `feeds init`) by `data` atomically: a
+    temporary file in the same directory, fsynced, with the file's permission bits (and owner, where allowed),
+    then os.replace and an fsync of the directory. A symlink is followed (the file it points to is replaced,
+    the link kept). The file is compared with `old` just before the swap: an edit made meanwhile is not lost
+    (nothing is written). A failure (a full disk) names the file and leaves it as it was."""
     import stat
     import tempfile
 
     from feeds.errors import FeedsError
 
     target = Path(os.path.realpath(path))
-    st = target.stat()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise FeedsError(f"{path}: cannot write ({e.strerror or e}); nothing written") from e
     tmp = Path(tmp_name)
     try:
         try:
-            os.fchmod(fd, stat.S_IMODE(st.st_mode))
-            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-                with contextlib.suppress(OSError):  # only root may give a file away: the owner stays ours
-                    os.fchown(fd, st.st_uid, st.st_gid)
+            if st is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(fd, 0o666 & ~umask)  # as a file created with open() would be
+            else:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                    with contextlib.suppress(OSError):  # only root may give a file away: the owner stays ours
+                        os.fchown(fd, st.st_uid, st.st_gid)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)
-        if target.read_bytes() != old:
+        if old is not None and target.read_bytes() != old:
             raise FeedsError(f"{path}: changed while importing; nothing written (run the import again)")
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise FeedsError(f"{path}: cannot write ({e.strerror or e}); nothing written") from e
         raise
     with contextlib.suppress(OSError):
         dfd = os.open(target.parent, os.O_RDONLY)

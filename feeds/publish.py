@@ -128,6 +128,29 @@ def claim_output(store: Store, cfg: Config) -> None:
         atomic_write(cfg.output.dir / OWNER_FILE, f"{mine} {place}\n".encode("ascii"))
 
 
+def _make_dirs(d: Path) -> tuple[int, int] | None:
+    """Make directory `d` and its missing parents. Run as root, what it makes (and the files written there) is
+    given the owner of the nearest directory that was there: one `feeds run` as root must not leave an
+    archive directory the service's user cannot write into (a review: those channels' runs failed for good).
+    Returns that owner when running as root and it is another, else None."""
+    missing: list[Path] = []
+    p = d
+    while not p.is_dir() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    if missing:
+        d.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return None
+    st = p.stat()
+    if (st.st_uid, st.st_gid) == (0, 0):
+        return None
+    for m in missing:
+        with contextlib.suppress(OSError):
+            os.chown(m, st.st_uid, st.st_gid)
+    return st.st_uid, st.st_gid
+
+
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically; return False (and touch nothing) when the bytes are equal."""
     try:
@@ -140,9 +163,12 @@ def atomic_write(path: Path, data: bytes) -> bool:
         raise PublishError(str(path), e.strerror or str(e)) from e
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner = _make_dirs(path.parent)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
+            if owner is not None:
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, *owner)
             view = memoryview(data)
             while view:
                 n = os.write(fd, view)
