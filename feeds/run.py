@@ -112,6 +112,7 @@ class RunReport:
     publish_errors: list[str] = field(default_factory=list)
     stopped: bool = False  # the stop callback ended the run early; unprocessed results were dropped
     held: int = 0  # due sources not fetched: their host asked this run to wait (Retry-After)
+    others_ok: int = 0  # sources not due this run whose last fetch succeeded
 
     @property
     def new_items(self) -> int:
@@ -499,6 +500,12 @@ class Pipeline:
         if disabled:  # `enabled = false`: never fetched (what they gave stays stored and published)
             due = [r for r in due if r.url not in disabled]
         report.due, report.skipped = len(due), len(rows) - len(due)
+        due_ids = {r.id for r in due}
+        # sources not asked this run whose last fetch worked: with one, a run whose few due sources all failed
+        # is those sources' trouble (their warnings say so), not a run where nothing works (exit 1)
+        report.others_ok = sum(1 for r in rows.values() if r.id not in due_ids and not r.gone
+                               and r.url not in disabled and r.last_success is not None
+                               and r.consecutive_failures == 0)
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()

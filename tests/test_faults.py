@@ -510,7 +510,7 @@ def test_every_fault_in_one_run_is_recorded_and_the_good_sources_still_publish(t
         bad = write_config(tmp_path, [(n, urls[n]) for n in ("s500", "reset", "html", "empty")], fetch=FAST_FETCH,
                            name="bad.toml")
         r = run_feeds("--config", str(bad), "run", "--all", cwd=tmp_path)
-        assert r.returncode == 1 and "all 4 sources failed" in r.stderr, r.stderr
+        assert r.returncode == 1 and "all 4 due sources failed" in r.stderr, r.stderr
         assert (tmp_path / "out" / "news.atom").read_bytes() == before
     finally:
         hole.close()
