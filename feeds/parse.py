@@ -495,6 +495,21 @@ def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
     )
 
 
+_ROOT_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|rdf)\s*>", re.IGNORECASE)
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>"
+                        rb"|<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?:\s[^<>]*)?/>", re.IGNORECASE)
+
+
+def _cut_short(data: bytes, entries: int) -> bool:
+    """Whether a document feedparser read with an error was cut off inside its last entry (a half-written
+    file, a generator that died mid-output): its root never ends, and fewer entries end than feedparser
+    found. That entry is a fragment (its link or date not reached): storing it would edit the stored item
+    with what is missing (a review: a report lost its link; a new one kept the wrong date for good)."""
+    if b"\x00" in data[:512] or _ROOT_END.search(data, max(0, len(data) - 4096)):
+        return False  # (UTF-16 or -32: tags are not these bytes; left as read)
+    return len(_ENTRY_END.findall(data)) < entries
+
+
 def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
     """Parse with feedparser; raises ParseFailed when the bytes hold no feed at all."""
     import feedparser  # imported lazily: keeps `feeds --help` fast
@@ -520,7 +535,10 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
                           else "not a feed (no RSS, Atom, RDF or JSON Feed in it)")
     feed = d.get("feed", {})
     feed_authors = _names(feed)
-    entries = tuple(_entry(e, url, feed_authors) for e in d.entries)
+    found = d.entries
+    if d.get("bozo") and found and _cut_short(data, len(found)):
+        found = found[:-1]
+    entries = tuple(_entry(e, url, feed_authors) for e in found)
     bozo = None
     if d.get("bozo"):
         exc = d.get("bozo_exception")

@@ -270,6 +270,7 @@ class Pipeline:
         self.headers = {s.url: dict(s.headers) for s in cfg.sources}
         self.fetcher = Fetcher(cfg.fetch)
         self._stories: Any = None
+        self._index_stale = False  # an item of the kept story index was edited this run (see run's end)
         self._embedder: CachedEmbedder | None = None  # semantic mode: made at the index's first load, kept
         self._newest = 0.0  # newest published time the story index has seen: its window is relative to it
         self._pruned_at = -math.inf  # _newest when window rows were last pruned
@@ -585,8 +586,12 @@ class Pipeline:
                     # their results would be thrown away
                     pool.shutdown(wait=finished, cancel_futures=not finished)
             self.prune_window_rows()
-            if not self.keep_index:
-                self._stories = None  # rebuilt from the store's window if this Pipeline runs again
+            if not self.keep_index or self._index_stale:
+                # rebuilt from the store's window if this Pipeline runs again; a daemon's kept index too once
+                # an item in it was edited: a reload reads an edited report's new text, as every cron run does
+                # (a review: a daemon kept a stub headline's vector and split a story cron joined)
+                self._stories = None
+                self._index_stale = False
         from feeds.publish import missing_channels, missing_index
 
         missing = missing_channels(self.cfg)
@@ -1278,6 +1283,8 @@ class Pipeline:
         # every channel the story's entry is in shows this report (its headline, or a related link's title):
         # all of them are published again, not only the ones this report is sorted into
         shown = st.story_channels_of(c, [story_id]).get(story_id, set())
+        if self._stories is not None and self._stories.story_of(item_id) is not None:
+            self._index_stale = True
         st.update_item(c, item_id, title=e.title, summary=e.summary, content=e.content,
                        author=e.author, categories="\t".join(e.categories), link=e.link,
                        enclosures=encode_enclosures(e.enclosures), image=e.image,
