@@ -375,6 +375,17 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
         threading.Thread(target=serving, name="serve", daemon=True).start()
     try:
         code = d.run()
+    except Exception as e:
+        # what stops the daemon (a store that cannot be opened) goes to its log file too, as a held lock does:
+        # the CLI prints it to stderr, which a service manager may not keep (a review)
+        if cfg.daemon.log_file is not None:
+            from feeds.errors import FeedsError
+
+            if isinstance(e, FeedsError):
+                log.error("feeds daemon: %s", e)
+            else:
+                log.exception("feeds daemon: stopped by an internal error")
+        raise
     finally:
         if not d.abandoned:  # an abandoned tick may still write: the lock goes with the process, at its exit
             lock.release()

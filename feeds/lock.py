@@ -53,3 +53,28 @@ class StoreLock:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def holder(store_path: Path | str) -> int | None:
+    """The pid of a live feeds process that holds (or last held) the store's lock, else None. The lock file
+    keeps the pid of its last holder; a process of that pid still running feeds (on Linux, its command line
+    names feeds) is taken for the holder. Nothing is locked or written: `feeds status` reads only."""
+    path = StoreLock(store_path).path
+    try:
+        pid = int(path.read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # another user's: alive
+        pass
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc (not Linux): alive is all that can be told
+        return pid
+    return pid if b"feeds" in cmdline else None
+

@@ -367,7 +367,8 @@ class Pipeline:
                 # them again would also write what changed in the config since (an author, a title)
                 if base_before is not None:
                     st.reset_archive_written(c)
-                    log.warning("output.base_url changed (%s -> %s): the archive pages are rendered again once%s",
+                    # (INFO, as the config's other deliberate changes: `feeds run` is silent on success)
+                    log.info("output.base_url changed (%s -> %s): the archive pages are rendered again once%s",
                                 base_before, cfg.output.base_url,
                                 "" if cfg.output.archive else " (when the archive is on again)")
                 st.set_meta_value(c, BASE_URL_KEY, cfg.output.base_url)

@@ -122,6 +122,11 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             pruned_at = store.meta_value("pruned_at")
             runs = store.last_runs(1)
             last_run = runs[0] if runs else None
+            if last_run is not None and not last_run.get("finished"):
+                # unfinished: running now (the lock's holder is alive), or killed
+                from feeds.lock import holder
+
+                last_run = dict(last_run, running=holder(cfg.store_path))
             if last_run is not None and not last_run.get("sources"):
                 # a cron run with nothing due says little: the last run that fetched too
                 fetched = store.last_runs(1, fetching=True)
@@ -259,7 +264,8 @@ def render(data: dict[str, Any]) -> str:
     if run:
         out.append(f"last run: {run['mode']} {_ago(run['started'], now)}, {run['sources']} fetched, {run['ok']} ok, "
                    f"{run['failed']} failed, {run['new_items']} new items"
-                   + ("" if run.get("finished") else " (did not finish)"))
+                   + ("" if run.get("finished") else f" (running now, pid {run['running']})" if run.get("running")
+                      else " (did not finish)"))
         f = run.get("last_fetching")
         if f:
             out.append(f"last run that fetched: {f['mode']} {_ago(f['started'], now)}, {f['sources']} fetched, "
@@ -332,8 +338,9 @@ def status_main(cfg: Config, args: argparse.Namespace, *, now: datetime | None =
     elif want_check:
         now = datetime.fromtimestamp(data["now"], UTC)
         if result.ok:
+            gone = any(x["state"] == "gone" for x in data["sources"])  # (counted with the broken ones)
             print(f"OK: last successful fetch {_ago(result.last_success, now)}, "
-                  f"{result.broken} of {result.total} sources broken")
+                  f"{result.broken} of {result.total} sources {'broken or gone' if gone else 'broken'}")
         for p in result.problems:
             print(f"CHECK FAILED: {p}")
     else:

@@ -124,3 +124,59 @@ def test_a_source_failing_alone_in_a_run_while_the_others_work_exits_0(tmp_path:
         assert "failed, and no other" not in r.stderr
     finally:
         srv.close()
+
+
+def test_status_tells_a_run_in_progress_from_one_that_was_killed(tmp_path: Path) -> None:
+    """A run busy fetching was shown as "(did not finish)" with "0 fetched", as a crashed one is."""
+    srv = Loopback()
+    try:
+        body = rss([{"title": "Hello", "guid": "1", "link": "https://a.example/1"}])
+
+        def slow(req: object) -> Response:
+            time.sleep(3)
+            return Response(200, body)
+
+        srv.routes["/slow"] = slow
+        cfg = _config(tmp_path, [srv.url("/slow")])
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("FEEDS_CONFIG", None)
+        for _ in range(2):
+            run = subprocess.Popen([sys.executable, "-m", "feeds.cli", "--config", str(cfg), "run", "--all"],
+                                   cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 10
+            while not srv.hits("/slow") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            busy = feeds("--config", str(cfg), "status", cwd=tmp_path)
+            assert f"(running now, pid {run.pid})" in busy.stdout, busy.stdout
+            if _ == 0:
+                assert run.wait(30) == 0
+                done = feeds("--config", str(cfg), "status", cwd=tmp_path)
+                assert "running now" not in done.stdout and "did not finish" not in done.stdout
+                srv.hits("/slow").clear()
+            else:  # killed: no process holds the lock any more
+                run.kill()
+                run.wait(30)
+                dead = feeds("--config", str(cfg), "status", cwd=tmp_path)
+                assert "(did not finish)" in dead.stdout and "running now" not in dead.stdout
+            assert run.stderr is not None
+            run.stderr.close()
+    finally:
+        srv.close()
+
+
+def test_changing_base_url_is_silent_under_cron(demo: Path) -> None:
+    """A deliberate config change (the site moved) put a WARNING on stderr of a successful run: cron mailed it."""
+    cfg = demo / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text().replace('base_url = "http://127.0.0.1:8080/"', 'base_url = "https://news.example/"'))
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stderr
+
+
+def test_a_daemon_that_cannot_open_its_store_says_so_in_its_log_file(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, ["https://a.example/feed"])
+    cfg.write_text(cfg.read_text() + '\n[daemon]\nlog_file = "d.log"\n')
+    (tmp_path / "feeds.db").write_bytes(b"garbage, not a database" * 100)
+    r = feeds("--config", str(cfg), "daemon", cwd=tmp_path, timeout=60)
+    assert r.returncode == 1 and "cannot open the store" in r.stderr, r.stderr
+    assert "cannot open the store" in (tmp_path / "d.log").read_text()
