@@ -61,6 +61,6 @@ def _item(e: RenderEntry) -> dict[str, Any]:
     item["_feeds"] = {
         "source": source,
         "also_reported_by": [{"source": r.source, "title": r.title, **({"url": r.link} if r.link else {}),
-                              **({"same_report": True} if False else {})} for r in e.related],
+                              **({"same_report": True} if r.same else {})} for r in e.related],
     }
     return item
