@@ -1,8 +1,8 @@
 """Command line. Maps errors to exit codes; quiet on success so cron mails only problems.
 
-Exit codes: 0 success; 1 every due source failed and no other source's last fetch succeeded, or a feed
-could not be written; 2 bad config or usage; 3 `status --check` found a problem; 75 another feeds process
-holds the store (cron may simply try again next time); 130 interrupted.
+Exit codes: 0 success; 1 every due source failed and no other source fetched successfully within the
+last hour, or a feed could not be written; 2 bad config or usage; 3 `status --check` found a problem; 75
+another feeds process holds the store (cron may simply try again next time); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -365,8 +365,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # nothing works (the network, the machine): a source failing alone in a run (its backoff gives it runs
         # of its own) while the others' last fetches worked is that source's trouble, told by its warning
         n = len(report.outcomes)
-        print(f"feeds: {'the one due source' if n == 1 else f'all {n} due sources'} failed, and no other source's "
-              "last fetch succeeded", file=sys.stderr)
+        print(f"feeds: {'the one due source' if n == 1 else f'all {n} due sources'} failed, and no other source "
+              "fetched successfully within the hour", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

@@ -127,6 +127,9 @@ class RunReport:
         return bool(self.outcomes) and len(self.failed) == len(self.outcomes)
 
 
+# How recent another source's successful fetch must be to make a run whose due sources all failed a success
+# (exit 0): those sources' trouble, not the network's (README, exit codes)
+OTHERS_OK_WITHIN = timedelta(hours=1)
 TEST_POLICY_ENV = "FEEDS_TEST_POLICY"
 _POLICY_DURATIONS = frozenset({"interval", "min_interval", "max_interval", "backoff_base", "backoff_cap",
                                "broken_after", "broken_retry", "redirect_persist_age"})
@@ -503,11 +506,13 @@ class Pipeline:
             due = [r for r in due if r.url not in disabled]
         report.due, report.skipped = len(due), len(rows) - len(due)
         due_ids = {r.id for r in due}
-        # sources not asked this run whose last fetch worked: with one, a run whose few due sources all failed
-        # is those sources' trouble (their warnings say so), not a run where nothing works (exit 1)
+        # sources not asked this run whose last fetch worked within the last hour: with one, a run whose few due
+        # sources all failed is those sources' trouble (their warnings say so), not a run where nothing works
+        # (exit 1). Only a recent success tells of now: an outage is exit 1 within the hour (a diff review)
+        recent = (now - OTHERS_OK_WITHIN).timestamp()
         report.others_ok = sum(1 for r in rows.values() if r.id not in due_ids and not r.gone
                                and r.url not in disabled and r.last_success is not None
-                               and r.consecutive_failures == 0)
+                               and r.last_success >= recent and r.consecutive_failures == 0)
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()

@@ -122,6 +122,15 @@ def test_a_source_failing_alone_in_a_run_while_the_others_work_exits_0(tmp_path:
         assert len(srv.hits("/500")) == 2 and len(srv.hits("/good")) == 1
         assert r.returncode == 0 and "s1" in r.stderr and "HTTP 500" in r.stderr, r.stderr
         assert "failed, and no other" not in r.stderr
+        # the good source's success two hours back says nothing of now: an outage is exit 1 within the hour
+        con = sqlite3.connect(tmp_path / "feeds.db")
+        with con:
+            con.execute("UPDATE sources SET last_success = last_success - 7200 WHERE name = 's0'")
+        con.close()
+        time.sleep(2.5)  # the failing source's backoff (2 s after its second failure) is over
+        r = feeds("--config", str(cfg), "run", cwd=tmp_path, env=env)
+        assert len(srv.hits("/500")) == 3 and len(srv.hits("/good")) == 1
+        assert r.returncode == 1 and "the one due source failed" in r.stderr, r.stderr
     finally:
         srv.close()
 
