@@ -91,12 +91,18 @@ def _path_form(path: str) -> str:
 
 def _unicode_host(host: str) -> str:
     """A host's IDNA labels (xn--) in Unicode, so that bücher.example and xn--bcher-kva.example are one
-    host (a label that does not decode stays as written)."""
+    host. A label whose decoding is no IDNA label stays as written: one that does not decode, or decodes to
+    ASCII, a surrogate or a control (xn--x-qc4g is "\ud800x": no store could write it), or that does not
+    encode back to itself (xn--abc- would be "abc", another host)."""
     labels = host.split(".")
     for n, label in enumerate(labels):
         if label.startswith("xn--"):
             with contextlib.suppress(UnicodeError, ValueError):
-                labels[n] = label[4:].encode("ascii").decode("punycode").lower()
+                text = label[4:].encode("ascii").decode("punycode").lower()
+                if (text and not text.isascii() and text.isprintable()
+                        and not any("\ud800" <= ch <= "\udfff" for ch in text)
+                        and "xn--" + text.encode("punycode").decode("ascii") == label):
+                    labels[n] = text
     return ".".join(labels)
 
 
@@ -170,8 +176,11 @@ def canonical_link(url: str) -> str | None:
     if port and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     try:
-        return _canonical_rest(parts, host)
-    except UnicodeError:  # a lone surrogate that no escape can write (parsing drops them: never from a feed)
+        key = _canonical_rest(parts, host)
+        if not key.isascii():
+            key.encode("utf-8")  # a lone surrogate (in a host): no store can write it
+        return key
+    except UnicodeError:  # a lone surrogate that no escape can write (parsing drops them from feeds' text)
         return None
 
 

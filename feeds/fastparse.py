@@ -553,32 +553,36 @@ def _text(el: Any) -> str:
 
 
 def _markup(el: Any, atom10_xhtml: bool, ctype: str) -> str:
-    """The HTML a text construct carries: its text, or its serialised child markup. In an XML body (xhtml) the
-    text is markup: kept escaped ("x&lt;y" stays so, as feedparser gives it); elsewhere it is the HTML itself.
-    Comments and processing instructions are dropped, their tails kept (feedparser's handlers never see them).
-    An element inside a plain-text body, or a namespaced one inside an HTML body (Atom's type="html" holding
-    markup: invalid, and feedparser writes it without the namespace), is left to feedparser; RSS's inline
-    HTML (elements in no namespace inside a description) is read."""
-    xml_type = ctype.endswith("xml")
+    """The HTML a text construct carries: its text, or its serialised child markup, as feedparser writes it. In
+    XHTML the text is markup: kept escaped ("x&lt;y" stays so). Elsewhere the text is the HTML itself until an
+    element begins (RSS's inline HTML); text after an element (its tail, or a comment's after it) is text,
+    escaped. Comments and processing instructions are dropped, their tails kept (feedparser's handlers never
+    see them). An element inside a plain-text body, or a namespaced one inside an HTML body (Atom's
+    type="html" holding markup: invalid, and feedparser writes it without the namespace), is left to
+    feedparser."""
+    xhtml = ctype == "application/xhtml+xml"
     if len(el) == 0:
         text = el.text or ""
-        return _xml_escape(text) if xml_type and ("<" in text or "&" in text or ">" in text) else text
+        return _xml_escape(text) if xhtml and ("<" in text or "&" in text or ">" in text) else text
     from lxml import etree
 
     children = [c for c in el if isinstance(c.tag, str)]
-    if children and not xml_type and (ctype == "text/plain" or any(c.tag[0] == "{" for c in children)):
+    if children and not ctype.endswith("xml") and (ctype == "text/plain" or any(c.tag[0] == "{" for c in children)):
         raise _Bail("markup in a body that is not XML")
-    if atom10_xhtml and len(children) == 1 and not (el.text or "").strip() and not (children[0].tail or "").strip():
+    if (atom10_xhtml and len(children) == 1 and not (el.text or "").strip()
+            and not any((c.tail or "").strip() for c in el)):
         only = children[0]
-        if only.tag.rsplit("}", 1)[-1] == "div" and len(children) == len(el):
+        if only.tag.rsplit("}", 1)[-1] == "div":  # (comments and PIs beside it are dropped)
             el = only
-    esc = _xml_escape if xml_type else str
-    parts = [esc(el.text or "")]
+    parts = [_xml_escape(el.text or "") if xhtml else el.text or ""]
+    element_seen = xhtml
     for child in el:
         if isinstance(child.tag, str):
             parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
-        else:  # a comment or PI
-            parts.append(esc(child.tail or ""))
+            element_seen = True
+        else:  # a comment or PI: its tail as text would be
+            tail = child.tail or ""
+            parts.append(_xml_escape(tail) if element_seen else tail)
     return "".join(parts)
 
 

@@ -191,6 +191,12 @@ _RSS_ITEM = '<rss version="2.0"><channel><title>T</title><item><title>t</title>{
      "One Two"),
     (_RSS_ITEM.format("<description>&lt;p&gt;One&lt;/p&gt;<?pi x?>&lt;p&gt;Two&lt;/p&gt;</description>"), "One Two"),
     (_ENTRY.format(f'<content type="xhtml"><div {_X}>a &lt; b<!-- c --> &amp; c</div></content>'), "a < b & c"),
+    # (the diff review) text after an element is text, a comment after it too: escaped markup stays text
+    (_RSS_ITEM.format('<description>Wrap it in <code>pre</code><!-- more --> and type &lt;a href="https://evil.'
+                      'example/"&gt;this link&lt;/a&gt; literally</description>'),
+     'Wrap it in pre and type <a href="https://evil.example/">this link</a> literally'),
+    (_ENTRY.format('<content type="text/xml">a &lt; b</content>'), "a < b"),
+    (_ENTRY.format(f'<content type="xhtml"><div {_X}>x &lt; y <b>b</b></div><!-- c --></content>'), "x < y b"),
     # markup inside a plain-text Atom construct, or namespaced markup in an HTML one: feedparser's
     (_ENTRY.format("<summary>Losses <b>b</b> here</summary>"), "Losses b here"),
     (_ENTRY.format('<summary type="html">Losses <b>b</b> here</summary>'), "Losses b here"),
