@@ -586,18 +586,21 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise FeedsError(f"{dest}: exists and is not an empty directory; nothing written")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        # built beside it and renamed into place when whole: a backup killed part way (after the store's
-        # snapshot, before it was made restorable) must not look finished (a review). A mount point cannot be
-        # renamed over: built inside it then, and its pieces moved out with the store last
-        mounted = dest.is_dir() and os.path.ismount(dest)
-        partial = (dest if mounted else dest.parent) / f".{dest.name}.partial-{os.getpid()}"
+        # a backup killed part way (after the store's snapshot, before it was made restorable) must not look
+        # finished (a review): a new directory is built beside its name and renamed to it when whole; an empty
+        # directory given (the working directory, a symlink, a mount point, one in a directory the user may not
+        # write) is built inside, in a hidden directory whose pieces are moved out when whole, the store last
+        inside = dest.is_dir()
+        if inside:
+            dest.chmod(0o700)  # the store and config hold credentials
+        partial = (dest if inside else dest.parent) / f".{dest.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(mode=0o700)  # the store and config hold credentials
     except OSError as e:
         raise FeedsError(f"{dest}: cannot write the backup ({e.strerror or e})") from e
     try:
         _backup_into(cfg, partial, dest)
-        if mounted:
+        if inside:
             store = partial / cfg.store_path.name
             for piece in sorted(partial.iterdir(), key=lambda x: x == store):
                 os.replace(piece, dest / piece.name)

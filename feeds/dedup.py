@@ -334,6 +334,17 @@ def texts_agree(a: tuple[str, str], b: tuple[str, str]) -> bool:
     return len(wa & wb) >= TEXT_AGREEMENT * len(wa | wb)
 
 
+def texts_agree_but_numbers(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """`texts_agree` with numbers set aside: one post's text as its feed rewrites it on every fetch ("12 points,
+    3 comments", "1,234 views") agrees with itself; two texts of numbers only agree; an empty one with an
+    empty one only."""
+    wa = {w for w in _lede_words(a[0] or a[1]) if not w.isdigit()}
+    wb = {w for w in _lede_words(b[0] or b[1]) if not w.isdigit()}
+    if not wa or not wb:
+        return not wa and not wb and bool(a[0] or a[1]) == bool(b[0] or b[1])
+    return len(wa & wb) >= TEXT_AGREEMENT * len(wa | wb)
+
+
 def copy_of_other_source(title_key: str, a: tuple[str, str], b: tuple[str, str]) -> bool:
     """Whether another source's report with the same normalised title (within the title window) is a copy
     of this one (a syndicated or re-posted story): its title names one post (`distinct_title`), or its text
@@ -357,13 +368,16 @@ class Keys:
 def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
     """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
     on every fetch is still one item), else (no link, or a link the document's entries share, which
-    identifies nothing) a hash of title + date, and of its text when it has no title (a feed of untitled
-    notes, undated or dated by the day: the text is all that tells one note from another)."""
+    identifies nothing) a hash of title + date, and of its text when it has neither a title nor a time of day
+    (a feed of untitled notes, undated or dated by the day: the text is all that tells one note from another;
+    a note dated to the second keeps the id it always had, so its text can be corrected)."""
     if entry.link and use_link:
         return clean_link(entry.link)
     stamp = entry.published.isoformat() if entry.published else ""
     ident = f"{entry.title}\x00{stamp}"
-    if not entry.title:  # its words, not its markup: how a later version cleans HTML must not change it
+    if not entry.title and (entry.published is None or not (entry.published.hour or entry.published.minute
+                                                             or entry.published.second)):
+        # its words, not its markup: how a later version cleans HTML must not change it
         ident = f"{ident}\x00{' '.join(_words(entry.summary or entry.content))}"
     digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"sha256:{digest}"

@@ -237,11 +237,15 @@ def headline(item: ItemRow) -> str:
     """What a report is called: its title (at most MAX_HEADLINE_CHARS), or for a report without one (a
     micro-blog post, a status update) the first words of its text, as readers show such posts; empty when
     it has neither."""
-    title = item.title or ""
+    return _published_title(item.title) or text_excerpt(item.summary or item.content or "", UNTITLED_WORDS)
+
+
+def _published_title(title: str | None) -> str:
+    """A title as published: one line, at most MAX_HEADLINE_CHARS (a report's, or a re-poster's)."""
+    title = title or ""
     if len(title) > 4 * MAX_HEADLINE_CHARS:  # the spaces of a huge title are not all worth collapsing
         title = title[:4 * MAX_HEADLINE_CHARS]
-    title = _cut_text(" ".join(title.split()), MAX_HEADLINE_CHARS)
-    return title or text_excerpt(item.summary or item.content or "", UNTITLED_WORDS)
+    return _cut_text(" ".join(title.split()), MAX_HEADLINE_CHARS)
 
 
 def categories_of(item: ItemRow) -> list[str]:
@@ -355,7 +359,7 @@ def _related(st: StoryEntry, link: str | None,
         if same and source in credited:
             continue
         credited.add(source)
-        related.append(Related(source, " ".join((title or "").split()) or source, iri(safe) if safe else None, same))
+        related.append(Related(source, _published_title(title) or source, iri(safe) if safe else None, same))
     return related
 
 

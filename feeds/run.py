@@ -40,7 +40,7 @@ from feeds.dedup import (
     normalise_title,
     relink_key,
     shared_links,
-    texts_agree,
+    texts_agree_but_numbers,
 )
 from feeds.errors import ConfigError
 from feeds.fetch import HELD, Fetcher, FetchResult, host_key, redact, same_origin, same_site
@@ -127,6 +127,10 @@ class RunReport:
         return bool(self.outcomes) and len(self.failed) == len(self.outcomes)
 
 
+# Within this, a source's entry at the link and under the title of a stored item of it, with another id, is
+# that post revised (its id, date and text all new: a stub become the report); further apart, another post
+# the page shows in its turn (a daily post at one URL)
+SAME_PAGE_POST = timedelta(hours=12)
 # How recent another source's successful fetch must be to make a run whose due sources all failed a success
 # (exit 0): those sources' trouble, not the network's (README, exit codes)
 OTHERS_OK_WITHIN = timedelta(hours=1)
@@ -195,16 +199,18 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
     show's description keeps its own item (another date), and a changelog's entries titled by what they
     changed (no ids, no links) are told apart by their text."""
     if a_known and b_known:
-        return abs(a_published - b_published) < 1.0 and (a_text == b_text or texts_agree(a_text, b_text))
+        return abs(a_published - b_published) < 1.0 and (a_text == b_text or texts_agree_but_numbers(a_text, b_text))
     return a_text == b_text
 
 
 def _same_page_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
     """Whether an entry with its own id and a stored item of its source with another id, at the same link and
-    under the same title, are one post whose id changed: the same date (a feed whose ids change on every fetch)
-    or texts that agree (one that dates them anew too). A page that shows its newest post under one title
-    ("Today's devotional") lists each day's post with its own id, date and text."""
-    return abs(a_published - b_published) < 1.0 or a_text == b_text or texts_agree(a_text, b_text)
+    under the same title, are one post whose id changed: dated within SAME_PAGE_POST of it (a feed whose ids
+    change on every fetch; a revision with an id of its own, a stub become the report), or texts that agree
+    (one that dates them anew too). A page that shows its newest post under one title ("Today's devotional")
+    lists each day's post with its own id, date and text."""
+    return (abs(a_published - b_published) < SAME_PAGE_POST.total_seconds() or a_text == b_text
+            or texts_agree_but_numbers(a_text, b_text))
 
 
 def _cut(text: str, limit: int = 300) -> str:

@@ -172,3 +172,15 @@ def test_an_author_of_one_long_word_is_read_as_feedparser_reads_it() -> None:
         fast = fast_parse(doc, "http://127.0.0.1/feed")
         assert fast is not None
         assert fast.entries[0].authors == parse_feedparser(doc, "http://127.0.0.1/feed").entries[0].authors
+
+
+def test_a_re_posters_title_is_published_within_bounds(tmp_path: Path) -> None:
+    """(the diff review) A copy's title bypassed the cap: a re-post with a 190,000-character title made the
+    JSON Feed 190 kB."""
+    a = rss([{"title": QUAKE_A, "guid": "a1", "link": "https://a.example/quake", "date": NOW - timedelta(hours=2)}])
+    b = rss([{"title": "word " * 40_000, "guid": "b1", "link": "https://a.example/quake?utm_source=b",
+              "date": NOW - timedelta(hours=1)}])
+    run_with(tmp_path, {"alpha_news": a, "beta_radio": b})
+    item = json.loads((tmp_path / "out" / "all.json").read_bytes())["items"][0]
+    assert [len(x["title"]) <= MAX_HEADLINE_CHARS + 1 for x in item["_feeds"]["also_reported_by"]] == [True]
+    assert (tmp_path / "out" / "all.json").stat().st_size < 20_000

@@ -167,3 +167,59 @@ def test_untitled_notes_without_ids_links_or_dates_are_each_an_item(tmp_path: Pa
     pipe.run(force_all=True)
     assert sorted(s for _, s in stored(tmp_path)) == sorted(later)
     assert len(entries(tmp_path)) == 4
+
+
+def test_a_post_whose_id_link_and_counters_change_on_every_fetch_stays_one_item(tmp_path: Path) -> None:
+    """(the diff review of the changelog fix) A forum's links carry a session id, and its text counts points:
+    the same title and date with "12 points, 3 comments", then "15 points, 4 comments" made three items."""
+    def doc(n: int, points: int, comments: int) -> bytes:
+        url = f"https://forum.example/item?id=77&sid=s{n}x"
+        return rss([{"title": "Show: a tiny static site generator", "guid": url, "link": url,
+                     "summary": f"{points} points, {comments} comments", "date": NOW - timedelta(hours=1)}])
+
+    pipe, _, clock = setup(tmp_path, {"forum": doc(1, 12, 3)}, NO_STORIES)
+    pipe.run(force_all=True)
+    for n, (points, comments) in enumerate(((15, 4), (31, 9)), start=2):
+        (tmp_path / "forum.xml").write_bytes(doc(n, points, comments))
+        clock.t += timedelta(minutes=20)
+        pipe.run(force_all=True)
+    assert stored(tmp_path) == [("Show: a tiny static site generator", "31 points, 9 comments")]
+
+
+def test_a_revision_with_an_id_of_its_own_is_an_edit_of_the_post(tmp_path: Path) -> None:
+    """(the same review) A CMS whose ids name revisions: the stub "Developing story" became the report, with a new
+    id, a new date and its text, at the same link and title; it was stored as a second item, and the entry kept
+    showing the stub."""
+    def doc(rev: int, minutes: int, text: str) -> bytes:
+        return rss([{"title": "Fire at the docks", "guid": f"dock-fire-rev{rev}", "link": "https://news.example/fire",
+                     "summary": text, "date": NOW - timedelta(hours=1) + timedelta(minutes=minutes)}])
+
+    full = "Three warehouses burned overnight at the east docks; the fire service says nobody was hurt."
+    pipe, _, clock = setup(tmp_path, {"news": doc(0, 0, "Developing story. More details to follow.")}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "news.xml").write_bytes(doc(1, 30, full))
+    clock.t += timedelta(minutes=40)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == [("Fire at the docks", full)]
+    assert [s for _, _, s in entries(tmp_path)] == [full]
+
+
+def test_an_untitled_note_dated_to_the_second_keeps_its_id_and_its_corrections(tmp_path: Path) -> None:
+    """(the diff review of the untitled-notes fix) A dated untitled note keeps the id it always had: a store made
+    before keeps its notes (they came back as new items), and a corrected note is an edit, not a second item."""
+    at = NOW.replace(minute=17, second=5, microsecond=0) - timedelta(hours=1)
+    pipe, _, clock = setup(tmp_path, {"s": rss([{"summary": "Deploy at 10:00.", "date": at}])}, NO_STORIES)
+    pipe.run(force_all=True)
+    (tmp_path / "s.xml").write_bytes(rss([{"summary": "Deploy moved to 11:00.", "date": at}]))
+    clock.t += timedelta(minutes=10)
+    pipe.run(force_all=True)
+    assert [s for _, s in stored(tmp_path)] == ["Deploy moved to 11:00."]
+    from feeds.dedup import fallback_id
+    from feeds.models import Entry
+
+    def fid(text: str, **kw: object) -> str:
+        return fallback_id(Entry(guid=None, link=None, title="", summary=text, content="", **kw))  # type: ignore[arg-type]
+
+    assert fid("a", published=at) == fid("b", published=at)  # its date alone, as before
+    day = at.replace(hour=0, minute=0, second=0)
+    assert fid("a", published=day) != fid("b", published=day) and fid("a") != fid("b")

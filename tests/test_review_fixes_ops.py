@@ -62,11 +62,21 @@ def test_a_backup_killed_part_way_does_not_look_finished(demo: Path) -> None:
 
 
 def test_a_backup_into_an_empty_directory_given(demo: Path) -> None:
-    (demo / "bk").mkdir()
-    r = feeds("backup", str(demo / "bk"), cwd=demo)
-    assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (demo / "bk").iterdir()) == ["feeds.db", "feeds.toml", "output"]
-    assert not [p for p in demo.iterdir() if ".partial-" in p.name]
+    """An empty directory given is filled in place (the diff review: renaming over it failed for ".", a symlink,
+    a mount point and a directory inside one the user may not write)."""
+    for name, how in (("bk", "dir"), ("here", "cwd"), ("link", "symlink")):
+        target = demo / name
+        target.mkdir() if how != "symlink" else None
+        if how == "symlink":
+            (demo / "real").mkdir()
+            target.symlink_to(demo / "real")
+        r = feeds("--config", str(demo / "config" / "feeds.toml"), "backup", "." if how == "cwd" else str(target),
+                  cwd=target if how == "cwd" else demo)
+        assert r.returncode == 0, (how, r.stderr)
+        assert sorted(p.name for p in target.iterdir()) == ["feeds.db", "feeds.toml", "output"], how
+        assert oct(target.stat().st_mode & 0o777) == "0o700"
+    assert target.is_symlink()
+    assert not [p for p in demo.rglob("*") if ".partial-" in p.name]
 
 
 def test_init_force_on_a_full_disk_keeps_the_config(tmp_path: Path) -> None:
