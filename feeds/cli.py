@@ -1,7 +1,7 @@
 """Command line. Maps errors to exit codes; quiet on success so cron mails only problems.
 
-Exit codes: 0 success; 1 every due source failed and no other source fetched successfully within the
-last hour, or a feed could not be written; 2 bad config or usage; 3 `status --check` found a problem; 75
+Exit codes: 0 success; 1 every due source failed and no other source fetched successfully lately (within
+the hour, or two of its intervals), or a feed could not be written; 2 bad config or usage; 3 `status --check` found a problem; 75
 another feeds process holds the store (cron may simply try again next time); 130 interrupted.
 """
 
@@ -366,7 +366,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # of its own) while the others' last fetches worked is that source's trouble, told by its warning
         n = len(report.outcomes)
         print(f"feeds: {'the one due source' if n == 1 else f'all {n} due sources'} failed, and no other source "
-              "fetched successfully within the hour", file=sys.stderr)
+              "fetched successfully lately", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -590,9 +590,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         # finished (a review): a new directory is built beside its name and renamed to it when whole; an empty
         # directory given (the working directory, a symlink, a mount point, one in a directory the user may not
         # write) is built inside, in a hidden directory whose pieces are moved out when whole, the store last
-        inside = dest.is_dir()
-        if inside:
-            dest.chmod(0o700)  # the store and config hold credentials
+        inside = dest.is_dir()  # (its mode is the user's: the pieces that hold credentials are 0600)
         partial = (dest if inside else dest.parent) / f".{dest.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(mode=0o700)  # the store and config hold credentials
@@ -636,6 +634,7 @@ def _backup_into(cfg: Config, dest: Path, named: Path) -> None:
 
     try:
         shutil.copy2(cfg.path, dest / cfg.path.name)
+        os.chmod(dest / cfg.path.name, 0o600)  # it may hold credentials (headers, URLs with tokens)
         out_copy = dest / "output"
         if cfg.output.dir.is_dir():  # without the writers' temporary files, which come and go as it copies
             shutil.copytree(cfg.output.dir, out_copy, symlinks=True, copy_function=_copy_if_there,

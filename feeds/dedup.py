@@ -92,15 +92,15 @@ def _path_form(path: str) -> str:
 def _unicode_host(host: str) -> str:
     """A host's IDNA labels (xn--) in Unicode, so that bücher.example and xn--bcher-kva.example are one
     host. A label whose decoding is no IDNA label stays as written: one that does not decode, or decodes to
-    ASCII, a surrogate or a control (xn--x-qc4g is "\ud800x": no store could write it), or that does not
-    encode back to itself (xn--abc- would be "abc", another host)."""
+    ASCII, a surrogate or a control character (xn--x-qc4g is "\ud800x": no store could write it; a joiner,
+    as Persian names have, is kept), or that does not encode back to itself (xn--abc- would be "abc")."""
     labels = host.split(".")
     for n, label in enumerate(labels):
         if label.startswith("xn--"):
             with contextlib.suppress(UnicodeError, ValueError):
                 text = label[4:].encode("ascii").decode("punycode").lower()
-                if (text and not text.isascii() and text.isprintable()
-                        and not any("\ud800" <= ch <= "\udfff" for ch in text)
+                if (text and not text.isascii()
+                        and not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
                         and "xn--" + text.encode("punycode").decode("ascii") == label):
                     labels[n] = text
     return ".".join(labels)
@@ -369,14 +369,15 @@ def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
     """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
     on every fetch is still one item), else (no link, or a link the document's entries share, which
     identifies nothing) a hash of title + date, and of its text when it has neither a title nor a time of day
-    (a feed of untitled notes, undated or dated by the day: the text is all that tells one note from another;
-    a note dated to the second keeps the id it always had, so its text can be corrected)."""
+    (a feed of untitled notes, undated or dated by the day -- any whole hour, as a day in another zone is: the
+    text is all that tells one note from another; a note dated to the minute keeps the id it always had, so
+    its text can be corrected)."""
     if entry.link and use_link:
         return clean_link(entry.link)
     stamp = entry.published.isoformat() if entry.published else ""
     ident = f"{entry.title}\x00{stamp}"
-    if not entry.title and (entry.published is None or not (entry.published.hour or entry.published.minute
-                                                             or entry.published.second)):
+    # (a date without a time of day reads as midnight in its own zone: a whole hour in UTC)
+    if not entry.title and (entry.published is None or not (entry.published.minute or entry.published.second)):
         # its words, not its markup: how a later version cleans HTML must not change it
         ident = f"{ident}\x00{' '.join(_words(entry.summary or entry.content))}"
     digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -130,9 +130,10 @@ class RunReport:
 # Within this, a source's entry at the link and under the title of a stored item of it, with another id, is
 # that post revised (its id, date and text all new: a stub become the report); further apart, another post
 # the page shows in its turn (a daily post at one URL)
-SAME_PAGE_POST = timedelta(hours=12)
-# How recent another source's successful fetch must be to make a run whose due sources all failed a success
-# (exit 0): those sources' trouble, not the network's (README, exit codes)
+SAME_PAGE_POST = timedelta(hours=1)
+# How recent another source's successful fetch must be (at least: two of its own intervals for one polled
+# less often) to make a run whose due sources all failed a success (exit 0): those sources' trouble, not the
+# network's (README, exit codes)
 OTHERS_OK_WITHIN = timedelta(hours=1)
 TEST_POLICY_ENV = "FEEDS_TEST_POLICY"
 _POLICY_DURATIONS = frozenset({"interval", "min_interval", "max_interval", "backoff_base", "backoff_cap",
@@ -206,11 +207,23 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
 def _same_page_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
     """Whether an entry with its own id and a stored item of its source with another id, at the same link and
     under the same title, are one post whose id changed: dated within SAME_PAGE_POST of it (a feed whose ids
-    change on every fetch; a revision with an id of its own, a stub become the report), or texts that agree
-    (one that dates them anew too). A page that shows its newest post under one title ("Today's devotional")
-    lists each day's post with its own id, date and text."""
-    return (abs(a_published - b_published) < SAME_PAGE_POST.total_seconds() or a_text == b_text
-            or texts_agree_but_numbers(a_text, b_text))
+    change on every fetch; a revision with an id of its own, a stub become the report), or the same text (one
+    that dates them anew too). A page that shows its newest post under one title lists each post with its own
+    id, date and text ("Today's devotional"; a forecast every six hours; "Lotto results", whose texts differ in
+    their numbers only)."""
+    return abs(a_published - b_published) < SAME_PAGE_POST.total_seconds() or a_text == b_text
+
+
+def _recent_success(r: SourceRow, now: float) -> bool:
+    """Whether a source's last successful fetch tells that fetching works now: within OTHERS_OK_WITHIN, or
+    within two of its own intervals (the time from its last attempt to when it is next due) for a source
+    polled less often."""
+    if r.last_success is None:
+        return False
+    span = OTHERS_OK_WITHIN.total_seconds()
+    if r.next_due is not None and r.last_attempt is not None:
+        span = max(span, 2 * (r.next_due - r.last_attempt))
+    return r.last_success >= now - span
 
 
 def _cut(text: str, limit: int = 300) -> str:
@@ -378,8 +391,8 @@ class Pipeline:
                     st.reset_archive_written(c)
                     # (INFO, as the config's other deliberate changes: `feeds run` is silent on success)
                     log.info("output.base_url changed (%s -> %s): the archive pages are rendered again once%s",
-                                base_before, cfg.output.base_url,
-                                "" if cfg.output.archive else " (when the archive is on again)")
+                             base_before, cfg.output.base_url,
+                             "" if cfg.output.archive else " (when the archive is on again)")
                 st.set_meta_value(c, BASE_URL_KEY, cfg.output.base_url)
         if not (resort or republish):
             return
@@ -512,13 +525,13 @@ class Pipeline:
             due = [r for r in due if r.url not in disabled]
         report.due, report.skipped = len(due), len(rows) - len(due)
         due_ids = {r.id for r in due}
-        # sources not asked this run whose last fetch worked within the last hour: with one, a run whose few due
-        # sources all failed is those sources' trouble (their warnings say so), not a run where nothing works
-        # (exit 1). Only a recent success tells of now: an outage is exit 1 within the hour (a diff review)
-        recent = (now - OTHERS_OK_WITHIN).timestamp()
+        # sources not asked this run whose last fetch worked recently for their schedule (within the hour, or
+        # two of their own intervals): with one, a run whose few due sources all failed is those sources'
+        # trouble (their warnings say so), not a run where nothing works (exit 1). Only a recent success tells
+        # of now: an outage is exit 1 once the other sources' successes are that old (two diff reviews)
         report.others_ok = sum(1 for r in rows.values() if r.id not in due_ids and not r.gone
-                               and r.url not in disabled and r.last_success is not None
-                               and r.last_success >= recent and r.consecutive_failures == 0)
+                               and r.url not in disabled and r.consecutive_failures == 0
+                               and _recent_success(r, now.timestamp()))
         # a daemon tick with nothing due leaves no row behind (one every tick would grow the table for ever)
         run_id = self.store.start_run(now.timestamp(), mode) if due or mode != "daemon" else None
         dirty: set[str] = set()

@@ -197,6 +197,9 @@ _RSS_ITEM = '<rss version="2.0"><channel><title>T</title><item><title>t</title>{
      'Wrap it in pre and type <a href="https://evil.example/">this link</a> literally'),
     (_ENTRY.format('<content type="text/xml">a &lt; b</content>'), "a < b"),
     (_ENTRY.format(f'<content type="xhtml"><div {_X}>x &lt; y <b>b</b></div><!-- c --></content>'), "x < y b"),
+    # a div in an HTML body: feedparser drops it and reads what follows as HTML (the second diff review)
+    (_RSS_ITEM.format("<description><div>Intro</div>&lt;b&gt;Read more&lt;/b&gt;</description>"), "IntroRead more"),
+    (_RSS_ITEM.format("<description><div>Price: 5 &amp;lt; 7</div></description>"), "Price: 5 < 7"),
     # markup inside a plain-text Atom construct, or namespaced markup in an HTML one: feedparser's
     (_ENTRY.format("<summary>Losses <b>b</b> here</summary>"), "Losses b here"),
     (_ENTRY.format('<summary type="html">Losses <b>b</b> here</summary>'), "Losses b here"),

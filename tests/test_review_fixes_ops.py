@@ -66,15 +66,18 @@ def test_a_backup_into_an_empty_directory_given(demo: Path) -> None:
     a mount point and a directory inside one the user may not write)."""
     for name, how in (("bk", "dir"), ("here", "cwd"), ("link", "symlink")):
         target = demo / name
-        target.mkdir() if how != "symlink" else None
         if how == "symlink":
-            (demo / "real").mkdir()
+            (demo / "real").mkdir(mode=0o755)
             target.symlink_to(demo / "real")
+        else:
+            target.mkdir(mode=0o755)
         r = feeds("--config", str(demo / "config" / "feeds.toml"), "backup", "." if how == "cwd" else str(target),
                   cwd=target if how == "cwd" else demo)
         assert r.returncode == 0, (how, r.stderr)
         assert sorted(p.name for p in target.iterdir()) == ["feeds.db", "feeds.toml", "output"], how
-        assert oct(target.stat().st_mode & 0o777) == "0o700"
+        # the directory keeps the mode its owner gave it (a shared backup mount); what holds credentials is 0600
+        assert oct(target.stat().st_mode & 0o777) == "0o755", how
+        assert {oct((target / n).stat().st_mode & 0o777) for n in ("feeds.db", "feeds.toml")} == {"0o600"}, how
     assert target.is_symlink()
     assert not [p for p in demo.rglob("*") if ".partial-" in p.name]
 
@@ -140,7 +143,20 @@ def test_a_source_failing_alone_in_a_run_while_the_others_work_exits_0(tmp_path:
         time.sleep(2.5)  # the failing source's backoff (2 s after its second failure) is over
         r = feeds("--config", str(cfg), "run", cwd=tmp_path, env=env)
         assert len(srv.hits("/500")) == 3 and len(srv.hits("/good")) == 1
-        assert r.returncode == 1 and "the one due source failed" in r.stderr, r.stderr
+        assert r.returncode == 1 and "the one due source failed, and no other source fetched successfully lately" \
+            in r.stderr, r.stderr
+        # a source polled every three hours whose success is two hours old still tells that fetching works
+        cfg.write_text(cfg.read_text().replace('name = "s0"\n', 'name = "s0"\ninterval = "3h"\n'))
+        now = time.time()
+        con = sqlite3.connect(tmp_path / "feeds.db")
+        with con:
+            con.execute("UPDATE sources SET last_success = ?, last_attempt = ?, next_due = ? WHERE name = 's0'",
+                        (now - 7200, now - 7200, now + 3600))
+            con.execute("UPDATE sources SET last_attempt = ? WHERE name = 's1'", (now - 600,))
+        con.close()
+        r = feeds("--config", str(cfg), "run", cwd=tmp_path, env=env)
+        assert len(srv.hits("/500")) == 4 and len(srv.hits("/good")) == 1
+        assert r.returncode == 0 and "HTTP 500" in r.stderr, r.stderr
     finally:
         srv.close()
 
