@@ -1,8 +1,9 @@
 """Command line. Maps errors to exit codes; quiet on success so cron mails only problems.
 
 Exit codes: 0 success; 1 every due source failed and no other source fetched successfully lately (within
-the hour, or two of its intervals), or a feed could not be written; 2 bad config or usage; 3 `status --check` found a problem; 75
-another feeds process holds the store (cron may simply try again next time); 130 interrupted.
+the hour, or two of its intervals), or a feed could not be written; 2 bad config or usage; 3 `status
+--check` found a problem; 75 another feeds process holds the store (cron may simply try again next time);
+130 interrupted.
 """
 
 from __future__ import annotations
