@@ -360,12 +360,21 @@ class Keys:
     guid_key: str  # source-scoped id key: g:<source>:<guid or fallback>
     link_key: str | None  # l:<canonical link>, shared across sources
     title_key: str | None  # normalised title; matched only within the time window
+    # an untitled entry's fallback id key without its words (the form before them): the note stored under it,
+    # if its text agrees (numbers aside), is this one -- stored by an earlier version, or this note with a
+    # counter or a correction in its text
+    legacy_key: str | None = None
 
     def exact(self) -> tuple[str, ...]:
         return (self.guid_key,) if self.link_key is None else (self.guid_key, self.link_key)
 
 
-def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
+def _hashes_words(entry: Entry) -> bool:
+    """Whether an entry's fallback id hashes its words: untitled, and no time of day."""
+    return not entry.title and (entry.published is None or not (entry.published.minute or entry.published.second))
+
+
+def fallback_id(entry: Entry, *, use_link: bool = True, words: bool = True) -> str:
     """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
     on every fetch is still one item), else (no link, or a link the document's entries share, which
     identifies nothing) a hash of title + date, and of its text when it has neither a title nor a time of day
@@ -377,7 +386,7 @@ def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
     stamp = entry.published.isoformat() if entry.published else ""
     ident = f"{entry.title}\x00{stamp}"
     # (a date without a time of day reads as midnight in its own zone: a whole hour in UTC)
-    if not entry.title and (entry.published is None or not (entry.published.minute or entry.published.second)):
+    if words and _hashes_words(entry):
         # its words, not its markup: how a later version cleans HTML must not change it
         ident = f"{ident}\x00{' '.join(_words(entry.summary or entry.content))}"
     digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -386,12 +395,15 @@ def fallback_id(entry: Entry, *, use_link: bool = True) -> str:
 
 def keys_for(entry: Entry, source_id: int, *, use_link: bool = True) -> Keys:
     guid = (entry.guid or "").strip() or fallback_id(entry, use_link=use_link)
+    legacy = None
+    if guid.startswith("sha256:") and _hashes_words(entry) and not (entry.guid or "").strip():
+        legacy = f"g:{source_id}:{fallback_id(entry, use_link=use_link, words=False)}"
     link_key = None
     if use_link and entry.link:
         canon = canonical_link(entry.link)
         link_key = f"l:{canon}" if canon else None
     title = normalise_title(entry.title)
-    return Keys(guid_key=f"g:{source_id}:{guid}", link_key=link_key, title_key=title or None)
+    return Keys(guid_key=f"g:{source_id}:{guid}", link_key=link_key, title_key=title or None, legacy_key=legacy)
 
 
 def item_uid(first_key: str) -> str:

@@ -194,14 +194,24 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
     """Whether an item of one source and a new entry of it with the same title, under different ids and links,
     are one post, the stored one no longer listed under its own id (an item still listed is another post:
     `_ingest`). ``known``: the item has an id or a link of its own. Both known: the same date (a feed whose ids
-    and links change on every fetch keeps the date, its text may carry a counter) and texts that agree (a
-    changelog dated by the day alone keeps each day's entries of one title apart); otherwise the same text (a
+    and links change on every fetch keeps the date, its text may carry a counter), and for a date of the day
+    alone texts that agree (a changelog dated by the day keeps each day's entries of one title apart);
+    otherwise the same text (a
     feed without ids or links that dates its items anew on each fetch). So a daily episode that repeats its
     show's description keeps its own item (another date), and a changelog's entries titled by what they
     changed (no ids, no links) are told apart by their text."""
     if a_known and b_known:
-        return abs(a_published - b_published) < 1.0 and (a_text == b_text or texts_agree_but_numbers(a_text, b_text))
+        if abs(a_published - b_published) >= 1.0:
+            return False
+        # a time of day tells the post; a date of the day alone (a whole hour: midnight in its own zone) does
+        # not, so there the texts must agree too (numbers aside: a counter)
+        return a_published % 3600 != 0 or a_text == b_text or texts_agree_but_numbers(a_text, b_text)
     return a_text == b_text
+
+
+def _is_first_or(uid: str, other: str, key: str) -> bool:
+    """`_is_first_key`, or the key `other` (an untitled note's older id form, kept when it is re-keyed)."""
+    return key == other or _is_first_key(uid, key)
 
 
 def _same_page_post(a_published: float, a_text: tuple[str, str], b_published: float, b_text: tuple[str, str]) -> bool:
@@ -1144,7 +1154,8 @@ class Pipeline:
         if not batch:
             self._unforgotten(c, row.id, [], {}, nowts)  # a document listing nothing lists no forgotten key
             return
-        exact = st.lookup_keys(c, [key for _, k in batch for key in k.exact()])
+        exact = st.lookup_keys(c, [key for _, k in batch for key in (*k.exact(), *((k.legacy_key,) if k.legacy_key
+                                                                                  else ()))])
         batch = self._unforgotten(c, row.id, batch, exact, nowts)  # read once a run: none unless a prune ran
         if not batch:
             return
@@ -1162,6 +1173,7 @@ class Pipeline:
                                                       and k.link_key is not None and k.link_key in exact}))
         new_rows: list[dict[str, Any]] = []
         new_keys: list[list[str]] = []
+        moved_links: dict[str, int] = {}  # link key -> index in new_rows of the source's new post at that link
         new_entries: list[Entry] = []
         pending: set[str] = set()  # link keys of new_rows (duplicates inside this document)
         # title key -> (published, (summary, content)) of new_rows having it
@@ -1181,8 +1193,23 @@ class Pipeline:
                 if old_hash != chash and item_source == row.id:
                     self._edit(c, row, item_id, story_id, old_title, e, k, updated, nowts, out)
                 continue
+            if k.legacy_key is not None and k.legacy_key in exact:
+                # an untitled note by its id's older form: the same note if its text agrees (numbers aside)
+                legacy = exact[k.legacy_key]
+                note = st.items_of_source(c, row.id, [legacy]).get(legacy)
+                text = (e.summary, e.content)
+                if note is not None and legacy not in listed and (note[6] == text
+                                                                  or texts_agree_but_numbers(note[6], text)):
+                    exact[k.guid_key] = legacy
+                    listed.add(legacy)
+                    st.rekey_item(c, legacy, f"g:{row.id}:", k.guid_key,  # (its older key kept: the next change)
+                                  functools.partial(_is_first_or, note[4], k.legacy_key))
+                    if note[2] != chash:
+                        self._edit(c, row, legacy, note[3], note[1], e, k, updated, nowts, out)
+                    continue
             match: int | None = None
             own_title = False  # the match is this source's own item, found by its title
+            move_link: str | None = None  # the link key to move to this entry's new item (see below)
             if k.link_key and k.link_key in exact:
                 match = exact[k.link_key]
             elif k.title_key and k.title_key in titles:
@@ -1218,6 +1245,12 @@ class Pipeline:
                 # ids and their titles differ, or their dates and texts both do (a daily post at one URL
                 # under one title): another item of this source pointing at the same page
                 guid, title_key, old_hash, story_id, uid, own_published, own_text = own
+                if e.guid and guid and k.title_key == title_key and k.link_key and not _same_page_post(
+                        own_published, own_text, published.timestamp(), (e.summary, e.content)):
+                    # the page's next post: its link key moves to it, so the page's later entries (a revision,
+                    # an id that changes on every fetch) are compared with the post the page shows now, not its
+                    # first (a third diff review: a post a day with rotating ids was stored at every fetch)
+                    move_link = k.link_key
                 if not (e.guid and guid and (k.title_key != title_key or not _same_page_post(
                         own_published, own_text, published.timestamp(), (e.summary, e.content)))):
                     exact[k.guid_key] = match
@@ -1252,7 +1285,11 @@ class Pipeline:
                 "updated": updated.timestamp(), "first_seen": nowts, "title_key": k.title_key,
                 "content_hash": chash, "story_id": 0, "enclosures": encode_enclosures(e.enclosures), "image": e.image,
             })
-            new_keys.append(list(k.exact()))
+            if move_link is not None:
+                moved_links[move_link] = len(new_rows) - 1
+            # (an untitled note's older id form too, if no note has it: the note found by it when its text
+            # changes, a counter)
+            new_keys.append([*k.exact(), *((k.legacy_key,) if k.legacy_key else ())])
             new_entries.append(e)
         st.insert_keys(c, key_rows)
         st.add_sightings(c, [s for s in sightings if s["source_id"] != 0])
@@ -1295,6 +1332,8 @@ class Pipeline:
             vecs = self._embedder.take([r["title"] for r in new_rows])
             st.put_embeddings(c, [(r["id"], k, v) for r, (k, v) in zip(new_rows, vecs, strict=True)])
         st.insert_keys(c, [{"key": key, "item_id": i} for i, keys in zip(ids, new_keys, strict=True) for key in keys])
+        if moved_links:
+            st.move_keys(c, {key: ids[n] for key, n in moved_links.items()})
         st.insert_channels(c, chan_rows)
         out.new += len(ids)
 

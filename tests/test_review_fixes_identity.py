@@ -13,7 +13,7 @@ import feedparser
 from feedgen_util import rss
 from test_pipeline import NOW, setup
 
-from feeds.dedup import canonical_link, relink_key
+from feeds.dedup import canonical_link, item_uid, relink_key
 
 NO_STORIES = "[stories]\nenabled = false\n"
 
@@ -258,3 +258,88 @@ def test_untitled_notes_dated_by_the_day_in_another_zone_are_each_an_item(tmp_pa
     pipe, _, _ = setup(tmp_path, {"s": rss(items)}, NO_STORIES)
     pipe.run(force_all=True)
     assert sorted(s for _, s in stored(tmp_path)) == sorted(notes)
+
+
+def test_a_post_a_day_at_one_url_with_ids_that_change_on_every_fetch_is_one_item_a_day(tmp_path: Path) -> None:
+    """(a third diff review) The page's link key stayed with its first post, so each later fetch of the day's post
+    (its id new at every fetch) was compared with the first post and stored again: 17 items for 3 posts. And a
+    stub revised into the report 40 minutes later, each day, is one post a day."""
+    posts = ["Psalm 23: the Lord is my shepherd.", "Matthew 5: the Beatitudes.", "John 1: in the beginning."]
+    pipe, _, clock = setup(tmp_path, {"c": rss([])}, NO_STORIES)
+    fetch = 0
+    for day, text in enumerate(posts):
+        for hour in (0, 3, 6, 9):
+            fetch += 1
+            for revised in (False, True):
+                body = text if revised else "Today's reading follows shortly."
+                (tmp_path / "c.xml").write_bytes(rss([{
+                    "title": "Today's devotional", "guid": f"dev-{day}-{fetch}-{revised}",
+                    "link": "https://church.example/devotional", "summary": body,
+                    "date": NOW + timedelta(days=day, minutes=40 if revised else 0)}], link="https://church.example/"))
+                clock.t = NOW + timedelta(days=day, hours=hour, minutes=45 if revised else 5)
+                pipe.run(force_all=True)
+    assert sorted(s for _, s in stored(tmp_path)) == sorted(posts)
+
+
+def test_an_untitled_note_with_a_counter_stays_one_item(tmp_path: Path) -> None:
+    """(the same review) An untitled, undated status line ("Last checked N minutes ago"), and one dated by the
+    day: their words made a new id at every change of the number, so each fetch was a new item."""
+    for name, date in (("undated", None), ("day", "Fri, 20 Nov 2026 00:00:00 +0000")):
+        tmp = tmp_path / name
+        tmp.mkdir()
+
+        def doc(n: int, date: str | None = date) -> bytes:
+            item: dict[str, object] = {"summary": f"All systems operational. Last checked {n} minutes ago."}
+            if date:
+                item["date"] = date
+            return rss([item])
+
+        pipe, _, clock = setup(tmp, {"s": doc(1)}, NO_STORIES)
+        pipe.run(force_all=True)
+        for n in range(2, 6):
+            (tmp / "s.xml").write_bytes(doc(n))
+            clock.t += timedelta(hours=1)
+            pipe.run(force_all=True)
+        assert [s for _, s in stored(tmp)] == ["All systems operational. Last checked 5 minutes ago."], name
+
+
+def test_an_untitled_note_stored_under_its_ids_older_form_is_found_again(tmp_path: Path) -> None:
+    """(the same review) A store made before untitled notes' ids hashed their words: each note still listed came
+    back as a new item. The store is made so here by leaving a note only its older key."""
+    notes = ["Read two chapters.", "Called the plumber."]
+    pipe, store, clock = setup(tmp_path, {"s": rss([{"summary": notes[0]}])}, NO_STORIES)
+    pipe.run(force_all=True)
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    with con:
+        keys = [k for (k,) in con.execute("SELECT key FROM item_keys WHERE key LIKE 'g:%'")]
+        assert len(keys) == 2  # its key and its older form
+        from feeds.dedup import fallback_id
+        from feeds.models import Entry
+        old = fallback_id(Entry(guid=None, link=None, title="", summary=notes[0], content=""), words=False)
+        (old_key,) = [k for k in keys if k.endswith(old)]
+        con.execute("DELETE FROM item_keys WHERE key LIKE 'g:%' AND key != ?", (old_key,))
+        con.execute("UPDATE items SET uid = ?", (item_uid(old_key),))  # its entry id from the key it had then
+    con.close()
+    (tmp_path / "s.xml").write_bytes(rss([{"summary": n} for n in reversed(notes)]))
+    clock.t += timedelta(hours=1)
+    pipe.run(force_all=True)
+    assert sorted(s for _, s in stored(tmp_path)) == sorted(notes)
+
+
+def test_a_post_whose_id_and_link_change_on_every_fetch_keeps_its_item_when_dated_to_the_second(
+        tmp_path: Path) -> None:
+    """(the same review) Session tokens in both id and link, a date to the second: a stub become the report, or
+    "1 comment" become "2 comments", was a second item once the texts had to agree; they need to only for a
+    date of the day alone (the changelog)."""
+    at = NOW.replace(minute=17, second=5, microsecond=0) - timedelta(hours=2)
+    texts = ["", "Three warehouses burned overnight at the east docks.", "1 comment", "2 comments"]
+    pipe, _, clock = setup(tmp_path, {"f": rss([])}, NO_STORIES)
+    for n, text in enumerate(texts):
+        url = f"https://forum.example/t?id=9&sid=x{n}"
+        item: dict[str, object] = {"title": "Fire at the docks", "guid": url, "link": url, "date": at}
+        if text:
+            item["summary"] = text
+        (tmp_path / "f.xml").write_bytes(rss([item]))
+        clock.t += timedelta(minutes=15)
+        pipe.run(force_all=True)
+    assert [t for t, _ in stored(tmp_path)] == ["Fire at the docks"]

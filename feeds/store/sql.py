@@ -773,6 +773,13 @@ class Store:
             _many(c, _INSERT_KEYS, pairs)
 
     @staticmethod
+    def move_keys(c: Connection, keys: Mapping[str, int]) -> None:
+        """Point these keys at these items (a page's link key at the post it shows now)."""
+        k = S.item_keys
+        for key, item_id in keys.items():
+            c.execute(update(k).where(k.c.key == key).values(item_id=item_id))
+
+    @staticmethod
     def rekey_item(c: Connection, item_id: int, prefix: str, key: str, first: Callable[[str], bool]) -> None:
         """Replace the item's keys that start with ``prefix`` (its id keys in one source) by ``key``, but for
         the one it was first stored under (``first``): its entry id derives from that key, so a new item
