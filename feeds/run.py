@@ -196,10 +196,9 @@ def _same_post(a_published: float, a_text: tuple[str, str], a_known: bool,
     `_ingest`). ``known``: the item has an id or a link of its own. Both known: the same date (a feed whose ids
     and links change on every fetch keeps the date, its text may carry a counter), and for a date of the day
     alone texts that agree (a changelog dated by the day keeps each day's entries of one title apart);
-    otherwise the same text (a
-    feed without ids or links that dates its items anew on each fetch). So a daily episode that repeats its
-    show's description keeps its own item (another date), and a changelog's entries titled by what they
-    changed (no ids, no links) are told apart by their text."""
+    otherwise the same text (a feed without ids or links that dates its items anew on each fetch). So a
+    daily episode that repeats its show's description keeps its own item (another date), and a changelog's
+    entries titled by what they changed (no ids, no links) are told apart by their text."""
     if a_known and b_known:
         if abs(a_published - b_published) >= 1.0:
             return False
