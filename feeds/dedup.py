@@ -370,22 +370,23 @@ class Keys:
 
 
 def _hashes_words(entry: Entry) -> bool:
-    """Whether an entry's fallback id hashes its words: untitled, and no time of day."""
-    return not entry.title and (entry.published is None or not (entry.published.minute or entry.published.second))
+    """Whether an entry's fallback id hashes its words: untitled, and no time of day -- a date of the day alone
+    is midnight in its own zone, which in UTC is a whole quarter of an hour (+05:30, +05:45 too)."""
+    published = entry.published
+    return not entry.title and (published is None or (published.minute % 15 == 0 and not published.second))
 
 
 def fallback_id(entry: Entry, *, use_link: bool = True, words: bool = True) -> str:
     """An id for an entry without one: its link without tracking parameters (a link whose `utm_*` change
     on every fetch is still one item), else (no link, or a link the document's entries share, which
     identifies nothing) a hash of title + date, and of its text when it has neither a title nor a time of day
-    (a feed of untitled notes, undated or dated by the day -- any whole hour, as a day in another zone is: the
-    text is all that tells one note from another; a note dated to the minute keeps the id it always had, so
-    its text can be corrected)."""
+    (a feed of untitled notes, undated or dated by the day -- any whole quarter of an hour, as a day in another
+    zone is: the text is all that tells one note from another; a note dated otherwise keeps the id it always
+    had, so its text can be corrected)."""
     if entry.link and use_link:
         return clean_link(entry.link)
     stamp = entry.published.isoformat() if entry.published else ""
     ident = f"{entry.title}\x00{stamp}"
-    # (a date without a time of day reads as midnight in its own zone: a whole hour in UTC)
     if words and _hashes_words(entry):
         # its words, not its markup: how a later version cleans HTML must not change it
         ident = f"{ident}\x00{' '.join(_words(entry.summary or entry.content))}"
