@@ -35,7 +35,7 @@ from feeds.formats import atom
 from feeds.formats.model import FeedInfo, Related, RenderEntry, development_id, entry_time, plain_time
 from feeds.models import Enclosure
 from feeds.parse import MAX_ENCLOSURES, author_names, media_url
-from feeds.sanitize import public_url, safe_url, sanitize_html, text_excerpt
+from feeds.sanitize import cut_text, public_url, safe_url, sanitize_html, text_excerpt
 from feeds.store import ItemRow, Store, StoryEntry, decode_enclosures
 
 log = logging.getLogger("feeds.publish")
@@ -225,14 +225,6 @@ MAX_CATEGORY_CHARS = 200
 MAX_CATEGORIES = 50
 
 
-def _cut_text(text: str, limit: int) -> str:
-    """Plain text of at most about ``limit`` characters, cut at a space when one is near ("…" marks the cut)."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
-
-
 def headline(item: ItemRow) -> str:
     """What a report is called: its title (at most MAX_HEADLINE_CHARS), or for a report without one (a
     micro-blog post, a status update) the first words of its text, as readers show such posts; empty when
@@ -245,7 +237,7 @@ def _published_title(title: str | None) -> str:
     title = title or ""
     if len(title) > 4 * MAX_HEADLINE_CHARS:  # the spaces of a huge title are not all worth collapsing
         title = title[:4 * MAX_HEADLINE_CHARS]
-    return _cut_text(" ".join(title.split()), MAX_HEADLINE_CHARS)
+    return cut_text(" ".join(title.split()), MAX_HEADLINE_CHARS)
 
 
 def categories_of(item: ItemRow) -> list[str]:
@@ -254,7 +246,7 @@ def categories_of(item: ItemRow) -> list[str]:
     for c in item.categories.split("\t"):
         c = c.strip()
         if c:
-            out.append(_cut_text(c, MAX_CATEGORY_CHARS))
+            out.append(cut_text(c, MAX_CATEGORY_CHARS))
             if len(out) == MAX_CATEGORIES:
                 break
     return out

@@ -112,7 +112,7 @@ class RunReport:
     publish_errors: list[str] = field(default_factory=list)
     stopped: bool = False  # the stop callback ended the run early; unprocessed results were dropped
     held: int = 0  # due sources not fetched: their host asked this run to wait (Retry-After)
-    others_ok: int = 0  # sources not due this run whose last fetch succeeded
+    others_ok: int = 0  # sources not due this run whose last fetch succeeded lately (_recent_success)
 
     @property
     def new_items(self) -> int:
@@ -1244,14 +1244,14 @@ class Pipeline:
                 # ids and their titles differ, or their dates and texts both do (a daily post at one URL
                 # under one title): another item of this source pointing at the same page
                 guid, title_key, old_hash, story_id, uid, own_published, own_text = own
-                if e.guid and guid and k.title_key == title_key and k.link_key and not _same_page_post(
-                        own_published, own_text, published.timestamp(), (e.summary, e.content)):
+                next_post = bool(e.guid and guid and k.title_key == title_key and not _same_page_post(
+                    own_published, own_text, published.timestamp(), (e.summary, e.content)))
+                if next_post:
                     # the page's next post: its link key moves to it, so the page's later entries (a revision,
                     # an id that changes on every fetch) are compared with the post the page shows now, not its
                     # first (a third diff review: a post a day with rotating ids was stored at every fetch)
                     move_link = k.link_key
-                if not (e.guid and guid and (k.title_key != title_key or not _same_page_post(
-                        own_published, own_text, published.timestamp(), (e.summary, e.content)))):
+                if not (e.guid and guid and k.title_key != title_key) and not next_post:
                     exact[k.guid_key] = match
                     st.rekey_item(c, match, f"g:{row.id}:", k.guid_key, functools.partial(_is_first_key, uid))
                     if old_hash != chash:

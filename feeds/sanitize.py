@@ -381,7 +381,11 @@ def _text_only(fragment: str) -> str:
 
 def text_excerpt(fragment: str, limit: int = 600) -> str:
     """Plain text of an HTML fragment (what a reader sees: :func:`visible_text`), cut at a word boundary."""
-    text = visible_text(fragment)
+    return cut_text(visible_text(fragment), limit)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """Plain text of at most about ``limit`` characters, cut at a space when one is near ("…" marks the cut)."""
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit)
