@@ -817,6 +817,23 @@ def _empty_updated(store: Store, slug: str, now: float) -> datetime:
     return plain_time(float(last) if last else now)
 
 
+FEED_UPDATED_KEY = "feed.updated:"  # + slug: the feed-level `updated` a channel's documents last carried
+
+
+def _feed_updated(store: Store, slug: str, newest: datetime, now: float) -> datetime:
+    """A feed's `updated`: its newest entry's (or, empty, its last change), never earlier than what its
+    documents last said, so that an entry leaving the channel (a rule changed, a report withdrawn) does not
+    move the feed back in time. A value from after `now` (written under a clock set ahead) is no floor."""
+    prev = store.meta_value(FEED_UPDATED_KEY + slug)
+    try:
+        floor = datetime.fromisoformat(prev) if prev else None
+    except ValueError:
+        floor = None
+    if floor is not None and newest < floor and floor.timestamp() <= now + 1:
+        return floor
+    return newest
+
+
 def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, now: float, page_size: int,
                      write: _Writer, shared: _Shared, planned: _Pending | None = None,
                      on_change: Callable[[str], None] | None = None) -> tuple[list[str], list[RenderEntry], datetime]:
@@ -839,7 +856,8 @@ def _publish_channel(cfg: Config, store: Store, ch: Channel, sources: _Sources, 
         item_ids = [m.id for st in stories for m in (st.rep, *st.others)]
         entries = build_entries(cfg, stories, store.sightings_of(item_ids), sources)
         live_ids = [st.story_id for st in stories]
-    updated = max((e.updated for e in entries), default=None) or _empty_updated(store, ch.slug, now)
+    updated = _feed_updated(store, ch.slug, max((e.updated for e in entries), default=None)
+                            or _empty_updated(store, ch.slug, now), now)
     out = cfg.output.dir
     changed: list[str] = []
     prev_archive = open_page_link(cfg.feed_url(archive_name(ch.slug, pages)), size) if pages else None
@@ -941,6 +959,8 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
         last = float(int(now)) if entries else updated.timestamp()
         store.set_channel_state(ch.slug, dirty=False, entries=len(entries),
                                 **({"last_change": last} if changed else {}))
+        if changed:
+            store.set_meta(FEED_UPDATED_KEY + ch.slug, updated.isoformat())
     try:
         if any(_has_html(cfg, ch) for ch in cfg.channels):
             chans = [html_fmt.ChannelLinks(

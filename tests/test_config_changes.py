@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -15,6 +15,7 @@ from feedgen_util import rss
 from test_pipeline import NOW, Clock
 
 from feeds.config import parse_config
+from feeds.publish import FEED_UPDATED_KEY, _feed_updated
 from feeds.run import Pipeline
 from feeds.store import Store
 
@@ -99,6 +100,40 @@ def test_narrowed_rules_take_items_out_and_the_fallback_channel_gets_them(tmp_pa
     assert titles(tmp_path, "tech") == ["New Mac mini reviewed"]
     assert titles(tmp_path, "rest") == ["Storm closes schools across the region",
                                         "Uber chief resigns after board revolt"]
+
+
+def test_a_feeds_updated_does_not_move_back_when_its_newest_entry_leaves(tmp_path: Path) -> None:
+    """RFC 4287 `updated` is when the feed last changed: an entry taken out by a rule change (the newest
+    here) leaves the feed's `updated` where it was, in every format, and a new entry moves it on again."""
+    clock = Clock(NOW)
+    rules = '[channels.tech]\ntitle = "Tech"\ninclude = ["Mac", "Storm"]\nformats = ["atom", "json", "rss"]\n'
+    write(tmp_path, rules)
+    run(tmp_path, clock)
+    before = feed(tmp_path, "tech.atom")
+    assert [e.title for e in before.entries][0] == "Storm closes schools across the region"
+    newest = before.feed.updated_parsed
+    assert newest == before.entries[0].updated_parsed
+    write(tmp_path, rules.replace('["Mac", "Storm"]', '["Mac"]'))
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    after = feed(tmp_path, "tech.atom")
+    assert [e.title for e in after.entries] == ["New Mac mini reviewed"]
+    assert after.entries[0].updated_parsed < newest
+    assert after.feed.updated_parsed == newest
+    assert json.loads((tmp_path / "out" / "tech.json").read_text())["items"][0]["title"] == "New Mac mini reviewed"
+    assert feed(tmp_path, "tech.rss").feed.updated_parsed == newest
+    # the same feed read again: nothing changes, nothing is written
+    mtime = (tmp_path / "out" / "tech.atom").stat().st_mtime_ns
+    clock.t += timedelta(minutes=5)
+    run(tmp_path, clock)
+    assert (tmp_path / "out" / "tech.atom").stat().st_mtime_ns == mtime
+    # a newer entry moves it on
+    ITEMS = [*ITEMS_A, {"title": "Mac sales rise", "guid": "a4", "link": "https://a.example/4", "date": NOW}]
+    (tmp_path / "a.xml").write_bytes(rss(ITEMS))
+    run(tmp_path, clock)
+    latest = feed(tmp_path, "tech.atom")
+    assert latest.entries[0].title == "Mac sales rise"
+    assert latest.feed.updated_parsed == latest.entries[0].updated_parsed > newest
 
 
 def test_a_story_follows_its_reports_into_a_channel_limited_to_one_source(tmp_path: Path) -> None:
@@ -413,3 +448,19 @@ def test_two_sources_swapping_names_re_sort_a_channel_limited_to_one_of_them(tmp
     clock.t += timedelta(minutes=5)
     run(tmp_path, clock)
     assert titles(tmp_path, "beta") == sorted(e["title"] for e in ITEMS_A)
+
+
+def test_a_feed_updated_written_under_a_clock_set_ahead_is_no_floor(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        newest = datetime(2025, 7, 5, 12, tzinfo=UTC)
+        now = datetime(2025, 7, 6, tzinfo=UTC).timestamp()
+        assert _feed_updated(store, "x", newest, now) == newest  # nothing published yet
+        store.set_meta(FEED_UPDATED_KEY + "x", "2025-07-05T18:00:00+00:00")
+        assert _feed_updated(store, "x", newest, now) == datetime(2025, 7, 5, 18, tzinfo=UTC)
+        store.set_meta(FEED_UPDATED_KEY + "x", "2031-01-01T00:00:00+00:00")  # a clock years ahead wrote it
+        assert _feed_updated(store, "x", newest, now) == newest
+        store.set_meta(FEED_UPDATED_KEY + "x", "garbage")
+        assert _feed_updated(store, "x", newest, now) == newest
+    finally:
+        store.close()

@@ -1021,6 +1021,10 @@ class Store:
             c.execute(insert(S.meta).values(key=key, value=value))
             return value
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as c:
+            self.set_meta_value(c, key, value)
+
     @staticmethod
     def set_meta_value(c: Connection, key: str, value: str) -> None:
         if not c.execute(update(S.meta).where(S.meta.c.key == key).values(value=value)).rowcount:
