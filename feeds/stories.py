@@ -980,6 +980,22 @@ def _next_to(a: str, b: str, terms: Sequence[str]) -> bool | None:
         return None
 
 
+def _shares_one_word(q: Mapping[str, float], c: Mapping[str, float]) -> bool:
+    """Whether an item's terms and a story's have at most one word in common (a word and the place it implies,
+    "Kyiv": kyiv, ukraine, being one) and more than it: a subject ("Ukraine war" / "Ukraine talks", "Release
+    notes" / "Meeting notes"), not an event (docs/stories.md, step 9). Not a one-word text repeated ("Fed")."""
+    first = None
+    n = 0
+    for t in q:
+        if t in c:
+            n += 1
+            if first is None:
+                first = t
+            elif _IMPLIES.get(first) != t and _IMPLIES.get(t) != first:
+                return False
+    return n < len(q) or n < len(c)
+
+
 def _one_name(pair: Collection[str], headline: Sequence[str], others: Iterable[Sequence[str]]) -> bool:
     """Whether the two terms a headline shares with other headlines are one name: next to each other in
     the headline's terms and in every other headline that has both, at least one ("Winter Olympics",
@@ -1931,6 +1947,8 @@ class StoryIndex:
         best_score = best_full = 0.0
         for st in cands:
             full = score = self._lexical_score(q, qspec, st)
+            if full >= best_score and full and _shares_one_word(vec, st.centroid):
+                full = score = 0.0
             # a headline naming no place, date or number leaves it to the summary to say which event it is
             # (`title_keys`): then only a story the summary's places, dates and numbers do not conflict with
             if hq and (spec_keys is not None or not qspec or st.spec2 <= 0.0
@@ -2655,6 +2673,9 @@ def explain(
         same = score >= cfg.threshold
     else:
         same = score >= cfg.threshold and bool(shared)
+    one_word: tuple[str, float] | None = None  # the one word the two share, when that kept their score out
+    if not ix.semantic and shared and _shares_one_word(vq, vs):
+        one_word, score, same = (shared[0][0], cosine * (1.0 - cfg.conflict_penalty * conflict)), 0.0, False
     headline: float | None = None
     full = score
     heads: tuple[str, str] | None = None  # (new report, story) of the headline score that counts
@@ -2704,6 +2725,9 @@ def explain(
         lines.insert(1, f"the score is the headlines' alone ({heads[0]}'s against {heads[1]}'s), higher than "
                         f"{full:.3f} with the summaries (a report with a summary is scored on its headline too; "
                         "the higher counts)")
+    if one_word is not None and heads is None:
+        lines.append(f"(the two share one word only, {one_word[0]}: a subject rather than an event, so their "
+                     f"score {one_word[1]:.3f} does not count)")
     if name and heads is None:
         lines.append(f"(the headlines share only two words that stand together, {' '.join(name)}: one name or "
                      "phrase, a subject rather than an event, so the headlines alone do not count)")

@@ -442,6 +442,14 @@ def test_conflicting_places_and_numbers_lower_the_score() -> None:
 # -- the candidate filter is exact ----------------------------------------------------------------
 
 
+def one_word(vec: dict[str, float], centroid: dict[str, float]) -> bool:
+    """The rule of step 9, written out: the item and the story share one word (a capital and the country it
+    implies being one), and one of them has more than it (a one-word text repeated joins)."""
+    shared = {t for t in vec if t in centroid}
+    words = {t for t in shared if not any(stories_mod._IMPLIES.get(o) == t for o in shared)}
+    return len(words) == 1 and (set(vec) != shared or set(centroid) != shared)
+
+
 def brute_best(ix: StoryIndex, vec: dict[str, float], ts: float) -> tuple[int | None, float]:
     """Score every live story in the window, as _best would without the inverted index."""
     cfg = ix.config
@@ -456,6 +464,8 @@ def brute_best(ix: StoryIndex, vec: dict[str, float], ts: float) -> tuple[int | 
         score = dot / (story.norm * story.factor)
         if qspec and story.spec2 > 0:
             score *= 1 - cfg.conflict_penalty * stories_mod._conflict(qspec, story.centroid, story.spec2, story.norm2)
+        if one_word(vec, story.centroid):  # one word in common is a subject, not an event (step 9)
+            score = 0.0
         if score > best_score + 1e-12:
             best, best_score = sid, score
     return best, best_score
@@ -598,7 +608,8 @@ def test_candidates_are_exactly_the_stories_whose_bound_reaches_the_threshold(
         got = {story.story_id for story in ix._candidates(q, ts)} if q else set()
         assert got == want
         qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t)]
-        best = max((ix._lexical_score(q, qspec, ix._stories[sid]) for sid in want), default=0.0)
+        best = max((0.0 if one_word(vec, ix._stories[sid].centroid) else ix._lexical_score(q, qspec, ix._stories[sid])
+                    for sid in want), default=0.0)
         m = ix.add(i, title, "", when)
         assert m.score == best
         check_invariants(ix)
@@ -625,7 +636,8 @@ def test_candidates_match_brute_force_on_growing_stories() -> None:
         want = brute_candidates(ix, vec, ts)
         assert ({story.story_id for story in ix._candidates(q, ts)} if q else set()) == want
         qspec = [(t, w) for t, w in vec.items() if stories_mod._specific(t)]
-        best = max((ix._lexical_score(q, qspec, ix._stories[sid]) for sid in want), default=0.0)
+        best = max((0.0 if one_word(vec, ix._stories[sid].centroid) else ix._lexical_score(q, qspec, ix._stories[sid])
+                    for sid in want), default=0.0)
         assert ix.add(i, title, "", when).score == best
         lagging += any(ix._ref[sid] < ix._nf[sid] for sid in ix._stories)
         if i % 50 == 0:
@@ -1807,6 +1819,8 @@ def _headline_route_matches_brute_force(reports: list[tuple[str, str, int]], evi
             conflict = (stories_mod._conflict(qspec, story.centroid, story.spec2, story.norm2)
                         if qspec and story.spec2 > 0 else 0.0)
             score *= 1 - ix.config.conflict_penalty * conflict
+            if one_word(vec, story.centroid):  # its full text shares one word with the story: no score (step 9)
+                score = 0.0
             if hv and (keys is not None or not conflict):
                 score = max(score, brute_headline_score(ix, hv, story))
             if score > want + 1e-12:
@@ -2057,3 +2071,28 @@ def test_a_threshold_of_zero_still_works() -> None:
     ix = StoryIndex(StoryConfig(threshold=0.0))
     ix.add(1, "Storm hits Japan coast", "Officials said rescue teams were ready.", T0)
     assert ix.add(2, "Storm batters Japan coast", "Thousands lost power overnight.", T0 + timedelta(hours=1)).joined
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("Ukraine war", "Ukraine talks", False),  # one word in common: a subject (0.59 under the prior)
+    ("Release notes", "Meeting notes", False),  # 0.59
+    ("Kyiv strike", "Kyiv blackout", False),  # a capital and the country it implies are one word (0.57)
+    ("Brexit vote", "Brexit deal", False),  # 0.68
+    ("Fed", "Fed", True),  # a one-word headline repeated
+    ("Kyiv", "Kyiv", True),
+    ("Kyiv strike", "Ukraine strike", True),  # strike and Ukraine: two words
+    ("Bitcoin crashes", "Bitcoin crashes again", True),
+])
+def test_one_word_in_common_is_a_subject_not_an_event(a: str, b: str, same: bool) -> None:
+    """(A review of the published outputs: a feed's posts "Long link" and "mailto link" were one story through
+    "link".) A report whose text shares one word with a story (a capital and its country being one) does not
+    join it, however rare the word, unless that word is all either text says; `explain` says so."""
+    ix = StoryIndex()
+    ix.add(1, a, "", T0)
+    m = ix.add(2, b, "", T0 + timedelta(minutes=5))
+    assert m.joined is same
+    ex = explain(a, "", b, "")
+    assert ex.same_story is same
+    assert ("share one word only" in "\n".join(ex.lines)) is (not same)
+    if not same:
+        assert ex.score == 0.0 and ex.shared and ex.cosine >= 0.55  # the cosine alone would have joined them
