@@ -341,7 +341,7 @@ def _related(st: StoryEntry, link: str | None,
     seen = {canonical_link(link)} if link else set()
     credited = {st.rep.source_name}
     for source, title, url, copy in candidates:
-        safe = safe_url(clean_link(url), None) if url else None
+        safe = _web_url(url)
         canon = canonical_link(safe) if safe else None
         same = copy and safe is None
         if canon is not None and canon in seen:
@@ -413,13 +413,20 @@ def media_of(item: ItemRow) -> tuple[list[Enclosure], str | None]:
     return enclosures, iri(image) if image else None
 
 
+def _web_url(url: str | None) -> str | None:
+    """A report's link as an entry publishes it (alternate or related): an absolute http(s) URL, its trackers
+    taken out. `safe_url` also lets a mailto: address through, which is no article to link."""
+    safe = safe_url(clean_link(url), None) if url else None
+    return safe if safe and safe[:8].lower().startswith(("http://", "https://")) else None
+
+
 def build_entries(cfg: Config, stories: Sequence[StoryEntry],
                   sightings: dict[int, list[tuple[str, str | None, str | None]]],
                   sources: _Sources, gens: dict[int, int] | None = None) -> list[RenderEntry]:
     out: list[RenderEntry] = []
     for st in stories:
         rep = st.rep
-        link = safe_url(clean_link(rep.link), None) if rep.link else None
+        link = _web_url(rep.link)
         link = iri(link) if link else None
         related, hidden = _bounded(_related(st, link, sightings))
         full = cfg.output.content == "full"

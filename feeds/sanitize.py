@@ -62,7 +62,8 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # a numeric character reference; its ";" is optional, as in HTML
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,64})(?![0-9a-fA-F])|([0-9]{1,64})(?![0-9]));?")
-_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::([0-9]*))?(?:[/?#][A-Za-z0-9._~!$&'()*+,=:@%/?#-]*)?")
 # what is trimmed from a URL's ends: spaces, controls, zero-width and bidi marks, a BOM (str.strip: linear,
 # where a regex anchored at the end is quadratic on a long inner run)
 _INVISIBLE_CHARS = "".join(chr(c) for lo, hi in ((0x00, 0x20), (0x7F, 0xA0), (0x200B, 0x200F), (0x2028, 0x202E),
@@ -113,14 +114,21 @@ def safe_url(value: str, base: str | None) -> str | None:
     v = value.strip(_INVISIBLE_CHARS)
     if not v:
         return None
+    if "%" in v:  # a "%" that starts no escape is a percent sign: "%25" (RFC 3986 2.4)
+        v = _STRAY_PERCENT.sub("%25", v)
+    if v.count("#") > 1:  # one fragment: a later "#" is part of it, "%23"
+        head, _, fragment = v.partition("#")
+        v = head + "#" + fragment.replace("#", "%23")
     if not v.isascii() or not v.isprintable() or " " in v:
         # characters inside are kept (a path may hold a space or a Persian ZWNJ): tab and newline are
         # dropped, as browsers do, and controls, spaces and bidi controls percent-encoded, so "java\tscript:"
         # is refused and "java\u200bscript:" or "java script:" is a relative reference (never a scheme)
         v = _URL_ESCAPE.sub(_percent, _URL_DROP.sub("", v))
-    if _PLAIN_ABSOLUTE.fullmatch(v) and not v.endswith(("?", "#")) and "?#" not in v:
+    plain = _PLAIN_ABSOLUTE.fullmatch(v)
+    if plain and not v.endswith(("?", "#")) and "?#" not in v and int(plain.group(1) or 0) <= 65535:
         # the common case, an absolute http(s) URL of plain characters: urljoin would give it back as it is
-        # (no empty query or fragment to drop, no ";" params, no brackets), so only `base` can make it fail
+        # (no empty query or fragment to drop, no ";" params, no brackets, a port number in range), so only
+        # `base` can make it fail
         return v if not base or _PLAIN_ABSOLUTE.fullmatch(base) or _parses(base) else None
     try:
         absolute = urljoin(base, v) if base else v

@@ -184,3 +184,43 @@ def test_a_re_posters_title_is_published_within_bounds(tmp_path: Path) -> None:
     item = json.loads((tmp_path / "out" / "all.json").read_bytes())["items"][0]
     assert [len(x["title"]) <= MAX_HEADLINE_CHARS + 1 for x in item["_feeds"]["also_reported_by"]] == [True]
     assert (tmp_path / "out" / "all.json").stat().st_size < 20_000
+
+
+def test_only_web_addresses_are_published_as_links_and_stray_escapes_are_mended(tmp_path: Path) -> None:
+    """(A review of the outputs against their specifications) a report whose link was a mailto: address was
+    published as another report's rel="related" link (docs/publishing.md: http(s) only), and a link with a
+    "%" that starts no escape or a second "#" was published as it came: not a URI (RFC 3986)."""
+    quake = rss([
+        {"title": QUAKE_A, "guid": "a1", "link": "https://a.example/quake?share=100%",
+         "date": NOW - timedelta(hours=2)},
+        {"title": "Notes from the newsroom on a busy night", "guid": "a2", "link": "mailto:desk@a.example",
+         "summary": "Write to the desk", "date": NOW - timedelta(hours=3)},
+    ])
+    mirror = rss([
+        {"title": QUAKE_B, "guid": "b1", "link": "mailto:tips@b.example", "date": NOW - timedelta(hours=1)},
+        {"title": "Markets close higher after a calm day", "guid": "b2",
+         "link": "https://b.example/markets#top#more", "date": NOW - timedelta(hours=1)},
+    ])
+    run_with(tmp_path, {"alpha": quake, "beta": mirror})
+    out = tmp_path / "out"
+    atom = feedparser.parse((out / "all.atom").read_bytes())
+    links = [(e.title, link.rel, link.href) for e in atom.entries for link in e.get("links", [])]
+    assert links and all(href.startswith(("https://", "http://")) for _, _, href in links), links
+    by_title = {e.title: e for e in atom.entries}
+    quake_entry = by_title[QUAKE_A]
+    assert quake_entry.link == "https://a.example/quake?share=100%25"
+    assert not [x for x in quake_entry.links if x.rel == "related" and x.href.startswith("mailto:")]
+    assert "Beta: " + QUAKE_B in quake_entry.summary  # still credited, without a link
+    assert by_title["Markets close higher after a calm day"].link == "https://b.example/markets#top%23more"
+    assert not by_title["Notes from the newsroom on a busy night"].get("links")
+    text = "".join((out / n).read_text() for n in ("all.atom", "all.rss", "all.json", "all.html"))
+    assert "mailto:" not in text and "100%\"" not in text and "#top#" not in text
+
+
+def test_a_plain_url_with_a_port_out_of_range_is_no_url() -> None:
+    from feeds.sanitize import safe_url
+
+    assert safe_url("http://0:70000", None) is None
+    assert safe_url("https://x.example:65536/a", None) is None
+    assert safe_url("https://x.example:65535/a", None) == "https://x.example:65535/a"
+    assert safe_url("https://x.example:/a", None) == "https://x.example:/a"
