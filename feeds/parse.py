@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import contextlib
 import html
 import re
@@ -604,10 +605,55 @@ def _bom_first(data: bytes, content_type: str | None) -> tuple[bytes, str | None
     return data, content_type
 
 
+# The charsets of one byte a character (windows-125x, iso-8859-x, koi8, Mac, DOS code pages, ASCII), by the
+# name Python's codecs give them: a body that is valid UTF-8 is almost never text in one of these (cp1252's
+# "Ã©" would have to stand where UTF-8 has "é", for every non-ASCII character of the document).
+_SINGLE_BYTE = ("cp125", "iso8859-", "latin", "koi8", "mac-", "ascii", "cp4", "cp7", "cp8", "tis-620", "hp-roman8",
+                "ptcp154", "kz1048")
+_XML_DECLARATION = re.compile(rb"\A\s*<\?xml\s[^>]*?\?>")
+_ENCODING_ATTR = re.compile(rb"""encoding\s*=\s*(["'])([A-Za-z0-9._:-]*)\1""")
+
+
+def _single_byte(charset: str) -> bool:
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        return False
+    return name.startswith(_SINGLE_BYTE)
+
+
+def _utf8_over_charset(data: bytes, content_type: str | None) -> str | None:
+    """The content type to read a body by: a UTF-8 document served with a single-byte charset (``text/html;
+    charset=windows-1252`` on a feed that says UTF-8, as real servers send it) is read as UTF-8 by both parsers,
+    its charset parameter set to UTF-8. The rule: the HTTP charset is a single-byte one, the document declares
+    UTF-8 (its XML declaration's encoding, or no encoding declared: XML's default), and the bytes are valid
+    UTF-8 holding non-ASCII characters. Otherwise the header stands, so a body really in windows-1252 or
+    latin-1 (whose accented letters are not valid UTF-8) is read as such. The decision depends on the whole
+    body being valid UTF-8, not on which bytes the single-byte charset can decode, so it does not flip when
+    an item with a byte windows-1252 leaves undefined (0x81, 0x8d, 0x8f, 0x90, 0x9d: in UTF-8's "Á", "Ł", "Ý")
+    arrives: feedparser then fell back to UTF-8 for that fetch only, and every stored title "changed"."""
+    if not content_type:
+        return content_type
+    c = _CHARSET.search(content_type)
+    if c is None or not _single_byte(c.group(1)) or data.isascii():
+        return content_type
+    d = _XML_DECLARATION.match(data)
+    if d:
+        enc = _ENCODING_ATTR.search(d.group(0))
+        if enc and enc.group(2).lower().decode("ascii") not in _UTF8 | {"utf_8", "u8"}:
+            return content_type  # the document says it is in another encoding: the header and it may agree
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return content_type
+    return content_type[:c.start()] + "; charset=utf-8" + content_type[c.end():]
+
+
 def _parse_xml(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     from feeds.fastparse import fast_parse
 
     data, content_type = _bom_first(data, content_type)
+    content_type = _utf8_over_charset(data, content_type)
     fast = fast_parse(data, url, content_type)
     if fast is not None:
         return fast
