@@ -2,16 +2,24 @@
 
 * a UTF-8 feed served with a single-byte HTTP charset (windows-1252, latin-1, ...) is read as UTF-8 on both parse
   paths, and a body really in that charset still is read by it;
+* relative links in summaries and bodies are made absolute at parse time against the base in scope (xml:base,
+  else the document's URL), on the fast path as feedparser does, not later against the item's link (another
+  site's for a link post);
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from feeds.fastparse import fast_parse
 from feeds.parse import _utf8_over_charset, parse, parse_feedparser
+from feeds.sanitize import sanitize_html
 
 URL = "https://news.example.org/feed.xml"
+CORPUS = Path(__file__).parent / "data" / "corpus" / "real-feeds"
 
 
 def _rss(items: str, decl: str = '<?xml version="1.0" encoding="UTF-8"?>') -> str:
@@ -91,3 +99,74 @@ def test_ascii_bodies_and_multibyte_charsets_are_left_alone() -> None:
     assert _utf8_over_charset(utf8, "text/xml; charset=no-such-charset") == "text/xml; charset=no-such-charset"
     assert _utf8_over_charset(utf8, "text/xml") == "text/xml"
     assert _utf8_over_charset(utf8, None) is None
+
+
+# -- 2. relative links in summaries -----------------------------------------------------------------------------
+
+def _links(html_text: str) -> list[str]:
+    return re.findall(r'<[a-z]+\s[^<>]*?(?:href|src|cite)="([^"]*)"', html_text)
+
+
+def _both(data: bytes, url: str) -> list[object]:
+    fast = fast_parse(data, url)
+    assert fast is not None
+    ref = parse_feedparser(data, url)
+    out = []
+    for f, r in zip(fast.entries, ref.entries, strict=True):
+        # what publishing makes of each: sanitised against the item's link
+        published = [_links(sanitize_html(x, e.link)) for e in (f, r) for x in (e.summary, e.content)]
+        assert published[:2] == published[2:]
+        out.append(published[:2])
+    return out
+
+
+LINKPOST = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://blog.example.org/</link>'
+            b"<item><title>Project release notes</title><guid>p1</guid><link>https://github.com/someone/project</link>"
+            b'<description>&lt;img src="/assets/icon.png"&gt; New &lt;a href=\'notes.html?a=1&amp;amp;b=2\'&gt;version'
+            b'&lt;/a&gt; out, &lt;a href="https://x.example/abs"&gt;absolute&lt;/a&gt;. '
+            b'&lt;pre&gt;&amp;lt;img src="logo.png"&amp;gt;&lt;/pre&gt;</description></item></channel></rss>')
+
+
+def test_a_link_posts_relative_links_resolve_against_the_document_not_the_items_link() -> None:
+    got = fast_parse(LINKPOST, "https://blog.example.org/feed.xml")
+    assert got is not None
+    summary = got.entries[0].summary
+    assert 'src="https://blog.example.org/assets/icon.png"' in summary
+    assert 'href="https://blog.example.org/notes.html?a=1&amp;b=2"' in summary
+    assert 'href="https://x.example/abs"' in summary  # (absolute: as it was)
+    assert '&lt;img src="logo.png"&gt;' in summary  # text showing markup is text: not touched
+    assert _both(LINKPOST, "https://blog.example.org/feed.xml")[0][0] == [
+        "https://blog.example.org/assets/icon.png", "https://blog.example.org/notes.html?a=1&amp;b=2",
+        "https://x.example/abs"]
+
+
+def test_xml_base_in_scope_is_the_base() -> None:
+    doc = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+           b'xml:base="https://blog.example.org/posts/"><title>t</title><id>urn:x</id>'
+           b"<updated>2024-01-01T00:00:00Z</updated><entry><title>Post</title><id>urn:x:1</id>"
+           b'<updated>2024-01-01T00:00:00Z</updated><link href="https://feedproxy.example.net/~r/blog/~3/abc/post"/>'
+           b'<summary type="html">&lt;a href="notes.html"&gt;notes&lt;/a&gt; &lt;img src="../img/fig.png"&gt;</summary>'
+           b'<content type="xhtml" xml:base="https://other.example.org/a/"><div xmlns="http://www.w3.org/1999/xhtml">'
+           b'<p><a href="b.html">b</a> <q cite="/c">c</q></p></div></content></entry></feed>')
+    assert _both(doc, "https://feeds.example.net/blog.atom") == [[
+        ["https://blog.example.org/posts/notes.html", "https://blog.example.org/img/fig.png"],
+        ["https://other.example.org/a/b.html", "https://other.example.org/c"]]]
+
+
+def test_without_a_base_the_links_are_left_for_publishing() -> None:
+    got = fast_parse(LINKPOST, "")
+    assert got is not None and 'src="/assets/icon.png"' in got.entries[0].summary
+
+
+@pytest.mark.parametrize("name,title,expected", [
+    ("RSParser/monkeydom.rss", "TCMPortMapper 2018 Edition", "https://example.com/assets/posts/PortMapAppIcon-512.png"),
+    ("reader/relative.atom", "", "https://example.com/feeds/target"),
+])
+def test_corpus_cases(name: str, title: str, expected: str) -> None:
+    data = (CORPUS / name).read_bytes()
+    url = "https://example.com/feeds/main.xml"
+    got = fast_parse(data, url)
+    assert got is not None
+    entry = next(e for e in got.entries if e.title == title)
+    assert expected in _links(entry.summary + entry.content)
+    _both(data, url)
