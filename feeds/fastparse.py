@@ -43,6 +43,7 @@ from feeds.parse import (
     language_tag,
     localized_date,
     person_names,
+    plain_text,
     text_of,
 )
 
@@ -1352,7 +1353,7 @@ def _build(w: _Walker, bozo: str | None, url: str) -> ParsedFeed:
             content = ""
         cats: list[str] = []
         for term, _scheme, label in e.tags:
-            t = clean_text(term or label or "")
+            t = plain_text(term or label or "")
             if t and t not in cats:
                 cats.append(t)
         updated = e.updated if e.has_updated else e.published

@@ -101,9 +101,14 @@ _TAIL_ANGLE = re.compile(r" *<[A-Za-z]+>")
 
 def person_names(people: Iterable[tuple[object, object]]) -> tuple[str, ...]:
     """author_names of (name, e-mail address) pairs as feedparser gives them, a name feedparser cut from an
-    address it read short mended first (see _CUT_ADDRESS)."""
+    address it read short mended first (see _CUT_ADDRESS). Entities in a name are decoded, as in a title:
+    feedparser's loose parser (an ill-formed document) gives "Eve &lt;i&gt;" for ``Eve &amp;lt;i&amp;gt;``'s
+    text "Eve <i>", which published as "Eve &amp;lt;i&amp;gt;"; the fast path reads what its strict parser
+    does, and the same decoding keeps the two paths alike."""
     names: list[object] = []
     for name, email in people:
+        if isinstance(name, str) and "&" in name:  # plain text, as titles are (see plain_text)
+            name = html.unescape(name)
         if isinstance(name, str) and isinstance(email, str) and _CUT_ADDRESS.search(email):
             m = _TAIL_BEFORE.fullmatch(name) or _TAIL_AFTER.fullmatch(name)
             name = m.group(1) if m else _TAIL_ANGLE.sub("", name)
@@ -380,6 +385,13 @@ def _stamp(y: str, month: int, d: str, hh: str, mi: str, ss: str | None, tz: str
     return stamp - timedelta(minutes=offset)
 
 
+def plain_text(value: str) -> str:
+    """A category or a name as plain text, as a title without markup is read: entities decoded once (feedparser's
+    loose parser returns ``&lt;`` and ``&amp;`` in them as they were written, its strict one decoded: both paths
+    store the text a reader sees, which publishing escapes once), whitespace collapsed."""
+    return clean_text(html.unescape(value)) if "&" in value else clean_text(value)
+
+
 def _dt(parsed: Any) -> datetime | None:
     if not parsed:
         return None
@@ -463,7 +475,7 @@ def _entry(e: Any, url: str = "", feed_authors: tuple[str, ...] = ()) -> Entry:
         content = ""
     cats: list[str] = []
     for t in e.get("tags", None) or ():
-        term = clean_text((t.get("term") or t.get("label") or "") if isinstance(t, dict) else "")
+        term = plain_text((t.get("term") or t.get("label") or "") if isinstance(t, dict) else "")
         if term and term not in cats:
             cats.append(term)
     guid = clean_text(e.get("id", "") or "") or None
@@ -661,4 +673,4 @@ def _parse_xml(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
 
 
 __all__ = ["MAX_AUTHORS", "MAX_ENCLOSURES", "ParseFailed", "author_name", "author_names", "clean_text", "entry_media",
-           "html_to_text", "media_url", "parse", "parse_feedparser", "person_names", "text_of"]
+           "html_to_text", "media_url", "parse", "parse_feedparser", "person_names", "plain_text", "text_of"]

@@ -5,6 +5,8 @@
 * relative links in summaries and bodies are made absolute at parse time against the base in scope (xml:base,
   else the document's URL), on the fast path as feedparser does, not later against the item's link (another
   site's for a link post);
+* categories and author names hold plain text on both paths (feedparser's loose parser left them escaped, and
+  they were published escaped twice);
 """
 
 from __future__ import annotations
@@ -170,3 +172,49 @@ def test_corpus_cases(name: str, title: str, expected: str) -> None:
     entry = next(e for e in got.entries if e.title == title)
     assert expected in _links(entry.summary + entry.content)
     _both(data, url)
+
+
+# -- 3. markup in categories and author names -------------------------------------------------------------------
+
+def _people_doc(broken: bool) -> bytes:
+    return (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            b"<channel><title>t" + (b"&nbsp;" if broken else b"") + b"</title><link>https://e.org/</link>"
+            b"<item><title>x</title><link>https://e.org/1</link><guid>g1</guid>"
+            b"<category>&lt;/category&gt;&lt;img src=x&gt;</category><category>A &amp; B</category>"
+            b"<dc:creator>Eve &lt;i&gt;x&lt;/i&gt;</dc:creator></item>"
+            b"<item><title>y</title><link>https://e.org/2</link><guid>g2</guid>"
+            b"<category><![CDATA[<b>bold</b> & co]]></category><author>bob@x.org (Bob &amp; Ann)</author></item>"
+            b"</channel></rss>")
+
+
+EXPECTED_PEOPLE = [(("</category><img src=x>", "A & B"), ("Eve <i>x</i>",)), (("<b>bold</b> & co",), ("Bob & Ann",))]
+
+
+def test_categories_and_names_are_plain_text_on_the_loose_path() -> None:
+    """An ill-formed document (an undefined entity) is read by feedparser's loose parser, which leaves "&lt;" and
+    "&amp;" in categories and names as written: publishing escaped them again ("&amp;lt;/category&amp;gt;")."""
+    broken = _people_doc(True)
+    assert fast_parse(broken, URL) is None
+    got = parse(broken, URL)
+    assert [(e.categories, e.authors) for e in got.entries] == EXPECTED_PEOPLE
+
+
+def test_categories_and_names_agree_on_both_paths() -> None:
+    good = _people_doc(False)
+    fast = fast_parse(good, URL)
+    assert fast is not None
+    ref = parse_feedparser(good, URL)
+    assert [(e.categories, e.authors) for e in fast.entries] == EXPECTED_PEOPLE
+    assert [(e.categories, e.authors) for e in ref.entries] == EXPECTED_PEOPLE
+
+
+def test_atom_category_terms_and_names_are_decoded_alike() -> None:
+    doc = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+           b"<id>urn:t</id><updated>2024-01-01T00:00:00Z</updated><entry><title>e</title><id>urn:e</id>"
+           b"<updated>2024-01-01T00:00:00Z</updated><author><name>Tom &amp;amp; Jerry</name></author>"
+           b'<category term="a &amp;lt; b"/><category term="x" label="L"/></entry></feed>')
+    fast = fast_parse(doc, URL)
+    assert fast is not None
+    ref = parse_feedparser(doc, URL)
+    for p in (fast, ref):
+        assert (p.entries[0].categories, p.entries[0].authors) == (("a < b", "x"), ("Tom & Jerry",))
