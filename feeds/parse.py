@@ -53,6 +53,7 @@ _WRAPPED = ("()", "<>", "[]", "{}")
 
 
 _MAILTO = re.compile(r"(?i)\bmailto:\S*")
+_DANGLING = re.compile(r"(?:[\s,;:|/&+\u2013\u2014-]|\s(?:and|und|et|y|e|i)$)+$", re.IGNORECASE)
 _UNMATCHED_END = re.compile(r"\s*[(<\[]\s*$|^\s*[)>\]]\s*")
 
 
@@ -60,7 +61,9 @@ def author_name(value: str) -> str:
     """A person's name as feeds publishes it: plain text without e-mail addresses ("Caleb
     (noreply@blogger.com)" and "hello@example.co.uk (Simone Silvestroni)" are "Caleb" and "Simone
     Silvestroni"); "" when nothing of a name is left (an address alone, punctuation). At most
-    MAX_AUTHOR_CHARS characters, cut at a space when there is one."""
+    MAX_AUTHOR_CHARS characters: a longer one (a paper's list of forty authors) is cut at a space, without the
+    separator left dangling ("Benkova, E.," or "Smith and"), and "…" says names were left out (a single word
+    of that length is only cut)."""
     text = clean_text(value)
     if "@" in text or ":" in text:
         text = _MAILTO.sub(" ", text)  # "mailto:" left by an address taken out ("mailto:x@y" as a name)
@@ -72,8 +75,10 @@ def author_name(value: str) -> str:
     if not any(ch.isalnum() for ch in text):
         return ""
     if len(text) > MAX_AUTHOR_CHARS:
-        cut = text[:MAX_AUTHOR_CHARS]
-        text = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip()
+        # the names cut off: "Solano, R., Ecker, J. R." is "Solano, R.…", never "Solano, R.,"; one endless word
+        # has no names to mark as left out
+        cut = text[:MAX_AUTHOR_CHARS - 1]
+        text = _DANGLING.sub("", cut.rsplit(" ", 1)[0]) + "\u2026" if " " in cut else text[:MAX_AUTHOR_CHARS]
     return text
 
 

@@ -7,6 +7,8 @@
   site's for a link post);
 * categories and author names hold plain text on both paths (feedparser's loose parser left them escaped, and
   they were published escaped twice);
+* an author string longer than MAX_AUTHOR_CHARS is cut without a dangling separator, and "…" says names were
+  left out;
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from feeds.fastparse import fast_parse
-from feeds.parse import _utf8_over_charset, parse, parse_feedparser
+from feeds.parse import MAX_AUTHOR_CHARS, _utf8_over_charset, author_name, author_names, parse, parse_feedparser
 from feeds.sanitize import sanitize_html
 
 URL = "https://news.example.org/feed.xml"
@@ -218,3 +220,27 @@ def test_atom_category_terms_and_names_are_decoded_alike() -> None:
     ref = parse_feedparser(doc, URL)
     for p in (fast, ref):
         assert (p.entries[0].categories, p.entries[0].authors) == (("a < b", "x"), ("Tom & Jerry",))
+
+
+# -- 4. a capped author string ------------------------------------------------------------------------------------
+
+BIO_AUTHORS = ("Zhang, X., Wang, Y., Li, M., Chen, H., Bar-Joseph, Z., Walley, J., Solano, R., Ecker, J. R., "
+               "Nery, J. R., Galuszka, P., Samaj, J., Strnad, M., Benkova, E., Plihal, O., Spichal, L., "
+               "Krivosheev, D. M., Lomin, S. N., Romanov, G. A.")  # (as in RSParser/bio.rdf: 228 characters)
+
+
+@pytest.mark.parametrize("text", [BIO_AUTHORS, "Ann Smith and " * 20, "A, " * 150, "Lee; " * 60, "Ann " + "x" * 300])
+def test_a_long_author_string_is_cut_at_a_space_without_a_dangling_separator(text: str) -> None:
+    name = author_name(text)
+    assert len(name) <= MAX_AUTHOR_CHARS
+    assert name.endswith("\u2026")
+    assert not name[:-1].rstrip(".").endswith((",", ";", " ", "-", "&", " and"))
+    assert text.startswith(name[:-1])
+    assert author_names([name]) == (name,)  # publishing reads the stored name again: unchanged
+
+
+def test_the_bio_rdf_case() -> None:
+    assert len(BIO_AUTHORS) > MAX_AUTHOR_CHARS
+    assert author_name(BIO_AUTHORS).endswith("Benkova, E., Plihal, O., Spichal, L., Krivosheev, D.\u2026")
+    assert author_name(BIO_AUTHORS[:150]) == BIO_AUTHORS[:150].strip()
+    assert author_name("x" * 500) == "x" * MAX_AUTHOR_CHARS  # (one word: only cut)
