@@ -543,12 +543,16 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
     except Exception as e:  # its loose parser meeting stray end tags (</height>: int(None)), odd encoding names
         raise ParseFailed(f"not a feed (feedparser failed: {type(e).__name__}: {e})") from e
     if not d.get("version") and not d.entries:
-        exc = d.get("bozo_exception")
-        if exc is not None:
-            raise ParseFailed(f"not a feed ({type(exc).__name__}: {exc})")
         from feeds.discover import root_element
 
         root = root_element(data)
+        if root is not None and root.rpartition(":")[2].lower() == "opml":
+            # what it is, whatever its content type made feedparser say ("NonXMLContentType: application/octet-stream
+            # is not an XML media type", "CharacterEncodingOverride")
+            raise ParseFailed("not a feed (an OPML subscription list, not a feed: add its feeds with `feeds import`)")
+        exc = d.get("bozo_exception")
+        if exc is not None:
+            raise ParseFailed(f"not a feed ({type(exc).__name__}: {exc})")
         raise ParseFailed(f"not a feed (a document whose root element is <{root}>, not RSS, Atom or RDF)" if root
                           else "not a feed (no RSS, Atom, RDF or JSON Feed in it)")
     feed = d.get("feed", {})

@@ -9,6 +9,7 @@
   they were published escaped twice);
 * an author string longer than MAX_AUTHOR_CHARS is cut without a dangling separator, and "…" says names were
   left out;
+* an OPML file given as a source is called what it is, whatever its content type;
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from feeds.fastparse import fast_parse
-from feeds.parse import MAX_AUTHOR_CHARS, _utf8_over_charset, author_name, author_names, parse, parse_feedparser
+from feeds.parse import (
+    MAX_AUTHOR_CHARS,
+    ParseFailed,
+    _utf8_over_charset,
+    author_name,
+    author_names,
+    parse,
+    parse_feedparser,
+)
 from feeds.sanitize import sanitize_html
 
 URL = "https://news.example.org/feed.xml"
@@ -244,3 +253,25 @@ def test_the_bio_rdf_case() -> None:
     assert author_name(BIO_AUTHORS).endswith("Benkova, E., Plihal, O., Spichal, L., Krivosheev, D.\u2026")
     assert author_name(BIO_AUTHORS[:150]) == BIO_AUTHORS[:150].strip()
     assert author_name("x" * 500) == "x" * MAX_AUTHOR_CHARS  # (one word: only cut)
+
+
+# -- 6. an OPML file as a source --------------------------------------------------------------------------------
+
+OPML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head><title>Subs</title></head><body>'
+        b'<outline text="A" type="rss" xmlUrl="https://a.example/feed.xml"/>'
+        b'<outline text="Caf\xc3\xa9" type="rss" xmlUrl="https://b.example/feed.xml"/></body></opml>')
+
+
+@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "text/x-opml", "text/xml",
+                                          "application/xml; charset=utf-8", "text/plain; charset=us-ascii"])
+def test_an_opml_file_is_named_for_what_it_is(content_type: str | None) -> None:
+    with pytest.raises(ParseFailed, match=r"an OPML subscription list, not a feed: add its feeds with `feeds import`"):
+        parse(OPML, URL, content_type)
+    with pytest.raises(ParseFailed, match="OPML"):
+        parse(b"\xef\xbb\xbf<?xml version='1.0'?><x:opml xmlns:x='urn:x'><body/></x:opml>", URL, content_type)
+
+
+def test_other_non_feeds_keep_their_messages() -> None:
+    with pytest.raises(ParseFailed) as e:
+        parse(b"<?xml version='1.0'?><catalog><book/></catalog>", URL, "application/xml")
+    assert "OPML" not in str(e.value) and "<catalog>" in str(e.value)
