@@ -521,8 +521,12 @@ _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>"
 def _cut_short(data: bytes, entries: int) -> bool:
     """Whether a document feedparser read with an error was cut off inside its last entry (a half-written
     file, a generator that died mid-output): its root never ends, and fewer entries end than feedparser
-    found. That entry is a fragment (its link or date not reached): storing it would edit the stored item
-    with what is missing (a review: a report lost its link; a new one kept the wrong date for good)."""
+    found. That entry is a fragment, left out whatever was reached: when the cut comes before its link or date,
+    storing it would edit the stored item with what is missing (a review: a report lost its link; a new one
+    kept the wrong date for good); when its title, link, guid and date were all complete and only its body is
+    cut (fastfeedparser/osm-pl.xml: cut inside an ``<img src>``), storing it would publish a broken body until
+    the next fetch brings the whole entry, which would then count as an edit of it (its hash changes: the
+    item edited, its ``updated`` moved). Left out, the entry arrives whole one fetch later, as new."""
     if b"\x00" in data[:512] or _ROOT_END.search(data, max(0, len(data) - 4096)):
         return False  # (UTF-16 or -32: tags are not these bytes; left as read)
     return len(_ENTRY_END.findall(data)) < entries

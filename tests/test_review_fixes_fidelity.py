@@ -10,6 +10,8 @@
 * an author string longer than MAX_AUTHOR_CHARS is cut without a dangling separator, and "…" says names were
   left out;
 * an OPML file given as a source is called what it is, whatever its content type;
+* (kept, documented) a document cut off inside its last entry leaves that entry out even when only its body was
+  cut: the next, whole fetch brings it as new instead of as an edit.
 """
 
 from __future__ import annotations
@@ -275,3 +277,17 @@ def test_other_non_feeds_keep_their_messages() -> None:
     with pytest.raises(ParseFailed) as e:
         parse(b"<?xml version='1.0'?><catalog><book/></catalog>", URL, "application/xml")
     assert "OPML" not in str(e.value) and "<catalog>" in str(e.value)
+
+
+# -- 5. a document cut off inside its last entry's body ----------------------------------------------------------
+
+def test_an_entry_cut_in_its_body_is_left_out_and_arrives_whole_next_time() -> None:
+    head = _rss(_item(1, "First")).replace("</channel></rss>", "")
+    second = ("<item><title>Second</title><link>https://news.example.org/2</link><guid>n2</guid>"
+              "<pubDate>Tue, 03 Jan 2023 10:00:00 +0000</pubDate><description>&lt;p&gt;Body &lt;img src=\"https://"
+              "news.example.org/a.png\"&gt;&lt;/p&gt;</description></item>")
+    cut = (head + second[:second.index("a.png")]).encode("utf-8")
+    got = parse(cut, URL)
+    assert [e.title for e in got.entries] == ["First"]
+    whole = parse((head + second + "</channel></rss>").encode("utf-8"), URL)
+    assert [e.title for e in whole.entries] == ["First", "Second"]
