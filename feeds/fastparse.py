@@ -635,6 +635,7 @@ def _reduce_html(value: str, base: str, ctype: str) -> str:
 # is left to publishing).
 _RELATIVE_REF = re.compile(r"=(?:(?<=[hH][rR][eE][fF]=)|(?<=[sS][rR][cC]=)|(?<=[cC][iI][tT][eE]=))"
                            r"\s*(?:\"\s*|'\s*|(?=[^\s\"'>]))(?![A-Za-z][A-Za-z0-9+.\-]*:)")
+_PLAIN_FRAGMENT = re.compile(r"#[A-Za-z0-9._~!$'()*+,;=:@/?%-]+")
 _LINK_VALUE = re.compile(r"=(?:(?<=[hH][rR][eE][fF]=)|(?<=[sS][rR][cC]=)|(?<=[cC][iI][tT][eE]=))"
                          r"(\s*)(?:\"(?!\s*[A-Za-z][A-Za-z0-9+.\-]*:)([^\"<>]*)\"|'(?!\s*[A-Za-z][A-Za-z0-9+.\-]*:)([^'<>]*)'"
                          r"|(?![A-Za-z][A-Za-z0-9+.\-]*:)([^\s\"'<>]+))")  # (a relative value: one naming no scheme)
@@ -648,7 +649,7 @@ def _absolute_links(value: str, base: str) -> str:
     for publishing to drop); the rest of the HTML is the feed's, and text that shows markup ("&lt;img
     src="x.png"&gt;" in a code sample) is not touched. Without an http(s) base (no URL, no xml:base) the value
     is left as it is, for publishing to resolve."""
-    if "<" not in value or not base.startswith(("http://", "https://")) or not _RELATIVE_REF.search(value):
+    if "<" not in value or not base[:8].lower().startswith(("http://", "https://")) or not _RELATIVE_REF.search(value):
         return value
     from feeds.sanitize import safe_url
 
@@ -659,8 +660,13 @@ def _absolute_links(value: str, base: str) -> str:
         if (not raw.strip() or at - name < 1 or not value[at - name - 1].isspace()
                 or value.rfind("<", 0, at) <= value.rfind(">", 0, at)):  # (not an attribute of a tag)
             return m.group(0)
-        url = safe_url(html.unescape(raw), base)
+        if raw[0] == "#" and plain_base and _PLAIN_FRAGMENT.fullmatch(raw):
+            url: str | None = plain_base + raw  # (a footnote's "#fn1", half of them: what urljoin gives)
+        else:
+            url = safe_url(html.unescape(raw), base)
         return m.group(0) if url is None else f'={m.group(1)}"{html.escape(url)}"'
+
+    plain_base = base.partition("#")[0] if _PLAIN_URL.fullmatch(base) else ""
 
     return _LINK_VALUE.sub(attr, value)
 

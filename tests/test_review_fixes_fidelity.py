@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -166,6 +167,19 @@ def test_xml_base_in_scope_is_the_base() -> None:
     assert _both(doc, "https://feeds.example.net/blog.atom") == [[
         ["https://blog.example.org/posts/notes.html", "https://blog.example.org/img/fig.png"],
         ["https://other.example.org/a/b.html", "https://other.example.org/c"]]]
+
+
+@pytest.mark.parametrize("base", ["https://example.com/feed.xml", "https://example.com/a/b?x=1", "https://example.com",
+                                  "http://e.org/x#old", "https://e.org/p/", "https://e.org/a b", "HTTPS://E.org/x"])
+@pytest.mark.parametrize("ref", ["#fn:1", "#fnref-2", "#a?b", "#x/y", "#%20", "#a'b", "#(x)", "#a;b", "#~", "#",
+                                 "#a&amp;b", "#\u00e9", "#a b"])
+def test_the_fragment_shortcut_is_what_the_sanitiser_gives(base: str, ref: str) -> None:
+    from feeds.fastparse import _absolute_links
+    from feeds.sanitize import safe_url
+
+    got = _links(_absolute_links(f'<a href="{ref}">x</a>', base))
+    joined = safe_url(html.unescape(ref), base)
+    assert got == [html.escape(joined) if joined is not None else ref]
 
 
 def test_without_a_base_the_links_are_left_for_publishing() -> None:
