@@ -641,6 +641,18 @@ _LINK_VALUE = re.compile(r"=(?:(?<=[hH][rR][eE][fF]=)|(?<=[sS][rR][cC]=)|(?<=[cC
                          r"|(?![A-Za-z][A-Za-z0-9+.\-]*:)([^\s\"'<>]+))")  # (a relative value: one naming no scheme)
 
 
+def _quoted(value: str, start: int, at: int) -> bool:
+    """Whether position ``at`` of a tag that begins at ``start`` is inside a quoted attribute value."""
+    quote = ""
+    for ch in value[start:at]:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+    return bool(quote)
+
+
 def _absolute_links(value: str, base: str) -> str:
     """A summary or content with its relative links (href, src, cite) made absolute against the base in scope
     (``xml:base``, else the document's URL), as feedparser resolves them: publishing resolves what is left
@@ -657,8 +669,10 @@ def _absolute_links(value: str, base: str) -> str:
         raw = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
         at = m.start()
         name = 3 if value[at - 3:at].lower() == "src" else 4
+        tag = value.rfind("<", 0, at)
         if (not raw.strip() or at - name < 1 or not value[at - name - 1].isspace()
-                or value.rfind("<", 0, at) <= value.rfind(">", 0, at)):  # (not an attribute of a tag)
+                or tag <= value.rfind(">", 0, at)  # (not an attribute of a tag)
+                or _quoted(value, tag, at - name)):  # (words inside another attribute: alt="see src=x.png")
             return m.group(0)
         if raw[0] == "#" and plain_base and _PLAIN_FRAGMENT.fullmatch(raw):
             url: str | None = plain_base + raw  # (a footnote's "#fn1", half of them: what urljoin gives)

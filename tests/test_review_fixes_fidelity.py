@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.fastparse import fast_parse
+from feeds.fastparse import _absolute_links, fast_parse
 from feeds.parse import (
     MAX_AUTHOR_CHARS,
     ParseFailed,
@@ -305,3 +305,13 @@ def test_an_entry_cut_in_its_body_is_left_out_and_arrives_whole_next_time() -> N
     assert [e.title for e in got.entries] == ["First"]
     whole = parse((head + second + "</channel></rss>").encode("utf-8"), URL)
     assert [e.title for e in whole.entries] == ["First", "Second"]
+
+
+def test_words_inside_another_attribute_are_not_taken_for_a_link() -> None:
+    """(A read of the relative-link fix) "src=" written inside an alt text is no attribute: rewriting it put a
+    quoted URL inside the quoted alt and broke the tag."""
+    base = "https://blog.example/posts/"
+    assert (_absolute_links('<img alt="see src=foo.png" src="x.png">', base)
+            == '<img alt="see src=foo.png" src="https://blog.example/posts/x.png">')
+    assert (_absolute_links("<img alt='it\"s href=a' src=b.png>", base)
+            == "<img alt='it\"s href=a' src=\"https://blog.example/posts/b.png\">")
