@@ -1189,7 +1189,9 @@ class Store:
         """story id -> its earliest report's published time, for the stories having an item published since
         ``since`` but begun before it (the story index's start-up: their first reports are not loaded)."""
         i, s = S.items, S.stories
-        live = select(i.c.story_id).where(i.c.published >= since).distinct().scalar_subquery()
+        # no DISTINCT: IN does not need it, and DISTINCT had SQLite walk ix_items_story over every item stored
+        # (all history) instead of ix_items_published over the window's
+        live = select(i.c.story_id).where(i.c.published >= since).scalar_subquery()
         q = select(s.c.id, s.c.published).where(s.c.id.in_(live), s.c.published < since)
         with self.engine.connect() as c:
             return {int(r[0]): float(r[1]) for r in c.execute(q)}
@@ -1213,9 +1215,13 @@ class Store:
 
     @staticmethod
     def _prune_rows(c: Connection, table: Any, before: float) -> int:
+        # driven by the table's rows (the window's, pruned every run), each item read by its key: a join driven
+        # by ix_items_published walked every item published before the window (all history) in every run
+        if c.execute(select(table.c.item_id).limit(1)).first() is None:  # (embeddings: empty unless semantic)
+            return 0
         i = S.items
-        old = select(table.c.item_id).join(i, i.c.id == table.c.item_id).where(i.c.published < before)
-        return int(c.execute(delete(table).where(table.c.item_id.in_(old))).rowcount or 0)
+        published = select(i.c.published).where(i.c.id == table.c.item_id).scalar_subquery()
+        return int(c.execute(delete(table).where(published < before)).rowcount or 0)
 
     def window_embeddings(self, since: float) -> list[tuple[int, bytes, bytes]]:
         """Stored embeddings of the items published since a time: (item id, key, float32 bytes)."""
