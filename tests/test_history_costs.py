@@ -100,3 +100,66 @@ def test_window_rows_prune_reads_the_stored_rows_not_the_history(tmp_path: Path)
     # the empty embeddings table costs one probe, no delete
     assert not [s for s in seen if s.lstrip().upper().startswith("DELETE") and "item_embeddings" in s]
     st.close()
+
+
+@contextmanager
+def steps(store: Store, every: int = 50) -> Iterator[list[int]]:
+    """How much work SQLite does meanwhile: its virtual machine's instructions, in units of ``every`` (counted
+    by a progress handler on every connection the store opens)."""
+    count = [0]
+    store.engine.dispose()
+
+    def tick() -> int:
+        count[0] += 1
+        return 0
+
+    def on_connect(dbapi: Any, _record: Any) -> None:
+        dbapi.set_progress_handler(tick, every)
+
+    event.listen(store.engine, "connect", on_connect)
+    try:
+        yield count
+    finally:
+        event.remove(store.engine, "connect", on_connect)
+        store.engine.dispose()
+
+
+def run_ids(db: Path) -> list[tuple[int, float]]:
+    con = sqlite3.connect(db)
+    try:
+        return [(int(a), float(b)) for a, b in con.execute("SELECT id, started FROM runs ORDER BY id")]
+    finally:
+        con.close()
+
+
+def test_finish_run_does_not_read_the_whole_run_log(tmp_path: Path) -> None:
+    cost = []
+    for n in (500, 20000):
+        st = fill(tmp_path / f"{n}.db", 10, runs=n)
+        st.finish_run(st.start_run(NOW, "run"), NOW + 1, 1, 1, 0, 0)  # the first: reads the log, finds it in order
+        with steps(st) as count:
+            for k in range(3):  # nothing old yet, then the two oldest runs go
+                st.finish_run(st.start_run(NOW + 60 * k, "run"), NOW + 60 * k + 1, 1, 1, 0, 0)
+            before = run_ids(tmp_path / f"{n}.db")
+            st.finish_run(st.start_run(NOW + DAY + 61, "run"), NOW + DAY + 61, 1, 1, 0, 0)
+        cost.append(count[0])
+        left = run_ids(tmp_path / f"{n}.db")
+        assert left[:-1] == [r for r in before if r[1] >= NOW + DAY + 61 - 90 * DAY] == before[2:]
+        st.close()
+    assert cost[1] < cost[0] * 2, cost  # 40 times the log, not twice the work
+
+
+def test_a_run_log_out_of_order_still_loses_every_old_run(tmp_path: Path) -> None:
+    db = tmp_path / "feeds.db"
+    st = fill(db, 10)
+    for started in (NOW - 10 * DAY, NOW - 9 * DAY):  # a clock set ahead ...
+        st.finish_run(st.start_run(started, "run"), started + 1, 1, 1, 0, 0)
+    for started in (NOW - 95 * DAY, NOW - 94 * DAY, NOW - 5 * DAY):  # ... then back (a wrong clock, put right)
+        st.finish_run(st.start_run(started, "run"), started + 1, 1, 1, 0, 0)
+    # each run lost those started 90 days before it ended, wherever in the log (the run 95 days back, by the next)
+    assert [s for _, s in run_ids(db)] == [NOW - 10 * DAY, NOW - 9 * DAY, NOW - 94 * DAY, NOW - 5 * DAY]
+    st.finish_run(st.start_run(NOW - 3 * DAY, "run"), NOW - 3 * DAY + 1, 1, 1, 0, 0)  # in order again: 94 d go
+    assert [s for _, s in run_ids(db)] == [NOW - 10 * DAY, NOW - 9 * DAY, NOW - 5 * DAY, NOW - 3 * DAY]
+    st.finish_run(st.start_run(NOW + 81 * DAY, "run"), NOW + 81 * DAY + 2, 1, 1, 0, 0)
+    assert [s for _, s in run_ids(db)] == [NOW - 5 * DAY, NOW - 3 * DAY, NOW + 81 * DAY]
+    st.close()

@@ -209,6 +209,7 @@ class StoryEntry:
 
 
 RUNS_KEPT = timedelta(days=90)  # how long the run log keeps a run (feeds status shows the last ones)
+RUNS_ORDERED = "runs.ordered"  # meta: "1" while runs.started never decreases with runs.id (Store.finish_run)
 # an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None),
 # source id
 WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None, int]
@@ -1720,18 +1721,44 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, started: float, mode: str) -> int:
+        r = S.runs
         with self.tx() as c:
-            return int(c.execute(insert(S.runs).values(started=started, mode=mode)).inserted_primary_key[0])  # type: ignore[index]
+            last = c.execute(select(r.c.id, r.c.started).order_by(r.c.id.desc()).limit(1)).first()
+            run_id = int(c.execute(insert(r).values(started=started, mode=mode)).inserted_primary_key[0])  # type: ignore[index]
+            # the log stays known in order (RUNS_ORDERED) while each run starts no earlier than the one before
+            if last is not None and started >= float(last[1]) and self._meta_in(c, RUNS_ORDERED) == str(last[0]):
+                self.set_meta_value(c, RUNS_ORDERED, str(run_id))
+            return run_id
+
+    @staticmethod
+    def _meta_in(c: Connection, key: str) -> str | None:
+        v = c.execute(select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
+        return None if v is None else str(v)
 
     def finish_run(self, run_id: int, finished: float, sources: int, ok: int, failed: int, new: int) -> None:
         """Record a run's end; runs started more than RUNS_KEPT before it are forgotten (cron every minute
-        added a row a minute for ever)."""
+        added a row a minute for ever). runs.started has no index: while the log is known in order (meta
+        RUNS_ORDERED names the newest run: no run started before one with a lower id) the old runs are its
+        first rows by id, found from the oldest on; otherwise (a clock set back, a run started by a feeds that
+        kept no mark, or not yet known) the whole log is read, and whether it is in order again is checked."""
+        r = S.runs
         with self.tx() as c:
-            c.execute(update(S.runs).where(S.runs.c.id == run_id).values(
+            c.execute(update(r).where(r.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
-            old = S.runs.c.started < finished - RUNS_KEPT.total_seconds()
-            if c.execute(select(S.runs.c.id).where(old).limit(1)).first() is not None:  # no write when none is
-                c.execute(delete(S.runs).where(old, S.runs.c.id != run_id))
+            old = r.c.started < finished - RUNS_KEPT.total_seconds()
+            ordered = self._meta_in(c, RUNS_ORDERED) == str(run_id)
+            if ordered:  # the oldest run kept: every run before it by id started before the cutoff, none after it
+                first = c.execute(select(r.c.id).where(~old).order_by(r.c.id).limit(1)).scalar()
+                if first is not None:
+                    old = old & (r.c.id < first)
+            if c.execute(select(r.c.id).where(old).limit(1)).first() is not None:  # no write when none is
+                c.execute(delete(r).where(old, r.c.id != run_id))
+            if not ordered:
+                a, b = r.alias("a"), r.alias("b")
+                prev = select(b.c.started).where(b.c.id < a.c.id).order_by(b.c.id.desc()).limit(1).scalar_subquery()
+                if c.execute(select(a.c.id).where(a.c.started < prev).limit(1)).first() is None:
+                    newest = c.execute(select(func.max(r.c.id))).scalar()
+                    self.set_meta_value(c, RUNS_ORDERED, str(newest))
 
     def last_runs(self, n: int = 5, *, fetching: bool = False) -> list[dict[str, Any]]:
         """The last n runs, newest first; with ``fetching``, only runs that fetched a source."""
