@@ -163,3 +163,49 @@ def test_a_run_log_out_of_order_still_loses_every_old_run(tmp_path: Path) -> Non
     st.finish_run(st.start_run(NOW + 81 * DAY, "run"), NOW + 81 * DAY + 2, 1, 1, 0, 0)
     assert [s for _, s in run_ids(db)] == [NOW - 5 * DAY, NOW - 3 * DAY, NOW + 81 * DAY]
     st.close()
+
+
+def forgotten_store(db: Path, n: int) -> Store:
+    """A store whose source 1 has n forgotten posts, each a link key and its title row (unlisted for a day but
+    the last ten, which its document listed), and source 2 one key."""
+    st = fill(db, 10)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("INSERT INTO sources (id, url, name, active, consecutive_failures, gone, redirect_count, "
+                    "items_total, last_new) VALUES (2, 'http://127.0.0.1:9/b.xml', 'B', 1, 0, 0, 0, 0, 0)")
+        rows = []
+        for k in range(n):
+            since = None if k >= n - 10 else NOW - DAY
+            rows += [(f"l:old.example/{k}", 1, NOW - 2 * DAY, since),
+                     (f"t:l:old.example/{k}\nheadline {k}", 1, NOW - 2 * DAY, since)]
+        rows.append(("g:2:x", 2, NOW - 2 * DAY, None))
+        con.executemany("INSERT INTO forgotten (key, source_id, at, unlisted) VALUES (?, ?, ?, ?)", rows)
+    con.close()
+    return st
+
+
+def forgotten_rows(db: Path) -> dict[tuple[str, int], float | None]:
+    con = sqlite3.connect(db)
+    try:
+        return {(str(k), int(s)): u for k, s, u in con.execute("SELECT key, source_id, unlisted FROM forgotten")}
+    finally:
+        con.close()
+
+
+def test_forgotten_keys_are_looked_up_by_key_not_read_whole(tmp_path: Path) -> None:
+    db = tmp_path / "feeds.db"
+    st = forgotten_store(db, 3000)
+    before = forgotten_rows(db)
+    with traced(st) as seen:
+        assert st.forgetting_sources() == {1, 2}
+        # the document lists one post forgotten long ago, one of the last ten, and one never forgotten
+        with st.tx() as c:
+            st.unlisted_forgotten(c, 1, {"l:old.example/5", "l:old.example/2995", "g:1:new"}, NOW)
+    assert scans(db, seen, "forgotten") == []
+    after = forgotten_rows(db)
+    changed = {k: (before[k], v) for k, v in after.items() if before[k] != v}
+    assert changed == {  # the listed one back (with its title row), the nine unlisted now
+        ("l:old.example/5", 1): (NOW - DAY, None), ("t:l:old.example/5\nheadline 5", 1): (NOW - DAY, None),
+        **{(key, 1): (None, NOW) for k in range(2990, 3000) if k != 2995
+           for key in (f"l:old.example/{k}", f"t:l:old.example/{k}\nheadline {k}")}}
+    st.close()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -1328,9 +1329,12 @@ class Store:
 
     def forgetting_sources(self) -> set[int]:
         """The sources some forgotten key belongs to."""
-        f = S.forgotten
+        # one index seek per source (the next source id after each), not a read of every forgotten key's row
+        q = text("WITH RECURSIVE s(id) AS (SELECT min(source_id) FROM forgotten UNION ALL SELECT (SELECT "
+                 "min(source_id) FROM forgotten WHERE source_id > s.id) FROM s WHERE s.id IS NOT NULL) "
+                 "SELECT id FROM s WHERE id IS NOT NULL")
         with self.engine.connect() as c:
-            return {int(r[0]) for r in c.execute(select(f.c.source_id).distinct())}
+            return {int(r[0]) for r in c.execute(q)}
 
     @staticmethod
     def forgotten_titles(c: Connection, source_id: int, link_key: str) -> set[str]:
@@ -1373,15 +1377,30 @@ class Store:
         document does not list as unlisted since now (unless they were), and clear the mark of those it lists
         again; `forget_stale_keys` drops the keys unlisted for too long. Writes only what changed."""
         f = S.forgotten
-        mine = c.execute(select(f.c.key, f.c.unlisted).where(f.c.source_id == source_id)).all()
 
         def lists(key: str) -> bool:  # a title row (FORGOTTEN_TITLE) goes with its link's row
             if key.startswith(FORGOTTEN_TITLE):
                 key = key[len(FORGOTTEN_TITLE):].split("\n", 1)[0]
             return key in listed
 
-        left = [key for key, since in mine if since is None and not lists(key)]
-        back = [key for key, since in mine if since is not None and lists(key)]
+        # read are the source's rows not marked unlisted (those its last document listed, and those forgotten
+        # or adopted since) and, by their keys, the rows of the keys it lists -- not every row of the source
+        # (a month of forgotten posts, for every document parsed)
+        mine = c.execute(select(f.c.key).where(f.c.source_id == source_id, f.c.unlisted.is_(None))).scalars().all()
+        left = [key for key in mine if not lists(key)]
+        want = sorted(listed)
+        back: list[str] = []
+        for n in range(0, len(want), CHUNK // 2):
+            part = want[n:n + CHUNK // 2]
+            titled: list[Any]
+            if c.dialect.name == "sqlite":  # the title rows at each key: a range of the primary key (BINARY order)
+                titled = [(f.c.key >= f"{FORGOTTEN_TITLE}{k}\n") & (f.c.key < f"{FORGOTTEN_TITLE}{k}\x0b")
+                          for k in part]  # ("\x0b" follows "\n")
+            else:
+                titled = [func.substr(f.c.key, 1, len(p)) == p for p in (f"{FORGOTTEN_TITLE}{k}\n" for k in part)]
+            back += [key for key in c.execute(select(f.c.key).where(
+                f.c.source_id == source_id, f.c.unlisted.is_not(None), f.c.key.in_(part) | or_(*titled))).scalars()
+                if lists(key)]
         for keys, values in ((left, {"unlisted": now}), (back, {"unlisted": None})):
             for n in range(0, len(keys), CHUNK):
                 c.execute(update(f).where(f.c.source_id == source_id, f.c.key.in_(keys[n:n + CHUNK])).values(values))
