@@ -209,3 +209,22 @@ def test_forgotten_keys_are_looked_up_by_key_not_read_whole(tmp_path: Path) -> N
         **{(key, 1): (None, NOW) for k in range(2990, 3000) if k != 2995
            for key in (f"l:old.example/{k}", f"t:l:old.example/{k}\nheadline {k}")}}
     st.close()
+
+
+def test_a_link_reads_the_reports_that_may_have_it_not_the_outlets_history(tmp_path: Path) -> None:
+    db = tmp_path / "feeds.db"
+    st = fill(db, 3000)
+    con = sqlite3.connect(db)
+    with con:  # an outlet whose links are no identity (no link keys), a copy by another outlet (a sighting)
+        con.execute("DELETE FROM item_keys WHERE item_id > 2000")
+        con.execute("INSERT INTO sightings (item_id, source_id, link, title, seen) VALUES (7, 1, ?, NULL, ?)",
+                    ("HTTP://b.example/a/x%20y?utm_source=z", NOW))
+    con.close()
+    got = st.items_by_link("http://a.example/1234")
+    assert [(row[0], link, keyed) for row, link, keyed in got] == [(1234, "http://a.example/1234", True)]
+    got = st.items_by_link("http://A.example/2345/")  # no link key: by its link, for the caller to compare
+    assert [(row[0], link, keyed) for row, link, keyed in got] == [(2345, "http://a.example/2345", False)]
+    got = st.items_by_link("http://b.example/a/x%20y")  # a copy's link, as an entry publishes it
+    assert [(row[0], link, keyed) for row, link, keyed in got] == [(7, "HTTP://b.example/a/x%20y?utm_source=z", False)]
+    assert [row[0] for row, _, _ in st.items_by_link("http://a.example/")] == list(range(1, 3001))  # (the root)
+    st.close()

@@ -49,6 +49,33 @@ def _host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _link_tokens(forms: Sequence[str]) -> list[str] | None:
+    """For each form of a link, the longest run of plain characters (ASCII letters, digits, "-._~") in its
+    path outside percent escapes: a stored link an entry publishes as that form holds that run as it is
+    (publishing takes tracking parameters out of the query, lower-cases the scheme and host, drops tab and
+    newline, percent-encodes what an IRI may not hold: it makes no letter or digit of a path but an escape's);
+    None when a form has none (its path "/"), so that nothing can be told from it."""
+    import re
+    from urllib.parse import urlsplit
+
+    out = []
+    for form in forms:
+        try:
+            path = urlsplit(form).path
+        except ValueError:
+            return None
+        runs = re.split(r"[^A-Za-z0-9._~-]+", re.sub(r"%[0-9A-Fa-f]{2}", "%", path))
+        best = max(runs, key=len, default="")
+        if not best:
+            return None
+        out.append(best)
+    return out
+
+
 # a source's own item as ingest compares an entry with it (Store.items_of_source)
 OwnItem = tuple[str | None, str | None, str, int, str, float, tuple[str, str]]
 # an item as `feeds explain` reads it: id, title, summary, source id, published, story id, entry id, first seen
@@ -1460,9 +1487,17 @@ class Store:
             if host := _host_of(forms[-1]):
                 esc = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
+                tokens = _link_tokens(forms)
+
                 def on_host(link: Any) -> Any:
                     low = func.lower(link)
-                    return low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")
+                    near = low.like(f"%://{esc}%", escape="\\") | low.like(f"%.{esc}%", escape="\\")
+                    if tokens is None:
+                        return near
+                    # only a link holding a piece of the link's path can name it (_link_tokens): the rows
+                    # read are those, not every report on the host (all of an outlet's history)
+                    bare = func.lower(func.replace(func.replace(func.replace(link, "\t", ""), "\n", ""), "\r", ""))
+                    return near & or_(*[bare.like(f"%{_like_escape(t.lower())}%", escape="\\") for t in tokens])
 
                 sg = S.sightings
                 found = {int(r[0]): str(r[1] or "") for r in c.execute(select(i.c.id, i.c.link)
