@@ -67,6 +67,7 @@ LOOK_KEY = "output.config"  # a digest of what the published documents were rend
 FORMATS_KEY = "output.formats"  # JSON: the formats each channel was published in (slug -> formats)
 RESORT_CHUNK = 2000  # items re-sorted per transaction after a change of the rules
 PRUNE_EVERY = timedelta(days=1)  # [store] keep: how often old stories are looked for
+PRUNED_KEEP = "pruned_keep"  # meta: the keep (seconds) the last prune used; another one makes a prune due
 PRUNE_BATCH = 500  # stories forgotten per transaction
 # [store] keep counts back from the servers' time when the clock was last heard to be further ahead of theirs
 # than this (CLOCK_AHEAD_KEY: seconds, recorded by the runs that heard a server)
@@ -707,8 +708,11 @@ class Pipeline:
         st = self.store
         nowts = now.timestamp()
         last = st.meta_value("pruned_at")
-        # a prune "in the future" (one run under a clock set ahead) is due: else none would run until that date
-        if last is not None and 0 <= nowts - float(last) < PRUNE_EVERY.total_seconds():
+        # a prune "in the future" (one run under a clock set ahead) is due: else none would run until that date;
+        # so is one under another keep than the last prune's (meta PRUNED_KEEP: an operator who lowers keep to
+        # shrink the store has it pruned at the next run, not a day later)
+        if last is not None and 0 <= nowts - float(last) < PRUNE_EVERY.total_seconds() \
+                and st.meta_value(PRUNED_KEEP) == repr(keep.total_seconds()):
             return 0, 0
         # what is older than keep by a clock set ahead need not be (one run under a clock two years ahead forgot
         # stories for good: a review of time): keep counts back by how far the clock was last heard to be ahead
@@ -742,6 +746,7 @@ class Pipeline:
         with st.tx() as c:
             st.forget_stale_keys(c, before)
             st.set_meta_value(c, "pruned_at", repr(nowts))
+            st.set_meta_value(c, PRUNED_KEEP, repr(keep.total_seconds()))
         self._forgetting = None
         if pages:
             log.info("dropped the stored entries of %d archive pages older than keep (the pages stay)", pages)

@@ -228,3 +228,57 @@ def test_a_link_reads_the_reports_that_may_have_it_not_the_outlets_history(tmp_p
     assert [(row[0], link, keyed) for row, link, keyed in got] == [(7, "HTTP://b.example/a/x%20y?utm_source=z", False)]
     assert [row[0] for row, _, _ in st.items_by_link("http://a.example/")] == list(range(1, 3001))  # (the root)
     st.close()
+
+
+def test_the_daily_prune_reads_the_old_stories_alone(tmp_path: Path) -> None:
+    db = tmp_path / "feeds.db"
+    st = fill(db, 3000, window=5)
+    con = sqlite3.connect(db)
+    with con:  # a story re-posted lately, one a channel updated lately, one with a report read lately
+        con.execute("INSERT INTO sightings (item_id, source_id, link, title, seen) VALUES (10, 1, NULL, NULL, ?)",
+                    (NOW,))
+        con.execute("INSERT INTO story_channels (channel, story_id, updated) VALUES ('c', 20, ?)", (NOW,))
+        con.execute("INSERT INTO story_channels (channel, story_id, updated) VALUES ('c', 25, 0)")
+        con.execute("UPDATE items SET first_seen = ? WHERE id = 30", (NOW,))
+    con.close()
+    for before, want in ((NOW - 400 * DAY, []), (NOW - 300 * DAY, "some")):
+        with traced(st) as seen:
+            got = st.prunable_stories(before, {40})
+        for table in ("items", "story_channels", "sightings"):
+            assert scans(db, seen, table) == [], table
+        if want == []:
+            assert got == []
+            assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1  # the stories' dates
+        else:
+            assert got and got == [k for k in range(1, 3001) if k not in (10, 20, 25, 30, 40)
+                                   and NOW - 5 * DAY - 360 * DAY * (3000 - k) / 3000 < before]
+    st.close()
+
+
+def test_a_lowered_keep_prunes_at_the_next_run(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from feedgen_util import rss
+    from test_retention import T0, post, query, setup
+
+    feed = tmp_path / "s.xml"
+    feed.write_bytes(rss([post(1, T0)]))
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", keep="40d")
+    pipe.run(force_all=True)
+    db = tmp_path / "feeds.db"
+    when = T0 + timedelta(days=35)
+    clock.t = when
+    feed.write_bytes(rss([post(2, when), post(1, T0)]))
+    pipe.run(force_all=True)  # pruned: nothing 40 days old
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    store.close()
+    pipe, store, clock = setup(tmp_path, "entries = 1\narchive = false", keep="30d")  # the operator lowers keep
+    clock.t = when + timedelta(hours=1)
+    pipe.run(force_all=True)  # an hour after the last prune, under another keep: post 1 goes
+    assert query(db, "SELECT count(*) FROM items") == [(1,)]
+    clock.t = when + timedelta(hours=2)
+    feed.write_bytes(rss([post(3, when), post(1, T0)]))
+    pipe.run(force_all=True)  # the same keep: not again before a day (post 1 still forgotten, post 3 stored)
+    assert query(db, "SELECT count(*) FROM items") == [(2,)]
+    assert store.meta_value("pruned_at") == repr((when + timedelta(hours=1)).timestamp())
+    store.close()

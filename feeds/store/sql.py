@@ -1292,20 +1292,29 @@ class Store:
         except those in ``protect`` and the newest item's (item ids are max + 1: never one given twice)."""
         i, s, sc, sg = S.items, S.stories, S.story_channels, S.sightings
         with self.engine.connect() as c:
-            top = c.execute(select(i.c.story_id).order_by(i.c.id.desc()).limit(1)).scalar()
-            # what must stay, read once each (a correlated query per story scanned story_channels per story)
-            keep = set(protect) | {top}
-            keep.update(c.execute(select(i.c.story_id).where(
-                (i.c.first_seen >= before) | (i.c.published >= before)).distinct()).scalars())
-            keep.update(c.execute(select(sc.c.story_id).where(sc.c.updated >= before).distinct()).scalars())
-            keep.update(c.execute(select(i.c.story_id).join(sg, sg.c.item_id == i.c.id)  # re-posted lately
-                                  .where(sg.c.seen >= before).distinct()).scalars())
+            # the stories old by their own dates first (none, the day nothing is old enough: then nothing else is
+            # read), then what keeps some of them, read for those alone through the story indexes: a read of
+            # every report, channel row and sighting for what must stay held every story id of the history
+            old = [int(sid) for sid in c.execute(select(s.c.id).where(s.c.published < before, s.c.updated < before)
+                                                 .order_by(s.c.id)).scalars() if sid not in protect]
+            if not old:
+                return []
+            newest = select(func.max(i.c.id)).scalar_subquery()
+            keep = {c.execute(select(i.c.story_id).where(i.c.id == newest)).scalar()}
             if c.dialect.name == "sqlite":  # the channel row last inserted: its rowid is never given again (the
                 # archive's marks find new rows by rowid)
-                keep.update(c.execute(text("SELECT story_id FROM story_channels ORDER BY rowid DESC LIMIT 1"))
+                keep.update(c.execute(text("SELECT story_id FROM story_channels WHERE rowid = "
+                                            "(SELECT max(rowid) FROM story_channels)"))
                             .scalars())
-            q = select(s.c.id).where(s.c.published < before, s.c.updated < before).order_by(s.c.id)
-            return [int(sid) for sid in c.execute(q).scalars() if sid not in keep]
+            for n in range(0, len(old), CHUNK):
+                part = old[n:n + CHUNK]
+                keep.update(c.execute(select(i.c.story_id).where(
+                    i.c.story_id.in_(part), (i.c.first_seen >= before) | (i.c.published >= before))).scalars())
+                keep.update(c.execute(select(sc.c.story_id).where(sc.c.story_id.in_(part), sc.c.updated >= before))
+                            .scalars())
+                keep.update(c.execute(select(i.c.story_id).join(sg, sg.c.item_id == i.c.id)  # re-posted lately
+                                      .where(i.c.story_id.in_(part), sg.c.seen >= before)).scalars())
+            return [sid for sid in old if sid not in keep]
 
     @staticmethod
     def forget_stories(c: Connection, story_ids: Sequence[int], now: float) -> int:
