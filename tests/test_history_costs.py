@@ -202,6 +202,8 @@ def test_forgotten_keys_are_looked_up_by_key_not_read_whole(tmp_path: Path) -> N
         with st.tx() as c:
             st.unlisted_forgotten(c, 1, {"l:old.example/5", "l:old.example/2995", "g:1:new"}, NOW)
     assert scans(db, seen, "forgotten") == []
+    by_key = [plan for sql, plan in plans(db, seen).items() if "forgotten" in sql and "IS NOT NULL" in sql]
+    assert by_key and all("ix_forgotten_source" not in line for plan in by_key for line in plan), by_key
     after = forgotten_rows(db)
     changed = {k: (before[k], v) for k, v in after.items() if before[k] != v}
     assert changed == {  # the listed one back (with its title row), the nine unlisted now
