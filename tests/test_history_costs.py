@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from feeds.store import Store
@@ -220,14 +221,19 @@ def test_a_link_reads_the_reports_that_may_have_it_not_the_outlets_history(tmp_p
     with con:  # an outlet whose links are no identity (no link keys), a copy by another outlet (a sighting)
         con.execute("DELETE FROM item_keys WHERE item_id > 2000")
         con.execute("INSERT INTO sightings (item_id, source_id, link, title, seen) VALUES (7, 1, ?, NULL, ?)",
-                    ("HTTP://b.example/a/x%20y?utm_source=z", NOW))
+                    ("HTTP://b.example/story/x%20y?utm_source=z", NOW))
+        con.execute("INSERT INTO sightings (item_id, source_id, link, title, seen) VALUES (8, 1, ?, NULL, ?)",
+                    ("http://b.example/t/ne\tws", NOW))  # (a tab inside: dropped as published)
     con.close()
     got = st.items_by_link("http://a.example/1234")
     assert [(row[0], link, keyed) for row, link, keyed in got] == [(1234, "http://a.example/1234", True)]
     got = st.items_by_link("http://A.example/2345/")  # no link key: by its link, for the caller to compare
     assert [(row[0], link, keyed) for row, link, keyed in got] == [(2345, "http://a.example/2345", False)]
-    got = st.items_by_link("http://b.example/a/x%20y")  # a copy's link, as an entry publishes it
-    assert [(row[0], link, keyed) for row, link, keyed in got] == [(7, "HTTP://b.example/a/x%20y?utm_source=z", False)]
+    got = st.items_by_link("http://b.example/story/x%20y")  # a copy's link, as an entry publishes it
+    assert [(row[0], link, keyed) for row, link, keyed in got] == [
+        (7, "HTTP://b.example/story/x%20y?utm_source=z", False)]
+    got = st.items_by_link("http://b.example/t/news")
+    assert [(row[0], link, keyed) for row, link, keyed in got] == [(8, "http://b.example/t/ne\tws", False)]
     assert [row[0] for row, _, _ in st.items_by_link("http://a.example/")] == list(range(1, 3001))  # (the root)
     st.close()
 
@@ -254,6 +260,26 @@ def test_the_daily_prune_reads_the_old_stories_alone(tmp_path: Path) -> None:
         else:
             assert got and got == [k for k in range(1, 3001) if k not in (10, 20, 25, 30, 40)
                                    and NOW - 5 * DAY - 360 * DAY * (3000 - k) / 3000 < before]
+    st.close()
+
+
+def test_many_old_stories_are_told_the_same_read_table_by_table(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.store.sql as sql
+
+    st = fill(tmp_path / "feeds.db", 3000, window=5)
+    con = sqlite3.connect(tmp_path / "feeds.db")
+    with con:
+        con.execute("INSERT INTO sightings (item_id, source_id, link, title, seen) VALUES (10, 1, NULL, NULL, ?)",
+                    (NOW,))
+        con.execute("INSERT INTO story_channels (channel, story_id, updated) VALUES ('c', 20, ?)", (NOW,))
+        con.execute("INSERT INTO story_channels (channel, story_id, updated) VALUES ('c', 25, 0)")
+        con.execute("UPDATE items SET first_seen = ? WHERE id = 30", (NOW,))
+    con.close()
+    by_story = st.prunable_stories(NOW - 100 * DAY, {40})
+    monkeypatch.setattr(sql, "PRUNE_READ_ALL", 10)
+    assert st.prunable_stories(NOW - 100 * DAY, {40}) == by_story
+    assert len(by_story) > 2000 and not {10, 20, 25, 30, 40} & set(by_story)
     st.close()
 
 
