@@ -240,7 +240,9 @@ class StoryEntry:
 
 
 RUNS_KEPT = timedelta(days=90)  # how long the run log keeps a run (feeds status shows the last ones)
-RUNS_ORDERED = "runs.ordered"  # meta: "1" while runs.started never decreases with runs.id (Store.finish_run)
+# meta (Store.finish_run): the newest run's id while runs.started never decreases with runs.id; "unordered:<time>"
+# when a check at that time found it out of order
+RUNS_ORDERED = "runs.ordered"
 # an item of the story window: id, title, summary, published, story_id, stored vector key and bytes (or None),
 # source id
 WindowRow = tuple[int, str, str, float, int, bytes | None, bytes | None, int]
@@ -1833,19 +1835,25 @@ class Store:
             c.execute(update(r).where(r.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
             old = r.c.started < finished - RUNS_KEPT.total_seconds()
-            ordered = self._meta_in(c, RUNS_ORDERED) == str(run_id)
+            mark = self._meta_in(c, RUNS_ORDERED)
+            ordered = mark == str(run_id)
             if ordered:  # the oldest run kept: every run before it by id started before the cutoff, none after it
                 first = c.execute(select(r.c.id).where(~old).order_by(r.c.id).limit(1)).scalar()
                 if first is not None:
                     old = old & (r.c.id < first)
             if c.execute(select(r.c.id).where(old).limit(1)).first() is not None:  # no write when none is
                 c.execute(delete(r).where(old, r.c.id != run_id))
-            if not ordered:
+            # whether the log is in order (again): checked at most once a day while it is not (a clock set back
+            # leaves it out of order for up to RUNS_KEPT; the check reads it whole, as the delete does)
+            checked = float(mark[10:]) if mark is not None and mark.startswith("unordered:") else None
+            if not ordered and (checked is None or not 0 <= finished - checked < 86400):
                 a, b = r.alias("a"), r.alias("b")
                 prev = select(b.c.started).where(b.c.id < a.c.id).order_by(b.c.id.desc()).limit(1).scalar_subquery()
                 if c.execute(select(a.c.id).where(a.c.started < prev).limit(1)).first() is None:
                     newest = c.execute(select(func.max(r.c.id))).scalar()
                     self.set_meta_value(c, RUNS_ORDERED, str(newest))
+                else:
+                    self.set_meta_value(c, RUNS_ORDERED, f"unordered:{finished!r}")
 
     def last_runs(self, n: int = 5, *, fetching: bool = False) -> list[dict[str, Any]]:
         """The last n runs, newest first; with ``fetching``, only runs that fetched a source."""
