@@ -629,62 +629,6 @@ def _reduce_html(value: str, base: str, ctype: str) -> str:
     return str(_sanitize_html(value, "utf-8", ctype))
 
 
-# A link attribute the sanitiser resolves (href, src, cite) whose value names no scheme: a relative reference
-# ("/assets/x.png", "notes.html", "//cdn.example/x", "#fn1"). Only a summary that holds one is rewritten (most
-# hold none: one search, fast for its literal "="; "href =", with a space before its "=", is not looked for and
-# is left to publishing).
-_RELATIVE_REF = re.compile(r"=(?:(?<=[hH][rR][eE][fF]=)|(?<=[sS][rR][cC]=)|(?<=[cC][iI][tT][eE]=))"
-                           r"\s*(?:\"\s*|'\s*|(?=[^\s\"'>]))(?![A-Za-z][A-Za-z0-9+.\-]*:)")
-_PLAIN_FRAGMENT = re.compile(r"#[A-Za-z0-9._~!$'()*+,;=:@/?%-]+")
-_LINK_VALUE = re.compile(r"=(?:(?<=[hH][rR][eE][fF]=)|(?<=[sS][rR][cC]=)|(?<=[cC][iI][tT][eE]=))"
-                         r"(\s*)(?:\"(?!\s*[A-Za-z][A-Za-z0-9+.\-]*:)([^\"<>]*)\"|'(?!\s*[A-Za-z][A-Za-z0-9+.\-]*:)([^'<>]*)'"
-                         r"|(?![A-Za-z][A-Za-z0-9+.\-]*:)([^\s\"'<>]+))")  # (a relative value: one naming no scheme)
-
-
-def _quoted(value: str, start: int, at: int) -> bool:
-    """Whether position ``at`` of a tag that begins at ``start`` is inside a quoted attribute value."""
-    quote = ""
-    for ch in value[start:at]:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-    return bool(quote)
-
-
-def _absolute_links(value: str, base: str) -> str:
-    """A summary or content with its relative links (href, src, cite) made absolute against the base in scope
-    (``xml:base``, else the document's URL), as feedparser resolves them: publishing resolves what is left
-    against the item's link, another site's for a link post (a github.com link gave "/assets/x.png" github's
-    host). Only those attribute values change, by the sanitiser's URL rules (a value it would refuse is left
-    for publishing to drop); the rest of the HTML is the feed's, and text that shows markup ("&lt;img
-    src="x.png"&gt;" in a code sample) is not touched. Without an http(s) base (no URL, no xml:base) the value
-    is left as it is, for publishing to resolve."""
-    if "<" not in value or not base[:8].lower().startswith(("http://", "https://")) or not _RELATIVE_REF.search(value):
-        return value
-    from feeds.sanitize import safe_url
-
-    def attr(m: re.Match[str]) -> str:
-        raw = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
-        at = m.start()
-        name = 3 if value[at - 3:at].lower() == "src" else 4
-        tag = value.rfind("<", 0, at)
-        if (not raw.strip() or at - name < 1 or not value[at - name - 1].isspace()
-                or tag <= value.rfind(">", 0, at)  # (not an attribute of a tag)
-                or _quoted(value, tag, at - name)):  # (words inside another attribute: alt="see src=x.png")
-            return m.group(0)
-        if raw[0] == "#" and plain_base and _PLAIN_FRAGMENT.fullmatch(raw):
-            url: str | None = plain_base + raw  # (a footnote's "#fn1", half of them: what urljoin gives)
-        else:
-            url = safe_url(html.unescape(raw), base)
-        return m.group(0) if url is None else f'={m.group(1)}"{html.escape(url)}"'
-
-    plain_base = base.partition("#")[0] if _PLAIN_URL.fullmatch(base) else ""
-
-    return _LINK_VALUE.sub(attr, value)
-
-
 def _map_type(t: str) -> str:
     t = t.lower()
     if t in ("text", "plain"):
@@ -1280,8 +1224,8 @@ class _Walker:
             if ctx is self.feed and name in _SUMMARY:
                 ctx.has_summary_key = True
             return
-        value = _absolute_links(_plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
-                                       self.version.startswith("atom")), self.base)
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
+                       self.version.startswith("atom"))
         if self.store(ctx, "summary"):
             ctx.summary = value
             ctx.has_summary_key = True
@@ -1299,8 +1243,8 @@ class _Walker:
             if ctx is self.feed and (ctype in _HTML_TYPES or ctype == "text/plain"):
                 ctx.has_summary_key = True
             return
-        value = _absolute_links(_plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
-                                       self.version.startswith("atom")), self.base)
+        value = _plain(ctype, _repair(_markup(el, self.version == "atom10", ctype).strip(), self.c1),
+                       self.version.startswith("atom"))
         ctx.content.append(value)
         if (ctype in _HTML_TYPES or ctype == "text/plain") and not ctx.has_summary_key:
             ctx.summary = value

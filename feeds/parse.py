@@ -113,7 +113,7 @@ def person_names(people: Iterable[tuple[object, object]]) -> tuple[str, ...]:
     names: list[object] = []
     for name, email in people:
         if isinstance(name, str) and "&" in name:  # plain text, as titles are (see plain_text)
-            name = html.unescape(name)
+            name = _decode_references(name)
         if isinstance(name, str) and isinstance(email, str) and _CUT_ADDRESS.search(email):
             m = _TAIL_BEFORE.fullmatch(name) or _TAIL_AFTER.fullmatch(name)
             name = m.group(1) if m else _TAIL_ANGLE.sub("", name)
@@ -393,8 +393,17 @@ def _stamp(y: str, month: int, d: str, hh: str, mi: str, ss: str | None, tz: str
 def plain_text(value: str) -> str:
     """A category or a name as plain text, as a title without markup is read: entities decoded once (feedparser's
     loose parser returns ``&lt;`` and ``&amp;`` in them as they were written, its strict one decoded: both paths
-    store the text a reader sees, which publishing escapes once), whitespace collapsed."""
-    return clean_text(html.unescape(value)) if "&" in value else clean_text(value)
+    store the text a reader sees, which publishing escapes once), whitespace collapsed. Only references ended by
+    ";" are decoded: "Cut&copy" and "Bugs&notes" are words (html.unescape made them "Cut©", "Bugs¬es")."""
+    return clean_text(_decode_references(value)) if "&" in value else clean_text(value)
+
+
+# a character reference ended by ";", as XML writes one
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _decode_references(value: str) -> str:
+    return _REFERENCE.sub(lambda m: html.unescape(m.group()), value)
 
 
 def _dt(parsed: Any) -> datetime | None:

@@ -114,16 +114,16 @@ def safe_url(value: str, base: str | None) -> str | None:
     v = value.strip(_INVISIBLE_CHARS)
     if not v:
         return None
-    if "%" in v:  # a "%" that starts no escape is a percent sign: "%25" (RFC 3986 2.4)
-        v = _STRAY_PERCENT.sub("%25", v)
-    if v.count("#") > 1:  # one fragment: a later "#" is part of it, "%23"
-        head, _, fragment = v.partition("#")
-        v = head + "#" + fragment.replace("#", "%23")
     if not v.isascii() or not v.isprintable() or " " in v:
         # characters inside are kept (a path may hold a space or a Persian ZWNJ): tab and newline are
         # dropped, as browsers do, and controls, spaces and bidi controls percent-encoded, so "java\tscript:"
         # is refused and "java\u200bscript:" or "java script:" is a relative reference (never a scheme)
         v = _URL_ESCAPE.sub(_percent, _URL_DROP.sub("", v))
+    if "%" in v:  # a "%" that starts no escape is a percent sign: "%25" (RFC 3986 2.4)
+        v = _STRAY_PERCENT.sub("%25", v)
+    if v.count("#") > 1:  # one fragment: a later "#" is part of it, "%23"
+        head, _, fragment = v.partition("#")
+        v = head + "#" + fragment.replace("#", "%23")
     plain = _PLAIN_ABSOLUTE.fullmatch(v)
     if plain and not v.endswith(("?", "#")) and "?#" not in v and int(plain.group(1) or 0) <= 65535:
         # the common case, an absolute http(s) URL of plain characters: urljoin would give it back as it is

@@ -224,3 +224,5 @@ def test_a_plain_url_with_a_port_out_of_range_is_no_url() -> None:
     assert safe_url("https://x.example:65536/a", None) is None
     assert safe_url("https://x.example:65535/a", None) == "https://x.example:65535/a"
     assert safe_url("https://x.example:/a", None) == "https://x.example:/a"
+    # (a diff review) the stray-"%" mending comes after tab and newline are dropped: "%\n41" is "%41"
+    assert safe_url("https://x.example/a%\n41", None) == "https://x.example/a%41"

@@ -45,14 +45,14 @@ def ref_safe_url(value: str, base: str | None) -> str | None:
     v = re.sub(f"^{invisible}|{invisible}$", "", value)
     if not v:
         return None
-    # the later rule: a "%" that starts no escape is "%25", a "#" after the first one "%23"
+    v = re.sub("[\t\n\r\ud800-\udfff]", "", v)
+    v = re.sub("[\x00-\x20\x7f-\xa0\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]",
+               lambda m: quote(m.group(), safe=""), v)
+    # the later rule (after the drops and escapes): a "%" starting no escape is "%25", a later "#" "%23"
     v = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", v)
     if "#" in v:
         at = v.index("#") + 1
         v = v[:at] + v[at:].replace("#", "%23")
-    v = re.sub("[\t\n\r\ud800-\udfff]", "", v)
-    v = re.sub("[\x00-\x20\x7f-\xa0\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]",
-               lambda m: quote(m.group(), safe=""), v)
     try:
         absolute = urljoin(base, v) if base else v
         parts = urlsplit(absolute)
