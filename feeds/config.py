@@ -2,7 +2,8 @@
 
 Every problem raises ConfigError naming the file, the key path and what was expected, before the
 caller touches the store, the network or the output directory. Relative paths (sources given as
-paths, output.dir, store.path) resolve against the directory holding the config file.
+paths, output.dir, store.path, daemon.log_file) resolve against the directory holding the config file;
+a leading ``~`` (or ``~user``) in any of them is the home directory, as in a shell.
 """
 
 from __future__ import annotations
@@ -255,11 +256,30 @@ def _fmt(d: timedelta) -> str:
 
 
 def _path_string(r: _Reader, name: str, default: str) -> str:
-    """A path key: a non-empty string (an empty one would name the config file's directory)."""
+    """A path key: a non-empty string (an empty one would name the config file's directory), with a leading
+    ``~`` expanded (an operator review: store.path = "~/feeds.db" made a directory named ``~`` beside the
+    config)."""
     value = str(r.string(name, default))
     if not value.strip():
         raise r.fail(name, "a non-empty path", value)
-    return value
+    try:
+        return _expand_user(value)
+    except ValueError:
+        raise r.fail(name, "a path whose ~ names a known home directory", value) from None
+
+
+def _expand_user(value: str) -> str:
+    """``~`` or ``~user`` at the start of a path as the home directory (as a shell does); ValueError when it
+    names none (no $HOME, an unknown user)."""
+    if not value.startswith("~"):
+        return value
+    try:
+        expanded = os.path.expanduser(value)
+    except (RuntimeError, KeyError):  # (pathlib's expanduser raises RuntimeError; os.path's leaves it as it is)
+        raise ValueError(value) from None
+    if expanded.startswith("~"):
+        raise ValueError(value)
+    return expanded
 
 
 def _split(url: str) -> SplitResult | None:
@@ -302,11 +322,11 @@ def _local_url(base: Path, url: str) -> str:
     if parts.scheme == "file":
         if not parts.path:
             return url
-        local = Path(unquote(parts.path))  # file:/abs/path, file:///abs/path, file:relative/path
+        local = Path(_expand_user(unquote(parts.path)))  # file:/abs/path, file:///abs/path, file:relative/path
         return (local if local.is_absolute() else base / local).resolve().as_uri()
     if len(parts.scheme) > 1:
         return url
-    return (base / url).resolve().as_uri()
+    return (base / _expand_user(url)).resolve().as_uri()
 
 
 # The keys of the tables whose keys are checked against each other (a key's absence means something: no
@@ -339,7 +359,10 @@ def _source(file: str, base: Path, table: Any, i: int) -> Source:
         if parts.scheme == "file" and parts.netloc not in ("", "localhost"):  # a file on another machine
             raise r.fail("url", "a file: URL naming a file on this machine (file:///path/to/feed.xml), or a path",
                          url)
-        url = _local_url(base, url)
+        try:
+            url = _local_url(base, url)
+        except ValueError:
+            raise r.fail("url", "a path whose ~ names a known home directory", url) from None
     given = r.string("name")
     if given is not None and not given.strip():
         raise r.fail("name", "a non-empty string (or no name key: the URL's host or file name)", given)
@@ -555,6 +578,11 @@ def _parse_config(text: str, path: Path) -> Config:
 
     dm = top.table_of("daemon")
     log_file = dm.string("log_file")
+    if log_file:
+        try:
+            log_file = _expand_user(log_file)
+        except ValueError:
+            raise dm.fail("log_file", "a path whose ~ names a known home directory", log_file) from None
     daemon = Daemon(
         tick=dm.duration("tick", timedelta(seconds=30), lo=timedelta(seconds=1), hi=timedelta(hours=1)),
         shutdown_timeout=dm.number("shutdown_timeout", 10.0, lo=0.1, hi=600),
