@@ -2,8 +2,11 @@
 
 Read-only: it never takes the store lock and never creates a store. The decision (state, next
 due, reason) is recomputed from the stored history with the current config, exactly as the next
-`feeds run` or daemon tick will make it. `--check` turns this into a monitoring probe: exit 3 when
-the last successful fetch is older than `--max-age` or too many sources are broken, saying why.
+`feeds run` or daemon tick will make it. `--check` turns this into a monitoring probe: exit 3, saying why,
+when a source has been due for longer than `--max-age` without being fetched (nothing polls), when no
+source fetched successfully within `--max-age` (a source polled less often whose last fetch worked and whose
+next poll is not `--max-age` overdue counts as fresh), or when too many sources are broken. With -q it
+prints nothing when all is well.
 URL credentials are never printed.
 """
 
@@ -112,9 +115,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     pruned_at: str | None = None
     store_exists = cfg.store_path.exists()
     if store_exists:
-        from feeds.store import Store
-
-        store = Store.open_readonly(cfg.store_path)  # no lock, no migration, nothing written
+        store = _open_readonly(cfg.store_path)  # no lock, no migration, nothing written
         try:
             rows = {r.url: r for r in store.sources()}
             host_retry = store.host_retry_after()
@@ -176,6 +177,26 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             "sizes": _sizes(cfg.store_path, cfg.output.dir)}
 
 
+def _open_readonly(path: Path) -> Any:
+    """Store.open_readonly; a store older than this feeds names the way to upgrade it whoever holds it: `feeds
+    run` upgrades it, but exits 75 while a daemon holds the store (an operator review, upgrading under the
+    daemon): the daemon restarted upgrades it."""
+    from feeds.errors import StoreError
+    from feeds.store import Store
+
+    try:
+        return Store.open_readonly(path)
+    except StoreError as e:
+        if "is older than this feeds" not in str(e):
+            raise
+        from feeds.lock import holder
+
+        pid = holder(path)
+        held = f"a feeds process (pid {pid}) holds the store now: " if pid else ""
+        raise StoreError(f"{e} (or restart the daemon: {held}a daemon started before the upgrade runs the old "
+                         "code, and `feeds run` waits for it, exit 75; the restarted daemon upgrades the store)") from e
+
+
 def _sizes(store: Path, output: Path) -> dict[str, int]:
     """Bytes on disk: the store, its write-ahead log, the output directory (an operator watching growth)."""
     def size(p: Path) -> int:
@@ -206,9 +227,20 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     elif last is None:
         problems.append("no source has ever been fetched successfully"
                         + ("" if data["store_exists"] else f" (no store yet at {data['store']})"))
-    elif now - datetime.fromtimestamp(last, UTC) > max_age:
+    elif now - datetime.fromtimestamp(last, UTC) > max_age and not any(_waiting(s, now, max_age) for s in sources):
+        # a source polled less often than --max-age (a ttl or sy:updatePeriod raising its interval, up to
+        # schedule.max_interval) whose last fetch worked and whose next poll is not --max-age overdue is healthy
+        # (an operator review: a config whose sources all poll daily failed every check)
         problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
-                        f"{fmt_duration(max_age)}")
+                        f"{fmt_duration(max_age)} (and no source whose last fetch worked waits for its next poll)")
+    # a source left unfetched for longer than --max-age after it was due: nothing polls (cron or the daemon is not
+    # running, or a run hangs), whatever the sources' intervals
+    overdue = sorted((s for s in sources if s["state"] != "gone" and s["next_due"] is not None
+                      and now - datetime.fromtimestamp(s["next_due"], UTC) > max_age), key=lambda s: s["next_due"])
+    if overdue:
+        problems.append(f"{len(overdue)} of {len(sources)} sources due for longer than --max-age "
+                        f"{fmt_duration(max_age)} and not fetched ({escape_controls(overdue[0]['name'])} was due "
+                        f"{_ago(overdue[0]['next_due'], now)}): is cron or the daemon running?")
     # a gone source (410) is polled no more: a dead subscription counts as broken, not as fine
     broken = [s for s in sources if s["state"] in ("broken", "gone")]
     if sources and len(broken) / len(sources) > max_broken:
@@ -223,6 +255,12 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
         problems.append(f"{len(misconfigured)} sources skipped for a config error: "
                         f"{escape_controls(misconfigured[0]['last_error'])}")
     return Check(not problems, tuple(problems), last, len(broken), len(sources))
+
+
+def _waiting(s: dict[str, Any], now: datetime, max_age: timedelta) -> bool:
+    """Whether a source's last fetch worked and its next poll is not more than ``max_age`` overdue."""
+    ok = s["last_success"] is not None and s["last_success"] >= (s["last_attempt"] or 0)
+    return ok and s["next_due"] is not None and now - datetime.fromtimestamp(s["next_due"], UTC) <= max_age
 
 
 def _width(text: str) -> int:
@@ -337,7 +375,7 @@ def status_main(cfg: Config, args: argparse.Namespace, *, now: datetime | None =
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     elif want_check:
         now = datetime.fromtimestamp(data["now"], UTC)
-        if result.ok:
+        if result.ok and not getattr(args, "quiet", False):  # -q: only problems (a cron monitor mails output)
             gone = any(x["state"] == "gone" for x in data["sources"])  # (counted with the broken ones)
             print(f"OK: last successful fetch {_ago(result.last_success, now)}, "
                   f"{result.broken} of {result.total} sources {'broken or gone' if gone else 'broken'}")
