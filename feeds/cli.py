@@ -50,16 +50,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="also ask the sources gone (410) once more; one that answers is polled again")
     r.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                    help="wait this long for a running feeds to finish instead of leaving at once")
+    r.add_argument("--take-store", action="store_true",
+                   help="make the store this config's even though another config still names it (that config's "
+                        "runs are refused from then on)")
     i = sub.add_parser("init", help="write a starter config")
     i.add_argument("path", nargs="?", type=Path, default=None, help="where (default: the --config path)")
     i.add_argument("--force", action="store_true", help="overwrite an existing file")
     sub.add_parser("check", help="validate the config and exit")
     s = sub.add_parser("status", help="sources and channels, and why each source is or is not due")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--check", action="store_true", help="exit 3 when the last success is too old or too many "
-                                                        "sources are broken")
+    s.add_argument("--check", action="store_true",
+                   help="exit 3 when a source is overdue by more than --max-age (nothing polls), no source "
+                        "fetched successfully within --max-age (but those polled less often, waiting for their "
+                        "next poll), or too many sources are broken; prints OK on success (nothing with -q)")
     s.add_argument("--max-age", type=_duration, default="2h",
-                   help="with --check: oldest acceptable last success (default 2h)")
+                   help="with --check: longest a due source may wait, and oldest acceptable last success "
+                        "(default 2h; more than cron's period)")
     s.add_argument("--max-broken", type=_share, default=0.5,
                    help="with --check: largest acceptable share of broken or gone sources (default 0.5)")
     d = sub.add_parser("daemon", help="run continuously, fetching sources when due")
@@ -211,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             return EXIT_INTERNAL
         where = getattr(args, "store_path", None)
+        if where and "readonly" in reason.replace("read-only", "readonly"):
+            reason += _readonly_hint(Path(where))
         print(f"feeds: {f'{where}: ' if where else ''}the store failed: {reason}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -222,6 +230,24 @@ def _os_error(e: OSError) -> str:
         target = f" -> {os.fsdecode(e.filename2)}" if e.filename2 is not None else ""
         return f"{os.fsdecode(e.filename)}{target}: {what}"
     return what
+
+
+def _readonly_hint(store: Path) -> str:
+    """Why SQLite found the store read-only (an operator review: "attempt to write a readonly database" after a
+    run as root left feeds.db and its -wal/-shm root's): the first of the store's files, or its directory, this
+    process may not write, with its owner."""
+    from feeds.lock import _user
+
+    for p in (store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal"), store.parent):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if not os.access(p, os.W_OK):
+            return (f" ({p} is owned by {_user(st.st_uid)} with mode {st.st_mode & 0o777:o}, and this feeds runs "
+                    f"as {_user(os.geteuid())}: run feeds as its owner, or give the store, its -wal and -shm and "
+                    f"{store.name}.lock back to this user with chown; a run as root may have made them)")
+    return ""
 
 
 def _store_error(e: Exception) -> str | None:
@@ -264,6 +290,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     check_output_owner(cfg)
+    check_store_owner(cfg)
     if cfg.stories.enabled and cfg.stories.semantic:
         # the model is loaded at the first new item only; a check loads it now (a corrupt model file or
         # vocabulary is a config error here, not a run that skips every source with something new)
@@ -335,11 +362,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     check_output_owner(cfg)  # another store's output directory: exit 2 before anything is touched
+    if not args.take_store:
+        check_store_owner(cfg)  # another config's store: exit 2 before anything is touched
     progress = _Progress() if (sys.stderr.isatty() and not args.quiet and not args.verbose) else None
     handlers = list(logging.getLogger("feeds").handlers) if progress is not None else []
     for h in handlers:
         h.addFilter(progress)  # type: ignore[arg-type]  # (not None: handlers is empty otherwise)
     with StoreLock(cfg.store_path).acquire(wait=args.wait):
+        claim_store(cfg, taken=args.take_store)
         try:
             report = run_once(cfg, force_all=args.all, progress=progress, retry_gone=args.retry_gone)
         finally:
@@ -381,7 +411,124 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_daemon(args: argparse.Namespace) -> int:
     from feeds.daemon import daemon_main
 
+    _make_log_file(args)
+    _claim_for_daemon(args)
     return int(daemon_main(_config_path(args), args))
+
+
+# Which config uses a store: the config file's resolved path, in the store's meta (STORE_CONFIG_KEY). Two configs
+# sharing one store mix each other's sources into their channels (an operator review): a run, `feeds check` or
+# the daemon of another config that the recorded one does not hand the store over to is refused (exit 2) before
+# anything is touched. The recorded config hands its store over when it no longer names it: the file is gone
+# (the site moved with its store, a backup restored on another machine or in another directory) or its
+# store.path names another store (a copy of the site); then the config that runs records itself (said with -v).
+# `feeds run --take-store` takes a store another config still names (that config is refused from then on).
+STORE_CONFIG_KEY = "config.path"
+
+
+def _store_user(cfg: Config) -> Path | None:
+    """The config file other than ``cfg``'s that the store records and that still names this store; None when
+    the store records none, ``cfg``'s own, or one that no longer uses it."""
+    from feeds.config import parse_config
+    from feeds.errors import ConfigError, StoreError
+    from feeds.store.sql import peek_meta
+
+    try:
+        recorded = peek_meta(cfg.store_path, STORE_CONFIG_KEY)
+    except StoreError:  # the command itself says what is wrong with the store
+        return None
+    if not recorded:
+        return None
+    other = Path(recorded)
+    try:
+        if other.resolve() == cfg.path.resolve() or not other.is_file():
+            return None
+        text = other.read_text(encoding="utf-8")
+    except (OSError, RuntimeError, UnicodeDecodeError):  # unreadable: it names the store as far as we know
+        return other
+    try:
+        theirs = parse_config(text, other).store_path
+    except ConfigError:  # broken now, but it may be mended: it keeps its store
+        return other
+    return other if os.path.realpath(theirs) == os.path.realpath(cfg.store_path) else None
+
+
+def check_store_owner(cfg: Config) -> None:
+    """ConfigError (naming store.path and both config files) when the store is another config's."""
+    from feeds.errors import ConfigError
+
+    other = _store_user(cfg)
+    if other is not None:
+        raise ConfigError(
+            str(cfg.path), "store.path",
+            f"a store no other config uses: {cfg.store_path} is the store of {other}, which still names it; two "
+            "configs sharing a store mix each other's sources into their channels. Give this config a store.path "
+            f"of its own, or, if {other} is no longer run, hand the store over with `feeds run --take-store` "
+            f"(with -c {cfg.path}; stop the daemon first)")
+
+
+def claim_store(cfg: Config, *, taken: bool = False) -> None:
+    """Record, under the store lock, that ``cfg``'s config uses its store (a write only when that changes)."""
+    from feeds.store import Store
+
+    mine = str(cfg.path.resolve())
+    store = Store.open(cfg.store_path)
+    try:
+        recorded = store.meta_value(STORE_CONFIG_KEY)
+        if recorded != mine:
+            if recorded is not None:
+                logging.getLogger("feeds").log(
+                    logging.WARNING if taken else logging.INFO,
+                    "%s: the store of %s is now this config's (%s)", cfg.store_path, recorded,
+                    "--take-store" if taken else "that config no longer names it: moved, or restored elsewhere")
+            store.set_meta(STORE_CONFIG_KEY, mine)
+    finally:
+        store.close()
+
+
+def _claim_for_daemon(args: argparse.Namespace) -> None:
+    """The daemon's config checked against its store's recorded config (exit 2), then recorded, under the
+    lock, before the daemon starts; a held lock or a config the daemon refuses is left to the daemon to say."""
+    from feeds.daemon import _checked_config
+    from feeds.errors import ConfigError, FeedsError
+    from feeds.lock import StoreLock
+
+    try:
+        cfg = _checked_config(_config_path(args))  # (another store's output directory refused: nothing made)
+    except ConfigError:
+        return
+    check_store_owner(cfg)
+    try:
+        lock = StoreLock(cfg.store_path).acquire()
+    except FeedsError:
+        return
+    try:
+        claim_store(cfg)
+    except Exception:  # noqa: BLE001 (a store that cannot be opened: the daemon says so, in its log file too)
+        pass
+    finally:
+        lock.release()
+
+
+def _make_log_file(args: argparse.Namespace) -> None:
+    """Run as root, the daemon's log file (and the directories made for it) is made first, the owner of its
+    directory's: a daemon started once as root must not leave a log the service user's daemon cannot open (an
+    operator review). Best effort: the daemon reports a config or log file it cannot use itself."""
+    if os.geteuid() != 0:
+        return
+    from feeds.config import load_config
+    from feeds.lock import give_to_directory_owner
+    from feeds.publish import _make_dirs
+
+    try:
+        log_file = load_config(_config_path(args)).daemon.log_file
+        if log_file is None or log_file.exists():
+            return
+        _make_dirs(log_file.parent)
+        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        give_to_directory_owner([log_file])
+    except Exception:  # noqa: BLE001 (said by the daemon, which loads the config again)
+        return
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -548,7 +695,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _refuse_to_overwrite(cfg: Config, target: Path) -> None:
-    """An export goes to a new file or over an OPML file; never over the config, the store or another file."""
+    """An export goes to a new file or over an OPML file; never over the config, the store or another file,
+    and never into the output directory (an operator review: `feeds export output/index.opml` replaced the
+    published index.opml with the subscription list, keys in queries and all, served to the world, and no
+    later run put it back)."""
+    from feeds.config import _inside
     from feeds.errors import FeedsError
 
     try:
@@ -556,6 +707,13 @@ def _refuse_to_overwrite(cfg: Config, target: Path) -> None:
         if resolved in (cfg.path.resolve(), cfg.store_path.resolve()):
             raise FeedsError(f"{target}: is this config's own {'config' if resolved == cfg.path.resolve() else 'store'}"
                              " file; nothing written (give the export a file of its own)")
+        if _inside(target, cfg.output.dir):
+            refused = FeedsError(f"{target}: is inside the output directory ({cfg.output.dir}), whose files are "
+                                 "published: the list would be served to anyone (with any key in a feed's address) "
+                                 "and could replace a published file (index.opml); nothing written (give the "
+                                 "export a place outside it)")
+            refused.exit_code = EXIT_CONFIG  # a usage error
+            raise refused
         if target.exists():
             with target.open("rb") as f:
                 head = f.read(4096)

@@ -26,7 +26,8 @@ class StoreLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:  # a read-only directory, a lock path that is a directory, ...
-            raise StoreError(f"{self.path}: cannot open the store's lock file ({e.strerror or e})") from e
+            raise StoreError(f"{self.path}: cannot open the store's lock file ({e.strerror or e}"
+                             f"{ownership_hint(self.path) if isinstance(e, PermissionError) else ''})") from e
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -40,10 +41,25 @@ class StoreLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        self.give_away()
         return self
+
+    def store_files(self) -> list[Path]:
+        """The lock file, the store beside it and the store's -wal, -shm and -journal."""
+        store = self.path.with_name(self.path.name.removesuffix(".lock"))
+        return [self.path, store, *(store.with_name(store.name + x) for x in ("-wal", "-shm", "-journal"))]
+
+    def give_away(self) -> None:
+        """Run as root, the files this process made beside the store (the lock file, the store and its -wal,
+        -shm, -journal) go to the owner of their directory, as publish does for the output (an operator review:
+        one `feeds run` as root in the service user's directory left them root's, and the service's runs then
+        failed for good). Called when the lock is taken and when it is let go (the store is closed by then, or
+        about to be: SQLite, run as root, gives a -wal or -shm it makes the database file's owner)."""
+        give_to_directory_owner(self.store_files())
 
     def release(self) -> None:
         if self._fd is not None:
+            self.give_away()
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -53,6 +69,57 @@ class StoreLock:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def directory_owner(directory: Path) -> tuple[int, int] | None:
+    """Run as root: the (uid, gid) of ``directory`` when it is not root's, else None (nothing to give)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        st = directory.stat()
+    except OSError:
+        return None
+    return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
+
+
+def give_to_directory_owner(paths: list[Path]) -> None:
+    """Run as root: each of ``paths`` that exists and is root's (made by this process, or by an earlier run as
+    root) is given to the owner of its directory; another user's file is left as it is. Best effort."""
+    for p in paths:
+        owner = directory_owner(p.parent)
+        if owner is None:
+            continue
+        try:
+            st = os.lstat(p)
+            if st.st_uid == 0 and (st.st_uid, st.st_gid) != owner:
+                os.lchown(p, *owner)
+        except OSError:
+            continue
+
+
+def ownership_hint(path: Path) -> str:
+    """For a permission error on ``path`` (or its directory): who owns what, and who this process is; empty
+    when nothing says more than the error."""
+    who = _user(os.geteuid())
+    for p in (path, path.parent):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if st.st_uid != os.geteuid():
+            return (f"; {p} is owned by {_user(st.st_uid)} and this feeds runs as {who}: run feeds as "
+                    f"{_user(st.st_uid)}, or give it back (chown) to the user feeds runs as; a run as root "
+                    "may have made it")
+    return ""
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def holder(store_path: Path | str) -> int | None:
