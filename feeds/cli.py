@@ -419,7 +419,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 # Which config uses a store: the config file's resolved path, in the store's meta (STORE_CONFIG_KEY). Two configs
 # sharing one store mix each other's sources into their channels (an operator review): a run, `feeds check` or
 # the daemon of another config that the recorded one does not hand the store over to is refused (exit 2) before
-# anything is touched. The recorded config hands its store over when it no longer names it: the file is gone
+# anything is touched. Another config that publishes the same output directory is the same site (a variant: a
+# trimmed config beside the first), not refused. The recorded config hands its store over when it no longer
+# names it: the file is gone
 # (the site moved with its store, a backup restored on another machine or in another directory) or its
 # store.path names another store (a copy of the site); then the config that runs records itself (said with -v).
 # `feeds run --take-store` takes a store another config still names (that config is refused from then on).
@@ -427,8 +429,9 @@ STORE_CONFIG_KEY = "config.path"
 
 
 def _store_user(cfg: Config) -> Path | None:
-    """The config file other than ``cfg``'s that the store records and that still names this store; None when
-    the store records none, ``cfg``'s own, or one that no longer uses it."""
+    """The config file other than ``cfg``'s that the store records and that still names this store for another
+    output directory; None when the store records none, ``cfg``'s own, one that no longer uses it, or one that
+    publishes the same output directory."""
     from feeds.config import parse_config
     from feeds.errors import ConfigError, StoreError
     from feeds.store.sql import peek_meta
@@ -447,10 +450,15 @@ def _store_user(cfg: Config) -> Path | None:
     except (OSError, RuntimeError, UnicodeDecodeError):  # unreadable: it names the store as far as we know
         return other
     try:
-        theirs = parse_config(text, other).store_path
+        theirs = parse_config(text, other)
     except ConfigError:  # broken now, but it may be mended: it keeps its store
         return other
-    return other if os.path.realpath(theirs) == os.path.realpath(cfg.store_path) else None
+    if os.path.realpath(theirs.store_path) != os.path.realpath(cfg.store_path):
+        return None
+    # a variant of the same site (a second config beside the first, publishing the same output directory from
+    # the same store: a trimmed config for a test run) makes no second site: what the store holds is published
+    # in one place either way
+    return other if os.path.realpath(theirs.output.dir) != os.path.realpath(cfg.output.dir) else None
 
 
 def check_store_owner(cfg: Config) -> None:

@@ -267,6 +267,13 @@ def test_a_second_config_on_one_store_is_refused_until_it_takes_the_store(tmp_pa
     assert feeds("-c", str(a), "run", cwd=tmp_path).returncode == 0
     b.write_text(b.read_text().replace('dir = "out"', 'dir = "out2"'))
     assert feeds("-c", str(b), "run", cwd=tmp_path).returncode == 0
+    # a variant of the same site (another config beside it, the same store and the same output) is no second site
+    variant = tmp_path / "b" / "trimmed.toml"
+    variant.write_text(b.read_text().replace('url = "other.xml"', 'url = "feed.xml"'))
+    shutil.copy(tmp_path / "a" / "feed.xml", tmp_path / "b" / "feed.xml")
+    r = feeds("-c", str(variant), "run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert feeds("-c", str(b), "run", cwd=tmp_path).returncode == 0
 
 
 def test_a_site_moved_with_its_store_and_a_restored_backup_run_without_friction(tmp_path: Path) -> None:
