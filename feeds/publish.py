@@ -97,6 +97,12 @@ def check_output_owner(cfg: Config) -> None:
 
     owner = output_owner(cfg.output.dir)
     if owner is None:
+        if any((cfg.output.dir / n).exists() for n in ("index.opml", "index.html", "archive")):
+            # documents no store is recorded as publishing (the marker deleted, or from before markers): the
+            # takeover is said (an operator review: a new empty store rewrote the archive pages without a word)
+            log.warning("%s: no store is recorded as publishing it (%s is missing): this config's store (%s) "
+                        "takes it over at its next publish; its documents replace those there, archive pages "
+                        "from page 1", cfg.output.dir, OWNER_FILE, cfg.store_path)
         return
     try:
         mine = peek_meta(cfg.store_path, OWNER_KEY)
@@ -109,12 +115,55 @@ def check_output_owner(cfg: Config) -> None:
         log.warning("%s was published from another store at %s (made again since, or restored from before it "
                     "published there): this config's store publishes there at its next run", out, db)
         return
+    found = _find_owner_store(cfg, owner)
+    if found is not None:  # (an operator review: store.path changed, the marker deleted, a new empty store
+        # took the output over and rewrote its archive pages)
+        raise ConfigError(
+            str(cfg.path), "output.dir",
+            f"a directory no other store publishes to: {out} is published from the store at {found}, which is "
+            f"still there, not from {db}. If store.path was changed to move that store: stop feeds (the daemon, "
+            f"the cron job), move {found} with its -wal and -shm files to {db} (or point store.path back at it); "
+            f"do not delete {out / OWNER_FILE} (a new store would write its documents over the old ones, its "
+            "archive pages from page 1). Two configs must not share an output directory")
     raise ConfigError(
         str(cfg.path), "output.dir",
         f"a directory no other store publishes to: {out} holds the documents of a store elsewhere than {db}; "
         f"two configs must not share an output directory (their index.html, index.opml and same-named channels "
-        f"would overwrite each other's). If that store is gone for good, delete {out / OWNER_FILE} to let this "
-        f"config publish there")
+        f"would overwrite each other's). If store.path was changed, move the old store there (stop feeds, move "
+        f"the file with its -wal and -shm) or point store.path back. Only if that store is gone for good, delete "
+        f"{out / OWNER_FILE}: this config's store then writes its documents over the old ones, its archive pages "
+        "from page 1")
+
+
+def _find_owner_store(cfg: Config, owner: tuple[str, str]) -> Path | None:
+    """The store that publishes the output directory (its id and place as ``owner``), when it is where a moved
+    store.path most likely left it: a file beside the config, beside its store now, or beside the output
+    directory, whose place digest and id match. None when not found (or only not looked for there)."""
+    import hashlib
+
+    from feeds.errors import StoreError
+    from feeds.store.sql import peek_meta
+
+    out = os.path.realpath(cfg.output.dir)
+    dirs = {os.path.realpath(d) for d in (cfg.path.parent, cfg.store_path.parent, cfg.output.dir.parent)}
+    for d in sorted(dirs):
+        try:
+            names = sorted(os.listdir(d))[:1000]
+        except OSError:
+            continue
+        for name in names:
+            cand = os.path.join(d, name)
+            if name.endswith(("-wal", "-shm", "-journal", ".lock")) or not os.path.isfile(cand):
+                continue
+            rel = os.path.relpath(cand, out)
+            if hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16] != owner[1]:
+                continue
+            try:
+                if peek_meta(Path(cand), OWNER_KEY) == owner[0]:
+                    return Path(cand)
+            except StoreError:
+                continue
+    return None
 
 
 def claim_output(store: Store, cfg: Config) -> None:

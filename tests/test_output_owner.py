@@ -35,7 +35,10 @@ def test_a_second_config_sharing_the_output_directory_is_refused_before_touching
         r = feeds("-c", str(other), command, cwd=demo)
         assert r.returncode == 2, (command, r.stderr)
         assert f"{other}: output.dir: expected a directory no other store publishes to" in r.stderr, r.stderr
-        assert "the documents of a store elsewhere" in r.stderr and str(out / OWNER_FILE) in r.stderr
+        # the store that publishes there is still in its place: named, with how to move a store, and the marker
+        # kept (an operator review: "delete the marker" made a new empty store rewrite the archive pages)
+        assert "is published from the store at" in r.stderr and "which is still there" in r.stderr, r.stderr
+        assert f"do not delete {out / OWNER_FILE}" in r.stderr
     assert not (demo / "var" / "other.db").exists()  # nothing created ...
     assert snapshot(out) == before  # ... nor written
     # the config that publishes there goes on as before
@@ -123,3 +126,24 @@ def test_the_daemon_will_not_start_on_or_reload_into_another_stores_output(tmp_p
     rc, _ = d.terminate()
     assert rc == 0, d.log()
     assert (tmp_path / "out" / OWNER_FILE).read_bytes() == owner
+
+
+def test_a_store_path_changed_with_the_old_store_gone_takes_the_output_over_and_says_so(demo: Path) -> None:  # noqa: F811
+    """(An operator review) with the marker deleted, a new store took the output over without a word; and
+    while the old store is in its place, the refusal says so and how to move it."""
+    assert feeds("run", cwd=demo).returncode == 0
+    out = demo / "output"
+    cfg = demo / "config" / "feeds.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('path = "../var/feeds.db"', 'path = "../var/moved.db"'),
+                   encoding="utf-8")
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 2 and "which is still there" in r.stderr and "move" in r.stderr, r.stderr
+    (demo / "var" / "feeds.db").unlink()  # gone for good: the message says to delete the marker only then
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 2 and "Only if that store is gone for good, delete" in r.stderr, r.stderr
+    (out / OWNER_FILE).unlink()
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 0, r.stderr
+    assert "takes it over at its next publish" in r.stderr, r.stderr
+    r = feeds("run", "--all", cwd=demo)
+    assert r.returncode == 0 and "takes it over" not in r.stderr, r.stderr  # said once
