@@ -428,10 +428,10 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 STORE_CONFIG_KEY = "config.path"
 
 
-def _store_user(cfg: Config) -> Path | None:
-    """The config file other than ``cfg``'s that the store records and that still names this store for another
-    output directory; None when the store records none, ``cfg``'s own, one that no longer uses it, or one that
-    publishes the same output directory."""
+def _recorded_user(cfg: Config) -> tuple[Path | None, bool]:
+    """(The config file other than ``cfg``'s that the store records and that still names this store, whether it
+    publishes ``cfg``'s output directory too); (None, False) when the store records none, ``cfg``'s own, or one
+    that no longer uses it (moved, restored elsewhere, gone)."""
     from feeds.config import parse_config
     from feeds.errors import ConfigError, StoreError
     from feeds.store.sql import peek_meta
@@ -439,26 +439,32 @@ def _store_user(cfg: Config) -> Path | None:
     try:
         recorded = peek_meta(cfg.store_path, STORE_CONFIG_KEY)
     except StoreError:  # the command itself says what is wrong with the store
-        return None
+        return None, False
     if not recorded:
-        return None
+        return None, False
     other = Path(recorded)
     try:
         if other.resolve() == cfg.path.resolve() or not other.is_file():
-            return None
+            return None, False
         text = other.read_text(encoding="utf-8")
     except (OSError, RuntimeError, UnicodeDecodeError):  # unreadable: it names the store as far as we know
-        return other
+        return other, False
     try:
         theirs = parse_config(text, other)
     except ConfigError:  # broken now, but it may be mended: it keeps its store
-        return other
+        return other, False
     if os.path.realpath(theirs.store_path) != os.path.realpath(cfg.store_path):
-        return None
-    # a variant of the same site (a second config beside the first, publishing the same output directory from
-    # the same store: a trimmed config for a test run) makes no second site: what the store holds is published
-    # in one place either way
-    return other if os.path.realpath(theirs.output.dir) != os.path.realpath(cfg.output.dir) else None
+        return None, False
+    return other, os.path.realpath(theirs.output.dir) == os.path.realpath(cfg.output.dir)
+
+
+def _store_user(cfg: Config) -> Path | None:
+    """The config file other than ``cfg``'s that the store records and that still names this store for another
+    output directory; None when the store records none, ``cfg``'s own, one that no longer uses it, or one that
+    publishes the same output directory (a variant of the same site, a trimmed config for a test run: what the
+    store holds is published in one place either way)."""
+    other, same_site = _recorded_user(cfg)
+    return None if same_site else other
 
 
 def check_store_owner(cfg: Config) -> None:
@@ -480,6 +486,11 @@ def claim_store(cfg: Config, *, taken: bool = False) -> None:
     from feeds.store import Store
 
     mine = str(cfg.path.resolve())
+    if not taken:
+        # under the lock: another config may have recorded the store since the check before it (a diff review)
+        check_store_owner(cfg)
+        if _recorded_user(cfg)[1]:
+            return  # a variant of the site (same store, same output) leaves the record to the config it names
     store = Store.open(cfg.store_path)
     try:
         recorded = store.meta_value(STORE_CONFIG_KEY)
@@ -512,6 +523,8 @@ def _claim_for_daemon(args: argparse.Namespace) -> None:
         return
     try:
         claim_store(cfg)
+    except ConfigError:
+        raise  # (another config recorded the store since the check before the lock)
     except Exception:  # noqa: BLE001 (a store that cannot be opened: the daemon says so, in its log file too)
         pass
     finally:
@@ -530,10 +543,13 @@ def _make_log_file(args: argparse.Namespace) -> None:
 
     try:
         log_file = load_config(_config_path(args)).daemon.log_file
-        if log_file is None or log_file.exists():
+        if log_file is None:
+            return
+        if log_file.exists():  # one left root's by an earlier daemon as root is given back, as the store is
+            give_to_directory_owner([log_file])
             return
         _make_dirs(log_file.parent)
-        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o644))
         give_to_directory_owner([log_file])
     except Exception:  # noqa: BLE001 (said by the daemon, which loads the config again)
         return

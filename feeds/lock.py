@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +25,7 @@ class StoreLock:
     def acquire(self, wait: float = 0.0) -> StoreLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as e:  # a read-only directory, a lock path that is a directory, ...
             raise StoreError(f"{self.path}: cannot open the store's lock file ({e.strerror or e}"
                              f"{ownership_hint(self.path) if isinstance(e, PermissionError) else ''})") from e
@@ -91,7 +92,10 @@ def give_to_directory_owner(paths: list[Path]) -> None:
             continue
         try:
             st = os.lstat(p)
-            if st.st_uid == 0 and (st.st_uid, st.st_gid) != owner:
+            # a plain file of one link only: a symlink or a hard link to a file of root's elsewhere (a diff
+            # review: a root file linked as feeds.db-journal was given away) stays as it is
+            if (st.st_uid == 0 and stat.S_ISREG(st.st_mode) and st.st_nlink == 1
+                    and (st.st_uid, st.st_gid) != owner):
                 os.lchown(p, *owner)
         except OSError:
             continue

@@ -97,9 +97,15 @@ def check_output_owner(cfg: Config) -> None:
 
     owner = output_owner(cfg.output.dir)
     if owner is None:
-        if any((cfg.output.dir / n).exists() for n in ("index.opml", "index.html", "archive")):
-            # documents no store is recorded as publishing (the marker deleted, or from before markers): the
-            # takeover is said (an operator review: a new empty store rewrote the archive pages without a word)
+        try:
+            published_before = peek_meta(cfg.store_path, OWNER_KEY) is not None
+        except StoreError:
+            published_before = True  # (the command itself says what is wrong with the store)
+        if not published_before and any((cfg.output.dir / n).exists() for n in ("index.opml", "index.html",
+                                                                                 "archive")):
+            # documents no store is recorded as publishing (the marker deleted, or from before markers) and a store
+            # that never published: the takeover is said (an operator review: a new empty store rewrote the archive
+            # pages without a word); the marker is written by the run, published or not (said once)
             log.warning("%s: no store is recorded as publishing it (%s is missing): this config's store (%s) "
                         "takes it over at its next publish; its documents replace those there, archive pages "
                         "from page 1", cfg.output.dir, OWNER_FILE, cfg.store_path)

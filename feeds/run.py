@@ -646,6 +646,15 @@ class Pipeline:
                 claim_output(self.store, self.cfg)  # which store publishes there (check_output_owner)
             except PublishError as e:
                 report.publish_errors.append(str(e))
+        elif self.cfg.output.dir.is_dir():
+            from feeds.errors import PublishError
+            from feeds.publish import claim_output, output_owner
+
+            if output_owner(self.cfg.output.dir) is None:  # (the marker deleted: written back, nothing published)
+                try:
+                    claim_output(self.store, self.cfg)
+                except PublishError as e:
+                    report.publish_errors.append(str(e))
         if not report.stopped:
             from sqlalchemy.exc import SQLAlchemyError
 

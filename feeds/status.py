@@ -227,12 +227,21 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     elif last is None:
         problems.append("no source has ever been fetched successfully"
                         + ("" if data["store_exists"] else f" (no store yet at {data['store']})"))
-    elif now - datetime.fromtimestamp(last, UTC) > max_age and not any(_waiting(s, now, max_age) for s in sources):
+    elif now - datetime.fromtimestamp(last, UTC) > max_age:
         # a source polled less often than --max-age (a ttl or sy:updatePeriod raising its interval, up to
         # schedule.max_interval) whose last fetch worked and whose next poll is not --max-age overdue is healthy
-        # (an operator review: a config whose sources all poll daily failed every check)
-        problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
-                        f"{fmt_duration(max_age)} (and no source whose last fetch worked waits for its next poll)")
+        # (an operator review: a config whose sources all poll daily failed every check); but a fetch tried within
+        # --max-age that failed, with none working since, is an outage whatever waits (a diff review: a daily
+        # source hid three hourly ones failing for a day)
+        tried = [s for s in sources if s["last_attempt"] is not None
+                 and now - datetime.fromtimestamp(s["last_attempt"], UTC) <= max_age]
+        if tried:
+            problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
+                            f"{fmt_duration(max_age)}: every fetch since failed ({len(tried)} tried within it)")
+        elif not any(_waiting(s, now, max_age) for s in sources):
+            problems.append(f"last successful fetch was {_ago(last, now)}, longer than --max-age "
+                            f"{fmt_duration(max_age)} (and no source whose last fetch worked waits for its next "
+                            "poll)")
     # a source left unfetched for longer than --max-age after it was due: nothing polls (cron or the daemon is not
     # running, or a run hangs), whatever the sources' intervals
     overdue = sorted((s for s in sources if s["state"] != "gone" and s["next_due"] is not None

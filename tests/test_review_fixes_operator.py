@@ -4,10 +4,12 @@ daemon, files a run as root leaves behind, and two configs sharing one store."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -125,7 +127,7 @@ def test_status_check_quiet_prints_nothing_on_success(tmp_path: Path) -> None:
 
 def test_status_check_passes_for_sources_polled_less_often_than_max_age(tmp_path: Path) -> None:
     """A healthy config whose sources poll every 6 hours failed every check 2h after its runs."""
-    cfg = site(tmp_path, source_extra='interval = "6h"')
+    cfg = site(tmp_path, source_extra='interval = "6h"', extra='[schedule]\njitter = 0\n')
     assert feeds("-c", str(cfg), "run", cwd=tmp_path).returncode == 0
     _age(tmp_path / "feeds.db", 3)  # fetched 3h ago, next due in 3h
     r = feeds("-c", str(cfg), "status", "--check", cwd=tmp_path)
@@ -140,7 +142,7 @@ def test_status_check_passes_for_sources_polled_less_often_than_max_age(tmp_path
 
 
 def test_status_check_fails_when_the_last_fetch_of_a_rarely_polled_source_failed(tmp_path: Path) -> None:
-    cfg = site(tmp_path, source_extra='interval = "6h"')
+    cfg = site(tmp_path, source_extra='interval = "6h"', extra='[schedule]\njitter = 0\n')
     assert feeds("-c", str(cfg), "run", cwd=tmp_path).returncode == 0
     _age(tmp_path / "feeds.db", 3)
     con = sqlite3.connect(tmp_path / "feeds.db")
@@ -150,6 +152,25 @@ def test_status_check_fails_when_the_last_fetch_of_a_rarely_polled_source_failed
     con.close()
     r = feeds("-c", str(cfg), "status", "--check", cwd=tmp_path)
     assert r.returncode == 3 and "last successful fetch was 3h ago" in r.stdout, r.stdout
+
+
+
+def test_a_daily_source_waiting_does_not_hide_the_others_failing() -> None:
+    """(A diff review) three hourly sources failing for a day (in backoff: never overdue) and one daily source
+    that worked 20h ago and waits for its next poll: the check passed; every fetch tried within --max-age
+    failed, which is an outage."""
+    from feeds.status import check
+
+    now = time.time()
+    hourly = [{"name": f"h{i}", "state": "backoff", "last_success": now - 30 * 3600, "last_attempt": now - 300,
+               "next_due": now + 600, "last_error": "connection refused"} for i in range(3)]
+    daily = {"name": "d", "state": "ok", "last_success": now - 20 * 3600, "last_attempt": now - 20 * 3600,
+             "next_due": now + 4 * 3600, "last_error": None}
+    data = {"now": now, "sources": [*hourly, daily], "store_exists": True, "store": "feeds.db"}
+    result = check(data, timedelta(hours=2), 0.5)
+    assert not result.ok and any("every fetch since failed (3 tried within it)" in p for p in result.problems)
+    # the daily source alone, waiting: fine
+    assert check({**data, "sources": [daily]}, timedelta(hours=2), 0.5).ok
 
 
 # -- 4. an older store under a running daemon: restart it -------------------------------------------------------
@@ -199,6 +220,29 @@ def test_a_run_as_root_leaves_the_store_and_its_lock_to_the_directorys_owner(tmp
     assert "another feeds process" in log.read_text()
 
 
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files away needs root")
+def test_a_hard_link_or_a_symlink_beside_the_store_is_not_given_away_nor_followed(tmp_path: Path) -> None:
+    """(A diff review) a root file hard-linked as feeds.db-journal by the directory's owner was given to them;
+    a feeds.db.lock symlinked to a root file was truncated by a run as root."""
+    from feeds.errors import StoreError
+    from feeds.lock import StoreLock, give_to_directory_owner
+
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    secret = tmp_path / "secret"
+    secret.write_text("root only")
+    secret.chmod(0o600)
+    os.chown(srv, 12345, 12345)
+    os.link(secret, srv / "feeds.db-journal")
+    give_to_directory_owner([srv / "feeds.db-journal"])
+    assert secret.stat().st_uid == 0
+    os.symlink(secret, srv / "feeds.db.lock")
+    with pytest.raises(StoreError):
+        StoreLock(srv / "feeds.db").acquire()
+    assert secret.read_text() == "root only"
+
+
 def test_a_read_only_store_names_the_file_and_its_owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """The service user's run after a run as root: "attempt to write a readonly database" said nothing of who
@@ -216,6 +260,10 @@ def test_a_read_only_store_names_the_file_and_its_owner(tmp_path: Path, monkeypa
         raise sqlalchemy.exc.OperationalError("UPDATE sources", {}, sqlite3.OperationalError(
             "attempt to write a readonly database"))
 
+    log = logging.getLogger("feeds")  # cli.main() sets the logger up: put it back as it was afterwards
+    monkeypatch.setattr(log, "handlers", list(log.handlers))
+    monkeypatch.setattr(log, "level", log.level)
+    monkeypatch.setattr(log, "propagate", log.propagate)
     real_access = os.access
     monkeypatch.setattr("feeds.run.run_once", refused)
     monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) != store and real_access(p, mode))
@@ -273,6 +321,14 @@ def test_a_second_config_on_one_store_is_refused_until_it_takes_the_store(tmp_pa
     shutil.copy(tmp_path / "a" / "feed.xml", tmp_path / "b" / "feed.xml")
     r = feeds("-c", str(variant), "run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    assert feeds("-c", str(b), "run", cwd=tmp_path).returncode == 0
+    # (a diff review) the variant leaves the record to the site's config: once the variant is deleted, a third
+    # config with another output is still refused, and the site's own config still runs
+    assert feeds("-c", str(variant), "run", cwd=tmp_path).returncode == 0
+    variant.unlink()
+    c = site(tmp_path / "c", store="../shared.db", out="out3")
+    r = feeds("-c", str(c), "run", cwd=tmp_path)
+    assert r.returncode == 2 and str(b) in r.stderr, r.stderr
     assert feeds("-c", str(b), "run", cwd=tmp_path).returncode == 0
 
 
