@@ -1814,8 +1814,10 @@ class Store:
         with self.tx() as c:
             last = c.execute(select(r.c.id, r.c.started).order_by(r.c.id.desc()).limit(1)).first()
             run_id = int(c.execute(insert(r).values(started=started, mode=mode)).inserted_primary_key[0])  # type: ignore[index]
-            # the log stays known in order (RUNS_ORDERED) while each run starts no earlier than the one before
-            if last is not None and started >= float(last[1]) and self._meta_in(c, RUNS_ORDERED) == str(last[0]):
+            # the log is known in order from RUNS_ORDERED's id on; a run starting before the one before it (a clock
+            # set back) moves that id to itself: a write only then, none in a run in order (warm runs write nothing
+            # but their run-log row)
+            if last is not None and started < float(last[1]):
                 self.set_meta_value(c, RUNS_ORDERED, str(run_id))
             return run_id
 
@@ -1826,34 +1828,31 @@ class Store:
 
     def finish_run(self, run_id: int, finished: float, sources: int, ok: int, failed: int, new: int) -> None:
         """Record a run's end; runs started more than RUNS_KEPT before it are forgotten (cron every minute
-        added a row a minute for ever). runs.started has no index: while the log is known in order (meta
-        RUNS_ORDERED names the newest run: no run started before one with a lower id) the old runs are its
-        first rows by id, found from the oldest on; otherwise (a clock set back, a run started by a feeds that
-        kept no mark, or not yet known) the whole log is read, and whether it is in order again is checked."""
+        added a row a minute for ever). runs.started has no index: the runs from the id meta RUNS_ORDERED names
+        on started in id order (start_run moves it when one did not), so their old runs are the first of them by
+        id, found from the oldest on; the runs before that id (those of before a clock was set back: at most
+        RUNS_KEPT of them, then gone) are read by their id range. A store without the mark (an older feeds made
+        it) is read whole once to set it."""
         r = S.runs
         with self.tx() as c:
             c.execute(update(r).where(r.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
             old = r.c.started < finished - RUNS_KEPT.total_seconds()
             mark = self._meta_in(c, RUNS_ORDERED)
-            ordered = mark == str(run_id)
-            if ordered:  # the oldest run kept: every run before it by id started before the cutoff, none after it
-                first = c.execute(select(r.c.id).where(~old).order_by(r.c.id).limit(1)).scalar()
-                if first is not None:
-                    old = old & (r.c.id < first)
-            if c.execute(select(r.c.id).where(old).limit(1)).first() is not None:  # no write when none is
-                c.execute(delete(r).where(old, r.c.id != run_id))
-            # whether the log is in order (again): checked at most once a day while it is not (a clock set back
-            # leaves it out of order for up to RUNS_KEPT; the check reads it whole, as the delete does)
-            checked = float(mark[10:]) if mark is not None and mark.startswith("unordered:") else None
-            if not ordered and (checked is None or not 0 <= finished - checked < 86400):
+            if mark is None or not mark.isdigit():
+                # the last run that started before the one before it: the log is in order after it
                 a, b = r.alias("a"), r.alias("b")
                 prev = select(b.c.started).where(b.c.id < a.c.id).order_by(b.c.id.desc()).limit(1).scalar_subquery()
-                if c.execute(select(a.c.id).where(a.c.started < prev).limit(1)).first() is None:
-                    newest = c.execute(select(func.max(r.c.id))).scalar()
-                    self.set_meta_value(c, RUNS_ORDERED, str(newest))
-                else:
-                    self.set_meta_value(c, RUNS_ORDERED, f"unordered:{finished!r}")
+                since = c.execute(select(func.max(a.c.id)).where(a.c.started < prev)).scalar() or 0
+                self.set_meta_value(c, RUNS_ORDERED, str(since))
+            else:
+                since = int(mark)
+            # in order from `since`: every run before the first kept one (by id) started before the cutoff
+            first = c.execute(select(r.c.id).where(r.c.id >= since, ~old).order_by(r.c.id).limit(1)).scalar()
+            ordered = (r.c.id >= since) & (r.c.id < first) if first is not None else (r.c.id >= since)
+            stale = old & (ordered | (r.c.id < since))
+            if c.execute(select(r.c.id).where(stale).limit(1)).first() is not None:  # no write when none is
+                c.execute(delete(r).where(stale, r.c.id != run_id))
 
     def last_runs(self, n: int = 5, *, fetching: bool = False) -> list[dict[str, Any]]:
         """The last n runs, newest first; with ``fetching``, only runs that fetched a source."""
