@@ -882,11 +882,22 @@ def _empty_updated(store: Store, slug: str, now: float) -> datetime:
 FEED_UPDATED_KEY = "feed.updated:"  # + slug: the feed-level `updated` a channel's documents last carried
 
 
+def feed_updated_key(slug: str) -> str:
+    """The meta key of a channel's last feed-level `updated`: FEED_UPDATED_KEY + slug, or + a digest of a slug
+    too long for the key column's 64 characters (a slug may have 64)."""
+    key = FEED_UPDATED_KEY + slug
+    if len(key) <= 64:
+        return key
+    import hashlib
+
+    return FEED_UPDATED_KEY + "#" + hashlib.sha256(slug.encode("utf-8")).hexdigest()[:32]
+
+
 def _feed_updated(store: Store, slug: str, newest: datetime, now: float) -> datetime:
     """A feed's `updated`: its newest entry's (or, empty, its last change), never earlier than what its
     documents last said, so that an entry leaving the channel (a rule changed, a report withdrawn) does not
     move the feed back in time. A value from after `now` (written under a clock set ahead) is no floor."""
-    prev = store.meta_value(FEED_UPDATED_KEY + slug)
+    prev = store.meta_value(feed_updated_key(slug))
     try:
         floor = datetime.fromisoformat(prev) if prev else None
     except ValueError:
@@ -1022,7 +1033,7 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
         store.set_channel_state(ch.slug, dirty=False, entries=len(entries),
                                 **({"last_change": last} if changed else {}))
         if changed:
-            store.set_meta(FEED_UPDATED_KEY + ch.slug, updated.isoformat())
+            store.set_meta(feed_updated_key(ch.slug), updated.isoformat())
     try:
         if any(_has_html(cfg, ch) for ch in cfg.channels):
             chans = [html_fmt.ChannelLinks(

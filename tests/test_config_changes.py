@@ -15,7 +15,7 @@ from feedgen_util import rss
 from test_pipeline import NOW, Clock
 
 from feeds.config import parse_config
-from feeds.publish import FEED_UPDATED_KEY, _feed_updated
+from feeds.publish import _feed_updated, feed_updated_key
 from feeds.run import Pipeline
 from feeds.store import Store
 
@@ -456,11 +456,18 @@ def test_a_feed_updated_written_under_a_clock_set_ahead_is_no_floor(tmp_path: Pa
         newest = datetime(2025, 7, 5, 12, tzinfo=UTC)
         now = datetime(2025, 7, 6, tzinfo=UTC).timestamp()
         assert _feed_updated(store, "x", newest, now) == newest  # nothing published yet
-        store.set_meta(FEED_UPDATED_KEY + "x", "2025-07-05T18:00:00+00:00")
+        store.set_meta(feed_updated_key("x"), "2025-07-05T18:00:00+00:00")
         assert _feed_updated(store, "x", newest, now) == datetime(2025, 7, 5, 18, tzinfo=UTC)
-        store.set_meta(FEED_UPDATED_KEY + "x", "2031-01-01T00:00:00+00:00")  # a clock years ahead wrote it
+        store.set_meta(feed_updated_key("x"), "2031-01-01T00:00:00+00:00")  # a clock years ahead wrote it
         assert _feed_updated(store, "x", newest, now) == newest
-        store.set_meta(FEED_UPDATED_KEY + "x", "garbage")
+        store.set_meta(feed_updated_key("x"), "garbage")
         assert _feed_updated(store, "x", newest, now) == newest
     finally:
         store.close()
+
+
+def test_a_long_slugs_feed_updated_key_fits_the_key_column() -> None:
+    long_a, long_b = "a" * 64, "a" * 63 + "b"
+    assert feed_updated_key("x") == "feed.updated:x"
+    assert len(feed_updated_key(long_a)) <= 64 and len(feed_updated_key(long_b)) <= 64
+    assert feed_updated_key(long_a) != feed_updated_key(long_b)
