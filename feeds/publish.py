@@ -339,6 +339,12 @@ class _Sources:
     # source name -> the language its entries are tagged with when it is not the output's (which the document
     # as a whole carries): the config's `language`, else the one its feed declares (see _sources)
     language: dict[str, str] = field(default_factory=dict)
+    # source name -> the last segment of its Atom <source><id> (_slugish), when another source's name, stored
+    # before it, makes the same one ("AT&T News", "AT-T News"): that later one's gets a digest of its name
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def source_slug(self, name: str) -> str:
+        return self.ids.get(name) or _slugish(name)
 
 
 _HANT_REGIONS = frozenset({"tw", "hk", "mo"})
@@ -363,7 +369,17 @@ def _sources(store: Store, cfg: Config) -> _Sources:
     feed: dict[str, str | None] = {}
     language: dict[str, str] = {}
     out = _language_key(cfg.output.language or "")
-    for s in store.sources():
+    taken: dict[str, str] = {}  # slug -> the first stored source's name that makes it
+    ids: dict[str, str] = {}
+    rows = store.sources()  # in the order they were first stored
+    for s in rows:
+        slug = _slugish(s.name)
+        first = taken.setdefault(slug, s.name)
+        if first != s.name:
+            import hashlib
+
+            ids[s.name] = f"{slug}-{hashlib.sha256(s.name.encode('utf-8')).hexdigest()[:10]}"
+    for s in rows:
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None
         # the address the feed is read at, if fit to publish: no user:password, no ?token= (public_url)
         url = public_url(s.fetch_url or s.url)
@@ -377,7 +393,7 @@ def _sources(store: Store, cfg: Config) -> _Sources:
             language[src.name] = src.language
         elif src.language:
             language.pop(src.name, None)
-    return _Sources(site, feed, language)
+    return _Sources(site, feed, language, ids)
 
 
 def _related(st: StoryEntry, link: str | None,
@@ -503,7 +519,7 @@ def build_entries(cfg: Config, stories: Sequence[StoryEntry],
             authors=authors_of(rep), body_html=summary,
             categories=categories_of(rep),
             source_name=rep.source_name, source_link=sources.site.get(rep.source_name),
-            source_id=f"{cfg.output.base_url}sources/{_slugish(rep.source_name)}",
+            source_id=f"{cfg.output.base_url}sources/{sources.source_slug(rep.source_name)}",
             source_updated=plain_time(max(rep.updated, rep.published)),
             source_feed=sources.feed.get(rep.source_name), related=related, enclosures=enclosures, image=image,
             language=sources.language.get(rep.source_name),

@@ -226,3 +226,28 @@ def test_a_plain_url_with_a_port_out_of_range_is_no_url() -> None:
     assert safe_url("https://x.example:/a", None) == "https://x.example:/a"
     # (a diff review) the stray-"%" mending comes after tab and newline are dropped: "%\n41" is "%41"
     assert safe_url("https://x.example/a%\n41", None) == "https://x.example/a%41"
+
+
+def test_two_outlets_whose_names_differ_in_punctuation_have_their_own_source_ids(tmp_path: Path) -> None:
+    """(The specifications review; a known limit until then) "AT&T News" and "AT-T News" shared one Atom
+    <source><id> (RFC 4287 4.2.6: an id names one thing): the outlet stored later gets a digest of its name,
+    the first keeps its id."""
+    a = rss([{"title": "Storm closes schools across the region", "guid": "a1", "link": "https://a.example/1",
+              "date": NOW - timedelta(hours=2)}])
+    b = rss([{"title": "New Mac mini reviewed in depth", "guid": "b1", "link": "https://b.example/1",
+              "date": NOW - timedelta(hours=1)}])
+    text = ('[[sources]]\nurl = "a.xml"\nname = "AT&T News"\n[[sources]]\nurl = "b.xml"\nname = "AT-T News"\n'
+            '[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    (tmp_path / "a.xml").write_bytes(a)
+    (tmp_path / "b.xml").write_bytes(b)
+    cfg = parse_config('[output]\ndir = "out"\nbase_url = "https://feeds.example.org/"\n[store]\npath = "feeds.db"\n'
+                       + text, tmp_path / "feeds.toml")
+    store = Store.open(cfg.store_path)
+    try:
+        Pipeline(cfg, store, now=Clock(NOW)).run(force_all=True)
+    finally:
+        store.close()
+    entries = feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
+    ids = {e.source.title: e.source.id for e in entries}
+    assert ids["AT&T News"] == "https://feeds.example.org/sources/at-t-news"
+    assert ids["AT-T News"].startswith("https://feeds.example.org/sources/at-t-news-") and len(set(ids.values())) == 2
