@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--check", action="store_true",
                    help="exit 3 when a source is overdue by more than --max-age (nothing polls), no source "
-                        "fetched successfully within --max-age (but those polled less often, waiting for their "
-                        "next poll), or too many sources are broken; prints OK on success (nothing with -q)")
+                        "fetched successfully within --max-age (those polled less often, waiting for their next "
+                        "poll, count unless a fetch tried within it failed), or too many sources are broken; "
+                        "prints OK on success (nothing with -q)")
     s.add_argument("--max-age", type=_duration, default="2h",
                    help="with --check: longest a due source may wait, and oldest acceptable last success "
                         "(default 2h; more than cron's period)")

@@ -84,8 +84,9 @@ def directory_owner(directory: Path) -> tuple[int, int] | None:
 
 
 def give_to_directory_owner(paths: list[Path]) -> None:
-    """Run as root: each of ``paths`` that exists and is root's (made by this process, or by an earlier run as
-    root) is given to the owner of its directory; another user's file is left as it is. Best effort."""
+    """Run as root: each of ``paths`` that is a plain file of one link and root's (made by this process, or by
+    an earlier run as root) is given to the owner of its directory; another user's file, a symlink and a hard
+    link are left as they are. Best effort."""
     for p in paths:
         owner = directory_owner(p.parent)
         if owner is None:

@@ -81,10 +81,14 @@ def output_owner(out: Path) -> tuple[str, str] | None:
 
 def _store_place(cfg: Config) -> str:
     """A digest of where the config's store is, seen from its output directory (both resolved)."""
+    return _place_digest(os.path.realpath(cfg.store_path), os.path.realpath(cfg.output.dir))
+
+
+def _place_digest(store: str, out: str) -> str:
+    """A digest of where a store (a resolved path) is, seen from an output directory (a resolved path)."""
     import hashlib
 
-    rel = os.path.relpath(os.path.realpath(cfg.store_path), os.path.realpath(cfg.output.dir))
-    return hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha256(os.path.relpath(store, out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def check_output_owner(cfg: Config) -> None:
@@ -145,8 +149,6 @@ def _find_owner_store(cfg: Config, owner: tuple[str, str]) -> Path | None:
     """The store that publishes the output directory (its id and place as ``owner``), when it is where a moved
     store.path most likely left it: a file beside the config, beside its store now, or beside the output
     directory, whose place digest and id match. None when not found (or only not looked for there)."""
-    import hashlib
-
     from feeds.errors import StoreError
     from feeds.store.sql import peek_meta
 
@@ -154,15 +156,13 @@ def _find_owner_store(cfg: Config, owner: tuple[str, str]) -> Path | None:
     dirs = {os.path.realpath(d) for d in (cfg.path.parent, cfg.store_path.parent, cfg.output.dir.parent)}
     for d in sorted(dirs):
         try:
-            names = sorted(os.listdir(d))[:1000]
+            names = sorted(os.listdir(d))
         except OSError:
             continue
-        for name in names:
+        for name in names:  # (only a name whose place matches is opened: a digest a name, on a refusal only)
             cand = os.path.join(d, name)
-            if name.endswith(("-wal", "-shm", "-journal", ".lock")) or not os.path.isfile(cand):
-                continue
-            rel = os.path.relpath(cand, out)
-            if hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16] != owner[1]:
+            if (name.endswith(("-wal", "-shm", "-journal", ".lock")) or _place_digest(cand, out) != owner[1]
+                    or not os.path.isfile(cand)):
                 continue
             try:
                 if peek_meta(Path(cand), OWNER_KEY) == owner[0]:

@@ -635,23 +635,16 @@ class Pipeline:
         to_publish = sorted(dirty | set(missing) | {s for s in flagged if s in {c.slug for c in self.cfg.channels}})
         if report.stopped:
             to_publish = []  # leave quickly; the channels stay flagged dirty in the store for the next run
-        elif to_publish or missing_index(self.cfg):
+        else:
             from feeds.errors import PublishError
             from feeds.publish import claim_output, publish
 
-            pub = publish(self.cfg, self.store, to_publish)
-            report.published = [str(p) for p in pub.written]
-            report.publish_errors = pub.errors
-            try:
-                claim_output(self.store, self.cfg)  # which store publishes there (check_output_owner)
-            except PublishError as e:
-                report.publish_errors.append(str(e))
-        elif self.cfg.output.dir.is_dir():
-            from feeds.errors import PublishError
-            from feeds.publish import claim_output, output_owner
-
-            if output_owner(self.cfg.output.dir) is None:  # (the marker deleted: written back, nothing published)
-                try:
+            if to_publish or missing_index(self.cfg):
+                pub = publish(self.cfg, self.store, to_publish)
+                report.published = [str(p) for p in pub.written]
+                report.publish_errors = pub.errors
+            if self.cfg.output.dir.is_dir():
+                try:  # which store publishes there (check_output_owner): written back when deleted, published or not
                     claim_output(self.store, self.cfg)
                 except PublishError as e:
                     report.publish_errors.append(str(e))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,20 +47,27 @@ def fill(db: Path, n: int, *, window: int = 0, runs: int = 0) -> Store:
 
 
 @contextmanager
-def traced(store: Store) -> Iterator[list[str]]:
-    """The SQL statements the store runs meanwhile, as SQLite runs them (values bound)."""
-    seen: list[str] = []
+def on_every_connection(store: Store, setup: Callable[[Any], None]) -> Iterator[None]:
+    """``setup`` applied to every SQLite connection the store opens meanwhile (its pool emptied before and after)."""
     store.engine.dispose()
 
     def on_connect(dbapi: Any, _record: Any) -> None:
-        dbapi.set_trace_callback(seen.append)
+        setup(dbapi)
 
     event.listen(store.engine, "connect", on_connect)
     try:
-        yield seen
+        yield
     finally:
         event.remove(store.engine, "connect", on_connect)
         store.engine.dispose()
+
+
+@contextmanager
+def traced(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store runs meanwhile, as SQLite runs them (values bound)."""
+    seen: list[str] = []
+    with on_every_connection(store, lambda dbapi: dbapi.set_trace_callback(seen.append)):
+        yield seen
 
 
 def plans(db: Path, statements: list[str]) -> dict[str, list[str]]:
@@ -108,21 +115,13 @@ def steps(store: Store, every: int = 50) -> Iterator[list[int]]:
     """How much work SQLite does meanwhile: its virtual machine's instructions, in units of ``every`` (counted
     by a progress handler on every connection the store opens)."""
     count = [0]
-    store.engine.dispose()
 
     def tick() -> int:
         count[0] += 1
         return 0
 
-    def on_connect(dbapi: Any, _record: Any) -> None:
-        dbapi.set_progress_handler(tick, every)
-
-    event.listen(store.engine, "connect", on_connect)
-    try:
+    with on_every_connection(store, lambda dbapi: dbapi.set_progress_handler(tick, every)):
         yield count
-    finally:
-        event.remove(store.engine, "connect", on_connect)
-        store.engine.dispose()
 
 
 def run_ids(db: Path) -> list[tuple[int, float]]:
