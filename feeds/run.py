@@ -637,14 +637,17 @@ class Pipeline:
             to_publish = []  # leave quickly; the channels stay flagged dirty in the store for the next run
         else:
             from feeds.errors import PublishError
-            from feeds.publish import claim_output, publish
+            from feeds.publish import claim_output, output_owner, publish
 
-            if to_publish or missing_index(self.cfg):
+            published = bool(to_publish) or missing_index(self.cfg)
+            if published:
                 pub = publish(self.cfg, self.store, to_publish)
                 report.published = [str(p) for p in pub.written]
                 report.publish_errors = pub.errors
-            if self.cfg.output.dir.is_dir():
-                try:  # which store publishes there (check_output_owner): written back when deleted, published or not
+            # which store publishes there (check_output_owner): after a publish, and written back when deleted
+            # (published or not); a warm run only reads the marker
+            if published or (self.cfg.output.dir.is_dir() and output_owner(self.cfg.output.dir) is None):
+                try:
                     claim_output(self.store, self.cfg)
                 except PublishError as e:
                     report.publish_errors.append(str(e))
