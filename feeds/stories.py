@@ -216,6 +216,26 @@ washington london paris moscow beijing tokyo berlin brussels kabul baghdad cairo
 northkorea:dprk southkorea southsudan southafrica saudiarabia:saudi newzealand srilanka uae ivorycoast
 newdelhi jerusalem gaza kyiv kiev delhi mumbai islamabad seoul sydney toronto rome madrid geneva
 """
+# US states as headlines write them: adjectives, two-word names as one term (the phrases table), the AP
+# style's abbreviations (_STATE_ABBREVIATIONS, with their dot) and NYC. Aliases only: as places (specific
+# terms: a Texas report and a US one in a place conflict) they cost UCI recall on every seed (docs/stories.md,
+# the changes table).
+_STATES_TEXT = """
+alaska:alaskan california:californian florida:floridian hawaii:hawaiian iowa:iowan texas:texan ny:nyc
+newjersey:nj newmexico:nm newhampshire:nh northcarolina:nc northdakota:nd southcarolina:sc southdakota:sd
+rhodeisland:ri westvirginia:wva
+"""
+# The AP style's state abbreviations, read only with their dot and capital ("Colo." is Colorado; "colo",
+# German "mich" and Swedish "kan" stay words); not those that are also a word or a title with a dot ("Mass.",
+# "Miss.", "Ind.", "La.", "Ga.": Georgia is a country here).
+_STATE_ABBREVIATIONS = {
+    "Ala": "Alabama", "Ariz": "Arizona", "Ark": "Arkansas", "Calif": "California", "Colo": "Colorado",
+    "Conn": "Connecticut", "Del": "Delaware", "Fla": "Florida", "Ill": "Illinois", "Kan": "Kansas",
+    "Kans": "Kansas", "Ky": "Kentucky", "Md": "Maryland", "Mich": "Michigan", "Minn": "Minnesota",
+    "Mo": "Missouri", "Mont": "Montana", "Neb": "Nebraska", "Nebr": "Nebraska", "Nev": "Nevada",
+    "Okla": "Oklahoma", "Ore": "Oregon", "Pa": "Pennsylvania", "Tenn": "Tennessee", "Va": "Virginia",
+    "Vt": "Vermont", "Wash": "Washington", "Wis": "Wisconsin", "Wisc": "Wisconsin", "Wyo": "Wyoming",
+}
 
 
 def _band(text: str) -> frozenset[str]:
@@ -298,7 +318,17 @@ def _tokens(chunks: list[str]) -> list[str]:
             add(w)
         else:
             out += find(w)
+            if w[-1] in ".," and out and w[0].isupper():
+                full = _state(w)
+                if full is not None:
+                    out[-1] = full
     return out
+
+
+def _state(chunk: str) -> str | None:
+    """The state a chunk abbreviates with its dot ("Colo." or "Colo.,": "Colorado"), else None."""
+    base = chunk.rstrip(".,")
+    return _STATE_ABBREVIATIONS.get(base) if "." in chunk[len(base):] else None
 
 
 # Porter's consonant/vowel pattern of a word: "c" or "v" per letter; y is a vowel after a consonant.
@@ -519,6 +549,9 @@ southkorea=south korea|southkorea=south korean|southkorea=s korea|southkorea=s k
 southsudan=south sudan|southsudan=south sudanese|southsudan=s sudan|southafrica=south africa
 southafrica=south african|saudiarabia=saudi arabia|newzealand=new zealand|srilanka=sri lanka
 srilanka=sri lankan|uae=united arab emirates|ivorycoast=ivory coast|newdelhi=new delhi
+newhampshire=new hampshire|newjersey=new jersey|newmexico=new mexico|northcarolina=north carolina
+northdakota=north dakota|southcarolina=south carolina|southdakota=south dakota|westvirginia=west virginia
+rhodeisland=rhode island
 """
 
 
@@ -537,11 +570,14 @@ def _phrases(text: str) -> dict[tuple[str, ...], str]:
     for entry in text.replace("\n", "|").split("|"):
         if "=" in entry:
             short, long = entry.strip().split("=")
-            out[tuple(long.split())] = short
+            out[tuple(long.split())] = _stem(short)  # as the alias tables hold it
     return out
 
 
 _ALIASES = _aliases(_PLACES_TEXT)
+# a two-word state's initials with their dots (N.J.), not the all-caps word ("SC" is also a Supreme Court)
+_DOTTED_STATES = _aliases(_STATES_TEXT)
+_ALIASES.update((k, v) for k, v in _DOTTED_STATES.items() if len(k) > 2)
 for _k, _v in _aliases(_SYNONYMS_TEXT).items():
     _ALIASES.setdefault(_k, _ALIASES.get(_v, _v))
 del _k, _v
@@ -681,7 +717,8 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         at = _installments(t)
     if at:
         tokens = list(_TOKEN.finditer(t))
-        raw = [m.group() for m in tokens]
+        raw = [(_STATE_ABBREVIATIONS.get(m.group()) or m.group()) if t.startswith(".", m.end()) else m.group()
+               for m in tokens]
         inst = {j: at[m.start()] for j, m in enumerate(tokens) if m.start() in at}
     else:
         raw = _tokens(chunks)
@@ -739,7 +776,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
             entity = True
         elif "." in w:  # dotted acronym
             key = low.replace(".", "")
-            key = _ALIASES.get(key, key)
+            key = _ALIASES.get(key, _DOTTED_STATES.get(key, key))
             entity = True
         elif not shouting and len(w) >= 2 and w.isupper() and w.isalpha() and len(w) <= 5:
             key = _stem(low)

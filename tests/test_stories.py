@@ -406,6 +406,34 @@ def test_synonyms_numbers_and_acronyms_meet() -> None:
     assert key_set("FM radio") != key_set("foreign minister radio")
 
 
+def test_us_states_meet_their_abbreviations_adjectives_and_two_word_names() -> None:
+    assert key_set("Colo. shooting") == key_set("Colorado shooting")
+    assert key_set("Denver, Colo., shooting") == key_set("Denver Colorado shooting")  # the dot before a comma
+    assert key_set("Calif. inmates") == key_set("California inmates") == key_set("Californian inmates")
+    assert key_set("N.J. governor") == key_set("New Jersey governor")
+    assert key_set("NYC mayor") == key_set("New York mayor")
+    assert key_set("S.C. primary") == key_set("South Carolina primary")
+    # an abbreviation is one only with its dot and capital: the same letters stay words ("colo", German
+    # "mich", Swedish "kan", French "Mont"), and the all-caps "SC" is also a Supreme Court
+    assert key_set("colo shooting") != key_set("Colorado shooting")
+    assert key_set("Colo, shooting") != key_set("Colorado shooting")
+    assert key_set("Er sah mich") != key_set("Er sah Michigan") and key_set("hon kan") != key_set("hon Kansas")
+    assert key_set("Mont Blanc") != key_set("Montana Blanc") and key_set("Kenya SC") != key_set("Kenya South Carolina")
+    # words and titles that are also abbreviations are left alone ("Mass.", "Miss.")
+    assert key_set("attended Mass.") != key_set("attended Massachusetts")
+    # the installment path reads them too ("Part 2" tokenises the text on its own)
+    assert key_set("Calif. fires, Part 2") == key_set("California fires, Part 2")
+    # a phrase's term is its own stem, as the alias tables hold it ("New Jersey" meets "N.J.")
+    assert all(stories_mod._stem(k) == k for k in stories_mod._PHRASES.values())
+
+
+def test_a_state_is_not_a_place_conflict() -> None:
+    # aliases only: a state's report and a national one are not in a place conflict (as places they cost
+    # UCI recall on every seed)
+    e = explain("Texas shooting suspect charged with murder", "", "US shooting suspect charged with murder", "")
+    assert e.conflict == 0.0
+
+
 @pytest.mark.parametrize("a, b", [
     ("Belgium accuses U.S. envoy of disinformation for antisemitism claim",
      "Trump's Ambassador to Belgium Is Summoned After Accusing Officials of Antisemitism"),
