@@ -141,7 +141,9 @@ def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
                    **({"default": None} if top else d))
     p.add_argument("-v", "--verbose", action="count", help="log each fetch (repeat for debug)",
                    **({"default": 0} if top else d))
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display, only errors",
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress display or success lines; a run that finds the store busy leaves without a "
+                        "word (exit 75); warnings and errors still print",
                    **({"default": False} if top else d))
 
 
@@ -185,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"feeds: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except FeedsError as e:
-        print(f"feeds: {e}", file=sys.stderr)
+        if not (args.quiet and e.exit_code == EXIT_LOCKED):  # -q: an overlapping cron run is not a problem to mail
+            print(f"feeds: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("feeds: interrupted", file=sys.stderr)

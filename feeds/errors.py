@@ -43,11 +43,11 @@ class StoreError(FeedsError):
 
 
 class PublishError(FeedsError):
-    """An output document could not be written; the previous one is kept."""
+    """An output document could not be written; the previous one, if there was one, is kept."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, kept: bool = True) -> None:
         self.path = path
-        super().__init__(f"{path}: cannot write ({reason}); previous file kept")
+        super().__init__(f"{path}: cannot write ({reason}); {'previous file kept' if kept else 'nothing written'}")
 
 
 class SourceError(FeedsError):

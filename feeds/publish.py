@@ -208,12 +208,15 @@ def _make_dirs(d: Path) -> tuple[int, int] | None:
 
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically; return False (and touch nothing) when the bytes are equal."""
+    kept = True  # a previous file is there (or cannot be told apart from one): the message says it is kept
     try:
         st = path.stat()
         if st.st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
-        pass
+        kept = False
+    except NotADirectoryError as e:  # a path running through a file: there is no previous file
+        raise PublishError(str(path), e.strerror or str(e), kept=False) from e
     except OSError as e:
         raise PublishError(str(path), e.strerror or str(e)) from e
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -243,7 +246,7 @@ def atomic_write(path: Path, data: bytes) -> bool:
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise PublishError(str(path), e.strerror or str(e)) from e
+        raise PublishError(str(path), e.strerror or str(e), kept=kept) from e
     return True
 
 
