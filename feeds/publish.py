@@ -898,25 +898,20 @@ def _empty_updated(store: Store, slug: str, now: float) -> datetime:
     return plain_time(float(last) if last else now)
 
 
-FEED_UPDATED_KEY = "feed.updated:"  # + slug: the feed-level `updated` a channel's documents last carried
-
-
 def feed_updated_key(slug: str) -> str:
-    """The meta key of a channel's last feed-level `updated`: FEED_UPDATED_KEY + slug, or + a digest of a slug
-    too long for the key column's 64 characters (a slug may have 64)."""
-    key = FEED_UPDATED_KEY + slug
-    if len(key) <= 64:
-        return key
-    import hashlib
+    """The meta key of a channel's last feed-level `updated` (`slug_key`: a digest for a long slug)."""
+    from feeds.store.sql import FEED_UPDATED, slug_key
 
-    return FEED_UPDATED_KEY + "#" + hashlib.sha256(slug.encode("utf-8")).hexdigest()[:32]
+    return slug_key(FEED_UPDATED, slug)
 
 
 def _feed_updated(store: Store, slug: str, newest: datetime, now: float) -> datetime:
     """A feed's `updated`: its newest entry's (or, empty, its last change), never earlier than what its
     documents last said, so that an entry leaving the channel (a rule changed, a report withdrawn) does not
     move the feed back in time. A value from after `now` (written under a clock set ahead) is no floor."""
-    prev = store.meta_value(feed_updated_key(slug))
+    from feeds.store.sql import FEED_UPDATED
+
+    prev = store.slug_meta(FEED_UPDATED, slug)
     try:
         floor = datetime.fromisoformat(prev) if prev else None
     except ValueError:

@@ -471,3 +471,35 @@ def test_a_long_slugs_feed_updated_key_fits_the_key_column() -> None:
     assert feed_updated_key("x") == "feed.updated:x"
     assert len(feed_updated_key(long_a)) <= 64 and len(feed_updated_key(long_b)) <= 64
     assert feed_updated_key(long_a) != feed_updated_key(long_b)
+
+
+def test_a_long_slugs_archive_keys_fit_the_key_column_and_a_removed_channel_forgets_them(tmp_path: Path) -> None:
+    # every per-channel meta key of a 64-character slug fits the key column's 64 characters (PostgreSQL would
+    # refuse a longer one); a store written before, where SQLite took the whole key, is still read; and a
+    # channel removed forgets its keys, its feed-level `updated` too (added again, it starts afresh)
+    from feeds.store.sql import ARCHIVE_FLOOR, ARCHIVE_LOST, FEED_UPDATED
+
+    long, short, old = "a" * 64, "b", "c" * 64
+    store = Store.open(tmp_path / "feeds.db")
+    try:
+        with store.tx() as c:
+            Store.drop_archive_slots(c, long, 50)
+            Store.drop_archive_slots(c, short, 25)
+            Store.set_meta_value(c, ARCHIVE_FLOOR + old, "75")  # as a store written before the digest holds it
+        assert store.lost_pages_changed(long, 2) and not store.lost_pages_changed(long, 2)
+        store.set_meta(feed_updated_key(long), "2025-07-05T18:00:00+00:00")
+        with store.engine.connect() as c:
+            keys = {k for (k,) in c.exec_driver_sql("SELECT key FROM meta")}
+        assert all(len(k) <= 64 for k in keys - {ARCHIVE_FLOOR + old}), keys
+        assert ARCHIVE_FLOOR + short in keys and not any(long in k for k in keys)
+        assert (store.archive_floor(long), store.archive_floor(short), store.archive_floor(old)) == (50, 25, 75)
+        with store.tx() as c:
+            Store.forget_channels(c, [long, old])
+        with store.engine.connect() as c:
+            left = {k for (k,) in c.exec_driver_sql("SELECT key FROM meta")}
+        prefixes = (ARCHIVE_FLOOR, ARCHIVE_LOST, FEED_UPDATED)
+        assert not any(k.startswith(prefixes) for k in left - {ARCHIVE_FLOOR + short})
+        assert (store.archive_floor(long), store.archive_floor(short), store.archive_floor(old)) == (0, 25, 0)
+        assert store.slug_meta(FEED_UPDATED, long) is None
+    finally:
+        store.close()

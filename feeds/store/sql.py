@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -94,6 +95,22 @@ CHUNK = 500  # bound for IN (...) lists
 PRUNE_READ_ALL = 300_000
 ARCHIVE_FLOOR = "archive.floor."  # meta key prefix: a channel's archive slots dropped (Store.archive_floor)
 ARCHIVE_LOST = "archive.lost."  # meta key prefix: its pages found missing when last said (Store.lost_pages_changed)
+FEED_UPDATED = "feed.updated:"  # meta key prefix: the feed-level `updated` a channel's documents last carried
+
+
+def slug_key(prefix: str, slug: str) -> str:
+    """A channel's meta key: ``prefix`` + slug, or + "#" and a digest of a slug too long for the key column's
+    64 characters (a slug may have 64)."""
+    key = prefix + slug
+    if len(key) <= 64:
+        return key
+    return prefix + "#" + hashlib.sha256(slug.encode("utf-8")).hexdigest()[:32]
+
+
+def _slug_keys(prefix: str, slug: str) -> list[str]:
+    """slug_key, and the whole key a store written before the digest holds for a long slug (SQLite took it)."""
+    key = slug_key(prefix, slug)
+    return [key] if key == prefix + slug else [key, prefix + slug]
 
 _INSERT_ITEMS = insert(S.items)
 _INSERT_KEYS = insert(S.item_keys).prefix_with("OR IGNORE", dialect="sqlite")
@@ -958,8 +975,9 @@ class Store:
         for t in (S.item_channels, S.story_channels, S.archive_slots, S.archive_marks):
             c.execute(delete(t).where(t.c.channel.in_(want)))
         _clamp_archive_marks(c)  # the other channels' marks
-        c.execute(delete(S.meta).where(S.meta.c.key.in_([k + slug for slug in want
-                                                         for k in (ARCHIVE_FLOOR, ARCHIVE_LOST)])))
+        c.execute(delete(S.meta).where(S.meta.c.key.in_([k for slug in want
+                                                         for p in (ARCHIVE_FLOOR, ARCHIVE_LOST, FEED_UPDATED)
+                                                         for k in _slug_keys(p, slug)])))
         c.execute(delete(S.channels).where(S.channels.c.slug.in_(want)))
 
     @staticmethod
@@ -1733,8 +1751,23 @@ class Store:
     @staticmethod
     def archive_floor_in(c: Connection, slug: str) -> int:
         """archive_floor, in a transaction."""
-        v = c.execute(select(S.meta.c.value).where(S.meta.c.key == ARCHIVE_FLOOR + slug)).scalar()
+        v = Store.slug_meta_in(c, ARCHIVE_FLOOR, slug)
         return int(v) if v is not None else 0
+
+    @staticmethod
+    def slug_meta_in(c: Connection, prefix: str, slug: str) -> str | None:
+        """A channel's meta value (`slug_key`), in a transaction; a long slug's whole key, as a store written
+        before the digest holds it, when the digest's is not there."""
+        for key in _slug_keys(prefix, slug):
+            v = c.execute(select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
+            if v is not None:
+                return str(v)
+        return None
+
+    def slug_meta(self, prefix: str, slug: str) -> str | None:
+        """slug_meta_in, on its own connection."""
+        with self.engine.connect() as c:
+            return self.slug_meta_in(c, prefix, slug)
 
     @staticmethod
     def archive_droppable(c: Connection, slug: str, start: int, stop: int, before: float) -> bool:
@@ -1749,10 +1782,10 @@ class Store:
     def lost_pages_changed(self, slug: str, lost: int) -> bool:
         """Whether the number of the channel's archive pages below its floor found missing differs from when
         last told (recorded now): said once, not at every publish."""
-        if lost == int(self.meta_value(ARCHIVE_LOST + slug) or 0):
+        if lost == int(self.slug_meta(ARCHIVE_LOST, slug) or 0):
             return False
         with self.tx() as c:
-            self.set_meta_value(c, ARCHIVE_LOST + slug, str(lost))
+            self.set_meta_value(c, slug_key(ARCHIVE_LOST, slug), str(lost))
         return True
 
     @staticmethod
@@ -1766,7 +1799,7 @@ class Store:
         gone = ~select(S.stories.c.id).where(S.stories.c.id == a.c.story_id).exists()
         c.execute(delete(a).where(a.c.channel == slug, a.c.seq < stop, gone))
         if Store.archive_floor_in(c, slug) != stop:
-            Store.set_meta_value(c, ARCHIVE_FLOOR + slug, str(stop))
+            Store.set_meta_value(c, slug_key(ARCHIVE_FLOOR, slug), str(stop))
 
     def add_archive_slots(self, slug: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append entries to a channel's archive: dicts of seq, story_id, gen, updated, entry."""
