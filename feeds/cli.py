@@ -517,7 +517,8 @@ def _claim_for_daemon(args: argparse.Namespace) -> None:
     from feeds.lock import StoreLock
 
     try:
-        cfg = _checked_config(_config_path(args))  # (another store's output directory refused: nothing made)
+        # (another store's output directory refused: nothing made; a takeover is said by the daemon, in its log)
+        cfg = _checked_config(_config_path(args), warn=False)
     except ConfigError:
         return
     check_store_owner(cfg)

@@ -319,9 +319,10 @@ def _leave(code: int) -> None:
         os._exit(code)
 
 
-def _checked_config(config_path: Path) -> Config:
+def _checked_config(config_path: Path, warn: bool = True) -> Config:
     """The config, with what the daemon checks before using it: the scheduling policy each source makes,
-    and an output directory no other store publishes. ConfigError otherwise."""
+    and an output directory no other store publishes (``warn``: say a takeover, `check_output_owner`).
+    ConfigError otherwise."""
     from feeds.config import load_config
     from feeds.publish import check_output_owner
     from feeds.run import policy_for
@@ -329,7 +330,7 @@ def _checked_config(config_path: Path) -> Config:
     cfg = load_config(config_path)
     for s in cfg.sources:
         policy_for(cfg, s.interval)
-    check_output_owner(cfg)
+    check_output_owner(cfg, warn)
     return cfg
 
 

@@ -91,22 +91,23 @@ def _place_digest(store: str, out: str) -> str:
     return hashlib.sha256(os.path.relpath(store, out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def check_output_owner(cfg: Config) -> None:
+def check_output_owner(cfg: Config, warn: bool = True) -> None:
     """ConfigError (naming output.dir) when the config's output directory is published from another store,
     elsewhere than the config's own: made before a run or the daemon touches anything. A store made again
-    where that one was takes it over (a warning). A store that cannot be read is left to the command itself
-    to report."""
+    where that one was takes it over (a warning; ``warn``: False when the caller checks again later and says
+    it then). A store that cannot be read is left to the command itself to report."""
     from feeds.errors import ConfigError, StoreError
-    from feeds.store.sql import peek_meta
+    from feeds.store.sql import peek_meta, peek_published
 
     owner = output_owner(cfg.output.dir)
     if owner is None:
         try:
-            published_before = peek_meta(cfg.store_path, OWNER_KEY) is not None
+            # (a store from before the marker that published here: its digests; an upgrade review)
+            published_before = peek_published(cfg.store_path, OWNER_KEY)
         except StoreError:
             published_before = True  # (the command itself says what is wrong with the store)
-        if not published_before and any((cfg.output.dir / n).exists() for n in ("index.opml", "index.html",
-                                                                                 "archive")):
+        if warn and not published_before and any((cfg.output.dir / n).exists() for n in ("index.opml",
+                                                                                         "index.html", "archive")):
             # documents no store is recorded as publishing (the marker deleted, or from before markers) and a store
             # that never published: the takeover is said (an operator review: a new empty store rewrote the archive
             # pages without a word); the marker is written by the run, published or not (said once)
@@ -122,6 +123,8 @@ def check_output_owner(cfg: Config) -> None:
         return
     out, db = Path(os.path.normpath(cfg.output.dir)), Path(os.path.normpath(cfg.store_path))
     if owner[1] == _store_place(cfg):
+        if not warn:
+            return
         log.warning("%s was published from another store at %s (made again since, or restored from before it "
                     "published there): this config's store publishes there at its next run", out, db)
         return

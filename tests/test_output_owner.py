@@ -154,3 +154,51 @@ def test_a_store_path_changed_with_the_old_store_gone_takes_the_output_over_and_
         r = feeds("run", cwd=demo)
         assert r.returncode == 0 and "takes it over" not in r.stderr, r.stderr
         assert (out / OWNER_FILE).is_file()
+
+
+def test_a_store_from_before_the_output_marker_upgrades_without_a_takeover_warning(demo: Path) -> None:  # noqa: F811
+    """(An upgrade review) a store of schema 7 or earlier published its output without a marker: the first run
+    of this feeds said the store "takes it over … archive pages from page 1", alarming, under -q too, at every
+    upgrade. Its channels' digests show it published there: nothing is said, and the marker is written."""
+    import sqlite3
+
+    from feeds.publish import OWNER_KEY
+
+    assert feeds("run", cwd=demo).returncode == 0
+    out = demo / "output"
+    con = sqlite3.connect(demo / "var" / "feeds.db")
+    with con:
+        con.execute("DELETE FROM meta WHERE key = ?", (OWNER_KEY,))  # as a store from before the marker
+    con.close()
+    (out / OWNER_FILE).unlink()
+    before = snapshot(out)
+    for command in ("check", "run"):
+        r = feeds("-q", command, cwd=demo)
+        assert r.returncode == 0 and r.stderr == "", (command, r.stderr)
+    assert (out / OWNER_FILE).is_file()
+    assert {k: v for k, v in snapshot(out).items() if k != OWNER_FILE} == before  # nothing rewritten
+    # a new store beside that output, one that never published, is still said (once)
+    for p in (demo / "var").glob("feeds.db*"):
+        p.unlink()
+    (out / OWNER_FILE).unlink()
+    r = feeds("run", cwd=demo)
+    assert r.returncode == 0 and r.stderr.count("takes it over at its next publish") == 1, r.stderr
+
+
+def test_the_daemon_says_a_takeover_once(tmp_path: Path, daemons: list[Daemon]) -> None:  # noqa: F811
+    # (an upgrade review) the daemon checked the output directory twice before it started, saying it twice
+    (tmp_path / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                       "<link>http://example.org/</link><description>d</description>"
+                                       "<item><title>One</title><link>http://example.org/1</link></item>"
+                                       "</channel></rss>", encoding="utf-8")
+    config = daemon_config(tmp_path, [("local", "feed.xml")])
+    assert feeds("-c", str(config), "run", cwd=tmp_path).returncode == 0
+    for p in (tmp_path / "var").glob("feeds.db*"):
+        p.unlink()
+    (tmp_path / "out" / OWNER_FILE).unlink()
+    d = Daemon(config)
+    daemons.append(d)
+    d.wait_for(lambda: (tmp_path / "out" / OWNER_FILE).is_file(), "its first publish")
+    rc, _ = d.terminate()
+    assert rc == 0, d.log()
+    assert d.log().count("takes it over at its next publish") == 1, d.log()

@@ -296,6 +296,31 @@ def peek_meta(p: Path, key: str) -> str | None:
         con.close()
 
 
+def peek_published(p: Path, owner_key: str) -> bool:
+    """Whether the store at ``p`` has published: it holds ``owner_key`` in `meta` (the output directory's
+    marker it wrote), or, a store from before the marker (schema 7 and earlier), a channel whose documents it
+    wrote. Read as `peek_meta` reads (nothing written; StoreError for a file that is not a readable store)."""
+    if peek_meta(p, owner_key) is not None:
+        return True
+    if not p.exists():
+        return False
+    try:
+        con = sqlite3.connect(ro_uri(p), uri=True)
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"{p}: cannot read the store ({e})") from e
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channels'").fetchone():
+            return False
+        # (a channel's row is written with its documents: dirty off, and its last change; a row only marked
+        # dirty, by a run whose publish did not happen, has neither)
+        return con.execute("SELECT 1 FROM channels WHERE last_change IS NOT NULL OR NOT dirty LIMIT 1"
+                           ).fetchone() is not None
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"{p}: cannot read the store ({e})") from e
+    finally:
+        con.close()
+
+
 def _foreign_tables(p: Path) -> list[str]:
     """The tables of an existing SQLite file at ``p`` that no feeds store has (by name, or by a column):
     another program's database (even one with a `meta` table of its own), which must not be taken over.
