@@ -226,15 +226,16 @@ newjersey:nj newmexico:nm newhampshire:nh northcarolina:nc northdakota:nd southc
 rhodeisland:ri westvirginia:wva
 """
 # The AP style's state abbreviations, read only with their dot and capital ("Colo." is Colorado; "colo",
-# German "mich" and Swedish "kan" stay words); not those that are also a word or a title with a dot ("Mass.",
-# "Miss.", "Ind.", "La.", "Ga.": Georgia is a country here).
+# German "mich" and Swedish "kan" stay words); not those that are also an English word or a title, which a
+# Title Case headline may end with ("Falls Ill.", "Iron Ore.", "Car Wash.", "Mass.", "Miss."), nor "Ind.",
+# "La." and "Ga." (Georgia is a country here).
 _STATE_ABBREVIATIONS = {
     "Ala": "Alabama", "Ariz": "Arizona", "Ark": "Arkansas", "Calif": "California", "Colo": "Colorado",
-    "Conn": "Connecticut", "Del": "Delaware", "Fla": "Florida", "Ill": "Illinois", "Kan": "Kansas",
+    "Conn": "Connecticut", "Del": "Delaware", "Fla": "Florida", "Kan": "Kansas",
     "Kans": "Kansas", "Ky": "Kentucky", "Md": "Maryland", "Mich": "Michigan", "Minn": "Minnesota",
     "Mo": "Missouri", "Mont": "Montana", "Neb": "Nebraska", "Nebr": "Nebraska", "Nev": "Nevada",
-    "Okla": "Oklahoma", "Ore": "Oregon", "Pa": "Pennsylvania", "Tenn": "Tennessee", "Va": "Virginia",
-    "Vt": "Vermont", "Wash": "Washington", "Wis": "Wisconsin", "Wisc": "Wisconsin", "Wyo": "Wyoming",
+    "Okla": "Oklahoma", "Pa": "Pennsylvania", "Tenn": "Tennessee", "Va": "Virginia",
+    "Vt": "Vermont", "Wis": "Wisconsin", "Wisc": "Wisconsin", "Wyo": "Wyoming",
 }
 
 
@@ -575,9 +576,10 @@ def _phrases(text: str) -> dict[tuple[str, ...], str]:
 
 
 _ALIASES = _aliases(_PLACES_TEXT)
-# a two-word state's initials with their dots (N.J.), not the all-caps word ("SC" is also a Supreme Court)
-_DOTTED_STATES = _aliases(_STATES_TEXT)
-_ALIASES.update((k, v) for k, v in _DOTTED_STATES.items() if len(k) > 2)
+# the states' aliases; a two-word state's initials only with their dots (N.J., through the dotted branch of
+# `_terms`), not as the all-caps word ("SC" is also a Supreme Court)
+_STATE_ALIASES = _aliases(_STATES_TEXT)
+_ALIASES.update((k, v) for k, v in _STATE_ALIASES.items() if len(k) > 2)
 for _k, _v in _aliases(_SYNONYMS_TEXT).items():
     _ALIASES.setdefault(_k, _ALIASES.get(_v, _v))
 del _k, _v
@@ -776,7 +778,7 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
             entity = True
         elif "." in w:  # dotted acronym
             key = low.replace(".", "")
-            key = _ALIASES.get(key, _DOTTED_STATES.get(key, key))
+            key = _ALIASES.get(key, _STATE_ALIASES.get(key, key))
             entity = True
         elif not shouting and len(w) >= 2 and w.isupper() and w.isalpha() and len(w) <= 5:
             key = _stem(low)
