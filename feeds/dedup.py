@@ -12,7 +12,6 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import SplitResult, parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from feeds.models import Entry
@@ -410,10 +409,6 @@ def keys_for(entry: Entry, source_id: int, *, use_link: bool = True) -> Keys:
 def item_uid(first_key: str) -> str:
     """The Atom entry id of an item: stable for ever, derived from the key it was first stored under."""
     return f"urn:uuid:{uuid.uuid5(ITEM_NS, first_key)}"
-
-
-def within(a: datetime, b: datetime, window: timedelta) -> bool:
-    return abs(a - b) <= window
 
 
 def content_hash(entry: Entry) -> str:

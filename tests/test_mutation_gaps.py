@@ -19,7 +19,6 @@ from feeds.dedup import (
     shared_links,
     texts_agree,
     texts_agree_but_numbers,
-    within,
 )
 from feeds.models import Entry
 from feeds.schedule import MAX_HINT, History, Policy, decide
@@ -200,14 +199,6 @@ def test_body_hash_counts_an_items_date_after_a_long_channel_header() -> None:
     rebuilt = doc(b"Wed, 01 May 2024 10:00:00 GMT").replace(b"12:00:00 GMT</lastBuildDate>",
                                                             b"13:00:00 GMT</lastBuildDate>")
     assert body_hash(rebuilt) == body_hash(doc(b"Wed, 01 May 2024 10:00:00 GMT"))
-
-
-def test_within_includes_the_window_boundary() -> None:
-    # two reports exactly title_window apart are within it (either order); a second more is not
-    window = timedelta(hours=48)
-    assert within(NOW, NOW + window, window)
-    assert within(NOW + window, NOW, window)
-    assert not within(NOW, NOW + window + timedelta(seconds=1), window)
 
 
 @pytest.mark.parametrize(
