@@ -578,14 +578,27 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
     if d.get("bozo"):
         exc = d.get("bozo_exception")
         bozo = f"{type(exc).__name__}: {exc}"[:300]
+    title = _text_of(feed.get("title_detail"), feed.get("title", "") or "")
+    if not entries and not title and _ill_formed(d.get("bozo_exception")):
+        # ill-formed XML with nothing in it (a garbage or truncated body under an <rss> root, which feedparser
+        # takes for a version): a failure the source's status shows, not "200, 0 new" (a soak test of the daemon);
+        # not a complaint about the content type or the encoding of an empty feed
+        raise ParseFailed(f"not a feed (ill-formed, nothing read: {bozo})")
     return ParsedFeed(
-        title=_text_of(feed.get("title_detail"), feed.get("title", "") or ""),
+        title=title,
         link=clean_text(feed.get("link", "") or ""),
         entries=entries,
         ttl_seconds=ttl_from_feed(feed.get("ttl"), feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
         bozo=bozo,
         language=language_tag(feed.get("language")),
     )
+
+
+def _ill_formed(exc: object) -> bool:
+    """Whether feedparser's complaint is the XML parser's: the document is not well-formed XML."""
+    from xml.sax import SAXException
+
+    return isinstance(exc, SAXException)
 
 
 def parse(data: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
