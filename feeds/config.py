@@ -396,7 +396,8 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 def _channel(file: str, slug: str, table: Any, default_formats: tuple[str, ...]) -> Channel:
     where = f"channels.{slug}"
     if not SLUG_RE.match(slug):
-        raise ConfigError(file, where, "a slug of lower-case letters, digits and inner hyphens ([a-z0-9-])", slug)
+        raise ConfigError(file, where, "a slug of at most 64 lower-case letters, digits and inner hyphens "
+                          "([a-z0-9-])", slug)
     if not isinstance(table, dict):
         raise ConfigError(file, where, "a table", table)
     r = _Reader(file, table, where)

@@ -1062,6 +1062,8 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
         write(out / "index.opml", render_opml(cfg))
     except PublishError as e:
         report.errors.append(str(e))
+    if cfg.output.archive:  # the channels this publish left alone: their next reads start from the newest row
+        store.advance_archive_marks({ch.slug for ch in cfg.channels} - {ch.slug for ch in channels})
     if ping and cfg.output.hub:
         from feeds import websub
 

@@ -189,6 +189,14 @@ def test_reserved_slugs(tmp_path: Path) -> None:
     assert ei.value.key == "channels.index"
 
 
+def test_a_slug_too_long_is_refused_with_the_limit_named(tmp_path: Path) -> None:
+    # (a scaling review) a 65-character slug was refused with no word of the limit
+    parse_config(GOOD.replace("[channels.rest]", f"[channels.{'a' * 64}]"), tmp_path / "c.toml")
+    with pytest.raises(ConfigError, match="at most 64") as ei:
+        parse_config(GOOD.replace("[channels.rest]", f"[channels.{'a' * 65}]"), tmp_path / "c.toml")
+    assert ei.value.key == f"channels.{'a' * 65}"
+
+
 # -- [stories] semantic mode ----------------------------------------------------------------------
 
 STORIES = GOOD + "[stories]\n"

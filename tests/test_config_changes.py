@@ -503,3 +503,31 @@ def test_a_long_slugs_archive_keys_fit_the_key_column_and_a_removed_channel_forg
         assert store.slug_meta(FEED_UPDATED, long) is None
     finally:
         store.close()
+
+
+def test_a_site_moved_with_file_sources_in_a_channels_list_is_not_sorted_again(tmp_path: Path) -> None:
+    # (a scaling review) the rules' digest held each named file source's absolute path: a site moved or copied
+    # elsewhere sorted every stored item again (and, at 500 channels, republished them all)
+    import shutil
+
+    from feeds.run import RULES_KEY
+
+    beta = '[channels.beta]\ntitle = "Beta"\nmatch_all = true\nsources = ["Beta"]\n'
+    site = tmp_path / "site"
+    site.mkdir()
+    write(site, ALL + beta)
+    run(site, Clock(NOW))
+    moved = tmp_path / "elsewhere" / "site"
+    shutil.copytree(site, moved)
+    before = {p.name: p.stat().st_mtime_ns for p in (moved / "out").iterdir() if p.is_file()}
+    run(moved, Clock(NOW + timedelta(minutes=5)))
+    digests = []
+    for d in (site, moved):
+        store = Store.open(d / "feeds.db")
+        try:
+            digests.append(store.meta_value(RULES_KEY))
+        finally:
+            store.close()
+    assert digests[0] == digests[1] and digests[0]
+    assert {p.name: p.stat().st_mtime_ns for p in (moved / "out").iterdir() if p.is_file()} == before
+    assert titles(moved, "beta") == ["Uber boss quits as investors revolt"]
