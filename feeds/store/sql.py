@@ -274,10 +274,11 @@ def ro_uri(p: Path) -> str:
     return f"file:{quote(str(p.resolve()))}?mode=ro"
 
 
-def peek_meta(p: Path, key: str) -> str | None:
-    """One `meta` value of the store at ``p``, read with SQLite alone and nothing written (no migration, no
-    engine: a check made before a command touches anything); None when there is no store file yet or it
-    has no such value. StoreError when the file is there but cannot be read as a store."""
+def _peek_row(p: Path, table: str, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    """The first row of a query on one table of the store at ``p``, read with SQLite alone and nothing written
+    (no migration, no engine: a check made before a command touches anything); None when there is no store
+    file yet, it has no such table or the query no row. StoreError when the file is there but cannot be read
+    as a store."""
     if not p.exists():
         return None
     try:
@@ -286,39 +287,30 @@ def peek_meta(p: Path, key: str) -> str | None:
         raise StoreError(f"{p}: cannot read the store ({e})") from e
     try:
         if p.stat().st_size == 0 or not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
-            return None  # an empty file, or a store whose creation stopped before its meta table
-        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return None  # an empty file, or a store whose creation stopped before that table
+        row = con.execute(sql, tuple(params)).fetchone()
+        return None if row is None else tuple(row)
     except (OSError, sqlite3.Error) as e:
         raise StoreError(f"{p}: cannot read the store ({e})") from e
     finally:
         con.close()
+
+
+def peek_meta(p: Path, key: str) -> str | None:
+    """One `meta` value of the store at ``p`` (`_peek_row`: nothing written); None when there is no store file
+    yet or it has no such value. StoreError when the file is there but cannot be read as a store."""
+    row = _peek_row(p, "meta", "SELECT value FROM meta WHERE key = ?", (key,))
+    return None if row is None else str(row[0])
 
 
 def peek_published(p: Path, owner_key: str) -> bool:
     """Whether the store at ``p`` has published: it holds ``owner_key`` in `meta` (the output directory's
     marker it wrote), or, a store from before the marker (schema 7 and earlier), a channel whose documents it
-    wrote. Read as `peek_meta` reads (nothing written; StoreError for a file that is not a readable store)."""
-    if peek_meta(p, owner_key) is not None:
-        return True
-    if not p.exists():
-        return False
-    try:
-        con = sqlite3.connect(ro_uri(p), uri=True)
-    except (OSError, sqlite3.Error) as e:
-        raise StoreError(f"{p}: cannot read the store ({e})") from e
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channels'").fetchone():
-            return False
-        # (a channel's row is written with its documents: dirty off, and its last change; a row only marked
-        # dirty, by a run whose publish did not happen, has neither)
-        return con.execute("SELECT 1 FROM channels WHERE last_change IS NOT NULL OR NOT dirty LIMIT 1"
-                           ).fetchone() is not None
-    except (OSError, sqlite3.Error) as e:
-        raise StoreError(f"{p}: cannot read the store ({e})") from e
-    finally:
-        con.close()
+    wrote (a channel's row is written with its documents: dirty off, and its last change; a row only marked
+    dirty, by a run whose publish did not happen, has neither). Read as `peek_meta` reads."""
+    return peek_meta(p, owner_key) is not None or _peek_row(
+        p, "channels", "SELECT 1 FROM channels WHERE last_change IS NOT NULL OR NOT dirty LIMIT 1") is not None
 
 
 def _foreign_tables(p: Path) -> list[str]:
