@@ -579,10 +579,11 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         exc = d.get("bozo_exception")
         bozo = f"{type(exc).__name__}: {exc}"[:300]
     title = _text_of(feed.get("title_detail"), feed.get("title", "") or "")
-    if not entries and not title and _ill_formed(d.get("bozo_exception")):
-        # ill-formed XML with nothing in it (a garbage or truncated body under an <rss> root, which feedparser
-        # takes for a version): a failure the source's status shows, not "200, 0 new" (a soak test of the daemon);
-        # not a complaint about the content type or the encoding of an empty feed
+    if not entries and not feed and _ill_formed(d.get("bozo_exception")):
+        # ill-formed XML from which nothing at all was read, not even a channel's link or description (a garbage
+        # or truncated body under an <rss> root, which feedparser takes for a version): a failure the source's
+        # status shows, not "200, 0 new" (a soak test of the daemon); not a complaint about the content type or
+        # the encoding, nor an undefined entity in a channel that says something
         raise ParseFailed(f"not a feed (ill-formed, nothing read: {bozo})")
     return ParsedFeed(
         title=title,

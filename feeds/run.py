@@ -378,7 +378,7 @@ class Pipeline:
         # and by which source has each such name: two sources swapping names (or a new source taking a renamed
         # one's) changes which items those channels take (a review found the set of names alone unchanged)
         used = {n for ch in cfg.channels for n in ch.sources}
-        named = sorted([s.name, _portable_url(s.url, cfg.path.parent)] for s in cfg.sources if s.name in used)
+        named = sorted([s.name, _portable_url(s.url, cfg.path.resolve().parent)] for s in cfg.sources if s.name in used)
         rules = _digest([[ch.slug, ch.include, ch.exclude, ch.regex, ch.exclude_regex, ch.sources, ch.match_all,
                           ch.fallback] for ch in cfg.channels] + named)
         # (not where the documents are: a moved directory lacks them all and is published anyway, and a copy of
@@ -1526,7 +1526,8 @@ class Pipeline:
 
 
 def _portable_url(url: str, base: Path) -> str:
-    """A source's address as the rules' digest holds it: a local file's relative to the config's directory, so
+    """A source's address as the rules' digest holds it: a local file's relative to the config's directory
+    (``base``, resolved as the sources' paths are: a config opened through a symlink gives the same digest), so
     that a site moved or copied elsewhere with its config and sources is not sorted again (a scaling review:
     500 channels re-sorted and republished after a directory was moved)."""
     if not url.startswith("file:"):

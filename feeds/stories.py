@@ -225,17 +225,17 @@ alaska:alaskan california:californian florida:floridian hawaii:hawaiian iowa:iow
 newjersey:nj newmexico:nm newhampshire:nh northcarolina:nc northdakota:nd southcarolina:sc southdakota:sd
 rhodeisland:ri westvirginia:wva
 """
-# The AP style's state abbreviations, read only with their dot and capital ("Colo." is Colorado; "colo",
-# German "mich" and Swedish "kan" stay words); not those that are also an English word or a title, which a
-# Title Case headline may end with ("Falls Ill.", "Iron Ore.", "Car Wash.", "Mass.", "Miss."), nor "Ind.",
-# "La." and "Ga." (Georgia is a country here).
+# The AP style's state abbreviations, read only as a whole word with its dot and capital ("Colo." is
+# Colorado; "colo", German "mich" and Swedish "kan" stay words); not those that are also an English word or a
+# title, which a Title Case headline may end with ("Falls Ill.", "Iron Ore.", "Car Wash.", "Noah's Ark.",
+# "Mass.", "Miss."), nor those other languages abbreviate with a dot ("Md." Mohammad in Bangladesh's news,
+# German "Mo." Montag, French "Mont.", Polish "Ala."), nor "Ind.", "La." and "Ga." (Georgia is a country here).
 _STATE_ABBREVIATIONS = {
-    "Ala": "Alabama", "Ariz": "Arizona", "Ark": "Arkansas", "Calif": "California", "Colo": "Colorado",
-    "Conn": "Connecticut", "Del": "Delaware", "Fla": "Florida", "Kan": "Kansas",
-    "Kans": "Kansas", "Ky": "Kentucky", "Md": "Maryland", "Mich": "Michigan", "Minn": "Minnesota",
-    "Mo": "Missouri", "Mont": "Montana", "Neb": "Nebraska", "Nebr": "Nebraska", "Nev": "Nevada",
-    "Okla": "Oklahoma", "Pa": "Pennsylvania", "Tenn": "Tennessee", "Va": "Virginia",
-    "Vt": "Vermont", "Wis": "Wisconsin", "Wisc": "Wisconsin", "Wyo": "Wyoming",
+    "Ariz": "Arizona", "Calif": "California", "Colo": "Colorado", "Conn": "Connecticut", "Del": "Delaware",
+    "Fla": "Florida", "Kan": "Kansas", "Kans": "Kansas", "Ky": "Kentucky", "Mich": "Michigan",
+    "Minn": "Minnesota", "Neb": "Nebraska", "Nebr": "Nebraska", "Nev": "Nevada", "Okla": "Oklahoma",
+    "Pa": "Pennsylvania", "Tenn": "Tennessee", "Va": "Virginia", "W.Va": "Westvirginia", "Vt": "Vermont",
+    "Wis": "Wisconsin", "Wisc": "Wisconsin", "Wyo": "Wyoming",
 }
 
 
@@ -318,16 +318,17 @@ def _tokens(chunks: list[str]) -> list[str]:
         if w.isalpha():
             add(w)
         else:
-            out += find(w)
-            if w[-1] in ".," and out and w[0].isupper():
-                full = _state(w)
-                if full is not None:
-                    out[-1] = full
+            full = _state(w) if w[-1] in ".," and w[0].isupper() else None
+            if full is not None:
+                add(full)
+            else:
+                out += find(w)
     return out
 
 
 def _state(chunk: str) -> str | None:
-    """The state a chunk abbreviates with its dot ("Colo." or "Colo.,": "Colorado"), else None."""
+    """The state a whole chunk abbreviates with its dot ("Colo.", "Colo.,", "W.Va.": Colorado, West Virginia),
+    else None."""
     base = chunk.rstrip(".,")
     return _STATE_ABBREVIATIONS.get(base) if "." in chunk[len(base):] else None
 
@@ -576,8 +577,8 @@ def _phrases(text: str) -> dict[tuple[str, ...], str]:
 
 
 _ALIASES = _aliases(_PLACES_TEXT)
-# the states' aliases; a two-word state's initials only with their dots (N.J., through the dotted branch of
-# `_terms`), not as the all-caps word ("SC" is also a Supreme Court)
+# the states' aliases; a two-word state's two-letter initials only with their dots (N.J., through the dotted
+# branch of `_terms`), not as the all-caps word ("SC" is also a Supreme Court)
 _STATE_ALIASES = _aliases(_STATES_TEXT)
 _ALIASES.update((k, v) for k, v in _STATE_ALIASES.items() if len(k) > 2)
 for _k, _v in _aliases(_SYNONYMS_TEXT).items():
@@ -718,10 +719,22 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
         t = " ".join(chunks)
         at = _installments(t)
     if at:
-        tokens = list(_TOKEN.finditer(t))
-        raw = [(_STATE_ABBREVIATIONS.get(m.group()) or m.group()) if t.startswith(".", m.end()) else m.group()
-               for m in tokens]
-        inst = {j: at[m.start()] for j, m in enumerate(tokens) if m.start() in at}
+        raw: list[str] = []
+        inst = {}
+        past = -1  # the end of a chunk read as one state: its other tokens are skipped
+        for m in _TOKEN.finditer(t):
+            if m.start() < past:
+                continue
+            tok = m.group()
+            if t.startswith(".", m.end()) and (m.start() == 0 or t[m.start() - 1] == " "):
+                end = t.find(" ", m.start())  # a whole chunk that abbreviates a state, as `_tokens` reads it
+                end = end if end >= 0 else len(t)
+                full = _state(t[m.start():end])
+                if full is not None:
+                    tok, past = full, end
+            if m.start() in at:
+                inst[len(raw)] = at[m.start()]
+            raw.append(tok)
     else:
         raw = _tokens(chunks)
     if not raw:

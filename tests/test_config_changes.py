@@ -531,3 +531,11 @@ def test_a_site_moved_with_file_sources_in_a_channels_list_is_not_sorted_again(t
     assert digests[0] == digests[1] and digests[0]
     assert {p.name: p.stat().st_mtime_ns for p in (moved / "out").iterdir() if p.is_file()} == before
     assert titles(moved, "beta") == ["Uber boss quits as investors revolt"]
+    # (a diff review) the same config opened through a symlink to its directory: the same digest
+    (tmp_path / "link").symlink_to(moved)
+    run(tmp_path / "link", Clock(NOW + timedelta(minutes=10)))
+    store = Store.open(moved / "feeds.db")
+    try:
+        assert store.meta_value(RULES_KEY) == digests[0]
+    finally:
+        store.close()

@@ -23,6 +23,12 @@ def test_an_ill_formed_document_with_nothing_in_it_is_a_failure_not_an_empty_fee
     # what still reads: an empty feed, well-formed; an ill-formed one that names itself (a title), whose items
     # were cut off (the next fetch brings them); an ill-formed one with items
     assert parse(b"<rss version='2.0'><channel></channel></rss>").entries == ()
+    # (a diff review) an empty channel with an undefined entity still reads: it says something (its link); junk
+    # after an empty root is ill-formed with nothing read, as garbage is
+    assert parse(b"<rss version='2.0'><channel><description>a&nbsp;b</description><link>http://x/</link>"
+                 b"</channel></rss>").entries == ()
+    with pytest.raises(ParseFailed, match="ill-formed, nothing read"):
+        parse(b"<rss version='2.0'><channel></channel></rss>\x00junk")
     cut = parse(b"<rss version='2.0'><channel><title>Wire</title><item><title>Half")
     assert cut.title == "Wire" and cut.entries == () and cut.bozo
     loose = parse(b"<rss version='2.0'><channel><title>W</title><item><title>A &nbsp; B</title>"
