@@ -579,11 +579,12 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         exc = d.get("bozo_exception")
         bozo = f"{type(exc).__name__}: {exc}"[:300]
     title = _text_of(feed.get("title_detail"), feed.get("title", "") or "")
-    if not entries and not feed and _ill_formed(d.get("bozo_exception")):
-        # ill-formed XML from which nothing at all was read, not even a channel's link or description (a garbage
-        # or truncated body under an <rss> root, which feedparser takes for a version): a failure the source's
-        # status shows, not "200, 0 new" (a soak test of the daemon); not a complaint about the content type or
-        # the encoding, nor an undefined entity in a channel that says something
+    if not entries and not any(feed.get(k) for k in _SAYS) and _ill_formed(d.get("bozo_exception")):
+        # ill-formed XML from which nothing was read, not even a channel's link or description (a garbage or
+        # truncated body under an <rss> root, which feedparser takes for a version; a document of prefixed
+        # elements it reads only stray names from): a failure the source's status shows, not "200, 0 new" (a
+        # soak test of the daemon); not a complaint about the content type or the encoding, nor an undefined
+        # entity in a channel that says something
         raise ParseFailed(f"not a feed (ill-formed, nothing read: {bozo})")
     return ParsedFeed(
         title=title,
@@ -593,6 +594,9 @@ def parse_feedparser(data: bytes, url: str = "", content_type: str | None = None
         bozo=bozo,
         language=language_tag(feed.get("language")),
     )
+
+
+_SAYS = ("title", "link", "links", "subtitle", "updated", "published", "language", "image", "author")  # a channel
 
 
 def _ill_formed(exc: object) -> bool:

@@ -20,6 +20,10 @@ def test_an_ill_formed_document_with_nothing_in_it_is_a_failure_not_an_empty_fee
         parse(GARBAGE)
     with pytest.raises(ParseFailed, match="ill-formed, nothing read"):
         parse(b"<rss>")
+    # a real feed of prefixed elements after a doubled declaration: feedparser reads only stray names from it
+    data = Path(__file__).parent / "data" / "corpus" / "real-feeds" / "fastfeedparser" / "malformed_rss_namespaced.xml"
+    with pytest.raises(ParseFailed, match="ill-formed, nothing read"):
+        parse(data.read_bytes())
     # what still reads: an empty feed, well-formed; an ill-formed one that names itself (a title), whose items
     # were cut off (the next fetch brings them); an ill-formed one with items
     assert parse(b"<rss version='2.0'><channel></channel></rss>").entries == ()
