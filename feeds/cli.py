@@ -517,7 +517,7 @@ def _claim_for_daemon(args: argparse.Namespace) -> None:
     from feeds.lock import StoreLock
 
     try:
-        # (another store's output directory refused: nothing made; a takeover is said once, by the daemon as it starts)
+        # (another store's output directory refused: nothing made; a takeover is said once, in the daemon's log)
         cfg = _checked_config(_config_path(args), warn=False)
     except ConfigError:
         return

@@ -338,13 +338,16 @@ def daemon_main(config_path: Path, args: argparse.Namespace) -> int:
     from feeds.errors import ConfigError, LockedError
     from feeds.lock import StoreLock
 
-    cfg = _checked_config(config_path)  # ConfigError: the CLI prints it and exits 2
+    cfg = _checked_config(config_path, warn=False)  # ConfigError: the CLI prints it and exits 2
     verbose, quiet = int(getattr(args, "verbose", 0) or 0), bool(getattr(args, "quiet", False))
     try:
         setup_logging(cfg, verbose, quiet)
     except OSError as e:
         raise ConfigError(str(config_path), "daemon.log_file", f"a file that can be opened for appending ({e})",
                           str(cfg.daemon.log_file)) from e
+    from feeds.publish import check_output_owner
+
+    check_output_owner(cfg)  # again, now that the log is set up: a takeover is said there (`[daemon] log_file`)
     lock = StoreLock(cfg.store_path)
     try:
         lock.acquire()

@@ -191,7 +191,8 @@ def test_the_daemon_says_a_takeover_once(tmp_path: Path, daemons: list[Daemon]) 
                                        "<link>http://example.org/</link><description>d</description>"
                                        "<item><title>One</title><link>http://example.org/1</link></item>"
                                        "</channel></rss>", encoding="utf-8")
-    config = daemon_config(tmp_path, [("local", "feed.xml")])
+    # (and said before the daemon's log was set up: with `[daemon] log_file`, on stderr instead of in the log)
+    config = daemon_config(tmp_path, [("local", "feed.xml")], daemon='log_file = "logs/daemon.log"')
     assert feeds("-c", str(config), "run", cwd=tmp_path).returncode == 0
     for p in (tmp_path / "var").glob("feeds.db*"):
         p.unlink()
@@ -201,4 +202,6 @@ def test_the_daemon_says_a_takeover_once(tmp_path: Path, daemons: list[Daemon]) 
     d.wait_for(lambda: (tmp_path / "out" / OWNER_FILE).is_file(), "its first publish")
     rc, _ = d.terminate()
     assert rc == 0, d.log()
-    assert d.log().count("takes it over at its next publish") == 1, d.log()
+    logged = (tmp_path / "logs" / "daemon.log").read_text(encoding="utf-8")
+    assert logged.count("takes it over at its next publish") == 1, logged
+    assert "takes it over" not in d.log(), d.log()
