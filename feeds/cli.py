@@ -248,6 +248,10 @@ def _readonly_hint(store: Path) -> str:
         except OSError:
             continue
         if not os.access(p, os.W_OK):
+            if st.st_uid == os.geteuid():  # its owner runs feeds: the mode is what stops it (an I/O review: a -shm
+                # left 0444 by a store made read-only for a while; chown changed nothing)
+                return (f" ({p} is this user's but its mode {st.st_mode & 0o777:o} does not let it write: "
+                        f"chmod u+w {p})")
             return (f" ({p} is owned by {_user(st.st_uid)} with mode {st.st_mode & 0o777:o}, and this feeds runs "
                     f"as {_user(os.geteuid())}: run feeds as its owner, or give the store, its -wal and -shm and "
                     f"{store.name}.lock back to this user with chown; a run as root may have made them)")

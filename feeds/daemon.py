@@ -107,6 +107,7 @@ class Daemon:
         self._schedule_lock = threading.Lock()  # a reload's reschedule and _unstall's, one at a time
         self.abandoned = False  # the running tick did not end within shutdown_timeout
         self.exit_code = EXIT_OK  # what the daemon exits with once stopped (1: --serve could not serve)
+        self._failure: tuple[str, int] | None = None  # the last tick's failure (its first line) and how many in a row
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -212,6 +213,9 @@ class Daemon:
             started = time.monotonic()
             report = self.pipeline.run(mode="daemon", stop=self.stopping.is_set)
             took = time.monotonic() - started
+            if self._failure is not None:
+                log.warning("tick worked again, after %d failed", self._failure[1])
+                self._failure = None
             self.ticks += 1
             level = logging.INFO if report.outcomes or report.published or report.stopped else logging.DEBUG
             log.log(level, "tick: %d due, %d ok, %d failed, %s%d new items, %d files written%s (%.1fs)",
@@ -224,9 +228,18 @@ class Daemon:
             if took > tick:
                 log.log(logging.WARNING if took > 2 * tick else logging.INFO,
                         "tick took %.1fs, longer than the %gs tick; the ticks in between were skipped", took, tick)
-        except Exception:
-            # one bad tick (a store error, a bug) must not end the daemon; the next tick tries again
-            log.exception("tick failed")
+        except Exception as e:
+            # one bad tick (a store error, a bug) must not end the daemon; the next tick tries again. The traceback
+            # once, then one line a tick while the same failure repeats (an I/O review: a full disk logged ~57
+            # lines of traceback, SQL and rows at every tick, onto that disk)
+            what = (f"{type(e).__name__}: {e}".splitlines() or [""])[0][:300]
+            if self._failure is not None and self._failure[0] == what:
+                self._failure = (what, self._failure[1] + 1)
+                log.error("tick failed again (%d in a row; the traceback was logged at the first): %s",
+                          self._failure[1], what)
+            else:
+                self._failure = (what, 1)
+                log.exception("tick failed")
         finally:
             self._last_tick = time.monotonic()
             self._running.release()
