@@ -466,27 +466,22 @@ def _recorded_user(cfg: Config) -> tuple[Path | None, bool]:
     return other, os.path.realpath(theirs.output.dir) == os.path.realpath(cfg.output.dir)
 
 
-def _store_user(cfg: Config) -> Path | None:
-    """The config file other than ``cfg``'s that the store records and that still names this store for another
-    output directory; None when the store records none, ``cfg``'s own, one that no longer uses it, or one that
-    publishes the same output directory (a variant of the same site, a trimmed config for a test run: what the
-    store holds is published in one place either way)."""
-    other, same_site = _recorded_user(cfg)
-    return None if same_site else other
-
-
-def check_store_owner(cfg: Config) -> None:
-    """ConfigError (naming store.path and both config files) when the store is another config's."""
+def check_store_owner(cfg: Config) -> bool:
+    """ConfigError (naming store.path and both config files) when the store is another config's: one that still
+    names this store for another output directory. Returns whether the store records a variant of this site (a
+    config that publishes the same output directory from it, a trimmed config for a test run: what the store
+    holds is published in one place either way, and the record stays that config's)."""
     from feeds.errors import ConfigError
 
-    other = _store_user(cfg)
-    if other is not None:
+    other, same_site = _recorded_user(cfg)
+    if other is not None and not same_site:
         raise ConfigError(
             str(cfg.path), "store.path",
             f"a store no other config uses: {cfg.store_path} is the store of {other}, which still names it; two "
             "configs sharing a store mix each other's sources into their channels. Give this config a store.path "
             f"of its own, or, if {other} is no longer run, hand the store over with `feeds run --take-store` "
             f"(with -c {cfg.path}; stop the daemon first)")
+    return same_site
 
 
 def claim_store(cfg: Config, *, taken: bool = False) -> None:
@@ -494,11 +489,10 @@ def claim_store(cfg: Config, *, taken: bool = False) -> None:
     from feeds.store import Store
 
     mine = str(cfg.path.resolve())
-    if not taken:
-        # under the lock: another config may have recorded the store since the check before it (a diff review)
-        check_store_owner(cfg)
-        if _recorded_user(cfg)[1]:
-            return  # a variant of the site (same store, same output) leaves the record to the config it names
+    # under the lock: another config may have recorded the store since the check before it (a diff review); a
+    # variant of the site (same store, same output) leaves the record to the config it names
+    if not taken and check_store_owner(cfg):
+        return
     store = Store.open(cfg.store_path)
     try:
         recorded = store.meta_value(STORE_CONFIG_KEY)

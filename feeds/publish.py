@@ -102,7 +102,7 @@ def check_output_owner(cfg: Config, warn: bool = True) -> None:
     owner = output_owner(cfg.output.dir)
     if owner is None:
         try:
-            # (a store from before the marker that published here: its digests; an upgrade review)
+            # (a store from before the marker that published here: the channels it wrote; an upgrade review)
             published_before = peek_published(cfg.store_path, OWNER_KEY)
         except StoreError:
             published_before = True  # (the command itself says what is wrong with the store)
@@ -375,6 +375,8 @@ def _sources(store: Store, cfg: Config) -> _Sources:
     feed: dict[str, str | None] = {}
     language: dict[str, str] = {}
     out = _language_key(cfg.output.language or "")
+    import hashlib
+
     taken: dict[str, str] = {}  # slug -> the first stored source's name that makes it
     ids: dict[str, str] = {}
     rows = store.sources()  # in the order they were first stored
@@ -382,8 +384,6 @@ def _sources(store: Store, cfg: Config) -> _Sources:
         slug = _slugish(s.name)
         first = taken.setdefault(slug, s.name)
         if first != s.name:
-            import hashlib
-
             ids[s.name] = f"{slug}-{hashlib.sha256(s.name.encode('utf-8')).hexdigest()[:10]}"
     for s in rows:
         site[s.name] = iri(s.site_link) if s.site_link and safe_url(s.site_link, None) else None

@@ -318,7 +318,7 @@ def _tokens(chunks: list[str]) -> list[str]:
         if w.isalpha():
             add(w)
         else:
-            full = _state(w) if w[-1] in ".," and w[0].isupper() else None
+            full = _state(w)
             if full is not None:
                 add(full)
             else:
@@ -329,6 +329,8 @@ def _tokens(chunks: list[str]) -> list[str]:
 def _state(chunk: str) -> str | None:
     """The state a whole chunk abbreviates with its dot ("Colo.", "Colo.,", "W.Va.": Colorado, West Virginia),
     else None."""
+    if chunk[-1] not in ".," or not chunk[0].isupper():
+        return None
     base = chunk.rstrip(".,")
     return _STATE_ABBREVIATIONS.get(base) if "." in chunk[len(base):] else None
 
@@ -716,25 +718,13 @@ def _terms(text: str, cache: dict[str, str] | None, limit: int | None = None,
     inst: dict[int, str] | None = None
     at = None
     if installments and len(chunks) > 1:
-        t = " ".join(chunks)
+        # (a chunk that abbreviates a state is its name here too, as `_tokens` reads it)
+        t = " ".join([_state(w) or w for w in chunks])
         at = _installments(t)
     if at:
-        raw: list[str] = []
-        inst = {}
-        past = -1  # the end of a chunk read as one state: its other tokens are skipped
-        for m in _TOKEN.finditer(t):
-            if m.start() < past:
-                continue
-            tok = m.group()
-            if t.startswith(".", m.end()) and (m.start() == 0 or t[m.start() - 1] == " "):
-                end = t.find(" ", m.start())  # a whole chunk that abbreviates a state, as `_tokens` reads it
-                end = end if end >= 0 else len(t)
-                full = _state(t[m.start():end])
-                if full is not None:
-                    tok, past = full, end
-            if m.start() in at:
-                inst[len(raw)] = at[m.start()]
-            raw.append(tok)
+        tokens = list(_TOKEN.finditer(t))
+        raw = [m.group() for m in tokens]
+        inst = {j: at[m.start()] for j, m in enumerate(tokens) if m.start() in at}
     else:
         raw = _tokens(chunks)
     if not raw:
