@@ -280,6 +280,13 @@ monday tuesday wednesday thursday friday saturday sunday january february march 
 september october november december
 """.split())  # noqa: SIM905 - a word list reads best as words
 DISTINCT_TITLE_WORDS = 3
+# Scripts written without spaces between words (Chinese, Japanese): their titles are one "word" to split().
+# A title counts their characters instead, hiragana aside (particles and endings, no name): CJK_CHARS_PER_3_WORDS
+# of them count as DISTINCT_TITLE_WORDS words (a Chinese word is about two characters; eight leave out a column's
+# name like 每日新闻摘要, "daily news digest", and keep a headline, mostly 10 to 25 characters).
+CJK_CHARS_PER_3_WORDS = 8
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
 # How much two reports' texts must share to be one post told twice: the share of their first TEXT_WORDS
 # words (as sets) that they have in common (Jaccard). A wire story's copies carry the same lede; two
 # outlets' "Morning Briefing" posts do not.
@@ -292,13 +299,31 @@ _WORD_RE = re.compile(r"\w+")
 def distinct_title(title_key: str) -> bool:
     """Whether a normalised title (`normalise_title`) names one post rather than a kind of post: at least
     DISTINCT_TITLE_WORDS words of three letters or more that are neither numbers nor generic words."""
-    n = 0
-    for w in title_key.split():
-        if len(w) >= 3 and not w.isdigit() and w not in _GENERIC_TITLE_WORDS:
-            n += 1
-            if n >= DISTINCT_TITLE_WORDS:
-                return True
+    n = 0  # words x CJK_CHARS_PER_3_WORDS, CJK characters x DISTINCT_TITLE_WORDS
+    bar = DISTINCT_TITLE_WORDS * CJK_CHARS_PER_3_WORDS
+    for w in title_key.split() if title_key.isascii() else _unspaced(title_key.split()):
+        if w[0] == "\0":  # a CJK run: its characters but hiragana
+            n += (len(w) - 1 - len(_HIRAGANA.findall(w))) * DISTINCT_TITLE_WORDS
+        elif len(w) >= 3 and not w.isdigit() and w not in _GENERIC_TITLE_WORDS:
+            n += CJK_CHARS_PER_3_WORDS
+        if n >= bar:
+            return True
     return False
+
+
+def _unspaced(words: list[str]) -> list[str]:
+    """Words with their CJK runs apart, each marked with a leading NUL; the letters around them as words."""
+    out: list[str] = []
+    for w in words:
+        last = 0
+        for m in _CJK_RUN.finditer(w):
+            if m.start() > last:
+                out.append(w[last:m.start()])
+            out.append("\0" + m.group())
+            last = m.end()
+        if last < len(w):
+            out.append(w[last:])
+    return out
 
 
 def _words(text: str, limit: int | None = None) -> list[str]:
@@ -310,10 +335,19 @@ def _words(text: str, limit: int | None = None) -> list[str]:
     if "&" in text:
         text = html.unescape(text)
     words: list[str] = []
+    cjk = not text.isascii() and _CJK_RUN.search(text) is not None
     for m in _WORD_RE.finditer(text.lower()):
-        words.append(m.group())
-        if len(words) == limit:
-            break
+        if cjk and _CJK_RUN.search(m.group()):  # written without spaces: its two-character pieces are its words
+            for w in _unspaced([m.group()]):
+                if w[0] == "\0":
+                    run = w[1:]
+                    words += [run] if len(run) == 1 else [run[k:k + 2] for k in range(len(run) - 1)]
+                else:
+                    words.append(w)
+        else:
+            words.append(m.group())
+        if limit is not None and len(words) >= limit:
+            return words[:limit]
     return words
 
 

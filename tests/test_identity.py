@@ -305,3 +305,26 @@ def test_texts_agree_reads_words_not_markup() -> None:
     assert texts_agree((f"<p>{lede}, as expected.</p>", ""), ("", f"{lede} &amp; signalled cuts"))
     assert not texts_agree(("France votes on pensions", ""), ("Storm warning for the coast", ""))
     assert not texts_agree(("", ""), ("", ""))  # nothing said: the title decides
+
+
+def test_a_cjk_title_counts_its_characters_not_its_spaces() -> None:
+    # a Chinese or Japanese headline is one "word" to split(): its characters count (hiragana aside)
+    assert distinct_title(normalise_title("日本央行宣布加息"))
+    assert distinct_title(normalise_title("日本銀行が金利を引き上げ"))
+    assert distinct_title(normalise_title("東京 harbour crane collapse"))
+    # a column's name is still the kind of post: "daily news digest", "news roundup" (katakana + hiragana)
+    assert not distinct_title(normalise_title("每日新闻摘要"))
+    assert not distinct_title(normalise_title("ニュースまとめ"))
+    assert not distinct_title(normalise_title("今日のニュースまとめ"))  # six characters besides its hiragana
+    assert not distinct_title(normalise_title("東京都 morning briefing"))
+
+
+def test_cjk_texts_agree_by_their_pieces() -> None:
+    # a wire story's two teasers: before, each clause up to a comma was one "word" and they shared one
+    a = ("日本銀行は31日、金融政策決定会合で政策金利を引き上げることを決めた。", "")
+    b = ("<p>日本銀行は31日、政策金利を0.5%に引き上げることを決めた。</p>", "")
+    assert texts_agree(a, b)
+    assert not texts_agree(a, ("東京株式市場で日経平均株価は大幅に下落した。", ""))
+    # the lede is the first TEXT_WORDS pieces: what follows them says nothing
+    tail = "".join(chr(0x4E00 + i) for i in range(200))
+    assert texts_agree((a[0] + tail, ""), (a[0] + tail[::-1], ""))

@@ -341,6 +341,22 @@ def test_a_generic_title_with_the_same_text_is_still_a_copy(tmp_path: Path) -> N
     assert sightings(tmp_path) == [("Markets update", "b")]
 
 
+def test_a_cjk_wire_headline_is_one_post_however_its_teaser_was_cut(tmp_path: Path) -> None:
+    """Two outlets carry one wire story under its Japanese headline with teasers cut differently: one post,
+    as an English wire headline is (the headline was one "word" to split(), so never distinct, and the
+    teasers' clauses were their words, so they shared one)."""
+    title = "日本銀行が政策金利の引き上げを決定"
+    a = [{"title": title, "guid": "a1", "link": "https://a.example/1", "date": NOW - timedelta(hours=2),
+          "summary": "日本銀行は31日、金融政策決定会合で政策金利を引き上げることを決めた。"}]
+    b = [{"title": title, "guid": "b1", "link": "https://b.example/x", "date": NOW - timedelta(hours=1),
+          "summary": "日本銀行は31日の会合で、短期の政策金利を0.5%程度に引き上げると発表した。"}]
+    pipe, _, _ = setup(tmp_path, {"a": rss(a), "b": rss(b)}, NO_STORIES)
+    pipe.run(force_all=True)
+    assert stored(tmp_path) == [title]
+    assert sightings(tmp_path) == [(title, "b")]
+    assert len(feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries) == 1
+
+
 def test_a_copy_is_credited_to_the_nearest_report_in_time_not_the_oldest(tmp_path: Path) -> None:
     """One outlet's daily post and a second outlet re-posting it each day: the second day's copy belongs to
     the second day's post (the oldest within the window was taken: the copy was lost, its sighting already
