@@ -62,11 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true",
                    help="exit 3 when a source is overdue by more than --max-age (nothing polls), no source "
                         "fetched successfully within --max-age (those polled less often, waiting for their next "
-                        "poll, count unless a fetch tried within it failed), or too many sources are broken; "
-                        "prints OK on success (nothing with -q)")
+                        "poll, count unless a fetch tried within it failed), too many sources are broken, or "
+                        "publishing has been failing for longer than --max-age; prints OK on success (nothing "
+                        "with -q)")
     s.add_argument("--max-age", type=_duration, default="2h",
-                   help="with --check: longest a due source may wait, and oldest acceptable last success "
-                        "(default 2h; more than cron's period)")
+                   help="with --check: longest a due source may wait, oldest acceptable last success, and "
+                        "longest publishing may fail (default 2h; more than cron's period)")
     s.add_argument("--max-broken", type=_share, default=0.5,
                    help="with --check: largest acceptable share of broken or gone sources (default 0.5)")
     d = sub.add_parser("daemon", help="run continuously, fetching sources when due")

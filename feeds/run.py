@@ -79,6 +79,10 @@ SERVER_AHEAD_LIMIT = timedelta(days=1)  # a server further ahead of our clock is
 LINK_FORM_KEY = "dedup.link_form"
 BASE_URL_KEY = "output.base_url"  # the base URL the archive pages were written under (they name it in their links)
 TITLE_FORM_KEY = "dedup.title_form"  # likewise, normalise_title's (feeds.dedup.TITLE_FORM) for items.title_key
+# meta key: the publish failing since the run that first failed (JSON: since, the first error, how many), written
+# when a publish starts failing or fails otherwise than recorded, deleted by the next publish that works (a run
+# that publishes as before writes nothing); read by `feeds status` (`publish_failure`)
+PUBLISH_FAILING_KEY = "publish.failing"
 
 Now = Callable[[], datetime]
 
@@ -639,18 +643,23 @@ class Pipeline:
             from feeds.errors import PublishError
             from feeds.publish import claim_output, output_owner, publish
 
-            published = bool(to_publish) or missing_index(self.cfg)
+            failing = publish_failure(self.store.meta_value(PUBLISH_FAILING_KEY))
+            # a publish that failed is tried again at every run until one works (a site document whose write
+            # failed leaves no channel dirty), so that the failure recorded is cleared only by a publish
+            published = bool(to_publish) or missing_index(self.cfg) or failing is not None
             if published:
                 pub = publish(self.cfg, self.store, to_publish)
                 report.published = [str(p) for p in pub.written]
                 report.publish_errors = pub.errors
             # which store publishes there (check_output_owner): after a publish, and written back when deleted
             # (published or not); a warm run only reads the marker
-            if published or (self.cfg.output.dir.is_dir() and output_owner(self.cfg.output.dir) is None):
+            claimed = published or (self.cfg.output.dir.is_dir() and output_owner(self.cfg.output.dir) is None)
+            if claimed:
                 try:
                     claim_output(self.store, self.cfg)
                 except PublishError as e:
                     report.publish_errors.append(str(e))
+                self._note_publish(now, report.publish_errors, failing)
         if not report.stopped:
             from sqlalchemy.exc import SQLAlchemyError
 
@@ -759,6 +768,28 @@ class Pipeline:
             log.info("forgot %d stories (%d reports) older than %s ([store] keep)", len(ids), reports,
                      datetime.fromtimestamp(before, UTC).isoformat(timespec="seconds"))
         return len(ids), reports
+
+    def _note_publish(self, now: datetime, errors: Sequence[str], known: dict[str, Any] | None) -> None:
+        """Record the outcome of this run's publish (meta PUBLISH_FAILING_KEY) for `feeds status --check`: a
+        failure from the run that first failed on (the record says since when, the first error and how many
+        documents failed), written again only when the errors differ or the recorded start is ahead of this
+        run's clock (a clock set back: the check's --max-age would not count from it); deleted by the first
+        publish that works. A run that publishes as the last one did writes nothing. ``known``: the record
+        read before the publish."""
+        st = self.store
+        if not errors:
+            if known is not None:
+                with st.tx() as c:
+                    st.delete_meta_value(c, PUBLISH_FAILING_KEY)
+                log.info("publishing works again (it had failed since %s)",
+                         datetime.fromtimestamp(known["since"], UTC).isoformat(timespec="seconds"))
+            return
+        nowts = now.timestamp()
+        since = known["since"] if known is not None and known["since"] <= nowts else nowts
+        record = {"since": since, "error": errors[0], "errors": len(errors)}
+        if record != known:
+            with st.tx() as c:
+                st.set_meta_value(c, PUBLISH_FAILING_KEY, json.dumps(record, ensure_ascii=False))
 
     def _note_clock(self) -> float | None:
         """Record how far the clock was ahead of the servers this run heard from (meta CLOCK_AHEAD_KEY), for
@@ -1673,3 +1704,18 @@ def run_once(cfg: Config, *, force_all: bool = False, now: Now = utcnow,
         pipe.close()
         store.close()
 
+
+def publish_failure(text: str | None) -> dict[str, Any] | None:
+    """The publish failure a meta PUBLISH_FAILING_KEY value records: {"since": epoch seconds, "error": the
+    first error, "errors": how many}; None when none is recorded (or the value is not one: the next run's
+    publish writes it again if it fails)."""
+    if text is None:
+        return None
+    try:
+        v = json.loads(text)
+        since, error, errors = float(v["since"]), str(v["error"]), int(v["errors"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not math.isfinite(since):
+        return None
+    return {"since": since, "error": error, "errors": errors}

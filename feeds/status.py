@@ -5,8 +5,9 @@ due, reason) is recomputed from the stored history with the current config, exac
 `feeds run` or daemon tick will make it. `--check` turns this into a monitoring probe: exit 3, saying why,
 when a source has been due for longer than `--max-age` without being fetched (nothing polls), when no
 source fetched successfully within `--max-age` (a source polled less often whose last fetch worked and whose
-next poll is not `--max-age` overdue counts as fresh), or when too many sources are broken. With -q it
-prints nothing when all is well.
+next poll is not `--max-age` overdue counts as fresh), when too many sources are broken, or when publishing (writing
+the output documents) has been failing for longer than `--max-age` (one failed publish that the next run's
+publish mends never counts). With -q it prints nothing when all is well.
 URL credentials are never printed.
 """
 
@@ -105,7 +106,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     """Everything `status` shows, as plain JSON-ready data (times as epoch seconds here)."""
     from feeds import schedule
     from feeds.fetch import redact
-    from feeds.run import history_of, policy_for
+    from feeds.run import PUBLISH_FAILING_KEY, history_of, policy_for, publish_failure
 
     now = now or datetime.now(UTC)
     rows: dict[str, Any] = {}
@@ -113,6 +114,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
     channel_states: dict[str, dict[str, Any]] = {}
     last_run: dict[str, Any] | None = None
     pruned_at: str | None = None
+    failing: dict[str, Any] | None = None
     store_exists = cfg.store_path.exists()
     if store_exists:
         store = _open_readonly(cfg.store_path)  # no lock, no migration, nothing written
@@ -121,6 +123,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
             host_retry = store.host_retry_after()
             channel_states = store.channel_states()
             pruned_at = store.meta_value("pruned_at")
+            failing = publish_failure(store.meta_value(PUBLISH_FAILING_KEY))
             runs = store.last_runs(1)
             last_run = runs[0] if runs else None
             if last_run is not None and not last_run.get("finished"):
@@ -171,7 +174,7 @@ def collect(cfg: Config, now: datetime | None = None) -> dict[str, Any]:
         channels.append({"slug": ch.slug, "title": ch.title, "entries": int(st.get("entries") or 0),
                          "last_change": st.get("last_change"), "pending": bool(st.get("dirty", False))})
     return {"now": now.timestamp(), "config": str(cfg.path), "store": str(cfg.store_path), "store_exists": store_exists,
-            "last_run": last_run, "sources": sources, "channels": channels,
+            "last_run": last_run, "publish_failure": failing, "sources": sources, "channels": channels,
             "keep": cfg.store_keep.total_seconds() if cfg.store_keep is not None else None,
             "pruned_at": float(pruned_at) if pruned_at is not None else None,
             "sizes": _sizes(cfg.store_path, cfg.output.dir)}
@@ -263,7 +266,20 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     if misconfigured:
         problems.append(f"{len(misconfigured)} sources skipped for a config error: "
                         f"{escape_controls(misconfigured[0]['last_error'])}")
+    # the last publish failed (the output directory not writable, a full disk), and every one since the first
+    # that failed: readers' feeds are not updated. Within --max-age it is no problem yet: one failure that the
+    # next run's publish mends must not page
+    failing = data.get("publish_failure")
+    if failing is not None and now - datetime.fromtimestamp(failing["since"], UTC) > max_age:
+        problems.append(f"publishing failing since {_ago(failing['since'], now)}, longer than --max-age "
+                        f"{fmt_duration(max_age)}: {_publish_error(failing)}; the published feeds are not updated")
     return Check(not problems, tuple(problems), last, len(broken), len(sources))
+
+
+def _publish_error(failing: dict[str, Any]) -> str:
+    """The recorded publish failure's first error, and how many more documents failed."""
+    more = failing["errors"] - 1
+    return escape_controls(failing["error"]) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _waiting(s: dict[str, Any], now: datetime, max_age: timedelta) -> bool:
@@ -317,6 +333,9 @@ def render(data: dict[str, Any]) -> str:
         if f:
             out.append(f"last run that fetched: {f['mode']} {_ago(f['started'], now)}, {f['sources']} fetched, "
                        f"{f['ok']} ok, {f['failed']} failed, {f['new_items']} new items")
+    failing = data.get("publish_failure")
+    if failing is not None:
+        out.append(f"publishing failing since {_ago(failing['since'], now)}: {_publish_error(failing)}")
     if data["keep"] is None:
         out.append("keeps: every item ([store] keep is not set)")
     else:
@@ -358,6 +377,8 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
             run["last_fetching"] = f
         out["last_run"] = run
     out["pruned_at"] = _iso(out["pruned_at"])
+    if out.get("publish_failure"):
+        out["publish_failure"] = dict(out["publish_failure"], since=_iso(out["publish_failure"]["since"]))
     return out
 
 
@@ -386,8 +407,11 @@ def status_main(cfg: Config, args: argparse.Namespace, *, now: datetime | None =
         now = datetime.fromtimestamp(data["now"], UTC)
         if result.ok and not getattr(args, "quiet", False):  # -q: only problems (a cron monitor mails output)
             gone = any(x["state"] == "gone" for x in data["sources"])  # (counted with the broken ones)
+            failing = data.get("publish_failure")  # (not yet longer than --max-age)
             print(f"OK: last successful fetch {_ago(result.last_success, now)}, "
-                  f"{result.broken} of {result.total} sources {'broken or gone' if gone else 'broken'}")
+                  f"{result.broken} of {result.total} sources {'broken or gone' if gone else 'broken'}"
+                  + (f"; publishing failing since {_ago(failing['since'], now)} (a problem once longer than "
+                     f"--max-age {fmt_duration(max_age)}): {_publish_error(failing)}" if failing else ""))
         for p in result.problems:
             print(f"CHECK FAILED: {p}")
     else:

@@ -1100,6 +1100,10 @@ class Store:
             c.execute(insert(S.meta).values(key=key, value=value))
 
     @staticmethod
+    def delete_meta_value(c: Connection, key: str) -> None:
+        c.execute(delete(S.meta).where(S.meta.c.key == key))
+
+    @staticmethod
     def rerank_representatives(c: Connection, prefer: Collection[str]) -> list[int]:
         """Set every story's representative by the rule the pipeline applies to a story's first run: its
         earliest report of a source in ``prefer`` if it has one, else its earliest report (ties: the
