@@ -157,10 +157,11 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 def _setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    from feeds.logs import EscapeControls, LogFile
+
+    handler: logging.Handler = LogFile(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"
                                            if log_file else "feeds: %(levelname)s: %(message)s"))
-    from feeds.logs import EscapeControls
 
     handler.addFilter(EscapeControls())  # servers' texts in messages: no terminal escapes, no forged lines
     root = logging.getLogger("feeds")
@@ -222,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             return EXIT_INTERNAL
         where = getattr(args, "store_path", None)
-        if where and "readonly" in reason.replace("read-only", "readonly"):
-            reason += _readonly_hint(Path(where))
+        if where:  # a full disk, a store SQLite may not write: what was being written, and what to do
+            from feeds.store.failure import store_failure
+
+            said = store_failure(Path(where), e)
+            if said:
+                print(f"feeds: {said}", file=sys.stderr)
+                return EXIT_FAILED
         print(f"feeds: {f'{where}: ' if where else ''}the store failed: {reason}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -238,25 +244,10 @@ def _os_error(e: OSError) -> str:
 
 
 def _readonly_hint(store: Path) -> str:
-    """Why SQLite found the store read-only (an operator review: "attempt to write a readonly database" after a
-    run as root left feeds.db and its -wal/-shm root's): the first of the store's files, or its directory, this
-    process may not write, with its owner."""
-    from feeds.lock import _user
+    """Why SQLite found the store read-only, as " (...)" (feeds.store.failure.readonly_hint)."""
+    from feeds.store.failure import readonly_hint
 
-    for p in (store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal"), store.parent):
-        try:
-            st = p.stat()
-        except OSError:
-            continue
-        if not os.access(p, os.W_OK):
-            if st.st_uid == os.geteuid():  # its owner runs feeds: the mode is what stops it (an I/O review: a -shm
-                # left 0444 by a store made read-only for a while; chown changed nothing)
-                return (f" ({p} is this user's but its mode {st.st_mode & 0o777:o} does not let it write: "
-                        f"chmod u+w {p})")
-            return (f" ({p} is owned by {_user(st.st_uid)} with mode {st.st_mode & 0o777:o}, and this feeds runs "
-                    f"as {_user(os.geteuid())}: run feeds as its owner, or give the store, its -wal and -shm and "
-                    f"{store.name}.lock back to this user with chown; a run as root may have made them)")
-    return ""
+    return readonly_hint(store)
 
 
 def _store_error(e: Exception) -> str | None:
@@ -847,13 +838,31 @@ def _backup_into(cfg: Config, dest: Path, named: Path) -> None:
                 dst.close()
                 src.close()
     except sqlite3.Error as e:
-        raise FeedsError(f"{cfg.store_path}: cannot back the store up ({e})") from e
+        raise FeedsError(_store_copy_failed(cfg.store_path, named, e)) from e
     except shutil.Error as e:  # what copytree gathered: the first file and its error
         first = e.args[0][0] if e.args and isinstance(e.args[0], list) and e.args[0] else None
         what = f"{first[0]}: {first[2]}" if first and len(first) == 3 else str(e)
         raise FeedsError(f"{named}: cannot write the backup ({what})") from e
     except OSError as e:
         raise FeedsError(f"{named}: cannot write the backup ({e.strerror or e})") from e
+
+
+# the errors of SQLite's that only a write makes: in a backup, the copy's (the live store is opened read-only)
+_WRITE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_DIR_FSYNC",
+                 "SQLITE_IOERR_TRUNCATE", "SQLITE_IOERR_DELETE")
+
+
+def _store_copy_failed(store: Path, named: Path, e: Exception) -> str:
+    """A backup's snapshot of the store that failed, as one line: the backup named when its copy could not be
+    written (a full disk there; an I/O review: the message named the live store, as if it were at fault), the
+    live store when it could not be read."""
+    from feeds.store.failure import is_full
+
+    if str(getattr(e, "sqlite_errorname", "")) in _WRITE_ERRORS or is_full(e):
+        fix = "free space on its filesystem, or back up to another place" if is_full(e) else "back up to another place"
+        return (f"{named}: cannot write the backup's copy of the store ({e}); the live store {store} is untouched "
+                f"and the unfinished backup was removed: {fix}")
+    return f"{store}: cannot back the store up ({e}); nothing written"
 
 
 def _restorable(dst: Any, out_copy: Path) -> None:

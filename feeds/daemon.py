@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import logging.handlers
 import os
 import queue
 import signal
@@ -36,7 +35,7 @@ from types import FrameType
 from typing import Any
 
 from feeds.config import Config
-from feeds.logs import EscapeControls
+from feeds.logs import EscapeControls, LogFile
 
 log = logging.getLogger("feeds.daemon")
 
@@ -58,7 +57,7 @@ def log_handler(cfg: Config) -> logging.Handler:
     handler: logging.Handler
     if cfg.daemon.log_file is not None:
         cfg.daemon.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.WatchedFileHandler(cfg.daemon.log_file, encoding="utf-8")
+        handler = LogFile(cfg.daemon.log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -232,14 +231,17 @@ class Daemon:
             # one bad tick (a store error, a bug) must not end the daemon; the next tick tries again. The traceback
             # once, then one line a tick while the same failure repeats (an I/O review: a full disk logged ~57
             # lines of traceback, SQL and rows at every tick, onto that disk)
-            what = (f"{type(e).__name__}: {e}".splitlines() or [""])[0][:300]
+            from feeds.store.failure import store_failure
+
+            what = store_failure(self.cfg.store_path, e, then="; the next tick tries again") or (
+                f"{type(e).__name__}: {e}".splitlines() or [""])[0][:300]
             if self._failure is not None and self._failure[0] == what:
                 self._failure = (what, self._failure[1] + 1)
                 log.error("tick failed again (%d in a row; the traceback was logged at the first): %s",
                           self._failure[1], what)
             else:
                 self._failure = (what, 1)
-                log.exception("tick failed")
+                log.exception("tick failed: %s", what)
         finally:
             self._last_tick = time.monotonic()
             self._running.release()

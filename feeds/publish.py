@@ -1013,6 +1013,7 @@ def publish(cfg: Config, store: Store, slugs: Iterable[str] | None = None, *,
     from feeds.formats import html as html_fmt
 
     report = PublishReport()
+    store.doing = "recording the published feeds"  # (what a store error says was being written)
     write = _Writer(report)
     wanted = set(slugs) if slugs is not None else None
     out = cfg.output.dir

@@ -521,6 +521,7 @@ class Pipeline:
         report = RunReport(started=now)
         self._marked = set()
         self._forgetting = None
+        self.store.doing = "recording the config's sources"  # (what a store error says was being written)
         rows = self.store.sync_sources((s.url, s.name) for s in self.cfg.sources)
         self._follow_preference()
         self._follow_config()
@@ -561,6 +562,7 @@ class Pipeline:
         self._held = {} if force_all else dict(self._host_retry or {})
         self._clock_ahead, self._begun = None, {}
         self._first_new = self.store.newest_item_id() + 1  # this run's items have ids from here on
+        self.store.doing = "writing the run's items"
         if due:
             # with a stop callback, poll it while fetches are in flight; once it says stop, results not yet
             # processed are dropped and the pool is left behind (its fetches end by their own timeouts)

@@ -562,6 +562,14 @@ def _reason(e: SQLAlchemyError) -> str:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # what the store is being written for, said by an error of the store's (failure.store_failure): set by
+        # each phase of a run as it starts (cheap: nothing is kept per statement); SQLAlchemy's error carries it
+        self.doing: str | None = None
+        event.listen(engine, "handle_error", self._carry_doing)
+
+    def _carry_doing(self, ctx: Any) -> None:
+        if self.doing and ctx.sqlalchemy_exception is not None:
+            ctx.sqlalchemy_exception.feeds_doing = self.doing
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -581,14 +589,20 @@ class Store:
                                  "give store.path a file of its own")
             # a URL object: a path with %XX or ? in it is a file name, not URL escapes and a query string
             url = URL.create("sqlite", database=str(p))
+        doing = "opening the store"
         try:
             engine = create_engine(url)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
+            store.doing = doing
             store._migrate(str(path))
         except SQLAlchemyError as e:
-            raise StoreError(f"{path}: cannot open the store ({_reason(e)})") from e
+            from feeds.store.failure import store_failure
+
+            said = store_failure(Path(str(path)), e, doing=getattr(e, "feeds_doing", None) or doing)
+            raise StoreError(said or f"{path}: cannot open the store ({_reason(e)})") from e
+        store.doing = None
         return store
 
     @classmethod
@@ -662,9 +676,13 @@ class Store:
         with self.engine.begin() as c:
             if S.meta.name in inspect(c).get_table_names():
                 row = c.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+                if row is not None and str(row).isdigit() and int(str(row)) < S.SCHEMA_VERSION:
+                    self.doing = f"upgrading the store's schema ({row} to {S.SCHEMA_VERSION})"
                 if row is not None and _schema_version(row, where) > S.SCHEMA_VERSION:
                     raise StoreError(f"{where}: store schema {row} is newer than this feeds ({S.SCHEMA_VERSION}); "
                                      "upgrade feeds")
+            else:
+                self.doing = "creating the store"
             S.metadata.create_all(c)  # a new store; or tables an older store lacks
             # and indexes of tables that exist: SQLite's driver commits each CREATE on its own, so a store
             # whose creation was killed can hold a table whose indexes were never made (create_all skips it).
@@ -1914,6 +1932,7 @@ class Store:
         RUNS_KEPT of them, then gone) are read by their id range. A store without the mark (an older feeds made
         it) is read whole once to set it."""
         r = S.runs
+        self.doing = "recording the run"
         with self.tx() as c:
             c.execute(update(r).where(r.c.id == run_id).values(
                 finished=finished, sources=sources, ok=ok, failed=failed, new_items=new))
