@@ -268,7 +268,8 @@ def _normalise_title_any(title: str) -> str:
 
 
 # Words that say nothing of which post a title is: function words and what a recurring post is called
-# ("Morning Briefing", "Weeknotes", "Open thread", "Letters to the editor, Monday"). A title with fewer than
+# ("Morning Briefing", "Weeknotes", "Open thread", "Letters to the editor, Monday"; and Korean's, which counts
+# two-syllable words: 오늘의 주요 뉴스, "today's main news"). A title with fewer than
 # DISTINCT_TITLE_WORDS other words is generic: two outlets may both use it for different posts.
 _GENERIC_TITLE_WORDS = frozenset("""
 the and for with from that this are was were has have had not but you your our its his her their they them
@@ -278,6 +279,8 @@ digest roundup round links link notes weeknotes week weekend open thread letters
 briefing brief newsletter review recap highlights summary part post first hello world welcome about contact
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
 september october november december
+뉴스 오늘 오늘의 속보 주요 브리핑 주간 일간 아침 저녁 모닝 레터 뉴스레터 요약 정리
+소식 업데이트 라이브 종합 헤드라인 이번주 주말
 """.split())  # noqa: SIM905 - a word list reads best as words
 DISTINCT_TITLE_WORDS = 3
 # Scripts written without spaces between words (Chinese, Japanese): their titles are one "word" to split().
@@ -287,6 +290,7 @@ DISTINCT_TITLE_WORDS = 3
 CJK_CHARS_PER_3_WORDS = 8
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
 # How much two reports' texts must share to be one post told twice: the share of their first TEXT_WORDS
 # words (as sets) that they have in common (Jaccard). A wire story's copies carry the same lede; two
 # outlets' "Morning Briefing" posts do not.
@@ -304,7 +308,8 @@ def distinct_title(title_key: str) -> bool:
     for w in title_key.split() if title_key.isascii() else _unspaced(title_key.split()):
         if w[0] == "\0":  # a CJK run: its characters but hiragana
             n += (len(w) - 1 - len(_HIRAGANA.findall(w))) * DISTINCT_TITLE_WORDS
-        elif len(w) >= 3 and not w.isdigit() and w not in _GENERIC_TITLE_WORDS:
+        elif (len(w) >= 3 or (len(w) == 2 and _HANGUL.fullmatch(w))) and not w.isdigit() \
+                and w not in _GENERIC_TITLE_WORDS:  # (a Korean syllable is two or three letters: 서울 is a word)
             n += CJK_CHARS_PER_3_WORDS
         if n >= bar:
             return True

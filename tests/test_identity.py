@@ -317,6 +317,10 @@ def test_a_cjk_title_counts_its_characters_not_its_spaces() -> None:
     assert not distinct_title(normalise_title("ニュースまとめ"))
     assert not distinct_title(normalise_title("今日のニュースまとめ"))  # six characters besides its hiragana
     assert not distinct_title(normalise_title("東京都 morning briefing"))
+    # Korean is spaced, but a syllable holds two or three letters: a two-syllable word is a word
+    assert distinct_title(normalise_title("서울 시장 선거 결과"))  # Seoul mayoral election results
+    assert not distinct_title(normalise_title("오늘의 주요 뉴스"))  # today's main news
+    assert not distinct_title(normalise_title("아침 뉴스 브리핑"))  # morning news briefing
 
 
 def test_cjk_texts_agree_by_their_pieces() -> None:
