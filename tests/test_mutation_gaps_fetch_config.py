@@ -21,7 +21,7 @@ from loopback import Loopback, Request, Response, static
 from feeds import USER_AGENT
 from feeds.config import Fetch, load_config
 from feeds.errors import ConfigError
-from feeds.fetch import HELD, Fetcher, redact, same_origin, same_site
+from feeds.fetch import Fetcher, redact, same_origin, same_site
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
 
@@ -264,55 +264,6 @@ def test_the_charset_in_content_type_reaches_the_parser(srv: Loopback, fetcher: 
     r = fetcher.fetch(srv.url("/uk"))
     assert r.ok and r.content_type == ctype, r
     assert [e.title for e in parse(r.body or b"", r.final_url or r.url, r.content_type).entries] == ["Київ"]
-
-
-# -- Retry-After: a 503 holds the host like a 429 ----------------------------------------------------------
-
-
-def test_a_503s_retry_after_is_heard_before_a_request_queued_for_the_hosts_slot_goes(srv: Loopback) -> None:
-    """The fetcher tells the run's HostWaits of a 503's Retry-After while it still holds the host's slot, as
-    it does a 429's: a request waiting for that slot is then not made. Kills `status in (429, 503)` ->
-    `status in (429,)` (the existing test answers 429)."""
-
-    class Waits:
-        def __init__(self) -> None:
-            self.hosts: dict[str, str] = {}
-
-        def held(self, host: str) -> bool:
-            return host in self.hosts
-
-        def asked(self, host: str, retry_after: str, date: str | None = None) -> None:
-            self.hosts[host] = retry_after
-
-    go = threading.Event()
-
-    def busy(req: Request) -> Response:
-        go.wait(5)
-        return Response(503, b"down for maintenance", {"Retry-After": "120"})
-
-    srv.routes["/busy"] = busy
-    srv.routes["/other"] = static(FEED)
-    waits = Waits()
-    f = Fetcher(Fetch(per_host=1, workers=2))
-    out: dict[str, Any] = {}
-    try:
-        first = threading.Thread(target=lambda: out.update(first=f.fetch(srv.url("/busy"), waits=waits)))
-        first.start()
-        for _ in range(500):  # the first request holds the host's only slot
-            if srv.requests:
-                break
-            time.sleep(0.01)
-        second = threading.Thread(target=lambda: out.update(second=f.fetch(srv.url("/other"), waits=waits)))
-        second.start()
-        time.sleep(0.2)  # the second request waits for the slot (if it comes later, it is held all the same)
-        go.set()
-        first.join(10)
-        second.join(10)
-    finally:
-        go.set()
-        f.close()
-    assert out["first"].status == 503 and waits.hosts == {"127.0.0.1": "120"}
-    assert out["second"].error_kind == HELD and [r.path for r in srv.requests] == ["/busy"]
 
 
 # -- keep-alive after a 304 without Content-Length ---------------------------------------------------------
