@@ -649,18 +649,23 @@ class Pipeline:
             # a publish that failed is tried again at every run until one works (a site document whose write
             # failed leaves no channel dirty), so that the failure recorded is cleared only by a publish
             published = bool(to_publish) or missing_index(self.cfg) or failing is not None
-            if published:
-                pub = publish(self.cfg, self.store, to_publish)
-                report.published = [str(p) for p in pub.written]
-                report.publish_errors = pub.errors
-            # which store publishes there (check_output_owner): after a publish, and written back when deleted
+            # which store publishes there (check_output_owner): before a publish (a store or disk that fills
+            # during its first publish must not leave its documents unclaimed: the next run took them for
+            # another store's and announced a takeover; an I/O review), and written back when deleted
             # (published or not); a warm run only reads the marker
             claimed = published or (self.cfg.output.dir.is_dir() and output_owner(self.cfg.output.dir) is None)
+            claim_errors: list[str] = []
             if claimed:
                 try:
                     claim_output(self.store, self.cfg)
                 except PublishError as e:
-                    report.publish_errors.append(str(e))
+                    claim_errors.append(str(e))
+            if published:
+                pub = publish(self.cfg, self.store, to_publish)
+                report.published = [str(p) for p in pub.written]
+                report.publish_errors = pub.errors
+            report.publish_errors.extend(claim_errors)
+            if claimed:
                 self._note_publish(now, report.publish_errors, failing)
         if not report.stopped:
             from sqlalchemy.exc import SQLAlchemyError
