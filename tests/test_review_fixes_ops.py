@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -164,11 +165,12 @@ def test_a_source_failing_alone_in_a_run_while_the_others_work_exits_0(tmp_path:
 def test_status_tells_a_run_in_progress_from_one_that_was_killed(tmp_path: Path) -> None:
     """A run busy fetching was shown as "(did not finish)" with "0 fetched", as a crashed one is."""
     srv = Loopback()
+    release = threading.Event()  # the fetch is answered once status has looked (a fixed delay raced a slow machine)
     try:
         body = rss([{"title": "Hello", "guid": "1", "link": "https://a.example/1"}])
 
         def slow(req: object) -> Response:
-            time.sleep(3)
+            release.wait(60)
             return Response(200, body)
 
         srv.routes["/slow"] = slow
@@ -186,6 +188,7 @@ def test_status_tells_a_run_in_progress_from_one_that_was_killed(tmp_path: Path)
             busy = feeds("--config", str(cfg), "status", cwd=tmp_path)
             assert f"(running now, pid {run.pid})" in busy.stdout, busy.stdout
             if _ == 0:
+                release.set()
                 assert run.wait(30) == 0
                 done = feeds("--config", str(cfg), "status", cwd=tmp_path)
                 assert "running now" not in done.stdout and "did not finish" not in done.stdout
@@ -196,7 +199,9 @@ def test_status_tells_a_run_in_progress_from_one_that_was_killed(tmp_path: Path)
                 assert "(did not finish)" in dead.stdout and "running now" not in dead.stdout
             assert run.stderr is not None
             run.stderr.close()
+            release.clear()
     finally:
+        release.set()
         srv.close()
 
 
