@@ -322,12 +322,29 @@ def cmd_init(args: argparse.Namespace) -> int:
     # `feeds import` cannot append to), after the rest
     text = ("# feeds configuration: see README.md for every key.\n" + tomli_w.dumps(starter)
             + "".join("\n[[sources]]\n" + tomli_w.dumps(src) for src in sources))
-    parse_config(text, path)  # what we write must load
+    cfg = parse_config(text, path)  # what we write must load
     path.parent.mkdir(parents=True, exist_ok=True)
     # atomically: a full disk or a kill while --force rewrites it must not leave a cut config (a review)
     _replace_file(path, None, text.encode("utf-8"))
-    print(f"wrote {path}")
+    # where its relative paths land (against the config's directory, not the current one: `feeds init` writes
+    # config/feeds.toml, so its store and output are under config/ unless edited)
+    import shlex
+
+    default = os.environ.get("FEEDS_CONFIG") or "config/feeds.toml"  # what `feeds run` reads without --config
+    same = os.path.abspath(path) == os.path.abspath(default)
+    run = "feeds run" if same else f"feeds --config {shlex.quote(str(path))} run"
+    print(f"wrote {path}: its store will be {_shown(cfg.store_path)} and its documents {_shown(cfg.output.dir)}/ "
+          "(relative paths resolve against the config's directory); put your feeds in [[sources]] and your "
+          f"rules in [channels], then `{run}`")
     return EXIT_OK
+
+
+def _shown(p: Path) -> str:
+    """``p`` relative to the current directory when it lies under it, else as it is."""
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
 
 
 class _Progress(logging.Filter):

@@ -136,6 +136,24 @@ def test_init_writes_a_loadable_config_and_refuses_to_overwrite(tmp_path: Path) 
     assert r.returncode == 2 and "exists" in r.stderr
 
 
+def test_init_says_where_its_store_and_output_will_be_and_how_to_run_it(tmp_path: Path) -> None:
+    """Relative paths resolve against the config's directory: `feeds init` writes config/feeds.toml, so its
+    store and documents are under config/, which a new user did not expect; it says so, and gives the command
+    that reads that config."""
+    r = feeds("init", cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout == (
+        "wrote config/feeds.toml: its store will be config/feeds.db and its documents config/output/ (relative "
+        "paths resolve against the config's directory); put your feeds in [[sources]] and your rules in "
+        "[channels], then `feeds run`\n")
+    (tmp_path / "sub dir").mkdir()
+    r = feeds("init", "../my feeds.toml", cwd=tmp_path / "sub dir")
+    assert r.returncode == 0, r.stderr
+    assert f"its store will be {tmp_path / 'feeds.db'} and its documents {tmp_path / 'output'}/ " in r.stdout
+    assert r.stdout.endswith("then `feeds --config '../my feeds.toml' run`\n"), r.stdout
+    assert feeds("--config", "../my feeds.toml", "check", cwd=tmp_path / "sub dir").returncode == 0
+
+
 def test_concurrent_run_leaves_with_75(demo: Path) -> None:
     import fcntl
 
