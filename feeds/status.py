@@ -253,6 +253,20 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
         problems.append(f"{len(overdue)} of {len(sources)} sources due for longer than --max-age "
                         f"{fmt_duration(max_age)} and not fetched ({escape_controls(overdue[0]['name'])} was due "
                         f"{_ago(overdue[0]['next_due'], now)}): is cron or the daemon running?")
+    # a fetch dated further ahead than --max-age: stored under a clock set ahead that was put right since (a machine
+    # booted with a bad real-time clock), and nothing has fetched it since. The schedule makes such a source due
+    # now at every check, so it never counts as due for longer than --max-age, and its success dated ahead never
+    # ages: without this the check said OK until the real time reached those dates (a day ahead: a day; a
+    # mutation survey). The next run or daemon tick fetches it, dated by this clock; a smaller step needs no rule:
+    # the rules above fire within --max-age of the dates it left
+    ahead = sorted((s for s in sources if s["last_attempt"] is not None
+                    and datetime.fromtimestamp(s["last_attempt"], UTC) - now > max_age),
+                   key=lambda s: -s["last_attempt"])
+    if ahead:
+        problems.append(f"{len(ahead)} of {len(sources)} sources last fetched {_ago(ahead[0]['last_attempt'], now)} "
+                        f"({escape_controls(ahead[0]['name'])}), more than --max-age {fmt_duration(max_age)} ahead: "
+                        "the clock was set back since, and nothing has fetched them by this clock: is cron or the "
+                        "daemon running?")
     # a gone source (410) is polled no more: a dead subscription counts as broken, not as fine
     broken = [s for s in sources if s["state"] in ("broken", "gone")]
     if sources and len(broken) / len(sources) > max_broken:

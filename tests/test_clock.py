@@ -13,6 +13,8 @@ import feedparser
 import pytest
 from test_scheduling_pipeline import FeedServer, Reply, Rig, rig_factory, server, server2, words  # noqa: F401  (fixtures)
 
+from feeds.status import fmt_duration
+
 
 def doc(name: str, entries: list[tuple[int, str, datetime | None]]) -> bytes:
     """An Atom feed of (id, title, date or None: undated) entries."""
@@ -150,3 +152,37 @@ def test_a_hold_recorded_under_a_clock_set_ahead_does_not_hold_the_host_for_good
     assert (report.due, report.held, report.new_items) == (1, 0, 1), report
     # and it is gone: ignored only while further ahead than any hold, it came back for its last 7 days
     assert rig.store.host_retry_after() == {}
+
+
+def test_status_check_fails_when_the_clock_was_set_back_further_than_max_age_and_nothing_fetched_since(
+        server: FeedServer, rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
+    """A run under a clock a day ahead, the clock put right, and then nothing runs (cron stopped): the check said
+    "OK: last successful fetch 23h59m in the future" for the whole day, since the schedule makes such a source due
+    now at every check (never overdue) and a success dated ahead never ages (a mutation survey of status.py).
+    A fetch dated further ahead than --max-age now fails the check until a run fetches by this clock; a clock
+    set ahead by less than --max-age is left to the usual rules (they fire within --max-age of its dates)."""
+    from feeds.status import check, collect
+
+    serve(server, {"a": doc("a", [(1, "Alpha one", None)]), "b": doc("b", [(1, "Beta one", None)])})
+    rig = rig_factory([("a", server.url("/a")), ("b", server.url("/b"))])
+    t0 = rig.clock.t
+    max_age = timedelta(hours=2)
+
+    def at(t: datetime) -> tuple[bool, tuple[str, ...]]:
+        got = check(collect(rig.cfg, now=t), max_age, 0.5)
+        return got.ok, got.problems
+
+    rig.clock.t = t0 + timedelta(hours=1)  # ahead by less than --max-age: no page for a small correction
+    rig.pipe.run()
+    assert at(t0) == (True, ())
+    rig.clock.t = t0 + timedelta(days=1)  # a run under a clock a day ahead ...
+    rig.pipe.run()
+    for later in (timedelta(0), timedelta(hours=3), timedelta(hours=12)):  # ... then put right, and nothing runs
+        ok, problems = at(t0 + later)
+        assert not ok
+        assert problems == (f"2 of 2 sources last fetched {fmt_duration(timedelta(days=1) - later)} in the future "
+                            "(a), more than --max-age 2h ahead: the clock was set back since, and nothing has "
+                            "fetched them by this clock: is cron or the daemon running?",)
+    rig.clock.t = t0 + timedelta(hours=12, minutes=5)  # a run by this clock fetches both at once: OK again
+    assert rig.pipe.run().due == 2
+    assert at(rig.clock.t) == (True, ())
