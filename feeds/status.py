@@ -259,7 +259,7 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     # ages: without this the check said OK until the real time reached those dates (a day ahead: a day; a
     # mutation survey). The next run or daemon tick fetches it, dated by this clock; a smaller step needs no rule:
     # the rules above fire within --max-age of the dates it left
-    ahead = sorted((s for s in sources if s["last_attempt"] is not None
+    ahead = sorted((s for s in sources if s["last_attempt"] is not None and s["state"] != "gone"  # (never again)
                     and datetime.fromtimestamp(s["last_attempt"], UTC) - now > max_age),
                    key=lambda s: -s["last_attempt"])
     if ahead:
