@@ -10,7 +10,6 @@ The docstring of each names the behaviour and the mutant it kills.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import feedparser
 from feedgen_util import rss
+from store_util import query as rows
 from test_history_costs import traced
 from test_pipeline import NOW, Clock, setup
 from test_scheduling_pipeline import FeedServer, Reply, Rig, Seen, feed_reply, rig_factory, server
@@ -53,14 +53,6 @@ path = "feeds.db"
     clock = Clock(NOW)
     store = Store.open(cfg.store_path)
     return Pipeline(cfg, store, now=clock), store, clock
-
-
-def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def writes(statements: list[str]) -> list[str]:
