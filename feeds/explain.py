@@ -28,6 +28,12 @@ def _looks_like_id(ref: str) -> bool:
     return ref[:9].lower() == "urn:uuid:"
 
 
+def _id_key(ref: str) -> str:
+    """An entry id as feeds writes and stores it: ``urn:uuid:`` and the UUID in lower case (a UUID is read
+    without regard to case, RFC 9562; one copied from a reader that shows it in capitals names the same entry)."""
+    return "urn:uuid:" + ref[9:].lower()
+
+
 def _looks_like_link(ref: str) -> bool:
     return ref[:8].lower() == "https://" or ref[:7].lower() == "http://"
 
@@ -102,17 +108,17 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             # weigh terms as the pipeline does now: with the current window's story frequencies
             index, _ = load_story_index(cfg, store, now=time.time())  # (its window ends no later than now, as a run's)
             for ref in (args.a, args.b):
-                found = store.item_text(ref) if _looks_like_id(ref) else None
+                found = store.item_text(_id_key(ref)) if _looks_like_id(ref) else None
                 kind = f"stored item {ref}"
                 if _looks_like_link(ref):
                     found = _by_link(store, ref, ambiguous)
                     kind = f"stored item {found[6]}, by its link" if found is not None else kind
-                if found is None and _looks_like_id(ref) and (dev := _development_of(store, ref)) is not None:
+                if found is None and _looks_like_id(ref) and (dev := _development_of(store, _id_key(ref))) is not None:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
                     kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
                 if found is not None:  # an entry id names a stored item
                     item_id, title, summary, sources[ref], published, story_id, uid, seen[ref] = found
-                    if uid != ref and kind == f"stored item {ref}":
+                    if uid != _id_key(ref) and kind == f"stored item {ref}":
                         # a story's entry id, its first report's: the entry shows another report now
                         kind = f"stored item {ref}, the report its story's entry shows now"
                     stored[ref] = (published, story_id)

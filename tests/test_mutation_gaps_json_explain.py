@@ -161,6 +161,20 @@ def test_explain_takes_an_http_link_and_refuses_an_unknown_entry_id_in_capitals(
     assert r.returncode == 2 and f"no item with the entry id {unknown}" in r.stderr, (r.returncode, r.stdout)
 
 
+def test_explain_finds_an_entry_id_copied_in_capitals(tmp_path: Path) -> None:
+    """A UUID is read without regard to case (RFC 9562), and a reader may show an entry id in capitals: explain
+    looked ids up exactly, so a stored entry's id typed in capitals was "not in the store", exit 2 (found by
+    the survey). It names the stored report as its lower-case form does, and is not taken for another report
+    the entry shows now."""
+    uid = _senate_store(tmp_path)
+    upper = "URN:UUID:" + uid["s1"].removeprefix("urn:uuid:").upper()
+    r = feeds_cli("explain", "--config", "feeds.toml", upper, uid["s2"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"a (stored item {upper}): Senate approves budget bill", r.stdout
+    lower = feeds_cli("explain", "--config", "feeds.toml", uid["s1"], uid["s2"], cwd=tmp_path)
+    assert r.stdout.replace(upper, uid["s1"]) == lower.stdout
+
+
 def test_explain_scores_the_later_published_of_one_readings_reports_against_the_other(tmp_path: Path) -> None:
     """Kills E13 (the order of one feed's reports and of two feeds' swapped in explain.read_at): two reports of
     one reading of one feed are scored in published order, the later-published one against the other, whichever
