@@ -17,20 +17,14 @@ from typing import Any
 
 import pytest
 from loopback import Loopback, Request, Response, static
+from test_fetch import FEED, srv
 
 from feeds import USER_AGENT
 from feeds.config import Fetch, load_config
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, redact, same_origin, same_site
 
-FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>'
-
-
-@pytest.fixture
-def srv() -> Iterator[Loopback]:
-    s = Loopback()
-    yield s
-    s.close()
+__all__ = ["srv"]  # a fixture of test_fetch
 
 
 @pytest.fixture

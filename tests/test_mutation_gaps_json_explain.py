@@ -6,15 +6,13 @@ the real `feeds explain` command on a store a real `feeds run` made."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 from loopback import Loopback, static
+from test_cli import feeds
 
 from feeds.config import parse_config
 from feeds.models import Enclosure
@@ -118,30 +116,29 @@ match_all = true
     assert delta.get("published_parsed") is not None and delta.published.startswith("2025-07-04T08:00:00")
 
 
-def feeds_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    e = dict(os.environ)
-    e.pop("FEEDS_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "feeds.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env=e, stdin=subprocess.DEVNULL)
+def _stored(tmp_path: Path, items: list[dict[str, object]]) -> dict[str, str]:
+    """One feed of these items (feedgen_util.rss's keys), read by one `feeds run` into a store of one catch-all
+    channel: the stored items' entry ids by guid."""
+    from feedgen_util import rss
+
+    (tmp_path / "s.xml").write_bytes(rss(items))
+    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
+                                         '[[sources]]\nurl = "s.xml"\nname = "S"\n'
+                                         '[channels.all]\ntitle = "All"\nmatch_all = true\n')
+    r = feeds("run", "--config", "feeds.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(tmp_path / "feeds.db") as con:
+        return {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
 
 
 def _senate_store(tmp_path: Path) -> dict[str, str]:
     """One feed listing its newest post first (as feeds do), the newer one at an http:// address, read by one
     `feeds run`: the stored items' entry ids by guid."""
-    from feedgen_util import rss
-
     base = datetime.now(UTC) - timedelta(hours=3)
-    (tmp_path / "s.xml").write_bytes(rss([
+    return _stored(tmp_path, [
         {"title": "Senate budget vote set for Friday", "guid": "s2", "link": "http://s.example/2",
          "date": base + timedelta(hours=1)},
-        {"title": "Senate approves budget bill", "guid": "s1", "link": "https://s.example/1", "date": base}]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[[sources]]\nurl = "s.xml"\nname = "S"\n'
-                                         '[channels.all]\ntitle = "All"\nmatch_all = true\n')
-    r = feeds_cli("run", "--config", "feeds.toml", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    with sqlite3.connect(tmp_path / "feeds.db") as con:
-        return {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
+        {"title": "Senate approves budget bill", "guid": "s1", "link": "https://s.example/1", "date": base}])
 
 
 def test_explain_takes_an_http_link_and_refuses_an_unknown_entry_id_in_capitals(tmp_path: Path) -> None:
@@ -150,14 +147,14 @@ def test_explain_takes_an_http_link_and_refuses_an_unknown_entry_id_in_capitals(
     capitals not looking like an entry id: scored as a headline, exit 0, instead of exit 2 as the README says
     for an entry id not in the store)."""
     uid = _senate_store(tmp_path)
-    r = feeds_cli("explain", "--config", "feeds.toml", "http://s.example/2", "Senate vote", cwd=tmp_path)
+    r = feeds("explain", "--config", "feeds.toml", "http://s.example/2", "Senate vote", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"a (stored item {uid['s2']}, by its link): Senate budget vote set for Friday" in r.stdout, r.stdout
     assert "(headlines alone: a run also reads" in r.stdout  # b is a headline (E21: only when a was)
-    r = feeds_cli("explain", "--config", "feeds.toml", "http://s.example/none", "Senate vote", cwd=tmp_path)
+    r = feeds("explain", "--config", "feeds.toml", "http://s.example/none", "Senate vote", cwd=tmp_path)
     assert r.returncode == 2 and "no stored report with the link http://s.example/none" in r.stderr
     unknown = "URN:UUID:00000000-0000-4000-8000-000000000000"
-    r = feeds_cli("explain", "--config", "feeds.toml", "Senate vote", unknown, cwd=tmp_path)
+    r = feeds("explain", "--config", "feeds.toml", "Senate vote", unknown, cwd=tmp_path)
     assert r.returncode == 2 and f"no item with the entry id {unknown}" in r.stderr, (r.returncode, r.stdout)
 
 
@@ -168,10 +165,10 @@ def test_explain_finds_an_entry_id_copied_in_capitals(tmp_path: Path) -> None:
     the entry shows now."""
     uid = _senate_store(tmp_path)
     upper = "URN:UUID:" + uid["s1"].removeprefix("urn:uuid:").upper()
-    r = feeds_cli("explain", "--config", "feeds.toml", upper, uid["s2"], cwd=tmp_path)
+    r = feeds("explain", "--config", "feeds.toml", upper, uid["s2"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == f"a (stored item {upper}): Senate approves budget bill", r.stdout
-    lower = feeds_cli("explain", "--config", "feeds.toml", uid["s1"], uid["s2"], cwd=tmp_path)
+    lower = feeds("explain", "--config", "feeds.toml", uid["s1"], uid["s2"], cwd=tmp_path)
     assert r.stdout.replace(upper, uid["s1"]) == lower.stdout
 
 
@@ -181,7 +178,7 @@ def test_explain_scores_the_later_published_of_one_readings_reports_against_the_
     the document listed first."""
     uid = _senate_store(tmp_path)
     for x, y, later in ((uid["s1"], uid["s2"], "b"), (uid["s2"], uid["s1"], "a")):
-        data = json.loads(feeds_cli("explain", "--config", "feeds.toml", x, y, "--json", cwd=tmp_path).stdout)
+        data = json.loads(feeds("explain", "--config", "feeds.toml", x, y, "--json", cwd=tmp_path).stdout)
         assert data["later"] == later, data
 
 
@@ -189,23 +186,15 @@ def test_explain_finds_a_report_by_its_link_written_another_way(tmp_path: Path) 
     """Kills E27 (explain._by_link taking only the reports whose stored link reads as the given one, not those
     the link key names): a link as a browser shows it (no default port, no trailing slash, no fragment) names
     the report whose feed wrote it with them; with the mutant it was "no stored report with the link", exit 2."""
-    from feedgen_util import rss
-
     base = datetime.now(UTC) - timedelta(hours=3)
-    (tmp_path / "u.xml").write_bytes(rss([
+    uid = _stored(tmp_path, [
         {"title": "Pelicans nest under the pier", "guid": "u1", "link": "https://u.example:443/pier", "date": base},
         {"title": "Otters build a dam upriver", "guid": "u2", "link": "https://u.example/dam/#top",
-         "date": base + timedelta(minutes=5)}]))
-    (tmp_path / "feeds.toml").write_text('[output]\ndir = "out"\n[store]\npath = "feeds.db"\n'
-                                         '[[sources]]\nurl = "u.xml"\nname = "U"\n'
-                                         '[channels.all]\ntitle = "All"\nmatch_all = true\n')
-    assert feeds_cli("run", "--config", "feeds.toml", cwd=tmp_path).returncode == 0
-    with sqlite3.connect(tmp_path / "feeds.db") as con:
-        uid = {g: u for g, u in con.execute("SELECT guid, uid FROM items")}
-    r = feeds_cli("explain", "--config", "feeds.toml", "https://u.example/pier", "https://u.example/dam", "--json",
+         "date": base + timedelta(minutes=5)}])
+    r = feeds("explain", "--config", "feeds.toml", "https://u.example/pier", "https://u.example/dam", "--json",
                   cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = feeds_cli("explain", "--config", "feeds.toml", "https://u.example/pier", "https://u.example/dam",
+    r = feeds("explain", "--config", "feeds.toml", "https://u.example/pier", "https://u.example/dam",
                   cwd=tmp_path)
     assert f"a (stored item {uid['u1']}, by its link): Pelicans nest under the pier" in r.stdout, r.stdout
     assert f"b (stored item {uid['u2']}, by its link): Otters build a dam upriver" in r.stdout
