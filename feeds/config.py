@@ -268,6 +268,20 @@ def _path_string(r: _Reader, name: str, default: str) -> str:
         raise r.fail(name, "a path whose ~ names a known home directory", value) from None
 
 
+def _beside(base: Path, value: str) -> Path:
+    """A path key's value against ``base`` (the config file's resolved directory): an absolute path as it is, a
+    relative one joined to ``base`` with its leading ``..`` taken off ``base`` (exact, as ``base`` is resolved:
+    no symlink in it), so the demo's store is shown as ``…/var/feeds.db``, not ``…/config/../var/feeds.db``; a
+    ``..`` after a name is left to the file system (the name may be a symlink)."""
+    local = Path(value)
+    if local.is_absolute():
+        return local
+    parts = local.parts
+    while parts and parts[0] == "..":
+        base, parts = base.parent, parts[1:]
+    return base.joinpath(*parts)
+
+
 def _expand_user(value: str) -> str:
     """``~`` or ``~user`` at the start of a path as the home directory (as a shell does); ValueError when it
     names none (no $HOME, an unknown user)."""
@@ -491,7 +505,7 @@ def _parse_config(text: str, path: Path) -> Config:
     top.expect(_TOP_KEYS)  # "[[source]]" is an unknown key, not a config without sources
 
     o = top.table_of("output")
-    out_dir = base / _path_string(o, "dir", "output")
+    out_dir = _beside(base, _path_string(o, "dir", "output"))
     base_url = o.string("base_url", "http://127.0.0.1:8080/")
     base_url = _check_http_url(o, "base_url", base_url, slash=True)
     formats = o.strings("formats") or ("atom",)
@@ -522,7 +536,7 @@ def _parse_config(text: str, path: Path) -> Config:
     o.done()
 
     s = top.table_of("store")
-    store_path = base / _path_string(s, "path", "feeds.db")
+    store_path = _beside(base, _path_string(s, "path", "feeds.db"))
     store_keep = s.duration("keep", None, lo=KEEP_MIN, hi=timedelta(days=36_500))
     s.done()
 
@@ -587,7 +601,7 @@ def _parse_config(text: str, path: Path) -> Config:
     daemon = Daemon(
         tick=dm.duration("tick", timedelta(seconds=30), lo=timedelta(seconds=1), hi=timedelta(hours=1)),
         shutdown_timeout=dm.number("shutdown_timeout", 10.0, lo=0.1, hi=600),
-        log_file=(base / log_file) if log_file else None,
+        log_file=_beside(base, log_file) if log_file else None,
     )
     dm.done()
     # the output directory is published as it is (feeds serve, a web server): the store, the config and the

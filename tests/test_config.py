@@ -51,6 +51,22 @@ def test_good_config_resolves_relative_paths_against_its_directory(tmp_path: Pat
     assert [c.slug for c in cfg.channels] == ["ukraine", "rest"]  # type: ignore[attr-defined]
 
 
+def test_paths_climbing_out_of_the_config_directory_are_shown_without_dot_dot(tmp_path: Path) -> None:
+    """The demo's `store.path = "../var/feeds.db"` was shown by `feeds status` and every message naming the store
+    as `…/config/../var/feeds.db`; a leading `..` is taken off the config's (resolved) directory, and a `..` after
+    a name, which may be a symlink, is left to the file system."""
+    base = tmp_path.resolve()
+    (base / "config").mkdir()
+    (base / "config" / "feeds.toml").write_text(
+        GOOD.replace('dir = "out"', 'dir = "../../site/out"')
+        .replace('path = "data/feeds.db"', 'path = "../var/feeds.db"') + '[daemon]\nlog_file = "logs/../feeds.log"\n')
+    cfg = load_config(base / "config" / "feeds.toml")
+    assert cfg.store_path == base / "var" / "feeds.db"
+    assert cfg.output.dir == base.parent / "site" / "out"
+    assert cfg.daemon.log_file == base / "config" / "logs" / ".." / "feeds.log"
+    assert str(cfg.store_path) == str(base / "var" / "feeds.db")
+
+
 @pytest.mark.parametrize(
     ("patch", "key", "expected"),
     [
