@@ -191,3 +191,31 @@ def test_status_check_fails_when_the_clock_was_set_back_further_than_max_age_and
     # gone source, never fetched again, is no problem for its date)
     assert rig.pipe.run().due == 2
     assert at(rig.clock.t) == (True, ())
+
+
+def test_status_check_says_when_a_source_fetched_under_a_clock_ahead_is_held_by_its_hosts_retry_after(
+        server: FeedServer, rig_factory: Callable[..., Rig]) -> None:  # noqa: F811
+    """The clock-set-back check's "is cron or the daemon running?" was wrong for a source whose host answered 503
+    with Retry-After under the clock ahead: the hold is kept by this clock for the day the clock was ahead plus
+    what was asked, so no run fetches the source meanwhile, however often cron runs. The check says it is held,
+    for how long, and how to ask anyway (and `run --all` does, and the check is OK after it)."""
+    from feeds.status import check, collect
+
+    serve(server, {"a": doc("a", [(1, "Alpha one", None)]), "b": doc("b", [(1, "Beta one", None)])})
+    rig = rig_factory([("a", server.url("/a")), ("b", server.url("/b"))])
+    t0 = rig.clock.t
+    rig.pipe.run()
+    rig.clock.t = t0 + timedelta(days=1)
+    server.routes["/a"] = lambda _req: Reply(503, b"busy", {"Retry-After": "3600"})  # the host of both sources
+    rig.pipe.run()
+    serve(server, {"a": doc("a", [(1, "Alpha one", None)]), "b": doc("b", [(1, "Beta one", None)])})
+    rig.clock.t = now = t0 + timedelta(hours=1)  # put right; cron runs, and fetches nothing: the host is held
+    assert rig.pipe.run().due == 0
+    got = check(collect(rig.cfg, now=now), timedelta(hours=2), 0.5)
+    assert not got.ok
+    assert got.problems == ("2 of 2 sources last fetched 23h in the future (a), more than --max-age 2h ahead: the "
+                            "clock was set back since, and nothing has fetched them by this clock: they are held "
+                            "for 1d more by a host's Retry-After answered under the clock ahead (`feeds run "
+                            "--all` asks them now)",)
+    assert rig.pipe.run(force_all=True).due == 2
+    assert check(collect(rig.cfg, now=now), timedelta(hours=2), 0.5).ok
