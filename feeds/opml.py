@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 from feeds.errors import FeedsError
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
+# what libxml2 says of one node over its 10,000,000-byte limit (huge_tree off)
+_NODE_LIMIT = re.compile(r"too big|too long|XML_PARSE_HUGE|Resource limit exceeded", re.IGNORECASE)
+_HUGE_HINT = re.compile(r",?\s*try XML_PARSE_HUGE")
 MAX_NAME = 200  # characters of a name taken from an outline
 FEED_TYPES = ("rss", "atom", "rdf", "json")  # an outline's type attribute (or none): what feeds reads
 
@@ -222,6 +225,11 @@ def parse_opml(data: bytes, file: str = "OPML") -> Outlines:
         root = etree.fromstring(text, parser)
     except etree.XMLSyntaxError as e:
         msg = str(getattr(e, "msg", "") or e)  # names the line and column
+        if _NODE_LIMIT.search(msg):  # libxml2's words ("Comment too big", "try XML_PARSE_HUGE") name its flag
+            said = " ".join(_HUGE_HINT.sub("", msg).split()).replace(" ,", ",")
+            raise OpmlError(file, f"has one comment, name or text over 10 MB, more than an XML parser takes ("
+                                  f"libxml2: {said}): refused "
+                                  "(no subscription list holds one)") from None
         raise OpmlError(file, f"is not well-formed XML ({msg}); is it an OPML file?") from None
     if root is None:
         raise OpmlError(file, "is empty (not an OPML file)")
