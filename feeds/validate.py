@@ -1329,7 +1329,7 @@ class _RssChecker:
             self.r.warning("MissingAtomSelfLink", where, 'missing atom:link with rel="self"')
         else:
             ltype = selfs[0].get("type")
-            if ltype is not None and ltype.split(";")[0].strip() not in _SELF_TYPES:
+            if ltype is not None and ltype.split(";")[0].strip().lower() not in _SELF_TYPES:
                 self.r.warning(
                     "SelfNotAtom", self.r.where(selfs[0]), f"self link type {ltype!r} is not a feed media type"
                 )
