@@ -83,8 +83,10 @@ def feed_links(body: bytes, page_url: str) -> list[str]:
     except (ValueError, TypeError, lxml.etree.ParserError):
         return []
     base = page_url
-    for b in doc.iter("base"):
-        href = (b.get("href") or "").strip()
+    for b in doc.iter("base"):  # HTML: the first base element with an href (one giving a target alone is not it)
+        if b.get("href") is None:
+            continue
+        href = b.get("href", "").strip()
         if href:
             try:
                 base = urljoin(page_url, href)
