@@ -201,21 +201,22 @@ def test_status_check_says_when_a_source_fetched_under_a_clock_ahead_is_held_by_
     for how long, and how to ask anyway (and `run --all` does, and the check is OK after it)."""
     from feeds.status import check, collect
 
-    serve(server, {"a": doc("a", [(1, "Alpha one", None)]), "b": doc("b", [(1, "Beta one", None)])})
-    rig = rig_factory([("a", server.url("/a")), ("b", server.url("/b"))])
+    # one source: with two on the host, the second is asked or held back in that run as the fetch threads go
+    serve(server, {"a": doc("a", [(1, "Alpha one", None)])})
+    rig = rig_factory([("a", server.url("/a"))])
     t0 = rig.clock.t
     rig.pipe.run()
     rig.clock.t = t0 + timedelta(days=1)
-    server.routes["/a"] = lambda _req: Reply(503, b"busy", {"Retry-After": "3600"})  # the host of both sources
+    server.routes["/a"] = lambda _req: Reply(503, b"busy", {"Retry-After": "3600"})
     rig.pipe.run()
-    serve(server, {"a": doc("a", [(1, "Alpha one", None)]), "b": doc("b", [(1, "Beta one", None)])})
+    serve(server, {"a": doc("a", [(1, "Alpha one", None)])})
     rig.clock.t = now = t0 + timedelta(hours=1)  # put right; cron runs, and fetches nothing: the host is held
     assert rig.pipe.run().due == 0
     got = check(collect(rig.cfg, now=now), timedelta(hours=2), 0.5)
     assert not got.ok
-    assert got.problems == ("2 of 2 sources last fetched 23h in the future (a), more than --max-age 2h ahead: the "
+    assert got.problems == ("1 of 1 sources last fetched 23h in the future (a), more than --max-age 2h ahead: the "
                             "clock was set back since, and nothing has fetched them by this clock: they are held "
                             "for 1d more by a host's Retry-After answered under the clock ahead (`feeds run "
                             "--all` asks them now)",)
-    assert rig.pipe.run(force_all=True).due == 2
+    assert rig.pipe.run(force_all=True).due == 1
     assert check(collect(rig.cfg, now=now), timedelta(hours=2), 0.5).ok
