@@ -72,6 +72,8 @@ def _readonly_cause(store: Path) -> str:
     fix; empty when none is."""
     from feeds.lock import _user
 
+    if _read_only_mount(store.parent):  # first: on it every file reads as not writable, and no chmod helps
+        return directory_hint(store.parent, store)
     for p in (store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal")):
         try:
             st = p.stat()
@@ -84,7 +86,7 @@ def _readonly_cause(store: Path) -> str:
             return (f"{p} is owned by {_user(st.st_uid)} with mode {st.st_mode & 0o777:o}, and this feeds runs "
                     f"as {_user(os.geteuid())}: run feeds as its owner, or give the store, its -wal and -shm and "
                     f"{store.name}.lock back to this user with chown; a run as root may have made them")
-    if _read_only_mount(store.parent) or not os.access(store.parent, os.W_OK):
+    if not os.access(store.parent, os.W_OK):
         return directory_hint(store.parent, store)
     return ""
 
