@@ -227,8 +227,9 @@ def parse_opml(data: bytes, file: str = "OPML") -> Outlines:
         msg = str(getattr(e, "msg", "") or e)  # names the line and column
         if _NODE_LIMIT.search(msg):  # libxml2's words ("Comment too big", "try XML_PARSE_HUGE") name its flag
             said = " ".join(_HUGE_HINT.sub("", msg).split()).replace(" ,", ",")
-            raise OpmlError(file, f"has one comment, name or text over 10 MB, more than an XML parser takes ("
-                                  f"libxml2: {said}): refused "
+            what = ("an element or attribute name over 50,000 characters" if "Name too long" in msg else
+                    "one comment, attribute value or text over 10 MB")
+            raise OpmlError(file, f"has {what}, more than an XML parser takes (libxml2: {said}): refused "
                                   "(no subscription list holds one)") from None
         raise OpmlError(file, f"is not well-formed XML ({msg}); is it an OPML file?") from None
     if root is None:

@@ -359,21 +359,27 @@ def test_bad_or_hostile_opml_exits_2_and_leaves_the_config(name: str, cfg: Path,
     assert leftovers(cfg.parent) == []
 
 
-@pytest.mark.parametrize("node", [b"<!--%s-->", b'<outline text="%s"/>', b"%s"])
-def test_an_opml_with_a_node_over_libxml2s_limit_says_so_not_its_flag(node: bytes, tmp_path: Path, cfg: Path,
+@pytest.mark.parametrize(("node", "size", "what"), [
+    (b"<!--%s-->", 10_000_100, "one comment, attribute value or text over 10 MB"),
+    (b'<outline text="%s"/>', 10_000_100, "one comment, attribute value or text over 10 MB"),
+    (b"%s", 10_000_100, "one comment, attribute value or text over 10 MB"),
+    (b'<outline %s="1"/>', 60_000, "an element or attribute name over 50,000 characters"),
+])
+def test_an_opml_with_a_node_over_libxml2s_limit_says_so_not_its_flag(node: bytes, size: int, what: str,
+                                                                      tmp_path: Path, cfg: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """Under the 10 MiB cap, one comment, attribute or text over libxml2's 10,000,000 bytes for a node was "not
-    well-formed XML (Comment too big found …)" or "(Resource limit exceeded: …, try XML_PARSE_HUGE)": a parser's
-    flag the user cannot set, about a file that is well-formed. It is said as a node too big, in one line."""
-    data = b"<opml><head/><body>" + node.replace(b"%s", b"x" * 10_000_100) + b"</body></opml>"
+    """Under the 10 MiB cap, one comment, attribute or text over libxml2's 10,000,000 bytes for a node (or a
+    name over its 50,000 characters) was "not well-formed XML (Comment too big found …)" or "(Resource limit
+    exceeded: …, try XML_PARSE_HUGE)": a parser's flag the user cannot set, about a file that is well-formed.
+    It is said as a node too big, in one line."""
+    data = b"<opml><head/><body>" + node.replace(b"%s", b"x" * size) + b"</body></opml>"
     assert len(data) <= MAX_OPML_BYTES
     big = tmp_path / "big.opml"
     big.write_bytes(data)
     before = cfg.read_bytes()
     code, out, err = feeds_import(capsys, cfg, str(big))
     assert (code, out, err.count("\n")) == (2, "", 1), err
-    assert err.startswith(f"feeds: {big}: has one comment, name or text over 10 MB, more than an XML parser takes "
-                          "(libxml2: "), err
+    assert err.startswith(f"feeds: {big}: has {what}, more than an XML parser takes (libxml2: "), err
     assert err.endswith("): refused (no subscription list holds one)\n"), err
     assert "XML_PARSE_HUGE" not in err and "well-formed" not in err and " ," not in err
     assert cfg.read_bytes() == before
