@@ -90,6 +90,28 @@ def test_a_store_on_a_filesystem_mounted_read_only_is_told_to_remount_not_to_chm
         "the store\n")
 
 
+@TMPFS
+def test_a_store_file_bound_read_only_over_itself_is_told_to_remount_not_to_chmod(tmp_path: Path) -> None:
+    """The survey's note, mended after it: a read-only bind mount of the store file alone (its directory, -wal and
+    -shm writable) was told "feeds.db is this user's but its mode 644 does not let it write: chmod u+w", as the
+    whole read-only filesystem was before the mend above. The file's own mount is what to change."""
+    var = tmp_path / "var"
+    var.mkdir()
+    store = var / "feeds.db"
+    (tmp_path / "write.py").write_text(_WRITE)
+    py = f"{sys.executable} {tmp_path}/write.py {store}"
+    script = (f"{py} killed || exit 98\n"
+              f"mount --bind {store} {store} && mount -o remount,bind,ro {store} || exit 97\n"
+              f"{py} again >{tmp_path}/said; echo $? >{tmp_path}/rc\n")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "rc").read_text() == "1\n"
+    assert (tmp_path / "said").read_text() == (
+        f"{store}: writing failed (attempt to write a readonly database): {store} is mounted read-only (a "
+        "read-only bind mount of the file): mount it read-write, or move the store\n")
+
+
 # -- the store's schema: what is a feeds store, and at which version ------------------------------------------------
 
 

@@ -79,6 +79,9 @@ def _readonly_cause(store: Path) -> str:
             st = p.stat()
         except OSError:
             continue
+        if _read_only_mount(p):  # the file alone bound read-only over itself (its directory writable)
+            return (f"{p} is mounted read-only (a read-only bind mount of the file): mount it read-write, or move "
+                    "the store")
         if not os.access(p, os.W_OK):
             if st.st_uid == os.geteuid():  # its owner runs feeds: the mode is what stops it (an I/O review: a -shm
                 # left 0444 by a store made read-only for a while; chown changed nothing)
