@@ -149,8 +149,11 @@ def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    if args.config is not None:
-        return Path(args.config)
+    return Path(args.config) if args.config is not None else _default_config()
+
+
+def _default_config() -> Path:
+    """The config `feeds` reads without --config: $FEEDS_CONFIG, else config/feeds.toml."""
     env = os.environ.get("FEEDS_CONFIG")
     return Path(env) if env else Path("config/feeds.toml")
 
@@ -330,8 +333,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     # config/feeds.toml, so its store and output are under config/ unless edited)
     import shlex
 
-    default = os.environ.get("FEEDS_CONFIG") or "config/feeds.toml"  # what `feeds run` reads without --config
-    same = os.path.abspath(path) == os.path.abspath(default)
+    same = os.path.abspath(path) == os.path.abspath(_default_config())  # what `feeds run` reads without --config
     run = "feeds run" if same else f"feeds --config {shlex.quote(str(path))} run"
     print(f"wrote {path}: its store will be {_shown(cfg.store_path)} and its documents {_shown(cfg.output.dir)}/ "
           "(relative paths resolve against the config's directory); put your feeds in [[sources]] and your "

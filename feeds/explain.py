@@ -108,17 +108,18 @@ def explain_main(cfg: Config, args: argparse.Namespace) -> int:
             # weigh terms as the pipeline does now: with the current window's story frequencies
             index, _ = load_story_index(cfg, store, now=time.time())  # (its window ends no later than now, as a run's)
             for ref in (args.a, args.b):
-                found = store.item_text(_id_key(ref)) if _looks_like_id(ref) else None
+                key = _id_key(ref) if _looks_like_id(ref) else None  # an entry id as stored
+                found = store.item_text(key) if key is not None else None
                 kind = f"stored item {ref}"
                 if _looks_like_link(ref):
                     found = _by_link(store, ref, ambiguous)
                     kind = f"stored item {found[6]}, by its link" if found is not None else kind
-                if found is None and _looks_like_id(ref) and (dev := _development_of(store, _id_key(ref))) is not None:
+                if found is None and key is not None and (dev := _development_of(store, key)) is not None:
                     found = store.item_text(dev[0])  # a development's entry shows what its story's does
                     kind = f"stored item {ref}, development {dev[1]} of {dev[0]}"
                 if found is not None:  # an entry id names a stored item
                     item_id, title, summary, sources[ref], published, story_id, uid, seen[ref] = found
-                    if uid != _id_key(ref) and kind == f"stored item {ref}":
+                    if uid != key and kind == f"stored item {ref}":
                         # a story's entry id, its first report's: the entry shows another report now
                         kind = f"stored item {ref}, the report its story's entry shows now"
                     stored[ref] = (published, story_id)

@@ -265,12 +265,11 @@ def check(data: dict[str, Any], max_age: timedelta, max_broken: float) -> Check:
     if ahead:
         # such a source is due now, unless its host asked to wait under the clock ahead (a hold is kept for as long
         # as it was asked, so it lasts that much longer by this clock): then no run fetches it yet
-        held = sorted(s["next_due"] for s in ahead if s["next_due"] is not None and s["next_due"] > now.timestamp())
+        held = [s["next_due"] for s in ahead if s["next_due"] is not None and s["next_due"] > now.timestamp()]
         why = ("is cron or the daemon running?" if not held else
                f"{'they are' if len(held) == len(ahead) else f'{len(held)} of them'} held for "
-               f"{fmt_duration(datetime.fromtimestamp(held[-1], UTC) - now)} more by a host's Retry-After answered "
-               "under the clock ahead "
-               "(`feeds run --all` asks them now)")
+               f"{fmt_duration(datetime.fromtimestamp(max(held), UTC) - now)} more by a host's Retry-After answered "
+               "under the clock ahead (`feeds run --all` asks them now)")
         problems.append(f"{len(ahead)} of {len(sources)} sources last fetched {_ago(ahead[0]['last_attempt'], now)} "
                         f"({escape_controls(ahead[0]['name'])}), more than --max-age {fmt_duration(max_age)} ahead: "
                         f"the clock was set back since, and nothing has fetched them by this clock: {why}")

@@ -64,6 +64,22 @@ store.close()
 """
 
 
+def _killed_then_written(tmp_path: Path, store: Path, *, between: str, first: str = "true") -> None:
+    """In a mount namespace of its own: ``first``, a writer of ``store`` killed (its -wal and -shm stay),
+    ``between``, then a second write, whose words and exit status go to tmp_path's ``said`` and ``rc`` (and the
+    store directory's listing to ``files``)."""
+    store.parent.mkdir()
+    (tmp_path / "write.py").write_text(_WRITE)
+    py = f"{sys.executable} {tmp_path}/write.py {store}"
+    script = (f"{first} || exit 99\n"
+              f"{py} killed || exit 98\n"
+              f"{between} || exit 97\n"
+              f"{py} again >{tmp_path}/said; echo $? >{tmp_path}/rc; ls -A {store.parent} >{tmp_path}/files\n")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 @TMPFS
 def test_a_store_on_a_filesystem_mounted_read_only_is_told_to_remount_not_to_chmod(tmp_path: Path) -> None:
     """Mutant: `_read_only_mount` always False in failure.py (survived: its check came after the per-file
@@ -71,17 +87,9 @@ def test_a_store_on_a_filesystem_mounted_read_only_is_told_to_remount_not_to_chm
     said "feeds.db is this user's but its mode 644 does not let it write: chmod u+w", which cannot help;
     the directory_hint's remount is what does. (Found as a bug: mended in failure.py.)"""
     var = tmp_path / "var"
-    var.mkdir()
     store = var / "feeds.db"
-    (tmp_path / "write.py").write_text(_WRITE)
-    py = f"{sys.executable} {tmp_path}/write.py {store}"
-    script = (f"mount -t tmpfs -o size=1m tmpfs {var} || exit 99\n"
-              f"{py} killed || exit 98\n"
-              f"mount -o remount,ro {var} || exit 97\n"
-              f"{py} again >{tmp_path}/said; echo $? >{tmp_path}/rc; ls -A {var} >{tmp_path}/files\n")
-    r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env(), capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
+    _killed_then_written(tmp_path, store, first=f"mount -t tmpfs -o size=1m tmpfs {var}",
+                         between=f"mount -o remount,ro {var}")
     assert (tmp_path / "files").read_text().split() == ["feeds.db", "feeds.db-shm", "feeds.db-wal"]
     assert (tmp_path / "rc").read_text() == "1\n"
     assert (tmp_path / "said").read_text() == (
@@ -95,17 +103,8 @@ def test_a_store_file_bound_read_only_over_itself_is_told_to_remount_not_to_chmo
     """The survey's note, mended after it: a read-only bind mount of the store file alone (its directory, -wal and
     -shm writable) was told "feeds.db is this user's but its mode 644 does not let it write: chmod u+w", as the
     whole read-only filesystem was before the mend above. The file's own mount is what to change."""
-    var = tmp_path / "var"
-    var.mkdir()
-    store = var / "feeds.db"
-    (tmp_path / "write.py").write_text(_WRITE)
-    py = f"{sys.executable} {tmp_path}/write.py {store}"
-    script = (f"{py} killed || exit 98\n"
-              f"mount --bind {store} {store} && mount -o remount,bind,ro {store} || exit 97\n"
-              f"{py} again >{tmp_path}/said; echo $? >{tmp_path}/rc\n")
-    r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env(), capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
+    store = tmp_path / "var" / "feeds.db"
+    _killed_then_written(tmp_path, store, between=f"mount --bind {store} {store} && mount -o remount,bind,ro {store}")
     assert (tmp_path / "rc").read_text() == "1\n"
     assert (tmp_path / "said").read_text() == (
         f"{store}: writing failed (attempt to write a readonly database): {store} is mounted read-only (a "
